@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what MonLycéePro needs on a fresh Debian/Ubuntu machine (idempotent).
+#   scripts/deps.sh          runtime: Python env (uv), redis-server, DSFR assets
+#   scripts/deps.sh --test   + test tools: chromium (browser tests), promtool, PostgreSQL if absent
+set -euo pipefail
+cd "$(dirname "$0")/.."
+want_test=0; [ "${1:-}" = "--test" ] && want_test=1
+
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+apt_updated=0
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "Il manque : $* — installez-les avec le gestionnaire de paquets de votre système." >&2; exit 1
+  fi
+  if [ $apt_updated -eq 0 ]; then $SUDO apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+if [ $want_test -eq 1 ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v psql >/dev/null 2>&1 || missing+=(postgresql)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installation des paquets système : ${missing[*]}"
+  apt_install "${missing[@]}"
+fi
+
+# uv: the one on PATH, else a private copy in .tools/ (no system pip needed, PEP 668-safe).
+if command -v uv >/dev/null 2>&1; then UV=uv; else
+  if [ ! -x .tools/bin/uv ]; then python3 -m venv .tools && .tools/bin/pip install -q uv; fi
+  UV=.tools/bin/uv
+fi
+"$UV" sync --frozen -q
+
+# DSFR (système de design de l'État): its 1.x preinstall script refuses to run without a dsfr.yml.
+if [ ! -f node_modules/@gouvfr/dsfr/dist/dsfr.min.css ]; then
+  npm ci --ignore-scripts --no-audit --no-fund --silent
+fi

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against real servers (redis-server, PostgreSQL, SMTP on loopback,
+# headless Chromium). Tests start their own redis-server; PostgreSQL is used when it answers
+# on 127.0.0.1:5432 (or MLP_TEST_POSTGRES_URL), started here if installed but stopped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh --test
+
+if [ -z "${MLP_TEST_POSTGRES_URL:-}" ] && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null 2>&1 && ls /etc/postgresql >/dev/null 2>&1; then
+    ver=$(ls /etc/postgresql | sort -V | tail -n1)
+    pg_ctlcluster --skip-systemctl-redirect "$ver" main start 2>/dev/null || true
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  fi
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    # A freshly installed cluster: let the tests create their databases as postgres over TCP.
+    su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'postgres'\"" 2>/dev/null || true
+    psql -h 127.0.0.1 -U postgres -d test -c 'select 1' >/dev/null 2>&1 \
+      || su postgres -c "createdb test" 2>/dev/null || true
+    psql -h 127.0.0.1 -U postgres -d test -c 'select 1' >/dev/null 2>&1 \
+      || export MLP_TEST_POSTGRES_URL="postgresql+psycopg://postgres:postgres@127.0.0.1:5432/test"
+  fi
+fi
+
+exec .venv/bin/python -m pytest "$@"

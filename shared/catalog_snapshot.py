@@ -1,0 +1,83 @@
+"""Contract of the catalog's snapshot API (``GET /api/v1/snapshot``), from which the matcher
+builds its in-memory read model. Defined once here; the catalog serves it, the matcher reads it,
+and refreshes on ``CatalogChanged`` events. The matcher never reads the catalog's tables.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+Track = Literal["scolaire", "apprentissage"]
+
+
+class SnapshotOffer(BaseModel):
+    """One formation a lycée teaches (SEP offers already merged from the parent lycée)."""
+
+    cfd: str
+    tracks: list[Track]
+    last_seen_year: int | None = None
+
+
+class SnapshotLycee(BaseModel):
+    uai: str
+    name: str
+    type_court: str  # LP, SEP, LPO, LGT…
+    secteur: Literal["public", "prive"]
+    private_hors_contrat: bool = False
+    bts_only: bool = False  # general lycée that only hosts BTS sections
+    parent_uai: str | None = None  # SEP / annexe -> mother lycée
+    formations_uai: str | None = None  # uai_porteur_formations: whose offer this UAI carries
+    commune: str
+    commune_insee: str | None = None
+    postal_code: str | None = None
+    departement: str
+    academie: str
+    academie_code: str | None = None
+    region: str | None = None
+    territory: str  # shared.geo.territory_of(departement)
+    latitude: float | None = None
+    longitude: float | None = None
+    offers: list[SnapshotOffer] = []
+    apprenticeship_capable: bool = False
+    services: list[str] = []  # NeedType values the lycée says it welcomes
+    monthly_capacity: int | None = None  # max requests routed to it per month; None = no limit
+    # Contact: the RBE covering this UAI, or the school's generic address (is_generic_contact=True)
+    rbe_id: str  # stable id grouping UAIs covered by the same person (email lower-cased)
+    rbe_email: str
+    rbe_name: str | None = None
+    is_generic_contact: bool = True
+    deputy_email: str | None = None
+    absent_from: date | None = None
+    absent_until: date | None = None
+
+
+class SnapshotFormation(BaseModel):
+    cfd: str
+    label: str  # company-readable title ("Boulanger", "Métiers de l'électricité…")
+    diploma: str  # CAP, BAC PRO, BTS…
+    level: int | None = None  # niveau européen
+    rome_codes: list[str] = []
+    successor_cfds: list[str] = []
+    closed: bool = False
+
+
+class SnapshotJobTitle(BaseModel):
+    """A job title as companies write it (ROME appellation, ROME label or ONISEP name)."""
+
+    label: str
+    rome: str
+    source: Literal["appellation", "rome", "onisep"]
+
+
+class CatalogSnapshot(BaseModel):
+    generated_at: datetime
+    version: str  # changes whenever the catalog data changes
+    lycees: list[SnapshotLycee]
+    formations: list[SnapshotFormation]
+    job_titles: list[SnapshotJobTitle]
+    rome_labels: dict[str, str]  # ROME code -> label
+    naf_division_romes: dict[str, list[str]]  # "10" -> typical ROME codes of that sector
+    academie_fallbacks: dict[str, str] = {}  # académie name -> fallback contact email

@@ -1,0 +1,235 @@
+"""The event contract: every stream name and every event schema, defined once.
+
+Each event carries ``event_id`` (idempotency key for consumers), ``schema_version``,
+``occurred_at`` and the ``correlation_id`` of the HTTP request that started the flow.
+A consumer that receives a ``schema_version`` it does not know dead-letters the entry
+instead of guessing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Streams:
+    """Redis stream names. One stream per event family; one consumer group per consuming service."""
+
+    REQUEST_SUBMITTED = "mlp.request.submitted"  # intake -> matcher
+    REQUEST_ROUTED = "mlp.request.routed"  # matcher -> notifier, intake
+    REQUEST_FOLLOWUP = "mlp.request.followup"  # matcher -> notifier, intake (repeat request attached)
+    REQUEST_ERASED = "mlp.request.erased"  # intake -> matcher, notifier (personal data deleted)
+    ASSIGNMENT_CHANGED = "mlp.assignment.changed"  # notifier -> matcher, intake (accepted/declined/expired…)
+    THREAD_MESSAGE = "mlp.thread.message"  # notifier -> intake (status page timeline)
+    CATALOG_CHANGED = "mlp.catalog.changed"  # catalog -> matcher
+
+    ALL: ClassVar[tuple[str, ...]] = (
+        REQUEST_SUBMITTED,
+        REQUEST_ROUTED,
+        REQUEST_FOLLOWUP,
+        REQUEST_ERASED,
+        ASSIGNMENT_CHANGED,
+        THREAD_MESSAGE,
+        CATALOG_CHANGED,
+    )
+
+    @staticmethod
+    def dead_letter(group: str) -> str:
+        return f"mlp.deadletter.{group}"
+
+
+NeedType = Literal[
+    "pfmp", "apprentissage", "recrutement", "intervention", "visite", "jury", "materiel", "soutien", "autre"
+]
+NEED_TYPES: tuple[str, ...] = NeedType.__args__  # type: ignore[attr-defined]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_type: ClassVar[str] = "event"
+    stream: ClassVar[str] = ""
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    schema_version: int = 1
+    occurred_at: datetime = Field(default_factory=_now)
+    correlation_id: str
+
+
+# ---------------------------------------------------------------- request side
+class Location(BaseModel):
+    postal_code: str | None = None
+    commune_insee: str | None = None
+    commune_name: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    departement: str | None = None
+
+
+class Contact(BaseModel):
+    name: str
+    email: str
+    phone: str | None = None
+
+
+class RequestSubmitted(Event):
+    """A company's qualified request, accepted by intake."""
+
+    event_type: ClassVar[str] = "request.submitted"
+    stream: ClassVar[str] = Streams.REQUEST_SUBMITTED
+    request_id: uuid.UUID
+    submitted_at: datetime
+    needs: list[NeedType]
+    jobs: list[str] = []  # as typed by the company, or ROME codes
+    naf: str | None = None
+    siret: str | None = None
+    location: Location
+    radius_km: int | None = None
+    company_name: str
+    contact: Contact
+    message: str = ""
+    places: int | None = None
+    period: str | None = None
+    preferred_uai: str | None = None  # set when the company came from a lycée's profile page
+    status_url: str | None = None
+
+
+class FormationRef(BaseModel):
+    cfd: str
+    label: str
+
+
+class RoutedRecipient(BaseModel):
+    """One RBE chosen for the request: one assignment, possibly covering several lycées."""
+
+    assignment_id: uuid.UUID
+    rbe_email: str
+    rbe_name: str | None = None
+    role: Literal["lead", "copy"]
+    is_generic_address: bool = False  # the school's generic address, no named RBE yet
+    uais: list[str]
+    lycees: list[str]  # display names, same order as uais
+    distance_km: float | None = None
+    formations: list[FormationRef] = []
+    reasons: list[str] = []
+
+
+class RequestRouted(Event):
+    """Routing decision for a request (first routing or an escalation re-route)."""
+
+    event_type: ClassVar[str] = "request.routed"
+    stream: ClassVar[str] = Streams.REQUEST_ROUTED
+    request_id: uuid.UUID
+    routing_id: uuid.UUID
+    submitted_at: datetime
+    kind: Literal["initial", "escalation"] = "initial"
+    needs: list[NeedType]
+    academie: str | None = None
+    company_name: str
+    contact: Contact
+    jobs: list[str] = []
+    message: str = ""
+    places: int | None = None
+    period: str | None = None
+    commune_name: str | None = None
+    recipients: list[RoutedRecipient]
+    fallback_email: str | None = None  # académie fallback when nothing relevant was found
+    unroutable: bool = False
+    explanation: str = ""
+
+
+class RequestFollowUp(Event):
+    """A repeat request (same company, same need, within 21 days) attached to an existing one."""
+
+    event_type: ClassVar[str] = "request.followup"
+    stream: ClassVar[str] = Streams.REQUEST_FOLLOWUP
+    request_id: uuid.UUID  # the new, repeated request
+    original_request_id: uuid.UUID
+    message: str = ""
+
+
+class RequestErased(Event):
+    """The company asked for deletion, or retention expired: forget the personal data."""
+
+    event_type: ClassVar[str] = "request.erased"
+    stream: ClassVar[str] = Streams.REQUEST_ERASED
+    request_id: uuid.UUID
+    reason: Literal["company_request", "retention"]
+
+
+AssignmentStatus = Literal["pending", "accepted", "declined", "transferred", "expired", "answered"]
+
+
+class AssignmentChanged(Event):
+    """An RBE acted on an assignment (one-click action or email reply), or its deadline passed."""
+
+    event_type: ClassVar[str] = "assignment.changed"
+    stream: ClassVar[str] = Streams.ASSIGNMENT_CHANGED
+    request_id: uuid.UUID
+    assignment_id: uuid.UUID
+    rbe_email: str
+    role: Literal["lead", "copy"]
+    status: AssignmentStatus
+    transfer_to_email: str | None = None
+    note: str = ""
+
+
+class ThreadMessage(Event):
+    """A message in a request's thread, for the company's status page (no body for RBE-only notes)."""
+
+    event_type: ClassVar[str] = "thread.message"
+    stream: ClassVar[str] = Streams.THREAD_MESSAGE
+    request_id: uuid.UUID
+    message_id: str
+    author_role: Literal["system", "lead", "copy", "company"]
+    author_label: str  # e.g. "Lycée Hôtelier François Rabelais" or "MonLycéePro"
+    kind: Literal["acknowledgement", "reply", "reminder", "escalation", "status"]
+    text: str = ""  # stripped reply text (no quoted history)
+    sent_at: datetime
+
+
+class CatalogChanged(Event):
+    """A lycée's profile, services, capacity, absence or RBE changed; the matcher refreshes it."""
+
+    event_type: ClassVar[str] = "catalog.changed"
+    stream: ClassVar[str] = Streams.CATALOG_CHANGED
+    uais: list[str]
+    change: Literal["profile", "rbe", "capacity", "absence", "reload"]
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.event_type: cls
+    for cls in (
+        RequestSubmitted,
+        RequestRouted,
+        RequestFollowUp,
+        RequestErased,
+        AssignmentChanged,
+        ThreadMessage,
+        CatalogChanged,
+    )
+}
+
+AnyEvent = Annotated[Event, "one of EVENT_TYPES"]
+
+
+def event_from_payload(payload: dict) -> Event:
+    """Rebuild an event from its stream payload; raises ValueError on an unknown type or bad body."""
+    event_type = payload.get("event_type")
+    cls = EVENT_TYPES.get(str(event_type))
+    if cls is None:
+        raise ValueError(f"unknown event_type {event_type!r}")
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise ValueError("missing event data")
+    return cls.model_validate(data)
+
+
+def event_to_payload(event: Event) -> dict:
+    return {"event_type": event.event_type, "data": event.model_dump(mode="json")}

@@ -1,0 +1,45 @@
+"""Prometheus metrics shared by every service (prefix ``mlp_``, bounded labels only)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# Streams: consuming
+EVENTS_CONSUMED = Counter(
+    "mlp_events_consumed_total",
+    "Stream entries handled by a consumer group, by outcome",
+    ["group", "stream", "outcome"],  # outcome: processed, duplicate, failed, dead_lettered
+)
+EVENT_HANDLE_SECONDS = Histogram(
+    "mlp_event_handle_seconds",
+    "Time to handle one stream entry (transaction included)",
+    ["group", "stream"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+DEAD_LETTERS = Counter(
+    "mlp_dead_letters_total", "Entries moved to a dead-letter stream", ["group", "stream", "reason"]
+)
+
+# Streams: publishing
+OUTBOX_PUBLISHED = Counter("mlp_outbox_published_total", "Outbox events published to Redis", ["service", "stream"])
+OUTBOX_PUBLISH_ERRORS = Counter("mlp_outbox_publish_errors_total", "Failed outbox publish attempts", ["service"])
+
+# Pipeline state read at scrape time (see shared.observability)
+STREAM_LENGTH = Gauge("mlp_stream_length", "Entries in a Redis stream", ["stream"])
+GROUP_LAG = Gauge("mlp_stream_group_lag", "Entries not yet delivered to a consumer group", ["stream", "group"])
+GROUP_PENDING = Gauge("mlp_stream_group_pending", "Entries delivered but not acknowledged", ["stream", "group"])
+GROUP_OLDEST_PENDING_AGE = Gauge(
+    "mlp_stream_group_oldest_pending_age_seconds", "Age of the oldest pending entry", ["stream", "group"]
+)
+DEAD_LETTER_LENGTH = Gauge("mlp_dead_letter_stream_length", "Entries in a dead-letter stream", ["group"])
+OUTBOX_BACKLOG = Gauge("mlp_outbox_backlog", "Outbox rows not yet published", ["service"])
+OUTBOX_OLDEST_AGE = Gauge("mlp_outbox_oldest_unpublished_age_seconds", "Age of the oldest unpublished row", ["service"])
+
+# HTTP
+HTTP_REQUESTS = Counter("mlp_http_requests_total", "HTTP requests", ["service", "route", "method", "status"])
+HTTP_SECONDS = Histogram(
+    "mlp_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)

@@ -1,0 +1,63 @@
+"""Transactional outbox and processed-event keys: the two tables every service DB carries.
+
+An event is written as an ``OutboxEvent`` row in the same transaction as the state change;
+the relay (``shared.relay``) publishes it afterwards. A consumer writes a ``ProcessedEvent``
+row in the same transaction as its effect, so a redelivered event has no second effect.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, Session, SQLModel
+
+from shared.events import Event, event_to_payload
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxEvent(SQLModel, table=True):
+    __tablename__ = "outbox_event"
+    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(index=True, unique=True, max_length=36)
+    stream: str = Field(max_length=120)
+    event_type: str = Field(max_length=60)
+    correlation_id: str = Field(max_length=64)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    __tablename__ = "processed_event"
+    __table_args__ = (UniqueConstraint("consumer_group", "event_id", name="uq_processed_event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    consumer_group: str = Field(max_length=60)
+    event_id: str = Field(max_length=36)
+    stream: str = Field(max_length=120)
+    processed_at: datetime = Field(default_factory=utcnow)
+
+
+BACKBONE_TABLES = (OutboxEvent, ProcessedEvent)
+
+
+def add_to_outbox(session: Session, event: Event) -> OutboxEvent:
+    """Stage an event for publication; it leaves only if the surrounding transaction commits."""
+    row = OutboxEvent(
+        event_id=str(event.event_id),
+        stream=event.stream,
+        event_type=event.event_type,
+        correlation_id=event.correlation_id,
+        payload=json.dumps(event_to_payload(event), ensure_ascii=False),
+    )
+    session.add(row)
+    return row

@@ -1,0 +1,115 @@
+"""Outbox relay: publishes committed outbox rows to their Redis stream, in order, then marks them.
+
+A crash between publish and mark re-publishes the row on restart; consumers are idempotent
+on ``event_id``, so that duplicate has no effect. While Redis is down the relay keeps retrying
+with backoff (tenacity) and the rows simply wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from faststream.redis import RedisBroker
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+
+from shared.logging import correlation_scope, get_logger
+from shared.metrics import OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
+from shared.outbox import OutboxEvent, utcnow
+
+log = get_logger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        service: str,
+        engine: Engine,
+        broker: RedisBroker,
+        maxlen: int,
+        batch_size: int = 200,
+        interval_s: float = 0.05,
+    ) -> None:
+        self.service = service
+        self.engine = engine
+        self.broker = broker
+        self.maxlen = maxlen
+        self.batch_size = batch_size
+        self.interval_s = interval_s
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Called after a commit that wrote outbox rows, so they leave without waiting for the poll."""
+        self._wake.set()
+
+    def _fetch_batch(self) -> list[OutboxEvent]:
+        with Session(self.engine) as session:
+            query = (
+                select(OutboxEvent)
+                .where(col(OutboxEvent.published_at).is_(None))
+                .order_by(col(OutboxEvent.id))
+                .limit(self.batch_size)
+            )
+            if self.engine.dialect.name == "postgresql":
+                # Several relays (instances) may run: each takes rows no other holds.
+                query = query.with_for_update(skip_locked=True)
+            return list(session.exec(query).all())
+
+    def _mark_published(self, ids: list[int]) -> None:
+        with Session(self.engine) as session:
+            for row in session.exec(select(OutboxEvent).where(col(OutboxEvent.id).in_(ids))):
+                row.published_at = utcnow()
+                session.add(row)
+            session.commit()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; returns how many rows left. Raises if Redis is unreachable."""
+        rows = await asyncio.to_thread(self._fetch_batch)
+        if not rows:
+            return 0
+        published: list[int] = []
+        try:
+            for row in rows:
+                with correlation_scope(row.correlation_id):
+                    await self.broker.publish(
+                        json.loads(row.payload),
+                        stream=row.stream,
+                        maxlen=self.maxlen,
+                        correlation_id=row.correlation_id,
+                    )
+                published.append(row.id)  # type: ignore[arg-type]
+                OUTBOX_PUBLISHED.labels(self.service, row.stream).inc()
+        finally:
+            if published:
+                await asyncio.to_thread(self._mark_published, published)
+        return len(published)
+
+    async def run(self) -> None:
+        log.info("outbox_relay_started")
+        while not self._stopping:
+            async for attempt in AsyncRetrying(
+                wait=wait_exponential(multiplier=0.2, max=5),
+                retry=retry_if_exception_type(Exception),
+                reraise=True,
+            ):
+                with attempt:
+                    try:
+                        sent = await self.publish_pending()
+                    except Exception as exc:
+                        OUTBOX_PUBLISH_ERRORS.labels(self.service).inc()
+                        log.warning("outbox_publish_failed", error=type(exc).__name__)
+                        raise
+            if sent < self.batch_size:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
+                except TimeoutError:
+                    pass
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()

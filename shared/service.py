@@ -1,0 +1,179 @@
+"""Composition helpers shared by the four services: runtime (settings, DB, broker, Redis,
+outbox relay) and the FastAPI app with /healthz, /readyz, /metrics and correlation ids."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from faststream.redis import RedisBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+from sqlalchemy import Engine
+from sqlmodel import SQLModel
+from starlette.middleware.base import BaseHTTPMiddleware
+from tenacity import AsyncRetrying, wait_exponential
+
+from shared.db import create_tables, make_engine, ping
+from shared.logging import configure_logging, correlation_scope, get_logger
+from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from shared.observability import refresh_outbox_gauges, refresh_stream_gauges
+from shared.outbox import BACKBONE_TABLES
+from shared.relay import OutboxRelay
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
+
+
+@dataclass
+class ServiceRuntime:
+    """Everything a service's handlers and routes depend on, built once at the composition root."""
+
+    name: str
+    settings: Settings
+    engine: Engine
+    broker: RedisBroker
+    redis: Redis
+    relay: OutboxRelay
+    broker_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+    @property
+    def consumer_name(self) -> str:
+        return self.settings.consumer_name(self.name)
+
+
+def build_runtime(name: str, settings: Settings, tables: Sequence[type[SQLModel]]) -> ServiceRuntime:
+    configure_logging(name, settings.log_level, settings.log_json)
+    engine = make_engine(settings.database_url_for(name))
+    create_tables(engine, [*BACKBONE_TABLES, *tables])
+    broker = RedisBroker(settings.redis_url, logger=None)
+    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    relay = OutboxRelay(
+        service=name,
+        engine=engine,
+        broker=broker,
+        maxlen=settings.stream_maxlen,
+        batch_size=settings.relay_batch,
+        interval_s=settings.relay_interval_s,
+    )
+    return ServiceRuntime(name=name, settings=settings, engine=engine, broker=broker, redis=redis, relay=relay)
+
+
+async def _start_broker(runtime: ServiceRuntime) -> None:
+    # Redis may be down at start-up: the HTTP side still serves (intake accepts requests into
+    # its outbox) and the broker connects as soon as Redis answers.
+    async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5)):
+        with attempt:
+            try:
+                await runtime.broker.start()
+            except Exception as exc:
+                log.warning("broker_start_failed", error=type(exc).__name__)
+                with contextlib.suppress(Exception):
+                    await runtime.broker.stop()
+                raise
+    runtime.broker_ready.set()
+    log.info("broker_started")
+    if runtime.settings.relay_enabled:
+        runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name=f"{runtime.name}-relay"))
+
+
+class _CorrelationAndMetricsMiddleware(BaseHTTPMiddleware):
+    def __init__(self, app, service: str) -> None:
+        super().__init__(app)
+        self.service = service
+
+    async def dispatch(self, request: Request, call_next):
+        incoming = request.headers.get("x-request-id") or request.headers.get("x-correlation-id")
+        if incoming and (len(incoming) > 64 or not incoming.replace("-", "").isalnum()):
+            incoming = None  # never trust an arbitrary header into every log line
+        with correlation_scope(incoming) as cid:
+            request.state.correlation_id = cid
+            started = time.perf_counter()
+            status = 500
+            try:
+                response = await call_next(request)
+                status = response.status_code
+            finally:
+                route = request.scope.get("route")
+                template = getattr(route, "path", None) or "unmatched"
+                HTTP_REQUESTS.labels(self.service, template, request.method, str(status)).inc()
+                HTTP_SECONDS.labels(self.service, template, request.method).observe(time.perf_counter() - started)
+            response.headers["X-Request-ID"] = cid
+            return response
+
+
+def create_service_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str = "",
+    background: Sequence[BackgroundTask] = (),
+    on_shutdown: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = (),
+    version: str = "1.0.0",
+) -> FastAPI:
+    """The FastAPI app of one service. Subscribers must be registered on runtime.broker before."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.tasks.append(asyncio.create_task(_start_broker(runtime), name=f"{runtime.name}-broker"))
+        for task in background:
+            runtime.tasks.append(asyncio.create_task(task(runtime), name=getattr(task, "__name__", "task")))
+        log.info("service_started", port_hint=runtime.settings.public_base_url)
+        try:
+            yield
+        finally:
+            runtime.relay.stop()
+            for task in runtime.tasks:
+                task.cancel()
+            for task in runtime.tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            runtime.tasks.clear()
+            for hook in on_shutdown:
+                with contextlib.suppress(Exception):
+                    await hook(runtime)
+            with contextlib.suppress(Exception):
+                await runtime.broker.stop()
+            with contextlib.suppress(Exception):
+                await runtime.redis.aclose()
+            log.info("service_stopped")
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.add_middleware(_CorrelationAndMetricsMiddleware, service=runtime.name)
+
+    @app.get("/healthz", tags=["exploitation"], summary="Le service est vivant")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.name}
+
+    @app.get("/readyz", tags=["exploitation"], summary="Redis et la base de données répondent")
+    async def readyz() -> JSONResponse:
+        db_ok = await asyncio.to_thread(ping, runtime.engine)
+        try:
+            redis_ok = bool(await runtime.redis.ping())
+        except Exception:
+            redis_ok = False
+        ok = db_ok and redis_ok
+        return JSONResponse(
+            {"status": "ok" if ok else "indisponible", "database": db_ok, "redis": redis_ok},
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", tags=["exploitation"], summary="Métriques Prometheus", include_in_schema=False)
+    async def metrics() -> Response:
+        with contextlib.suppress(Exception):
+            await refresh_stream_gauges(runtime.redis)
+        with contextlib.suppress(Exception):
+            await refresh_outbox_gauges(runtime.name, runtime.engine)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,85 @@
+"""One settings model for every service (env prefix ``MLP_``).
+
+Fails fast outside dev/test when the secret key is a placeholder: a signed reply
+address or magic link made with a public key would let anyone forge them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+SERVICE_PORTS: dict[str, int] = {"intake": 8001, "catalog": 8002, "matcher": 8003, "notifier": 8004}
+SERVICES: tuple[str, ...] = tuple(SERVICE_PORTS)
+
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-key-not-for-production"}
+DEV_SECRET = "dev-secret-key-not-for-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MLP_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # ``{service}`` is replaced by the service name, so one URL gives each service its own database.
+    database_url: str = "sqlite:///{var_dir}/{service}.db"
+    smtp_url: str = "smtp://127.0.0.1:1025"
+    inbound_smtp_host: str = "127.0.0.1"
+    inbound_smtp_port: int = 2525
+    reply_domain: str = "reponse.monlyceepro.localhost"
+    public_base_url: str = "http://127.0.0.1:8001"
+    catalog_public_url: str = "http://127.0.0.1:8002"
+    catalog_url: str = "http://127.0.0.1:8002"
+    matcher_url: str = "http://127.0.0.1:8003"
+    notifier_url: str = "http://127.0.0.1:8004"
+    intake_url: str = "http://127.0.0.1:8001"
+    secret_key: str = DEV_SECRET
+    mail_from: str = "MonLycéePro <ne-pas-repondre@monlyceepro.localhost>"
+
+    var_dir: Path = PROJECT_ROOT / "var"
+    data_dir: Path = PROJECT_ROOT / "data"
+
+    # Streams
+    stream_maxlen: int = 100_000
+    max_deliveries: int = 5
+    claim_idle_ms: int = 30_000
+    polling_interval_ms: int = 100
+    # Stable across restarts so a restarted consumer finds its own pending entries again.
+    instance: str = Field(default_factory=lambda: os.environ.get("HOSTNAME") or socket.gethostname())
+
+    # Outbox relay
+    relay_enabled: bool = True
+    relay_interval_s: float = 0.05
+    relay_batch: int = 200
+
+    # Logging
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.env == "prod" and (self.secret_key in PLACEHOLDER_SECRETS or len(self.secret_key) < 32):
+            raise ValueError(
+                "MLP_SECRET_KEY est absent ou est une valeur d'exemple : en production, donnez une clé "
+                "aléatoire d'au moins 32 caractères (ex. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
+            )
+        return self
+
+    def database_url_for(self, service: str) -> str:
+        return self.database_url.format(service=service, var_dir=self.var_dir)
+
+    def consumer_name(self, service: str) -> str:
+        return f"{service}-{self.instance}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

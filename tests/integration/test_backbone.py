@@ -1,0 +1,235 @@
+"""The event backbone on a real redis-server and a real database (SQLite and PostgreSQL):
+outbox -> relay -> stream -> reliable consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import redis as redis_sync
+from faststream.redis import RedisBroker
+from sqlmodel import Session, func, select
+
+from shared.db import create_tables, make_engine
+from shared.events import CatalogChanged, Streams
+from shared.outbox import BACKBONE_TABLES, OutboxEvent, add_to_outbox
+from shared.relay import OutboxRelay
+from tests.support.backbone_worker import Effect
+from tests.support.servers import RedisServer
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class Worker:
+    def __init__(self, db_url: str, redis_url: str, mode: str, name: str, claim_ms: int = 500) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.backbone_worker", db_url, redis_url, mode, name, str(claim_ms)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.wait_for("READY")
+
+    def wait_for(self, marker: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if marker in line:
+                return
+            if not line and self.proc.poll() is not None:
+                raise AssertionError(f"worker exited before {marker}")
+        raise AssertionError(f"worker never printed {marker}")
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def _event(i: int = 0) -> CatalogChanged:
+    return CatalogChanged(correlation_id=f"test{i}", uais=[f"0690{i:03d}A"], change="profile")
+
+
+def _publish_via_outbox(db_url: str, redis_url: str, events: list[CatalogChanged]) -> None:
+    engine = make_engine(db_url)
+    create_tables(engine, BACKBONE_TABLES)
+    with Session(engine) as session:
+        for ev in events:
+            add_to_outbox(session, ev)
+        session.commit()
+
+    async def relay_once() -> None:
+        broker = RedisBroker(redis_url, logger=None)
+        await broker.connect()
+        relay = OutboxRelay(service="test", engine=engine, broker=broker, maxlen=1000)
+        while await relay.publish_pending():
+            pass
+        await broker.stop()
+
+    asyncio.run(relay_once())
+    engine.dispose()
+
+
+def _effects(db_url: str) -> dict[str, int]:
+    engine = make_engine(db_url)
+    create_tables(engine, [*BACKBONE_TABLES, Effect])
+    with Session(engine) as session:
+        rows = session.exec(select(Effect.event_id, func.count()).group_by(Effect.event_id)).all()
+    engine.dispose()
+    return dict(rows)
+
+
+def _wait(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_outbox_event_reaches_consumer_exactly_once(database_url, redis_url):
+    events = [_event(i) for i in range(20)]
+    worker = Worker(database_url, redis_url, "normal", "a")
+    try:
+        _publish_via_outbox(database_url, redis_url, events)
+        _wait(lambda: len(_effects(database_url)) == 20)
+        time.sleep(0.5)
+        effects = _effects(database_url)
+        assert effects == {str(e.event_id): 1 for e in events}
+    finally:
+        worker.stop()
+
+
+def test_killed_consumer_entry_is_claimed_by_another(database_url, redis_url):
+    hanging = Worker(database_url, redis_url, "hang", "hang")
+    _publish_via_outbox(database_url, redis_url, [ev := _event(1)])
+    hanging.wait_for("HANDLING")
+    hanging.kill()  # read, never acked
+    r = redis_sync.Redis.from_url(redis_url)
+    assert r.xpending(Streams.CATALOG_CHANGED, "testgroup")["pending"] == 1
+    survivor = Worker(database_url, redis_url, "normal", "survivor")
+    try:
+        _wait(lambda: _effects(database_url).get(str(ev.event_id)) == 1)
+        _wait(lambda: r.xpending(Streams.CATALOG_CHANGED, "testgroup")["pending"] == 0)
+    finally:
+        survivor.stop()
+
+
+def test_always_failing_handler_dead_letters_after_max_deliveries(tmp_path, redis_url):
+    db_url = f"sqlite:///{tmp_path}/dlq.db"
+    worker = Worker(db_url, redis_url, "fail", "f", claim_ms=200)
+    r = redis_sync.Redis.from_url(redis_url)
+    try:
+        _publish_via_outbox(db_url, redis_url, [_event(2)])
+        dlq = Streams.dead_letter("testgroup")
+        _wait(lambda: r.xlen(dlq) == 1)
+        time.sleep(1.5)  # several claim periods: no further delivery, no second dead letter
+        assert r.xlen(dlq) == 1
+        (_, fields), = r.xrange(dlq)
+        assert fields[b"deliveries"] == b"4"  # 3 tries allowed, the 4th delivery dead-letters
+        assert b"handler always fails" in fields[b"error"]
+        assert r.xpending(Streams.CATALOG_CHANGED, "testgroup")["pending"] == 0
+        assert _effects(db_url) == {}
+    finally:
+        worker.stop()
+
+
+def test_poison_payload_goes_to_dead_letter_at_once(tmp_path, redis_url):
+    db_url = f"sqlite:///{tmp_path}/poison.db"
+    worker = Worker(db_url, redis_url, "normal", "p")
+    r = redis_sync.Redis.from_url(redis_url)
+    try:
+        async def publish_garbage():
+            broker = RedisBroker(redis_url, logger=None)
+            await broker.connect()
+            await broker.publish({"event_type": "catalog.changed", "data": {"nope": 1}}, stream=Streams.CATALOG_CHANGED)
+            await broker.publish("pas du json", stream=Streams.CATALOG_CHANGED)
+            await broker.stop()
+
+        asyncio.run(publish_garbage())
+        _wait(lambda: r.xlen(Streams.dead_letter("testgroup")) == 2)
+        _publish_via_outbox(db_url, redis_url, [ok := _event(3)])  # the consumer keeps serving
+        _wait(lambda: _effects(db_url).get(str(ok.event_id)) == 1)
+    finally:
+        worker.stop()
+
+
+def test_same_event_delivered_twice_has_one_effect(database_url, redis_url):
+    worker = Worker(database_url, redis_url, "normal", "d")
+    try:
+        ev = _event(4)
+        _publish_via_outbox(database_url, redis_url, [ev])
+        # Re-publish the very same event, as a relay that crashed before marking would.
+        engine = make_engine(database_url)
+        with Session(engine) as session:
+            row = session.exec(select(OutboxEvent)).one()
+            row.published_at = None
+            session.add(row)
+            session.commit()
+        engine.dispose()
+        _publish_via_outbox(database_url, redis_url, [])
+        r = redis_sync.Redis.from_url(redis_url)
+        _wait(lambda: r.xlen(Streams.CATALOG_CHANGED) == 2)
+        _wait(lambda: r.xpending(Streams.CATALOG_CHANGED, "testgroup")["pending"] == 0
+              and (r.xinfo_groups(Streams.CATALOG_CHANGED)[0]["lag"] or 0) == 0)
+        time.sleep(0.3)
+        assert _effects(database_url) == {str(ev.event_id): 1}
+    finally:
+        worker.stop()
+
+
+def test_event_accepted_while_redis_down_is_published_after_restart(tmp_path):
+    server = RedisServer()
+    db_url = f"sqlite:///{tmp_path}/down.db"
+    engine = make_engine(db_url)
+    create_tables(engine, BACKBONE_TABLES)
+    ev = _event(5)
+    with Session(engine) as session:  # accepted while no Redis runs at all
+        add_to_outbox(session, ev)
+        session.commit()
+
+    async def scenario() -> None:
+        broker = RedisBroker(server.url, logger=None)
+        relay = OutboxRelay(service="test", engine=engine, broker=broker, maxlen=1000, interval_s=0.05)
+
+        async def connect_and_run():
+            while True:
+                try:
+                    await broker.connect()
+                    await broker._connection.ping()
+                    break
+                except Exception:
+                    await asyncio.sleep(0.1)
+            await relay.run()
+
+        task = asyncio.create_task(connect_and_run())
+        await asyncio.sleep(1.0)
+        server.start()
+        r = redis_sync.Redis.from_url(server.url)
+        for _ in range(100):
+            if r.exists(Streams.CATALOG_CHANGED) and r.xlen(Streams.CATALOG_CHANGED) >= 1:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
+        relay.stop()
+        task.cancel()
+        assert r.xlen(Streams.CATALOG_CHANGED) == 1
+        (_, fields), = r.xrange(Streams.CATALOG_CHANGED)
+        assert str(ev.event_id).encode() in b"".join(fields.values())
+        await broker.stop()
+
+    try:
+        asyncio.run(scenario())
+        with Session(engine) as session:
+            assert session.exec(select(OutboxEvent)).one().published_at is not None
+    finally:
+        server.stop()
+        engine.dispose()

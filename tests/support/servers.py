@@ -1,0 +1,91 @@
+"""Real servers for tests: a private redis-server per test session, PostgreSQL databases."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import redis
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server process on a free loopback port, which tests may stop and restart."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.binary = shutil.which("redis-server")
+        if not self.binary:
+            raise RuntimeError("redis-server introuvable : lancez `make deps` (apt-get install redis-server)")
+        self.port = port or free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="mlp-redis-"))
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if client.ping():
+                    return self
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+    def flush(self) -> None:
+        redis.Redis(port=self.port).flushall()
+
+
+def postgres_admin_url() -> str | None:
+    """PostgreSQL to test against: MLP_TEST_POSTGRES_URL, or the local server if it answers."""
+    url = os.environ.get("MLP_TEST_POSTGRES_URL")
+    if url:
+        return url
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        if s.connect_ex(("127.0.0.1", 5432)) != 0:
+            return None
+    return "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def create_postgres_database(admin_url: str) -> tuple[str, callable]:
+    """A fresh database for one test; returns its URL and a function that drops it."""
+    import sqlalchemy as sa
+
+    name = f"mlp_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    base = admin_url.rsplit("/", 1)[0]
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return f"{base}/{name}", drop
