@@ -1,0 +1,99 @@
+"""Run real services for integration tests.
+
+* ``ServiceProcess``: a service as a real process (``monlyceepro serve NAME``), which a test can
+  SIGKILL and restart; configured through ``MLP_*`` environment variables.
+* ``service_env``: the environment for a whole test system (private Redis, per-service SQLite or
+  PostgreSQL, SMTP sink and inbound SMTP on free ports).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def service_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, str]:
+    ports = {name: free_port() for name in ("intake", "catalog", "matcher", "notifier")}
+    env = {
+        **os.environ,
+        "MLP_ENV": "test",
+        "MLP_REDIS_URL": redis_url,
+        "MLP_VAR_DIR": str(tmp_path / "var"),
+        "MLP_DATABASE_URL": f"sqlite:///{tmp_path}/{{service}}.db",
+        "MLP_SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "MLP_INBOUND_SMTP_PORT": str(free_port()),
+        "MLP_CLAIM_IDLE_MS": "1000",
+        "MLP_INTAKE_URL": f"http://127.0.0.1:{ports['intake']}",
+        "MLP_PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['intake']}",
+        "MLP_CATALOG_URL": f"http://127.0.0.1:{ports['catalog']}",
+        "MLP_CATALOG_PUBLIC_URL": f"http://127.0.0.1:{ports['catalog']}",
+        "MLP_MATCHER_URL": f"http://127.0.0.1:{ports['matcher']}",
+        "MLP_NOTIFIER_URL": f"http://127.0.0.1:{ports['notifier']}",
+    }
+    env.update(overrides)
+    return env
+
+
+class ServiceProcess:
+    def __init__(self, name: str, env: dict[str, str], port: int | None = None, log_dir: Path | None = None) -> None:
+        self.name = name
+        self.env = dict(env)
+        self.port = port or int(env[f"MLP_{name.upper()}_URL"].rsplit(":", 1)[1])
+        self.log_dir = log_dir
+        self.proc: subprocess.Popen | None = None
+        self._log = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait_ready: bool = True, timeout: float = 60) -> ServiceProcess:
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self._log = open(self.log_dir / f"{self.name}-{self.port}.log", "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "shared.cli", "serve", self.name, "--port", str(self.port)],
+            cwd=ROOT, env=self.env, stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+        if wait_ready:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 60, path: str = "/readyz") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}")
+            try:
+                if httpx.get(self.url + path, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready after {timeout}s")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if self._log:
+            self._log.close()
+            self._log = None
