@@ -6,6 +6,8 @@ import pytest
 
 from tests.support.servers import RedisServer, create_postgres_database, postgres_admin_url
 
+pytest_plugins = ["tests.support.browser"]
+
 os.environ.setdefault("MLP_ENV", "test")
 os.environ.setdefault("MLP_LOG_JSON", "true")
 
