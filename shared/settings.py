@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     notifier_url: str = "http://127.0.0.1:8004"
     intake_url: str = "http://127.0.0.1:8001"
     secret_key: str = DEV_SECRET
+    # Bearer token for admin endpoints (RBE import, review queue). None = admin API disabled.
+    admin_token: str | None = None
+    # Fallback contact when no lycée is relevant and the académie has none configured.
+    fallback_email: str = "referent-entreprises@monlyceepro.localhost"
     mail_from: str = "MonLycéePro <ne-pas-repondre@monlyceepro.localhost>"
 
     var_dir: Path = PROJECT_ROOT / "var"
