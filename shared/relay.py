@@ -11,7 +11,7 @@ import asyncio
 import json
 
 from faststream.redis import RedisBroker
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session, col, select
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
@@ -88,9 +88,31 @@ class OutboxRelay:
                 await asyncio.to_thread(self._mark_published, published)
         return len(published)
 
+    def _listen_for_commits(self) -> None:
+        """Wake on every commit of this service's database: an event written by a request or a
+        stream handler leaves at once, and the poll interval is only a safety net."""
+        loop = asyncio.get_running_loop()
+
+        def on_commit(_conn) -> None:
+            loop.call_soon_threadsafe(self._wake.set)
+
+        if not event.contains(self.engine, "commit", on_commit):
+            event.listen(self.engine, "commit", on_commit)
+        self._on_commit = on_commit
+
     async def run(self) -> None:
         log.info("outbox_relay_started")
+        self._listen_for_commits()
+        try:
+            await self._loop()
+        finally:
+            if event.contains(self.engine, "commit", self._on_commit):
+                event.remove(self.engine, "commit", self._on_commit)
+
+    async def _loop(self) -> None:
         while not self._stopping:
+            # Cleared before reading, so a commit that lands while we publish wakes the next turn.
+            self._wake.clear()
             async for attempt in AsyncRetrying(
                 wait=wait_exponential(multiplier=0.2, max=5),
                 retry=retry_if_exception_type(Exception),
@@ -104,7 +126,6 @@ class OutboxRelay:
                         log.warning("outbox_publish_failed", error=type(exc).__name__)
                         raise
             if sent < self.batch_size:
-                self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
                 except TimeoutError:

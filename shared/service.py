@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from faststream.redis import RedisBroker
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from faststream.redis.prometheus import RedisPrometheusMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from redis.asyncio import Redis
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
@@ -55,7 +56,12 @@ def build_runtime(name: str, settings: Settings, tables: Sequence[type[SQLModel]
     configure_logging(name, settings.log_level, settings.log_json)
     engine = make_engine(settings.database_url_for(name))
     create_tables(engine, [*BACKBONE_TABLES, *tables])
-    broker = RedisBroker(settings.redis_url, logger=None)
+    # faststream's own consumer/publisher metrics (received, processed, latency, exceptions).
+    broker = RedisBroker(
+        settings.redis_url,
+        logger=None,
+        middlewares=[RedisPrometheusMiddleware(registry=REGISTRY, app_name=name, metrics_prefix="mlp_faststream")],
+    )
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
     relay = OutboxRelay(
         service=name,

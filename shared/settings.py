@@ -61,7 +61,7 @@ class Settings(BaseSettings):
 
     # Outbox relay
     relay_enabled: bool = True
-    relay_interval_s: float = 0.05
+    relay_interval_s: float = 0.5  # safety poll; commits wake the relay at once
     relay_batch: int = 200
 
     # Logging
