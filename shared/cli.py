@@ -45,6 +45,42 @@ def serve(argv: list[str]) -> int:
     return 0
 
 
+def relay(argv: list[str]) -> int:
+    """A standalone outbox relay for one service's database (run the service with MLP_RELAY_ENABLED=false)."""
+    import asyncio
+
+    from faststream.redis import RedisBroker
+
+    from shared.db import create_tables, make_engine
+    from shared.logging import configure_logging
+    from shared.outbox import BACKBONE_TABLES
+    from shared.relay import OutboxRelay
+
+    parser = argparse.ArgumentParser(prog="monlyceepro relay")
+    parser.add_argument("service", choices=SERVICES)
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    configure_logging(f"{args.service}-relay", settings.log_level, settings.log_json)
+    engine = make_engine(settings.database_url_for(args.service))
+    create_tables(engine, BACKBONE_TABLES)
+
+    async def run() -> None:
+        broker = RedisBroker(settings.redis_url, logger=None)
+        while True:
+            try:
+                await broker.connect()
+                break
+            except Exception:
+                await asyncio.sleep(0.5)
+        await OutboxRelay(
+            service=args.service, engine=engine, broker=broker, maxlen=settings.stream_maxlen,
+            batch_size=settings.relay_batch, interval_s=min(settings.relay_interval_s, 0.1),
+        ).run()
+
+    asyncio.run(run())
+    return 0
+
+
 def _redis_alive(url: str) -> bool:
     import redis
 
@@ -153,7 +189,8 @@ def mailbox(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"up": (up, "tout le système"), "serve": (serve, "un service"),
-                "mailsink": (mailsink, "boîte SMTP locale"), "mailbox": (mailbox, "lister les courriels reçus")}
+                "mailsink": (mailsink, "boîte SMTP locale"),
+                "relay": (relay, "relais outbox autonome d'un service"), "mailbox": (mailbox, "lister les courriels reçus")}
     if not argv or argv[0] in {"-h", "--help"}:
         print("usage: monlyceepro COMMANDE [options]\n\nCommandes :")
         for name, (_, doc) in commands.items():

@@ -1,0 +1,93 @@
+"""The whole MonLycéePro system as real processes for end-to-end, chaos and benchmark runs:
+four services (optionally several instances), a private Redis, SQLite (or PostgreSQL)
+databases, a recording SMTP sink, and the real catalog data loaded once per session."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.live import ROOT, ServiceProcess, service_env
+from tests.support.servers import free_port
+from tests.support.smtp import SmtpSink
+
+_CATALOG_TEMPLATE: dict[str, Path] = {}
+
+
+def catalog_template(cache_dir: Path) -> Path:
+    """The real catalog loaded once into an SQLite file, copied for each system."""
+    if "db" in _CATALOG_TEMPLATE and _CATALOG_TEMPLATE["db"].exists():
+        return _CATALOG_TEMPLATE["db"]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    db = cache_dir / "catalog-template.db"
+    env = {**service_env(cache_dir, "redis://127.0.0.1:1/0"), "MLP_DATABASE_URL": f"sqlite:///{db}"}
+    subprocess.run([sys.executable, "-m", "shared.cli", "load-catalog"], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    _CATALOG_TEMPLATE["db"] = db
+    return db
+
+
+class System:
+    def __init__(self, tmp_path: Path, redis_url: str, *, catalog_db: Path, extra_env: dict[str, str] | None = None,
+                 database_url: str | None = None) -> None:
+        self.tmp_path = tmp_path
+        self.sink = SmtpSink()
+        self.env = service_env(tmp_path, redis_url, MLP_SMTP_URL=self.sink.url, **(extra_env or {}))
+        if database_url:
+            self.env["MLP_DATABASE_URL"] = database_url
+        else:
+            shutil.copy(catalog_db, tmp_path / "catalog.db")
+        self.logs = tmp_path / "logs"
+        self.processes: dict[str, list[ServiceProcess]] = {}
+
+    def url(self, service: str) -> str:
+        return self.env[f"MLP_{service.upper()}_URL"]
+
+    def start(self, services=("catalog", "intake", "matcher", "notifier")) -> System:
+        self.sink.start()
+        for name in services:
+            self.add_instance(name, primary=True)
+        return self
+
+    def add_instance(self, name: str, *, primary: bool = False, env: dict[str, str] | None = None) -> ServiceProcess:
+        instance_env = dict(self.env)
+        index = len(self.processes.get(name, []))
+        instance_env["MLP_INSTANCE"] = f"i{index}"
+        if name == "notifier" and not primary:
+            instance_env["MLP_INBOUND_SMTP_PORT"] = str(free_port())
+        instance_env.update(env or {})
+        port = None if primary else free_port()
+        proc = ServiceProcess(name, instance_env, port=port, log_dir=self.logs).start()
+        self.processes.setdefault(name, []).append(proc)
+        return proc
+
+    def process(self, name: str, index: int = 0) -> ServiceProcess:
+        return self.processes[name][index]
+
+    def stop(self) -> None:
+        for procs in self.processes.values():
+            for proc in procs:
+                proc.stop()
+        self.sink.stop()
+
+    def submit(self, body: dict, **headers: str) -> httpx.Response:
+        return httpx.post(self.url("intake") + "/api/v1/requests", json=body, headers=headers, timeout=10)
+
+    def wait_until(self, predicate, timeout: float = 30, interval: float = 0.1, what: str = "condition") -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(interval)
+        raise AssertionError(f"{what} not met within {timeout}s")
+
+    def log_lines(self, service: str) -> list[str]:
+        lines: list[str] = []
+        for path in sorted(self.logs.glob(f"{service}-*.log")):
+            lines.extend(path.read_text(encoding="utf-8", errors="replace").splitlines())
+        return lines
