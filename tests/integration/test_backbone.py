@@ -233,3 +233,25 @@ def test_event_accepted_while_redis_down_is_published_after_restart(tmp_path):
     finally:
         server.stop()
         engine.dispose()
+
+
+def test_consumer_survives_redis_restart(tmp_path):
+    """Redis restarted mid-flow (persistent, as in production): the consumer reconnects and
+    both the entries published before and after the restart are handled exactly once."""
+    server = RedisServer(persistent=True).start()
+    db_url = f"sqlite:///{tmp_path}/restart.db"
+    worker = Worker(db_url, server.url, "normal", "r")
+    try:
+        before = [_event(10 + i) for i in range(5)]
+        _publish_via_outbox(db_url, server.url, before)
+        _wait(lambda: len(_effects(db_url)) == 5)
+        server.stop()
+        time.sleep(1.0)
+        server.start()
+        after = [_event(20 + i) for i in range(5)]
+        _publish_via_outbox(db_url, server.url, after)
+        _wait(lambda: len(_effects(db_url)) == 10, timeout=30)
+        assert _effects(db_url) == {str(e.event_id): 1 for e in before + after}
+    finally:
+        worker.stop()
+        server.stop()

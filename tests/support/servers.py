@@ -23,7 +23,10 @@ def free_port() -> int:
 class RedisServer:
     """A redis-server process on a free loopback port, which tests may stop and restart."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, persistent: bool = False) -> None:
+        # persistent: append-only file fsynced on every write, as production runs it, so a
+        # restart keeps streams, consumer groups and pending entries.
+        self.persistent = persistent
         self.binary = shutil.which("redis-server")
         if not self.binary:
             raise RuntimeError("redis-server introuvable : lancez `make deps` (apt-get install redis-server)")
@@ -37,8 +40,8 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)],
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes" if self.persistent else "no", "--appendfsync", "always", "--dir", str(self.dir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)
