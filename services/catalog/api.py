@@ -1,0 +1,127 @@
+"""JSON API of the catalog: snapshot, job and commune autocomplete, lycée search and profile, admin import."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from sqlmodel import Session
+
+from services.catalog import repository as repo
+from services.catalog.directory import import_rbe_csv
+from services.catalog.schemas import (
+    CommuneSuggestion,
+    ImportLineError,
+    JobSuggestion,
+    LyceeProfile,
+    LyceeSearchPage,
+    RbeImportReport,
+)
+from services.catalog.service import CatalogError, build_profile, commune_out, search_lycees
+from services.catalog.state import CatalogState
+from shared.catalog_snapshot import CatalogSnapshot
+from shared.geo import load_communes
+from shared.service import ServiceRuntime
+
+router = APIRouter(prefix="/api/v1")
+UAI_PATTERN = r"^\d{7}[A-Za-z]$"
+
+
+def get_state(request: Request) -> CatalogState:
+    return request.app.state.catalog
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+State = Annotated[CatalogState, Depends(get_state)]
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+
+
+@router.get("/snapshot", tags=["matcher"], summary="Instantané complet du catalogue (lu par le matcher)",
+            response_model=CatalogSnapshot, responses={200: {"model": CatalogSnapshot}})
+async def snapshot(state: State) -> Response:
+    body = await asyncio.to_thread(state.snapshot_json)
+    return Response(content=body, media_type="application/json", headers={"X-Catalog-Version": state.built.version})
+
+
+@router.get("/metiers", tags=["recherche"], summary="Autocomplétion des métiers (appellations, ROME, ONISEP)",
+            response_model=list[JobSuggestion])
+def jobs(state: State, q: Annotated[str, Query(min_length=1, max_length=100, description="Début du métier")],
+         limite: Annotated[int, Query(ge=1, le=50)] = 10) -> list[JobSuggestion]:
+    return [JobSuggestion(label=m.label, rome=m.rome, rome_label=m.rome_label, source=m.source)
+            for m in state.index.suggest_jobs(q, limite)]
+
+
+@router.get("/communes", tags=["recherche"], summary="Autocomplétion des communes (nom ou code postal)",
+            response_model=list[CommuneSuggestion])
+def communes(q: Annotated[str, Query(min_length=1, max_length=100)],
+             limite: Annotated[int, Query(ge=1, le=50)] = 10) -> list[CommuneSuggestion]:
+    return [commune_out(c) for c in load_communes().suggest(q, limite)]
+
+
+@router.get("/lycees", tags=["recherche"], summary="Rechercher des lycées (métier, texte, NAF, lieu et rayon…)",
+            response_model=LyceeSearchPage, responses={422: {"description": "Paramètre invalide (message en français)"}})
+def lycees(
+    state: State,
+    metier: Annotated[str | None, Query(max_length=100, description="Métier en clair ou code ROME")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Texte libre (nom, formation)")] = None,
+    naf: Annotated[str | None, Query(max_length=10, description="Code NAF ou division (2 chiffres)")] = None,
+    lieu: Annotated[str | None, Query(max_length=80, description="Code postal ou nom de commune")] = None,
+    code_insee: Annotated[str | None, Query(max_length=5, min_length=5)] = None,
+    rayon_km: Annotated[float | None, Query(gt=0, le=500, description="Rayon autour du lieu (30 km par défaut)")] = None,
+    academie: Annotated[str | None, Query(max_length=60)] = None,
+    besoin: Annotated[str | None, Query(max_length=20, description="Type de besoin (pfmp, apprentissage…)")] = None,
+    voie: Annotated[Literal["scolaire", "apprentissage"] | None, Query()] = None,
+    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    par_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> LyceeSearchPage:
+    try:
+        return search_lycees(state.index, load_communes(), job=metier, text=q, naf=naf, place=lieu, insee=code_insee,
+                             radius_km=rayon_km, academie=academie, need=besoin, track=voie, page=page, per_page=par_page,
+                             profile_base=state.public_url)
+    except CatalogError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+
+
+@router.get("/lycees/{uai}", tags=["recherche"], summary="Fiche d'un lycée", response_model=LyceeProfile,
+            responses={404: {"description": "Lycée inconnu"}})
+def lycee(state: State, runtime: Runtime, uai: Annotated[str, Path(pattern=UAI_PATTERN)]) -> LyceeProfile:
+    with Session(runtime.engine) as session:
+        rows = repo.insertion_for(session, uai.upper())
+    profile = build_profile(state.model, uai.upper(), rows, runtime.settings.public_base_url.rstrip("/"))
+    if profile is None:
+        raise HTTPException(status_code=404, detail=f"Aucun lycée avec l'UAI {uai.upper()}.")
+    return profile
+
+
+def require_admin(runtime: Runtime, authorization: Annotated[str | None, Header()] = None) -> None:
+    expected = runtime.settings.admin_token
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise HTTPException(status_code=401, detail="Authentification requise (jeton administrateur).",
+                            headers={"WWW-Authenticate": "Bearer"})
+    if not expected or not secrets.compare_digest(authorization[7:].strip().encode(), expected.encode()):
+        raise HTTPException(status_code=403, detail="Jeton administrateur refusé.")
+
+
+@router.post("/admin/rbe/import", tags=["administration"], summary="Importer l'annuaire des RBE (CSV)",
+             response_model=RbeImportReport, dependencies=[Depends(require_admin)],
+             openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}})
+async def import_rbe(request: Request, state: State, runtime: Runtime) -> RbeImportReport:
+    raw = await request.body()
+    if len(raw) > 5_000_000:
+        raise HTTPException(status_code=413, detail="Fichier trop volumineux (5 Mo au plus).")
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise HTTPException(status_code=422, detail="Le fichier doit être encodé en UTF-8.") from None
+    cid = getattr(request.state, "correlation_id", "admin-import")
+    report = await asyncio.to_thread(import_rbe_csv, runtime.engine, content, cid)
+    if report.imported:
+        runtime.relay.wake()
+        await asyncio.to_thread(state.refresh)
+    return RbeImportReport(imported=report.imported,
+                           errors=[ImportLineError(line=e.line, message=e.message) for e in report.errors])

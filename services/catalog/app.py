@@ -1,0 +1,42 @@
+"""Composition root of the catalog service (port 8002)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI
+
+from services.catalog.api import router as api_router
+from services.catalog.errors import install_error_handlers
+from services.catalog.models import ALL_TABLES
+from services.catalog.state import CatalogState, watch_version
+from shared.service import ServiceRuntime, build_runtime, create_service_app
+from shared.settings import Settings, get_settings
+from shared.web import mount_dsfr
+
+DESCRIPTION = (
+    "Catalogue des lycées professionnels : formations, métiers, contacts des bureaux des entreprises. "
+    "Sert l'instantané lu par le matcher, la recherche publique et l'espace RBE."
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    runtime = build_runtime("catalog", settings, ALL_TABLES)
+    state = CatalogState(runtime.engine, settings.fallback_email, settings.catalog_public_url)
+
+    async def build_index(_: ServiceRuntime) -> None:
+        await asyncio.to_thread(state.refresh)
+        await watch_version(state)
+
+    app = create_service_app(runtime, title="MonLycéePro — catalogue", description=DESCRIPTION, background=[build_index])
+    app.state.catalog = state
+    install_error_handlers(app)
+    app.include_router(api_router)
+    from services.catalog.pages import router as pages_router
+    from services.catalog.rbe_space import router as rbe_router
+
+    app.include_router(pages_router)
+    app.include_router(rbe_router)
+    mount_dsfr(app)
+    return app

@@ -1,0 +1,107 @@
+"""RBE directory: CSV import (admin) — columns name,email,uais,deputy_email."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from services.catalog import repository as repo
+from shared.db import unit_of_work
+from shared.events import CatalogChanged
+from shared.outbox import add_to_outbox
+
+UAI_RE = re.compile(r"^\d{7}[A-Z]$")
+REQUIRED_COLUMNS = ("name", "email", "uais")
+MAX_ROWS = 20_000
+
+
+@dataclass
+class LineError:
+    line: int
+    message: str
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    errors: list[LineError] = field(default_factory=list)
+    uais: set[str] = field(default_factory=set)
+
+
+def normalize_email(value: str) -> str:
+    """Lower-cased, syntax-checked address; raises ValueError with a French message."""
+    value = value.strip()
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise ValueError(f"adresse électronique invalide « {value[:80]} »") from None
+
+
+def import_rbe_rows(session: Session, content: str, correlation_id: str) -> ImportReport:
+    """Import what is valid, report the rest line by line. Never commits (the caller does)."""
+    report = ImportReport()
+    reader = csv.DictReader(io.StringIO(content))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        report.errors.append(LineError(1, "colonnes manquantes : " + ", ".join(missing)
+                                       + " (attendu : name,email,uais,deputy_email)"))
+        return report
+    reader.fieldnames = header
+    for number, raw in enumerate(reader, start=2):
+        if number > MAX_ROWS + 1:
+            report.errors.append(LineError(number, f"fichier trop long : {MAX_ROWS} lignes au plus"))
+            break
+        row = {k: (v or "").strip() for k, v in raw.items() if k}
+        if not any(row.values()):
+            continue
+        problems: list[str] = []
+        name = row.get("name", "")
+        if not name:
+            problems.append("nom manquant")
+        elif len(name) > 200:
+            problems.append("nom trop long (200 caractères au plus)")
+        email = deputy = None
+        try:
+            email = normalize_email(row.get("email", ""))
+        except ValueError as exc:
+            problems.append(str(exc))
+        if row.get("deputy_email"):
+            try:
+                deputy = normalize_email(row["deputy_email"])
+            except ValueError as exc:
+                problems.append("suppléant : " + str(exc))
+            if deputy and deputy == email:
+                problems.append("le suppléant doit être une autre personne que le RBE")
+        uais = [u.strip().upper() for u in row.get("uais", "").split(";") if u.strip()]
+        if not uais:
+            problems.append("aucune UAI indiquée")
+        bad_format = [u for u in uais if not UAI_RE.match(u)]
+        if bad_format:
+            problems.append("UAI mal formée : " + ", ".join(u[:12] for u in bad_format[:5]))
+        unknown = sorted(set(uais) - set(bad_format) - repo.existing_uais(session, uais))
+        if unknown:
+            problems.append("UAI inconnue : " + ", ".join(unknown[:5]))
+        if problems:
+            report.errors.append(LineError(number, " ; ".join(problems)))
+            continue
+        assert email is not None
+        repo.upsert_rbe(session, email, name, deputy)
+        repo.assign_coverage(session, email, uais)
+        report.imported += 1
+        report.uais.update(uais)
+    if report.imported:
+        repo.bump_version(session)
+        add_to_outbox(session, CatalogChanged(correlation_id=correlation_id, uais=sorted(report.uais), change="rbe"))
+    return report
+
+
+def import_rbe_csv(engine: Engine, content: str, correlation_id: str) -> ImportReport:
+    with unit_of_work(engine) as session:
+        return import_rbe_rows(session, content, correlation_id)

@@ -1,0 +1,250 @@
+"""Tables of the catalog service: reference data loaded from data/ and the RBE directory."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# ------------------------------------------------------------------ reference data (loader)
+class Lycee(SQLModel, table=True):
+    __tablename__ = "catalog_lycee"
+
+    uai: str = Field(primary_key=True, max_length=8)
+    name: str
+    nature_code: str = ""
+    type_court: str = ""
+    secteur: str = "public"
+    contrat_prive: str = ""
+    ministere: str = ""
+    address: str = ""
+    postal_code: str = ""
+    commune_insee: str = ""
+    commune: str = ""
+    departement_code: str = ""
+    departement: str = ""
+    academie_code: str = ""
+    academie: str = ""
+    region_code: str = ""
+    region: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    voie_professionnelle: bool = False
+    apprentissage: bool = False
+    parent_uai: str | None = Field(default=None, max_length=8)
+    rattachement: str = ""
+    telephone: str = ""
+    mail: str = ""
+    web: str = ""
+    fiche_onisep: str = ""
+    formations_uai: str | None = Field(default=None, max_length=8)
+    source_annuaire: str = ""
+    private_hors_contrat: bool = False
+    bts_only: bool = False
+    vocational_core: bool = False
+    territory: str = ""
+
+
+class Formation(SQLModel, table=True):
+    __tablename__ = "catalog_formation"
+
+    cfd: str = Field(primary_key=True, max_length=8)
+    diploma: str = ""
+    diploma_label: str = ""
+    level: int | None = None
+    label: str = ""
+    label_long: str = ""
+    secteur_cpc: str = ""
+    groupe_specialite: str = ""
+    opened_on: date | None = None
+    closed_on: date | None = None
+    successor_cfds: str = ""  # ";"-separated
+    closed: bool = False
+
+
+class Offer(SQLModel, table=True):
+    """One row of lycee_formations.csv: a lycée teaches a formation on a track."""
+
+    __tablename__ = "catalog_offer"
+    __table_args__ = (UniqueConstraint("uai", "cfd", "track", name="uq_catalog_offer"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uai: str = Field(index=True, max_length=8)
+    cfd: str = Field(max_length=8)
+    track: str = Field(max_length=16)  # scolaire / apprentissage
+    last_seen_year: int | None = None
+    capacity: int | None = None
+    sources: str = ""
+
+
+class FormationGroupLink(SQLModel, table=True):
+    """BCN groups: a "2nde commune" code (tronc_commun) and the specialities it leads to."""
+
+    __tablename__ = "catalog_formation_group"
+
+    id: int | None = Field(default=None, primary_key=True)
+    group_code: str = Field(index=True, max_length=8)
+    group_label: str = ""
+    cfd: str = Field(max_length=8)
+    role: str = Field(max_length=16)
+
+
+class Job(SQLModel, table=True):
+    """A ROME fiche (job family)."""
+
+    __tablename__ = "catalog_job"
+
+    rome: str = Field(primary_key=True, max_length=5)
+    label: str
+    domain_code: str = ""
+    domain: str = ""
+    grand_domain_code: str = ""
+    grand_domain: str = ""
+
+
+class JobTitle(SQLModel, table=True):
+    """A job title as companies or families write it: ROME appellation or ONISEP job name."""
+
+    __tablename__ = "catalog_job_title"
+
+    id: int | None = Field(default=None, primary_key=True)
+    label: str
+    rome: str = Field(index=True, max_length=5)
+    source: str = Field(max_length=12)  # appellation / onisep
+
+
+class FormationJob(SQLModel, table=True):
+    __tablename__ = "catalog_formation_job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cfd: str = Field(index=True, max_length=8)
+    rome: str = Field(max_length=5)
+    rank: int = 1
+
+
+class FormationKeyword(SQLModel, table=True):
+    __tablename__ = "catalog_formation_keyword"
+
+    id: int | None = Field(default=None, primary_key=True)
+    cfd: str = Field(index=True, max_length=8)
+    keyword: str
+    score: float = 0.0
+
+
+class NafSubclass(SQLModel, table=True):
+    __tablename__ = "catalog_naf"
+
+    code: str = Field(primary_key=True, max_length=6)
+    label: str
+    division: str = Field(max_length=2)
+    division_label: str = ""
+
+
+class NafDivisionJob(SQLModel, table=True):
+    __tablename__ = "catalog_naf_division_job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    division: str = Field(index=True, max_length=2)
+    rome: str = Field(max_length=5)
+
+
+class InsertionResult(SQLModel, table=True):
+    __tablename__ = "catalog_insertion"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uai: str = Field(index=True, max_length=8)
+    millesime: str = Field(max_length=9)
+    population: str = Field(max_length=12)
+    employment_rate_6m: float | None = None
+    expected_employment_rate_6m: float | None = None
+    added_value: float | None = None
+    further_studies_rate: float | None = None
+
+
+class CommuneRow(SQLModel, table=True):
+    __tablename__ = "catalog_commune"
+
+    id: int | None = Field(default=None, primary_key=True)
+    insee: str = Field(index=True, max_length=5)
+    name: str
+    postal_code: str = Field(default="", max_length=5)
+    departement: str = Field(max_length=3)
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+# ------------------------------------------------------------------ directory and self-service
+class Rbe(SQLModel, table=True):
+    """A contact covering one or more UAIs: a named RBE, or a school's generic address."""
+
+    __tablename__ = "catalog_rbe"
+
+    email: str = Field(primary_key=True, max_length=254)  # lower-cased; also the stable rbe_id
+    name: str | None = None
+    is_generic: bool = True
+    deputy_email: str | None = Field(default=None, max_length=254)
+    absent_from: date | None = None
+    absent_until: date | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class RbeCoverage(SQLModel, table=True):
+    __tablename__ = "catalog_rbe_coverage"
+
+    uai: str = Field(primary_key=True, max_length=8)
+    rbe_email: str = Field(index=True, max_length=254)
+
+
+class LyceeSettings(SQLModel, table=True):
+    """What a lycée tells companies: pitch, services, PFMP periods, monthly capacity."""
+
+    __tablename__ = "catalog_lycee_settings"
+
+    uai: str = Field(primary_key=True, max_length=8)
+    pitch: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    services: str = ""  # ";"-separated NeedType values
+    pfmp_periods: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    monthly_capacity: int | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AcademieFallback(SQLModel, table=True):
+    __tablename__ = "catalog_academie_fallback"
+
+    academie: str = Field(primary_key=True, max_length=80)
+    email: str = Field(max_length=254)
+
+
+class MagicLinkToken(SQLModel, table=True):
+    """Issued magic links; ``used_at`` makes each one single-use."""
+
+    __tablename__ = "catalog_magic_link"
+    __table_args__ = (Index("ix_catalog_magic_link_email", "email"),)
+
+    token_id: str = Field(primary_key=True, max_length=40)
+    email: str = Field(max_length=254)
+    created_at: datetime = Field(default_factory=utcnow)
+    used_at: datetime | None = None
+
+
+class CatalogMeta(SQLModel, table=True):
+    __tablename__ = "catalog_meta"
+
+    key: str = Field(primary_key=True, max_length=40)
+    value: str = ""
+
+
+REFERENCE_TABLES: tuple[type[SQLModel], ...] = (
+    Lycee, Formation, Offer, FormationGroupLink, Job, JobTitle, FormationJob, FormationKeyword,
+    NafSubclass, NafDivisionJob, InsertionResult, CommuneRow,
+)
+DIRECTORY_TABLES: tuple[type[SQLModel], ...] = (
+    Rbe, RbeCoverage, LyceeSettings, AcademieFallback, MagicLinkToken, CatalogMeta,
+)
+ALL_TABLES: tuple[type[SQLModel], ...] = REFERENCE_TABLES + DIRECTORY_TABLES

@@ -1,0 +1,165 @@
+"""The catalog as read by the snapshot and the search index: lycées with merged offers.
+
+Merging rules (data pitfalls):
+* a SEP / annexe without its own rows carries the offer of ``formations_uai`` (its mother lycée);
+* a "2nde commune" (tronc commun) code of a BCN family expands to the family's open specialities
+  when the lycée lists none of them;
+* a closed formation with successors (``remplace_par_cfd``) also yields its open successors.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from services.catalog import repository as repo
+from services.catalog.models import (
+    Formation,
+    FormationGroupLink,
+    FormationJob,
+    FormationKeyword,
+    Job,
+    JobTitle,
+    Lycee,
+    LyceeSettings,
+    NafDivisionJob,
+    Offer,
+    Rbe,
+    RbeCoverage,
+)
+
+
+@dataclass
+class MergedOffer:
+    cfd: str
+    tracks: set[str] = field(default_factory=set)
+    last_seen_year: int | None = None
+    derived_from: str | None = None  # "parent", "famille", "successeur" when not listed directly
+
+
+@dataclass
+class Contact:
+    email: str
+    name: str | None
+    is_generic: bool
+    deputy_email: str | None = None
+    absent_from: object = None
+    absent_until: object = None
+
+
+@dataclass
+class ReadModel:
+    version: str
+    lycees: dict[str, Lycee]
+    offers: dict[str, dict[str, MergedOffer]]  # uai -> cfd -> offer
+    formations: dict[str, Formation]
+    formation_romes: dict[str, list[str]]  # cfd -> ROME codes by rank
+    keywords: dict[str, list[tuple[str, float]]]
+    jobs: dict[str, Job]
+    job_titles: list[JobTitle]
+    naf_division_romes: dict[str, list[str]]
+    settings: dict[str, LyceeSettings]
+    contacts: dict[str, Contact]  # uai -> contact (absent: no address known)
+    academie_fallbacks: dict[str, str]
+
+
+def _merge(target: dict[str, MergedOffer], cfd: str, tracks: set[str], year: int | None, how: str | None) -> None:
+    offer = target.get(cfd)
+    if offer is None:
+        target[cfd] = MergedOffer(cfd=cfd, tracks=set(tracks), last_seen_year=year, derived_from=how)
+        return
+    offer.tracks |= tracks
+    if year is not None and (offer.last_seen_year is None or year > offer.last_seen_year):
+        offer.last_seen_year = year
+    if how is None:
+        offer.derived_from = None
+
+
+def merged_offers(
+    lycees: dict[str, Lycee], rows: list[tuple[str, str, str, int | None]], formations: dict[str, Formation],
+    groups: list[FormationGroupLink],
+) -> dict[str, dict[str, MergedOffer]]:
+    own: dict[str, dict[str, MergedOffer]] = defaultdict(dict)
+    for uai, cfd, track, year in rows:
+        _merge(own[uai], cfd, {track}, year, None)
+    common_to_specialities: dict[str, list[str]] = defaultdict(list)
+    group_of_common: dict[str, list[str]] = defaultdict(list)
+    members: dict[str, set[str]] = defaultdict(set)
+    for link in groups:
+        members[link.group_code].add(link.cfd)
+    for link in groups:
+        if link.role == "tronc_commun":
+            group_of_common[link.cfd].append(link.group_code)
+            for cfd in members[link.group_code]:
+                f = formations.get(cfd)
+                if cfd != link.cfd and f is not None and not f.closed:
+                    common_to_specialities[link.cfd].append(cfd)
+    result: dict[str, dict[str, MergedOffer]] = {}
+    for uai, lycee in lycees.items():
+        merged: dict[str, MergedOffer] = {}
+        for cfd, offer in own.get(uai, {}).items():
+            _merge(merged, cfd, offer.tracks, offer.last_seen_year, None)
+        carrier = lycee.formations_uai
+        if carrier and carrier != uai:
+            for cfd, offer in own.get(carrier, {}).items():
+                _merge(merged, cfd, offer.tracks, offer.last_seen_year, "parent")
+        for cfd, offer in list(merged.items()):
+            specialities = common_to_specialities.get(cfd)
+            if specialities and not any(c in merged for g in group_of_common[cfd] for c in members[g] if c != cfd):
+                for spec in specialities:
+                    _merge(merged, spec, offer.tracks, offer.last_seen_year, "famille")
+        for cfd, offer in list(merged.items()):
+            formation = formations.get(cfd)
+            if formation is not None and formation.closed and formation.successor_cfds:
+                for successor in formation.successor_cfds.split(";"):
+                    if successor in formations and not formations[successor].closed and successor not in merged:
+                        _merge(merged, successor, offer.tracks, offer.last_seen_year, "successeur")
+        result[uai] = merged
+    return result
+
+
+def load_read_model(session: Session, fallback_email: str | None = None) -> ReadModel:
+    lycees = {row.uai: row for row in repo.all_rows(session, Lycee)}
+    formations = {row.cfd: row for row in repo.all_rows(session, Formation)}
+    offer_rows = [tuple(r) for r in session.execute(select(Offer.uai, Offer.cfd, Offer.track, Offer.last_seen_year)).all()]
+    groups = repo.all_rows(session, FormationGroupLink)
+    formation_romes: dict[str, list[str]] = defaultdict(list)
+    for cfd, rome, _rank in sorted(session.execute(select(FormationJob.cfd, FormationJob.rome, FormationJob.rank)).all(),
+                                   key=lambda r: (r[0], r[2])):
+        if rome not in formation_romes[cfd]:
+            formation_romes[cfd].append(rome)
+    keywords: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for cfd, word, score in session.execute(select(FormationKeyword.cfd, FormationKeyword.keyword, FormationKeyword.score)):
+        keywords[cfd].append((word, score))
+    naf: dict[str, list[str]] = defaultdict(list)
+    for division, rome in session.execute(select(NafDivisionJob.division, NafDivisionJob.rome)):
+        if rome not in naf[division]:
+            naf[division].append(rome)
+    rbes = {row.email: row for row in repo.all_rows(session, Rbe)}
+    contacts: dict[str, Contact] = {}
+    for cov in repo.all_rows(session, RbeCoverage):
+        rbe = rbes.get(cov.rbe_email)
+        if rbe is not None:
+            contacts[cov.uai] = Contact(rbe.email, rbe.name, rbe.is_generic, rbe.deputy_email, rbe.absent_from, rbe.absent_until)
+    fallbacks = repo.academie_fallbacks(session)
+    if fallback_email:
+        for uai, lycee in lycees.items():
+            if uai not in contacts:
+                contacts[uai] = Contact(fallbacks.get(lycee.academie, fallback_email), None, True)
+    return ReadModel(
+        version=repo.get_meta(session, "version") or "vide",
+        lycees=lycees,
+        offers=merged_offers(lycees, offer_rows, formations, groups),
+        formations=formations,
+        formation_romes=dict(formation_romes),
+        keywords=dict(keywords),
+        jobs={row.rome: row for row in repo.all_rows(session, Job)},
+        job_titles=repo.all_rows(session, JobTitle),
+        naf_division_romes=dict(naf),
+        settings={row.uai: row for row in repo.all_rows(session, LyceeSettings)},
+        contacts=contacts,
+        academie_fallbacks=fallbacks,
+    )

@@ -1,0 +1,193 @@
+"""All SQL of the catalog service."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, insert
+from sqlmodel import Session, SQLModel, select
+
+from services.catalog.loader import CatalogData
+from services.catalog.models import (
+    REFERENCE_TABLES,
+    AcademieFallback,
+    CatalogMeta,
+    CommuneRow,
+    Formation,
+    FormationGroupLink,
+    FormationJob,
+    FormationKeyword,
+    InsertionResult,
+    Job,
+    JobTitle,
+    Lycee,
+    LyceeSettings,
+    MagicLinkToken,
+    NafDivisionJob,
+    NafSubclass,
+    Offer,
+    Rbe,
+    RbeCoverage,
+)
+
+CHUNK = 5000
+
+
+def _bulk_insert(session: Session, model: type[SQLModel], rows: Sequence[dict]) -> None:
+    table = model.__table__  # type: ignore[attr-defined]
+    for start in range(0, len(rows), CHUNK):
+        session.execute(insert(table), list(rows[start : start + CHUNK]))
+
+
+def replace_reference_data(session: Session, data: CatalogData) -> None:
+    """Swap every reference table for the freshly read data (one transaction, directory untouched)."""
+    for model in reversed(REFERENCE_TABLES):
+        session.execute(delete(model))
+    _bulk_insert(session, Lycee, data.lycees)
+    _bulk_insert(session, Formation, data.formations)
+    _bulk_insert(session, Offer, data.offers)
+    _bulk_insert(session, FormationGroupLink, data.groups)
+    _bulk_insert(session, Job, data.jobs)
+    _bulk_insert(session, JobTitle, data.job_titles)
+    _bulk_insert(session, FormationJob, data.formation_jobs)
+    _bulk_insert(session, FormationKeyword, data.keywords)
+    _bulk_insert(session, NafSubclass, data.naf)
+    _bulk_insert(session, NafDivisionJob, data.naf_jobs)
+    _bulk_insert(session, InsertionResult, data.insertion)
+    _bulk_insert(session, CommuneRow, data.communes)
+
+
+def reference_counts(session: Session) -> dict[str, int]:
+    def count(model, *where) -> int:
+        return int(session.exec(select(func.count()).select_from(model).where(*where)).one())
+
+    return {
+        "lycées": count(Lycee), "formations": count(Formation), "offres": count(Offer), "métiers (ROME)": count(Job),
+        "appellations": count(JobTitle, JobTitle.source == "appellation"),
+        "métiers ONISEP": count(JobTitle, JobTitle.source == "onisep"), "communes": count(CommuneRow),
+    }
+
+
+# ------------------------------------------------------------------ meta / version
+def get_meta(session: Session, key: str) -> str | None:
+    row = session.get(CatalogMeta, key)
+    return row.value if row else None
+
+
+def set_meta(session: Session, key: str, value: str) -> None:
+    row = session.get(CatalogMeta, key)
+    if row is None:
+        session.add(CatalogMeta(key=key, value=value))
+    else:
+        row.value = value
+        session.add(row)
+
+
+def bump_version(session: Session) -> str:
+    version = uuid.uuid4().hex[:16]
+    set_meta(session, "version", version)
+    return version
+
+
+# ------------------------------------------------------------------ contacts (RBE directory)
+def ensure_generic_contacts(session: Session, contacts: dict[str, str]) -> int:
+    """Give every uncovered UAI its generic school address; never overrides a known RBE."""
+    covered = set(session.exec(select(RbeCoverage.uai)).all())
+    known = set(session.exec(select(Rbe.email)).all())
+    new_rbes = sorted({email for uai, email in contacts.items() if uai not in covered} - known)
+    _bulk_insert(session, Rbe, [{"email": e, "is_generic": True, "updated_at": datetime.now(UTC)} for e in new_rbes])
+    rows = [{"uai": uai, "rbe_email": email} for uai, email in contacts.items() if uai not in covered]
+    _bulk_insert(session, RbeCoverage, rows)
+    return len(rows)
+
+
+def get_rbe(session: Session, email: str) -> Rbe | None:
+    return session.get(Rbe, email.strip().lower())
+
+
+def upsert_rbe(session: Session, email: str, name: str | None, deputy_email: str | None) -> Rbe:
+    rbe = session.get(Rbe, email)
+    if rbe is None:
+        rbe = Rbe(email=email)
+    rbe.name = name
+    rbe.is_generic = False
+    rbe.deputy_email = deputy_email
+    rbe.updated_at = datetime.now(UTC)
+    session.add(rbe)
+    return rbe
+
+
+def assign_coverage(session: Session, email: str, uais: Iterable[str]) -> None:
+    for uai in uais:
+        row = session.get(RbeCoverage, uai)
+        if row is None:
+            session.add(RbeCoverage(uai=uai, rbe_email=email))
+        else:
+            row.rbe_email = email
+            session.add(row)
+
+
+def uais_of_rbe(session: Session, email: str) -> list[str]:
+    return list(session.exec(select(RbeCoverage.uai).where(RbeCoverage.rbe_email == email).order_by(RbeCoverage.uai)).all())
+
+
+def existing_uais(session: Session, uais: Iterable[str]) -> set[str]:
+    wanted = list(set(uais))
+    if not wanted:
+        return set()
+    return set(session.exec(select(Lycee.uai).where(Lycee.uai.in_(wanted))).all())  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ reads
+def all_rows(session: Session, model: type[SQLModel]) -> list:
+    return list(session.exec(select(model)).all())
+
+
+def get_lycee(session: Session, uai: str) -> Lycee | None:
+    return session.get(Lycee, uai)
+
+
+def lycees_by_uai(session: Session, uais: Iterable[str]) -> list[Lycee]:
+    wanted = list(set(uais))
+    if not wanted:
+        return []
+    return list(session.exec(select(Lycee).where(Lycee.uai.in_(wanted)).order_by(Lycee.uai)).all())  # type: ignore[attr-defined]
+
+
+def insertion_for(session: Session, uai: str) -> list[InsertionResult]:
+    return list(session.exec(select(InsertionResult).where(InsertionResult.uai == uai)).all())
+
+
+def get_settings_row(session: Session, uai: str) -> LyceeSettings | None:
+    return session.get(LyceeSettings, uai)
+
+
+def save_settings_row(session: Session, row: LyceeSettings) -> None:
+    row.updated_at = datetime.now(UTC)
+    session.add(row)
+
+
+def academie_fallbacks(session: Session) -> dict[str, str]:
+    return {row.academie: row.email for row in session.exec(select(AcademieFallback)).all()}
+
+
+def naf_label(session: Session, division: str) -> str | None:
+    row = session.exec(select(NafSubclass).where(NafSubclass.division == division)).first()
+    return row.division_label if row else None
+
+
+# ------------------------------------------------------------------ magic links
+def record_magic_link(session: Session, token_id: str, email: str) -> None:
+    session.add(MagicLinkToken(token_id=token_id, email=email))
+
+
+def consume_magic_link(session: Session, token_id: str) -> bool:
+    """Mark the link used; False when unknown or already used (replay)."""
+    row = session.get(MagicLinkToken, token_id)
+    if row is None or row.used_at is not None:
+        return False
+    row.used_at = datetime.now(UTC)
+    session.add(row)
+    return True

@@ -1,0 +1,131 @@
+"""API models of the catalog (French field descriptions in the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, Field
+
+
+class JobSuggestion(BaseModel):
+    label: str = Field(description="Intitulé du métier (appellation ROME, fiche ROME ou métier ONISEP)")
+    rome: str = Field(description="Code ROME")
+    rome_label: str = Field(description="Intitulé de la fiche ROME")
+    source: str = Field(description="appellation, rome ou onisep")
+
+
+class CommuneSuggestion(BaseModel):
+    insee: str
+    name: str
+    postal_code: str
+    departement: str
+    label: str
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class FormationBrief(BaseModel):
+    cfd: str
+    label: str
+    diploma: str
+    level: int | None = None
+    level_text: str = Field(description="Niveau en clair, ex. « niveau 3, 2 ans »")
+    tracks: list[str] = Field(description="scolaire et/ou apprentissage")
+    last_seen_year: int | None = None
+    derived_from: str | None = Field(default=None, description="parent, famille ou successeur si déduite")
+
+
+class LyceeResult(BaseModel):
+    uai: str
+    uais: list[str] = Field(description="UAI regroupées dans ce résultat (lycée et sa SEP)")
+    name: str
+    type_court: str
+    secteur: str
+    private_hors_contrat: bool
+    bts_only: bool
+    commune: str
+    postal_code: str | None
+    departement: str
+    academie: str
+    distance_km: float | None
+    relevance: int
+    formations: list[FormationBrief]
+    profile_url: str
+
+
+class LyceeSearchPage(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    place: CommuneSuggestion | None = None
+    radius_km: float | None = None
+    results: list[LyceeResult]
+
+
+class JobGroup(BaseModel):
+    rome: str
+    rome_label: str
+    common_titles: list[str]
+
+
+class DomainGroup(BaseModel):
+    domain: str
+    jobs: list[JobGroup]
+
+
+class InsertionFigure(BaseModel):
+    millesime: str
+    population: str
+    employment_rate_6m: float | None
+    expected_employment_rate_6m: float | None
+    added_value: float | None
+    further_studies_rate: float | None
+
+
+class ContactInfo(BaseModel):
+    email: str
+    name: str | None
+    is_generic: bool = Field(description="Adresse générique de l'établissement (aucun RBE nommé connu)")
+    deputy_email: str | None = None
+    absent_from: date | None = None
+    absent_until: date | None = None
+
+
+class LyceeProfile(BaseModel):
+    uai: str
+    name: str
+    type_court: str
+    secteur: str
+    private_hors_contrat: bool
+    bts_only: bool
+    address: str
+    postal_code: str
+    commune: str
+    departement: str
+    academie: str
+    region: str
+    telephone: str
+    web: str
+    fiche_onisep: str
+    parent_uai: str | None
+    formations_uai: str | None
+    formations: list[FormationBrief]
+    domains: list[DomainGroup]
+    insertion: list[InsertionFigure]
+    insertion_year: str | None
+    pitch: str
+    services: list[str]
+    pfmp_periods: str
+    monthly_capacity: int | None
+    contact: ContactInfo | None
+    contact_url: str = Field(description="Lien vers le formulaire de demande, prérempli")
+
+
+class ImportLineError(BaseModel):
+    line: int
+    message: str
+
+
+class RbeImportReport(BaseModel):
+    imported: int
+    errors: list[ImportLineError]

@@ -1,0 +1,264 @@
+"""In-memory search index over the read model: job autocomplete and lycée search.
+
+Built once per catalog version (a few hundred ms) so that a search is dictionary look-ups,
+set intersections and a few thousand distance computations.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from services.catalog.readmodel import ReadModel
+from shared.geo import fold, haversine_km
+
+ROME_CODE = re.compile(r"^[A-Na-n]\d{4}$")
+STOP_WORDS = {"de", "du", "des", "la", "le", "les", "l", "d", "et", "en", "a", "au", "aux", "ou", "un", "une", "/"}
+
+
+def tokens(text: str) -> list[str]:
+    return [t for t in re.split(r"[^a-z0-9]+", fold(text)) if t and t not in STOP_WORDS]
+
+
+class PrefixIndex:
+    """Word-prefix index: every query token must be a prefix of a word of the document."""
+
+    def __init__(self, documents: list[str]) -> None:
+        postings: dict[str, set[int]] = defaultdict(set)
+        for doc_id, text in enumerate(documents):
+            for word in tokens(text):
+                postings[word].add(doc_id)
+        self.words = sorted(postings)
+        self.postings = postings
+
+    def _matching(self, token: str) -> tuple[set[int], set[int]]:
+        exact = set(self.postings.get(token, ()))
+        prefix: set[int] = set()
+        start = bisect.bisect_left(self.words, token)
+        for word in self.words[start:]:
+            if not word.startswith(token):
+                break
+            prefix |= self.postings[word]
+        return exact, prefix
+
+    def search(self, query_tokens: list[str]) -> dict[int, int]:
+        """doc id -> 2 when every token is a whole word of the document, 1 when only prefixes."""
+        result: dict[int, int] | None = None
+        for token in query_tokens:
+            exact, prefix = self._matching(token)
+            current = {d: (2 if d in exact else 1) for d in prefix}
+            result = current if result is None else {d: min(s, current[d]) for d, s in result.items() if d in current}
+            if not result:
+                return {}
+        return result or {}
+
+
+@dataclass
+class JobMatch:
+    label: str
+    rome: str
+    rome_label: str
+    source: str
+    score: int
+
+
+@dataclass
+class LyceeHit:
+    uai: str
+    uais: list[str]
+    relevance: int
+    distance_km: float | None
+    cfds: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SearchQuery:
+    job: str | None = None
+    text: str | None = None
+    naf_division: str | None = None
+    origin: tuple[float, float] | None = None
+    origin_territory: str | None = None
+    radius_km: float | None = None
+    academie: str | None = None
+    need: str | None = None
+    track: str | None = None
+
+
+class SearchIndex:
+    def __init__(self, model: ReadModel) -> None:
+        self.model = model
+        titles = [(t.label, t.rome, t.source) for t in model.job_titles]
+        titles += [(j.label, j.rome, "rome") for j in model.jobs.values()]
+        self.titles = titles
+        self.title_index = PrefixIndex([t[0] for t in titles])
+        self.folded_titles = [fold(t[0]) for t in titles]
+        self.formation_cfds = list(model.formations)
+        self.formation_index = PrefixIndex([model.formations[c].label + " " + model.formations[c].label_long
+                                            for c in self.formation_cfds])
+        self.keyword_cfds: dict[str, set[str]] = defaultdict(set)
+        for cfd, words in model.keywords.items():
+            for word, score in words:
+                if score >= 0.2:
+                    for t in tokens(word):
+                        self.keyword_cfds[t].add(cfd)
+        self.rome_cfds: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        for cfd, romes in model.formation_romes.items():
+            for rank, rome in enumerate(romes, start=1):
+                self.rome_cfds[rome].append((cfd, rank))
+        self.cfd_uais: dict[str, set[str]] = defaultdict(set)
+        for uai, offers in model.offers.items():
+            for cfd in offers:
+                self.cfd_uais[cfd].add(uai)
+        self.lycee_uais = list(model.lycees)
+        self.lycee_index = PrefixIndex([f"{lyc.name} {lyc.commune}" for lyc in model.lycees.values()])
+        self.searchable = {u for u, lyc in model.lycees.items() if lyc.vocational_core or model.offers.get(u)}
+        self.group_of = {
+            u: (lyc.parent_uai if lyc.type_court == "SEP" and lyc.parent_uai in model.lycees else u)
+            for u, lyc in model.lycees.items()
+        }
+
+    # ------------------------------------------------------------ jobs
+    def suggest_jobs(self, text: str, limit: int = 10) -> list[JobMatch]:
+        query = tokens(text)
+        if not query:
+            return []
+        folded = fold(text)
+        hits = self.title_index.search(query)
+        ranked = sorted(
+            hits.items(),
+            key=lambda kv: (-(kv[1] + (2 if self.folded_titles[kv[0]].startswith(folded) else 0)),
+                            len(self.titles[kv[0]][0]), self.titles[kv[0]][0]),
+        )
+        out: list[JobMatch] = []
+        seen: set[str] = set()
+        for doc_id, score in ranked:
+            label, rome, source = self.titles[doc_id]
+            key = fold(label)
+            if key in seen:
+                continue
+            seen.add(key)
+            job = self.model.jobs.get(rome)
+            out.append(JobMatch(label, rome, job.label if job else "", source, score))
+            if len(out) >= limit:
+                break
+        return out
+
+    def romes_for_job(self, text: str) -> dict[str, int]:
+        """ROME code -> weight (2 strong, 1 weak) for a job typed by a company, or a ROME code."""
+        text = text.strip()
+        if ROME_CODE.match(text):
+            return {text.upper(): 2}
+        weights: dict[str, int] = {}
+        for doc_id, score in self.title_index.search(tokens(text)).items():
+            rome = self.titles[doc_id][1]
+            weights[rome] = max(weights.get(rome, 0), score)
+        return weights
+
+    def cfds_for_job(self, text: str) -> dict[str, int]:
+        """Formation -> relevance 1..3 for a job: through its ROME codes and through its own title."""
+        scores: dict[str, int] = {}
+        for rome, weight in self.romes_for_job(text).items():
+            for cfd, rank in self.rome_cfds.get(rome, ()):
+                scores[cfd] = max(scores.get(cfd, 0), weight + (1 if rank == 1 else 0))
+        if not ROME_CODE.match(text.strip()):
+            for doc_id, score in self.formation_index.search(tokens(text)).items():
+                cfd = self.formation_cfds[doc_id]
+                scores[cfd] = max(scores.get(cfd, 0), score + 1)
+        return scores
+
+    def cfds_for_text(self, text: str) -> dict[str, int]:
+        query = tokens(text)
+        scores = {self.formation_cfds[d]: s for d, s in self.formation_index.search(query).items()}
+        if query:
+            sets = [self.keyword_cfds.get(t, set()) for t in query]
+            for cfd in set.intersection(*sets):
+                scores[cfd] = max(scores.get(cfd, 0), 1)
+        return scores
+
+    # ------------------------------------------------------------ lycées
+    def search(self, q: SearchQuery) -> list[LyceeHit]:
+        model = self.model
+        candidates = set(self.searchable)
+        relevance: dict[str, int] = defaultdict(int)
+        matched_cfds: dict[str, set[str]] = defaultdict(set)
+
+        def restrict_by_cfds(cfd_scores: dict[str, int], weight: int = 1) -> set[str]:
+            found: dict[str, int] = {}
+            for cfd, score in cfd_scores.items():
+                for uai in self.cfd_uais.get(cfd, ()):
+                    if q.track and q.track not in model.offers[uai][cfd].tracks:
+                        continue
+                    matched_cfds[uai].add(cfd)
+                    found[uai] = max(found.get(uai, 0), score * weight)
+            for uai, score in found.items():
+                relevance[uai] += score
+            return set(found)
+
+        if q.job:
+            candidates &= restrict_by_cfds(self.cfds_for_job(q.job), 2)
+        if q.naf_division:
+            romes = {r: 1 for r in model.naf_division_romes.get(q.naf_division, [])}
+            cfd_scores = {cfd: 1 for rome in romes for cfd, _ in self.rome_cfds.get(rome, ())}
+            candidates &= restrict_by_cfds(cfd_scores)
+        if q.text:
+            by_name = {self.lycee_uais[d]: s for d, s in self.lycee_index.search(tokens(q.text)).items()}
+            by_formation = restrict_by_cfds(self.cfds_for_text(q.text))
+            for uai, score in by_name.items():
+                relevance[uai] += 2 * score
+            candidates &= set(by_name) | by_formation
+        if q.academie:
+            wanted = fold(q.academie)
+            candidates = {u for u in candidates if fold(model.lycees[u].academie) == wanted}
+        if q.track:
+            candidates = {u for u in candidates if any(q.track in o.tracks for o in model.offers.get(u, {}).values())
+                          or (q.track == "apprentissage" and model.lycees[u].apprentissage)}
+        if q.need:
+            candidates = {u for u in candidates if self._welcomes(u, q.need)}
+        distances: dict[str, float] = {}
+        if q.origin is not None:
+            lat, lon = q.origin
+            kept = set()
+            for uai in candidates:
+                lyc = model.lycees[uai]
+                if lyc.latitude is None or lyc.longitude is None or lyc.territory != q.origin_territory:
+                    continue
+                d = haversine_km(lat, lon, lyc.latitude, lyc.longitude)
+                if q.radius_km is None or d <= q.radius_km:
+                    distances[uai] = d
+                    kept.add(uai)
+            candidates = kept
+        return self._group(candidates, relevance, distances, matched_cfds)
+
+    def _welcomes(self, uai: str, need: str) -> bool:
+        settings = self.model.settings.get(uai)
+        if need == "apprentissage":
+            lyc = self.model.lycees[uai]
+            if not (lyc.apprentissage or any("apprentissage" in o.tracks for o in self.model.offers.get(uai, {}).values())):
+                return False
+        if settings is None or not settings.services:
+            return True
+        return need in settings.services.split(";")
+
+    def _group(self, candidates: set[str], relevance: dict[str, int], distances: dict[str, float],
+               matched: dict[str, set[str]]) -> list[LyceeHit]:
+        """One hit per lycée: a SEP and its mother lycée share one result."""
+        groups: dict[str, list[str]] = defaultdict(list)
+        for uai in candidates:
+            groups[self.group_of[uai]].append(uai)
+        hits: list[LyceeHit] = []
+        for head, members in groups.items():
+            members.sort(key=lambda u: (u != head, u))
+            lead = members[0]
+            cfds: set[str] = set()
+            for u in members:
+                cfds |= matched.get(u, set())
+            known = [distances[u] for u in members if u in distances]
+            hits.append(LyceeHit(
+                uai=lead, uais=members, relevance=max(relevance.get(u, 0) for u in members),
+                distance_km=round(min(known), 2) if known else None, cfds=sorted(cfds),
+            ))
+        hits.sort(key=lambda h: (-h.relevance, h.distance_km if h.distance_km is not None else 1e9,
+                                 self.model.lycees[h.uai].name))
+        return hits

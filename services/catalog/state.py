@@ -1,0 +1,83 @@
+"""In-memory state of a running catalog: the read model, the search index and the serialized
+snapshot, rebuilt whenever the catalog version changes (edit, import, reload)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from services.catalog import repository as repo
+from services.catalog.readmodel import ReadModel, load_read_model
+from services.catalog.search import SearchIndex
+from services.catalog.snapshot import snapshot_from_read_model
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass
+class _Built:
+    version: str
+    model: ReadModel
+    index: SearchIndex
+    snapshot_json: bytes | None = None
+
+
+class CatalogState:
+    def __init__(self, engine: Engine, fallback_email: str, public_url: str = "") -> None:
+        self.engine = engine
+        self.fallback_email = fallback_email
+        self.public_url = public_url.rstrip("/")
+        self._built: _Built | None = None
+        self._lock = threading.Lock()
+
+    def current_version(self) -> str:
+        with Session(self.engine) as session:
+            return repo.get_meta(session, "version") or "vide"
+
+    def refresh(self, force: bool = False) -> bool:
+        """Rebuild when the stored version differs from the one in memory. Returns True if rebuilt."""
+        with self._lock:
+            version = self.current_version()
+            if not force and self._built is not None and self._built.version == version:
+                return False
+            with Session(self.engine) as session:
+                model = load_read_model(session, self.fallback_email)
+            self._built = _Built(version=model.version, model=model, index=SearchIndex(model))
+            log.info("catalog_index_built", version=model.version, lycees=len(model.lycees))
+            return True
+
+    @property
+    def built(self) -> _Built:
+        if self._built is None:
+            self.refresh()
+        assert self._built is not None
+        return self._built
+
+    @property
+    def index(self) -> SearchIndex:
+        return self.built.index
+
+    @property
+    def model(self) -> ReadModel:
+        return self.built.model
+
+    def snapshot_json(self) -> bytes:
+        built = self.built
+        if built.snapshot_json is None:
+            built.snapshot_json = snapshot_from_read_model(built.model).model_dump_json().encode()
+        return built.snapshot_json
+
+
+async def watch_version(state: CatalogState, interval_s: float = 5.0) -> None:
+    """Pick up changes written by another process (CLI import, reload)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await asyncio.to_thread(state.refresh)
+        except Exception as exc:  # keep serving the previous index
+            log.warning("catalog_refresh_failed", error=type(exc).__name__)
