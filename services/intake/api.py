@@ -1,0 +1,195 @@
+"""The JSON API (``/api/v1``): partners post requests; companies follow them; the public reads impact."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
+
+from services.intake import metrics, repository
+from services.intake.context import Ctx, IntakeContext, get_context
+from services.intake.schemas import ErrorOut, ImpactOut, StatusOut, SubmitOut, Suggestion
+from services.intake.service import impact as impact_service
+from services.intake.service.retention import erase
+from services.intake.service.submission import IdempotencyConflict, RateLimited, body_hash
+from services.intake.service.timeline import status_view
+from services.intake.service.validation import InvalidRequest, translate_errors
+from shared.request_schema import CompanyRequestIn
+
+router = APIRouter(prefix="/api/v1")
+
+INVALID = "La demande contient des erreurs : corrigez les champs indiqués."
+NOT_FOUND = "Demande introuvable : vérifiez le lien de suivi."
+IP_LIMITED = "Trop de demandes envoyées depuis votre connexion. Patientez quelques minutes avant de réessayer."
+
+
+def errors_response(errors) -> JSONResponse:
+    return JSONResponse(
+        {"detail": INVALID, "errors": [{"field": e.field, "message": e.message} for e in errors]}, status_code=422
+    )
+
+
+async def request_validation_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    if request.method == "POST" and request.url.path == "/api/v1/requests":
+        metrics.rejected("api", "validation")
+    return errors_response(translate_errors(list(exc.errors())))
+
+
+def limit_ip(request: Request, ctx: Annotated[IntakeContext, Depends(get_context)]) -> None:
+    if not ctx.ip_limiter.hit(ctx.client_ip(request)):
+        metrics.rejected("api" if request.url.path.startswith("/api/") else "form", "rate_limited")
+        raise HTTPException(429, IP_LIMITED, headers={"Retry-After": str(ctx.settings.rate_limit_ip_window_s)})
+
+
+@router.post(
+    "/requests", status_code=202, response_model=SubmitOut, tags=["demandes"],
+    summary="Déposer la demande d'une entreprise",
+    description=(
+        "Valide la demande (SIRET, adresse électronique, code postal…), l'enregistre avec son événement "
+        "`request.submitted` dans la même transaction, et renvoie son lien de suivi privé. "
+        "Un en-tête `Idempotency-Key` rend un nouvel envoi identique sans effet : il renvoie le premier résultat."
+    ),
+    responses={
+        409: {"model": ErrorOut, "description": "Clé d'idempotence déjà utilisée pour un autre contenu"},
+        413: {"model": ErrorOut, "description": "Corps trop volumineux"},
+        422: {"model": ErrorOut, "description": "Champs invalides (messages en français par champ)"},
+        429: {"model": ErrorOut, "description": "Trop de demandes"},
+    },
+    dependencies=[Depends(limit_ip)],
+)
+async def create_request(
+    payload: CompanyRequestIn,
+    request: Request,
+    ctx: Ctx,
+    idempotency_key: Annotated[str | None, Header(max_length=255, description="Clé d'idempotence")] = None,
+):
+    data = payload.model_dump(mode="json")
+    idempotency = (idempotency_key, body_hash(data)) if idempotency_key else None
+    try:
+        submitted = await ctx.accept(data, "api", request.state.correlation_id, idempotency)
+    except InvalidRequest as exc:
+        metrics.rejected("api", "validation")
+        return errors_response(exc.errors)
+    except RateLimited as exc:
+        metrics.rejected("api", "rate_limited")
+        return JSONResponse({"detail": exc.message}, status_code=429,
+                            headers={"Retry-After": str(ctx.settings.rate_limit_email_window_s)})
+    except IdempotencyConflict:
+        metrics.rejected("api", "idempotency_conflict")
+        return JSONResponse({"detail": "Cette clé d'idempotence a déjà servi pour une demande différente."},
+                            status_code=409)
+    return JSONResponse(
+        SubmitOut(request_id=submitted.request_id, status_url=ctx.status_url(submitted.token),
+                  status_api_url=f"{ctx.base_url}/api/v1/suivi/{submitted.token}").model_dump(),
+        status_code=202,
+    )
+
+
+def _status(ctx: IntakeContext, token: str, request_id: str | None = None) -> dict | None:
+    with Session(ctx.runtime.engine) as session:
+        req = repository.get_by_token(session, token)
+        if req is None or (request_id is not None and req.id != request_id):
+            return None
+        return status_view(session, req, ctx.status_url(token))
+
+
+
+@router.get("/suivi/{token}", response_model=StatusOut, tags=["suivi"], summary="Suivi d'une demande (JSON)",
+            responses={404: {"model": ErrorOut}})
+async def status_json(token: str, ctx: Ctx):
+    view = await asyncio.to_thread(_status, ctx, token[:100])
+    if view is None:
+        return JSONResponse({"detail": NOT_FOUND}, status_code=404)
+    return view
+
+
+@router.get("/requests/{request_id}", response_model=StatusOut, tags=["suivi"],
+            summary="Suivi d'une demande par son identifiant et son jeton", responses={404: {"model": ErrorOut}})
+async def status_by_id(request_id: str, ctx: Ctx, token: Annotated[str, Query(max_length=100)]):
+    view = await asyncio.to_thread(_status, ctx, token, request_id[:40])
+    if view is None:
+        return JSONResponse({"detail": NOT_FOUND}, status_code=404)
+    return view
+
+
+def erase_by_token(ctx: IntakeContext, token: str, correlation_id: str) -> dict | None:
+    from shared.db import unit_of_work
+
+    with unit_of_work(ctx.runtime.engine) as session:
+        req = repository.get_by_token(session, token)
+        if req is None:
+            return None
+        if erase(session, req, "company_request", correlation_id):
+            metrics.REQUESTS_ERASED.labels("company_request").inc()
+        return status_view(session, req, ctx.status_url(token))
+
+
+@router.delete("/suivi/{token}", response_model=StatusOut, tags=["suivi"],
+               summary="Supprimer les données personnelles d'une demande", responses={404: {"model": ErrorOut}})
+async def erase_json(token: str, request: Request, ctx: Ctx):
+    view = await asyncio.to_thread(erase_by_token, ctx, token[:100], request.state.correlation_id)
+    ctx.runtime.relay.wake()
+    if view is None:
+        return JSONResponse({"detail": NOT_FOUND}, status_code=404)
+    return view
+
+
+def compute_impact(ctx: IntakeContext, period: str) -> dict:
+    with Session(ctx.runtime.engine) as session:
+        return impact_service.impact(session, period)
+
+
+@router.get("/impact", response_model=ImpactOut, tags=["impact"], summary="Chiffres publics d'impact",
+            responses={422: {"model": ErrorOut}})
+async def impact_json(ctx: Ctx, period: Annotated[str, Query(max_length=10, description="30j, 90j, 12m ou tout")]
+                      = impact_service.DEFAULT_PERIOD):
+    if period not in impact_service.PERIODS:
+        return JSONResponse({"detail": INVALID, "errors": [
+            {"field": "period", "message": "Période inconnue : choisissez 30j, 90j, 12m ou tout."}]}, status_code=422)
+    return await asyncio.to_thread(compute_impact, ctx, period)
+
+
+# ------------------------------------------------------------- autocomplete (same-origin proxy)
+def _suggestions(data: object) -> list[Suggestion]:
+    items = data.get("results") or data.get("items") or [] if isinstance(data, dict) else data
+    out: list[Suggestion] = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, str):
+            out.append(Suggestion(label=item, value=item))
+        elif isinstance(item, dict):
+            label = item.get("label") or item.get("libelle") or item.get("title") or item.get("name")
+            code = item.get("rome") or item.get("code_rome") or item.get("code") or item.get("insee")
+            if label:
+                out.append(Suggestion(label=str(label)[:200], value=str(label)[:200], code=str(code)[:10] if code else None))
+    return out[:15]
+
+
+async def _from_catalog(ctx: IntakeContext, path: str, q: str) -> list[Suggestion] | None:
+    try:
+        response = await ctx.http.get(f"{ctx.settings.catalog_url.rstrip('/')}{path}", params={"q": q},
+                                      timeout=ctx.settings.catalog_timeout_s)
+        response.raise_for_status()
+        return _suggestions(response.json())
+    except Exception:
+        return None  # the catalog is down or answered garbage: the form still accepts free text
+
+
+@router.get("/autocomplete/metiers", response_model=list[Suggestion], tags=["saisie"],
+            summary="Métiers (intitulés et codes ROME), relayé depuis le catalogue")
+async def autocomplete_jobs(ctx: Ctx, q: Annotated[str, Query(max_length=100)] = ""):
+    if len(q.strip()) < 2:
+        return []
+    return await _from_catalog(ctx, "/api/v1/metiers", q.strip()) or []
+
+
+@router.get("/autocomplete/communes", response_model=list[Suggestion], tags=["saisie"],
+            summary="Communes et codes postaux")
+async def autocomplete_communes(ctx: Ctx, q: Annotated[str, Query(max_length=100)] = ""):
+    if len(q.strip()) < 2:
+        return []
+    local = [Suggestion(label=c.label, value=c.label, code=c.insee) for c in ctx.communes.suggest(q, limit=10)]
+    return local

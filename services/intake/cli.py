@@ -1,0 +1,31 @@
+"""``monlyceepro retention``: anonymise requests older than the retention period."""
+
+from __future__ import annotations
+
+import argparse
+
+from services.intake.config import get_intake_settings
+from services.intake.jobs import run_retention
+from services.intake.models import INTAKE_TABLES
+from shared.db import create_tables, make_engine
+from shared.outbox import BACKBONE_TABLES
+
+
+def retention(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="monlyceepro retention",
+        description="Anonymise les demandes plus anciennes que la durée de conservation (MLP_RETENTION_DAYS).",
+    )
+    parser.add_argument("--jours", type=int, default=None, help="durée de conservation en jours (défaut : réglage)")
+    args = parser.parse_args(argv)
+    settings = get_intake_settings()
+    if args.jours is not None:
+        if args.jours < 1:
+            parser.error("--jours doit être un entier positif")
+        settings = settings.model_copy(update={"retention_days": args.jours})
+    engine = make_engine(settings.database_url_for("intake"))
+    create_tables(engine, [*BACKBONE_TABLES, *INTAKE_TABLES])
+    count = run_retention(engine, settings)
+    print(f"{count} demande(s) anonymisée(s) (conservation : {settings.retention_days} jours). "
+          "Les événements request.erased partiront avec le service intake.")
+    return 0

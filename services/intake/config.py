@@ -1,0 +1,41 @@
+"""Intake's own settings: anti-abuse limits and data retention (same ``MLP_`` prefix)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from shared.settings import Settings
+
+
+class IntakeSettings(Settings):
+    # Anti-abuse. Counted without Redis: intake must accept requests while Redis is down.
+    rate_limit_ip: int = 30  # POST attempts per client IP per window (in-process memory)
+    rate_limit_ip_window_s: int = 600
+    rate_limit_email: int = 5  # accepted requests per contact email per window (counted in the database)
+    rate_limit_email_window_s: int = 3600
+    min_fill_seconds: float = 3.0  # a human needs more than this to fill the form
+    max_form_age_s: int = 86_400  # a form token older than this is refused (re-displayed)
+    max_body_bytes: int = 64 * 1024
+    max_links_in_message: int = 3
+    trust_forwarded_for: bool = False  # behind a trusted reverse proxy only
+
+    # Personal data
+    retention_days: int = 1095  # 3 years
+    retention_interval_s: float = 3600.0
+    retention_batch: int = 500
+
+    # Outbound HTTP (autocomplete proxy, optional routing preview)
+    catalog_timeout_s: float = 1.5
+
+
+def intake_settings(settings: Settings | None = None) -> IntakeSettings:
+    if settings is None:
+        return get_intake_settings()
+    if isinstance(settings, IntakeSettings):
+        return settings
+    return IntakeSettings(**settings.model_dump())
+
+
+@lru_cache
+def get_intake_settings() -> IntakeSettings:
+    return IntakeSettings()

@@ -1,0 +1,98 @@
+"""What the routes depend on (built once in app.py), and the accept/erase transaction boundaries
+shared by the JSON API and the web form."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from itsdangerous import TimestampSigner
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from services.intake import metrics
+from services.intake.config import IntakeSettings
+from services.intake.ratelimit import SlidingWindowLimiter
+from services.intake.service.submission import Submitted, replay, status_path, submit
+from services.intake.service.validation import InvalidRequest, parse_request, qualify, raw_deep_errors
+from shared.db import unit_of_work
+from shared.geo import CommuneIndex
+from shared.service import ServiceRuntime
+
+
+@dataclass
+class IntakeContext:
+    runtime: ServiceRuntime
+    settings: IntakeSettings
+    communes: CommuneIndex
+    ip_limiter: SlidingWindowLimiter
+    signer: TimestampSigner
+    templates: Jinja2Templates
+    http: httpx.AsyncClient
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.public_base_url.rstrip("/")
+
+    def status_url(self, token: str) -> str:
+        return self.base_url + status_path(token)
+
+    def client_ip(self, request: Request) -> str:
+        if self.settings.trust_forwarded_for and request.headers.get("x-forwarded-for"):
+            return request.headers["x-forwarded-for"].split(",")[0].strip()
+        return request.client.host if request.client else "inconnu"
+
+    def accept_sync(self, data: object, channel: str, correlation_id: str,
+                    idempotency: tuple[str, str] | None = None) -> Submitted:
+        """Validate, then write the request and its outbox event in ONE transaction.
+
+        Raises InvalidRequest, RateLimited or IdempotencyConflict; nothing is stored then.
+        """
+        if idempotency:  # a retried POST returns the first result, even if the limits changed since
+            with Session(self.runtime.engine) as session:
+                first = replay(session, *idempotency)
+            if first:
+                return first
+        try:
+            body = parse_request(data)
+        except InvalidRequest as exc:
+            shape = {e.field for e in exc.errors}
+            extra = [e for e in raw_deep_errors(data, self.communes, self.settings.max_links_in_message)
+                     if e.field not in shape]
+            raise InvalidRequest(exc.errors + extra) from None
+        qualified = qualify(body, self.communes, self.settings.max_links_in_message)
+        try:
+            with unit_of_work(self.runtime.engine) as session:
+                submitted = submit(
+                    session, qualified, channel=channel, correlation_id=correlation_id, base_url=self.base_url,
+                    email_limit=self.settings.rate_limit_email, email_window_s=self.settings.rate_limit_email_window_s,
+                    idempotency=idempotency,
+                )
+        except IntegrityError:
+            if not idempotency:
+                raise
+            with Session(self.runtime.engine) as session:  # a concurrent retry with the same key won
+                first = replay(session, *idempotency)
+            if first is None:
+                raise
+            return first
+        if not submitted.replayed:
+            metrics.received(channel)
+        return submitted
+
+    async def accept(self, data: object, channel: str, correlation_id: str,
+                     idempotency: tuple[str, str] | None = None) -> Submitted:
+        submitted = await asyncio.to_thread(self.accept_sync, data, channel, correlation_id, idempotency)
+        self.runtime.relay.wake()
+        return submitted
+
+
+def get_context(request: Request) -> IntakeContext:
+    return request.app.state.intake
+
+
+Ctx = Annotated[IntakeContext, Depends(get_context)]

@@ -1,0 +1,35 @@
+"""Stream handlers (thin): each event updates the request's lifecycle and status timeline.
+
+They run inside the reliable consumer's transaction, with the processed-event key; never commit here.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from services.intake.service import timeline
+from shared.events import AssignmentChanged, RequestFollowUp, RequestRouted, Streams, ThreadMessage
+
+
+def on_routed(event: RequestRouted, session: Session) -> None:
+    timeline.apply_routed(session, event)
+
+
+def on_followup(event: RequestFollowUp, session: Session) -> None:
+    timeline.apply_followup(session, event)
+
+
+def on_assignment(event: AssignmentChanged, session: Session) -> None:
+    timeline.apply_assignment(session, event)
+
+
+def on_message(event: ThreadMessage, session: Session) -> None:
+    timeline.apply_message(session, event)
+
+
+SUBSCRIPTIONS = (
+    (Streams.REQUEST_ROUTED, RequestRouted, on_routed),
+    (Streams.REQUEST_FOLLOWUP, RequestFollowUp, on_followup),
+    (Streams.ASSIGNMENT_CHANGED, AssignmentChanged, on_assignment),
+    (Streams.THREAD_MESSAGE, ThreadMessage, on_message),
+)

@@ -1,0 +1,108 @@
+"""All SQL of the intake service. Functions take a Session; none of them commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_
+from sqlmodel import Session, col, select
+
+from services.intake.models import CompanyRequest, IdempotencyKey, TimelineEntry
+from shared.outbox import OutboxEvent
+
+
+# ------------------------------------------------------------- requests
+def add_request(session: Session, request: CompanyRequest) -> None:
+    session.add(request)
+
+
+def get_request(session: Session, request_id: str) -> CompanyRequest | None:
+    return session.get(CompanyRequest, request_id)
+
+
+def get_by_token(session: Session, token: str) -> CompanyRequest | None:
+    return session.exec(select(CompanyRequest).where(CompanyRequest.token == token)).first()
+
+
+def count_recent_by_email(session: Session, email: str, since: datetime) -> int:
+    query = select(func.count()).select_from(CompanyRequest).where(
+        CompanyRequest.contact_email == email, col(CompanyRequest.created_at) >= since
+    )
+    return int(session.exec(query).one())
+
+
+def expired_requests(session: Session, before: datetime, limit: int) -> list[CompanyRequest]:
+    query = (
+        select(CompanyRequest)
+        .where(col(CompanyRequest.created_at) < before, col(CompanyRequest.anonymised_at).is_(None))
+        .order_by(col(CompanyRequest.created_at))
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
+def requests_since(session: Session, since: datetime | None) -> list[tuple]:
+    """The columns the impact page needs (no personal data)."""
+    query = select(
+        CompanyRequest.created_at, CompanyRequest.needs, CompanyRequest.academie,
+        CompanyRequest.first_routed_at, CompanyRequest.first_answered_at,
+    )
+    if since is not None:
+        query = query.where(col(CompanyRequest.created_at) >= since)
+    return list(session.exec(query).all())
+
+
+# ------------------------------------------------------------- timeline
+def add_entry(session: Session, entry: TimelineEntry) -> None:
+    session.add(entry)
+
+
+def timeline(session: Session, request_id: str) -> list[TimelineEntry]:
+    query = (
+        select(TimelineEntry)
+        .where(TimelineEntry.request_id == request_id)
+        .order_by(col(TimelineEntry.at), col(TimelineEntry.id))
+    )
+    return list(session.exec(query).all())
+
+
+def routed_entry(session: Session, request_id: str, assignment_id: str) -> TimelineEntry | None:
+    query = select(TimelineEntry).where(
+        TimelineEntry.request_id == request_id,
+        TimelineEntry.assignment_id == assignment_id,
+        TimelineEntry.kind == "routed",
+    )
+    return session.exec(query).first()
+
+
+def scrub_timeline(session: Session, request_id: str) -> None:
+    for entry in timeline(session, request_id):
+        if entry.text:
+            entry.text = ""
+            session.add(entry)
+
+
+# ------------------------------------------------------------- idempotency
+def get_idempotency(session: Session, key: str) -> IdempotencyKey | None:
+    return session.get(IdempotencyKey, key)
+
+
+def add_idempotency(session: Session, record: IdempotencyKey) -> None:
+    session.add(record)
+
+
+def delete_idempotency_for(session: Session, request_id: str) -> None:
+    session.exec(delete(IdempotencyKey).where(col(IdempotencyKey.request_id) == request_id))  # type: ignore[call-overload]
+
+
+# ------------------------------------------------------------- outbox copies of personal data
+def delete_published_submission(session: Session, request_id: str) -> int:
+    """Published ``request.submitted`` rows still hold the contact: drop them once erased."""
+    query = delete(OutboxEvent).where(
+        col(OutboxEvent.event_type) == "request.submitted",
+        col(OutboxEvent.published_at).is_not(None),
+        or_(col(OutboxEvent.payload).contains(f'"request_id": "{request_id}"'),
+            col(OutboxEvent.payload).contains(f'"request_id":"{request_id}"')),
+    )
+    result = session.exec(query)  # type: ignore[call-overload]
+    return int(result.rowcount or 0)

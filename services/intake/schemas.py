@@ -1,0 +1,82 @@
+"""API output models (French descriptions: they are the partners' documentation)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SubmitOut(BaseModel):
+    request_id: str = Field(description="Identifiant de la demande")
+    status_url: str = Field(description="Page de suivi privée (HTML ; JSON avec Accept: application/json)")
+    status_api_url: str = Field(description="Suivi au format JSON")
+    message: str = "Demande reçue : elle va être transmise aux lycées professionnels concernés."
+
+
+class FieldErrorOut(BaseModel):
+    field: str = Field(description="Chemin du champ, ex. contact.email")
+    message: str = Field(description="Message en français")
+
+
+class ErrorOut(BaseModel):
+    detail: str
+    errors: list[FieldErrorOut] = []
+
+
+class NeedOut(BaseModel):
+    code: str
+    label: str
+
+
+class TimelineEntryOut(BaseModel):
+    at: str
+    kind: str = Field(description="received, routed, followup, assignment, message, closed, erased")
+    title: str
+    text: str | None = None
+    author: str | None = None
+
+
+class StatusOut(BaseModel):
+    request_id: str
+    status: str = Field(description="received, routed, answered, closed, erased")
+    status_label: str
+    status_url: str
+    submitted_at: str
+    needs: list[NeedOut]
+    jobs: list[str]
+    commune: str | None
+    postal_code: str | None
+    company_name: str | None
+    places: int | None
+    period: str | None
+    timeline: list[TimelineEntryOut]
+
+
+class ImpactFigures(BaseModel):
+    received: int
+    routed: int
+    answered: int
+    median_hours_to_first_answer: float | None
+
+
+class AcademieImpact(ImpactFigures):
+    academie: str
+
+
+class NeedImpact(ImpactFigures):
+    need: str
+    label: str
+
+
+class ImpactOut(BaseModel):
+    period: str
+    period_label: str
+    since: str | None
+    totals: ImpactFigures
+    by_academie: list[AcademieImpact]
+    by_need: list[NeedImpact]
+
+
+class Suggestion(BaseModel):
+    label: str
+    value: str
+    code: str | None = None

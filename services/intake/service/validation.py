@@ -1,0 +1,238 @@
+"""Deep validation of a company request, with French messages attached to each field.
+
+The shared ``CompanyRequestIn`` model checks the shape; here intake checks what needs data
+or rules: SIRET (Luhn), NAF form, email syntax and domain, phone, known postal code/commune,
+links in the message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import ValidationError
+from stdnum.fr import siret as siret_rule
+
+from shared.geo import Commune, CommuneIndex
+from shared.request_schema import CompanyRequestIn
+
+DISPOSABLE_DOMAINS = frozenset({
+    "yopmail.com", "yopmail.fr", "mailinator.com", "guerrillamail.com", "10minutemail.com", "trashmail.com",
+    "tempmail.com", "temp-mail.org", "jetable.org", "sharklasers.com", "getnada.com", "maildrop.cc",
+})
+DOMAIN_TYPOS = {
+    "gmial.com": "gmail.com", "gmai.com": "gmail.com", "gmail.fr": "gmail.com", "gamil.com": "gmail.com",
+    "hotmial.com": "hotmail.com", "hotmail.con": "hotmail.com", "orange.com": "orange.fr", "wanadoo.com": "wanadoo.fr",
+    "outlook.fr.com": "outlook.fr", "laposte.com": "laposte.net", "free.com": "free.fr",
+}
+NAF_RE = re.compile(r"^(\d{2})\.?(\d{2})([A-Z])$")
+PHONE_RE = re.compile(r"^\+?\d{8,15}$")
+LINK_RE = re.compile(r"(https?://|www\.)", re.I)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class InvalidRequest(Exception):
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+# ------------------------------------------------------------- pydantic -> French
+def _french(err: dict) -> str:
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        return "Ce champ est obligatoire."
+    if kind == "string_too_short":
+        return "Ce champ est obligatoire." if ctx.get("min_length", 1) <= 1 else f"Au moins {ctx['min_length']} caractères."
+    if kind == "string_too_long":
+        return f"Ce texte ne doit pas dépasser {ctx.get('max_length')} caractères."
+    if kind == "too_short":
+        return "Choisissez au moins un élément."
+    if kind == "too_long":
+        return f"Pas plus de {ctx.get('max_length')} éléments."
+    if kind == "literal_error":
+        return f"Valeur non reconnue. Valeurs possibles : {ctx.get('expected', '')}."
+    if kind in {"int_parsing", "int_type", "int_from_float"}:
+        return "Indiquez un nombre entier."
+    if kind == "greater_than_equal":
+        return f"La valeur doit être au moins {ctx.get('ge')}."
+    if kind == "less_than_equal":
+        return f"La valeur ne doit pas dépasser {ctx.get('le')}."
+    if kind == "extra_forbidden":
+        return "Champ inconnu : retirez-le."
+    if kind == "json_invalid":
+        return "Le corps de la requête n'est pas un JSON valide."
+    if kind in {"model_type", "model_attributes_type", "dict_type"}:
+        return "Un objet JSON est attendu."
+    if kind == "list_type":
+        return "Une liste est attendue."
+    if kind in {"string_type", "string_unicode"}:
+        return "Un texte est attendu."
+    if kind == "value_error":
+        message = str(ctx.get("error") or err.get("msg", ""))
+        return message.removeprefix("Value error, ") or "Valeur invalide."
+    return "Valeur invalide."
+
+
+def field_path(loc: tuple | list) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def translate_errors(errors: list[dict]) -> list[FieldError]:
+    out: list[FieldError] = []
+    for err in errors:
+        loc = list(err.get("loc", ()))
+        # A model_validator error is reported on the model itself: keep the model's path.
+        out.append(FieldError(field_path(loc), _french(err)))
+    return out
+
+
+def parse_request(data: object) -> CompanyRequestIn:
+    """Shape validation of raw data (form or JSON) into the shared model; raises InvalidRequest."""
+    try:
+        return CompanyRequestIn.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequest(translate_errors(exc.errors(include_url=False))) from None
+
+
+# ------------------------------------------------------------- deep checks
+@dataclass(frozen=True)
+class Qualified:
+    """A request that passed every check, with normalised identifiers and its resolved commune."""
+
+    body: CompanyRequestIn
+    email: str
+    siret: str | None
+    naf: str | None
+    phone: str | None
+    commune: Commune
+    academie: str | None
+
+
+def check_email(email: str) -> tuple[str | None, str | None]:
+    """(normalised email, None) or (None, French message). No network: syntax and domain rules only."""
+    try:
+        info = validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        text = str(exc)
+        if "@" not in email:
+            return None, "L'adresse électronique doit contenir un @ (ex. prenom.nom@entreprise.fr)."
+        if "after the @" in text or "domain" in text.lower():
+            return None, "Le domaine de l'adresse électronique (après le @) n'est pas valide."
+        return None, "L'adresse électronique n'est pas valide (ex. prenom.nom@entreprise.fr)."
+    domain = info.domain.lower()
+    if domain in DOMAIN_TYPOS:
+        return None, f"Le domaine « {domain} » semble mal orthographié : vouliez-vous dire « {DOMAIN_TYPOS[domain]} » ?"
+    if domain in DISPOSABLE_DOMAINS:
+        return None, "Les adresses électroniques jetables ne sont pas acceptées : le lycée doit pouvoir vous répondre."
+    return info.normalized, None
+
+
+def _deep_checks(
+    *, siret: object, naf: object, email: object, phone: object, postal: object, insee: object, message: object,
+    communes: CommuneIndex, max_links: int,
+) -> tuple[list[FieldError], dict]:
+    """Rule checks on the raw values that are strings (others were reported by the shape check)."""
+    errors: list[FieldError] = []
+    out: dict = {"siret": None, "naf": None, "email": None, "phone": None, "commune": None}
+
+    if isinstance(siret, str) and siret.strip():
+        raw = re.sub(r"[\s.]", "", siret)
+        if not raw.isdigit() or len(raw) != 14:
+            errors.append(FieldError("siret", "Le SIRET doit comporter 14 chiffres."))
+        elif not siret_rule.is_valid(raw):
+            errors.append(FieldError("siret", "Ce SIRET n'est pas valide (clé de contrôle incorrecte) : vérifiez-le."))
+        else:
+            out["siret"] = raw
+
+    if isinstance(naf, str) and naf.strip():
+        match = NAF_RE.match(naf.strip().upper())
+        if not match:
+            errors.append(FieldError("naf", "Le code NAF doit avoir la forme 10.71C (4 chiffres et une lettre)."))
+        else:
+            out["naf"] = f"{match.group(1)}.{match.group(2)}{match.group(3)}"
+
+    if isinstance(email, str) and email.strip():
+        out["email"], problem = check_email(email.strip())
+        if problem:
+            errors.append(FieldError("contact.email", problem))
+
+    if isinstance(phone, str) and phone.strip():
+        compact = re.sub(r"[\s.\-()]", "", phone)
+        if not PHONE_RE.match(compact):
+            errors.append(FieldError("contact.phone", "Le numéro de téléphone n'est pas valide (ex. 04 72 00 00 00)."))
+        else:
+            out["phone"] = phone.strip()
+
+    postal = postal.strip() if isinstance(postal, str) else None
+    if isinstance(insee, str) and insee.strip():
+        insee = insee.strip()
+        if insee not in communes.by_insee:
+            errors.append(FieldError("location.commune_insee", f"Commune inconnue (code INSEE {insee[:10]})."))
+            postal = None
+        else:
+            out["commune"] = communes.resolve(postal, insee)
+    if out["commune"] is None and postal:
+        if not (postal.isdigit() and len(postal) == 5):
+            errors.append(FieldError("location.postal_code", "Le code postal doit comporter 5 chiffres (ex. 69007)."))
+        else:
+            out["commune"] = communes.resolve(postal, None)
+            if out["commune"] is None:
+                near = communes.nearest_postal_codes(postal)
+                hint = f" Vouliez-vous dire {', '.join(near)} ?" if near else ""
+                errors.append(FieldError("location.postal_code", f"Code postal inconnu : {postal}.{hint}"))
+
+    if isinstance(message, str) and len(LINK_RE.findall(message)) > max_links:
+        errors.append(FieldError("message", f"Le message ne doit pas contenir plus de {max_links} liens."))
+    return errors, out
+
+
+def _get(data: object, *path: str) -> object:
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def raw_deep_errors(data: object, communes: CommuneIndex, max_links: int = 3) -> list[FieldError]:
+    """The rule errors of a body that failed the shape check, so the company sees every mistake at once."""
+    errors, _ = _deep_checks(
+        siret=_get(data, "siret"), naf=_get(data, "naf"), email=_get(data, "contact", "email"),
+        phone=_get(data, "contact", "phone"), postal=_get(data, "location", "postal_code"),
+        insee=_get(data, "location", "commune_insee"), message=_get(data, "message"),
+        communes=communes, max_links=max_links,
+    )
+    return errors
+
+
+def qualify(body: CompanyRequestIn, communes: CommuneIndex, max_links: int = 3) -> Qualified:
+    """Every deep check at once, so the company sees all its mistakes together; raises InvalidRequest."""
+    errors, out = _deep_checks(
+        siret=body.siret, naf=body.naf, email=body.contact.email, phone=body.contact.phone,
+        postal=body.location.postal_code, insee=body.location.commune_insee, message=body.message,
+        communes=communes, max_links=max_links,
+    )
+    if not body.contact.name.strip():
+        errors.append(FieldError("contact.name", "Ce champ est obligatoire."))
+    if not body.company_name.strip():
+        errors.append(FieldError("company_name", "Ce champ est obligatoire."))
+    fields = {e.field for e in errors}
+    if out["commune"] is None and not fields & {"location.postal_code", "location.commune_insee"}:
+        errors.append(FieldError("location", "Indiquez un code postal ou une commune."))
+    if out["email"] is None and "contact.email" not in fields:
+        errors.append(FieldError("contact.email", "Ce champ est obligatoire."))
+    if errors:
+        raise InvalidRequest(errors)
+    commune = out["commune"]
+    territoire = communes.territoire(commune.departement)
+    return Qualified(body=body, email=out["email"], siret=out["siret"], naf=out["naf"], phone=out["phone"],
+                     commune=commune, academie=territoire.academie if territoire else None)

@@ -1,0 +1,180 @@
+"""Server-rendered French pages: the request form, confirmation, status page, impact, notices.
+
+Everything works without JavaScript; ``static/demande.js`` adds step-by-step display and autocomplete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, SignatureExpired
+from sqlmodel import Session
+
+from services.intake import metrics, repository
+from services.intake.api import NOT_FOUND, compute_impact, erase_by_token
+from services.intake.context import Ctx, IntakeContext
+from services.intake.service import impact as impact_service
+from services.intake.service.form import JOB_SLOTS, RADIUS_CHOICES, body_from_form, form_field
+from services.intake.service.submission import RateLimited
+from services.intake.service.timeline import close, status_view
+from services.intake.service.validation import InvalidRequest
+from shared.db import unit_of_work
+from shared.request_schema import NEED_LABELS
+
+router = APIRouter(include_in_schema=False)
+ANCHORS = {"besoins": "besoin-pfmp", "metiers": "metier-1", "formulaire": "form-demande"}
+TOO_FAST = "Votre demande a été envoyée trop vite pour avoir été saisie par une personne. Vérifiez-la puis renvoyez-la."
+EXPIRED = "Ce formulaire a expiré : vérifiez votre saisie puis renvoyez-le."
+
+
+def _render(ctx: IntakeContext, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+    return ctx.templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _form_page(ctx: IntakeContext, request: Request, values: dict, errors: dict[str, str] | None = None,
+               status: int = 200, alert: str | None = None) -> HTMLResponse:
+    jobs = list(values.get("metiers") or [])[:JOB_SLOTS]
+    jobs += [""] * (JOB_SLOTS - len(jobs))
+    return _render(
+        ctx, request, "demande.html", status, values=values, jobs=jobs, errors=errors or {}, alert=alert,
+        anchors=ANCHORS, needs=NEED_LABELS, radius_choices=RADIUS_CHOICES, form_token=ctx.signer.sign(b"demande").decode(),
+    )
+
+
+@router.get("/")
+async def home() -> RedirectResponse:
+    return RedirectResponse("/demande", status_code=303)
+
+
+@router.get("/demande")
+async def form(request: Request, ctx: Ctx, uai: Annotated[str, Query(max_length=8)] = "",
+               metiers: Annotated[list[str] | None, Query()] = None) -> HTMLResponse:
+    prefill = {"uai": uai.strip().upper(), "metiers": [m[:120] for m in (metiers or [])][:JOB_SLOTS],
+               "rayon_km": "30", "besoins": []}
+    return _form_page(ctx, request, prefill)
+
+
+def _fill_time_error(ctx: IntakeContext, token: str) -> tuple[str, str] | None:
+    try:
+        _, signed_at = ctx.signer.unsign(token, max_age=ctx.settings.max_form_age_s, return_timestamp=True)
+    except SignatureExpired:
+        return "expired_form", EXPIRED
+    except BadSignature:
+        return "expired_form", EXPIRED
+    if time.time() - signed_at.timestamp() < ctx.settings.min_fill_seconds:
+        return "too_fast", TOO_FAST
+    return None
+
+
+@router.post("/demande")
+async def submit_form(request: Request, ctx: Ctx) -> Response:
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k not in {"form_token"}}
+    values["besoins"] = [v for v in form.getlist("besoins") if isinstance(v, str)]
+    values["metiers"] = [v for v in form.getlist("metiers") if isinstance(v, str)]
+    if not ctx.ip_limiter.hit(ctx.client_ip(request)):
+        metrics.rejected("form", "rate_limited")
+        alert = "Trop de demandes envoyées depuis votre connexion. Patientez quelques minutes avant de réessayer."
+        return _form_page(ctx, request, values, status=429, alert=alert)
+    if (form.get("site_web") or "").strip():
+        # Honeypot filled: a robot. Answer like a refusal, store nothing.
+        metrics.rejected("form", "honeypot")
+        return _form_page(ctx, request, values, status=422, alert="Votre demande n'a pas pu être enregistrée.")
+    timing = _fill_time_error(ctx, str(form.get("form_token") or ""))
+    if timing:
+        metrics.rejected("form", timing[0])
+        return _form_page(ctx, request, values, status=422, alert=timing[1])
+    body, errors = body_from_form(form, form.getlist, ctx.communes)
+    try:
+        if errors:
+            raise InvalidRequest([])
+        submitted = await ctx.accept(body, "form", request.state.correlation_id)
+    except InvalidRequest as exc:
+        for err in exc.errors:
+            errors.setdefault(form_field(err.field), err.message)
+        metrics.rejected("form", "validation")
+        return _form_page(ctx, request, values, errors, status=422)
+    except RateLimited as exc:
+        metrics.rejected("form", "rate_limited")
+        return _form_page(ctx, request, values, status=429, alert=exc.message)
+    return RedirectResponse(f"/demande/merci/{submitted.token}", status_code=303)
+
+
+def _load_status(ctx: IntakeContext, token: str) -> dict | None:
+    with Session(ctx.runtime.engine) as session:
+        req = repository.get_by_token(session, token[:100])
+        return status_view(session, req, ctx.status_url(token)) if req else None
+
+
+@router.get("/demande/merci/{token}")
+async def confirmation(token: str, request: Request, ctx: Ctx) -> HTMLResponse:
+    view = await asyncio.to_thread(_load_status, ctx, token)
+    if view is None:
+        return _render(ctx, request, "introuvable.html", 404)
+    return _render(ctx, request, "merci.html", view=view)
+
+
+@router.get("/suivi/{token}")
+async def status_page(token: str, request: Request, ctx: Ctx) -> Response:
+    view = await asyncio.to_thread(_load_status, ctx, token)
+    wants_json = "application/json" in request.headers.get("accept", "")
+    if view is None:
+        if wants_json:
+            return JSONResponse({"detail": NOT_FOUND}, status_code=404)
+        return _render(ctx, request, "introuvable.html", 404)
+    if wants_json:
+        return JSONResponse(view)
+    return _render(ctx, request, "suivi.html", view=view, token=token, error=None)
+
+
+@router.post("/suivi/{token}/suppression")
+async def erase_page(token: str, request: Request, ctx: Ctx) -> Response:
+    form = await request.form()
+    view = await asyncio.to_thread(_load_status, ctx, token)
+    if view is None:
+        return _render(ctx, request, "introuvable.html", 404)
+    if form.get("confirmation") != "oui":
+        return _render(ctx, request, "suivi.html", 422, view=view, token=token,
+                       error="Cochez la case de confirmation pour supprimer vos données.")
+    await asyncio.to_thread(erase_by_token, ctx, token, request.state.correlation_id)
+    ctx.runtime.relay.wake()
+    return RedirectResponse(f"/suivi/{token}", status_code=303)
+
+
+def _close(ctx: IntakeContext, token: str) -> bool:
+    with unit_of_work(ctx.runtime.engine) as session:
+        req = repository.get_by_token(session, token[:100])
+        if req is None:
+            return False
+        close(session, req)
+        return True
+
+
+@router.post("/suivi/{token}/cloture")
+async def close_page(token: str, request: Request, ctx: Ctx) -> Response:
+    if not await asyncio.to_thread(_close, ctx, token):
+        return _render(ctx, request, "introuvable.html", 404)
+    return RedirectResponse(f"/suivi/{token}", status_code=303)
+
+
+@router.get("/impact")
+async def impact_page(request: Request, ctx: Ctx, periode: Annotated[str, Query(max_length=10)] = "") -> HTMLResponse:
+    period = periode if periode in impact_service.PERIODS else impact_service.DEFAULT_PERIOD
+    figures = await asyncio.to_thread(compute_impact, ctx, period)
+    return _render(ctx, request, "impact.html", figures=figures, periods=impact_service.PERIODS)
+
+
+@router.get("/confidentialite")
+async def privacy(request: Request, ctx: Ctx) -> HTMLResponse:
+    return _render(ctx, request, "confidentialite.html", retention_days=ctx.settings.retention_days)
+
+
+@router.get("/accessibilite")
+async def accessibility(request: Request, ctx: Ctx) -> HTMLResponse:
+    return _render(ctx, request, "accessibilite.html")
+
+
