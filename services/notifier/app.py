@@ -1,0 +1,102 @@
+"""Composition root of the notifier: runtime, stream subscribers, background sender, reminder
+loop, inbound SMTP server and the one-click action pages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+
+from services.notifier import api, metrics
+from services.notifier.config import NotifierSettings
+from services.notifier.handlers import NotifierHandlers, register
+from services.notifier.inbound_server import InboundHandler, InboundServer, process_pending_inbound
+from services.notifier.models import TABLES
+from services.notifier.runner import reminder_pass
+from services.notifier.sender import OutboundSender
+from services.notifier.service.calendar import Clock, system_clock
+from services.notifier.service.mailer import NotifierContext
+from shared.logging import get_logger
+from shared.service import ServiceRuntime, build_runtime, create_service_app
+from shared.settings import Settings
+from shared.web import mount_dsfr
+
+log = get_logger(__name__)
+
+
+@dataclass
+class NotifierParts:
+    runtime: ServiceRuntime
+    ctx: NotifierContext
+    sender: OutboundSender
+    inbound: InboundServer | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    extra: dict = field(default_factory=dict)
+
+    def _wake_now(self) -> None:
+        self.runtime.relay.wake()
+        self.sender.wake()
+
+    def wake(self) -> None:
+        """Nudge the relay and the sender; callable from any thread."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._wake_now)
+
+
+def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
+    if settings is None or not isinstance(settings, NotifierSettings):
+        settings = NotifierSettings(**(settings.model_dump() if settings else {}))
+    runtime = build_runtime("notifier", settings, TABLES)
+    ctx = NotifierContext(settings=settings, clock=clock)
+    parts = NotifierParts(runtime=runtime, ctx=ctx, sender=OutboundSender(runtime.engine, settings, clock))
+    metrics.ASSIGNMENTS.engine = runtime.engine
+
+    async def after_commit() -> None:
+        parts._wake_now()
+
+    register(runtime, NotifierHandlers(ctx, after_commit))
+
+    async def sending(rt: ServiceRuntime) -> None:
+        parts.loop = asyncio.get_running_loop()
+        await parts.sender.run()
+
+    async def reminders(rt: ServiceRuntime) -> None:
+        while True:
+            try:
+                counts = await asyncio.to_thread(reminder_pass, rt.engine, ctx)
+                if any(counts.values()):
+                    parts._wake_now()
+            except Exception as exc:
+                log.warning("reminder_pass_failed", error=type(exc).__name__)
+            await asyncio.sleep(settings.reminders_interval_s)
+
+    async def inbound(rt: ServiceRuntime) -> None:
+        if not settings.inbound_enabled:
+            return
+        handler = InboundHandler(rt.engine, ctx, on_processed=parts.wake)
+        server = InboundServer(handler, settings.inbound_smtp_host, settings.inbound_smtp_port)
+        await asyncio.to_thread(server.start)
+        parts.inbound = server
+        log.info("inbound_smtp_started", port=settings.inbound_smtp_port)
+        while True:  # messages stored but not processed (crash, database hiccup) are resumed
+            with contextlib.suppress(Exception):
+                if await asyncio.to_thread(process_pending_inbound, rt.engine, ctx):
+                    parts._wake_now()
+            await asyncio.sleep(30)
+
+    async def stop_inbound(rt: ServiceRuntime) -> None:
+        if parts.inbound is not None:
+            await asyncio.to_thread(parts.inbound.stop)
+            parts.inbound = None
+
+    app = create_service_app(
+        runtime, title="MonLycéePro — notifier",
+        description="Un fil de courriels coordonné par demande : envoi, réponses par courriel, relances.",
+        background=[sending, reminders, inbound], on_shutdown=[stop_inbound],
+    )
+    app.state.notifier = parts
+    app.include_router(api.router)
+    mount_dsfr(app)
+    return app

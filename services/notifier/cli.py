@@ -1,0 +1,36 @@
+"""``monlyceepro reminders``: one pass of reminders and escalations (cron-friendly, idempotent)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+
+from services.notifier.config import NotifierSettings
+from services.notifier.models import TABLES
+from services.notifier.runner import reminder_pass
+from services.notifier.service.mailer import NotifierContext
+from shared.db import create_tables, make_engine
+from shared.outbox import BACKBONE_TABLES
+
+
+def reminders(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="monlyceepro reminders", description="Une passe de relances et d'escalades.")
+    parser.add_argument("--now", help="date et heure de référence ISO 8601 (tests, rattrapage)", default=None)
+    args = parser.parse_args(argv)
+    if args.now:
+        try:
+            fixed = datetime.fromisoformat(args.now)
+        except ValueError:
+            parser.error("--now doit être une date ISO 8601, par exemple 2026-11-26T09:00:00+01:00")
+        fixed = fixed if fixed.tzinfo else fixed.replace(tzinfo=UTC)
+        clock = lambda: fixed  # noqa: E731
+    else:
+        clock = lambda: datetime.now(UTC)  # noqa: E731
+    settings = NotifierSettings()
+    engine = make_engine(settings.database_url_for("notifier"))
+    create_tables(engine, [*BACKBONE_TABLES, *TABLES])
+    counts = reminder_pass(engine, NotifierContext(settings=settings, clock=clock))
+    print(f"Relances : {counts['reminder']}, escalades : {counts['expiry']}, "
+          f"signalements à l'académie : {counts['give_up']}")
+    engine.dispose()
+    return 0

@@ -1,0 +1,46 @@
+"""Notifier settings: shared settings plus the knobs of mail sending, inbound mail and reminders."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from shared.settings import Settings
+
+
+class NotifierSettings(Settings):
+    # Outbound
+    max_send_attempts: int = 10  # after that many failures a send row is dead-lettered
+    send_retry_base_s: float = 5.0  # backoff between attempts: base * 2**attempts, capped
+    send_retry_max_s: float = 3600.0
+    send_quick_retries: int = 3  # tenacity retries inside one attempt (transient SMTP errors)
+    send_poll_s: float = 0.5
+    send_pause_s: float = 0.0  # pause between two sends (throttling; tests use it to kill between sends)
+    send_lease_s: float = 120.0  # a row being sent is leased, so two instances never send it together
+    smtp_timeout_s: float = 15.0
+
+    # Inbound
+    inbound_enabled: bool = True
+    inbound_max_bytes: int = 15 * 1024 * 1024
+    attachment_max_bytes: int = 5 * 1024 * 1024  # total relayed with one reply
+    list_id: str = "Demandes MonLycéePro <demandes.monlyceepro.localhost>"
+
+    # One-click actions
+    action_ttl_days: int = 30
+
+    # Reminders and escalation
+    reminder_working_days: int = 3
+    escalation_working_days: int = 7
+    give_up_days: int = 21
+    working_weekdays: str = "0,1,2,3,4"  # Monday=0
+    french_holidays: bool = True
+    timezone: str = "Europe/Paris"
+    reminders_interval_s: float = 300.0
+
+    @property
+    def weekdays(self) -> frozenset[int]:
+        return frozenset(int(d) for d in self.working_weekdays.split(",") if d.strip())
+
+
+@lru_cache
+def get_notifier_settings() -> NotifierSettings:
+    return NotifierSettings()

@@ -1,0 +1,50 @@
+"""Stream handlers (thin): each runs in the consumer's transaction and only writes rows;
+the sender and the outbox relay are nudged after the commit."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlmodel import Session
+
+from services.notifier.service import threads
+from services.notifier.service.mailer import NotifierContext
+from shared.consumer import subscribe_reliably
+from shared.events import RequestErased, RequestFollowUp, RequestRouted, Streams
+from shared.service import ServiceRuntime
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+class NotifierHandlers:
+    def __init__(self, ctx: NotifierContext, after_commit: AfterCommit) -> None:
+        self.ctx = ctx
+        self.after_commit = after_commit
+
+    def on_routed(self, event: RequestRouted, session: Session) -> AfterCommit:
+        if event.kind == "escalation":
+            threads.escalate(session, self.ctx, event)
+        else:
+            threads.start_thread(session, self.ctx, event)
+        return self.after_commit
+
+    def on_followup(self, event: RequestFollowUp, session: Session) -> AfterCommit:
+        threads.follow_up(session, self.ctx, event)
+        return self.after_commit
+
+    def on_erased(self, event: RequestErased, session: Session) -> None:
+        threads.erase(session, self.ctx, event)
+
+
+def register(runtime: ServiceRuntime, handlers: NotifierHandlers) -> None:
+    s = runtime.settings
+    for stream, handler, accepts in (
+        (Streams.REQUEST_ROUTED, handlers.on_routed, (RequestRouted,)),
+        (Streams.REQUEST_FOLLOWUP, handlers.on_followup, (RequestFollowUp,)),
+        (Streams.REQUEST_ERASED, handlers.on_erased, (RequestErased,)),
+    ):
+        subscribe_reliably(
+            runtime.broker, runtime.redis, runtime.engine, stream=stream, group=runtime.name,
+            consumer=runtime.consumer_name, handler=handler, max_deliveries=s.max_deliveries,
+            claim_idle_ms=s.claim_idle_ms, polling_interval_ms=s.polling_interval_ms, accepts=accepts,
+        )

@@ -1,0 +1,111 @@
+"""The inbound SMTP server (aiosmtpd) that receives replies to ``reply+…@<reply_domain>``.
+
+RCPT refuses (550) any address that is not a genuinely signed reply address; MAIL (SIZE=) and
+DATA refuse oversized messages (552). An accepted message is stored raw and committed BEFORE it
+is processed, so a crash during processing loses nothing: ``process_pending_inbound`` resumes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from aiosmtpd.controller import Controller
+from sqlalchemy import Engine
+
+from services.notifier import metrics
+from services.notifier import repository as repo
+from services.notifier.models import InboundEmail
+from services.notifier.service.addresses import verify_reply_address
+from services.notifier.service.inbound import process
+from services.notifier.service.mailer import NotifierContext
+from shared.db import unit_of_work
+from shared.logging import correlation_scope, get_logger
+
+log = get_logger(__name__)
+
+
+def process_inbound(engine: Engine, ctx: NotifierContext, inbound_id: str) -> str | None:
+    """Boundary: process one stored inbound message in its own transaction."""
+    with correlation_scope(None):
+        try:
+            with unit_of_work(engine) as session:
+                row = repo.inbound(session, inbound_id)
+                if row is None or row.outcome != "received":
+                    return None
+                outcome = process(session, ctx, row)
+            log.info("inbound_processed", inbound_id=inbound_id, outcome=outcome)
+            return outcome
+        except Exception as exc:  # stays "received": retried by the next pass
+            log.warning("inbound_processing_failed", inbound_id=inbound_id, error=type(exc).__name__)
+            return None
+
+
+def process_pending_inbound(engine: Engine, ctx: NotifierContext) -> int:
+    with unit_of_work(engine) as session:
+        ids = list(repo.unprocessed_inbound_ids(session))
+    return sum(1 for i in ids if process_inbound(engine, ctx, i) is not None)
+
+
+class InboundHandler:
+    def __init__(self, engine: Engine, ctx: NotifierContext, on_processed: Callable[[], None] = lambda: None) -> None:
+        self.engine = engine
+        self.ctx = ctx
+        self.on_processed = on_processed
+
+    @property
+    def limit(self) -> int:
+        return self.ctx.settings.inbound_max_bytes
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802 - aiosmtpd API
+        for option in mail_options:
+            key, _, value = option.partition("=")
+            if key.upper() == "SIZE" and value.isdigit() and int(value) > self.limit:
+                metrics.INBOUND_MESSAGES.labels("too_large").inc()
+                return "552 5.3.4 Message trop volumineux"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        s = self.ctx.settings
+        if verify_reply_address(s.secret_key, s.reply_domain, address) is None:
+            metrics.INBOUND_MESSAGES.labels("bad_token").inc()
+            return "550 5.1.1 Adresse de reponse inconnue"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        raw = envelope.original_content or envelope.content or b""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        if len(raw) > self.limit:
+            metrics.INBOUND_MESSAGES.labels("too_large").inc()
+            return "552 5.3.4 Message trop volumineux"
+        try:
+            ids = await asyncio.to_thread(self._store, envelope.mail_from or "", list(envelope.rcpt_tos), raw)
+        except Exception as exc:
+            log.error("inbound_store_failed", error=type(exc).__name__)
+            return "451 4.3.0 Erreur temporaire, reessayez plus tard"
+        for inbound_id in ids:
+            await asyncio.to_thread(process_inbound, self.engine, self.ctx, inbound_id)
+        self.on_processed()
+        return "250 Message accepte"
+
+    def _store(self, mail_from: str, rcpts: list[str], raw: bytes) -> list[str]:
+        with unit_of_work(self.engine) as session:
+            rows = [InboundEmail(rcpt=r[:320], mail_from=mail_from[:320], raw=raw) for r in rcpts]
+            repo.add(session, *rows)
+            return [r.id for r in rows]
+
+
+class InboundServer:
+    def __init__(self, handler: InboundHandler, host: str, port: int) -> None:
+        limit = handler.limit + 1024 * 1024  # beyond this aiosmtpd refuses by itself
+        self.controller = Controller(handler, hostname=host, port=port, data_size_limit=limit, ready_timeout=10)
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()

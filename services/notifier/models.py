@@ -1,0 +1,152 @@
+"""Notifier tables: one Thread per request, its Participants, the Messages of the thread, one
+OutboundEmail row per (thread, recipient, message) and every InboundEmail stored raw."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC on the way in and out (SQLite forgets the offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def _ts(**kw) -> Column:
+    return Column(UTCDateTime(), **kw)
+
+
+class Thread(SQLModel, table=True):
+    __tablename__ = "notifier_thread"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    token: str = Field(unique=True, max_length=16)  # short id used in reply addresses
+    request_id: str = Field(unique=True, max_length=36)
+    subject: str = Field(max_length=300)
+    root_message_id: str = Field(max_length=200)
+    company_name: str = Field(max_length=300)
+    needs: str = Field(default="", max_length=300)
+    academie: str | None = Field(default=None, max_length=100)
+    fallback_email: str | None = Field(default=None, max_length=320)
+    request_summary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    routed_at: datetime = Field(sa_column=_ts(nullable=False))
+    first_answer_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    gave_up_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    erased: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class Participant(SQLModel, table=True):
+    __tablename__ = "notifier_participant"
+    __table_args__ = (UniqueConstraint("thread_id", "token", name="uq_participant_token"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    thread_id: str = Field(index=True, foreign_key="notifier_thread.id", max_length=32)
+    token: str = Field(max_length=16)
+    role: str = Field(max_length=10)  # lead | copy | company | fallback
+    email: str = Field(max_length=320)
+    name: str | None = Field(default=None, max_length=200)
+    label: str = Field(default="", max_length=500)  # e.g. lycées' names
+    assignment_id: str | None = Field(default=None, index=True, max_length=36)
+    status: str = Field(default="pending", max_length=12)  # AssignmentStatus for RBEs
+    active: bool = True  # still receives the thread's messages
+    failing: bool = False  # a bounce came back for this address
+    lead_since: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    reminded_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    expired_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class ThreadEntry(SQLModel, table=True):
+    """One message of the thread (what was said, once), whatever the number of copies sent."""
+
+    __tablename__ = "notifier_message"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    thread_id: str = Field(index=True, foreign_key="notifier_thread.id", max_length=32)
+    kind: str = Field(max_length=20)  # initial|reply|reminder|escalation|followup|status|giveup|transfer
+    author_participant_id: str | None = Field(default=None, max_length=32)
+    author_role: str = Field(default="system", max_length=10)
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    inbound_id: str | None = Field(default=None, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class OutboundEmail(SQLModel, table=True):
+    """The unit of idempotency: one row per (thread, recipient, message), Message-ID precomputed."""
+
+    __tablename__ = "notifier_outbound"
+    __table_args__ = (
+        UniqueConstraint("entry_id", "participant_id", name="uq_outbound_copy"),
+        Index("ix_outbound_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    thread_id: str = Field(index=True, max_length=32)
+    entry_id: str = Field(max_length=32)
+    participant_id: str = Field(max_length=32)
+    kind: str = Field(max_length=20)
+    to_email: str = Field(max_length=320)
+    envelope_from: str = Field(max_length=320)
+    message_id: str = Field(unique=True, max_length=200)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: str = Field(default="pending", max_length=10)  # pending | sent | dead | cancelled
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    lease_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_error: str | None = Field(default=None, max_length=500)
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class InboundEmail(SQLModel, table=True):
+    """Every accepted SMTP transaction, stored raw BEFORE it is processed."""
+
+    __tablename__ = "notifier_inbound"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    rcpt: str = Field(max_length=320)
+    mail_from: str = Field(default="", max_length=320)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    thread_id: str | None = Field(default=None, index=True, max_length=32)
+    participant_id: str | None = Field(default=None, max_length=32)
+    outcome: str = Field(default="received", max_length=20)  # received|accepted|wrong_sender|auto_reply|bounce|malformed|failed
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    processed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class ActionUse(SQLModel, table=True):
+    """A one-click action token applied once (replays are refused)."""
+
+    __tablename__ = "notifier_action_use"
+
+    nonce: str = Field(primary_key=True, max_length=40)
+    participant_id: str = Field(max_length=32)
+    action: str = Field(max_length=12)
+    used_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+TABLES = (Thread, Participant, ThreadEntry, OutboundEmail, InboundEmail, ActionUse)

@@ -1,0 +1,140 @@
+"""All SQL of the notifier. Functions take the caller's session; none of them commits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, col, select
+
+from services.notifier.models import (
+    ActionUse,
+    InboundEmail,
+    OutboundEmail,
+    Participant,
+    Thread,
+    ThreadEntry,
+)
+
+
+# ------------------------------------------------------------------ threads & participants
+def thread_by_request(session: Session, request_id: str) -> Thread | None:
+    return session.exec(select(Thread).where(Thread.request_id == request_id)).first()
+
+
+def thread_by_token(session: Session, token: str) -> Thread | None:
+    return session.exec(select(Thread).where(Thread.token == token)).first()
+
+
+def thread(session: Session, thread_id: str) -> Thread | None:
+    return session.get(Thread, thread_id)
+
+
+def participant(session: Session, participant_id: str) -> Participant | None:
+    return session.get(Participant, participant_id)
+
+
+def participant_by_token(session: Session, thread_id: str, token: str) -> Participant | None:
+    return session.exec(
+        select(Participant).where(Participant.thread_id == thread_id, Participant.token == token)
+    ).first()
+
+
+def participants(session: Session, thread_id: str, *, active_only: bool = False) -> list[Participant]:
+    query = select(Participant).where(Participant.thread_id == thread_id)
+    if active_only:
+        query = query.where(Participant.active == True)  # noqa: E712
+    return list(session.exec(query.order_by(col(Participant.created_at), col(Participant.id))))
+
+
+def participant_by_assignment(session: Session, thread_id: str, assignment_id: str) -> Participant | None:
+    return session.exec(
+        select(Participant).where(Participant.thread_id == thread_id, Participant.assignment_id == assignment_id,
+                                  Participant.active == True)  # noqa: E712
+    ).first()
+
+
+def open_threads(session: Session) -> list[Thread]:
+    return list(session.exec(select(Thread).where(Thread.erased == False)))  # noqa: E712
+
+
+def entries(session: Session, thread_id: str) -> list[ThreadEntry]:
+    return list(session.exec(select(ThreadEntry).where(ThreadEntry.thread_id == thread_id)
+                             .order_by(col(ThreadEntry.created_at))))
+
+
+def assignment_counts(session: Session) -> dict[str, int]:
+    rows = session.exec(
+        select(Participant.status, func.count()).where(col(Participant.role).in_(("lead", "copy")))
+        .group_by(Participant.status)
+    ).all()
+    return {status: count for status, count in rows}
+
+
+# ------------------------------------------------------------------ outbound copies
+def last_message_id_to(session: Session, participant_id: str) -> str | None:
+    return session.exec(
+        select(OutboundEmail.message_id).where(OutboundEmail.participant_id == participant_id)
+        .order_by(col(OutboundEmail.id).desc())
+    ).first()
+
+
+def due_outbound_ids(session: Session, now: datetime, limit: int = 50) -> list[int]:
+    return list(session.exec(
+        select(OutboundEmail.id).where(
+            OutboundEmail.status == "pending", OutboundEmail.next_attempt_at <= now,
+            or_(col(OutboundEmail.lease_until).is_(None), col(OutboundEmail.lease_until) < now),
+        ).order_by(col(OutboundEmail.id)).limit(limit)
+    ))
+
+
+def lease_outbound(session: Session, row_id: int, now: datetime, until: datetime) -> bool:
+    """Compare-and-set: only one sender (instance) may hold a row at a time."""
+    result = session.execute(
+        update(OutboundEmail).where(
+            OutboundEmail.id == row_id, OutboundEmail.status == "pending",
+            or_(col(OutboundEmail.lease_until).is_(None), col(OutboundEmail.lease_until) < now),
+        ).values(lease_until=until)
+    )
+    return result.rowcount == 1
+
+
+def outbound(session: Session, row_id: int) -> OutboundEmail | None:
+    return session.get(OutboundEmail, row_id)
+
+
+def outbound_for_thread(session: Session, thread_id: str) -> list[OutboundEmail]:
+    return list(session.exec(select(OutboundEmail).where(OutboundEmail.thread_id == thread_id)
+                             .order_by(col(OutboundEmail.id))))
+
+
+def cancel_pending(session: Session, thread_id: str) -> None:
+    session.execute(update(OutboundEmail).where(OutboundEmail.thread_id == thread_id,
+                                                OutboundEmail.status == "pending").values(status="cancelled"))
+
+
+def wipe_thread_content(session: Session, thread_id: str) -> None:
+    session.execute(update(OutboundEmail).where(OutboundEmail.thread_id == thread_id).values(raw=b""))
+    session.execute(update(InboundEmail).where(InboundEmail.thread_id == thread_id).values(raw=b""))
+    session.execute(update(ThreadEntry).where(ThreadEntry.thread_id == thread_id).values(text=""))
+
+
+# ------------------------------------------------------------------ inbound & actions
+def inbound(session: Session, inbound_id: str) -> InboundEmail | None:
+    return session.get(InboundEmail, inbound_id)
+
+
+def unprocessed_inbound_ids(session: Session) -> Sequence[str]:
+    return session.exec(select(InboundEmail.id).where(InboundEmail.outcome == "received")
+                        .order_by(col(InboundEmail.received_at))).all()
+
+
+def action_used(session: Session, nonce: str) -> bool:
+    return session.get(ActionUse, nonce) is not None
+
+
+def add(session: Session, *objects) -> None:
+    for obj in objects:
+        session.add(obj)
+    session.flush()

@@ -1,0 +1,94 @@
+"""Signed reply addresses and one-click action tokens: both verified without any lookup.
+
+Reply address: ``reply+<thread>.<participant>.<hmac>@<reply_domain>``, all lower-case hex so
+that a mail system folding the local part's case does not break it, and short enough for the
+64-character limit of RFC 5321.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+_LOCAL_RE = re.compile(r"^reply\+([0-9a-f]{10})\.([0-9a-f]{8})\.([0-9a-f]{20})$")
+ACTIONS = ("accept", "decline", "transfer")
+
+
+def new_thread_token() -> str:
+    return secrets.token_hex(5)
+
+
+def new_participant_token() -> str:
+    return secrets.token_hex(4)
+
+
+def _mac(secret: str, thread_token: str, participant_token: str) -> str:
+    msg = f"reply:{thread_token}.{participant_token}".encode()
+    return hmac.new(secret.encode(), msg, hashlib.sha256).hexdigest()[:20]
+
+
+def reply_address(secret: str, domain: str, thread_token: str, participant_token: str) -> str:
+    mac = _mac(secret, thread_token, participant_token)
+    return f"reply+{thread_token}.{participant_token}.{mac}@{domain}"
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    thread_token: str
+    participant_token: str
+
+
+def verify_reply_address(secret: str, domain: str, address: str) -> ReplyTarget | None:
+    """The (thread, participant) an address names, or None if it is not a genuine reply address."""
+    address = address.strip().strip("<>").lower()
+    local, _, dom = address.rpartition("@")
+    if dom != domain.lower():
+        return None
+    match = _LOCAL_RE.match(local)
+    if not match:
+        return None
+    thread_token, participant_token, mac = match.groups()
+    if not hmac.compare_digest(mac, _mac(secret, thread_token, participant_token)):
+        return None
+    return ReplyTarget(thread_token, participant_token)
+
+
+# ------------------------------------------------------------------ one-click actions
+class ActionTokenError(Exception):
+    def __init__(self, reason: str) -> None:  # reason: invalid | expired
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ActionClaim:
+    participant_id: str
+    action: str
+    nonce: str
+
+
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="mlp-notifier-action")
+
+
+def make_action_token(secret: str, participant_id: str, action: str) -> str:
+    if action not in ACTIONS:
+        raise ValueError(action)
+    return _serializer(secret).dumps({"p": participant_id, "a": action, "n": secrets.token_hex(8)})
+
+
+def read_action_token(secret: str, token: str, max_age_s: int) -> ActionClaim:
+    try:
+        data = _serializer(secret).loads(token, max_age=max_age_s)
+    except SignatureExpired as exc:
+        raise ActionTokenError("expired") from exc
+    except (BadSignature, ValueError, TypeError) as exc:
+        raise ActionTokenError("invalid") from exc
+    if not isinstance(data, dict) or data.get("a") not in ACTIONS or not data.get("p") or not data.get("n"):
+        raise ActionTokenError("invalid")
+    return ActionClaim(str(data["p"]), str(data["a"]), str(data["n"]))

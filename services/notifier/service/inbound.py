@@ -1,0 +1,182 @@
+"""Inbound replies: classify (bounce, auto-reply, wrong sender), strip quoted history and
+signature, store the reply and relay it to the other participants of the thread."""
+
+from __future__ import annotations
+
+import re
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
+from html import unescape
+
+from mailparser_reply import EmailReplyParser
+from sqlmodel import Session
+
+from services.notifier import metrics
+from services.notifier import repository as repo
+from services.notifier.models import InboundEmail, Participant, Thread
+from services.notifier.service.addresses import verify_reply_address
+from services.notifier.service.emails import Attachment
+from services.notifier.service.mailer import (
+    NotifierContext,
+    author_label,
+    new_entry,
+    publish_assignment,
+    publish_thread_message,
+    queue_copy,
+)
+
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(absence|absent|out of (the )?office|automatic reply|auto[- ]?reply|r[ée]ponse automatique|"
+    r"message automatique|en cong[ée]s?|autoreply|undeliverable|delivery status notification|"
+    r"mail delivery (failed|failure)|non remis|returned mail)", re.IGNORECASE)
+_BOUNCE_SUBJECT = re.compile(r"(undeliver|delivery status notification|mail delivery (failed|failure)|"
+                             r"non remis|returned mail|failure notice)", re.IGNORECASE)
+_BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
+
+
+def parse(raw: bytes) -> EmailMessage:
+    return message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]
+
+
+def sender_address(msg: EmailMessage) -> str:
+    return parseaddr(str(msg.get("From", "")))[1].strip().lower()
+
+
+def is_bounce(msg: EmailMessage, mail_from: str) -> bool:
+    envelope = mail_from.strip().strip("<>").lower()
+    header_from = sender_address(msg)
+    local = header_from.split("@")[0]
+    if not envelope or envelope.split("@")[0] in _BOUNCE_SENDERS or local in _BOUNCE_SENDERS:
+        return True
+    if msg.get_content_type() == "multipart/report":
+        return True
+    return bool(_BOUNCE_SUBJECT.search(str(msg.get("Subject", "")))) and local.startswith(_BOUNCE_SENDERS)
+
+
+def is_auto_reply(msg: EmailMessage) -> bool:
+    """RFC 3834 and the usual vendor headers, then the usual French/English subjects."""
+    auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
+    if auto and auto != "no":
+        return True
+    if str(msg.get("Precedence", "")).strip().lower() in ("bulk", "junk", "list", "auto_reply"):
+        return True
+    if any(msg.get(h) is not None for h in ("X-Autoreply", "X-Autorespond", "X-Autoresponder")):
+        return True
+    return bool(_AUTO_SUBJECT.match(str(msg.get("Subject", ""))))
+
+
+def body_text(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    content = part.get_content()
+    if part.get_content_type() == "text/html":
+        content = re.sub(r"(?is)<(script|style|blockquote).*?</\1>", "", content)
+        content = re.sub(r"(?i)<br\s*/?>|</p>|</div>", "\n", content)
+        content = unescape(re.sub(r"<[^>]+>", "", content))
+    return content.replace("\r\n", "\n")
+
+
+def strip_reply(text: str) -> str:
+    """The new part of a reply: quoted history and signature removed."""
+    parsed = EmailReplyParser(languages=["fr", "en"]).read(text)
+    if parsed.replies:
+        first = parsed.replies[0].body or ""
+        if first.strip():
+            return first.strip()
+    latest = parsed.latest_reply or ""
+    return latest.strip()
+
+
+def attachments(msg: EmailMessage, limit: int) -> tuple[list[Attachment], list[str]]:
+    kept: list[Attachment] = []
+    dropped: list[str] = []
+    used = 0
+    for part in msg.iter_attachments():
+        name = part.get_filename() or "piece-jointe"
+        try:
+            data = part.get_payload(decode=True) or b""
+        except Exception:
+            dropped.append(name)
+            continue
+        if used + len(data) > limit:
+            dropped.append(name)
+            continue
+        used += len(data)
+        kept.append(Attachment(filename=name, content_type=part.get_content_type(), data=data))
+    return kept, dropped
+
+
+def _matches(person: Participant, msg: EmailMessage, mail_from: str) -> bool:
+    expected = person.email.strip().lower()
+    froms = {a.lower() for _, a in getaddresses([str(msg.get("From", ""))]) if a}
+    return expected in froms or mail_from.strip().strip("<>").lower() == expected
+
+
+def process(session: Session, ctx: NotifierContext, inbound: InboundEmail) -> str:
+    """Decide what one stored inbound message is, and act on it. Returns the outcome."""
+    s = ctx.settings
+    target = verify_reply_address(s.secret_key, s.reply_domain, inbound.rcpt)
+    thread: Thread | None = repo.thread_by_token(session, target.thread_token) if target else None
+    person = repo.participant_by_token(session, thread.id, target.participant_token) if thread and target else None
+    if thread is None or person is None or thread.erased:
+        return _finish(session, ctx, inbound, "malformed")
+    inbound.thread_id, inbound.participant_id = thread.id, person.id
+    try:
+        msg = parse(inbound.raw)
+        bounce = is_bounce(msg, inbound.mail_from)
+    except Exception:
+        return _finish(session, ctx, inbound, "malformed")
+    if bounce:
+        person.failing = True
+        session.add(person)
+        metrics.EMAILS_BOUNCED.inc()
+        return _finish(session, ctx, inbound, "bounce")
+    if is_auto_reply(msg):
+        return _finish(session, ctx, inbound, "auto_reply")
+    if not _matches(person, msg, inbound.mail_from):
+        return _finish(session, ctx, inbound, "wrong_sender")
+    try:
+        text = strip_reply(body_text(msg))
+        kept, dropped = attachments(msg, s.attachment_max_bytes)
+    except Exception:
+        return _finish(session, ctx, inbound, "malformed")
+    if not text and not kept:
+        return _finish(session, ctx, inbound, "malformed")
+    relay_reply(session, ctx, thread, person, inbound, text[:20_000], kept, dropped)
+    return _finish(session, ctx, inbound, "accepted")
+
+
+def relay_reply(session: Session, ctx: NotifierContext, thread: Thread, author: Participant, inbound: InboundEmail,
+                text: str, kept: list[Attachment], dropped: list[str]) -> None:
+    now = ctx.now()
+    entry = new_entry(session, thread, "reply", author=author, text=text, inbound_id=inbound.id, at=now)
+    company_copy = None
+    for person in repo.participants(session, thread.id, active_only=True):
+        if person.id == author.id:
+            continue
+        row = queue_copy(session, ctx, thread, entry, person, "relay", author_label=author_label(author), text=text,
+                         attachments=kept, dropped=dropped)
+        if person.role == "company":
+            company_copy = row
+    publish_thread_message(session, ctx, thread, entry, "reply", author=author, text=text,
+                           message_id=company_copy.message_id if company_copy else None)
+    if author.role in ("lead", "copy"):
+        if thread.first_answer_at is None:
+            thread.first_answer_at = now
+            metrics.FIRST_ANSWER_SECONDS.observe(max(0.0, (now - thread.routed_at).total_seconds()))
+            session.add(thread)
+        if author.status in ("pending", "accepted"):
+            author.status = "answered"
+            session.add(author)
+            publish_assignment(session, thread, author, "answered", note="Première réponse par courriel")
+
+
+def _finish(session: Session, ctx: NotifierContext, inbound: InboundEmail, outcome: str) -> str:
+    inbound.outcome = outcome
+    inbound.processed_at = ctx.now()
+    session.add(inbound)
+    session.flush()
+    metrics.INBOUND_MESSAGES.labels(outcome).inc()
+    return outcome

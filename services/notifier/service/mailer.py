@@ -1,0 +1,133 @@
+"""Queue email copies as OutboundEmail rows (the background sender delivers them later) and
+publish thread events through the outbox. Everything here runs inside the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session
+
+from services.notifier import repository as repo
+from services.notifier.config import NotifierSettings
+from services.notifier.models import OutboundEmail, Participant, Thread, ThreadEntry
+from services.notifier.service.addresses import make_action_token, reply_address
+from services.notifier.service.calendar import Clock, WorkingCalendar, system_clock
+from services.notifier.service.emails import Attachment, OutgoingCopy, compose, need_labels
+from shared.events import AssignmentChanged, ThreadMessage
+from shared.logging import current_correlation_id, new_correlation_id
+from shared.outbox import add_to_outbox
+
+RBE_ROLES = ("lead", "copy")
+THREAD_ROLE = {"lead": "lead", "copy": "copy", "fallback": "copy", "company": "company"}
+
+
+@dataclass
+class NotifierContext:
+    """What the domain functions depend on: settings and a clock (injectable in tests)."""
+
+    settings: NotifierSettings
+    clock: Clock = field(default=system_clock)
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        s = self.settings
+        return WorkingCalendar(s.weekdays, s.french_holidays, s.timezone)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+def correlation() -> str:
+    return current_correlation_id() or new_correlation_id()
+
+
+def reply_address_of(ctx: NotifierContext, thread: Thread, participant: Participant) -> str:
+    s = ctx.settings
+    return reply_address(s.secret_key, s.reply_domain, thread.token, participant.token)
+
+
+def action_links(ctx: NotifierContext, participant: Participant) -> dict[str, str] | None:
+    if participant.role not in RBE_ROLES or not participant.active or participant.status not in ("pending", "accepted"):
+        return None
+    base = ctx.settings.notifier_url.rstrip("/")
+    secret = ctx.settings.secret_key
+    return {a: f"{base}/actions/{make_action_token(secret, participant.id, a)}" for a in ("accept", "decline", "transfer")}
+
+
+def author_label(participant: Participant | None) -> str:
+    if participant is None:
+        return "MonLycéePro"
+    if participant.role == "company":
+        return participant.label or "L'entreprise"
+    if participant.name and participant.label:
+        return f"{participant.name} ({participant.label})"
+    return participant.name or participant.label or "Le lycée"
+
+
+def thread_context(session: Session, thread: Thread) -> dict:
+    people = repo.participants(session, thread.id, active_only=True)
+    lead = next((p for p in people if p.role == "lead"), None)
+    return {
+        "thread": thread,
+        "summary": json.loads(thread.request_summary or "{}"),
+        "needs": need_labels([n for n in thread.needs.split(",") if n]),
+        "lead": lead,
+        "lead_label": author_label(lead) if lead else None,
+        "copies": [p for p in people if p.role == "copy"],
+        "copy_labels": [author_label(p) for p in people if p.role == "copy"],
+        "intake_url": "",
+    }
+
+
+def new_entry(session: Session, thread: Thread, kind: str, *, author: Participant | None = None,
+              text: str = "", inbound_id: str | None = None, at: datetime | None = None) -> ThreadEntry:
+    entry = ThreadEntry(thread_id=thread.id, kind=kind, author_participant_id=author.id if author else None,
+                        author_role=author.role if author else "system", text=text, inbound_id=inbound_id)
+    if at is not None:
+        entry.created_at = at
+    repo.add(session, entry)
+    return entry
+
+
+def queue_copy(session: Session, ctx: NotifierContext, thread: Thread, entry: ThreadEntry, recipient: Participant,
+               template: str, *, attachments: list[Attachment] | None = None, **extra) -> OutboundEmail:
+    """One copy of ``entry`` for ``recipient``, with its own Message-ID and reply address."""
+    s = ctx.settings
+    message_id = f"<{entry.id[:20]}.{recipient.token}.{thread.token}@{s.reply_domain}>"
+    previous = repo.last_message_id_to(session, recipient.id)
+    references = [thread.root_message_id] + ([previous] if previous else [])
+    context = {**thread_context(session, thread), "recipient": recipient, "entry": entry,
+               "actions": action_links(ctx, recipient), **extra}
+    own_reply_address = reply_address_of(ctx, thread, recipient)
+    raw = compose(OutgoingCopy(
+        to_email=recipient.email, to_name=recipient.name, mail_from=s.mail_from, reply_to=own_reply_address,
+        subject=thread.subject, message_id=message_id, references=references, list_id=s.list_id,
+        template=template, context=context, date=ctx.now(), attachments=attachments or [],
+    ))
+    row = OutboundEmail(thread_id=thread.id, entry_id=entry.id, participant_id=recipient.id, kind=entry.kind,
+                        to_email=recipient.email, envelope_from=own_reply_address, message_id=message_id, raw=raw,
+                        next_attempt_at=ctx.now())
+    repo.add(session, row)
+    return row
+
+
+def publish_thread_message(session: Session, ctx: NotifierContext, thread: Thread, entry: ThreadEntry, kind: str,
+                           *, author: Participant | None = None, text: str = "", message_id: str | None = None) -> None:
+    add_to_outbox(session, ThreadMessage(
+        correlation_id=correlation(), request_id=thread.request_id, message_id=message_id or entry.id,
+        author_role=THREAD_ROLE.get(author.role, "system") if author else "system",  # type: ignore[arg-type]
+        author_label=author_label(author), kind=kind, text=text, sent_at=entry.created_at,  # type: ignore[arg-type]
+    ))
+
+
+def publish_assignment(session: Session, thread: Thread, participant: Participant, status: str, *,
+                       transfer_to: str | None = None, note: str = "") -> None:
+    if participant.assignment_id is None or participant.role not in RBE_ROLES:
+        return
+    add_to_outbox(session, AssignmentChanged(
+        correlation_id=correlation(), request_id=thread.request_id, assignment_id=participant.assignment_id,
+        rbe_email=participant.email, role=participant.role, status=status,  # type: ignore[arg-type]
+        transfer_to_email=transfer_to, note=note,
+    ))

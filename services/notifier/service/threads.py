@@ -1,0 +1,205 @@
+"""Thread life cycle driven by events: creation on routing, lead change on escalation, the
+company's follow-ups, erasure. Each function only writes rows (thread, participants, entries,
+copies to send, outbox events) in the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+
+from sqlmodel import Session
+
+from services.notifier import repository as repo
+from services.notifier.models import Participant, Thread
+from services.notifier.service.addresses import new_participant_token, new_thread_token
+from services.notifier.service.emails import need_labels
+from services.notifier.service.mailer import (
+    NotifierContext,
+    author_label,
+    new_entry,
+    publish_thread_message,
+    queue_copy,
+)
+from shared.events import RequestErased, RequestFollowUp, RequestRouted, RoutedRecipient
+
+
+class ThreadNotReady(Exception):
+    """The thread an event refers to does not exist yet (events of two streams raced): retry later."""
+
+
+def _subject(event: RequestRouted) -> str:
+    needs = ", ".join(need_labels(list(event.needs))) or "Demande"
+    where = f" ({event.commune_name})" if event.commune_name else ""
+    return f"[MonLycéePro] {event.company_name} : {needs}{where}"[:290]
+
+
+def _summary(event: RequestRouted) -> str:
+    return json.dumps({
+        "jobs": event.jobs, "places": event.places, "period": event.period, "commune": event.commune_name,
+        "message": event.message, "contact_name": event.contact.name, "contact_phone": event.contact.phone,
+        "contact_email": event.contact.email, "explanation": event.explanation,
+    }, ensure_ascii=False)
+
+
+def _participant(session: Session, thread: Thread, role: str, email: str, *, name: str | None = None,
+                 label: str = "", assignment_id: str | None = None, ctx: NotifierContext) -> Participant:
+    taken = {p.token for p in repo.participants(session, thread.id)}
+    token = new_participant_token()
+    while token in taken:
+        token = new_participant_token()
+    person = Participant(thread_id=thread.id, token=token, role=role, email=email.strip(), name=name,
+                         label=label[:500], assignment_id=assignment_id,
+                         lead_since=ctx.now() if role == "lead" else None)
+    repo.add(session, person)
+    return person
+
+
+def _from_recipient(session: Session, ctx: NotifierContext, thread: Thread, r: RoutedRecipient,
+                    role: str) -> Participant:
+    return _participant(session, thread, role, r.rbe_email, name=r.rbe_name, label=", ".join(r.lycees),
+                        assignment_id=str(r.assignment_id), ctx=ctx)
+
+
+def _ensure_fallback(session: Session, ctx: NotifierContext, thread: Thread) -> Participant | None:
+    existing = [p for p in repo.participants(session, thread.id) if p.role == "fallback"]
+    if existing:
+        return None
+    email = thread.fallback_email or ctx.settings.fallback_email
+    return _participant(session, thread, "fallback", email, label="Référent entreprises de l'académie", ctx=ctx)
+
+
+def start_thread(session: Session, ctx: NotifierContext, event: RequestRouted) -> Thread:
+    """One thread per request, one copy of the first message per participant."""
+    existing = repo.thread_by_request(session, str(event.request_id))
+    if existing is not None:
+        return existing
+    token = new_thread_token()
+    s = ctx.settings
+    thread = Thread(
+        token=token, request_id=str(event.request_id), subject=_subject(event),
+        root_message_id=f"<thread.{token}@{s.reply_domain}>", company_name=event.company_name,
+        needs=",".join(event.needs), academie=event.academie, fallback_email=event.fallback_email,
+        request_summary=_summary(event), routed_at=ctx.now(),
+    )
+    repo.add(session, thread)
+    recipients = [] if event.unroutable else list(event.recipients)
+    if recipients and not any(r.role == "lead" for r in recipients):
+        recipients[0] = recipients[0].model_copy(update={"role": "lead"})
+    rbes = [_from_recipient(session, ctx, thread, r, r.role) for r in recipients]
+    rbes.sort(key=lambda p: p.role != "lead")
+    fallback = _ensure_fallback(session, ctx, thread) if not rbes else None
+    company = _participant(session, thread, "company", event.contact.email, name=event.contact.name,
+                           label=event.company_name, ctx=ctx)
+    entry = new_entry(session, thread, "initial", at=ctx.now())
+    for person in rbes:
+        queue_copy(session, ctx, thread, entry, person, "rbe_request", intro="new")
+    if fallback is not None:
+        queue_copy(session, ctx, thread, entry, fallback, "rbe_request", intro="unroutable")
+    ack = queue_copy(session, ctx, thread, entry, company, "company_ack", unroutable=not rbes)
+    lycees = [p.label for p in rbes if p.label]
+    text = (f"Votre demande a été transmise à : {', '.join(lycees)}." if lycees else
+            "Aucun lycée proche ne correspond encore : le référent entreprises de l'académie a reçu votre demande.")
+    publish_thread_message(session, ctx, thread, entry, "acknowledgement", text=text, message_id=ack.message_id)
+    return thread
+
+
+def _departure_reason(person: Participant) -> str:
+    return {
+        "declined": "a indiqué ne pas pouvoir donner suite",
+        "expired": "n'a pas pu répondre dans les délais",
+        "transferred": "a transmis la demande",
+    }.get(person.status, "n'est plus en charge de la demande")
+
+
+def escalate(session: Session, ctx: NotifierContext, event: RequestRouted) -> Thread:
+    """The lead role moves to another RBE (after a decline or an expiry): tell everyone honestly."""
+    thread = repo.thread_by_request(session, str(event.request_id))
+    if thread is None:
+        return start_thread(session, ctx, event)
+    people = repo.participants(session, thread.id)
+    old_leads = [p for p in people if p.role == "lead"]
+    new_lead: Participant | None = None
+    newcomers: list[Participant] = []
+    for r in [] if event.unroutable else event.recipients:
+        person = repo.participant_by_assignment(session, thread.id, str(r.assignment_id))
+        if person is None:
+            person = _from_recipient(session, ctx, thread, r, r.role)
+            newcomers.append(person)
+        if r.role == "lead":
+            person.role, person.lead_since, person.reminded_at, person.expired_at = "lead", ctx.now(), None, None
+            if person.status in ("expired", "declined", "transferred"):
+                person.status = "pending"
+            person.active = True
+            new_lead = person
+        session.add(person)
+    for old in old_leads:
+        if new_lead is not None and old.id == new_lead.id:
+            continue
+        old.role = "copy"
+        old.active = old.status not in ("declined", "transferred")
+        session.add(old)
+    session.flush()
+    before = author_label(old_leads[0]) if old_leads else "Le lycée sollicité"
+    reason = _departure_reason(old_leads[0]) if old_leads else "n'a pas pu donner suite"
+    fallback = _ensure_fallback(session, ctx, thread) if new_lead is None else None
+    if new_lead is not None:
+        text = f"{before} {reason}. {author_label(new_lead)} coordonne désormais la réponse."
+    else:
+        text = (f"{before} {reason}, et aucun autre lycée proche n'a été trouvé pour l'instant. "
+                "Le référent entreprises de l'académie a reçu votre demande.")
+    entry = new_entry(session, thread, "escalation", text=text, at=ctx.now())
+    company_copy = None
+    for person in repo.participants(session, thread.id, active_only=True):
+        if person.role == "company":
+            company_copy = queue_copy(session, ctx, thread, entry, person, "notice", notice="escalation_company",
+                                      text=text)
+        elif new_lead is not None and person.id == new_lead.id:
+            queue_copy(session, ctx, thread, entry, person, "rbe_request", intro="escalation", previous=before,
+                       reason=reason)
+        elif fallback is not None and person.id == fallback.id:
+            queue_copy(session, ctx, thread, entry, person, "rbe_request", intro="unroutable")
+        elif person.id in {p.id for p in newcomers}:
+            queue_copy(session, ctx, thread, entry, person, "rbe_request", intro="new")
+        else:
+            queue_copy(session, ctx, thread, entry, person, "notice", notice="escalation_rbe", text=text)
+    publish_thread_message(session, ctx, thread, entry, "escalation", text=text,
+                           message_id=company_copy.message_id if company_copy else None)
+    return thread
+
+
+def follow_up(session: Session, ctx: NotifierContext, event: RequestFollowUp) -> None:
+    """The company asked again: append its message to the existing thread, tell the lycées."""
+    thread = repo.thread_by_request(session, str(event.original_request_id))
+    if thread is None:
+        raise ThreadNotReady(str(event.original_request_id))
+    if thread.erased:
+        return
+    people = repo.participants(session, thread.id, active_only=True)
+    company = next((p for p in people if p.role == "company"), None)
+    text = event.message.strip() or "L'entreprise a renouvelé sa demande."
+    entry = new_entry(session, thread, "followup", author=company, text=text, at=ctx.now())
+    for person in people:
+        if person.role != "company":
+            queue_copy(session, ctx, thread, entry, person, "notice", notice="followup", text=text)
+    publish_thread_message(session, ctx, thread, entry, "status", author=company, text=text)
+
+
+def erase(session: Session, ctx: NotifierContext, event: RequestErased) -> None:
+    """Forget the company's personal data: names, addresses, message bodies; cancel pending copies."""
+    thread = repo.thread_by_request(session, str(event.request_id))
+    if thread is None:
+        return
+    thread.company_name = "Entreprise (données effacées)"
+    thread.subject = "[MonLycéePro] Demande effacée"
+    thread.request_summary = "{}"
+    thread.erased = True
+    session.add(thread)
+    for person in repo.participants(session, thread.id):
+        if person.role == "company":
+            person.email = f"efface-{person.id[:12]}@invalid"
+            person.name = None
+            person.label = ""
+            person.active = False
+            session.add(person)
+    repo.cancel_pending(session, thread.id)
+    repo.wipe_thread_content(session, thread.id)
+    session.flush()
