@@ -171,7 +171,9 @@ def pipeline() -> dict:
     lay.add(timeseries("Courriels envoyés / en échec", [
         ("sum by (kind) (rate(mlp_emails_sent_total[$__rate_interval]))", "envoyés {{kind}}"),
         ("sum by (kind) (rate(mlp_emails_failed_total[$__rate_interval]))", "échecs {{kind}}"),
-        ("sum(rate(mlp_emails_bounced_total[$__rate_interval]))", "rejets (bounces)")], unit="ops"))
+        ("sum(rate(mlp_emails_bounced_total[$__rate_interval]))", "rejets (bounces)"),
+        ("sum(rate(mlp_email_send_errors_total[$__rate_interval]))", "tentatives SMTP en erreur (réessayées)")],
+        unit="ops", description="« échecs » = abandonnés après le nombre maximal de tentatives."))
     lay.add(timeseries("Taux d'échec des envois", [
         ("sum(rate(mlp_emails_failed_total[$__rate_interval])) / (sum(rate(mlp_emails_sent_total[$__rate_interval]))"
          " + sum(rate(mlp_emails_failed_total[$__rate_interval])))", "échecs")], unit="percentunit",
@@ -179,6 +181,20 @@ def pipeline() -> dict:
     lay.add(timeseries("Courriels reçus par issue", [
         ("sum by (outcome) (increase(mlp_inbound_messages_total[$__rate_interval]))", "{{outcome}}")], stack=True,
         description="accepted, bad_token, wrong_sender, auto_reply, bounce…"))
+    lay.row("faststream (consommateurs et publication)")
+    lay.add(timeseries("Messages traités par statut", [
+        ("sum by (app_name, status) (rate(mlp_faststream_received_processed_messages_total[$__rate_interval]))",
+         "{{app_name}} {{status}}")], unit="ops"))
+    lay.add(timeseries("Durée de traitement p95 (faststream)", [
+        ("histogram_quantile(0.95, sum by (app_name, le) "
+         "(rate(mlp_faststream_received_processed_messages_duration_seconds_bucket[$__rate_interval])))",
+         "{{app_name}}")], unit="s"))
+    lay.add(timeseries("Exceptions et publications", [
+        ("sum by (app_name, exception_type) "
+         "(rate(mlp_faststream_received_processed_messages_exceptions_total[$__rate_interval]))",
+         "{{app_name}} {{exception_type}}"),
+        ("sum by (app_name) (rate(mlp_faststream_published_messages_total[$__rate_interval]))",
+         "{{app_name}} publiés")], unit="ops"))
     return dashboard("mlp-pipeline", "MonLycéePro — santé du pipeline",
                      "Les demandes circulent-elles, sont-elles bloquées, perdues ou sans réponse ?", lay, [])
 
@@ -243,7 +259,11 @@ def impact() -> dict:
         ("sum(rate(mlp_routing_recipients_sum[$__rate_interval])) / sum(rate(mlp_routing_recipients_count"
          "[$__rate_interval]))", "moyenne")]))
     lay.add(timeseries("Affectations par statut", [("sum by (status) (mlp_assignments)", "{{status}}")],
-                       stack=True, description="pending, accepted, declined, transferred, expired, answered"), w=24)
+                       stack=True, description="pending, accepted, declined, transferred, expired, answered"))
+    lay.add(timeseries("Actions des RBE (liens en un clic)", [
+        ("sum by (action) (increase(mlp_assignment_actions_total[$__rate_interval]))", "{{action}}")], stack=True))
+    lay.add(timeseries("Relances et escalades", [
+        ("sum by (step) (increase(mlp_reminders_total[$__rate_interval]))", "{{step}}")], stack=True))
     return dashboard("mlp-impact", "MonLycéePro — impact",
                      "Interactions créées entre entreprises et lycées, par académie et par type de besoin.",
                      lay, variables)
