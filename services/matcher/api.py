@@ -1,0 +1,138 @@
+"""HTTP routes of the matcher (thin): routing preview, admin review queue."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from sqlmodel import Session
+
+from services.matcher import repository as repo
+from services.matcher.config import MatcherSettings
+from services.matcher.schemas import (
+    FallbackOut,
+    FormationOut,
+    ManualRouteIn,
+    ManualRouteOut,
+    PreviewOut,
+    PreviewRecipient,
+    ReviewItemOut,
+)
+from services.matcher.service import RoutingQuery, decide
+from services.matcher.service.flows import fallback_for
+from services.matcher.service.manual import ManualRouteError, route_manually
+from services.matcher.service.readmodel import CatalogReadModel
+from services.matcher.snapshot_source import ReadModelHolder
+from shared.db import unit_of_work
+from shared.geo import load_communes, territory_of
+from shared.request_schema import CompanyRequestIn
+from shared.service import ServiceRuntime
+
+router = APIRouter(prefix="/api/v1")
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+def get_model(request: Request) -> CatalogReadModel:
+    holder: ReadModelHolder = request.app.state.holder
+    if holder.model is None:
+        raise HTTPException(503, "Le catalogue des lycées n'est pas encore chargé : réessayez dans un instant.")
+    return holder.model
+
+
+def require_admin(runtime: Annotated[ServiceRuntime, Depends(get_runtime)],
+                  authorization: Annotated[str | None, Header()] = None) -> None:
+    token = runtime.settings.admin_token
+    if not token:
+        raise HTTPException(403, "L'API d'administration est désactivée (MLP_ADMIN_TOKEN absent).")
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise HTTPException(401, "Jeton d'administration manquant ou invalide.", headers={"WWW-Authenticate": "Bearer"})
+
+
+Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
+Model = Annotated[CatalogReadModel, Depends(get_model)]
+Admin = Annotated[None, Depends(require_admin)]
+
+
+def _settings(runtime: ServiceRuntime) -> MatcherSettings:
+    return runtime.settings  # type: ignore[return-value]
+
+
+def _preview(runtime: ServiceRuntime, model: CatalogReadModel, body: CompanyRequestIn) -> PreviewOut:
+    communes = load_communes()
+    commune = communes.resolve(body.location.postal_code, body.location.commune_insee)
+    if commune is None or commune.latitude is None or commune.longitude is None:
+        raise HTTPException(422, {"detail": "Données invalides.", "erreurs": [
+            {"champ": "location", "message": "Code postal ou commune inconnu(e)."}]})
+    territoire = communes.territoire(commune.departement)
+    settings = _settings(runtime)
+    query = RoutingQuery(
+        request_id=uuid.uuid4(), needs=list(body.needs), jobs=list(body.jobs), naf=body.naf,
+        latitude=commune.latitude, longitude=commune.longitude, territory=territory_of(commune.departement),
+        academie=territoire.academie if territoire else None, commune_name=commune.name,
+        radius_km=body.radius_km, preferred_uai=body.preferred_uai,
+    )
+    now = datetime.now(UTC)
+    with Session(runtime.engine) as session:  # read only: no commit, no outbox
+        loads = repo.month_loads(session, now.strftime("%Y-%m"))
+    decision = decide(model, query, k=settings.max_lycees, steps=settings.radius_steps_km, loads=loads,
+                      today=now.date(), keep=settings.kept_candidates)
+    fallback = (FallbackOut(email=fallback_for(model, query.academie, settings), academie=query.academie)
+                if decision.unroutable else None)
+    return PreviewOut(
+        recipients=[
+            PreviewRecipient(
+                uai=p.uais[0], lycee=p.lycees[0], uais=p.uais, lycees=p.lycees, rbe_email=p.rbe_email, role=p.role,
+                distance_km=p.distance_km, formations=[FormationOut(cfd=c, label=label) for c, label in p.formations],
+                reasons=p.reasons,
+            )
+            for p in decision.recipients
+        ],
+        fallback=fallback, explanation=decision.explanation, radius_km=decision.radius_km, romes=decision.romes,
+    )
+
+
+@router.post("/routing/preview", response_model=PreviewOut, tags=["routage"],
+             summary="Aperçu, sans effet, des lycées qui recevraient la demande")
+async def preview(body: CompanyRequestIn, runtime: Runtime, model: Model) -> PreviewOut:
+    return await asyncio.to_thread(_preview, runtime, model, body)
+
+
+@router.get("/review", response_model=list[ReviewItemOut], tags=["revue"],
+            summary="Demandes sans lycée pertinent, à router à la main")
+def list_review(runtime: Runtime, _: Admin) -> list[ReviewItemOut]:
+    out = []
+    with Session(runtime.engine) as session:
+        for item in repo.list_review(session):
+            req = repo.get_request(session, item.request_id)
+            payload = json.loads(req.payload) if req else {}
+            decisions = repo.decisions_of(session, item.request_id)
+            out.append(ReviewItemOut(
+                request_id=item.request_id, reason=item.reason, academie=item.academie,
+                fallback_email=item.fallback_email, created_at=item.created_at, needs=payload.get("needs", []),
+                jobs=payload.get("jobs", []), commune=(payload.get("location") or {}).get("commune_name"),
+                company_name=payload.get("company_name", ""),
+                explanation=decisions[-1].explanation if decisions else "",
+            ))
+    return out
+
+
+@router.post("/review/{request_id}/route", response_model=ManualRouteOut, tags=["revue"],
+             summary="Router à la main une demande de la file de revue")
+def route_review_item(request_id: uuid.UUID, body: ManualRouteIn, runtime: Runtime, model: Model,
+                      _: Admin) -> ManualRouteOut:
+    try:
+        with unit_of_work(runtime.engine) as session:
+            outcome = route_manually(session, str(request_id), body.uais, model, _settings(runtime))
+    except ManualRouteError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    runtime.relay.wake()
+    return ManualRouteOut(request_id=str(request_id), assignments=outcome.recipients)

@@ -1,0 +1,51 @@
+"""Composition root of the matcher: runtime, catalog read model, stream subscribers, routes."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+
+from services.matcher.api import router
+from services.matcher.config import MatcherSettings
+from services.matcher.errors import validation_error_handler
+from services.matcher.handlers import MatcherHandlers
+from services.matcher.models import TABLES
+from services.matcher.snapshot_source import ReadModelHolder, keep_fresh
+from shared.consumer import subscribe_reliably
+from shared.events import AssignmentChanged, CatalogChanged, RequestErased, RequestSubmitted, Streams
+from shared.service import ServiceRuntime, build_runtime, create_service_app
+
+NAME = "matcher"
+
+
+def create_app(settings: MatcherSettings | None = None) -> FastAPI:
+    settings = settings or MatcherSettings()
+    runtime = build_runtime(NAME, settings, TABLES)
+    holder = ReadModelHolder()
+    handlers = MatcherHandlers(holder, settings)
+    for stream, handler, accepts in (
+        (Streams.REQUEST_SUBMITTED, handlers.on_request_submitted, RequestSubmitted),
+        (Streams.ASSIGNMENT_CHANGED, handlers.on_assignment_changed, AssignmentChanged),
+        (Streams.REQUEST_ERASED, handlers.on_request_erased, RequestErased),
+        (Streams.CATALOG_CHANGED, handlers.on_catalog_changed, CatalogChanged),
+    ):
+        subscribe_reliably(
+            runtime.broker, runtime.redis, runtime.engine, stream=stream, group=NAME,
+            consumer=runtime.consumer_name, handler=handler, max_deliveries=settings.max_deliveries,
+            claim_idle_ms=settings.claim_idle_ms, polling_interval_ms=settings.polling_interval_ms,
+            accepts=(accepts,),
+        )
+
+    async def catalog_read_model(rt: ServiceRuntime) -> None:
+        await keep_fresh(holder, settings.catalog_url, settings.snapshot_cache_path,
+                         settings.catalog_refresh_debounce_s)
+
+    app = create_service_app(
+        runtime, title="MonLycéePro — routage (matcher)",
+        description="Route chaque demande d'entreprise vers les bons référents (RBE), explique chaque choix.",
+        background=[catalog_read_model],
+    )
+    app.state.holder = holder
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.include_router(router)
+    return app

@@ -1,0 +1,124 @@
+"""All SQL of the matcher. Functions take the caller's session and never commit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from services.matcher.models import (
+    Assignment,
+    MonthlyLoad,
+    ReviewItem,
+    RoutedRequest,
+    RoutingDecision,
+    utcnow,
+)
+
+
+def get_request(session: Session, request_id: str) -> RoutedRequest | None:
+    return session.get(RoutedRequest, request_id)
+
+
+def find_repeat(session: Session, company_key: str, needs: set[str], since: datetime,
+                exclude: str) -> RoutedRequest | None:
+    """The earliest original (not a follow-up) request of this company sharing a need since ``since``."""
+    rows = session.exec(
+        select(RoutedRequest)
+        .where(RoutedRequest.company_key == company_key, RoutedRequest.submitted_at >= since,
+               col(RoutedRequest.original_request_id).is_(None), RoutedRequest.request_id != exclude,
+               col(RoutedRequest.erased_at).is_(None))
+        .order_by(col(RoutedRequest.submitted_at))
+    ).all()
+    for row in rows:
+        if needs & set(row.needs.split(",")):
+            return row
+    return None
+
+
+def add(session: Session, *rows: object) -> None:
+    for row in rows:
+        session.add(row)
+    session.flush()
+
+
+def month_loads(session: Session, month: str) -> dict[str, int]:
+    rows = session.exec(select(MonthlyLoad.uai, MonthlyLoad.count).where(MonthlyLoad.month == month)).all()
+    return {uai: count for uai, count in rows}
+
+
+def increment_loads(session: Session, uais: Iterable[str], month: str) -> None:
+    for uai in uais:
+        row = session.exec(select(MonthlyLoad).where(MonthlyLoad.uai == uai, MonthlyLoad.month == month)).first()
+        if row is None:
+            session.add(MonthlyLoad(uai=uai, month=month, count=1))
+        else:
+            row.count += 1
+            session.add(row)
+    session.flush()
+
+
+def assignments_of(session: Session, request_id: str) -> list[Assignment]:
+    return list(session.exec(
+        select(Assignment).where(Assignment.request_id == request_id).order_by(col(Assignment.created_at))
+    ).all())
+
+
+def get_assignment(session: Session, assignment_id: str) -> Assignment | None:
+    return session.get(Assignment, assignment_id)
+
+
+def decisions_of(session: Session, request_id: str) -> list[RoutingDecision]:
+    return list(session.exec(
+        select(RoutingDecision).where(RoutingDecision.request_id == request_id)
+        .order_by(col(RoutingDecision.created_at))
+    ).all())
+
+
+def latest_ranked_decision(session: Session, request_id: str) -> RoutingDecision | None:
+    """The last decision that ranked candidates (initial or escalation, not manual)."""
+    for decision in reversed(decisions_of(session, request_id)):
+        if decision.kind != "manual" and json.loads(decision.candidates):
+            return decision
+    return None
+
+
+def open_review(session: Session, request_id: str, reason: str, academie: str | None, fallback: str | None) -> None:
+    item = session.get(ReviewItem, request_id)
+    if item is None:
+        session.add(ReviewItem(request_id=request_id, reason=reason, academie=academie, fallback_email=fallback))
+    else:
+        item.reason, item.resolved_at = reason, None
+        session.add(item)
+    session.flush()
+
+
+def list_review(session: Session, include_resolved: bool = False, limit: int = 200) -> list[ReviewItem]:
+    query = select(ReviewItem).order_by(col(ReviewItem.created_at)).limit(limit)
+    if not include_resolved:
+        query = query.where(col(ReviewItem.resolved_at).is_(None))
+    return list(session.exec(query).all())
+
+
+def get_review(session: Session, request_id: str) -> ReviewItem | None:
+    return session.get(ReviewItem, request_id)
+
+
+def resolve_review(session: Session, item: ReviewItem) -> None:
+    item.resolved_at = utcnow()
+    session.add(item)
+    session.flush()
+
+
+def erase_request(session: Session, request_id: str, scrubbed_payload: str) -> bool:
+    row = session.get(RoutedRequest, request_id)
+    if row is None:
+        return False
+    row.payload = scrubbed_payload
+    row.company_key = None
+    row.erased_at = utcnow()
+    session.add(row)
+    session.flush()
+    return True

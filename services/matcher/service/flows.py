@@ -1,0 +1,266 @@
+"""Use cases run inside the boundary's transaction: route, follow up, escalate, route by hand, erase.
+
+They read and write through the repository and stage events in the outbox; the boundary commits.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session
+
+from services.matcher import repository as repo
+from services.matcher.config import MatcherSettings
+from services.matcher.models import Assignment, RoutedRequest, RoutingDecision
+from services.matcher.service.readmodel import CatalogReadModel
+from services.matcher.service.routing import Candidate, Decision, RecipientPlan, RoutingQuery, decide, select
+from shared.events import (
+    AssignmentChanged,
+    FormationRef,
+    RequestErased,
+    RequestFollowUp,
+    RequestRouted,
+    RequestSubmitted,
+    RoutedRecipient,
+)
+from shared.geo import fold, load_communes, territory_of
+from shared.outbox import add_to_outbox
+
+ESCALATING_STATUSES = {"declined", "expired", "transferred"}
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened, for metrics after commit (bounded labels only)."""
+
+    outcome: str  # routed, unroutable, followup, escalated, skipped
+    need: str = "autre"
+    academie: str = "inconnue"
+    recipients: int = 0
+    delay_s: float | None = None
+    decision_s: float | None = None
+
+
+def company_key(event: RequestSubmitted) -> str | None:
+    if event.siret:
+        digits = "".join(c for c in event.siret if c.isdigit())
+        if digits:
+            return "siret:" + digits
+    return "email:" + fold(event.contact.email).replace(" ", "") if event.contact.email else None
+
+
+def build_query(event: RequestSubmitted) -> RoutingQuery | None:
+    loc = event.location
+    communes = load_communes()
+    commune = communes.resolve(loc.postal_code, loc.commune_insee)
+    lat, lon = loc.latitude, loc.longitude
+    if (lat is None or lon is None) and commune is not None:
+        lat, lon = commune.latitude, commune.longitude
+    departement = loc.departement or (commune.departement if commune else None)
+    if lat is None or lon is None or not departement:
+        return None
+    territoire = communes.territoire(departement)
+    return RoutingQuery(
+        request_id=event.request_id, needs=list(event.needs), jobs=list(event.jobs), naf=event.naf,
+        latitude=lat, longitude=lon, territory=territory_of(departement),
+        academie=territoire.academie if territoire else None,
+        commune_name=loc.commune_name or (commune.name if commune else None),
+        radius_km=event.radius_km, preferred_uai=event.preferred_uai,
+    )
+
+
+def academie_of(event: RequestSubmitted) -> str | None:
+    query = build_query(event)
+    return query.academie if query else None
+
+
+def fallback_for(model: CatalogReadModel | None, academie: str | None, settings: MatcherSettings) -> str:
+    if model and academie and academie in model.academie_fallbacks:
+        return model.academie_fallbacks[academie]
+    return settings.fallback_email
+
+
+def run_decision(model: CatalogReadModel, query: RoutingQuery, settings: MatcherSettings,
+                 loads: dict[str, int], now: datetime) -> tuple[Decision, float]:
+    started = time.perf_counter()
+    decision = decide(model, query, k=settings.max_lycees, steps=settings.radius_steps_km, loads=loads,
+                      today=now.date(), keep=settings.kept_candidates)
+    return decision, time.perf_counter() - started
+
+
+def _month(now: datetime) -> str:
+    return now.strftime("%Y-%m")
+
+
+def _store_assignments(session: Session, request_id: str, routing_id: str, plans: list[RecipientPlan],
+                       candidates: list[Candidate], now: datetime) -> list[Assignment]:
+    family_of = {c.uai: c.family for c in candidates}
+    rows = [
+        Assignment(
+            id=str(uuid.uuid4()), request_id=request_id, routing_id=routing_id, rbe_id=p.rbe_id,
+            rbe_email=p.rbe_email, rbe_name=p.rbe_name, is_generic_contact=p.is_generic_contact, role=p.role,
+            uais=",".join(p.uais), lycees=json.dumps(p.lycees, ensure_ascii=False),
+            families=",".join(family_of.get(u, u) for u in p.uais), distance_km=p.distance_km,
+            formations=json.dumps([{"cfd": c, "label": label} for c, label in p.formations], ensure_ascii=False),
+            reasons=json.dumps(p.reasons, ensure_ascii=False),
+        )
+        for p in plans
+    ]
+    repo.add(session, *rows)
+    repo.increment_loads(session, [u for p in plans for u in p.uais], _month(now))
+    return rows
+
+
+def recipient_of(row: Assignment) -> RoutedRecipient:
+    return RoutedRecipient(
+        assignment_id=uuid.UUID(row.id), rbe_email=row.rbe_email, rbe_name=row.rbe_name, role=row.role,  # type: ignore[arg-type]
+        is_generic_address=row.is_generic_contact, uais=row.uais.split(","), lycees=json.loads(row.lycees),
+        distance_km=row.distance_km, formations=[FormationRef(**f) for f in json.loads(row.formations)],
+        reasons=json.loads(row.reasons),
+    )
+
+
+def routed_event(req: RequestSubmitted, routing_id: str, kind: str, academie: str | None,
+                 assignments: list[Assignment], explanation: str, fallback: str | None) -> RequestRouted:
+    return RequestRouted(
+        correlation_id=req.correlation_id, request_id=req.request_id, routing_id=uuid.UUID(routing_id),
+        submitted_at=req.submitted_at, kind=kind, needs=req.needs, academie=academie,  # type: ignore[arg-type]
+        company_name=req.company_name, contact=req.contact, jobs=req.jobs, message=req.message,
+        places=req.places, period=req.period, commune_name=req.location.commune_name,
+        recipients=[recipient_of(a) for a in assignments], fallback_email=fallback,
+        unroutable=not assignments, explanation=explanation,
+    )
+
+
+def route_submitted(session: Session, event: RequestSubmitted, model: CatalogReadModel,
+                    settings: MatcherSettings, now: datetime | None = None) -> Outcome:
+    now = now or datetime.now(UTC)
+    request_id = str(event.request_id)
+    need = event.needs[0] if event.needs else "autre"
+    if repo.get_request(session, request_id) is not None:
+        return Outcome("skipped", need)  # the same request re-submitted under a new event id
+    query = build_query(event)
+    academie = query.academie if query else None
+    key = company_key(event)
+    submitted = event.submitted_at if event.submitted_at.tzinfo else event.submitted_at.replace(tzinfo=UTC)
+    original = (repo.find_repeat(session, key, set(event.needs),
+                                 submitted - timedelta(days=settings.repeat_window_days), request_id)
+                if key else None)
+    row = RoutedRequest(
+        request_id=request_id, company_key=key, needs=",".join(event.needs), submitted_at=submitted,
+        academie=academie, payload=event.model_dump_json(),
+        original_request_id=original.request_id if original else None,
+    )
+    repo.add(session, row)
+    delay = max((now - submitted).total_seconds(), 0.0)
+    if original is not None:
+        add_to_outbox(session, RequestFollowUp(
+            correlation_id=event.correlation_id, request_id=event.request_id,
+            original_request_id=uuid.UUID(original.request_id), message=event.message,
+        ))
+        return Outcome("followup", need, academie or "inconnue", 0, delay)
+    routing_id = str(uuid.uuid4())
+    if query is None:
+        decision = Decision([], [], None, [], None, "Commune de l'entreprise inconnue : routage impossible.", True)
+        elapsed = 0.0
+    else:
+        decision, elapsed = run_decision(model, query, settings, repo.month_loads(session, _month(now)), now)
+    fallback = fallback_for(model, academie, settings) if decision.unroutable else None
+    repo.add(session, RoutingDecision(
+        id=routing_id, request_id=request_id, kind="initial", unroutable=decision.unroutable,
+        fallback_email=fallback, radius_km=decision.radius_km, explanation=decision.explanation,
+        candidates=json.dumps([c.as_json() for c in decision.candidates], ensure_ascii=False),
+        romes=",".join(decision.romes)[:400], decision_ms=elapsed * 1000,
+    ))
+    assignments = _store_assignments(session, request_id, routing_id, decision.recipients, decision.candidates, now)
+    if decision.unroutable:
+        repo.open_review(session, request_id, "unroutable", academie, fallback)
+    add_to_outbox(session, routed_event(event, routing_id, "initial", academie, assignments,
+                                        decision.explanation, fallback))
+    outcome = "unroutable" if decision.unroutable else "routed"
+    return Outcome(outcome, need, academie or "inconnue", len(assignments), delay, elapsed)
+
+
+def escalate(session: Session, event: AssignmentChanged, model: CatalogReadModel | None,
+             settings: MatcherSettings, now: datetime | None = None) -> Outcome:
+    """The lead declined, transferred or let the deadline pass: the next-best untried candidate leads."""
+    now = now or datetime.now(UTC)
+    row = repo.get_assignment(session, str(event.assignment_id))
+    if row is None:
+        return Outcome("skipped")
+    row.status, row.updated_at = event.status, now
+    repo.add(session, row)
+    if event.status not in ESCALATING_STATUSES or row.role != "lead":
+        return Outcome("skipped")
+    req_row = repo.get_request(session, row.request_id)
+    if req_row is None or req_row.erased_at is not None:
+        return Outcome("skipped")
+    request = RequestSubmitted.model_validate_json(req_row.payload)
+    need = request.needs[0] if request.needs else "autre"
+    academie = req_row.academie
+    row.role = "copy"
+    repo.add(session, row)
+    existing = repo.assignments_of(session, row.request_id)
+    tried_rbes = {a.rbe_id for a in existing}
+    tried_families = {f for a in existing for f in a.families.split(",") if f}
+    previous = repo.latest_ranked_decision(session, row.request_id)
+    candidates = [_candidate_from_json(c) for c in json.loads(previous.candidates)] if previous else []
+    for cand in candidates:
+        cand.chosen, cand.skipped = False, None
+    plans = select(candidates, 1, excluded_rbes=tried_rbes, excluded_families=tried_families)
+    routing_id = str(uuid.uuid4())
+    if plans:
+        new = _store_assignments(session, row.request_id, routing_id, plans, candidates, now)
+        explanation = (f"Le référent principal ({event.status}) est remplacé par {plans[0].lycees[0]}, "
+                       "le candidat suivant le mieux classé qui n'avait pas encore été sollicité.")
+        fallback = None
+    else:
+        promoted = next((a for a in existing if a.id != row.id and a.status == "pending"), None)
+        if promoted is not None:
+            promoted.role, promoted.updated_at = "lead", now
+            repo.add(session, promoted)
+            new = [promoted]
+            explanation = f"Plus de candidat non sollicité : {json.loads(promoted.lycees)[0]} devient référent principal."
+            fallback = None
+        else:
+            new = []
+            fallback = fallback_for(model, academie, settings)
+            explanation = "Tous les candidats pertinents ont été sollicités : contact de l'académie et file de revue."
+            repo.open_review(session, row.request_id, "escalation_exhausted", academie, fallback)
+    repo.add(session, RoutingDecision(
+        id=routing_id, request_id=row.request_id, kind="escalation", unroutable=not new, fallback_email=fallback,
+        radius_km=previous.radius_km if previous else None, explanation=explanation,
+        candidates=json.dumps([c.as_json() for c in candidates], ensure_ascii=False),
+        romes=previous.romes if previous else "",
+    ))
+    add_to_outbox(session, routed_event(request, routing_id, "escalation", academie, new, explanation, fallback))
+    return Outcome("escalated", need, academie or "inconnue", len(new))
+
+
+def _candidate_from_json(data: dict) -> Candidate:
+    return Candidate(
+        uai=data["uai"], lycee=data["lycee"], family=data.get("family") or data["uai"], rbe_id=data["rbe_id"],
+        rbe_email=data["rbe_email"], rbe_name=data.get("rbe_name"),
+        is_generic_contact=bool(data.get("is_generic_contact")), distance_km=data["distance_km"],
+        relevance=data["relevance"], score=data["score"],
+        formations=[(f["cfd"], f["label"]) for f in data["formations"]], reasons=list(data["reasons"]),
+        chosen=data["chosen"], blocked=data.get("blocked"), skipped=data.get("skipped"),
+    )
+
+
+def erase(session: Session, event: RequestErased) -> bool:
+    """Drop the company's personal data; keep what routing statistics need (needs, académie, lycées)."""
+    row = repo.get_request(session, str(event.request_id))
+    if row is None:
+        return False
+    data = json.loads(row.payload)
+    data["company_name"] = "[effacé]"
+    data["contact"] = {"name": "[effacé]", "email": "efface@invalid", "phone": None}
+    data["siret"] = None
+    data["message"] = ""
+    data["location"] = {k: data.get("location", {}).get(k) for k in ("postal_code", "commune_insee", "departement")}
+    return repo.erase_request(session, row.request_id, json.dumps(data, ensure_ascii=False))

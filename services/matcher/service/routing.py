@@ -1,0 +1,233 @@
+"""The routing decision: rank relevant lycées, deduplicate, pick at most K, group by RBE.
+
+Score (documented in docs/matcher.md), 0..110:
+    50 x relevance (0..1)                       jobs covered x track fit
+  + 30 x (1 - distance / search radius)         nearer is better
+  + 10 if the lycée says it welcomes the need   (services declared in the catalog)
+  + 10 x (1 - load ratio)                       routed this month / monthly capacity
+  + 100 if the company chose this lycée         (came from its profile page)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from services.matcher.service.readmodel import CatalogReadModel, LyceeView
+from services.matcher.service.relevance import Match, Wanted, candidates_within, resolve_wanted
+from shared.geo import haversine_km
+
+
+@dataclass(slots=True)
+class RoutingQuery:
+    request_id: uuid.UUID
+    needs: list[str]
+    jobs: list[str]
+    naf: str | None
+    latitude: float
+    longitude: float
+    territory: str
+    academie: str | None
+    commune_name: str | None = None
+    radius_km: int | None = None
+    preferred_uai: str | None = None
+
+
+@dataclass(slots=True)
+class Candidate:
+    uai: str
+    lycee: str
+    family: str
+    rbe_id: str
+    rbe_email: str
+    rbe_name: str | None
+    is_generic_contact: bool
+    distance_km: float
+    relevance: float
+    score: float
+    formations: list[tuple[str, str]]
+    reasons: list[str]
+    chosen: bool = False
+    blocked: str | None = None  # cannot be asked at all: capacity reached, RBE away without deputy
+    skipped: str | None = None  # why the selection passed it over
+
+    def as_json(self) -> dict:
+        return {
+            "uai": self.uai, "lycee": self.lycee, "rbe_id": self.rbe_id, "rbe_email": self.rbe_email,
+            "distance_km": self.distance_km, "relevance": round(self.relevance, 3), "score": round(self.score, 2),
+            "formations": [{"cfd": c, "label": label} for c, label in self.formations],
+            "reasons": self.reasons, "chosen": self.chosen, "blocked": self.blocked, "skipped": self.skipped, "family": self.family,
+            "rbe_name": self.rbe_name, "is_generic_contact": self.is_generic_contact,
+        }
+
+
+@dataclass(slots=True)
+class RecipientPlan:
+    rbe_id: str
+    rbe_email: str
+    rbe_name: str | None
+    is_generic_contact: bool
+    role: str
+    uais: list[str]
+    lycees: list[str]
+    distance_km: float
+    formations: list[tuple[str, str]]
+    reasons: list[str]
+
+
+@dataclass(slots=True)
+class Decision:
+    recipients: list[RecipientPlan]
+    candidates: list[Candidate]
+    radius_km: float | None
+    romes: list[str]
+    academie: str | None
+    explanation: str
+    unroutable: bool = False
+    unresolved_jobs: list[str] = field(default_factory=list)
+
+
+def radius_steps(query: RoutingQuery, steps: list[int]) -> list[int]:
+    if query.radius_km:
+        return [query.radius_km, *[s for s in steps if s > query.radius_km]]
+    return list(steps)
+
+
+def _contact(ly: LyceeView, today: date) -> tuple[str, str, str | None, bool] | None:
+    """(rbe_id, email, name, generic) for this lycée today; the deputy when the RBE is away; None if nobody."""
+    if not ly.absent_on(today):
+        return ly.rbe_id, ly.rbe_email, ly.rbe_name, ly.is_generic_contact
+    if ly.deputy_email:
+        return ly.deputy_email.lower(), ly.deputy_email, None, False
+    return None
+
+
+def _score(m: Match, distance: float, radius: float, load: int, preferred: str | None) -> float:
+    ly = m.lycee
+    ratio = load / ly.monthly_capacity if ly.monthly_capacity else min(load / 40, 1.0) * 0.5
+    score = 50 * m.relevance + 30 * max(0.0, 1 - distance / radius) + (10 if m.welcomes_service else 0)
+    score += 10 * (1 - min(ratio, 1.0))
+    return score + (100 if preferred and ly.uai == preferred else 0)
+
+
+def rank(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, radius: float,
+         loads: Mapping[str, int], today: date) -> list[Candidate]:
+    matches = candidates_within(model, query.needs, wanted, query.territory, query.latitude, query.longitude, radius)
+    out: list[Candidate] = []
+    for m in matches.values():
+        ly = m.lycee
+        distance = haversine_km(query.latitude, query.longitude, ly.latitude, ly.longitude)
+        if distance > radius:
+            continue
+        load = loads.get(ly.uai, 0)
+        spec = model.formation_specificity
+        formations = [(c, model.formation_label(c)) for c in sorted(m.cfds, key=lambda c: (-spec.get(c, 0.0), c))][:6]
+        reasons = []
+        if formations:
+            reasons.append("forme aux métiers demandés : " + ", ".join(label for _, label in formations[:3]))
+        reasons.append(f"à {km(distance)}")
+        reasons.extend(m.reasons)
+        if query.preferred_uai == ly.uai:
+            reasons.append("lycée choisi par l'entreprise")
+        cand = Candidate(
+            uai=ly.uai, lycee=ly.name, family=ly.family, rbe_id=ly.rbe_id, rbe_email=ly.rbe_email,
+            rbe_name=ly.rbe_name, is_generic_contact=ly.is_generic_contact, distance_km=round(distance, 1),
+            relevance=m.relevance, score=_score(m, distance, radius, load, query.preferred_uai),
+            formations=formations, reasons=reasons,
+        )
+        if ly.monthly_capacity is not None and load >= ly.monthly_capacity:
+            cand.blocked = f"capacité mensuelle atteinte ({load}/{ly.monthly_capacity})"
+        else:
+            contact = _contact(ly, today)
+            if contact is None:
+                cand.blocked = "référent absent, sans suppléant"
+            elif contact[0] != ly.rbe_id:
+                cand.rbe_id, cand.rbe_email, cand.rbe_name, cand.is_generic_contact = contact
+                cand.reasons.append("référent absent : son suppléant est prévenu")
+        out.append(cand)
+    out.sort(key=lambda c: (-c.score, c.distance_km, c.uai))
+    return out
+
+
+def select(candidates: list[Candidate], k: int, excluded_rbes: set[str] = frozenset(),
+           excluded_families: set[str] = frozenset()) -> list[RecipientPlan]:
+    """At most ``k`` lycées, one per establishment (SEP + parent), one assignment per RBE."""
+    families: dict[str, Candidate] = {}
+    plans: dict[str, RecipientPlan] = {}
+    chosen = 0
+    for cand in candidates:
+        if cand.blocked:
+            continue
+        if cand.family in excluded_families or cand.rbe_id in excluded_rbes:
+            cand.skipped = "déjà sollicité pour cette demande"
+            continue
+        if cand.family in families:
+            cand.skipped = f"même établissement que {families[cand.family].uai} : une seule sollicitation"
+            continue
+        if chosen >= k:
+            cand.skipped = f"au-delà des {k} lycées retenus"
+            continue
+        families[cand.family] = cand
+        chosen += 1
+        cand.chosen = True
+        plan = plans.get(cand.rbe_id)
+        if plan is None:
+            plans[cand.rbe_id] = RecipientPlan(
+                rbe_id=cand.rbe_id, rbe_email=cand.rbe_email, rbe_name=cand.rbe_name,
+                is_generic_contact=cand.is_generic_contact, role="lead" if not plans else "copy",
+                uais=[cand.uai], lycees=[cand.lycee], distance_km=cand.distance_km,
+                formations=list(cand.formations), reasons=list(cand.reasons),
+            )
+        else:
+            plan.uais.append(cand.uai)
+            plan.lycees.append(cand.lycee)
+            plan.formations.extend(f for f in cand.formations if f not in plan.formations)
+            plan.reasons.append(f"couvre aussi {cand.lycee} ({cand.uai}) : une seule affectation")
+            cand.reasons.append("même référent qu'un autre lycée retenu : une seule affectation")
+    return list(plans.values())
+
+
+def decide(model: CatalogReadModel, query: RoutingQuery, *, k: int, steps: list[int],
+           loads: Mapping[str, int], today: date, keep: int = 20) -> Decision:
+    wanted = resolve_wanted(model, query.jobs, query.naf)
+    ranked: list[Candidate] = []
+    recipients: list[RecipientPlan] = []
+    radius: float | None = None
+    for radius in radius_steps(query, steps):
+        ranked = rank(model, query, wanted, radius, loads, today)
+        recipients = select(ranked, k)
+        if sum(len(r.uais) for r in recipients) >= k:
+            break  # widen while fewer than K lycées are found, so coordination has its K options
+    kept = [c for c in ranked if c.chosen] + [c for c in ranked if not c.chosen][: max(keep - k, 0)]
+    decision = Decision(
+        recipients=recipients, candidates=kept, radius_km=radius, romes=sorted(wanted.romes),
+        academie=query.academie, explanation="", unroutable=not recipients, unresolved_jobs=wanted.unresolved_jobs,
+    )
+    decision.explanation = explain(model, query, decision, wanted)
+    return decision
+
+
+def explain(model: CatalogReadModel, query: RoutingQuery, decision: Decision, wanted: Wanted) -> str:
+    where = query.commune_name or "la commune de l'entreprise"
+    jobs = ", ".join(f"{model.rome_labels.get(r, r)} ({r})" for r in decision.romes[:5])
+    if wanted.from_sector:
+        asked = f"métiers typiques du secteur d'activité : {jobs}"
+    elif jobs:
+        asked = f"métiers : {jobs}"
+    else:
+        asked = "besoins : " + ", ".join(query.needs)
+    if decision.unroutable:
+        return (f"Aucun lycée pertinent à moins de {decision.radius_km or 0:.0f} km de {where} ({asked}). "
+                "La demande est confiée au contact de l'académie et placée en file de revue.")
+    lead = decision.recipients[0]
+    n = sum(len(r.uais) for r in decision.recipients)
+    return (f"{n} lycée(s) retenu(s) dans un rayon de {decision.radius_km:.0f} km autour de {where} ({asked}). "
+            f"Référent principal : {lead.lycees[0]} à {km(lead.distance_km)}, le mieux classé "
+            "(pertinence, distance, services proposés, charge du mois).")
+
+
+def km(value: float) -> str:
+    """'4,2 km' (French decimal comma)."""
+    return f"{value:.1f}".replace(".", ",") + " km"

@@ -1,0 +1,106 @@
+"""The catalog read model's lifecycle: fetch the snapshot API (retry with backoff), cache the last
+good snapshot on disk (restart while the catalog is down), refresh on CatalogChanged (debounced)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from services.matcher.metrics import CATALOG_REFRESHES, CATALOG_SNAPSHOT_AGE, CATALOG_SNAPSHOT_LYCEES
+from services.matcher.service.readmodel import CatalogReadModel
+from shared.catalog_snapshot import CatalogSnapshot
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class ReadModelUnavailable(RuntimeError):
+    """No snapshot loaded yet (catalog unreachable and no cache)."""
+
+
+class ReadModelHolder:
+    """Holds the current read model; swapped atomically, readable from handler threads."""
+
+    def __init__(self) -> None:
+        self.model: CatalogReadModel | None = None
+        self._ready = threading.Event()
+        self.refresh_requested: asyncio.Event | None = None
+
+    def install(self, snapshot: CatalogSnapshot, source: str) -> CatalogReadModel:
+        model = CatalogReadModel(snapshot)
+        self.model = model
+        self._ready.set()
+        CATALOG_SNAPSHOT_LYCEES.set(len(model.lycees))
+        CATALOG_SNAPSHOT_AGE.set(time.time())
+        CATALOG_REFRESHES.labels(source, "ok").inc()
+        log.info("catalog_snapshot_loaded", source=source, version=snapshot.version, lycees=len(model.lycees))
+        return model
+
+    def wait(self, timeout: float) -> CatalogReadModel:
+        if not self._ready.wait(timeout) or self.model is None:
+            raise ReadModelUnavailable("catalogue indisponible : aucun instantané chargé")
+        return self.model
+
+    def request_refresh(self) -> None:
+        if self.refresh_requested is not None:
+            self.refresh_requested.set()
+
+
+def load_cached(path: Path) -> CatalogSnapshot | None:
+    try:
+        return CatalogSnapshot.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a torn or outdated cache is ignored, never fatal
+        log.warning("catalog_cache_unreadable", error=type(exc).__name__)
+        return None
+
+
+def save_cache(path: Path, raw: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(raw)
+    tmp.replace(path)
+
+
+async def fetch_snapshot(catalog_url: str, http_timeout_s: float = 30.0) -> tuple[CatalogSnapshot, bytes]:
+    async with httpx.AsyncClient(timeout=http_timeout_s) as client:
+        response = await client.get(catalog_url.rstrip("/") + "/api/v1/snapshot")
+        response.raise_for_status()
+        raw = response.content
+    return CatalogSnapshot.model_validate_json(raw), raw
+
+
+async def _fetch_until_ok(holder: ReadModelHolder, catalog_url: str, cache: Path) -> None:
+    delay = 0.2
+    while True:
+        try:
+            snapshot, raw = await fetch_snapshot(catalog_url)
+            await asyncio.to_thread(holder.install, snapshot, "catalog")
+            await asyncio.to_thread(save_cache, cache, raw)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            CATALOG_REFRESHES.labels("catalog", "failed").inc()
+            log.warning("catalog_snapshot_fetch_failed", error=type(exc).__name__, retry_in_s=round(delay, 1))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+async def keep_fresh(holder: ReadModelHolder, catalog_url: str, cache: Path, debounce_s: float) -> None:
+    """Background task: cached snapshot first, then the live one, then one refresh per burst of changes."""
+    holder.refresh_requested = asyncio.Event()
+    cached = await asyncio.to_thread(load_cached, cache)
+    if cached is not None:
+        await asyncio.to_thread(holder.install, cached, "cache")
+    await _fetch_until_ok(holder, catalog_url, cache)
+    while True:
+        await holder.refresh_requested.wait()
+        await asyncio.sleep(debounce_s)  # coalesce a burst of CatalogChanged events
+        holder.refresh_requested.clear()
+        await _fetch_until_ok(holder, catalog_url, cache)
