@@ -17,7 +17,7 @@ from services.intake.service import impact as impact_service
 from services.intake.service.retention import erase
 from services.intake.service.submission import IdempotencyConflict, RateLimited, body_hash
 from services.intake.service.timeline import status_view
-from services.intake.service.validation import InvalidRequest, translate_errors
+from services.intake.service.validation import InvalidRequest, raw_deep_errors, translate_errors
 from shared.request_schema import CompanyRequestIn
 
 router = APIRouter(prefix="/api/v1")
@@ -34,9 +34,15 @@ def errors_response(errors) -> JSONResponse:
 
 
 async def request_validation_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = translate_errors(list(exc.errors()))
     if request.method == "POST" and request.url.path == "/api/v1/requests":
         metrics.rejected("api", "validation")
-    return errors_response(translate_errors(list(exc.errors())))
+        ctx: IntakeContext = request.app.state.intake
+        shape = {e.field for e in errors}
+        # Rule errors too, so a partner sees every mistake of the body at once.
+        errors += [e for e in raw_deep_errors(exc.body, ctx.communes, ctx.settings.max_links_in_message)
+                   if e.field not in shape]
+    return errors_response(errors)
 
 
 def limit_ip(request: Request, ctx: Annotated[IntakeContext, Depends(get_context)]) -> None:

@@ -133,7 +133,7 @@ def check_email(email: str) -> tuple[str | None, str | None]:
         return None, f"Le domaine « {domain} » semble mal orthographié : vouliez-vous dire « {DOMAIN_TYPOS[domain]} » ?"
     if domain in DISPOSABLE_DOMAINS:
         return None, "Les adresses électroniques jetables ne sont pas acceptées : le lycée doit pouvoir vous répondre."
-    return info.normalized, None
+    return info.normalized.lower(), None  # one address, one rate-limit count, whatever its case
 
 
 def _deep_checks(
