@@ -95,7 +95,7 @@ def queue_copy(session: Session, ctx: NotifierContext, thread: Thread, entry: Th
                template: str, *, attachments: list[Attachment] | None = None, **extra) -> OutboundEmail:
     """One copy of ``entry`` for ``recipient``, with its own Message-ID and reply address."""
     s = ctx.settings
-    message_id = f"<{entry.id[:20]}.{recipient.token}.{thread.token}@{s.reply_domain}>"
+    message_id = f"<{entry.id[:12]}.{recipient.token}.{thread.token}@{s.reply_domain}>"
     previous = repo.last_message_id_to(session, recipient.id)
     references = [thread.root_message_id] + ([previous] if previous else [])
     context = {**thread_context(session, thread), "recipient": recipient, "entry": entry,

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from services.notifier.config import NotifierSettings
+from services.notifier.models import TABLES
+from services.notifier.service.mailer import NotifierContext
+from shared.db import create_tables, make_engine
+from shared.outbox import BACKBONE_TABLES
+from tests.notifier.support import FakeClock, SmtpSink
+from tests.support.servers import free_port
+
+
+@pytest.fixture
+def sink():
+    server = SmtpSink().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))  # a Monday
+
+
+@pytest.fixture
+def settings(sink, tmp_path) -> NotifierSettings:
+    return NotifierSettings(
+        env="test", smtp_url=sink.url, inbound_smtp_port=free_port(), var_dir=tmp_path,
+        notifier_url="http://notifier.test", send_quick_retries=1, send_retry_base_s=0.05, send_retry_max_s=0.2,
+        max_send_attempts=3,
+    )
+
+
+@pytest.fixture
+def engine(database_url):
+    eng = make_engine(database_url)
+    create_tables(eng, [*BACKBONE_TABLES, *TABLES])
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def ctx(settings, clock) -> NotifierContext:
+    return NotifierContext(settings=settings, clock=clock)

@@ -1,0 +1,126 @@
+"""Helpers for notifier tests: a real SMTP sink (aiosmtpd on a free loopback port), events,
+a controllable clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+from shared.events import Contact, RequestRouted, RoutedRecipient
+from tests.support.servers import free_port
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+
+    @property
+    def msg(self) -> EmailMessage:
+        return message_from_bytes(self.raw, policy=policy.default)  # type: ignore[return-value]
+
+    @property
+    def to(self) -> str:
+        return self.rcpt_tos[0].lower()
+
+
+class _SinkHandler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        with self.sink.lock:
+            self.sink.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                               envelope.original_content or envelope.content))
+        return "250 OK"
+
+
+class SmtpSink:
+    """A real SMTP server collecting every message; can be stopped and started again."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.messages: list[Received] = []
+        self.lock = threading.Lock()
+        self.controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> SmtpSink:
+        self.controller = Controller(_SinkHandler(self), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def to(self, address: str) -> list[Received]:
+        with self.lock:
+            return [m for m in self.messages if m.to == address.lower()]
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} messages, got {len(self.messages)}")
+
+
+class FakeClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw) -> None:
+        self.now = self.now + timedelta(**kw)
+
+
+LEAD = "marie.dupont@ac-lyon.fr"
+COPY = "paul.martin@ac-lyon.fr"
+COMPANY = "jeanne@boulangerie-exemple.fr"
+
+
+def routed_event(*, kind: str = "initial", request_id: uuid.UUID | None = None, recipients=None,
+                 unroutable: bool = False) -> RequestRouted:
+    if recipients is None:
+        recipients = [
+            RoutedRecipient(assignment_id=uuid.uuid4(), rbe_email=LEAD, rbe_name="Marie Dupont", role="lead",
+                            uais=["0690001A"], lycees=["Lycée François Rabelais"], distance_km=3.2),
+            RoutedRecipient(assignment_id=uuid.uuid4(), rbe_email=COPY, rbe_name="Paul Martin", role="copy",
+                            uais=["0690002B"], lycees=["Lycée Jean Moulin"], distance_km=7.5),
+        ]
+    return RequestRouted(
+        correlation_id="test", request_id=request_id or uuid.uuid4(), routing_id=uuid.uuid4(),
+        submitted_at=datetime.now(UTC), kind=kind, needs=["pfmp"], academie="Lyon",  # type: ignore[arg-type]
+        company_name="Boulangerie Exemple", contact=Contact(name="Jeanne Martin", email=COMPANY, phone="0472000000"),
+        jobs=["Boulanger"], message="Nous cherchons deux stagiaires en boulangerie.", places=2, period="mars 2027",
+        commune_name="Lyon", recipients=recipients, unroutable=unroutable,
+    )
+
+
+def reply_bytes(*, sender: str, to: str, subject: str, body: str, headers: dict[str, str] | None = None) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{uuid.uuid4().hex}@mail.example.fr>"
+    for key, value in (headers or {}).items():
+        msg[key] = value
+    msg.set_content(body)
+    return msg.as_bytes()

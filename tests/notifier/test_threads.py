@@ -1,0 +1,132 @@
+"""Thread creation, escalation, follow-up and erasure on SQLite and PostgreSQL, delivered to a
+real SMTP sink by the real sender."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+from sqlmodel import Session, select
+
+from services.notifier.models import OutboundEmail, Participant, Thread
+from services.notifier.sender import OutboundSender
+from services.notifier.service import threads
+from services.notifier.service.addresses import verify_reply_address
+from shared.db import unit_of_work
+from shared.events import RequestErased, RequestFollowUp, RoutedRecipient
+from shared.outbox import OutboxEvent
+from tests.notifier.support import COMPANY, COPY, LEAD, routed_event
+
+
+def _deliver(engine, settings, clock) -> int:
+    sender = OutboundSender(engine, settings, clock)
+    total = 0
+    while n := asyncio.run(sender.send_due()):
+        total += n
+    return total
+
+
+def _events(engine, event_type: str) -> list[dict]:
+    with Session(engine) as session:
+        rows = session.exec(select(OutboxEvent).where(OutboxEvent.event_type == event_type)).all()
+    return [json.loads(r.payload)["data"] for r in rows]
+
+
+def test_routed_request_gives_one_copy_per_participant_with_threading_headers(engine, ctx, sink, clock):
+    event = routed_event()
+    with unit_of_work(engine) as session:
+        threads.start_thread(session, ctx, event)
+    with unit_of_work(engine) as session:  # a redelivered event changes nothing
+        threads.start_thread(session, ctx, event)
+    assert _deliver(engine, ctx.settings, clock) == 3
+    received = sink.wait_for(3)
+    assert sorted(m.to for m in received) == sorted([LEAD, COPY, COMPANY])
+    with Session(engine) as session:
+        thread = session.exec(select(Thread)).one()
+    ids = set()
+    for m in received:
+        msg = m.msg
+        assert msg["References"] == thread.root_message_id
+        assert msg["In-Reply-To"] == thread.root_message_id
+        assert msg["Subject"] == thread.subject
+        assert msg["Auto-Submitted"] == "auto-generated"
+        assert msg["List-Id"]
+        ids.add(msg["Message-ID"])
+        target = verify_reply_address(ctx.settings.secret_key, ctx.settings.reply_domain, str(msg["Reply-To"]))
+        assert target is not None and target.thread_token == thread.token
+        assert m.mail_from == str(msg["Reply-To"])  # bounces come back to the participant's address
+        assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
+    assert len(ids) == 3
+    lead_text = sink.to(LEAD)[0].msg.get_body(("plain",)).get_content()
+    assert "Vous coordonnez la réponse" in lead_text and "Lycée Jean Moulin" in lead_text
+    assert "/actions/" in lead_text
+    copy_text = sink.to(COPY)[0].msg.get_body(("plain",)).get_content()
+    assert "Lycée François Rabelais" in copy_text and "coordonne la réponse" in copy_text
+    ack = sink.to(COMPANY)[0].msg.get_body(("plain",)).get_content()
+    assert "Lycée François Rabelais" in ack and "Lycée Jean Moulin" in ack and "/actions/" not in ack
+    acks = _events(engine, "thread.message")
+    assert [a["kind"] for a in acks] == ["acknowledgement"]
+    assert acks[0]["message_id"] == str(sink.to(COMPANY)[0].msg["Message-ID"]).strip()
+
+
+def test_escalation_moves_the_lead_and_tells_the_company(engine, ctx, sink, clock):
+    first = routed_event()
+    with unit_of_work(engine) as session:
+        threads.start_thread(session, ctx, first)
+        lead = session.exec(select(Participant).where(Participant.role == "lead")).one()
+        lead.status = "declined"
+        session.add(lead)
+    _deliver(engine, ctx.settings, clock)
+    sink.messages.clear()
+    new_lead = RoutedRecipient(assignment_id=uuid.uuid4(), rbe_email="luc@ac-lyon.fr", rbe_name="Luc Bernard",
+                               role="lead", uais=["0690003C"], lycees=["Lycée La Martinière"])
+    copy = first.recipients[1]
+    with unit_of_work(engine) as session:
+        threads.escalate(session, ctx, routed_event(kind="escalation", request_id=first.request_id,
+                                                    recipients=[new_lead, copy]))
+    _deliver(engine, ctx.settings, clock)
+    assert sorted(m.to for m in sink.messages) == sorted(["luc@ac-lyon.fr", COMPANY, COPY])
+    company_text = sink.to(COMPANY)[0].msg.get_body(("plain",)).get_content()
+    assert "ne pas pouvoir donner suite" in company_text and "Lycée La Martinière" in company_text
+    assert "vous qui coordonnez" in sink.to("luc@ac-lyon.fr")[0].msg.get_body(("plain",)).get_content()
+    # The company's second message threads under its first one.
+    with Session(engine) as session:
+        copies = session.exec(select(OutboundEmail).where(OutboundEmail.to_email == COMPANY)
+                              .order_by(OutboundEmail.id)).all()
+    assert str(sink.to(COMPANY)[0].msg["In-Reply-To"]).strip() == copies[0].message_id
+    assert [e["kind"] for e in _events(engine, "thread.message")] == ["acknowledgement", "escalation"]
+
+
+def test_followup_reaches_the_lycees_and_erasure_forgets_the_company(engine, ctx, sink, clock):
+    first = routed_event()
+    with unit_of_work(engine) as session:
+        threads.start_thread(session, ctx, first)
+    _deliver(engine, ctx.settings, clock)
+    sink.messages.clear()
+    with unit_of_work(engine) as session:
+        threads.follow_up(session, ctx, RequestFollowUp(correlation_id="t", request_id=uuid.uuid4(),
+                                                        original_request_id=first.request_id,
+                                                        message="Toujours intéressés, merci !"))
+    _deliver(engine, ctx.settings, clock)
+    assert sorted(m.to for m in sink.messages) == sorted([LEAD, COPY])
+    assert "Toujours intéressés" in sink.to(LEAD)[0].msg.get_body(("plain",)).get_content()
+    with unit_of_work(engine) as session:
+        threads.erase(session, ctx, RequestErased(correlation_id="t", request_id=first.request_id,
+                                                  reason="company_request"))
+    with Session(engine) as session:
+        thread = session.exec(select(Thread)).one()
+        company = session.exec(select(Participant).where(Participant.role == "company")).one()
+        raws = session.exec(select(OutboundEmail.raw)).all()
+    assert thread.erased and "Boulangerie" not in thread.company_name and thread.request_summary == "{}"
+    assert company.email.endswith("@invalid") and company.name is None
+    assert all(raw == b"" for raw in raws)
+
+
+def test_unroutable_request_goes_to_the_academie_fallback(engine, ctx, sink, clock):
+    event = routed_event(recipients=[], unroutable=True)
+    with unit_of_work(engine) as session:
+        threads.start_thread(session, ctx, event)
+    _deliver(engine, ctx.settings, clock)
+    assert sorted(m.to for m in sink.messages) == sorted([ctx.settings.fallback_email, COMPANY])
+    assert "référent entreprises de l'académie" in sink.to(COMPANY)[0].msg.get_body(("plain",)).get_content()

@@ -1,0 +1,102 @@
+"""Pure logic: signed reply addresses, action tokens, working days, inbound classification."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+
+import pytest
+
+from services.notifier.service.addresses import (
+    ActionTokenError,
+    make_action_token,
+    read_action_token,
+    reply_address,
+    verify_reply_address,
+)
+from services.notifier.service.calendar import WorkingCalendar, french_holidays
+from services.notifier.service.inbound import is_auto_reply, is_bounce, parse, strip_reply
+from tests.notifier.support import reply_bytes
+
+SECRET = "k" * 40
+DOMAIN = "reponse.example.fr"
+
+
+def test_reply_address_round_trip_and_length():
+    address = reply_address(SECRET, DOMAIN, "0123456789", "abcdef01")
+    local = address.split("@")[0]
+    assert len(local) <= 64
+    target = verify_reply_address(SECRET, DOMAIN, address.upper())  # case folded by a mail system
+    assert target is not None and (target.thread_token, target.participant_token) == ("0123456789", "abcdef01")
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda a: a.replace("reply+0", "reply+1"),  # another thread
+    lambda a: a.replace(".abcdef01.", ".abcdef02."),  # another participant
+    lambda a: a[:-len(DOMAIN) - 2] + "0@" + DOMAIN,  # tampered signature
+    lambda a: a.replace(DOMAIN, "evil.example"),  # another domain
+    lambda a: "postmaster@" + DOMAIN,
+    lambda a: "n'importe quoi",
+])
+def test_forged_reply_addresses_are_refused(mutate):
+    good = reply_address(SECRET, DOMAIN, "0123456789", "abcdef01")
+    assert verify_reply_address(SECRET, DOMAIN, mutate(good)) is None
+    assert verify_reply_address("autre-cle" * 5, DOMAIN, good) is None
+
+
+def test_action_token_tampered_and_expired():
+    token = make_action_token(SECRET, "p1", "accept")
+    claim = read_action_token(SECRET, token, 3600)
+    assert (claim.participant_id, claim.action) == ("p1", "accept")
+    with pytest.raises(ActionTokenError) as bad:
+        read_action_token(SECRET, token[:-3] + ("aaa" if token[-3:] != "aaa" else "bbb"), 3600)
+    assert bad.value.reason == "invalid"
+    time.sleep(1.1)
+    with pytest.raises(ActionTokenError) as old:
+        read_action_token(SECRET, token, 0)
+    assert old.value.reason == "expired"
+
+
+def test_working_days_skip_weekends_and_french_holidays():
+    cal = WorkingCalendar(frozenset(range(5)), holidays=True, tz="Europe/Paris")
+    friday = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+    assert cal.add_working_days(friday, 3) == datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # Mon, Tue, Wed
+    # 11 November 2026 (Wednesday) is a public holiday.
+    monday = datetime(2026, 11, 9, 9, 0, tzinfo=UTC)
+    assert cal.add_working_days(monday, 3) == datetime(2026, 11, 13, 9, 0, tzinfo=UTC)
+    assert date(2027, 3, 29) in french_holidays(2027)  # Easter Monday 2027
+    no_holidays = WorkingCalendar(frozenset(range(5)), holidays=False)
+    assert no_holidays.add_working_days(monday, 3) == datetime(2026, 11, 12, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("headers,subject", [
+    ({"Auto-Submitted": "auto-replied"}, "Re: votre demande"),
+    ({"Precedence": "bulk"}, "Re: votre demande"),
+    ({"X-Autoreply": "yes"}, "Re: votre demande"),
+    ({"X-Autorespond": "1"}, "Re: votre demande"),
+    ({}, "Absence du bureau"),
+    ({}, "Out of Office: back on Monday"),
+    ({}, "Réponse automatique : congés"),
+])
+def test_auto_replies_are_recognised(headers, subject):
+    msg = parse(reply_bytes(sender="a@b.fr", to="x@y.fr", subject=subject, body="Je suis absente.", headers=headers))
+    assert is_auto_reply(msg)
+
+
+def test_human_reply_is_not_an_auto_reply_and_bounces_are_recognised():
+    human = parse(reply_bytes(sender="a@b.fr", to="x@y.fr", subject="Re: demande", body="Oui !"))
+    assert not is_auto_reply(human)
+    assert not is_bounce(human, "a@b.fr")
+    assert is_bounce(human, "")  # null reverse-path
+    daemon = parse(reply_bytes(sender="MAILER-DAEMON@mx.example.fr", to="x@y.fr", subject="Undelivered", body="."))
+    assert is_bounce(daemon, "bounces@mx.example.fr")
+
+
+def test_quoted_history_and_signature_are_stripped():
+    text = ("Bonjour,\n\nNous pouvons accueillir deux stagiaires en mars.\n\nCordialement,\nMarie Dupont\n\n"
+            "Le lun. 23 nov. 2026 à 10:00, MonLycéePro <ne-pas-repondre@x.fr> a écrit :\n"
+            "> Une entreprise cherche des stagiaires\n> Contact : Jeanne\n")
+    stripped = strip_reply(text)
+    assert "deux stagiaires en mars" in stripped
+    assert "a écrit" not in stripped and "> Une entreprise" not in stripped
+    assert "Cordialement" not in stripped
