@@ -1,7 +1,72 @@
-"""Public pages (server-rendered, French, work without JavaScript)."""
+"""Public pages (server-rendered, French, work without JavaScript): search and lycée profile."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlmodel import Session
+
+from services.catalog import repository as repo
+from services.catalog.api import Runtime, State
+from services.catalog.service import NEED_LABELS, CatalogError, build_profile, search_lycees
+from shared.geo import load_communes
+from shared.web import make_templates
 
 router = APIRouter(include_in_schema=False)
+templates = make_templates(Path(__file__).parent / "templates")
+RADII = (10, 20, 30, 50, 100)
+PER_PAGE = 10
+
+
+def _text(value: str | None, limit: int = 100) -> str:
+    return (value or "").strip()[:limit]
+
+
+class SearchForm:
+    def __init__(self, metier: Annotated[str | None, Query()] = None, lieu: Annotated[str | None, Query()] = None,
+                 rayon: Annotated[str | None, Query()] = None, voie: Annotated[str | None, Query()] = None,
+                 page: Annotated[str | None, Query()] = None) -> None:
+        # Pages never answer 422: odd values fall back to defaults and the form shows what was used.
+        self.metier = _text(metier)
+        self.lieu = _text(lieu, 80)
+        self.rayon = int(rayon) if rayon and rayon.isdigit() and int(rayon) in RADII else 30
+        self.voie = voie if voie in ("scolaire", "apprentissage") else ""
+        self.page = min(int(page), 500) if page and page.isdigit() and int(page) >= 1 else 1
+
+    def url_for_page(self, page: int) -> str:
+        return "/?" + urlencode({"metier": self.metier, "lieu": self.lieu, "rayon": self.rayon, "voie": self.voie,
+                                 "page": page})
+
+
+@router.get("/", response_class=HTMLResponse)
+def search_page(request: Request, state: State, form: Annotated[SearchForm, Depends()]) -> HTMLResponse:
+    result, error = None, None
+    if form.metier or form.lieu:
+        try:
+            result = search_lycees(state.index, load_communes(), job=form.metier or None, place=form.lieu or None,
+                                   radius_km=float(form.rayon), track=form.voie or None, page=form.page,
+                                   per_page=PER_PAGE)
+        except CatalogError as exc:
+            error = str(exc)
+    pages = (result.total + PER_PAGE - 1) // PER_PAGE if result else 0
+    return templates.TemplateResponse(request, "search.html", {
+        "form": form, "result": result, "error": error, "radii": RADII, "pages": pages,
+    }, status_code=200)
+
+
+@router.get("/lycees/{uai}", response_class=HTMLResponse)
+def profile_page(request: Request, uai: str, state: State, runtime: Runtime) -> HTMLResponse:
+    uai = uai.strip().upper()[:8]
+    with Session(runtime.engine) as session:
+        rows = repo.insertion_for(session, uai)
+    profile = build_profile(state.model, uai, rows, runtime.settings.public_base_url.rstrip("/"))
+    if profile is None:
+        return templates.TemplateResponse(request, "not_found.html", {"uai": uai}, status_code=404)
+    parent = state.model.lycees.get(profile.parent_uai or "")
+    return templates.TemplateResponse(request, "profile.html", {
+        "p": profile, "need_labels": NEED_LABELS, "parent": parent,
+    })

@@ -1,7 +1,173 @@
-"""Public pages (server-rendered, French, work without JavaScript)."""
+"""RBE self-service without passwords: e-mail -> magic link -> edit their lycées."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+from pathlib import Path
 
-router = APIRouter(include_in_schema=False)
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session
+
+from services.catalog import repository as repo
+from services.catalog.api import Runtime, State
+from services.catalog.directory import normalize_email
+from services.catalog.magic import (
+    LinkError,
+    csrf_token,
+    issue_link_token,
+    issue_session,
+    verify_link_token,
+    verify_session,
+)
+from services.catalog.mailer import magic_link_message, send
+from services.catalog.rbe_edits import EditError, update_absence, update_lycee
+from services.catalog.service import NEED_LABELS
+from shared.db import unit_of_work
+from shared.events import NEED_TYPES
+from shared.web import make_templates
+
+router = APIRouter(prefix="/espace-rbe", include_in_schema=False)
+templates = make_templates(Path(__file__).parent / "templates")
+COOKIE = "mlp_rbe"
+
+
+def _cid(request: Request) -> str:
+    return getattr(request.state, "correlation_id", "rbe")
+
+
+@router.get("", response_class=HTMLResponse)
+def login_page(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "rbe_login.html", {"sent": False, "error": None, "email": ""})
+
+
+@router.post("", response_class=HTMLResponse)
+async def ask_link(request: Request, runtime: Runtime) -> HTMLResponse:
+    form = await request.form()
+    typed = str(form.get("email", ""))[:254]
+    try:
+        email = normalize_email(typed)
+    except ValueError:
+        return templates.TemplateResponse(request, "rbe_login.html", {
+            "sent": False, "email": typed, "error": "Adresse électronique invalide : vérifiez sa saisie (ex. prenom.nom@ac-lyon.fr)."},
+            status_code=422)
+    settings = runtime.settings
+    token = None
+    with unit_of_work(runtime.engine) as session:
+        if repo.get_rbe(session, email) is not None and repo.uais_of_rbe(session, email):
+            token, claim = issue_link_token(settings.secret_key, email)
+            repo.record_magic_link(session, claim.token_id, email)
+    failed = False
+    if token:
+        link = f"{settings.catalog_public_url.rstrip('/')}/espace-rbe/connexion?jeton={token}"
+        failed = not await send(settings, magic_link_message(settings, email, link))
+    # Same answer whether the address is known or not: the page reveals nothing about the directory.
+    return templates.TemplateResponse(request, "rbe_login.html", {
+        "sent": not failed, "email": "", "error": "L'envoi du courriel a échoué. Réessayez dans quelques minutes." if failed else None,
+    }, status_code=503 if failed else 200)
+
+
+@router.get("/connexion", response_class=HTMLResponse)
+def open_link(request: Request, runtime: Runtime, jeton: str = "") -> Response:
+    secret = runtime.settings.secret_key
+    try:
+        claim = verify_link_token(secret, jeton[:2000])
+        with unit_of_work(runtime.engine) as session:
+            if not repo.consume_magic_link(session, claim.token_id):
+                raise LinkError("replayed", "Ce lien a déjà été utilisé. Pour des raisons de sécurité, chaque lien ne sert "
+                                            "qu'une fois : demandez-en un nouveau.")
+    except LinkError as exc:
+        return templates.TemplateResponse(request, "rbe_link_error.html", {"message": str(exc), "kind": exc.kind},
+                                          status_code=400)
+    response = RedirectResponse("/espace-rbe/mes-lycees", status_code=303)
+    response.set_cookie(COOKIE, issue_session(secret, claim.email), max_age=7200, httponly=True, samesite="lax",
+                        secure=runtime.settings.catalog_public_url.startswith("https"), path="/espace-rbe")
+    return response
+
+
+def _dashboard(request: Request, runtime: Runtime, state: State, email: str, csrf: str, errors: dict | None = None,
+               status: int = 200, saved: str | None = None) -> HTMLResponse:
+    with Session(runtime.engine) as session:
+        rbe = repo.get_rbe(session, email)
+        uais = repo.uais_of_rbe(session, email)
+        lycees = repo.lycees_by_uai(session, uais)
+        settings = {u: repo.get_settings_row(session, u) for u in uais}
+    return templates.TemplateResponse(request, "rbe_dashboard.html", {
+        "rbe": rbe, "lycees": lycees, "settings": settings, "csrf": csrf, "need_types": NEED_TYPES,
+        "need_labels": NEED_LABELS, "errors": errors or {}, "saved": saved or request.query_params.get("ok"),
+    }, status_code=status)
+
+
+def _session(request: Request, runtime: Runtime):
+    return verify_session(runtime.settings.secret_key, request.cookies.get(COOKIE))
+
+
+@router.get("/mes-lycees", response_class=HTMLResponse)
+def dashboard(request: Request, runtime: Runtime, state: State) -> Response:
+    session = _session(request, runtime)
+    if session is None:
+        return RedirectResponse("/espace-rbe", status_code=303)
+    return _dashboard(request, runtime, state, session.email, csrf_token(runtime.settings.secret_key, session))
+
+
+async def _checked_form(request: Request, runtime: Runtime):
+    session = _session(request, runtime)
+    form = await request.form()
+    if session is None:
+        return None, form, None
+    csrf = csrf_token(runtime.settings.secret_key, session)
+    if str(form.get("csrf", "")) != csrf:
+        return None, form, None
+    return session, form, csrf
+
+
+def _expired_page(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "rbe_link_error.html", {
+        "message": "Votre session a expiré ou le formulaire n'est plus valable. Reconnectez-vous.", "kind": "session"},
+        status_code=403)
+
+
+@router.post("/lycees/{uai}", response_class=HTMLResponse)
+async def save_lycee(uai: str, request: Request, runtime: Runtime, state: State) -> Response:
+    session, form, csrf = await _checked_form(request, runtime)
+    if session is None:
+        return _expired_page(request)
+    try:
+        with unit_of_work(runtime.engine) as db:
+            update_lycee(db, session.email, uai.upper()[:8], str(form.get("pitch", "")),
+                         [str(s) for s in form.getlist("services")], str(form.get("pfmp_periods", "")),
+                         str(form.get("monthly_capacity", "")), _cid(request))
+    except PermissionError as exc:
+        return templates.TemplateResponse(request, "rbe_link_error.html", {"message": str(exc), "kind": "forbidden"},
+                                          status_code=403)
+    except EditError as exc:
+        return _dashboard(request, runtime, state, session.email, csrf, {uai.upper(): exc.errors}, status=422)
+    runtime.relay.wake()
+    await asyncio.to_thread(state.refresh)
+    return RedirectResponse(f"/espace-rbe/mes-lycees?ok={uai.upper()[:8]}", status_code=303)
+
+
+@router.post("/absence", response_class=HTMLResponse)
+async def save_absence(request: Request, runtime: Runtime, state: State) -> Response:
+    session, form, csrf = await _checked_form(request, runtime)
+    if session is None:
+        return _expired_page(request)
+    try:
+        with unit_of_work(runtime.engine) as db:
+            update_absence(db, session.email, str(form.get("absent_from", "")), str(form.get("absent_until", "")),
+                           str(form.get("deputy_email", ""))[:254], _cid(request))
+    except PermissionError as exc:
+        return templates.TemplateResponse(request, "rbe_link_error.html", {"message": str(exc), "kind": "forbidden"},
+                                          status_code=403)
+    except EditError as exc:
+        return _dashboard(request, runtime, state, session.email, csrf, {"absence": exc.errors}, status=422)
+    runtime.relay.wake()
+    await asyncio.to_thread(state.refresh)
+    return RedirectResponse("/espace-rbe/mes-lycees?ok=absence", status_code=303)
+
+
+@router.post("/deconnexion")
+def logout() -> Response:
+    response = RedirectResponse("/espace-rbe", status_code=303)
+    response.delete_cookie(COOKIE, path="/espace-rbe")
+    return response

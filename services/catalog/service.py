@@ -157,6 +157,9 @@ def job_domains(model: ReadModel, cfds: list[str], titles_per_job: int = 4) -> l
     """Jobs a lycée trains for, in company vocabulary, grouped by ROME domain."""
     titles_by_rome: dict[str, list[str]] = defaultdict(list)
     for t in model.job_titles:
+        job = model.jobs.get(t.rome)
+        if job is not None and t.label == job.label:
+            continue
         if t.source == "appellation" and len(titles_by_rome[t.rome]) < titles_per_job:
             titles_by_rome[t.rome].append(t.label)
     by_domain: dict[str, dict[str, JobGroup]] = defaultdict(dict)
