@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+
+from services.matcher.config import MatcherSettings
+from services.matcher.models import TABLES
+from services.matcher.service import CatalogReadModel
+from shared.catalog_snapshot import CatalogSnapshot
+from shared.db import create_tables, make_engine
+from shared.outbox import BACKBONE_TABLES
+from tests.matcher.fakes import make_snapshot
+
+
+def build_real_catalog_snapshot(tmp_dir) -> CatalogSnapshot:
+    """The real open data through the catalog's own loader and snapshot builder; the CSV-only
+    builder of tests/matcher is the fallback when the catalog's helpers are unavailable."""
+    try:
+        from services.catalog.snapshot import build_snapshot
+        from services.catalog.testing import load_real_catalog
+    except ImportError:  # pragma: no cover - depends on the catalog service being present
+        from tests.matcher.real_snapshot import build_real_snapshot
+
+        return build_real_snapshot()
+    url = f"sqlite:///{tmp_dir}/catalog.db"
+    load_real_catalog(url)
+    engine = make_engine(url)
+    try:
+        return build_snapshot(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def real_snapshot_json(tmp_path_factory) -> str:
+    tmp = tmp_path_factory.mktemp("real-catalog")
+    return build_real_catalog_snapshot(tmp).model_dump_json()
+
+
+@pytest.fixture
+def real_snapshot(real_snapshot_json) -> CatalogSnapshot:
+    """A fresh copy per test: tests may edit it (e.g. give two lycées the same RBE)."""
+    return CatalogSnapshot.model_validate_json(real_snapshot_json)
+
+
+@pytest.fixture(scope="session")
+def real_model(real_snapshot_json) -> CatalogReadModel:
+    return CatalogReadModel(CatalogSnapshot.model_validate_json(real_snapshot_json))
+
+
+@pytest.fixture
+def fake_model() -> CatalogReadModel:
+    return CatalogReadModel(make_snapshot())
+
+
+@pytest.fixture
+def matcher_settings(tmp_path) -> MatcherSettings:
+    return MatcherSettings(var_dir=tmp_path / "var", fallback_email="national@monlyceepro.test")
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    create_tables(engine, [*BACKBONE_TABLES, *TABLES])
+    yield engine
+    engine.dispose()
