@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from services.matcher import repository as repo
@@ -66,12 +67,15 @@ def _settings(runtime: ServiceRuntime) -> MatcherSettings:
     return runtime.settings  # type: ignore[return-value]
 
 
+class UnknownLocation(Exception):
+    """The postal code / INSEE code matches no commune."""
+
+
 def _preview(runtime: ServiceRuntime, model: CatalogReadModel, body: CompanyRequestIn) -> PreviewOut:
     communes = load_communes()
     commune = communes.resolve(body.location.postal_code, body.location.commune_insee)
     if commune is None or commune.latitude is None or commune.longitude is None:
-        raise HTTPException(422, {"detail": "Données invalides.", "erreurs": [
-            {"champ": "location", "message": "Code postal ou commune inconnu(e)."}]})
+        raise UnknownLocation()
     territoire = communes.territoire(commune.departement)
     settings = _settings(runtime)
     query = RoutingQuery(
@@ -102,8 +106,12 @@ def _preview(runtime: ServiceRuntime, model: CatalogReadModel, body: CompanyRequ
 
 @router.post("/routing/preview", response_model=PreviewOut, tags=["routage"],
              summary="Aperçu, sans effet, des lycées qui recevraient la demande")
-async def preview(body: CompanyRequestIn, runtime: Runtime, model: Model) -> PreviewOut:
-    return await asyncio.to_thread(_preview, runtime, model, body)
+async def preview(body: CompanyRequestIn, runtime: Runtime, model: Model) -> PreviewOut | JSONResponse:
+    try:
+        return await asyncio.to_thread(_preview, runtime, model, body)
+    except UnknownLocation:
+        return JSONResponse({"detail": "Données invalides.", "erreurs": [
+            {"champ": "location", "message": "Code postal ou commune inconnu(e)."}]}, status_code=422)
 
 
 @router.get("/review", response_model=list[ReviewItemOut], tags=["revue"],

@@ -1,0 +1,155 @@
+"""The matcher app in-process on real Redis and a real database: preview, review queue, read model."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from faststream.redis import RedisBroker
+from sqlmodel import Session, func, select
+
+from services.matcher.app import create_app
+from services.matcher.config import MatcherSettings
+from services.matcher.models import Assignment, RoutingDecision
+from services.matcher.service import flows
+from shared.db import unit_of_work
+from shared.events import CatalogChanged, Streams, event_to_payload
+from shared.outbox import OutboxEvent
+from tests.matcher.catalog_stub import CatalogStub
+from tests.matcher.fakes import make_snapshot, submitted
+
+pytestmark = pytest.mark.timeout(60)
+
+BODY = {
+    "needs": ["pfmp"], "jobs": ["boulanger"], "location": {"postal_code": "69007"},
+    "company_name": "Boulangerie du Rhône", "contact": {"name": "Camille Martin", "email": "camille@boulangerie.test"},
+}
+
+
+def wait_for(predicate, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def stub():
+    with CatalogStub(make_snapshot()) as stub:
+        yield stub
+
+
+def settings_for(tmp_path, redis_url, stub, **kw) -> MatcherSettings:
+    return MatcherSettings(
+        env="test", redis_url=redis_url, database_url=f"sqlite:///{tmp_path}/{{service}}.db", var_dir=tmp_path / "var",
+        catalog_url=stub.url, admin_token="jeton-admin", catalog_refresh_debounce_s=0.1, **kw,
+    )
+
+
+@pytest.fixture
+def client(tmp_path, redis_url, stub):
+    app = create_app(settings_for(tmp_path, redis_url, stub))
+    with TestClient(app) as client:
+        wait_for(lambda: app.state.holder.model is not None)
+        yield client
+
+
+def count(app, table) -> int:
+    with Session(app.state.runtime.engine) as s:
+        return s.exec(select(func.count()).select_from(table)).one()
+
+
+def test_preview_returns_recipients_without_side_effects(client):
+    response = client.post("/api/v1/routing/preview", json=BODY)
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert [r["uai"] for r in data["recipients"]] == ["0690001A", "0690002B", "0690003C"]
+    assert [r["role"] for r in data["recipients"]] == ["lead", "copy", "copy"]
+    lead = data["recipients"][0]
+    assert lead["lycee"] and lead["rbe_email"] and lead["distance_km"] > 0 and lead["reasons"]
+    assert lead["formations"] == [{"cfd": "50022137", "label": "CAP Boulanger"}]
+    assert data["fallback"] is None and "Référent principal" in data["explanation"]
+    for table in (RoutingDecision, Assignment, OutboxEvent):
+        assert count(client.app, table) == 0
+
+
+def test_preview_without_relevant_lycee_shows_the_fallback(client):
+    response = client.post("/api/v1/routing/preview", json={**BODY, "jobs": ["astronaute"]})
+    assert response.status_code == 200
+    assert response.json()["recipients"] == []
+    assert response.json()["fallback"] == {"email": "entreprises@ac-lyon.test", "academie": "Lyon"}
+
+
+@pytest.mark.parametrize("body, field, message", [
+    ({k: v for k, v in BODY.items() if k != "needs"}, "needs", "Champ obligatoire."),
+    ({**BODY, "needs": ["vacances"]}, "needs.0", "Valeur non reconnue"),
+    ({**BODY, "location": {}}, "location", "Indiquez un code postal ou une commune."),
+    ({**BODY, "radius_km": 900}, "radius_km", "Valeur trop grande."),
+    ({**BODY, "location": {"postal_code": "00000"}}, "location", "Code postal ou commune inconnu(e)."),
+])
+def test_preview_rejects_bad_input_in_french(client, body, field, message):
+    response = client.post("/api/v1/routing/preview", json=body)
+    assert response.status_code == 422
+    text = response.text
+    assert field in text and message in text
+
+
+def test_preview_rejects_non_json_body(client):
+    response = client.post("/api/v1/routing/preview", content=b"pas du json", headers={"content-type": "application/json"})
+    assert response.status_code == 422 and "JSON invalide" in response.text
+
+
+def test_review_queue_needs_the_admin_token_and_routes_by_hand(client):
+    app = client.app
+    event = submitted("69007", ["pfmp"], ["astronaute"])
+    with unit_of_work(app.state.runtime.engine) as s:
+        flows.route_submitted(s, event, app.state.holder.model, app.state.runtime.settings)
+    assert client.get("/api/v1/review").status_code == 401
+    assert client.get("/api/v1/review", headers={"Authorization": "Bearer faux"}).status_code == 401
+    auth = {"Authorization": "Bearer jeton-admin"}
+    (item,) = client.get("/api/v1/review", headers=auth).json()
+    assert item["request_id"] == str(event.request_id) and item["academie"] == "Lyon"
+    assert "Aucun lycée pertinent" in item["explanation"]
+    url = f"/api/v1/review/{event.request_id}/route"
+    bad = client.post(url, json={"uais": ["0000000X"]}, headers=auth)
+    assert bad.status_code == 422 and "UAI inconnu" in bad.json()["detail"]
+    assert count(app, Assignment) == 0  # nothing half-stored
+    ok = client.post(url, json={"uais": ["0690001A", "0690002B"]}, headers=auth)
+    assert ok.status_code == 200 and ok.json()["assignments"] == 2
+    assert client.post(url, json={"uais": ["0690001A"]}, headers=auth).status_code == 409
+    assert client.get("/api/v1/review", headers=auth).json() == []
+    assert client.post("/api/v1/review/pas-un-uuid/route", json={"uais": ["0690001A"]}, headers=auth).status_code == 422
+
+
+def test_catalog_changed_refreshes_the_read_model(client, stub, redis_url):
+    holder = client.app.state.holder
+    assert holder.model.version == "fake-1"
+    stub.serve(make_snapshot(version="fake-2"))
+
+    async def publish() -> None:
+        broker = RedisBroker(redis_url, logger=None)
+        await broker.connect()
+        for _ in range(3):  # a burst: one refresh is enough
+            ev = CatalogChanged(correlation_id="t", uais=["0690001A"], change="capacity")
+            await broker.publish(event_to_payload(ev), stream=Streams.CATALOG_CHANGED)
+        await broker.stop()
+
+    asyncio.run(publish())
+    wait_for(lambda: holder.model.version == "fake-2")
+
+
+def test_restart_while_catalog_is_down_uses_the_cached_snapshot(tmp_path, redis_url, stub):
+    settings = settings_for(tmp_path, redis_url, stub)
+    app = create_app(settings)
+    with TestClient(app):
+        wait_for(lambda: settings.snapshot_cache_path.exists())
+    stub.up = False
+    app = create_app(settings_for(tmp_path, redis_url, stub))
+    with TestClient(app) as client:
+        wait_for(lambda: app.state.holder.model is not None)
+        assert app.state.holder.model.version == "fake-1"
+        assert client.post("/api/v1/routing/preview", json=BODY).status_code == 200
