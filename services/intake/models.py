@@ -64,6 +64,7 @@ class TimelineEntry(SQLModel, table=True):
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     author: str | None = Field(default=None, max_length=200)
     assignment_id: str | None = Field(default=None, max_length=36)
+    assignment_status: str | None = Field(default=None, max_length=20)
     lycees: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 

@@ -20,6 +20,12 @@ def get_request(session: Session, request_id: str) -> CompanyRequest | None:
     return session.get(CompanyRequest, request_id)
 
 
+def lock_request(session: Session, request_id: str) -> CompanyRequest | None:
+    """The request, row-locked until commit (PostgreSQL): events about one request apply one at a time."""
+    query = select(CompanyRequest).where(CompanyRequest.id == request_id).with_for_update()
+    return session.exec(query).first()
+
+
 def get_by_token(session: Session, token: str) -> CompanyRequest | None:
     return session.exec(select(CompanyRequest).where(CompanyRequest.token == token)).first()
 
@@ -73,6 +79,15 @@ def routed_entry(session: Session, request_id: str, assignment_id: str) -> Timel
         TimelineEntry.kind == "routed",
     )
     return session.exec(query).first()
+
+
+def assignment_entries(session: Session, request_id: str, assignment_id: str) -> list[TimelineEntry]:
+    query = select(TimelineEntry).where(
+        TimelineEntry.request_id == request_id,
+        TimelineEntry.assignment_id == assignment_id,
+        TimelineEntry.kind == "assignment",
+    )
+    return list(session.exec(query).all())
 
 
 def scrub_timeline(session: Session, request_id: str) -> None:

@@ -48,7 +48,7 @@ def _mark_answered(request: CompanyRequest, at: datetime) -> None:
 
 
 def apply_routed(session: Session, event: RequestRouted) -> None:
-    request = repository.get_request(session, str(event.request_id))
+    request = repository.lock_request(session, str(event.request_id))
     if request is None:
         return
     at = event.occurred_at
@@ -64,6 +64,12 @@ def apply_routed(session: Session, event: RequestRouted) -> None:
             request_id=request.id, at=at, kind="routed", title=f"{prefix} {who} ({ROLE_LABELS[r.role]})",
             assignment_id=str(r.assignment_id), lycees=list(r.lycees),
         ))
+        # Streams are consumed concurrently: an assignment change may have been recorded first.
+        for entry in repository.assignment_entries(session, request.id, str(r.assignment_id)):
+            if r.lycees and not entry.lycees and entry.assignment_status in ASSIGNMENT_TITLES:
+                entry.lycees = list(r.lycees)
+                entry.title = ASSIGNMENT_TITLES[entry.assignment_status].format(who=who)
+                session.add(entry)
     if not event.recipients:
         repository.add_entry(session, TimelineEntry(
             request_id=request.id, at=at, kind="routed",
@@ -90,22 +96,24 @@ def apply_followup(session: Session, event: RequestFollowUp) -> None:
 
 
 def apply_assignment(session: Session, event: AssignmentChanged) -> None:
-    request = repository.get_request(session, str(event.request_id))
+    request = repository.lock_request(session, str(event.request_id))
     if request is None:
         return
     routed = repository.routed_entry(session, request.id, str(event.assignment_id))
-    who = ", ".join(routed.lycees) if routed and routed.lycees else "Le lycée"
+    lycees = list(routed.lycees) if routed else []
+    who = ", ".join(lycees) or "Le lycée"
     if event.status == "answered":
         _mark_answered(request, event.occurred_at)
         session.add(request)
     repository.add_entry(session, TimelineEntry(
         request_id=request.id, at=event.occurred_at, kind="assignment",
         title=ASSIGNMENT_TITLES[event.status].format(who=who), assignment_id=str(event.assignment_id),
+        assignment_status=event.status, lycees=lycees,
     ))
 
 
 def apply_message(session: Session, event: ThreadMessage) -> None:
-    request = repository.get_request(session, str(event.request_id))
+    request = repository.lock_request(session, str(event.request_id))
     if request is None:
         return
     if event.kind == "reply" and event.author_role in {"lead", "copy"}:
