@@ -123,4 +123,4 @@ def reply_bytes(*, sender: str, to: str, subject: str, body: str, headers: dict[
     for key, value in (headers or {}).items():
         msg[key] = value
     msg.set_content(body)
-    return msg.as_bytes()
+    return msg.as_bytes(policy=policy.SMTP)

@@ -100,7 +100,7 @@ def compose(copy: OutgoingCopy) -> bytes:
             maintype, _, subtype = att.content_type.partition("/")
             msg.add_attachment(att.data, maintype=maintype or "application",
                                subtype=subtype or "octet-stream", filename=att.filename)
-    return msg.as_bytes()
+    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
 
 
 def _ascii_ok(email: str) -> bool:

@@ -78,15 +78,26 @@ def body_text(msg: EmailMessage) -> str:
     return content.replace("\r\n", "\n")
 
 
+_SIGN_OFF = re.compile(
+    r"^\s*((bien|tr[eè]s|tr[eè]s bien|avec mes|mes|meilleures|sinc[eè]res)\s+)?"
+    r"(cordialement|cordiales salutations|salutations|amiti[eé]s|bonne (journ[eé]e|soir[eé]e)|bien [aà] vous|"
+    r"best regards|kind regards|regards)\s*[,.!]*\s*$", re.IGNORECASE)
+
+
 def strip_reply(text: str) -> str:
-    """The new part of a reply: quoted history and signature removed."""
+    """The new part of a reply: quoted history and signature removed (mail-parser-reply, plus the
+    usual French sign-offs it does not know, such as « Bien cordialement »)."""
     parsed = EmailReplyParser(languages=["fr", "en"]).read(text)
+    body = ""
     if parsed.replies:
-        first = parsed.replies[0].body or ""
-        if first.strip():
-            return first.strip()
-    latest = parsed.latest_reply or ""
-    return latest.strip()
+        body = (parsed.replies[0].body or "").strip()
+    if not body:
+        body = (parsed.latest_reply or "").strip()
+    lines = body.split("\n")
+    for index, line in enumerate(lines[1:], start=1):
+        if _SIGN_OFF.match(line):
+            return "\n".join(lines[:index]).strip()
+    return body
 
 
 def attachments(msg: EmailMessage, limit: int) -> tuple[list[Attachment], list[str]]:

@@ -1,0 +1,81 @@
+"""Reminders and escalation timings with a controllable clock (working days, restart-safe)."""
+
+from __future__ import annotations
+
+import json
+from email import message_from_bytes, policy
+
+from sqlmodel import Session, select
+
+from services.notifier.models import OutboundEmail, Participant, Thread
+from services.notifier.runner import reminder_pass
+from services.notifier.service import threads
+from shared.db import unit_of_work
+from shared.outbox import OutboxEvent
+from tests.notifier.support import COMPANY, LEAD, routed_event
+
+
+def _copies(engine, kind: str) -> list[OutboundEmail]:
+    with Session(engine) as session:
+        return list(session.exec(select(OutboundEmail).where(OutboundEmail.kind == kind)))
+
+
+def _assignment_events(engine) -> list[dict]:
+    with Session(engine) as session:
+        rows = session.exec(select(OutboxEvent).where(OutboxEvent.event_type == "assignment.changed")).all()
+    return [json.loads(r.payload)["data"] for r in rows]
+
+
+def test_reminder_after_3_working_days_then_expiry_after_7(engine, ctx, clock):
+    # Routed on Monday 23 Nov 2026, 09:00 UTC.
+    with unit_of_work(engine) as session:
+        threads.start_thread(session, ctx, routed_event())
+    clock.advance(days=2, hours=23)  # Wednesday evening: not yet 3 working days
+    assert reminder_pass(engine, ctx) == {"reminder": 0, "expiry": 0, "give_up": 0}
+    clock.advance(hours=1)  # Thursday 09:00: 3 working days
+    assert reminder_pass(engine, ctx)["reminder"] == 1
+    assert reminder_pass(engine, ctx)["reminder"] == 0  # restart-safe: persisted, never twice
+    reminders = _copies(engine, "reminder")
+    assert [r.to_email for r in reminders] == [LEAD]
+    # 7 working days from Monday 23 = Wednesday 2 Dec (the weekend does not count).
+    clock.advance(days=5, hours=23)  # Wednesday 2 Dec, 08:00: one hour short
+    assert reminder_pass(engine, ctx)["expiry"] == 0
+    clock.advance(hours=1)  # Wednesday 2 Dec, 09:00
+    assert reminder_pass(engine, ctx)["expiry"] == 1
+    assert reminder_pass(engine, ctx)["expiry"] == 0
+    events = _assignment_events(engine)
+    assert [(e["status"], e["role"], e["rbe_email"]) for e in events] == [("expired", "lead", LEAD)]
+    told = _copies(engine, "escalation")
+    assert [c.to_email for c in told] == [COMPANY]
+    body = message_from_bytes(told[0].raw, policy=policy.default).get_body(("plain",)).get_content()
+    assert "autre établissement" in body
+
+
+def test_no_answer_at_all_after_21_days_tells_company_and_copies_academie(engine, ctx, clock):
+    with unit_of_work(engine) as session:
+        threads.start_thread(session, ctx, routed_event())
+    clock.advance(days=20, hours=23)
+    assert reminder_pass(engine, ctx)["give_up"] == 0
+    clock.advance(hours=1)
+    assert reminder_pass(engine, ctx)["give_up"] == 1
+    assert reminder_pass(engine, ctx)["give_up"] == 0
+    with Session(engine) as session:
+        thread = session.exec(select(Thread)).one()
+        fallback = session.exec(select(Participant).where(Participant.role == "fallback")).one()
+    assert thread.gave_up_at is not None
+    assert fallback.email == ctx.settings.fallback_email
+    sent_to = sorted(c.to_email for c in _copies(engine, "giveup"))
+    assert sent_to == sorted([COMPANY, ctx.settings.fallback_email])
+
+
+def test_an_answer_stops_reminders(engine, ctx, clock):
+    with unit_of_work(engine) as session:
+        threads.start_thread(session, ctx, routed_event())
+        lead = session.exec(select(Participant).where(Participant.role == "lead")).one()
+        lead.status = "accepted"
+        thread = session.exec(select(Thread)).one()
+        thread.first_answer_at = clock()
+        session.add(lead)
+        session.add(thread)
+    clock.advance(days=30)
+    assert reminder_pass(engine, ctx) == {"reminder": 0, "expiry": 0, "give_up": 0}
