@@ -157,7 +157,8 @@ class SearchIndex:
         return weights
 
     def cfds_for_job(self, text: str) -> dict[str, int]:
-        """Formation -> relevance 1..3 for a job: through its ROME codes and through its own title."""
+        """Formation -> relevance 1..4 for a job: 4 when the formation is named after the job, else through its
+        ROME codes (3 = the job's main ROME fiche is the formation's first one)."""
         scores: dict[str, int] = {}
         for rome, weight in self.romes_for_job(text).items():
             for cfd, rank in self.rome_cfds.get(rome, ()):
@@ -165,7 +166,7 @@ class SearchIndex:
         if not ROME_CODE.match(text.strip()):
             for doc_id, score in self.formation_index.search(tokens(text)).items():
                 cfd = self.formation_cfds[doc_id]
-                scores[cfd] = max(scores.get(cfd, 0), score + 1)
+                scores[cfd] = max(scores.get(cfd, 0), 4 if score == 2 else 2)
         return scores
 
     def cfds_for_text(self, text: str) -> dict[str, int]:
@@ -182,7 +183,7 @@ class SearchIndex:
         model = self.model
         candidates = set(self.searchable)
         relevance: dict[str, int] = defaultdict(int)
-        matched_cfds: dict[str, set[str]] = defaultdict(set)
+        matched_cfds: dict[str, dict[str, int]] = defaultdict(dict)
 
         def restrict_by_cfds(cfd_scores: dict[str, int], weight: int = 1) -> set[str]:
             found: dict[str, int] = {}
@@ -190,7 +191,7 @@ class SearchIndex:
                 for uai in self.cfd_uais.get(cfd, ()):
                     if q.track and q.track not in model.offers[uai][cfd].tracks:
                         continue
-                    matched_cfds[uai].add(cfd)
+                    matched_cfds[uai][cfd] = max(matched_cfds[uai].get(cfd, 0), score)
                     found[uai] = max(found.get(uai, 0), score * weight)
             for uai, score in found.items():
                 relevance[uai] += score
@@ -242,7 +243,7 @@ class SearchIndex:
         return need in settings.services.split(";")
 
     def _group(self, candidates: set[str], relevance: dict[str, int], distances: dict[str, float],
-               matched: dict[str, set[str]]) -> list[LyceeHit]:
+               matched: dict[str, dict[str, int]]) -> list[LyceeHit]:
         """One hit per lycée: a SEP and its mother lycée share one result."""
         groups: dict[str, list[str]] = defaultdict(list)
         for uai in candidates:
@@ -251,13 +252,15 @@ class SearchIndex:
         for head, members in groups.items():
             members.sort(key=lambda u: (u != head, u))
             lead = members[0]
-            cfds: set[str] = set()
+            cfds: dict[str, int] = {}
             for u in members:
-                cfds |= matched.get(u, set())
+                for cfd, score in matched.get(u, {}).items():
+                    cfds[cfd] = max(cfds.get(cfd, 0), score)
             known = [distances[u] for u in members if u in distances]
             hits.append(LyceeHit(
                 uai=lead, uais=members, relevance=max(relevance.get(u, 0) for u in members),
-                distance_km=round(min(known), 2) if known else None, cfds=sorted(cfds),
+                distance_km=round(min(known), 2) if known else None,
+                cfds=sorted(cfds, key=lambda c: (-cfds[c], c)),
             ))
         hits.sort(key=lambda h: (-h.relevance, h.distance_km if h.distance_km is not None else 1e9,
                                  self.model.lycees[h.uai].name))

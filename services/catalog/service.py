@@ -142,6 +142,9 @@ def search_lycees(index: SearchIndex, communes: CommuneIndex, *, job: str | None
                 if brief.cfd not in seen:
                     seen.add(brief.cfd)
                     formations.append(brief)
+        if only:
+            order = {cfd: i for i, cfd in enumerate(hit.cfds)}
+            formations.sort(key=lambda b: order.get(b.cfd, len(order)))
         results.append(LyceeResult(
             uai=lyc.uai, uais=hit.uais, name=lyc.name, type_court=lyc.type_court, secteur=lyc.secteur,
             private_hors_contrat=lyc.private_hors_contrat, bts_only=lyc.bts_only, commune=lyc.commune,

@@ -1,0 +1,65 @@
+"""Fixtures of the catalog tests: the real data loaded once per session into a SQLite template,
+copied per test that writes; apps built on those copies (no mocks)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from services.catalog.app import create_app
+from services.catalog.readmodel import load_read_model
+from services.catalog.search import SearchIndex
+from services.catalog.testing import load_real_catalog
+from shared.db import make_engine
+from shared.settings import Settings
+
+ADMIN_TOKEN = "jeton-admin-de-test"
+
+
+@pytest.fixture(scope="session")
+def catalog_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("catalog") / "template.db"
+    load_real_catalog(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:  # fold the WAL into the file so a plain copy is complete
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture
+def catalog_url(catalog_template: Path, tmp_path: Path) -> str:
+    """A private, writable copy of the loaded catalog."""
+    target = tmp_path / "catalog.db"
+    shutil.copyfile(catalog_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture(scope="session")
+def search_index(catalog_template: Path) -> SearchIndex:
+    engine = make_engine(f"sqlite:///{catalog_template}")
+    with Session(engine) as session:
+        model = load_read_model(session, "repli@example.fr")
+    engine.dispose()
+    return SearchIndex(model)
+
+
+def catalog_settings(database_url: str, redis_url: str = "redis://127.0.0.1:1/0", **extra) -> Settings:
+    return Settings(env="test", database_url=database_url, redis_url=redis_url, relay_enabled=False,
+                    admin_token=ADMIN_TOKEN, secret_key="cle-de-test-suffisamment-longue-0123456789", **extra)
+
+
+@pytest.fixture(scope="session")
+def readonly_client(catalog_template: Path, tmp_path_factory) -> TestClient:
+    """One app over a copy of the catalog, shared by the read-only API tests."""
+    target = tmp_path_factory.mktemp("catalog-ro") / "catalog.db"
+    shutil.copyfile(catalog_template, target)
+    return TestClient(create_app(catalog_settings(f"sqlite:///{target}")))
+
+
+@pytest.fixture
+def client(catalog_url: str) -> TestClient:
+    return TestClient(create_app(catalog_settings(catalog_url)))

@@ -1,0 +1,64 @@
+"""The snapshot contract read by the matcher, built from the real data."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.catalog.snapshot import build_snapshot
+from shared.catalog_snapshot import CatalogSnapshot
+from shared.db import make_engine
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def snapshot(catalog_template) -> CatalogSnapshot:
+    engine = make_engine(f"sqlite:///{catalog_template}")
+    try:
+        return build_snapshot(engine)
+    finally:
+        engine.dispose()
+
+
+def test_snapshot_merges_offers_and_carries_contacts(snapshot: CatalogSnapshot):
+    lycees = {lyc.uai: lyc for lyc in snapshot.lycees}
+    assert len(lycees) == 4559 and len(snapshot.formations) == 1859
+    sep, mother = lycees["0692516K"], lycees["0693504J"]
+    assert sep.type_court == "SEP" and sep.parent_uai == "0693504J"
+    # The SEP carries its mother lycée's formations (filed under the LPO in the source data).
+    assert {o.cfd for o in mother.offers} <= {o.cfd for o in sep.offers}
+    assert "50022137" in {o.cfd for o in sep.offers}  # CAP Boulanger
+    assert sep.rbe_id == mother.rbe_id and sep.is_generic_contact
+    # A closed formation yields its successor: MELEC 40025510 -> 40025520.
+    with_old = [lyc for lyc in snapshot.lycees if "40025510" in {o.cfd for o in lyc.offers}]
+    assert with_old and all("40025520" in {o.cfd for o in lyc.offers} for lyc in with_old)
+    formations = {f.cfd: f for f in snapshot.formations}
+    assert formations["40025510"].closed and formations["40025510"].successor_cfds == ["40025520"]
+    assert formations["50022137"].rome_codes[0] == "D1102" and formations["50022137"].label == "Boulanger"
+    # Overseas lycées are their own territory, hors-contrat schools are flagged.
+    assert {lyc.territory for lyc in snapshot.lycees if lyc.departement == "974"} == {"974"}
+    assert sum(lyc.private_hors_contrat for lyc in snapshot.lycees) == 311
+    assert all(lyc.rbe_email for lyc in snapshot.lycees)  # generic address or fallback
+
+
+def test_snapshot_vocabulary(snapshot: CatalogSnapshot):
+    sources = {t.source for t in snapshot.job_titles}
+    assert sources == {"appellation", "rome", "onisep"}
+    assert snapshot.rome_labels["D1102"].startswith("Boulanger")
+    assert "D1102" in snapshot.naf_division_romes["10"]  # food industry sector -> bakers
+
+
+def test_family_common_year_expands_to_specialities(search_index):
+    model = search_index.model
+    derived = [(uai, o.cfd) for uai, offers in model.offers.items() for o in offers.values() if o.derived_from == "famille"]
+    assert derived
+    uai, cfd = derived[0]
+    assert not model.formations[cfd].closed
+
+
+def test_snapshot_api_serves_the_contract(readonly_client):
+    response = readonly_client.get("/api/v1/snapshot")
+    assert response.status_code == 200
+    parsed = CatalogSnapshot.model_validate_json(response.content)
+    assert len(parsed.lycees) == 4559
+    assert response.headers["x-catalog-version"] == parsed.version
