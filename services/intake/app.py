@@ -27,12 +27,12 @@ from shared.settings import Settings
 from shared.web import make_templates, mount_dsfr
 
 HERE = Path(__file__).parent
-HTTP_MESSAGES = {404: "Page ou ressource introuvable.", 405: "Méthode non autorisée.",
+HTTP_MESSAGES = {400: "Le corps de la requête est illisible : du JSON encodé en UTF-8 est attendu.", 404: "Page ou ressource introuvable.", 405: "Méthode non autorisée.",
                  429: "Trop de demandes : réessayez plus tard."}
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    detail = exc.detail if isinstance(exc.detail, str) and exc.status_code not in {404, 405} else None
+    detail = exc.detail if isinstance(exc.detail, str) and exc.status_code not in {400, 404, 405} else None
     return JSONResponse({"detail": detail or HTTP_MESSAGES.get(exc.status_code, "Erreur.")},
                         status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
