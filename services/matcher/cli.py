@@ -1,0 +1,68 @@
+"""``monlyceepro coverage``: per académie, jobs without a lycée within reach and overlapping places."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from services.matcher.config import MatcherSettings
+from services.matcher.service.coverage import coverage as compute_coverage
+from services.matcher.service.readmodel import CatalogReadModel
+from services.matcher.snapshot_source import fetch_snapshot, load_cached
+from shared.catalog_snapshot import CatalogSnapshot
+from shared.geo import load_communes
+
+
+def _snapshot(args: argparse.Namespace, settings: MatcherSettings) -> CatalogSnapshot | None:
+    if args.snapshot:
+        return load_cached(Path(args.snapshot))
+    try:
+        snapshot, _ = asyncio.run(fetch_snapshot(args.catalog_url or settings.catalog_url, http_timeout_s=60))
+        return snapshot
+    except Exception as exc:
+        print(f"Catalogue injoignable ({type(exc).__name__}) : utilisation de l'instantané en cache.", file=sys.stderr)
+        return load_cached(settings.snapshot_cache_path)
+
+
+def coverage(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="monlyceepro coverage", description=(
+        "Par académie : les métiers sans lycée à moins de --rayon km, et les lieux où plusieurs lycées "
+        "se recouvrent pour les mêmes métiers (là où la déduplication compte)."))
+    parser.add_argument("--academie", help="une seule académie (ex. Lyon)")
+    parser.add_argument("--rayon", type=float, default=60.0, help="distance d'accès en km (défaut 60)")
+    parser.add_argument("--recouvrement", type=float, default=30.0, help="rayon du recouvrement en km (défaut 30)")
+    parser.add_argument("--limite", type=int, default=10, help="lignes par académie et par section (défaut 10)")
+    parser.add_argument("--json", action="store_true", help="sortie JSON complète")
+    parser.add_argument("--snapshot", help="fichier d'instantané du catalogue (sinon l'API du catalogue)")
+    parser.add_argument("--catalog-url", help="URL du service catalogue")
+    args = parser.parse_args(argv)
+    settings = MatcherSettings()
+    snapshot = _snapshot(args, settings)
+    if snapshot is None:
+        print("Aucun instantané du catalogue : démarrez le catalogue ou passez --snapshot FICHIER.", file=sys.stderr)
+        return 1
+    report = compute_coverage(CatalogReadModel(snapshot), load_communes(settings.data_dir), reach_km=args.rayon,
+                      overlap_km=args.recouvrement, k=settings.max_lycees)
+    if args.academie:
+        report = [r for r in report if r.academie.lower() == args.academie.lower()]
+        if not report:
+            print(f"Académie inconnue : {args.academie}", file=sys.stderr)
+            return 2
+    if args.json:
+        print(json.dumps([asdict(r) for r in report], ensure_ascii=False, indent=1))
+        return 0
+    for r in report:
+        print(f"\n## Académie de {r.academie} ({r.places} zones)")
+        print(f"Métiers sans lycée à moins de {args.rayon:.0f} km d'au moins une zone : {len(r.gaps)}")
+        for rome, label, missing, national, examples in r.gaps[: args.limite]:
+            print(f"  - {rome} {label} : {missing}/{r.places} zones, enseigné dans {national} lycées en France "
+                  f"(ex. {', '.join(examples)})")
+        print(f"Zones où plus de {settings.max_lycees} lycées se recouvrent (à {args.recouvrement:.0f} km) : "
+              f"{len(r.overlaps)}")
+        for place, jobs, most, example in r.overlaps[: args.limite]:
+            print(f"  - {place} : {jobs} métiers, jusqu'à {most} lycées (ex. {example})")
+    return 0
