@@ -1,0 +1,77 @@
+"""JSON API: French 422 on bad input (never a 500), autocomplete, profile, search through HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+BAD_QUERIES = [
+    "/api/v1/lycees?rayon_km=abc",
+    "/api/v1/lycees?rayon_km=-5&lieu=69007",
+    "/api/v1/lycees?rayon_km=100000",
+    "/api/v1/lycees?par_page=0",
+    "/api/v1/lycees?page=abc",
+    "/api/v1/lycees?voie=nuit",
+    "/api/v1/lycees?code_insee=1",
+    "/api/v1/metiers",
+    "/api/v1/metiers?q=",
+    "/api/v1/metiers?q=boulanger&limite=1000",
+    "/api/v1/communes?q=" + "x" * 200,
+    "/api/v1/lycees/abc",
+]
+BAD_DOMAIN = [
+    ("/api/v1/lycees?lieu=00000", "Code postal inconnu"),
+    ("/api/v1/lycees?lieu=zzzzqq", "Commune introuvable"),
+    ("/api/v1/lycees?naf=ZZ", "Code NAF invalide"),
+    ("/api/v1/lycees?besoin=licorne", "Type de besoin inconnu"),
+    ("/api/v1/lycees?code_insee=99999", "Code commune INSEE inconnu"),
+]
+
+
+@pytest.mark.parametrize("url", BAD_QUERIES)
+def test_bad_parameters_get_a_french_422(readonly_client, url):
+    response = readonly_client.get(url)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["message"] == "Requête invalide."
+    assert all(err["message"] and "field" not in err["message"].lower() for err in body["detail"])
+
+
+@pytest.mark.parametrize(("url", "expected"), BAD_DOMAIN)
+def test_bad_values_are_explained_in_french(readonly_client, url, expected):
+    response = readonly_client.get(url)
+    assert response.status_code == 422
+    assert expected in response.json()["detail"]
+
+
+def test_unknown_lycee_is_a_french_404(readonly_client):
+    response = readonly_client.get("/api/v1/lycees/0000000A")
+    assert response.status_code == 404 and "Aucun lycée" in response.json()["detail"]
+
+
+def test_job_and_commune_autocomplete(readonly_client):
+    jobs = readonly_client.get("/api/v1/metiers", params={"q": "Électricien"}).json()
+    assert jobs and all(j["rome"][0].isalpha() and len(j["rome"]) == 5 for j in jobs)
+    assert any(j["rome"] == "F1602" for j in jobs)
+    onisep = readonly_client.get("/api/v1/metiers", params={"q": "conducteur de machines agricoles", "limite": 20}).json()
+    assert any(j["source"] == "onisep" and j["rome"] == "A1101" for j in onisep)
+    communes = readonly_client.get("/api/v1/communes", params={"q": "69007"}).json()
+    assert any(c["insee"] == "69387" for c in communes)
+
+
+def test_search_and_profile_over_http(readonly_client):
+    page = readonly_client.get("/api/v1/lycees", params={"metier": "D1102", "lieu": "69007", "rayon_km": 50}).json()
+    assert page["total"] >= 2 and page["results"][0]["distance_km"] is not None
+    profile = readonly_client.get("/api/v1/lycees/0692516K").json()  # the SEP of lycée Rabelais
+    assert profile["parent_uai"] == "0693504J"
+    assert any(f["cfd"] == "50022137" and f["level_text"] == "niveau 3, 2 ans" for f in profile["formations"])
+    assert profile["contact"]["is_generic"] is True
+    assert "uai=0692516K" in profile["contact_url"] and "metiers=" in profile["contact_url"]
+    assert profile["insertion_year"] is None or profile["insertion_year"].startswith("20")
+
+
+def test_openapi_documents_the_api(readonly_client):
+    spec = readonly_client.get("/openapi.json").json()
+    assert {"/api/v1/snapshot", "/api/v1/metiers", "/api/v1/lycees", "/api/v1/lycees/{uai}",
+            "/api/v1/admin/rbe/import"} <= set(spec["paths"])

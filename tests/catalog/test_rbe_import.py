@@ -1,0 +1,87 @@
+"""RBE directory import (API and CLI): good rows kept, bad rows reported in French, CatalogChanged published."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import Session, select
+
+from services.catalog.cli import import_rbe
+from services.catalog.models import Rbe, RbeCoverage
+from shared.db import make_engine
+from shared.outbox import OutboxEvent
+from tests.catalog.conftest import ADMIN_TOKEN
+
+pytestmark = pytest.mark.timeout(120)
+
+CSV = """name,email,uais,deputy_email
+Camille Martin,Camille.Martin@ac-lyon.fr,0693504J;0692516K,dominique.petit@ac-lyon.fr
+Sans Adresse,,0010001W,
+Mauvaise UAI,rbe2@ac-lyon.fr,12345;0010001W,
+UAI inconnue,rbe3@ac-lyon.fr,0000000A,
+Même personne,rbe4@ac-lyon.fr,0010001W,rbe4@ac-lyon.fr
+Alex Durand,alex.durand@ac-rennes.fr,0351878B,
+"""
+
+
+def _catalog_events(url: str) -> list[dict]:
+    engine = make_engine(url)
+    with Session(engine) as session:
+        rows = session.exec(select(OutboxEvent).where(OutboxEvent.event_type == "catalog.changed")).all()
+    engine.dispose()
+    return [json.loads(r.payload)["data"] for r in rows]
+
+
+def test_import_requires_the_admin_token(client):
+    assert client.post("/api/v1/admin/rbe/import", content=CSV).status_code == 401
+    denied = client.post("/api/v1/admin/rbe/import", content=CSV, headers={"Authorization": "Bearer faux"})
+    assert denied.status_code == 403 and "refusé" in denied.json()["detail"]
+
+
+def test_import_keeps_good_rows_and_reports_bad_ones(client, catalog_url):
+    before = len(_catalog_events(catalog_url))
+    response = client.post("/api/v1/admin/rbe/import", content=CSV.encode(),
+                           headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "text/csv"})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["imported"] == 2
+    errors = {e["line"]: e["message"] for e in report["errors"]}
+    assert set(errors) == {3, 4, 5, 6}
+    assert "adresse électronique invalide" in errors[3]
+    assert "UAI mal formée" in errors[4]
+    assert "UAI inconnue : 0000000A" in errors[5]
+    assert "suppléant" in errors[6]
+    # The directory changed, the snapshot follows, one CatalogChanged(rbe) left through the outbox.
+    snap = {lyc["uai"]: lyc for lyc in client.get("/api/v1/snapshot").json()["lycees"]}
+    assert snap["0692516K"]["rbe_email"] == "camille.martin@ac-lyon.fr"
+    assert snap["0692516K"]["is_generic_contact"] is False
+    assert snap["0693504J"]["deputy_email"] == "dominique.petit@ac-lyon.fr"
+    assert snap["0010001W"]["is_generic_contact"] is True  # bad rows changed nothing
+    events = _catalog_events(catalog_url)
+    assert len(events) == before + 1 and events[-1]["change"] == "rbe"
+    assert set(events[-1]["uais"]) == {"0693504J", "0692516K", "0351878B"}
+
+
+def test_import_without_the_right_columns_changes_nothing(client, catalog_url):
+    response = client.post("/api/v1/admin/rbe/import", content="nom,courriel\nA,b@c.fr\n",
+                           headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert response.status_code == 200
+    assert response.json()["imported"] == 0 and "colonnes manquantes" in response.json()["errors"][0]["message"]
+    assert client.post("/api/v1/admin/rbe/import", content=b"\xff\xfe\x00",
+                       headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status_code == 422
+
+
+def test_cli_import(catalog_url, tmp_path, capsys):
+    path = tmp_path / "rbe.csv"
+    path.write_text(CSV, encoding="utf-8")
+    code = import_rbe([str(path), "--database-url", catalog_url])
+    out = capsys.readouterr().out
+    assert code == 1  # some rows were refused
+    assert "2 ligne(s) importée(s), 4 ligne(s) refusée(s)" in out and "ligne 5 : UAI inconnue" in out
+    engine = make_engine(catalog_url)
+    with Session(engine) as session:
+        assert session.get(RbeCoverage, "0351878B").rbe_email == "alex.durand@ac-rennes.fr"
+        assert session.get(Rbe, "alex.durand@ac-rennes.fr").name == "Alex Durand"
+    engine.dispose()
+    assert import_rbe([str(tmp_path / "absent.csv"), "--database-url", catalog_url]) == 2

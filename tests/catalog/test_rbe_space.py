@@ -1,0 +1,147 @@
+"""RBE self-service: magic link by real SMTP (aiosmtpd on loopback), single use, expiry, tampering, edits."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from email import message_from_bytes, policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from services.catalog import repository as repo
+from services.catalog.app import create_app
+from services.catalog.magic import issue_link_token
+from shared.db import make_engine
+from shared.outbox import OutboxEvent
+from tests.catalog.conftest import catalog_settings
+from tests.support.servers import free_port
+
+pytestmark = pytest.mark.timeout(120)
+RBE_EMAIL = "camille.martin@ac-lyon.fr"
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 OK"
+
+    def wait(self, count: int, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def rbe_client(catalog_url, smtp):
+    engine = make_engine(catalog_url)
+    with Session(engine) as session:
+        repo.upsert_rbe(session, RBE_EMAIL, "Camille Martin", None)
+        repo.assign_coverage(session, RBE_EMAIL, ["0693504J", "0692516K"])
+        repo.bump_version(session)
+        session.commit()
+    engine.dispose()
+    settings = catalog_settings(catalog_url, smtp_url=f"smtp://127.0.0.1:{smtp[1]}", catalog_public_url="http://testserver")
+    return TestClient(create_app(settings)), settings
+
+
+def _ask_link(client: TestClient, inbox: Inbox, email: str = RBE_EMAIL) -> str:
+    page = client.post("/espace-rbe", data={"email": email})
+    assert page.status_code == 200 and "Vérifiez votre messagerie" in page.text
+    inbox.wait(1)
+    rcpts, msg = inbox.messages[-1]
+    assert rcpts == [RBE_EMAIL] and "espace RBE" in msg["Subject"]
+    return re.search(r"(http://testserver/espace-rbe/connexion\?jeton=\S+)", msg.get_content()).group(1)
+
+
+def test_magic_link_logs_in_once_and_edits_publish_changes(rbe_client, smtp, catalog_url):
+    client, _ = rbe_client
+    inbox, _ = smtp
+    link = _ask_link(client, inbox)
+    opened = client.get(link, follow_redirects=False)
+    assert opened.status_code == 303 and opened.headers["location"] == "/espace-rbe/mes-lycees"
+    dashboard = client.get("/espace-rbe/mes-lycees")
+    assert dashboard.status_code == 200 and "Lycée polyvalent François Rabelais" in dashboard.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', dashboard.text).group(1)
+
+    saved = client.post("/espace-rbe/lycees/0693504J", data={
+        "csrf": csrf, "pitch": "Nos apprentis boulangers vous attendent.", "services": ["pfmp", "apprentissage"],
+        "pfmp_periods": "Du 12 janvier au 6 février", "monthly_capacity": "4"}, follow_redirects=False)
+    assert saved.status_code == 303
+    absent = client.post("/espace-rbe/absence", data={
+        "csrf": csrf, "absent_from": "2026-12-01", "absent_until": "2026-12-20",
+        "deputy_email": "dominique.petit@ac-lyon.fr"}, follow_redirects=False)
+    assert absent.status_code == 303
+    snap = {lyc["uai"]: lyc for lyc in client.get("/api/v1/snapshot").json()["lycees"]}
+    assert snap["0693504J"]["services"] == ["pfmp", "apprentissage"] and snap["0693504J"]["monthly_capacity"] == 4
+    assert snap["0692516K"]["absent_until"] == "2026-12-20" and snap["0692516K"]["deputy_email"] == "dominique.petit@ac-lyon.fr"
+    profile = client.get("/lycees/0693504J")
+    assert "Nos apprentis boulangers vous attendent." in profile.text and "Accueil de stagiaires (PFMP)" in profile.text
+
+    engine = make_engine(catalog_url)
+    with Session(engine) as session:
+        changes = [json.loads(r.payload)["data"]["change"] for r in session.exec(select(OutboxEvent)).all()]
+    engine.dispose()
+    assert changes[-2:] == ["capacity", "absence"]
+
+    # Replay: the same link a second time is refused.
+    replay = TestClient(client.app).get(link, follow_redirects=False)
+    assert replay.status_code == 400 and "déjà été utilisé" in replay.text
+
+
+def test_invalid_edits_are_refused_in_french(rbe_client, smtp):
+    client, _ = rbe_client
+    client.get(_ask_link(client, smtp[0]))
+    csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/espace-rbe/mes-lycees").text).group(1)
+    bad = client.post("/espace-rbe/lycees/0693504J", data={"csrf": csrf, "monthly_capacity": "beaucoup",
+                                                           "services": ["licorne"]})
+    assert bad.status_code == 422 and "nombre entier" in bad.text and "Service inconnu" in bad.text
+    other = client.post("/espace-rbe/lycees/0010001W", data={"csrf": csrf})
+    assert other.status_code == 403 and "ne fait pas partie" in other.text
+    forged = client.post("/espace-rbe/lycees/0693504J", data={"csrf": "faux", "pitch": "x"})
+    assert forged.status_code == 403
+    dates = client.post("/espace-rbe/absence", data={"csrf": csrf, "absent_from": "2026-12-20", "absent_until": "2026-12-01"})
+    assert dates.status_code == 422 and "après son début" in dates.text
+
+
+def test_tampered_and_expired_links_are_refused(rbe_client, smtp):
+    client, settings = rbe_client
+    link = _ask_link(client, smtp[0])
+    token = link.split("jeton=", 1)[1]
+    tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    response = client.get(f"/espace-rbe/connexion?jeton={tampered}", follow_redirects=False)
+    assert response.status_code == 400 and "pas valide" in response.text
+    assert "mlp_rbe" not in response.cookies
+    forged_other_user = issue_link_token("une-autre-cle", RBE_EMAIL)[0]
+    assert client.get(f"/espace-rbe/connexion?jeton={forged_other_user}").status_code == 400
+    expired, _ = issue_link_token(settings.secret_key, RBE_EMAIL, now=time.time() - 31 * 60)
+    response = client.get(f"/espace-rbe/connexion?jeton={expired}", follow_redirects=False)
+    assert response.status_code == 400 and "expiré" in response.text
+    assert client.get("/espace-rbe/mes-lycees", follow_redirects=False).status_code == 303  # still not logged in
+
+
+def test_unknown_address_gets_the_same_answer_and_no_mail(rbe_client, smtp):
+    client, _ = rbe_client
+    inbox, _ = smtp
+    page = client.post("/espace-rbe", data={"email": "inconnu@example.fr"})
+    assert page.status_code == 200 and "Vérifiez votre messagerie" in page.text
+    bad = client.post("/espace-rbe", data={"email": "pas-une-adresse"})
+    assert bad.status_code == 422 and "Adresse électronique invalide" in bad.text
+    _ask_link(client, inbox)  # a known address, sent after: the only message that arrives is this one
+    assert [rcpts for rcpts, _ in inbox.messages] == [[RBE_EMAIL]]
