@@ -77,7 +77,11 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             return
         handler = InboundHandler(rt.engine, ctx, on_processed=parts.wake)
         server = InboundServer(handler, settings.inbound_smtp_host, settings.inbound_smtp_port)
-        await asyncio.to_thread(server.start)
+        try:
+            await asyncio.to_thread(server.start)
+        except Exception as exc:  # port taken: outbound mail still works, replies wait in the sender's queue
+            log.error("inbound_smtp_start_failed", port=settings.inbound_smtp_port, error=type(exc).__name__)
+            return
         parts.inbound = server
         log.info("inbound_smtp_started", port=settings.inbound_smtp_port)
         while True:  # messages stored but not processed (crash, database hiccup) are resumed
