@@ -82,6 +82,7 @@ class CatalogReadModel:
         self.formation_specificity: dict[str, float] = {}
         self.lycees: dict[str, LyceeView] = {}
         self.unlocated: set[str] = set()
+        self.wanted_cache: dict = {}  # (jobs, naf) -> resolved ROME/CFD sets, read-only once built
         self._build_lycees(snapshot)
         self._build_formations(snapshot)
         self._build_titles(snapshot)
@@ -89,15 +90,20 @@ class CatalogReadModel:
 
     # -- building --------------------------------------------------------------
     def _build_lycees(self, snapshot: CatalogSnapshot) -> None:
+        interned: dict[tuple, dict[str, frozenset[str]]] = {}  # a SEP shares its parent's offer: one dict
         for ly in snapshot.lycees:
             if ly.latitude is None or ly.longitude is None:
                 self.unlocated.add(ly.uai)
                 continue
+            key = tuple((o.cfd, tuple(o.tracks)) for o in ly.offers)
+            offers = interned.get(key)
+            if offers is None:
+                offers = interned[key] = {cfd: frozenset(tracks) for cfd, tracks in key}
             self.lycees[ly.uai] = LyceeView(
                 uai=ly.uai, name=ly.name, family=ly.parent_uai or ly.uai, type_court=ly.type_court,
                 territory=ly.territory, academie=ly.academie, commune=ly.commune,
                 latitude=ly.latitude, longitude=ly.longitude,
-                offers={o.cfd: frozenset(o.tracks) for o in ly.offers},
+                offers=offers,
                 apprenticeship_capable=ly.apprenticeship_capable, services=frozenset(ly.services),
                 monthly_capacity=ly.monthly_capacity, rbe_id=ly.rbe_id.lower(), rbe_email=ly.rbe_email,
                 rbe_name=ly.rbe_name, is_generic_contact=ly.is_generic_contact, deputy_email=ly.deputy_email,
@@ -174,13 +180,17 @@ class CatalogReadModel:
 
     def _build_grids(self) -> None:
         grid: dict[Cell, list[LyceeView]] = defaultdict(list)
+        service_grid: dict[Cell, list[LyceeView]] = defaultdict(list)
         cfd_grid: dict[str, dict[Cell, list[LyceeView]]] = defaultdict(lambda: defaultdict(list))
         for ly in self.lycees.values():
             cell = _cell(ly.territory, ly.latitude, ly.longitude)
             grid[cell].append(ly)
+            if ly.services:
+                service_grid[cell].append(ly)
             for cfd in ly.offers:
                 cfd_grid[cfd][cell].append(ly)
         self.grid = dict(grid)
+        self.service_grid = dict(service_grid)
         self.cfd_grid = {cfd: dict(cells) for cfd, cells in cfd_grid.items()}
 
     # -- queries -----------------------------------------------------------------
@@ -238,11 +248,15 @@ class CatalogReadModel:
         return out
 
     def lycees_near(self, territory: str, lat: float, lon: float, radius_km: float,
-                    cfds: set[str] | None = None) -> Iterator[LyceeView]:
-        """Lycées in the bounding cells (same territory), all or only those teaching one of ``cfds``."""
+                    cfds: set[str] | None = None, with_services: bool = False) -> Iterator[LyceeView]:
+        """Lycées in the bounding cells (same territory): all, those teaching one of ``cfds``, or those
+        declaring services."""
         seen: set[str] = set()
         cells = list(cells_around(territory, lat, lon, radius_km))
-        grids = [self.grid] if cfds is None else [self.cfd_grid[c] for c in cfds if c in self.cfd_grid]
+        if cfds is not None:
+            grids = [self.cfd_grid[c] for c in cfds if c in self.cfd_grid]
+        else:
+            grids = [self.service_grid if with_services else self.grid]
         for grid in grids:
             for cell in cells:
                 for ly in grid.get(cell, ()):

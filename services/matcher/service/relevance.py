@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.matcher.service.readmodel import CatalogReadModel, LyceeView
+from shared.geo import haversine_km
 
 JOB_NEEDS = {"pfmp", "apprentissage", "recrutement"}
 NEED_SERVICE_LABELS = {
@@ -36,6 +37,17 @@ class Wanted:
 
 
 def resolve_wanted(model: CatalogReadModel, jobs: list[str], naf: str | None) -> Wanted:
+    key = (tuple(jobs), naf)
+    cached = model.wanted_cache.get(key)
+    if cached is None:
+        cached = _resolve_wanted(model, jobs, naf)
+        if len(model.wanted_cache) > 4096:
+            model.wanted_cache.clear()
+        model.wanted_cache[key] = cached
+    return cached
+
+
+def _resolve_wanted(model: CatalogReadModel, jobs: list[str], naf: str | None) -> Wanted:
     romes: set[str] = set()
     unresolved = []
     for job in jobs:
@@ -71,10 +83,11 @@ def match_need(need: str, lycee: LyceeView, wanted: Wanted, specificity: dict[st
     if wanted.romes:
         covered: set[str] = set()
         best_track = 0.0
-        for cfd, tracks in lycee.offers.items():
-            romes = wanted.cfd_romes.get(cfd)
-            if not romes:
-                continue
+        offers, wanted_cfds = lycee.offers, wanted.cfd_romes
+        common = ([c for c in wanted_cfds if c in offers] if len(wanted_cfds) < len(offers)
+                  else [c for c in offers if c in wanted_cfds])
+        for cfd in common:
+            romes, tracks = wanted_cfds[cfd], offers[cfd]
             factor = _track_factor(need, lycee, tracks) * specificity.get(cfd, 0.85)
             if factor <= 0:
                 continue
@@ -95,26 +108,39 @@ def match_need(need: str, lycee: LyceeView, wanted: Wanted, specificity: dict[st
 
 
 def candidates_within(model: CatalogReadModel, needs: list[str], wanted: Wanted, territory: str,
-                      lat: float, lon: float, radius_km: float) -> dict[str, Match]:
-    """Every relevant lycée in the search area's cells (distance filtered by the caller)."""
+                      lat: float, lon: float, radius_km: float,
+                      memo: dict[str, Match | None] | None = None) -> list[tuple[Match, float]]:
+    """Every relevant lycée within ``radius_km`` (same territory), with its distance.
+
+    ``memo`` keeps each lycée's relevance across the widening steps of one decision."""
+    memo = {} if memo is None else memo
     cfds = set(wanted.cfd_romes)
-    by_uai: dict[str, Match] = {}
+    seen: set[str] = set()
+    out: list[tuple[Match, float]] = []
     pools = []
     if cfds:
         pools.append(model.lycees_near(territory, lat, lon, radius_km, cfds))
     if any(n not in JOB_NEEDS for n in needs):
-        pools.append(ly for ly in model.lycees_near(territory, lat, lon, radius_km) if ly.services)
+        pools.append(model.lycees_near(territory, lat, lon, radius_km, with_services=True))
     for pool in pools:
         for lycee in pool:
-            if lycee.uai in by_uai or lycee.territory != territory:
+            if lycee.uai in seen or lycee.territory != territory:
                 continue
-            best: Match | None = None
-            for need in needs:
-                m = match_need(need, lycee, wanted, model.formation_specificity)
-                if m and (best is None or m.relevance > best.relevance):
-                    if best is not None:
-                        m.cfds |= best.cfds
-                    best = m
+            seen.add(lycee.uai)
+            distance = haversine_km(lat, lon, lycee.latitude, lycee.longitude)
+            if distance > radius_km:
+                continue
+            if lycee.uai in memo:
+                best = memo[lycee.uai]
+            else:
+                best = None
+                for need in needs:
+                    m = match_need(need, lycee, wanted, model.formation_specificity)
+                    if m and (best is None or m.relevance > best.relevance):
+                        if best is not None:
+                            m.cfds |= best.cfds
+                        best = m
+                memo[lycee.uai] = best
             if best:
-                by_uai[lycee.uai] = best
-    return by_uai
+                out.append((best, distance))
+    return out

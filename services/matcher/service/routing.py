@@ -17,7 +17,6 @@ from datetime import date
 
 from services.matcher.service.readmodel import CatalogReadModel, LyceeView
 from services.matcher.service.relevance import Match, Wanted, candidates_within, resolve_wanted
-from shared.geo import haversine_km
 
 
 @dataclass(slots=True)
@@ -113,42 +112,54 @@ def _score(m: Match, distance: float, radius: float, load: int, preferred: str |
 
 
 def rank(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, radius: float,
-         loads: Mapping[str, int], today: date) -> list[Candidate]:
-    matches = candidates_within(model, query.needs, wanted, query.territory, query.latitude, query.longitude, radius)
+         loads: Mapping[str, int], today: date, memo: dict | None = None, limit: int = 30) -> list[Candidate]:
+    """Candidates best first. Scores are cheap; only the best ``limit`` askable ones (plus the blocked
+    ones ranked among them) are turned into explained candidates."""
+    matches = candidates_within(model, query.needs, wanted, query.territory, query.latitude, query.longitude,
+                                radius, memo)
+    scored = sorted(
+        ((-_score(m, d, radius, loads.get(m.lycee.uai, 0), query.preferred_uai), round(d, 1), m.lycee.uai, m)
+         for m, d in matches),
+        key=lambda t: t[:3],
+    )
     out: list[Candidate] = []
-    for m in matches.values():
-        ly = m.lycee
-        distance = haversine_km(query.latitude, query.longitude, ly.latitude, ly.longitude)
-        if distance > radius:
-            continue
-        load = loads.get(ly.uai, 0)
-        spec = model.formation_specificity
-        formations = [(c, model.formation_label(c)) for c in sorted(m.cfds, key=lambda c: (-spec.get(c, 0.0), c))][:6]
-        reasons = []
-        if formations:
-            reasons.append("forme aux métiers demandés : " + ", ".join(label for _, label in formations[:3]))
-        reasons.append(f"à {km(distance)}")
-        reasons.extend(m.reasons)
-        if query.preferred_uai == ly.uai:
-            reasons.append("lycée choisi par l'entreprise")
-        cand = Candidate(
-            uai=ly.uai, lycee=ly.name, family=ly.family, rbe_id=ly.rbe_id, rbe_email=ly.rbe_email,
-            rbe_name=ly.rbe_name, is_generic_contact=ly.is_generic_contact, distance_km=round(distance, 1),
-            relevance=m.relevance, score=_score(m, distance, radius, load, query.preferred_uai),
-            formations=formations, reasons=reasons,
-        )
-        if ly.monthly_capacity is not None and load >= ly.monthly_capacity:
-            cand.blocked = f"capacité mensuelle atteinte ({load}/{ly.monthly_capacity})"
-        else:
-            contact = _contact(ly, today)
-            if contact is None:
-                cand.blocked = "référent absent, sans suppléant"
-            elif contact[0] != ly.rbe_id:
-                cand.rbe_id, cand.rbe_email, cand.rbe_name, cand.is_generic_contact = contact
-                cand.reasons.append("référent absent : son suppléant est prévenu")
+    askable = 0
+    for neg_score, distance, _, m in scored:
+        if askable >= limit:
+            break
+        cand = _explained(model, query, m, distance, -neg_score, loads.get(m.lycee.uai, 0), today)
+        askable += cand.blocked is None
         out.append(cand)
-    out.sort(key=lambda c: (-c.score, c.distance_km, c.uai))
     return out
+
+
+def _explained(model: CatalogReadModel, query: RoutingQuery, m: Match, distance: float, score: float,
+               load: int, today: date) -> Candidate:
+    ly = m.lycee
+    spec = model.formation_specificity
+    formations = [(c, model.formation_label(c)) for c in sorted(m.cfds, key=lambda c: (-spec.get(c, 0.0), c))][:6]
+    reasons = []
+    if formations:
+        reasons.append("forme aux métiers demandés : " + ", ".join(label for _, label in formations[:3]))
+    reasons.append(f"à {km(distance)}")
+    reasons.extend(m.reasons)
+    if query.preferred_uai == ly.uai:
+        reasons.append("lycée choisi par l'entreprise")
+    cand = Candidate(
+        uai=ly.uai, lycee=ly.name, family=ly.family, rbe_id=ly.rbe_id, rbe_email=ly.rbe_email,
+        rbe_name=ly.rbe_name, is_generic_contact=ly.is_generic_contact, distance_km=distance,
+        relevance=m.relevance, score=score, formations=formations, reasons=reasons,
+    )
+    if ly.monthly_capacity is not None and load >= ly.monthly_capacity:
+        cand.blocked = f"capacité mensuelle atteinte ({load}/{ly.monthly_capacity})"
+    else:
+        contact = _contact(ly, today)
+        if contact is None:
+            cand.blocked = "référent absent, sans suppléant"
+        elif contact[0] != ly.rbe_id:
+            cand.rbe_id, cand.rbe_email, cand.rbe_name, cand.is_generic_contact = contact
+            cand.reasons.append("référent absent : son suppléant est prévenu")
+    return cand
 
 
 def select(candidates: list[Candidate], k: int, excluded_rbes: set[str] = frozenset(),
@@ -195,8 +206,9 @@ def decide(model: CatalogReadModel, query: RoutingQuery, *, k: int, steps: list[
     ranked: list[Candidate] = []
     recipients: list[RecipientPlan] = []
     radius: float | None = None
+    memo: dict = {}
     for radius in radius_steps(query, steps):
-        ranked = rank(model, query, wanted, radius, loads, today)
+        ranked = rank(model, query, wanted, radius, loads, today, memo, limit=max(keep, 3 * k))
         recipients = select(ranked, k)
         if sum(len(r.uais) for r in recipients) >= k:
             break  # widen while fewer than K lycées are found, so coordination has its K options
