@@ -9,6 +9,7 @@ back to an address that says exactly which participant failed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
@@ -70,6 +71,7 @@ class OutgoingCopy:
 
 def render(template: str, context: dict) -> tuple[str, str]:
     text = _env.get_template(f"{template}.txt").render(**context)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
     html = _env.get_template(f"{template}.html").render(**context)
     return text, html
 
