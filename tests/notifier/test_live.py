@@ -71,13 +71,20 @@ def _failed_attempts(service: ServiceProcess) -> float:
     return 0.0
 
 
-def test_smtp_outage_then_routed_request_reply_relay_and_thread_events(tmp_path, redis_url):
-    """SMTP relay down for a while (mail delayed, none lost), then one copy per participant with
-    threading headers, then the lead's reply over SMTP relayed to the company and the copy."""
+def test_outage_reply_relay_then_sigkill_between_sends(tmp_path, redis_url):
+    """One notifier process (starting it costs seconds), three stories in a row:
+
+    1. the SMTP relay is down for a while: mail is delayed, none lost; then exactly one copy per
+       participant with correct threading headers;
+    2. the lead's reply over SMTP to their reply address is stripped and relayed to the company
+       and the co-recipient, and ThreadMessage / AssignmentChanged reach the streams;
+    3. SIGKILL between two sends, restart: no duplicate, nobody missed.
+    """
     sink = SmtpSink(free_port())  # not started yet: the SMTP relay is down
     service = _notifier(tmp_path, redis_url, sink.port, MLP_SEND_RETRY_BASE_S="0.2", MLP_SEND_RETRY_MAX_S="1",
-                        MLP_MAX_SEND_ATTEMPTS="100").start()
+                        MLP_MAX_SEND_ATTEMPTS="100", MLP_SEND_PAUSE_S="0.3").start()
     try:
+        # 1. outage, then one copy per participant
         _publish(redis_url, routed_event())
         _wait(lambda: _failed_attempts(service) >= 3, message="the sender never tried")
         assert sink.messages == []
@@ -86,6 +93,9 @@ def test_smtp_outage_then_routed_request_reply_relay_and_thread_events(tmp_path,
         assert sorted(m.to for m in received) == sorted([LEAD, COPY, COMPANY])
         roots = {str(m.msg["References"]).split()[0] for m in received}
         assert len(roots) == 1 and len({str(m.msg["Message-ID"]) for m in received}) == 3
+        assert all(str(m.msg["In-Reply-To"]).strip() in roots for m in received)
+
+        # 2. the lead replies by email
         lead_reply_to = str(sink.to(LEAD)[0].msg["Reply-To"]).strip()
         inbound_port = int(service.env["MLP_INBOUND_SMTP_PORT"])
         _wait(lambda: _port_open(inbound_port), message="inbound SMTP server not listening")
@@ -95,8 +105,6 @@ def test_smtp_outage_then_routed_request_reply_relay_and_thread_events(tmp_path,
             smtp.sendmail(LEAD, [lead_reply_to], reply_bytes(sender=LEAD, to=lead_reply_to, subject="Re: x",
                                                              body=body))
         sink.wait_for(5)
-        time.sleep(0.5)  # would a duplicate still arrive?
-        assert len(sink.messages) == 5
         relayed = {m.to: m.msg for m in sink.messages[3:]}
         assert sorted(relayed) == sorted([COMPANY, COPY])
         for msg in relayed.values():
@@ -110,9 +118,27 @@ def test_smtp_outage_then_routed_request_reply_relay_and_thread_events(tmp_path,
         assert 'mlp_emails_sent_total{kind="initial"} 3.0' in metrics
         assert 'mlp_inbound_messages_total{outcome="accepted"} 1.0' in metrics
         assert 'mlp_assignments{status="answered"} 1.0' in metrics
+
+        # 3. a second request to six people; SIGKILL while the sender pauses between two sends
+        before = len(sink.messages)
+        assert before == 5
+        copies = [RoutedRecipient(assignment_id=uuid.uuid4(), rbe_email=f"rbe{i}@ac-lyon.fr", role="copy",
+                                  uais=[f"069000{i}X"], lycees=[f"Lycée n°{i}"]) for i in range(4)]
+        lead = RoutedRecipient(assignment_id=uuid.uuid4(), rbe_email=LEAD, role="lead", uais=["0690001A"],
+                               lycees=["Lycée François Rabelais"])
+        _publish(redis_url, routed_event(recipients=[lead, *copies]))
+        _wait(lambda: len(sink.messages) >= before + 2 and _sent_rows(tmp_path) == len(sink.messages))
+        service.kill()
+        assert before + 2 <= len(sink.messages) < before + 6
+        service.start()
+        sink.wait_for(before + 6)
+        time.sleep(1.0)  # would a duplicate still arrive?
     finally:
         service.stop()
         sink.stop()
+    second = sink.messages[before:]
+    assert Counter(m.to for m in second) == Counter([LEAD, COMPANY, *[f"rbe{i}@ac-lyon.fr" for i in range(4)]])
+    assert len({str(m.msg["Message-ID"]) for m in sink.messages}) == len(sink.messages) == before + 6
 
 
 def _port_open(port: int) -> bool:
@@ -132,24 +158,3 @@ def _sent_rows(tmp_path) -> int:
         engine.dispose()
 
 
-def test_killed_between_sends_and_restarted_sends_no_duplicate_and_misses_no_one(tmp_path, redis_url, sink):
-    copies = [RoutedRecipient(assignment_id=uuid.uuid4(), rbe_email=f"rbe{i}@ac-lyon.fr", role="copy",
-                              uais=[f"069000{i}X"], lycees=[f"Lycée n°{i}"]) for i in range(4)]
-    lead = RoutedRecipient(assignment_id=uuid.uuid4(), rbe_email=LEAD, role="lead", uais=["0690001A"],
-                           lycees=["Lycée François Rabelais"])
-    service = _notifier(tmp_path, redis_url, sink.port, MLP_SEND_PAUSE_S="0.5").start()
-    try:
-        _publish(redis_url, routed_event(recipients=[lead, *copies]))
-        # Kill while the sender pauses between two sends: 2 delivered and recorded as sent.
-        _wait(lambda: len(sink.messages) >= 2 and _sent_rows(tmp_path) == len(sink.messages))
-        service.kill()
-        delivered_before = len(sink.messages)
-        assert 2 <= delivered_before < 6
-        service.start()
-        sink.wait_for(6)
-        time.sleep(1.0)  # would a duplicate still arrive?
-    finally:
-        service.stop()
-    per_recipient = Counter(m.to for m in sink.messages)
-    assert per_recipient == Counter([LEAD, COMPANY, *[f"rbe{i}@ac-lyon.fr" for i in range(4)]])
-    assert len({str(m.msg["Message-ID"]) for m in sink.messages}) == 6
