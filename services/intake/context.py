@@ -18,7 +18,13 @@ from services.intake import metrics
 from services.intake.config import IntakeSettings
 from services.intake.ratelimit import SlidingWindowLimiter
 from services.intake.service.submission import Submitted, replay, status_path, submit
-from services.intake.service.validation import InvalidRequest, parse_request, qualify, raw_deep_errors
+from services.intake.service.validation import (
+    FieldError,
+    InvalidRequest,
+    parse_request,
+    qualify,
+    raw_deep_errors,
+)
 from shared.db import unit_of_work
 from shared.geo import CommuneIndex
 from shared.service import ServiceRuntime
@@ -45,6 +51,17 @@ class IntakeContext:
         if self.settings.trust_forwarded_for and request.headers.get("x-forwarded-for"):
             return request.headers["x-forwarded-for"].split(",")[0].strip()
         return request.client.host if request.client else "inconnu"
+
+    def problems(self, data: object) -> list[FieldError]:
+        """Every validation error of a body, without storing anything."""
+        try:
+            qualify(parse_request(data), self.communes, self.settings.max_links_in_message)
+        except InvalidRequest as exc:
+            if exc.errors and any(e.field for e in exc.errors):
+                shape = {e.field for e in exc.errors}
+                return exc.errors + [e for e in raw_deep_errors(data, self.communes, self.settings.max_links_in_message)
+                                     if e.field not in shape]
+        return []
 
     def accept_sync(self, data: object, channel: str, correlation_id: str,
                     idempotency: tuple[str, str] | None = None) -> Submitted:

@@ -26,6 +26,12 @@ from shared.db import unit_of_work
 from shared.request_schema import NEED_LABELS
 
 router = APIRouter(include_in_schema=False)
+FIELD_LABELS = {
+    "besoins": "Votre besoin", "places": "Nombre de places", "periode": "Période", "metiers": "Métiers",
+    "siret": "SIRET", "naf": "Code NAF", "lieu": "Commune ou code postal", "rayon_km": "Distance",
+    "entreprise": "Nom de l'entreprise", "nom": "Nom et prénom", "email": "Adresse électronique",
+    "telephone": "Téléphone", "message": "Précisions", "consentement": "Consentement", "uai": "Lycée choisi",
+}
 ANCHORS = {"besoins": "besoin-pfmp", "metiers": "metier-1", "formulaire": "form-demande"}
 TOO_FAST = "Votre demande a été envoyée trop vite pour avoir été saisie par une personne. Vérifiez-la puis renvoyez-la."
 EXPIRED = "Ce formulaire a expiré : vérifiez votre saisie puis renvoyez-le."
@@ -37,10 +43,13 @@ def _render(ctx: IntakeContext, request: Request, name: str, status: int = 200, 
 
 def _form_page(ctx: IntakeContext, request: Request, values: dict, errors: dict[str, str] | None = None,
                status: int = 200, alert: str | None = None) -> HTMLResponse:
+    order = list(FIELD_LABELS)
+    errors = dict(sorted((errors or {}).items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99))
     jobs = list(values.get("metiers") or [])[:JOB_SLOTS]
     jobs += [""] * (JOB_SLOTS - len(jobs))
     return _render(
-        ctx, request, "demande.html", status, values=values, jobs=jobs, errors=errors or {}, alert=alert,
+        ctx, request, "demande.html", status, values=values, jobs=jobs, errors=errors, alert=alert,
+        labels=FIELD_LABELS,
         anchors=ANCHORS, needs=NEED_LABELS, radius_choices=RADIUS_CHOICES, form_token=ctx.signer.sign(b"demande").decode(),
     )
 
@@ -90,8 +99,8 @@ async def submit_form(request: Request, ctx: Ctx) -> Response:
         return _form_page(ctx, request, values, status=422, alert=timing[1])
     body, errors = body_from_form(form, form.getlist, ctx.communes)
     try:
-        if errors:
-            raise InvalidRequest([])
+        if errors:  # form-only mistakes: show them with every other one, store nothing
+            raise InvalidRequest(await asyncio.to_thread(ctx.problems, body))
         submitted = await ctx.accept(body, "form", request.state.correlation_id)
     except InvalidRequest as exc:
         for err in exc.errors:

@@ -15,8 +15,9 @@
     }
   }
 
-  function button(label, cls, onClick) {
+  function button(id, label, cls, onClick) {
     var b = document.createElement("button");
+    b.id = id;
     b.type = "button";
     b.className = "fr-btn " + cls + " fr-mr-2w fr-mt-2w";
     b.textContent = label;
@@ -28,8 +29,8 @@
     steps.forEach(function (step, i) {
       var nav = document.createElement("div");
       nav.className = "mlp-step-nav";
-      if (i > 0) nav.appendChild(button("Étape précédente", "fr-btn--secondary", function () { show(i - 1, true); }));
-      if (i < steps.length - 1) nav.appendChild(button("Étape suivante", "", function () { show(i + 1, true); }));
+      if (i > 0) nav.appendChild(button("etape-" + (i + 1) + "-precedente", "Étape précédente", "fr-btn--secondary", function () { show(i - 1, true); }));
+      if (i < steps.length - 1) nav.appendChild(button("etape-" + (i + 1) + "-suivante", "Étape suivante", "", function () { show(i + 1, true); }));
       step.appendChild(nav);
     });
     show(0, false);
