@@ -7,6 +7,8 @@ set intersections and a few thousand distance computations.
 from __future__ import annotations
 
 import bisect
+import heapq
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -73,6 +75,18 @@ class LyceeHit:
     cfds: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class LyceePoint:
+    """Plain copy of what filtering needs (ORM attribute access is too slow for thousands of rows)."""
+
+    name: str
+    latitude: float | None
+    longitude: float | None
+    territory: str
+    academie: str  # folded
+    tracks: frozenset[str]
+
+
 @dataclass
 class SearchQuery:
     job: str | None = None
@@ -114,6 +128,15 @@ class SearchIndex:
         self.lycee_uais = list(model.lycees)
         self.lycee_index = PrefixIndex([f"{lyc.name} {lyc.commune}" for lyc in model.lycees.values()])
         self.searchable = {u for u, lyc in model.lycees.items() if lyc.vocational_core or model.offers.get(u)}
+        self.points = {
+            u: LyceePoint(
+                name=lyc.name, latitude=lyc.latitude if lyc.longitude is not None else None, longitude=lyc.longitude,
+                territory=lyc.territory, academie=fold(lyc.academie),
+                tracks=frozenset({t for o in model.offers.get(u, {}).values() for t in o.tracks}
+                                 | ({"apprentissage"} if lyc.apprentissage else set())),
+            )
+            for u, lyc in model.lycees.items()
+        }
         self.group_of = {
             u: (lyc.parent_uai if lyc.type_court == "SEP" and lyc.parent_uai in model.lycees else u)
             for u, lyc in model.lycees.items()
@@ -179,8 +202,10 @@ class SearchIndex:
         return scores
 
     # ------------------------------------------------------------ lycées
-    def search(self, q: SearchQuery) -> list[LyceeHit]:
+    def search(self, q: SearchQuery, limit: int | None = None) -> tuple[int, list[LyceeHit]]:
+        """(number of lycées found, the best ``limit`` hits, ranked by relevance then distance)."""
         model = self.model
+        points = self.points
         candidates = set(self.searchable)
         relevance: dict[str, int] = defaultdict(int)
         matched_cfds: dict[str, dict[str, int]] = defaultdict(dict)
@@ -191,8 +216,11 @@ class SearchIndex:
                 for uai in self.cfd_uais.get(cfd, ()):
                     if q.track and q.track not in model.offers[uai][cfd].tracks:
                         continue
-                    matched_cfds[uai][cfd] = max(matched_cfds[uai].get(cfd, 0), score)
-                    found[uai] = max(found.get(uai, 0), score * weight)
+                    per_uai = matched_cfds[uai]
+                    if score > per_uai.get(cfd, 0):
+                        per_uai[cfd] = score
+                    if score * weight > found.get(uai, 0):
+                        found[uai] = score * weight
             for uai, score in found.items():
                 relevance[uai] += score
             return set(found)
@@ -211,57 +239,61 @@ class SearchIndex:
             candidates &= set(by_name) | by_formation
         if q.academie:
             wanted = fold(q.academie)
-            candidates = {u for u in candidates if fold(model.lycees[u].academie) == wanted}
+            candidates = {u for u in candidates if points[u].academie == wanted}
         if q.track:
-            candidates = {u for u in candidates if any(q.track in o.tracks for o in model.offers.get(u, {}).values())
-                          or (q.track == "apprentissage" and model.lycees[u].apprentissage)}
+            candidates = {u for u in candidates if q.track in points[u].tracks}
         if q.need:
             candidates = {u for u in candidates if self._welcomes(u, q.need)}
         distances: dict[str, float] = {}
         if q.origin is not None:
             lat, lon = q.origin
+            radius = q.radius_km
+            dlat = radius / 110.0 if radius is not None else 1e9
+            dlon = radius / max(1.0, 111.3 * math.cos(math.radians(lat))) if radius is not None else 1e9
             kept = set()
             for uai in candidates:
-                lyc = model.lycees[uai]
-                if lyc.latitude is None or lyc.longitude is None or lyc.territory != q.origin_territory:
+                p = points[uai]
+                if p.latitude is None or p.territory != q.origin_territory:
                     continue
-                d = haversine_km(lat, lon, lyc.latitude, lyc.longitude)
-                if q.radius_km is None or d <= q.radius_km:
+                if abs(p.latitude - lat) > dlat or abs(p.longitude - lon) > dlon:
+                    continue
+                d = haversine_km(lat, lon, p.latitude, p.longitude)
+                if radius is None or d <= radius:
                     distances[uai] = d
                     kept.add(uai)
             candidates = kept
-        return self._group(candidates, relevance, distances, matched_cfds)
+        return self._group(candidates, relevance, distances, matched_cfds, limit)
 
     def _welcomes(self, uai: str, need: str) -> bool:
+        if need == "apprentissage" and "apprentissage" not in self.points[uai].tracks:
+            return False
         settings = self.model.settings.get(uai)
-        if need == "apprentissage":
-            lyc = self.model.lycees[uai]
-            if not (lyc.apprentissage or any("apprentissage" in o.tracks for o in self.model.offers.get(uai, {}).values())):
-                return False
         if settings is None or not settings.services:
             return True
         return need in settings.services.split(";")
 
     def _group(self, candidates: set[str], relevance: dict[str, int], distances: dict[str, float],
-               matched: dict[str, dict[str, int]]) -> list[LyceeHit]:
+               matched: dict[str, dict[str, int]], limit: int | None) -> tuple[int, list[LyceeHit]]:
         """One hit per lycée: a SEP and its mother lycée share one result."""
         groups: dict[str, list[str]] = defaultdict(list)
         for uai in candidates:
             groups[self.group_of[uai]].append(uai)
-        hits: list[LyceeHit] = []
+        keyed = []
         for head, members in groups.items():
-            members.sort(key=lambda u: (u != head, u))
-            lead = members[0]
+            known = [distances[u] for u in members if u in distances]
+            distance = min(known) if known else None
+            score = max(relevance.get(u, 0) for u in members)
+            keyed.append(((-score, distance if distance is not None else 1e9, self.points[head].name), head, score,
+                          distance))
+        best = heapq.nsmallest(limit, keyed) if limit is not None else sorted(keyed)
+        hits: list[LyceeHit] = []
+        for _, head, score, distance in best:
+            members = sorted(groups[head], key=lambda u: (u != head, u))
             cfds: dict[str, int] = {}
             for u in members:
-                for cfd, score in matched.get(u, {}).items():
-                    cfds[cfd] = max(cfds.get(cfd, 0), score)
-            known = [distances[u] for u in members if u in distances]
-            hits.append(LyceeHit(
-                uai=lead, uais=members, relevance=max(relevance.get(u, 0) for u in members),
-                distance_km=round(min(known), 2) if known else None,
-                cfds=sorted(cfds, key=lambda c: (-cfds[c], c)),
-            ))
-        hits.sort(key=lambda h: (-h.relevance, h.distance_km if h.distance_km is not None else 1e9,
-                                 self.model.lycees[h.uai].name))
-        return hits
+                for cfd, s in matched.get(u, {}).items():
+                    cfds[cfd] = max(cfds.get(cfd, 0), s)
+            hits.append(LyceeHit(uai=members[0], uais=members, relevance=score,
+                                 distance_km=round(distance, 2) if distance is not None else None,
+                                 cfds=sorted(cfds, key=lambda c: (-cfds[c], c))))
+        return len(groups), hits

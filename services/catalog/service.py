@@ -128,9 +128,9 @@ def search_lycees(index: SearchIndex, communes: CommuneIndex, *, job: str | None
         radius_km=(radius_km if radius_km is not None else 30.0) if commune else None,
         academie=(academie or "").strip() or None, need=need or None, track=track or None,
     )
-    hits = index.search(query)
-    model = index.model
     start = (page - 1) * per_page
+    total, hits = index.search(query, limit=start + per_page)
+    model = index.model
     results = []
     for hit in hits[start : start + per_page]:
         lyc = model.lycees[hit.uai]
@@ -152,7 +152,7 @@ def search_lycees(index: SearchIndex, communes: CommuneIndex, *, job: str | None
             distance_km=hit.distance_km, relevance=hit.relevance, formations=formations,
             profile_url=f"{profile_base}/lycees/{lyc.uai}",
         ))
-    return LyceeSearchPage(total=len(hits), page=page, per_page=per_page, place=commune_out(commune) if commune else None,
+    return LyceeSearchPage(total=total, page=page, per_page=per_page, place=commune_out(commune) if commune else None,
                            radius_km=query.radius_km, results=results)
 
 
