@@ -1,0 +1,78 @@
+"""Unit tests of intake's plain logic (no app, no network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.intake.ratelimit import SlidingWindowLimiter
+from services.intake.service.form import form_field, resolve_place
+from services.intake.service.validation import InvalidRequest, check_email, parse_request, qualify
+from shared.geo import load_communes
+from tests.intake.conftest import body
+
+
+@pytest.fixture(scope="module")
+def communes():
+    return load_communes()
+
+
+def test_sliding_window_limiter_forgets_old_hits():
+    limiter = SlidingWindowLimiter(limit=2, window_s=10)
+    assert [limiter.hit("a", now=t) for t in (0, 1, 2)] == [True, True, False]
+    assert limiter.hit("b", now=2)  # per key
+    assert limiter.hit("a", now=10.5)  # the first hit left the window
+
+
+def test_limiter_memory_is_bounded():
+    limiter = SlidingWindowLimiter(limit=1, window_s=10, max_keys=100)
+    for i in range(1000):
+        limiter.hit(f"ip{i}", now=float(i))
+    assert len(limiter._hits) <= 100
+
+
+@pytest.mark.parametrize(("typed", "insee", "expected"), [
+    ("69007", "", {"postal_code": "69007"}),
+    ("Lyon 7e Arrondissement (69007)", "", {"commune_insee": "69387", "postal_code": "69007"}),
+    ("Lyon 7e Arrondissement (69007)", "69387", {"commune_insee": "69387", "postal_code": "69007"}),
+    ("ampuis", "", {"commune_insee": "69007", "postal_code": "69420"}),
+    ("Atlantide", "", {"commune_insee": "?"}),
+    ("", "", None),
+    ("Paris (75001)", "69387", {"commune_insee": "75056", "postal_code": "75001"}),  # stale hidden code ignored
+])
+def test_resolve_place(communes, typed, insee, expected):
+    assert resolve_place(typed, insee, communes) == expected
+
+
+def test_form_field_mapping():
+    assert form_field("contact.email") == "email"
+    assert form_field("location.postal_code") == "lieu"
+    assert form_field("jobs.2") == "metiers"
+    assert form_field("needs.0") == "besoins"
+    assert form_field("whatever") == "formulaire"
+
+
+def test_qualify_normalises_identifiers(communes):
+    q = qualify(parse_request(body(siret="732 829 320 00074", naf="1071c",
+                                   contact__email="Jeanne.Martin@Boulangerie-Dupont.FR")), communes)
+    assert q.siret == "73282932000074" and q.naf == "10.71C"
+    assert q.email == "jeanne.martin@boulangerie-dupont.fr"
+    assert q.commune.insee == "69387" and q.academie == "Lyon"
+
+
+def test_qualify_corsica_and_overseas(communes):
+    assert qualify(parse_request(body(location={"postal_code": "20000"})), communes).commune.departement == "2A"
+    assert qualify(parse_request(body(location={"postal_code": "97400"})), communes).commune.departement == "974"
+
+
+def test_insee_and_postal_code_together(communes):
+    q = qualify(parse_request(body(location={"postal_code": "69007", "commune_insee": "69387"})), communes)
+    assert q.commune.name == "Lyon 7e Arrondissement"
+    with pytest.raises(InvalidRequest) as exc:
+        qualify(parse_request(body(location={"postal_code": "69007", "commune_insee": "00000"})), communes)
+    assert [e.field for e in exc.value.errors] == ["location.commune_insee"]
+
+
+def test_email_checks_need_no_network():
+    assert check_email("contact@mairie.fr") == ("contact@mairie.fr", None)
+    assert check_email("contact@localhost")[1] == "Le domaine de l'adresse électronique (après le @) n'est pas valide."
+    assert check_email("con tact@mairie.fr")[1] == "L'adresse électronique n'est pas valide (ex. prenom.nom@entreprise.fr)."
