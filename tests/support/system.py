@@ -48,13 +48,19 @@ class System:
     def url(self, service: str) -> str:
         return self.env[f"MLP_{service.upper()}_URL"]
 
-    def start(self, services=("catalog", "intake", "matcher", "notifier")) -> System:
+    def start(self, services=("catalog", "intake", "matcher", "notifier"), *, parallel: bool = False,
+              env: dict[str, dict[str, str]] | None = None) -> System:
+        """Start the sink and the services; ``parallel`` starts them all before waiting for any
+        (much faster on a busy machine); ``env`` adds variables per service."""
         self.sink.start()
-        for name in services:
-            self.add_instance(name, primary=True)
+        started = [self.add_instance(name, primary=True, env=(env or {}).get(name), wait=not parallel)
+                   for name in services]
+        for proc in started:
+            proc.wait_ready()
         return self
 
-    def add_instance(self, name: str, *, primary: bool = False, env: dict[str, str] | None = None) -> ServiceProcess:
+    def add_instance(self, name: str, *, primary: bool = False, env: dict[str, str] | None = None,
+                     wait: bool = True) -> ServiceProcess:
         instance_env = dict(self.env)
         index = len(self.processes.get(name, []))
         instance_env["MLP_INSTANCE"] = f"i{index}"
@@ -62,7 +68,7 @@ class System:
             instance_env["MLP_INBOUND_SMTP_PORT"] = str(free_port())
         instance_env.update(env or {})
         port = None if primary else free_port()
-        proc = ServiceProcess(name, instance_env, port=port, log_dir=self.logs).start()
+        proc = ServiceProcess(name, instance_env, port=port, log_dir=self.logs).start(wait_ready=wait)
         self.processes.setdefault(name, []).append(proc)
         return proc
 

@@ -1,0 +1,152 @@
+"""Helpers shared by the end-to-end, chaos and fuzz suites: request bodies, reading streams and
+databases of a running `System`, and the "exactly once" audit of a whole run."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+import redis as redis_sync
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine, text
+
+from shared.events import Streams
+
+# Lyon and around: the real catalog has many lycées with bakery/restaurant formations there.
+PLACES = ["69007", "69003", "69100", "69009", "42100", "38000"]
+JOBS = ["Boulanger", "Cuisinier", "Électricien", "Mécanicien automobile", "Coiffeur", "Serveur"]
+FAST_ENV = {
+    "MLP_CLAIM_IDLE_MS": "1000",
+    "MLP_SEND_POLL_S": "0.1",
+    "MLP_SEND_LEASE_S": "5",
+    "MLP_SEND_RETRY_BASE_S": "0.3",
+    "MLP_SEND_RETRY_MAX_S": "2",
+    "MLP_MAX_SEND_ATTEMPTS": "500",
+    "MLP_SMTP_TIMEOUT_S": "3",
+    "MLP_RATE_LIMIT_IP": "100000",
+    "MLP_MIN_FILL_SECONDS": "1",
+    "MLP_LOG_LEVEL": "INFO",
+}
+
+
+def request_body(n: int, tag: str = "chaos") -> dict:
+    """A valid company request; each n is a distinct company with a distinct contact address."""
+    return {
+        "needs": ["pfmp"],
+        "jobs": [JOBS[n % len(JOBS)]],
+        "location": {"postal_code": PLACES[n % len(PLACES)]},
+        "radius_km": 30,
+        "company_name": f"Entreprise {tag.capitalize()} {n}",
+        "contact": {"name": "Jeanne Martin", "email": f"{tag}.{n}.{uuid.uuid4().hex[:8]}@entreprise-{n}.fr"},
+        "message": "Nous pouvons accueillir deux élèves au printemps.",
+        "places": 2,
+        "period": "mars à juin 2027",
+    }
+
+
+def stream_bodies(r: redis_sync.Redis, stream: str) -> list[dict]:
+    """The events of a stream, as dicts (faststream frames the JSON after a binary header)."""
+    out = []
+    for _, fields in r.xrange(stream):
+        raw = fields[b"__data__"]
+        out.append(json.loads(raw[raw.index(b'{"event_type"'):])["data"])
+    return out
+
+
+def query(db: Path | str, sql: str, **params) -> list[tuple]:
+    url = db if isinstance(db, str) else f"sqlite:///{db}"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql), params)]
+    except Exception:
+        return []  # tables not created yet
+    finally:
+        engine.dispose()
+
+
+def metric(url: str, name: str, **labels: str) -> float:
+    response = httpx.get(url + "/metrics", timeout=10)
+    response.raise_for_status()
+    return sum(s.value for fam in text_string_to_metric_families(response.text) for s in fam.samples
+               if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def thread_root(msg: EmailMessage) -> str:
+    """The first Message-ID of the thread a message belongs to (References root, else its own id)."""
+    refs = str(msg.get("References") or "").split()
+    return refs[0] if refs else str(msg["Message-ID"]).strip()
+
+
+def dead_letters(r: redis_sync.Redis) -> dict[str, int]:
+    out = {}
+    for group in ("matcher", "notifier", "intake"):
+        name = Streams.dead_letter(group)
+        if r.exists(name):
+            out[name] = r.xlen(name)
+    return out
+
+
+@dataclass
+class Audit:
+    """What a run delivered, checked against what it should have delivered."""
+
+    requests: int = 0
+    routed: int = 0
+    messages: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def check(self, ok: bool, problem: str) -> None:
+        if not ok:
+            self.problems.append(problem)
+
+
+def audit_run(tmp_path: Path, r: redis_sync.Redis, sink_messages, request_ids: set[str]) -> Audit:
+    """Every request routed exactly once (matcher DB and routed stream), one thread per request,
+    every participant of every thread got exactly one initial message, no duplicate Message-ID."""
+    audit = Audit(requests=len(request_ids))
+    decisions = Counter(row[0] for row in query(tmp_path / "matcher.db",
+                                                "SELECT request_id FROM matcher_routing_decision"))
+    audit.check(set(decisions) == request_ids, f"decisions for {len(decisions)} of {len(request_ids)} requests")
+    audit.check(all(c == 1 for c in decisions.values()),
+                f"requests routed twice in the matcher DB: {[k for k, c in decisions.items() if c > 1]}")
+    assignments = query(tmp_path / "matcher.db",
+                        "SELECT request_id, rbe_id, count(*) FROM matcher_assignment GROUP BY request_id, rbe_id")
+    audit.check(all(row[2] == 1 for row in assignments), "one RBE assigned twice to a request")
+    routed = [b for b in stream_bodies(r, Streams.REQUEST_ROUTED) if b.get("kind", "initial") == "initial"]
+    routed_count = Counter(b["request_id"] for b in routed)
+    audit.routed = len(routed_count)
+    audit.check(set(routed_count) == request_ids, f"routed stream covers {len(routed_count)} requests")
+    audit.check(all(c == 1 for c in routed_count.values()),
+                f"requests published twice on the routed stream: {[k for k, c in routed_count.items() if c > 1]}")
+    # Who should have received the first message of each thread: lead, copies, the company.
+    expected: dict[str, Counter] = {}
+    for body in routed:
+        people = [rec["rbe_email"].lower() for rec in body["recipients"]]
+        if body.get("unroutable") or not people:
+            people = [(body.get("fallback_email") or "").lower()]
+        expected[body["request_id"]] = Counter([*people, body["contact"]["email"].lower()])
+    threads = dict(query(tmp_path / "notifier.db", "SELECT root_message_id, request_id FROM notifier_thread"))
+    audit.check(set(threads.values()) == request_ids, f"{len(threads)} notifier threads for {len(request_ids)}")
+    got: dict[str, Counter] = defaultdict(Counter)
+    ids = Counter()
+    for rcpts, msg in sink_messages:
+        ids[str(msg["Message-ID"]).strip()] += 1
+        request_id = threads.get(thread_root(msg))
+        if request_id is None:
+            audit.problems.append(f"message outside any thread: {msg['Subject']}")
+            continue
+        for rcpt in rcpts:
+            got[request_id][rcpt.lower()] += 1
+    audit.messages = sum(ids.values())
+    audit.check(all(c == 1 for c in ids.values()), f"duplicate Message-IDs: {[k for k, c in ids.items() if c > 1]}")
+    for request_id, want in expected.items():
+        audit.check(got.get(request_id) == want,
+                    f"request {request_id}: expected {dict(want)}, mailbox has {dict(got.get(request_id, {}))}")
+    audit.check(dead_letters(r) == {}, f"dead letters: {dead_letters(r)}")
+    return audit
