@@ -4,6 +4,7 @@ good snapshot on disk (restart while the catalog is down), refresh on CatalogCha
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from pathlib import Path
@@ -33,6 +34,10 @@ class ReadModelHolder:
     def install(self, snapshot: CatalogSnapshot, source: str) -> CatalogReadModel:
         model = CatalogReadModel(snapshot)
         self.model = model
+        # The read model is long-lived: move it out of the collector's generations so full collections
+        # do not walk its objects on every routing decision (it holds no reference cycles).
+        gc.collect()
+        gc.freeze()
         self._ready.set()
         CATALOG_SNAPSHOT_LYCEES.set(len(model.lycees))
         CATALOG_SNAPSHOT_AGE.set(time.time())

@@ -1,7 +1,7 @@
 """Coverage report: per académie, the jobs with no lycée within reach and the places where several
 lycées overlap for the same jobs (where deduplication and coordination matter).
 
-Places are the communes of an académie grouped into the read model's grid cells (0.5°), each
+Places are the communes of an académie grouped into 0.5° cells, each
 represented by its communes' centroid; a job is "taught" by a lycée offering one of its formations
 (any track, successor diplomas included).
 """
@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from services.matcher.service.readmodel import CELL_DEG, CatalogReadModel, cells_around
+from services.matcher.service.readmodel import CatalogReadModel, cells_around
 from shared.geo import CommuneIndex, haversine_km, territory_of
+
+PLACE_DEG = 0.5  # a place = the communes of an académie within one 0.5° cell (~55 x 40 km)
 
 
 @dataclass(slots=True)
@@ -39,7 +41,7 @@ def places_of(communes: CommuneIndex) -> list[Place]:
         t = communes.territoire(c.departement)
         if c.latitude is None or c.longitude is None or t is None:
             continue
-        key = (t.academie, territory_of(c.departement), int(c.latitude // CELL_DEG), int(c.longitude // CELL_DEG))
+        key = (t.academie, territory_of(c.departement), int(c.latitude // PLACE_DEG), int(c.longitude // PLACE_DEG))
         groups[key].append(c)
     places = []
     for (academie, territory, _, _), members in sorted(groups.items()):
@@ -55,7 +57,7 @@ def coverage(model: CatalogReadModel, communes: CommuneIndex, *, reach_km: float
     places = places_of(communes)
     grid: dict[tuple[str, int, int], list[int]] = defaultdict(list)
     for i, p in enumerate(places):
-        grid[(p.territory, int(p.latitude // CELL_DEG), int(p.longitude // CELL_DEG))].append(i)
+        grid[(p.territory, int(p.latitude // PLACE_DEG), int(p.longitude // PLACE_DEG))].append(i)
     taught: dict[str, set[str]] = defaultdict(set)  # rome -> uais
     for rome, cfds in model.rome_cfds.items():
         for cfd in cfds:
@@ -67,7 +69,7 @@ def coverage(model: CatalogReadModel, communes: CommuneIndex, *, reach_km: float
         reach: set[int] = set()
         for uai in uais:
             ly = model.lycees[uai]
-            for cell in cells_around(ly.territory, ly.latitude, ly.longitude, reach_km):
+            for cell in cells_around(ly.territory, ly.latitude, ly.longitude, reach_km, PLACE_DEG):
                 for i in grid.get(cell, ()):
                     p = places[i]
                     d = haversine_km(ly.latitude, ly.longitude, p.latitude, p.longitude)

@@ -20,7 +20,7 @@ from datetime import date
 from shared.catalog_snapshot import CatalogSnapshot
 from shared.geo import fold
 
-CELL_DEG = 0.5
+CELL_DEG = 0.1  # ~11 x 8 km: fine enough for the nearest-first search to stop early in dense cities
 ROME_CODE = re.compile(r"^[A-N]\d{4}$")
 STOPWORDS = {"de", "du", "des", "la", "le", "les", "en", "et", "a", "au", "aux", "d", "l", "un", "une", "pour", "dans"}
 
@@ -58,16 +58,35 @@ class LyceeView:
         return start <= day <= end
 
 
-def _cell(territory: str, lat: float, lon: float) -> Cell:
-    return (territory, math.floor(lat / CELL_DEG), math.floor(lon / CELL_DEG))
+def _cell(territory: str, lat: float, lon: float, cell_deg: float = CELL_DEG) -> Cell:
+    return (territory, math.floor(lat / cell_deg), math.floor(lon / cell_deg))
 
 
-def cells_around(territory: str, lat: float, lon: float, radius_km: float) -> Iterator[Cell]:
+def cells_around(territory: str, lat: float, lon: float, radius_km: float,
+                 cell_deg: float = CELL_DEG) -> Iterator[Cell]:
     dlat = radius_km / 111.0
     dlon = radius_km / (111.0 * max(math.cos(math.radians(lat)), 0.05))
-    for i in range(math.floor((lat - dlat) / CELL_DEG), math.floor((lat + dlat) / CELL_DEG) + 1):
-        for j in range(math.floor((lon - dlon) / CELL_DEG), math.floor((lon + dlon) / CELL_DEG) + 1):
+    for i in range(math.floor((lat - dlat) / cell_deg), math.floor((lat + dlat) / cell_deg) + 1):
+        for j in range(math.floor((lon - dlon) / cell_deg), math.floor((lon + dlon) / cell_deg) + 1):
             yield (territory, i, j)
+
+
+def cells_by_distance(territory: str, lat: float, lon: float, radius_km: float,
+                      occupied: set[Cell] | frozenset[Cell]) -> list[tuple[float, Cell]]:
+    """The occupied cells within ``radius_km``, nearest first, each with its minimum distance (km)."""
+    out = []
+    kx = 111.32 * math.cos(math.radians(lat))
+    for cell in cells_around(territory, lat, lon, radius_km):
+        if cell not in occupied:
+            continue
+        _, i, j = cell
+        clat = min(max(lat, i * CELL_DEG), (i + 1) * CELL_DEG)
+        clon = min(max(lon, j * CELL_DEG), (j + 1) * CELL_DEG)
+        d = math.hypot((clat - lat) * 110.57, (clon - lon) * kx)
+        if d <= radius_km:
+            out.append((d, cell))
+    out.sort()
+    return out
 
 
 class CatalogReadModel:
@@ -191,6 +210,8 @@ class CatalogReadModel:
                 cfd_grid[cfd][cell].append(ly)
         self.grid = dict(grid)
         self.service_grid = dict(service_grid)
+        self.occupied_cells = frozenset(self.grid)
+        self.declared_services = frozenset(s for ly in self.lycees.values() for s in ly.services)
         self.cfd_grid = {cfd: dict(cells) for cfd, cells in cfd_grid.items()}
 
     # -- queries -----------------------------------------------------------------
@@ -246,23 +267,6 @@ class CatalogReadModel:
             for cfd in self.rome_cfds.get(rome, ()):
                 out[cfd].add(rome)
         return out
-
-    def lycees_near(self, territory: str, lat: float, lon: float, radius_km: float,
-                    cfds: set[str] | None = None, with_services: bool = False) -> Iterator[LyceeView]:
-        """Lycées in the bounding cells (same territory): all, those teaching one of ``cfds``, or those
-        declaring services."""
-        seen: set[str] = set()
-        cells = list(cells_around(territory, lat, lon, radius_km))
-        if cfds is not None:
-            grids = [self.cfd_grid[c] for c in cfds if c in self.cfd_grid]
-        else:
-            grids = [self.service_grid if with_services else self.grid]
-        for grid in grids:
-            for cell in cells:
-                for ly in grid.get(cell, ()):
-                    if ly.uai not in seen:
-                        seen.add(ly.uai)
-                        yield ly
 
     def formation_label(self, cfd: str) -> str:
         label = self.formation_labels.get(cfd, cfd)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.matcher.service.readmodel import CatalogReadModel, LyceeView
-from shared.geo import haversine_km
 
 JOB_NEEDS = {"pfmp", "apprentissage", "recrutement"}
 NEED_SERVICE_LABELS = {
@@ -99,48 +98,9 @@ def match_need(need: str, lycee: LyceeView, wanted: Wanted, specificity: dict[st
             coverage = min(1.0, len(covered) / denominator)
             m.relevance = coverage * best_track * (0.8 if wanted.from_sector else 1.0)
     if need not in JOB_NEEDS and m.welcomes_service:
-        m.relevance = max(m.relevance, 0.5) + (0.2 if m.cfds else 0.0)
+        m.relevance = min(1.0, max(m.relevance, 0.5) + (0.2 if m.cfds else 0.0))
     if m.relevance <= 0:
         return None
     if m.welcomes_service:
         m.reasons.append(f"le lycée indique être ouvert à {NEED_SERVICE_LABELS.get(need, need)}")
     return m
-
-
-def candidates_within(model: CatalogReadModel, needs: list[str], wanted: Wanted, territory: str,
-                      lat: float, lon: float, radius_km: float,
-                      memo: dict[str, Match | None] | None = None) -> list[tuple[Match, float]]:
-    """Every relevant lycée within ``radius_km`` (same territory), with its distance.
-
-    ``memo`` keeps each lycée's relevance across the widening steps of one decision."""
-    memo = {} if memo is None else memo
-    cfds = set(wanted.cfd_romes)
-    seen: set[str] = set()
-    out: list[tuple[Match, float]] = []
-    pools = []
-    if cfds:
-        pools.append(model.lycees_near(territory, lat, lon, radius_km, cfds))
-    if any(n not in JOB_NEEDS for n in needs):
-        pools.append(model.lycees_near(territory, lat, lon, radius_km, with_services=True))
-    for pool in pools:
-        for lycee in pool:
-            if lycee.uai in seen or lycee.territory != territory:
-                continue
-            seen.add(lycee.uai)
-            distance = haversine_km(lat, lon, lycee.latitude, lycee.longitude)
-            if distance > radius_km:
-                continue
-            if lycee.uai in memo:
-                best = memo[lycee.uai]
-            else:
-                best = None
-                for need in needs:
-                    m = match_need(need, lycee, wanted, model.formation_specificity)
-                    if m and (best is None or m.relevance > best.relevance):
-                        if best is not None:
-                            m.cfds |= best.cfds
-                        best = m
-                memo[lycee.uai] = best
-            if best:
-                out.append((best, distance))
-    return out

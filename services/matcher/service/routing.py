@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from services.matcher.service.readmodel import CatalogReadModel, LyceeView
-from services.matcher.service.relevance import Match, Wanted, candidates_within, resolve_wanted
+from services.matcher.service.relevance import Match, Wanted, resolve_wanted
+from services.matcher.service.search import nearest_relevant
+from shared.geo import haversine_km
 
 
 @dataclass(slots=True)
@@ -113,21 +115,21 @@ def _score(m: Match, distance: float, radius: float, load: int, preferred: str |
 
 def rank(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, radius: float,
          loads: Mapping[str, int], today: date, memo: dict | None = None, limit: int = 30) -> list[Candidate]:
-    """Candidates best first. Scores are cheap; only the best ``limit`` askable ones (plus the blocked
-    ones ranked among them) are turned into explained candidates."""
-    matches = candidates_within(model, query.needs, wanted, query.territory, query.latitude, query.longitude,
-                                radius, memo)
-    scored = sorted(
-        ((-_score(m, d, radius, loads.get(m.lycee.uai, 0), query.preferred_uai), round(d, 1), m.lycee.uai, m)
-         for m, d in matches),
-        key=lambda t: t[:3],
+    """Candidates best first: the best ``limit`` askable ones, plus the blocked ones ranked among them,
+    each explained."""
+    found = nearest_relevant(
+        model, query.needs, wanted, query.territory, query.latitude, query.longitude, radius, loads=loads,
+        today=today, limit=limit, memo={} if memo is None else memo, preferred=query.preferred_uai,
+        score=lambda m, d, load: _score(m, d, radius, load, query.preferred_uai),
     )
     out: list[Candidate] = []
     askable = 0
-    for neg_score, distance, _, m in scored:
+    for score, _, m in found:
         if askable >= limit:
             break
-        cand = _explained(model, query, m, distance, -neg_score, loads.get(m.lycee.uai, 0), today)
+        ly = m.lycee
+        distance = haversine_km(query.latitude, query.longitude, ly.latitude, ly.longitude)
+        cand = _explained(model, query, m, round(distance, 1), score, loads.get(ly.uai, 0), today)
         askable += cand.blocked is None
         out.append(cand)
     return out
