@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from sqlmodel import Session
 
+from services.catalog import metrics
 from services.catalog import repository as repo
 from services.catalog.directory import import_rbe_csv
 from services.catalog.schemas import (
@@ -79,12 +81,18 @@ def lycees(
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
     par_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> LyceeSearchPage:
+    kind = metrics.criterion(metier, q, naf, lieu or code_insee)
+    started = time.perf_counter()
     try:
-        return search_lycees(state.index, load_communes(), job=metier, text=q, naf=naf, place=lieu, insee=code_insee,
-                             radius_km=rayon_km, academie=academie, need=besoin, track=voie, page=page, per_page=par_page,
-                             profile_base=state.public_url)
+        page_out = search_lycees(state.index, load_communes(), job=metier, text=q, naf=naf, place=lieu, insee=code_insee,
+                                 radius_km=rayon_km, academie=academie, need=besoin, track=voie, page=page,
+                                 per_page=par_page, profile_base=state.public_url)
     except CatalogError as exc:
+        metrics.SEARCHES.labels(kind, "invalid").inc()
         raise HTTPException(status_code=422, detail=str(exc)) from None
+    metrics.SEARCH_SECONDS.labels(kind).observe(time.perf_counter() - started)
+    metrics.SEARCHES.labels(kind, "found" if page_out.total else "empty").inc()
+    return page_out
 
 
 @router.get("/lycees/{uai}", tags=["recherche"], summary="Fiche d'un lycée", response_model=LyceeProfile,
@@ -120,6 +128,8 @@ async def import_rbe(request: Request, state: State, runtime: Runtime) -> RbeImp
         raise HTTPException(status_code=422, detail="Le fichier doit être encodé en UTF-8.") from None
     cid = getattr(request.state, "correlation_id", "admin-import")
     report = await asyncio.to_thread(import_rbe_csv, runtime.engine, content, cid)
+    metrics.RBE_IMPORT_ROWS.labels("imported").inc(report.imported)
+    metrics.RBE_IMPORT_ROWS.labels("rejected").inc(len(report.errors))
     if report.imported:
         runtime.relay.wake()
         await asyncio.to_thread(state.refresh)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
+from services.catalog import metrics
 from services.catalog import repository as repo
 from services.catalog.api import Runtime, State
 from services.catalog.directory import normalize_email
@@ -61,6 +62,9 @@ async def ask_link(request: Request, runtime: Runtime) -> HTMLResponse:
     if token:
         link = f"{settings.catalog_public_url.rstrip('/')}/espace-rbe/connexion?jeton={token}"
         failed = not await send(settings, magic_link_message(settings, email, link))
+        metrics.MAGIC_LINKS.labels("send_failed" if failed else "sent").inc()
+    else:
+        metrics.MAGIC_LINKS.labels("unknown_address").inc()
     # Same answer whether the address is known or not: the page reveals nothing about the directory.
     return templates.TemplateResponse(request, "rbe_login.html", {
         "sent": not failed, "email": "", "error": "L'envoi du courriel a échoué. Réessayez dans quelques minutes." if failed else None,
@@ -77,8 +81,10 @@ def open_link(request: Request, runtime: Runtime, jeton: str = "") -> Response:
                 raise LinkError("replayed", "Ce lien a déjà été utilisé. Pour des raisons de sécurité, chaque lien ne sert "
                                             "qu'une fois : demandez-en un nouveau.")
     except LinkError as exc:
+        metrics.MAGIC_LINKS.labels(exc.kind).inc()
         return templates.TemplateResponse(request, "rbe_link_error.html", {"message": str(exc), "kind": exc.kind},
                                           status_code=400)
+    metrics.MAGIC_LINKS.labels("opened").inc()
     response = RedirectResponse("/espace-rbe/mes-lycees", status_code=303)
     response.set_cookie(COOKIE, issue_session(secret, claim.email), max_age=7200, httponly=True, samesite="lax",
                         secure=runtime.settings.catalog_public_url.startswith("https"), path="/espace-rbe")
@@ -134,7 +140,7 @@ async def save_lycee(uai: str, request: Request, runtime: Runtime, state: State)
         return _expired_page(request)
     try:
         with unit_of_work(runtime.engine) as db:
-            update_lycee(db, session.email, uai.upper()[:8], str(form.get("pitch", "")),
+            change = update_lycee(db, session.email, uai.upper()[:8], str(form.get("pitch", "")),
                          [str(s) for s in form.getlist("services")], str(form.get("pfmp_periods", "")),
                          str(form.get("monthly_capacity", "")), _cid(request))
     except PermissionError as exc:
@@ -142,6 +148,7 @@ async def save_lycee(uai: str, request: Request, runtime: Runtime, state: State)
                                           status_code=403)
     except EditError as exc:
         return _dashboard(request, runtime, state, session.email, csrf, {uai.upper(): exc.errors}, status=422)
+    metrics.PROFILE_EDITS.labels(change).inc()
     runtime.relay.wake()
     await asyncio.to_thread(state.refresh)
     return RedirectResponse(f"/espace-rbe/mes-lycees?ok={uai.upper()[:8]}", status_code=303)
@@ -161,6 +168,7 @@ async def save_absence(request: Request, runtime: Runtime, state: State) -> Resp
                                           status_code=403)
     except EditError as exc:
         return _dashboard(request, runtime, state, session.email, csrf, {"absence": exc.errors}, status=422)
+    metrics.PROFILE_EDITS.labels("absence").inc()
     runtime.relay.wake()
     await asyncio.to_thread(state.refresh)
     return RedirectResponse("/espace-rbe/mes-lycees?ok=absence", status_code=303)

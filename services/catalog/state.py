@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.catalog import repository as repo
+from services.catalog.metrics import INDEX_BUILD_SECONDS
 from services.catalog.readmodel import ReadModel, load_read_model
 from services.catalog.search import SearchIndex
 from services.catalog.snapshot import snapshot_from_read_model
@@ -45,9 +47,11 @@ class CatalogState:
             version = self.current_version()
             if not force and self._built is not None and self._built.version == version:
                 return False
+            started = time.perf_counter()
             with Session(self.engine) as session:
                 model = load_read_model(session, self.fallback_email)
             self._built = _Built(version=model.version, model=model, index=SearchIndex(model))
+            INDEX_BUILD_SECONDS.observe(time.perf_counter() - started)
             log.info("catalog_index_built", version=model.version, lycees=len(model.lycees))
             return True
 

@@ -75,3 +75,12 @@ def test_openapi_documents_the_api(readonly_client):
     spec = readonly_client.get("/openapi.json").json()
     assert {"/api/v1/snapshot", "/api/v1/metiers", "/api/v1/lycees", "/api/v1/lycees/{uai}",
             "/api/v1/admin/rbe/import"} <= set(spec["paths"])
+
+
+def test_business_metrics_are_exposed(readonly_client):
+    readonly_client.get("/api/v1/lycees", params={"metier": "boulanger", "lieu": "69007"})
+    readonly_client.get("/api/v1/lycees", params={"lieu": "00000"})
+    text = readonly_client.get("/metrics").text
+    assert 'mlp_catalog_searches_total{criterion="metier",outcome="found"}' in text
+    assert 'mlp_catalog_searches_total{criterion="lieu",outcome="invalid"}' in text
+    assert "mlp_catalog_search_seconds_bucket" in text

@@ -1,0 +1,31 @@
+"""Business metrics of the catalog (prefix ``mlp_catalog_``, bounded labels only)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+SEARCHES = Counter("mlp_catalog_searches_total", "Lycée searches, by main criterion", ["criterion", "outcome"])
+SEARCH_SECONDS = Histogram(
+    "mlp_catalog_search_seconds", "Time to answer a lycée search from the in-memory index", ["criterion"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
+INDEX_BUILD_SECONDS = Histogram(
+    "mlp_catalog_index_build_seconds", "Time to rebuild the read model and search index",
+    buckets=(0.25, 0.5, 1, 2, 4, 8, 16, 32),
+)
+MAGIC_LINKS = Counter(
+    "mlp_catalog_magic_links_total", "RBE magic links, by outcome",
+    ["outcome"],  # sent, unknown_address, send_failed, opened, tampered, expired, replayed
+)
+RBE_IMPORT_ROWS = Counter("mlp_catalog_rbe_import_rows_total", "RBE directory CSV rows", ["outcome"])
+PROFILE_EDITS = Counter("mlp_catalog_profile_edits_total", "Edits made by RBEs in their space", ["change"])
+
+
+def criterion(job: str | None, text: str | None, naf: str | None, place: str | None) -> str:
+    if job:
+        return "metier"
+    if naf:
+        return "naf"
+    if text:
+        return "texte"
+    return "lieu" if place else "aucun"
