@@ -141,3 +141,12 @@ def test_unknown_impact_period_is_a_422(client):
     assert response.status_code == 422
     assert response.json()["errors"] == [
         {"field": "period", "message": "Période inconnue : choisissez 30j, 90j, 12m ou tout."}]
+
+
+def test_openapi_documents_the_request_endpoint(client):
+    spec = client.get("/openapi.json").json()
+    post = spec["paths"]["/api/v1/requests"]["post"]
+    assert {"202", "409", "413", "422", "429"} <= set(post["responses"])
+    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/CompanyRequestIn")
+    assert any(p["name"] == "idempotency-key" for p in post["parameters"])
+    assert "/api/v1/suivi/{token}" in spec["paths"] and "/api/v1/impact" in spec["paths"]
