@@ -12,8 +12,10 @@ from sqlmodel import Session
 
 from services.catalog import metrics
 from services.catalog import repository as repo
-from services.catalog.directory import import_rbe_csv
+from services.catalog.directory import import_rbe_csv, normalize_email
 from services.catalog.schemas import (
+    AcademieFallbackIn,
+    AcademieFallbackOut,
     CommuneSuggestion,
     ImportLineError,
     JobSuggestion,
@@ -24,7 +26,10 @@ from services.catalog.schemas import (
 from services.catalog.service import CatalogError, build_profile, commune_out, search_lycees
 from services.catalog.state import CatalogState
 from shared.catalog_snapshot import CatalogSnapshot
-from shared.geo import load_communes
+from shared.db import unit_of_work
+from shared.events import CatalogChanged
+from shared.geo import fold, load_communes
+from shared.outbox import add_to_outbox
 from shared.service import ServiceRuntime
 
 router = APIRouter(prefix="/api/v1")
@@ -46,6 +51,9 @@ Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 @router.get("/snapshot", tags=["matcher"], summary="Instantané complet du catalogue (lu par le matcher)",
             response_model=CatalogSnapshot, responses={200: {"model": CatalogSnapshot}})
 async def snapshot(state: State) -> Response:
+    # Always as fresh as the database: a CatalogChanged written by another process (CLI import)
+    # may reach the matcher before this process's periodic version check.
+    await asyncio.to_thread(state.refresh)
     body = await asyncio.to_thread(state.snapshot_json)
     return Response(content=body, media_type="application/json", headers={"X-Catalog-Version": state.built.version})
 
@@ -131,7 +139,33 @@ async def import_rbe(request: Request, state: State, runtime: Runtime) -> RbeImp
     metrics.RBE_IMPORT_ROWS.labels("imported").inc(report.imported)
     metrics.RBE_IMPORT_ROWS.labels("rejected").inc(len(report.errors))
     if report.imported:
+        await asyncio.to_thread(state.refresh)  # before the event leaves, so the matcher reads the new snapshot
         runtime.relay.wake()
-        await asyncio.to_thread(state.refresh)
     return RbeImportReport(imported=report.imported,
                            errors=[ImportLineError(line=e.line, message=e.message) for e in report.errors])
+
+
+@router.put("/admin/academies/{academie}/repli", tags=["administration"], response_model=AcademieFallbackOut,
+            summary="Définir l'adresse de repli d'une académie", dependencies=[Depends(require_admin)])
+async def set_fallback(academie: Annotated[str, Path(max_length=80)], body: AcademieFallbackIn, request: Request,
+                       state: State, runtime: Runtime) -> AcademieFallbackOut:
+    names = {fold(lyc.academie): lyc.academie for lyc in state.model.lycees.values()}
+    name = names.get(fold(academie))
+    if name is None:
+        raise HTTPException(status_code=404, detail=f"Académie inconnue : {academie[:80]}.")
+    try:
+        email = normalize_email(body.email)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=f"Adresse de repli : {exc}.") from None
+
+    def save() -> None:
+        with unit_of_work(runtime.engine) as session:
+            repo.set_academie_fallback(session, name, email)
+            repo.bump_version(session)
+            add_to_outbox(session, CatalogChanged(correlation_id=getattr(request.state, "correlation_id", "admin"),
+                                                  uais=[], change="rbe"))
+        state.refresh()
+
+    await asyncio.to_thread(save)
+    runtime.relay.wake()
+    return AcademieFallbackOut(academie=name, email=email)

@@ -149,8 +149,8 @@ async def save_lycee(uai: str, request: Request, runtime: Runtime, state: State)
     except EditError as exc:
         return _dashboard(request, runtime, state, session.email, csrf, {uai.upper(): exc.errors}, status=422)
     metrics.PROFILE_EDITS.labels(change).inc()
+    await asyncio.to_thread(state.refresh)  # before the event leaves, so the matcher reads the new snapshot
     runtime.relay.wake()
-    await asyncio.to_thread(state.refresh)
     return RedirectResponse(f"/espace-rbe/mes-lycees?ok={uai.upper()[:8]}", status_code=303)
 
 
@@ -169,8 +169,8 @@ async def save_absence(request: Request, runtime: Runtime, state: State) -> Resp
     except EditError as exc:
         return _dashboard(request, runtime, state, session.email, csrf, {"absence": exc.errors}, status=422)
     metrics.PROFILE_EDITS.labels("absence").inc()
+    await asyncio.to_thread(state.refresh)  # before the event leaves, so the matcher reads the new snapshot
     runtime.relay.wake()
-    await asyncio.to_thread(state.refresh)
     return RedirectResponse("/espace-rbe/mes-lycees?ok=absence", status_code=303)
 
 

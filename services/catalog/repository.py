@@ -173,6 +173,13 @@ def academie_fallbacks(session: Session) -> dict[str, str]:
     return {row.academie: row.email for row in session.exec(select(AcademieFallback)).all()}
 
 
+def set_academie_fallback(session: Session, academie: str, email: str) -> None:
+    row = session.get(AcademieFallback, academie)
+    session.add(AcademieFallback(academie=academie, email=email) if row is None else row)
+    if row is not None:
+        row.email = email
+
+
 def naf_label(session: Session, division: str) -> str | None:
     row = session.exec(select(NafSubclass).where(NafSubclass.division == division)).first()
     return row.division_label if row else None

@@ -129,3 +129,12 @@ class ImportLineError(BaseModel):
 class RbeImportReport(BaseModel):
     imported: int
     errors: list[ImportLineError]
+
+
+class AcademieFallbackIn(BaseModel):
+    email: str = Field(max_length=254, description="Adresse de repli de l'académie (référent entreprises)")
+
+
+class AcademieFallbackOut(BaseModel):
+    academie: str
+    email: str
