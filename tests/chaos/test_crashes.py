@@ -116,7 +116,7 @@ def test_kills_redis_restart_and_smtp_outage_lose_nothing_and_double_nothing(tmp
         r.close()
     print(f"\nCHAOS seed={seed} requests_sent={N_REQUESTS} http_posts={submitter.posts} "
           f"processes_killed={len(kills)} ({', '.join(kills)}) smtp_outage_s={SMTP_OUTAGE_S} "
-          f"routed={audit.routed} messages_checked={audit.messages} sent_since_last_restart={sent:.0f} "
+          f"routed={audit.routed} republished={audit.republished} messages_checked={audit.messages} sent_since_last_restart={sent:.0f} "
           f"phases={ {k: round(v, 1) for k, v in phases.items()} }")
     assert audit.problems == []
     assert audit.routed == N_REQUESTS and audit.messages >= 2 * N_REQUESTS
