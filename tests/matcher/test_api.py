@@ -153,3 +153,52 @@ def test_restart_while_catalog_is_down_uses_the_cached_snapshot(tmp_path, redis_
         wait_for(lambda: app.state.holder.model is not None)
         assert app.state.holder.model.version == "fake-1"
         assert client.post("/api/v1/routing/preview", json=BODY).status_code == 200
+
+
+def test_stream_flow_routes_escalates_and_erases(client, redis_url):
+    """Submitted -> routed; the lead declines -> escalation; erased -> personal data gone; metrics move."""
+    import redis as redis_sync
+
+    from services.matcher import repository as repo
+    from services.matcher.models import RoutedRequest
+    from shared.events import AssignmentChanged, RequestErased, RequestSubmitted
+    from tests.matcher.test_kill_restart import stream_bodies
+
+    app = client.app
+    engine = app.state.runtime.engine
+    event = submitted("69007", ["pfmp"], ["boulanger"])
+
+    async def publish(*events) -> None:
+        broker = RedisBroker(redis_url, logger=None)
+        await broker.connect()
+        for ev in events:
+            await broker.publish(event_to_payload(ev), stream=ev.stream)
+        await broker.stop()
+
+    asyncio.run(publish(event))
+    r = redis_sync.Redis.from_url(redis_url)
+
+    def routed_kinds() -> list[str]:
+        if not r.exists(Streams.REQUEST_ROUTED):
+            return []
+        return [b["data"]["kind"] for b in stream_bodies(r, Streams.REQUEST_ROUTED)]
+
+    wait_for(lambda: routed_kinds() == ["initial"])
+    with Session(engine) as s:
+        lead = next(a for a in repo.assignments_of(s, str(event.request_id)) if a.role == "lead")
+    declined = AssignmentChanged(correlation_id="t", request_id=event.request_id, assignment_id=lead.id,
+                                 rbe_email=lead.rbe_email, role="lead", status="declined")
+    asyncio.run(publish(declined))
+    wait_for(lambda: routed_kinds() == ["initial", "escalation"])
+    asyncio.run(publish(RequestErased(correlation_id="t", request_id=event.request_id, reason="retention")))
+
+    def erased() -> bool:
+        with Session(engine) as s:
+            return s.get(RoutedRequest, str(event.request_id)).erased_at is not None
+
+    wait_for(erased)
+    metrics = client.get("/metrics").text
+    assert 'mlp_requests_routed_total{academie="Lyon",need="pfmp",outcome="routed"}' in metrics
+    assert 'mlp_requests_routed_total{academie="Lyon",need="pfmp",outcome="escalated"}' in metrics
+    assert "mlp_routing_decision_seconds_count" in metrics
+    assert isinstance(event, RequestSubmitted)
