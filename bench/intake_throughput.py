@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         wait_up(f"http://127.0.0.1:{intake_port}/healthz")
         wait_up(f"http://127.0.0.1:{bare_port}/docs")
+        load_before = os.getloadavg()[0]
         results = {}
         for name, port in (("bare", bare_port), ("intake", intake_port)):
             url = f"http://127.0.0.1:{port}/api/v1/requests"
@@ -125,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                              percentile(latencies, 95) * 1000, accepted)
             print(f"{name:7s} {results[name][0]:8.1f} req/s  p50 {results[name][1]:6.1f} ms  "
                   f"p95 {results[name][2]:6.1f} ms  accepted {accepted}/{args.requests}")
+        load_after = os.getloadavg()[0]
         engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT COUNT(*) FROM intake_request")).scalar_one()
@@ -150,6 +152,8 @@ one uvicorn worker per server, loopback, {db}; every intake request is a valid, 
 
 **Ratio intake / bare: {ratio:.2f}** ({ratio * 100:.0f} % of the bare endpoint's throughput).
 Check after the run: {rows} request rows and {outbox} outbox rows (warm-up included), one for one.
+Load average during the run: {load_before:.1f} → {load_after:.1f} on {os.cpu_count()} cores (the load generator,
+both servers and Redis share them; other jobs may too): read the ratio, not the absolute figures.
 """
     print(f"ratio intake/bare = {ratio:.2f}")
     if not args.no_write:

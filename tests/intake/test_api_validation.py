@@ -11,8 +11,8 @@ INVALID = "La demande contient des erreurs : corrigez les champs indiqués."
 CASES = [
     ("needs vides", body(needs=[]), "needs", "Choisissez au moins un élément."),
     ("besoin inconnu", body(needs=["pfmp", "cafe"]), "needs.1",
-     "Valeur non reconnue. Valeurs possibles : 'pfmp', 'apprentissage', 'recrutement', 'intervention', 'visite', "
-     "'jury', 'materiel', 'soutien' or 'autre'."),
+     "Valeur non reconnue. Valeurs possibles : pfmp, apprentissage, recrutement, intervention, visite, "
+     "jury, materiel, soutien ou autre."),
     ("besoins absents", body(needs=...), "needs", "Ce champ est obligatoire."),
     ("SIRET clé fausse", body(siret="73282932000075"), "siret",
      "Ce SIRET n'est pas valide (clé de contrôle incorrecte) : vérifiez-le."),

@@ -58,7 +58,8 @@ def _french(err: dict) -> str:
     if kind == "too_long":
         return f"Pas plus de {ctx.get('max_length')} éléments."
     if kind == "literal_error":
-        return f"Valeur non reconnue. Valeurs possibles : {ctx.get('expected', '')}."
+        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", " ou ")
+        return f"Valeur non reconnue. Valeurs possibles : {expected}."
     if kind in {"int_parsing", "int_type", "int_from_float"}:
         return "Indiquez un nombre entier."
     if kind == "greater_than_equal":
