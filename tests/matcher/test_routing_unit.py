@@ -136,3 +136,13 @@ def test_preferred_lycee_leads():
     model = CatalogReadModel(make_snapshot())
     decision = route(model, submitted("69007", ["pfmp"], ["boulanger"], preferred_uai="0690001A"))
     assert decision.recipients[0].uais[0] == "0690001A"
+
+
+def test_lycee_without_any_contact_is_never_asked():
+    snapshot = make_snapshot()
+    for ly in snapshot.lycees:
+        if ly.uai == "0690001A":
+            ly.rbe_id = ly.rbe_email = ""
+    decision = route(CatalogReadModel(snapshot), submitted("69007", ["pfmp"], ["boulanger"]))
+    assert "0690001A" not in uais(decision)
+    assert next(c for c in decision.candidates if c.uai == "0690001A").blocked == "aucun contact connu pour ce lycée"

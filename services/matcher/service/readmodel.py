@@ -124,7 +124,7 @@ class CatalogReadModel:
                 latitude=ly.latitude, longitude=ly.longitude,
                 offers=offers,
                 apprenticeship_capable=ly.apprenticeship_capable, services=frozenset(ly.services),
-                monthly_capacity=ly.monthly_capacity, rbe_id=ly.rbe_id.lower(), rbe_email=ly.rbe_email,
+                monthly_capacity=ly.monthly_capacity, rbe_id=(ly.rbe_id or ly.rbe_email or f"uai:{ly.uai}").lower(), rbe_email=ly.rbe_email,
                 rbe_name=ly.rbe_name, is_generic_contact=ly.is_generic_contact, deputy_email=ly.deputy_email,
                 absent_from=ly.absent_from, absent_until=ly.absent_until,
             )

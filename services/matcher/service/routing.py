@@ -152,7 +152,9 @@ def _explained(model: CatalogReadModel, query: RoutingQuery, m: Match, distance:
         rbe_name=ly.rbe_name, is_generic_contact=ly.is_generic_contact, distance_km=distance,
         relevance=m.relevance, score=score, formations=formations, reasons=reasons,
     )
-    if ly.monthly_capacity is not None and load >= ly.monthly_capacity:
+    if not ly.rbe_email:
+        cand.blocked = "aucun contact connu pour ce lycée"
+    elif ly.monthly_capacity is not None and load >= ly.monthly_capacity:
         cand.blocked = f"capacité mensuelle atteinte ({load}/{ly.monthly_capacity})"
     else:
         contact = _contact(ly, today)

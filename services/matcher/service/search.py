@@ -30,6 +30,8 @@ def score_bound(distance: float, radius: float, services_possible: bool, max_rel
 
 
 def is_blocked(ly: LyceeView, load: int, today: date) -> bool:
+    if not ly.rbe_email:
+        return True
     if ly.monthly_capacity is not None and load >= ly.monthly_capacity:
         return True
     return ly.absent_on(today) and not ly.deputy_email
