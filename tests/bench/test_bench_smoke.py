@@ -1,0 +1,101 @@
+"""Every benchmark script in bench/ runs its ``--smoke`` mode as a subprocess, so the scripts do
+not rot: exit code 0, figures printed, docs/benchmarks.md not written. The scripts are started
+together (each is mostly start-up work) and their results collected; no timing is asserted.
+
+A script without ``--smoke`` runs with small arguments when it has ``--no-write``; otherwise it is
+reported as skipped (it would rewrite docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "bench"
+HELPERS = {"__init__", "report", "pipeline", "profiling", "sink"}
+# Small arguments for scripts that have no --smoke flag yet (but have --no-write).
+FALLBACK = {
+    "routing": ["--requests", "20", "--scales", "1", "--no-write"],
+    "intake_throughput": ["--requests", "40", "--concurrency", "4", "--no-write"],
+    "catalog_search": ["--rounds", "5", "--no-write"],
+}
+# A figure: a number followed by a unit, or a markdown table row holding numbers.
+FIGURE = re.compile(r"\d+(?:[.,]\d+)?\s*(?:ms|req/s|MiB|MB|s\b|%)|^\|[^\n]*\|\s*\d+(?:[.,]\d+)?\s*\|", re.M)
+TIMEOUT_S = 280
+
+
+def scripts() -> list[str]:
+    return sorted(p.stem for p in BENCH.glob("*.py")
+                  if p.stem not in HELPERS and "__main__" in p.read_text(encoding="utf-8"))
+
+
+def smoke_args(name: str) -> list[str] | None:
+    source = (BENCH / f"{name}.py").read_text(encoding="utf-8")
+    if '"--smoke"' in source:
+        return ["--smoke"]
+    args = FALLBACK.get(name)
+    if args and all(f'"{a}"' in source for a in args if a.startswith("--")):
+        return args
+    return None
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory) -> dict[str, tuple[list[str] | None, int | None, str]]:
+    env = {**os.environ, "MLP_ENV": "test", "PYTHONUNBUFFERED": "1"}
+    out_dir = tmp_path_factory.mktemp("bench-smoke")
+    running = {}
+    for name in scripts():
+        args = smoke_args(name)
+        if args is None:
+            running[name] = (None, None, None)
+            continue
+        log = open(out_dir / f"{name}.log", "w+", encoding="utf-8")  # noqa: SIM115 - closed below
+        proc = subprocess.Popen([sys.executable, "-m", f"bench.{name}", *args], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        running[name] = (args, proc, log)
+    deadline = time.monotonic() + TIMEOUT_S
+    results = {}
+    for name, (args, proc, log) in running.items():
+        if proc is None:
+            results[name] = (None, None, "")
+            continue
+        try:
+            code = proc.wait(max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.terminate()  # the scripts stop their own processes on SIGTERM
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+            code = None
+        log.seek(0)
+        results[name] = (args, code, log.read())
+        log.close()
+    return results
+
+
+@pytest.mark.parametrize("name", scripts())
+def test_bench_script_smoke(name: str, smoke_runs):
+    args, code, output = smoke_runs[name]
+    if args is None:
+        pytest.skip(f"bench/{name}.py has neither --smoke nor --no-write: running it would rewrite "
+                    "docs/benchmarks.md")
+    assert code == 0, f"bench.{name} {' '.join(args)} exited with {code}:\n{output[-3000:]}"
+    assert FIGURE.search(output), f"bench.{name} printed no figure:\n{output[-2000:]}"
+    assert "written to docs/benchmarks.md" not in output, "a smoke run must not write docs/benchmarks.md"
+
+
+def test_every_pipeline_benchmark_is_covered():
+    # The end-to-end benchmarks of issue 9 exist and have a --smoke mode.
+    for name in ("e2e_latency", "throughput", "memory"):
+        assert name in scripts()
+        assert smoke_args(name) == ["--smoke"]
