@@ -18,9 +18,12 @@ from services.intake.service.retention import erase
 from services.intake.service.submission import IdempotencyConflict, RateLimited, body_hash
 from services.intake.service.timeline import status_view
 from services.intake.service.validation import InvalidRequest, raw_deep_errors, translate_errors
+from shared.db import unit_of_work
+from shared.logging import get_logger
 from shared.request_schema import CompanyRequestIn
 
 router = APIRouter(prefix="/api/v1")
+log = get_logger(__name__)
 
 INVALID = "La demande contient des erreurs : corrigez les champs indiqués."
 NOT_FOUND = "Demande introuvable : vérifiez le lien de suivi."
@@ -123,14 +126,13 @@ async def status_by_id(request_id: str, ctx: Ctx, token: Annotated[str, Query(ma
 
 
 def erase_by_token(ctx: IntakeContext, token: str, correlation_id: str) -> dict | None:
-    from shared.db import unit_of_work
-
     with unit_of_work(ctx.runtime.engine) as session:
         req = repository.get_by_token(session, token)
         if req is None:
             return None
         if erase(session, req, "company_request", correlation_id):
             metrics.REQUESTS_ERASED.labels("company_request").inc()
+            log.info("request_erased", request_id=req.id, reason="company_request")
         return status_view(session, req, ctx.status_url(token))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import FastAPI, Request
@@ -27,6 +29,17 @@ from shared.settings import Settings
 from shared.web import make_templates, mount_dsfr
 
 HERE = Path(__file__).parent
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def french_time(iso: str) -> str:
+    """'2026-11-26T07:45:00+00:00' -> '26/11/2026 à 08 h 45' (heure de Paris)."""
+    try:
+        return datetime.fromisoformat(iso).astimezone(PARIS).strftime("%d/%m/%Y à %H h %M")
+    except (TypeError, ValueError):
+        return str(iso)
+
+
 HTTP_MESSAGES = {400: "Le corps de la requête est illisible : du JSON encodé en UTF-8 est attendu.", 404: "Page ou ressource introuvable.", 405: "Méthode non autorisée.",
                  429: "Trop de demandes : réessayez plus tard."}
 
@@ -48,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     templates = make_templates(HERE / "templates")
     templates.env.globals.update(intake_url="", catalog_url=s.catalog_public_url.rstrip("/"))
+    templates.env.filters["heure"] = french_time
     http = httpx.AsyncClient(headers={"User-Agent": "monlyceepro-intake"})
 
     async def close_http(_: ServiceRuntime) -> None:

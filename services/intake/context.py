@@ -27,7 +27,10 @@ from services.intake.service.validation import (
 )
 from shared.db import unit_of_work
 from shared.geo import CommuneIndex
+from shared.logging import get_logger
 from shared.service import ServiceRuntime
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -99,6 +102,10 @@ class IntakeContext:
             return first
         if not submitted.replayed:
             metrics.received(channel)
+            log.info("request_accepted", request_id=submitted.request_id, channel=channel,
+                     academie=qualified.academie, needs=list(qualified.body.needs))
+        else:
+            log.info("request_replayed", request_id=submitted.request_id, channel=channel)
         return submitted
 
     async def accept(self, data: object, channel: str, correlation_id: str,
