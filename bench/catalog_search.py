@@ -131,7 +131,7 @@ def main() -> int:
     )
     print(body)
     write_section("catalog_search", "Catalog search (in-memory index, real data)", body,
-                  command=".venv/bin/python -m bench.catalog_search --rounds %d" % args.rounds)
+                  command=f".venv/bin/python -m bench.catalog_search --rounds {args.rounds}")
     return 0
 
 

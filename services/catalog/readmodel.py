@@ -10,7 +10,7 @@ Merging rules (data pitfalls):
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -59,7 +59,7 @@ class ReadModel:
     formation_romes: dict[str, list[str]]  # cfd -> ROME codes by rank
     keywords: dict[str, list[tuple[str, float]]]
     jobs: dict[str, Job]
-    job_titles: list[JobTitle]
+    job_titles: list  # rows with .label, .rome, .source (JobTitle columns)
     naf_division_romes: dict[str, list[str]]
     settings: dict[str, LyceeSettings]
     contacts: dict[str, Contact]  # uai -> contact (absent: no address known)
@@ -97,6 +97,12 @@ def merged_offers(
                 f = formations.get(cfd)
                 if cfd != link.cfd and f is not None and not f.closed:
                     common_to_specialities[link.cfd].append(cfd)
+    successors: dict[str, list[str]] = {}
+    for cfd, f in formations.items():
+        if f.closed and f.successor_cfds:
+            open_ones = [c for c in f.successor_cfds.split(";") if c in formations and not formations[c].closed]
+            if open_ones:
+                successors[cfd] = open_ones
     result: dict[str, dict[str, MergedOffer]] = {}
     for uai, lycee in lycees.items():
         merged: dict[str, MergedOffer] = {}
@@ -106,17 +112,16 @@ def merged_offers(
         if carrier and carrier != uai:
             for cfd, offer in own.get(carrier, {}).items():
                 _merge(merged, cfd, offer.tracks, offer.last_seen_year, "parent")
-        for cfd, offer in list(merged.items()):
-            specialities = common_to_specialities.get(cfd)
-            if specialities and not any(c in merged for g in group_of_common[cfd] for c in members[g] if c != cfd):
+        for cfd in [c for c in merged if c in common_to_specialities]:
+            offer, specialities = merged[cfd], common_to_specialities[cfd]
+            if not any(c in merged for g in group_of_common[cfd] for c in members[g] if c != cfd):
                 for spec in specialities:
                     _merge(merged, spec, offer.tracks, offer.last_seen_year, "famille")
-        for cfd, offer in list(merged.items()):
-            formation = formations.get(cfd)
-            if formation is not None and formation.closed and formation.successor_cfds:
-                for successor in formation.successor_cfds.split(";"):
-                    if successor in formations and not formations[successor].closed and successor not in merged:
-                        _merge(merged, successor, offer.tracks, offer.last_seen_year, "successeur")
+        for cfd in [c for c in merged if c in successors]:
+            offer = merged[cfd]
+            for successor in successors[cfd]:
+                if successor not in merged:
+                    _merge(merged, successor, offer.tracks, offer.last_seen_year, "successeur")
         result[uai] = merged
     return result
 
@@ -138,6 +143,27 @@ def load_read_model(session: Session, fallback_email: str | None = None) -> Read
     for division, rome in session.execute(select(NafDivisionJob.division, NafDivisionJob.rome)):
         if rome not in naf[division]:
             naf[division].append(rome)
+    contacts, settings, fallbacks = load_directory(session, lycees, fallback_email)
+    return ReadModel(
+        version=repo.get_meta(session, "version") or "vide",
+        lycees=lycees,
+        offers=merged_offers(lycees, offer_rows, formations, groups),
+        formations=formations,
+        formation_romes=dict(formation_romes),
+        keywords=dict(keywords),
+        jobs={row.rome: row for row in repo.all_rows(session, Job)},
+        job_titles=list(session.execute(select(JobTitle.label, JobTitle.rome, JobTitle.source)).all()),
+        naf_division_romes=dict(naf),
+        settings=settings,
+        contacts=contacts,
+        academie_fallbacks=fallbacks,
+    )
+
+
+def load_directory(
+    session: Session, lycees: dict[str, Lycee], fallback_email: str | None
+) -> tuple[dict[str, Contact], dict[str, LyceeSettings], dict[str, str]]:
+    """The part of the read model that RBE edits and imports change: contacts, settings, fallbacks."""
     rbes = {row.email: row for row in repo.all_rows(session, Rbe)}
     contacts: dict[str, Contact] = {}
     for cov in repo.all_rows(session, RbeCoverage):
@@ -149,17 +175,12 @@ def load_read_model(session: Session, fallback_email: str | None = None) -> Read
         for uai, lycee in lycees.items():
             if uai not in contacts:
                 contacts[uai] = Contact(fallbacks.get(lycee.academie, fallback_email), None, True)
-    return ReadModel(
-        version=repo.get_meta(session, "version") or "vide",
-        lycees=lycees,
-        offers=merged_offers(lycees, offer_rows, formations, groups),
-        formations=formations,
-        formation_romes=dict(formation_romes),
-        keywords=dict(keywords),
-        jobs={row.rome: row for row in repo.all_rows(session, Job)},
-        job_titles=repo.all_rows(session, JobTitle),
-        naf_division_romes=dict(naf),
-        settings={row.uai: row for row in repo.all_rows(session, LyceeSettings)},
-        contacts=contacts,
-        academie_fallbacks=fallbacks,
-    )
+    settings = {row.uai: row for row in repo.all_rows(session, LyceeSettings)}
+    return contacts, settings, fallbacks
+
+
+def with_directory(model: ReadModel, session: Session, fallback_email: str | None) -> ReadModel:
+    """A new read model sharing the (unchanged) reference data, with fresh directory data."""
+    contacts, settings, fallbacks = load_directory(session, model.lycees, fallback_email)
+    return replace(model, version=repo.get_meta(session, "version") or "vide", contacts=contacts, settings=settings,
+                   academie_fallbacks=fallbacks)

@@ -7,11 +7,13 @@ set intersections and a few thousand distance computations.
 from __future__ import annotations
 
 import bisect
+import copy
 import heapq
 import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from services.catalog.readmodel import ReadModel
 from shared.geo import fold, haversine_km
@@ -20,8 +22,14 @@ ROME_CODE = re.compile(r"^[A-Na-n]\d{4}$")
 STOP_WORDS = {"de", "du", "des", "la", "le", "les", "l", "d", "et", "en", "a", "au", "aux", "ou", "un", "une", "/"}
 
 
+@lru_cache(maxsize=100_000)
+def _folded_word(word: str) -> tuple[str, ...]:
+    return tuple(t for t in re.split(r"[^a-z0-9]+", fold(word)) if t and t not in STOP_WORDS)
+
+
 def tokens(text: str) -> list[str]:
-    return [t for t in re.split(r"[^a-z0-9]+", fold(text)) if t and t not in STOP_WORDS]
+    """Accent/case-insensitive words (``shared.geo.fold``), stop words dropped; cached per word."""
+    return [t for word in text.split() for t in _folded_word(word)]
 
 
 class PrefixIndex:
@@ -141,6 +149,12 @@ class SearchIndex:
             u: (lyc.parent_uai if lyc.type_court == "SEP" and lyc.parent_uai in model.lycees else u)
             for u, lyc in model.lycees.items()
         }
+
+    def with_model(self, model: ReadModel) -> SearchIndex:
+        """Same text indexes (reference data unchanged), new directory data (settings, contacts)."""
+        clone = copy.copy(self)
+        clone.model = model
+        return clone
 
     # ------------------------------------------------------------ jobs
     def suggest_jobs(self, text: str, limit: int = 10) -> list[JobMatch]:

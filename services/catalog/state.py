@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from services.catalog import repository as repo
 from services.catalog.metrics import INDEX_BUILD_SECONDS
-from services.catalog.readmodel import ReadModel, load_read_model
+from services.catalog.readmodel import ReadModel, load_read_model, with_directory
 from services.catalog.search import SearchIndex
 from services.catalog.snapshot import snapshot_from_read_model
 from shared.logging import get_logger
@@ -24,6 +24,7 @@ log = get_logger(__name__)
 @dataclass
 class _Built:
     version: str
+    fingerprint: str | None
     model: ReadModel
     index: SearchIndex
     snapshot_json: bytes | None = None
@@ -37,20 +38,27 @@ class CatalogState:
         self._built: _Built | None = None
         self._lock = threading.Lock()
 
-    def current_version(self) -> str:
+    def current_version(self) -> tuple[str, str | None]:
         with Session(self.engine) as session:
-            return repo.get_meta(session, "version") or "vide"
+            return repo.get_meta(session, "version") or "vide", repo.get_meta(session, "data_fingerprint")
 
     def refresh(self, force: bool = False) -> bool:
         """Rebuild when the stored version differs from the one in memory. Returns True if rebuilt."""
         with self._lock:
-            version = self.current_version()
-            if not force and self._built is not None and self._built.version == version:
+            version, fingerprint = self.current_version()
+            built = self._built
+            if not force and built is not None and built.version == version:
                 return False
             started = time.perf_counter()
             with Session(self.engine) as session:
-                model = load_read_model(session, self.fallback_email)
-            self._built = _Built(version=model.version, model=model, index=SearchIndex(model))
+                if not force and built is not None and built.fingerprint == fingerprint:
+                    # Only the directory changed (RBE edit or import): keep the reference data and text indexes.
+                    model = with_directory(built.model, session, self.fallback_email)
+                    index = built.index.with_model(model)
+                else:
+                    model = load_read_model(session, self.fallback_email)
+                    index = SearchIndex(model)
+            self._built = _Built(version=model.version, fingerprint=fingerprint, model=model, index=index)
             INDEX_BUILD_SECONDS.observe(time.perf_counter() - started)
             log.info("catalog_index_built", version=model.version, lycees=len(model.lycees))
             return True

@@ -85,3 +85,15 @@ def test_cli_import(catalog_url, tmp_path, capsys):
         assert session.get(Rbe, "alex.durand@ac-rennes.fr").name == "Alex Durand"
     engine.dispose()
     assert import_rbe([str(tmp_path / "absent.csv"), "--database-url", catalog_url]) == 2
+
+
+def test_academie_fallback_is_set_by_an_admin(client):
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert client.put("/api/v1/admin/academies/Lyon/repli", json={"email": "x@y.fr"}).status_code == 401
+    ok = client.put("/api/v1/admin/academies/lyon/repli", json={"email": "Referent.Entreprises@ac-lyon.fr"}, headers=auth)
+    assert ok.status_code == 200 and ok.json() == {"academie": "Lyon", "email": "referent.entreprises@ac-lyon.fr"}
+    assert client.get("/api/v1/snapshot").json()["academie_fallbacks"] == {"Lyon": "referent.entreprises@ac-lyon.fr"}
+    unknown = client.put("/api/v1/admin/academies/Atlantide/repli", json={"email": "a@b.fr"}, headers=auth)
+    assert unknown.status_code == 404 and "Académie inconnue" in unknown.json()["detail"]
+    bad = client.put("/api/v1/admin/academies/Lyon/repli", json={"email": "pas une adresse"}, headers=auth)
+    assert bad.status_code == 422 and "invalide" in bad.json()["detail"]
