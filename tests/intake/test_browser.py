@@ -117,6 +117,15 @@ def test_same_journey_without_javascript(page_without_js, intake):
     page.keyboard.type("Lyon 7e Arrondissement")
     fill_contact_and_send(page)
     check_confirmation_and_status(page, "nojs", "Recruter un ou des apprentis")
+    # the company deletes its data from the status page, keyboard only, still without JavaScript
+    tab_to(page, "confirmation")
+    page.keyboard.press("Space")
+    tab_to(page, "supprimer")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#donnees-supprimees")
+    assert page.locator("#statut").text_content() == "Données supprimées"
+    assert "Boulangerie Dupont" not in page.content()
+    assert_accessible(page, "nojs-suppression")
 
 
 def test_errors_are_shown_next_to_fields_without_javascript(page_without_js, intake):

@@ -186,3 +186,18 @@ def test_retention_anonymises_only_expired_requests(make_client, database_url, t
         assert session.get(CompanyRequest, recent["request_id"]).contact_email == "paul@boulangerie-dupont.fr"
     erased = [json.loads(r.payload)["data"] for r in _outbox(client) if r.event_type == RequestErased.event_type]
     assert [(e["request_id"], e["reason"]) for e in erased] == [(old["request_id"], "retention")]
+
+
+def test_concurrent_retries_with_one_idempotency_key_store_one_request(make_client, database_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from services.intake.service.submission import body_hash
+
+    client = make_client(database_url)
+    ctx = client.app.state.intake
+    data = body()
+    key = ("retry-storm", body_hash(data))
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda _: ctx.accept_sync(data, "api", "c", key), range(12)))
+    assert len({r.request_id for r in results}) == 1
+    assert counts(client) == (1, 1)
