@@ -20,7 +20,7 @@ from tests.support.live import ServiceProcess, service_env
 
 pytestmark = pytest.mark.timeout(120)
 
-N = 300
+N = 150
 POSTCODES = ["69007", "69003", "69100", "42100", "97400", "69009"]
 
 
@@ -70,7 +70,7 @@ def test_matcher_killed_mid_batch_routes_every_request_exactly_once(tmp_path, re
                 await broker.stop()
 
             asyncio.run(publish())
-            wait_for(lambda: len(decisions(db_path)) >= 20)
+            wait_for(lambda: len(decisions(db_path)) >= 15)
             matcher.kill()  # SIGKILL mid-batch: some entries read and not acked, some not read yet
             done_at_kill = len(decisions(db_path))
             assert done_at_kill < N, "the batch finished before the kill: nothing was interrupted"
