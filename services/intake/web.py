@@ -79,12 +79,37 @@ def _fill_time_error(ctx: IntakeContext, token: str) -> tuple[str, str] | None:
     return None
 
 
+class FormFields(dict):
+    """The posted form as text only (file parts ignored), with ``getlist`` for repeated fields."""
+
+    def __init__(self, multi: dict[str, list[str]]) -> None:
+        super().__init__({k: v[0] for k, v in multi.items() if v})
+        self.multi = multi
+
+    def getlist(self, name: str) -> list[str]:
+        return self.multi.get(name, [])
+
+
+async def _read_form(request: Request) -> FormFields:
+    multi: dict[str, list[str]] = {}
+    async with request.form(max_files=0, max_fields=200) as form:
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                multi.setdefault(key, []).append(value)
+    return FormFields(multi)
+
+
 @router.post("/demande")
 async def submit_form(request: Request, ctx: Ctx) -> Response:
-    form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str) and k not in {"form_token"}}
-    values["besoins"] = [v for v in form.getlist("besoins") if isinstance(v, str)]
-    values["metiers"] = [v for v in form.getlist("metiers") if isinstance(v, str)]
+    try:
+        form = await _read_form(request)
+    except Exception:  # malformed multipart / too many parts: the browser never sends that
+        metrics.rejected("form", "validation")
+        return _form_page(ctx, request, {"besoins": [], "metiers": []}, status=400,
+                          alert="Le formulaire reçu est illisible : rechargez la page et recommencez.")
+    values = {k: v for k, v in form.items() if k not in {"form_token"}}
+    values["besoins"] = form.getlist("besoins")
+    values["metiers"] = form.getlist("metiers")
     if not ctx.ip_limiter.hit(ctx.client_ip(request)):
         metrics.rejected("form", "rate_limited")
         alert = "Trop de demandes envoyées depuis votre connexion. Patientez quelques minutes avant de réessayer."

@@ -67,3 +67,35 @@ def test_arbitrary_bytes_never_fail_the_server(client, raw):
         "La demande contient des erreurs : corrigez les champs indiqués.",
     }
     assert counts(client) == (0, 0)
+
+
+FORM_FIELDS = ["besoins", "metiers", "lieu", "commune_insee", "rayon_km", "entreprise", "nom", "email", "telephone",
+               "message", "consentement", "places", "periode", "siret", "naf", "uai", "site_web", "autre"]
+VALID_FORM = {
+    "besoins": "pfmp", "lieu": "69007", "rayon_km": "30", "entreprise": "Boulangerie Dupont", "nom": "Jeanne Martin",
+    "email": "jeanne.martin@boulangerie-dupont.fr", "consentement": "oui",
+}
+
+
+@FUZZ
+@given(changes=st.dictionaries(st.sampled_from(FORM_FIELDS), st.lists(tricky_text, max_size=3), max_size=6))
+def test_the_web_form_never_fails_the_server(client, changes):
+    import re
+
+    before = counts(client)
+    token = re.search(r'name="form_token" value="([^"]+)"', client.get("/demande").text).group(1)
+    data = {**VALID_FORM, "email": f"form{before[0]}@boulangerie-dupont.fr", **changes, "form_token": token}
+    response = client.post("/demande", data=data, follow_redirects=False)
+    assert response.status_code in {303, 422}, response.text[:500]
+    expected = (before[0] + 1, before[1] + 1) if response.status_code == 303 else before
+    assert counts(client) == expected
+
+
+def test_file_parts_and_broken_multipart_are_refused_cleanly(client):
+    files = {"lieu": ("lieu.txt", b"69007", "text/plain")}
+    response = client.post("/demande", data={"besoins": "pfmp"}, files=files, follow_redirects=False)
+    assert response.status_code == 400
+    broken = client.post("/demande", content=b"--xx\r\nnot multipart", follow_redirects=False,
+                         headers={"content-type": "multipart/form-data; boundary=xx"})
+    assert broken.status_code in {400, 422}
+    assert counts(client) == (0, 0)
