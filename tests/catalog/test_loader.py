@@ -6,9 +6,12 @@ import pytest
 from sqlmodel import Session, select
 
 from services.catalog import repository as repo
+from services.catalog.directory import import_rbe_csv
 from services.catalog.loading import load_catalog_into
 from services.catalog.models import ALL_TABLES, Lycee, Rbe, RbeCoverage
-from shared.db import create_tables, make_engine
+from services.catalog.rbe_edits import update_absence, update_lycee
+from services.catalog.snapshot import build_snapshot
+from shared.db import create_tables, make_engine, unit_of_work
 from shared.outbox import BACKBONE_TABLES, OutboxEvent
 from shared.settings import get_settings
 
@@ -50,7 +53,28 @@ def test_load_counts_and_idempotence(database_url):
         assert any(lyc.bts_only and lyc.type_court in {"LGT", "LG", "LT"} for lyc in lycees)
         assert not any(lyc.bts_only and lyc.type_court in {"LP", "SEP"} for lyc in lycees)
         assert {lyc.territory for lyc in lycees if lyc.departement_code == "974"} == {"974"}
+    _directory_round_trip(engine)
     engine.dispose()
+
+
+def _directory_round_trip(engine):
+    """The directory's SQL on the same backend: import, RBE edits, single-use link ids, snapshot."""
+    report = import_rbe_csv(engine, "name,email,uais,deputy_email\nCamille Martin,camille@ac-lyon.fr,0693504J;0692516K,\n"
+                                    "Mauvaise,x@ac-lyon.fr,0000000A,\n", correlation_id="test")
+    assert report.imported == 1 and [e.line for e in report.errors] == [3]
+    with unit_of_work(engine) as session:
+        assert update_lycee(session, "camille@ac-lyon.fr", "0693504J", "Bienvenue", ["pfmp"], "mars", "3", "t") == "capacity"
+        update_absence(session, "camille@ac-lyon.fr", "2026-12-01", "2026-12-20", "suppleant@ac-lyon.fr", "t")
+        repo.record_magic_link(session, "jeton-1", "camille@ac-lyon.fr")
+    with unit_of_work(engine) as session:
+        assert repo.consume_magic_link(session, "jeton-1") is True
+    with unit_of_work(engine) as session:
+        assert repo.consume_magic_link(session, "jeton-1") is False
+    snapshot = {lyc.uai: lyc for lyc in build_snapshot(engine).lycees}
+    assert snapshot["0693504J"].services == ["pfmp"] and snapshot["0693504J"].monthly_capacity == 3
+    assert snapshot["0692516K"].rbe_email == "camille@ac-lyon.fr" and not snapshot["0692516K"].is_generic_contact
+    assert snapshot["0692516K"].deputy_email == "suppleant@ac-lyon.fr"
+    assert str(snapshot["0692516K"].absent_until) == "2026-12-20"
 
 
 def test_forced_reload_keeps_the_rbe_directory(catalog_url):
