@@ -3,6 +3,7 @@ a controllable clock."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -124,3 +125,22 @@ def reply_bytes(*, sender: str, to: str, subject: str, body: str, headers: dict[
         msg[key] = value
     msg.set_content(body)
     return msg.as_bytes(policy=policy.SMTP)
+
+
+def run(coro):
+    """asyncio.run in a fresh thread: Playwright's sync API (browser tests in the same session)
+    leaves an event loop running in the main thread, where asyncio.run refuses to start."""
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import smtplib
 from email import policy
@@ -18,7 +17,7 @@ from services.notifier.service import threads
 from services.notifier.service.mailer import reply_address_of
 from shared.db import unit_of_work
 from shared.outbox import OutboxEvent
-from tests.notifier.support import COMPANY, COPY, LEAD, reply_bytes, routed_event
+from tests.notifier.support import COMPANY, COPY, LEAD, reply_bytes, routed_event, run
 
 QUOTED_REPLY = (
     "Bonjour Madame Martin,\n\nNous pouvons accueillir vos deux stagiaires en mars.\n\n"
@@ -37,7 +36,7 @@ def system(engine, ctx, sink, clock):
     with unit_of_work(engine) as session:
         threads.start_thread(session, ctx, routed_event())
     sender = OutboundSender(engine, settings, clock)
-    asyncio.run(sender.send_due())
+    run(sender.send_due())
     sink.messages.clear()
     yield engine, ctx, sender
     server.stop()
@@ -66,7 +65,7 @@ def test_lead_reply_is_stripped_and_relayed_to_company_and_copies(system, sink):
     _send(ctx, rcpt, reply_bytes(sender=f"Marie Dupont <{LEAD}>", to=rcpt, subject="Re: demande",
                                  body=QUOTED_REPLY), LEAD)
     assert _outcomes(engine) == ["accepted"]
-    asyncio.run(sender.send_due())
+    run(sender.send_due())
     assert sorted(m.to for m in sink.messages) == sorted([COMPANY, COPY])
     with Session(engine) as session:
         root = session.exec(select(Thread)).one().root_message_id
@@ -97,7 +96,7 @@ def test_company_reply_reaches_the_lycees_with_attachments_within_the_limit(syst
     msg.add_attachment(b"%PDF-1.4 petit", maintype="application", subtype="pdf", filename="convention.pdf")
     msg.add_attachment(b"x" * 60_000, maintype="application", subtype="octet-stream", filename="video.bin")
     _send(ctx, rcpt, msg.as_bytes(policy=policy.SMTP), COMPANY)
-    asyncio.run(sender.send_due())
+    run(sender.send_due())
     assert sorted(m.to for m in sink.messages) == sorted([LEAD, COPY])
     relayed = sink.to(LEAD)[0].msg
     names = [part.get_filename() for part in relayed.iter_attachments()]
@@ -121,7 +120,7 @@ def test_wrong_sender_is_quarantined_and_not_relayed(system, sink):
     rcpt = _address(engine, ctx, LEAD)
     raw = reply_bytes(sender="intrus@example.com", to=rcpt, subject="Re: demande", body="Je réponds à sa place.")
     _send(ctx, rcpt, raw, "intrus@example.com")
-    asyncio.run(sender.send_due())
+    run(sender.send_due())
     assert _outcomes(engine) == ["wrong_sender"]
     assert sink.messages == []
     with Session(engine) as session:
@@ -137,7 +136,7 @@ def test_out_of_office_and_bounce_are_not_relayed(system, sink):
                                  body="Je suis absent.", headers={"Auto-Submitted": "auto-replied"}), COPY)
     _send(ctx, rcpt, reply_bytes(sender="MAILER-DAEMON@mx.ac-lyon.fr", to=rcpt, subject="Undelivered Mail",
                                  body="User unknown"), "")
-    asyncio.run(sender.send_due())
+    run(sender.send_due())
     assert _outcomes(engine) == ["auto_reply", "bounce"]
     assert sink.messages == []
     with Session(engine) as session:

@@ -3,7 +3,6 @@ sink and its real inbound SMTP server: routing to mailboxes, replies, SIGKILL, S
 
 from __future__ import annotations
 
-import asyncio
 import smtplib
 import time
 import uuid
@@ -16,7 +15,7 @@ from faststream.redis import RedisBroker
 from sqlalchemy import create_engine, text
 
 from shared.events import RoutedRecipient, Streams, event_to_payload
-from tests.notifier.support import COMPANY, COPY, LEAD, SmtpSink, reply_bytes, routed_event
+from tests.notifier.support import COMPANY, COPY, LEAD, SmtpSink, reply_bytes, routed_event, run
 from tests.support.live import ServiceProcess, service_env
 from tests.support.servers import free_port
 
@@ -30,7 +29,7 @@ def _publish(redis_url: str, event) -> None:
         await broker.publish(event_to_payload(event), stream=event.stream)
         await broker.stop()
 
-    asyncio.run(go())
+    run(go())
 
 
 def _wait(predicate, timeout: float = 30.0, message: str = "condition not met in time") -> None:

@@ -3,7 +3,6 @@ real SMTP sink by the real sender."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
@@ -16,13 +15,13 @@ from services.notifier.service.addresses import verify_reply_address
 from shared.db import unit_of_work
 from shared.events import RequestErased, RequestFollowUp, RoutedRecipient
 from shared.outbox import OutboxEvent
-from tests.notifier.support import COMPANY, COPY, LEAD, routed_event
+from tests.notifier.support import COMPANY, COPY, LEAD, routed_event, run
 
 
 def _deliver(engine, settings, clock) -> int:
     sender = OutboundSender(engine, settings, clock)
     total = 0
-    while n := asyncio.run(sender.send_due()):
+    while n := run(sender.send_due()):
         total += n
     return total
 

@@ -96,7 +96,7 @@ def _accept(session: Session, ctx: NotifierContext, thread: Thread, person: Part
     row = None
     if company is not None:
         row = queue_copy(session, ctx, thread, entry, company, "notice", notice="accepted", text=text)
-    publish_thread_message(session, ctx, thread, entry, "status", text=text,
+    publish_thread_message(session, ctx, thread, entry, "status", author=person, text=text,
                            message_id=row.message_id if row else None)
 
 

@@ -159,6 +159,10 @@ def escalate(session: Session, ctx: NotifierContext, event: RequestRouted) -> Th
             queue_copy(session, ctx, thread, entry, person, "rbe_request", intro="unroutable")
         elif person.id in {p.id for p in newcomers}:
             queue_copy(session, ctx, thread, entry, person, "rbe_request", intro="new")
+        elif person.id in {p.id for p in old_leads} and new_lead is not None:
+            queue_copy(session, ctx, thread, entry, person, "notice", notice="escalation_rbe",
+                       text=f"La demande est désormais coordonnée par {author_label(new_lead)}. Vous restez en "
+                            "copie des échanges : vous pouvez toujours y répondre.")
         else:
             queue_copy(session, ctx, thread, entry, person, "notice", notice="escalation_rbe", text=text)
     publish_thread_message(session, ctx, thread, entry, "escalation", text=text,
