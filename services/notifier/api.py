@@ -61,9 +61,9 @@ def confirm_action(request: Request, token: str, ctx: Ctx) -> HTMLResponse:
 
 @router.post("/actions/{token}", response_class=HTMLResponse, summary="Appliquer une action en un clic")
 def apply_action(request: Request, token: str, ctx: Ctx,
-                 colleague_email: Annotated[str | None, Form(max_length=320)] = None) -> HTMLResponse:
+                 colleague_email: Annotated[str | None, Form()] = None) -> HTMLResponse:
     colleague = None
-    if colleague_email:
+    if colleague_email and len(colleague_email) <= 320:
         try:
             colleague = validate_email(colleague_email.strip(), check_deliverability=False).normalized
         except EmailNotValidError:

@@ -90,8 +90,9 @@ def test_transfer_asks_for_a_valid_colleague_email(client, ctx):
     engine = _start(client, ctx)
     transfer = _path(_links(engine, LEAD)["transfer"])
     assert 'name="colleague_email"' in client.get(transfer).text
-    bad = client.post(transfer, data={"colleague_email": "pas-une-adresse"})
-    assert bad.status_code == 422 and "adresse électronique valide" in html.unescape(bad.text)
+    for wrong in ("pas-une-adresse", "a" * 400 + "@ac-lyon.fr", LEAD):
+        bad = client.post(transfer, data={"colleague_email": wrong})
+        assert bad.status_code == 422 and "adresse électronique valide" in html.unescape(bad.text)
     assert _assignment_statuses(engine) == []
     ok = client.post(transfer, data={"colleague_email": "collegue@ac-lyon.fr"})
     assert ok.status_code == 200
