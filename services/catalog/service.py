@@ -67,10 +67,9 @@ def resolve_place(communes: CommuneIndex, place: str | None, insee: str | None) 
         commune = communes.by_insee.get(insee)
         if commune is None:
             raise CatalogError(f"Code commune INSEE inconnu : {insee}.")
-        return commune
-    if not place:
+    elif not place:
         return None
-    if re.fullmatch(r"\d{5}", place):
+    elif re.fullmatch(r"\d{5}", place):
         commune = communes.resolve(postal_code=place) or communes.by_insee.get(place)
         if commune is None:
             near = ", ".join(communes.nearest_postal_codes(place))

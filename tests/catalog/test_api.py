@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -26,6 +28,7 @@ BAD_DOMAIN = [
     ("/api/v1/lycees?naf=ZZ", "Code NAF invalide"),
     ("/api/v1/lycees?besoin=licorne", "Type de besoin inconnu"),
     ("/api/v1/lycees?code_insee=99999", "Code commune INSEE inconnu"),
+    ("/api/v1/lycees?code_insee=98411", "pas de coordonnées connues"),
 ]
 
 
@@ -84,3 +87,14 @@ def test_business_metrics_are_exposed(readonly_client):
     assert 'mlp_catalog_searches_total{criterion="metier",outcome="found"}' in text
     assert 'mlp_catalog_searches_total{criterion="lieu",outcome="invalid"}' in text
     assert "mlp_catalog_search_seconds_bucket" in text
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(params=st.dictionaries(
+    st.sampled_from(["metier", "q", "naf", "lieu", "code_insee", "rayon_km", "academie", "besoin", "voie", "page"]),
+    st.text(max_size=12), max_size=4))
+def test_arbitrary_query_strings_never_give_a_server_error(readonly_client, params):
+    response = readonly_client.get("/api/v1/lycees", params=params)
+    assert response.status_code in (200, 422), response.text
+    page = readonly_client.get("/", params={k: v for k, v in params.items() if k in {"metier", "lieu", "page"}})
+    assert page.status_code == 200
