@@ -49,6 +49,9 @@ def test_search_page_accessibility(page, catalog_process):
     page.goto(process.url + "/?metier=boulanger&lieu=00000")
     assert "Code postal inconnu" in page.inner_text("[role=alert]")
     assert serious_axe_violations(page) == []
+    page.goto(process.url + "/espace-rbe")
+    assert "lien de connexion" in page.inner_text("main")
+    assert serious_axe_violations(page) == []
 
 
 def test_profile_contact_button_and_accessibility(page, catalog_process):
