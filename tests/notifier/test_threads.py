@@ -129,3 +129,23 @@ def test_unroutable_request_goes_to_the_academie_fallback(engine, ctx, sink, clo
     _deliver(engine, ctx.settings, clock)
     assert sorted(m.to for m in sink.messages) == sorted([ctx.settings.fallback_email, COMPANY])
     assert "référent entreprises de l'académie" in sink.to(COMPANY)[0].msg.get_body(("plain",)).get_content()
+
+
+def test_exhausted_escalation_copies_the_academie_named_by_the_matcher(engine, ctx, sink, clock):
+    first = routed_event()
+    with unit_of_work(engine) as session:
+        threads.start_thread(session, ctx, first)
+        lead = session.exec(select(Participant).where(Participant.role == "lead")).one()
+        lead.status = "expired"
+        session.add(lead)
+    _deliver(engine, ctx.settings, clock)
+    sink.messages.clear()
+    exhausted = routed_event(kind="escalation", request_id=first.request_id, recipients=[], unroutable=True)
+    exhausted = exhausted.model_copy(update={"fallback_email": "ce.lyon@ac-lyon.fr"})
+    with unit_of_work(engine) as session:
+        threads.escalate(session, ctx, exhausted)
+    _deliver(engine, ctx.settings, clock)
+    # The expired lead stays informed as a copy; the académie gets the request; the company is told.
+    assert sorted(m.to for m in sink.messages) == sorted(["ce.lyon@ac-lyon.fr", COMPANY, LEAD, COPY])
+    company_text = sink.to(COMPANY)[0].msg.get_body(("plain",)).get_content()
+    assert "aucun autre lycée" in company_text and "référent entreprises de l'académie" in company_text

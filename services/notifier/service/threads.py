@@ -115,6 +115,9 @@ def escalate(session: Session, ctx: NotifierContext, event: RequestRouted) -> Th
     thread = repo.thread_by_request(session, str(event.request_id))
     if thread is None:
         return start_thread(session, ctx, event)
+    if event.fallback_email:
+        thread.fallback_email = event.fallback_email
+        session.add(thread)
     people = repo.participants(session, thread.id)
     old_leads = [p for p in people if p.role == "lead"]
     new_lead: Participant | None = None
