@@ -11,7 +11,7 @@ import asyncio
 import json
 
 from faststream.redis import RedisBroker
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlmodel import Session, col, select
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
@@ -46,47 +46,57 @@ class OutboxRelay:
         """Called after a commit that wrote outbox rows, so they leave without waiting for the poll."""
         self._wake.set()
 
-    def _fetch_batch(self) -> list[OutboxEvent]:
-        with Session(self.engine) as session:
-            query = (
-                select(OutboxEvent)
-                .where(col(OutboxEvent.published_at).is_(None))
-                .order_by(col(OutboxEvent.id))
-                .limit(self.batch_size)
-            )
-            if self.engine.dialect.name == "postgresql":
-                # Several relays (instances) may run: each takes rows no other holds.
-                query = query.with_for_update(skip_locked=True)
-            return list(session.exec(query).all())
+    def _claim_batch(self, session: Session) -> list[OutboxEvent]:
+        """Open the transaction that owns this batch until it is marked published.
 
-    def _mark_published(self, ids: list[int]) -> None:
-        with Session(self.engine) as session:
-            for row in session.exec(select(OutboxEvent).where(col(OutboxEvent.id).in_(ids))):
-                row.published_at = utcnow()
-                session.add(row)
-            session.commit()
+        Several relays (instances) may share one database: PostgreSQL hands each relay rows no other
+        holds (``FOR UPDATE SKIP LOCKED``, locks kept until the mark commits); SQLite has no row
+        locks, so the relay takes the database write lock first and the other relay waits, then
+        sees the rows already published.
+        """
+        if self.engine.dialect.name == "sqlite":
+            session.execute(text("UPDATE outbox_event SET attempts = attempts WHERE 0"))
+        query = (
+            select(OutboxEvent)
+            .where(col(OutboxEvent.published_at).is_(None))
+            .order_by(col(OutboxEvent.id))
+            .limit(self.batch_size)
+        )
+        if self.engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return list(session.exec(query).all())
+
+    @staticmethod
+    def _mark_published(session: Session, rows: list[OutboxEvent]) -> None:
+        now = utcnow()
+        for row in rows:
+            row.published_at = now
+            session.add(row)
+        session.commit()
 
     async def publish_pending(self) -> int:
         """Publish one batch; returns how many rows left. Raises if Redis is unreachable."""
-        rows = await asyncio.to_thread(self._fetch_batch)
-        if not rows:
-            return 0
-        published: list[int] = []
+        session = Session(self.engine, expire_on_commit=False)
         try:
-            for row in rows:
-                with correlation_scope(row.correlation_id):
-                    await self.broker.publish(
-                        json.loads(row.payload),
-                        stream=row.stream,
-                        maxlen=self.maxlen,
-                        correlation_id=row.correlation_id,
-                    )
-                published.append(row.id)  # type: ignore[arg-type]
-                OUTBOX_PUBLISHED.labels(self.service, row.stream).inc()
+            rows = await asyncio.to_thread(self._claim_batch, session)
+            published: list[OutboxEvent] = []
+            try:
+                for row in rows:
+                    with correlation_scope(row.correlation_id):
+                        await self.broker.publish(
+                            json.loads(row.payload),
+                            stream=row.stream,
+                            maxlen=self.maxlen,
+                            correlation_id=row.correlation_id,
+                        )
+                    published.append(row)
+                    OUTBOX_PUBLISHED.labels(self.service, row.stream).inc()
+            finally:
+                if published:
+                    await asyncio.to_thread(self._mark_published, session, published)
+            return len(published)
         finally:
-            if published:
-                await asyncio.to_thread(self._mark_published, published)
-        return len(published)
+            await asyncio.to_thread(session.close)
 
     def _listen_for_commits(self) -> None:
         """Wake on every commit of this service's database: an event written by a request or a

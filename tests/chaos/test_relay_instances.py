@@ -1,7 +1,7 @@
 """Two instances of a service = two outbox relays on one database. Each committed outbox row must
-reach its stream once. Found by the scale-out run: both relays read the same unpublished rows and
-publish them both (consumers then skip the copies, so no user sees a duplicate, but every event
-is doubled on the stream and processed-key lookups double)."""
+reach its stream once. Found by the scale-out run (both relays read the same unpublished rows and published them
+both); fixed in shared/relay.py by keeping the batch's transaction (row locks on PostgreSQL,
+the write lock on SQLite) until the rows are marked published."""
 
 from __future__ import annotations
 
@@ -47,8 +47,6 @@ async def _run_two_relays(database_url: str, redis_url: str) -> None:
         engine.dispose()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG shared/relay.py: the row lock (PostgreSQL) ends with the fetch "
-                   "session and SQLite has none, so two relays publish the same outbox rows")
 def test_two_relays_on_one_database_publish_each_event_once(database_url, redis_url):
     asyncio.run(_run_two_relays(database_url, redis_url))
     r = redis_sync.Redis.from_url(redis_url)

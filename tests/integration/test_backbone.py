@@ -86,7 +86,7 @@ def _effects(db_url: str) -> dict[str, int]:
     return dict(rows)
 
 
-def _wait(predicate, timeout: float = 20.0) -> None:
+def _wait(predicate, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
