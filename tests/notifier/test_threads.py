@@ -149,3 +149,25 @@ def test_exhausted_escalation_copies_the_academie_named_by_the_matcher(engine, c
     assert sorted(m.to for m in sink.messages) == sorted(["ce.lyon@ac-lyon.fr", COMPANY, LEAD, COPY])
     company_text = sink.to(COMPANY)[0].msg.get_body(("plain",)).get_content()
     assert "aucun autre lycée" in company_text and "référent entreprises de l'académie" in company_text
+
+
+def test_escalation_promoting_an_existing_copy_makes_it_lead_without_a_second_request(engine, ctx, sink, clock):
+    first = routed_event()
+    with unit_of_work(engine) as session:
+        threads.start_thread(session, ctx, first)
+        lead = session.exec(select(Participant).where(Participant.role == "lead")).one()
+        lead.status = "declined"
+        session.add(lead)
+    _deliver(engine, ctx.settings, clock)
+    sink.messages.clear()
+    promoted = first.recipients[1].model_copy(update={"role": "lead"})
+    with unit_of_work(engine) as session:
+        threads.escalate(session, ctx, routed_event(kind="escalation", request_id=first.request_id,
+                                                    recipients=[promoted]))
+    _deliver(engine, ctx.settings, clock)
+    with Session(engine) as session:
+        people = {p.email: p for p in session.exec(select(Participant))}
+    assert people[COPY].role == "lead" and people[COPY].lead_since is not None
+    assert (people[LEAD].role, people[LEAD].active) == ("copy", False)  # declined: no longer copied
+    assert sorted(m.to for m in sink.messages) == sorted([COPY, COMPANY])
+    assert "vous qui coordonnez" in sink.to(COPY)[0].msg.get_body(("plain",)).get_content()
