@@ -111,3 +111,13 @@ def test_same_request_twice_in_a_week_one_routing_and_nothing_in_range_goes_to_f
     assert [i.request_id for i in review] == [str(corsica.request_id)]
     assert review[0].academie == "Corse" and review[0].fallback_email
     engine.dispose()
+
+
+@pytest.mark.parametrize("text, rome", [
+    ("boulanger", "D1102"), ("Boulangère", "D1102"), ("boulangerie", "D1102"), ("D1102", "D1102"),
+    ("pâtissier", "D1104"), ("aide-soignant", "J1501"), ("commis de cuisine", "G1602"),
+    ("mécanicien automobile", "I1604"), ("conducteur de bus", "N4103"),
+    ("technicien de maintenance", "I1304"), ("carreleur", "F1608"),
+])
+def test_job_titles_resolve_through_the_real_vocabulary(real_model, text, rome):
+    assert rome in real_model.resolve_job(text)

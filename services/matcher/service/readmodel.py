@@ -167,6 +167,7 @@ class CatalogReadModel:
         self.titles = {k: frozenset(v) for k, v in titles.items()}
         words: dict[str, set[str]] = defaultdict(set)
         heads: dict[str, Counter[str]] = defaultdict(Counter)
+        rome_titles: dict[str, list[list[str]]] = defaultdict(list)
         for title, romes in self.titles.items():
             split = title.split()
             for w in split:
@@ -174,7 +175,9 @@ class CatalogReadModel:
                     words[w] |= romes
             for rome in romes:
                 heads[split[0]][rome] += 1
+                rome_titles[rome].append(split)
         self.heads = dict(heads)
+        self.rome_titles = dict(rome_titles)
         self.sorted_heads = sorted(self.heads)
         self.words = {k: frozenset(v) for k, v in words.items()}
         self.sorted_words = sorted(self.words)
@@ -236,13 +239,29 @@ class CatalogReadModel:
             if not romes:
                 continue
             result = set(romes) if result is None else (result & romes or result)
+        if result and len(result) > 3 and len(tokens) > 1:
+            # Several words, too broad ("technicien de maintenance"): the ROME codes with the most titles
+            # holding every word (as a word prefix), shortest title first.
+            ranked = sorted((r for r in result if self._titles_with_all(r, tokens)),
+                            key=lambda r: (-self._titles_with_all(r, tokens), self._shortest_title(r, tokens), r))
+            result = set(ranked[:3]) or result
         if result and len(result) > 3 and tokens:
-            # Too broad ("électricien"): keep the ROME codes whose titles most often start with that word.
+            # One word, too broad ("électricien"): the ROME codes whose titles most often start with it.
             head = self.heads.get(tokens[0])
             if head:
                 ranked = [r for r, _ in head.most_common() if r in result][:3]
                 result = set(ranked) or result
         return frozenset(result or ())
+
+    def _matching_titles(self, rome: str, tokens: list[str]) -> list[list[str]]:
+        return [t for t in self.rome_titles.get(rome, ())
+                if all(any(w.startswith(tok) for w in t) for tok in tokens)]
+
+    def _titles_with_all(self, rome: str, tokens: list[str]) -> int:
+        return len(self._matching_titles(rome, tokens))
+
+    def _shortest_title(self, rome: str, tokens: list[str]) -> int:
+        return min((len(t) for t in self._matching_titles(rome, tokens)), default=99)
 
     def _trade_of_place(self, stem: str) -> frozenset[str]:
         counts: Counter[str] = Counter()
