@@ -110,6 +110,7 @@ def test_followup_reaches_the_lycees_and_erasure_forgets_the_company(engine, ctx
     _deliver(engine, ctx.settings, clock)
     assert sorted(m.to for m in sink.messages) == sorted([LEAD, COPY])
     assert "Toujours intéressés" in sink.to(LEAD)[0].msg.get_body(("plain",)).get_content()
+    assert [e["kind"] for e in _events(engine, "thread.message")] == ["acknowledgement"]  # intake shows it itself
     with unit_of_work(engine) as session:
         threads.erase(session, ctx, RequestErased(correlation_id="t", request_id=first.request_id,
                                                   reason="company_request"))

@@ -187,7 +187,7 @@ def follow_up(session: Session, ctx: NotifierContext, event: RequestFollowUp) ->
     for person in people:
         if person.role != "company":
             queue_copy(session, ctx, thread, entry, person, "notice", notice="followup", text=text)
-    publish_thread_message(session, ctx, thread, entry, "status", author=company, text=text)
+    # No ThreadMessage: intake consumes request.followup itself and already shows it to the company.
 
 
 def erase(session: Session, ctx: NotifierContext, event: RequestErased) -> None:
