@@ -63,6 +63,10 @@ class CatalogState:
             log.info("catalog_index_built", version=model.version, lycees=len(model.lycees))
             return True
 
+    def seed_from(self, other: CatalogState) -> None:
+        """Start from another state's build (same data files): only the directory is reloaded on refresh."""
+        self._built = other.built
+
     @property
     def built(self) -> _Built:
         if self._built is None:

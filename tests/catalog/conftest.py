@@ -14,6 +14,7 @@ from sqlmodel import Session
 from services.catalog.app import create_app
 from services.catalog.readmodel import load_read_model
 from services.catalog.search import SearchIndex
+from services.catalog.state import CatalogState
 from services.catalog.testing import load_real_catalog
 from shared.db import make_engine
 from shared.settings import Settings
@@ -60,6 +61,18 @@ def readonly_client(catalog_template: Path, tmp_path_factory) -> TestClient:
     return TestClient(create_app(catalog_settings(f"sqlite:///{target}")))
 
 
+@pytest.fixture(scope="session")
+def template_state(catalog_template: Path) -> CatalogState:
+    settings = catalog_settings(f"sqlite:///{catalog_template}")
+    state = CatalogState(make_engine(settings.database_url), settings.fallback_email, settings.catalog_public_url)
+    state.refresh()
+    return state
+
+
 @pytest.fixture
-def client(catalog_url: str) -> TestClient:
-    return TestClient(create_app(catalog_settings(catalog_url)))
+def client(catalog_url: str, template_state: CatalogState) -> TestClient:
+    """An app over a private copy; its index starts from the template's build (same data files), so a
+    test pays only for directory refreshes, not for a full index build."""
+    app = create_app(catalog_settings(catalog_url))
+    app.state.catalog.seed_from(template_state)
+    return TestClient(app)

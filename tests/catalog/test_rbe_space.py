@@ -49,7 +49,7 @@ def smtp():
 
 
 @pytest.fixture
-def rbe_client(catalog_url, smtp):
+def rbe_client(catalog_url, smtp, template_state):
     engine = make_engine(catalog_url)
     with Session(engine) as session:
         repo.upsert_rbe(session, RBE_EMAIL, "Camille Martin", None)
@@ -58,7 +58,9 @@ def rbe_client(catalog_url, smtp):
         session.commit()
     engine.dispose()
     settings = catalog_settings(catalog_url, smtp_url=f"smtp://127.0.0.1:{smtp[1]}", catalog_public_url="http://testserver")
-    return TestClient(create_app(settings)), settings
+    app = create_app(settings)
+    app.state.catalog.seed_from(template_state)
+    return TestClient(app), settings
 
 
 def _ask_link(client: TestClient, inbox: Inbox, email: str = RBE_EMAIL) -> str:
