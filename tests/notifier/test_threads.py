@@ -172,3 +172,15 @@ def test_escalation_promoting_an_existing_copy_makes_it_lead_without_a_second_re
     assert (people[LEAD].role, people[LEAD].active) == ("copy", False)  # declined: no longer copied
     assert sorted(m.to for m in sink.messages) == sorted([COPY, COMPANY])
     assert "vous qui coordonnez" in sink.to(COPY)[0].msg.get_body(("plain",)).get_content()
+
+
+def test_header_injection_in_company_data_is_neutralised(engine, ctx, sink, clock):
+    event = routed_event().model_copy(update={"company_name": "Evil\r\nBcc: victime@example.com"})
+    event = event.model_copy(update={"contact": event.contact.model_copy(update={"name": "Jeanne\nBcc: x@y.fr"})})
+    with unit_of_work(engine) as session:
+        threads.start_thread(session, ctx, event)
+    _deliver(engine, ctx.settings, clock)
+    assert sorted(m.to for m in sink.messages) == sorted([LEAD, COPY, COMPANY])
+    for m in sink.messages:
+        assert m.msg["Bcc"] is None and m.rcpt_tos == [m.to]
+        assert "\n" not in str(m.msg["Subject"]) and "Evil Bcc:" in str(m.msg["Subject"])

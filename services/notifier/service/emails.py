@@ -76,15 +76,20 @@ def render(template: str, context: dict) -> tuple[str, str]:
     return text, html
 
 
+def one_line(value: str | None) -> str:
+    """Header-safe text: no CR/LF (header injection), whitespace collapsed."""
+    return " ".join((value or "").split())
+
+
 def compose(copy: OutgoingCopy) -> bytes:
     text, html = render(copy.template, copy.context)
     msg = EmailMessage()
     name, addr = parseaddr(copy.mail_from)
     msg["From"] = formataddr((name, addr)) if name else addr
-    msg["To"] = Address(display_name=copy.to_name or "", addr_spec=copy.to_email) if _ascii_ok(copy.to_email) \
-        else copy.to_email
+    to_email, to_name = one_line(copy.to_email), one_line(copy.to_name)
+    msg["To"] = Address(display_name=to_name, addr_spec=to_email) if _address_ok(to_email) else to_email
     msg["Reply-To"] = copy.reply_to
-    msg["Subject"] = copy.subject
+    msg["Subject"] = one_line(copy.subject)
     msg["Date"] = format_datetime(copy.date)
     msg["Message-ID"] = copy.message_id
     if copy.references:
@@ -105,7 +110,7 @@ def compose(copy: OutgoingCopy) -> bytes:
     return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
 
 
-def _ascii_ok(email: str) -> bool:
+def _address_ok(email: str) -> bool:
     try:
         Address(addr_spec=email)
         return True

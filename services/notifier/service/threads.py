@@ -11,7 +11,7 @@ from sqlmodel import Session
 from services.notifier import repository as repo
 from services.notifier.models import Participant, Thread
 from services.notifier.service.addresses import new_participant_token, new_thread_token
-from services.notifier.service.emails import need_labels
+from services.notifier.service.emails import need_labels, one_line
 from services.notifier.service.mailer import (
     NotifierContext,
     author_label,
@@ -29,7 +29,7 @@ class ThreadNotReady(Exception):
 def _subject(event: RequestRouted) -> str:
     needs = ", ".join(need_labels(list(event.needs))) or "Demande"
     where = f" ({event.commune_name})" if event.commune_name else ""
-    return f"[MonLycéePro] {event.company_name} : {needs}{where}"[:290]
+    return one_line(f"[MonLycéePro] {event.company_name} : {needs}{where}")[:290]
 
 
 def _summary(event: RequestRouted) -> str:
