@@ -11,12 +11,12 @@ import pytest
 from sqlmodel import Session, select
 
 from services.notifier.inbound_server import InboundHandler, InboundServer
-from services.notifier.models import InboundEmail, Participant, Thread, ThreadEntry
+from services.notifier.models import TABLES, InboundEmail, Participant, Thread, ThreadEntry
 from services.notifier.sender import OutboundSender
 from services.notifier.service import threads
 from services.notifier.service.mailer import reply_address_of
-from shared.db import unit_of_work
-from shared.outbox import OutboxEvent
+from shared.db import create_tables, make_engine, unit_of_work
+from shared.outbox import BACKBONE_TABLES, OutboxEvent
 from tests.notifier.support import COMPANY, COPY, LEAD, reply_bytes, routed_event, run
 
 QUOTED_REPLY = (
@@ -28,7 +28,25 @@ QUOTED_REPLY = (
 
 
 @pytest.fixture
+def sqlite_engine(tmp_path):
+    eng = make_engine(f"sqlite:///{tmp_path}/refusals.db")
+    create_tables(eng, [*BACKBONE_TABLES, *TABLES])
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def refusing_system(sqlite_engine, ctx, sink, clock):
+    """Refusals at RCPT / size happen before any SQL: SQLite is enough."""
+    yield from _system(sqlite_engine, ctx, sink, clock)
+
+
+@pytest.fixture
 def system(engine, ctx, sink, clock):
+    yield from _system(engine, ctx, sink, clock)
+
+
+def _system(engine, ctx, sink, clock):
     settings = ctx.settings.model_copy(update={"inbound_max_bytes": 200_000, "attachment_max_bytes": 50_000})
     ctx.settings = settings
     server = InboundServer(InboundHandler(engine, ctx), "127.0.0.1", settings.inbound_smtp_port)
@@ -104,8 +122,8 @@ def test_company_reply_reaches_the_lycees_with_attachments_within_the_limit(syst
     assert "video.bin" in relayed.get_body(("plain",)).get_content()
 
 
-def test_forged_token_is_refused_at_rcpt(system):
-    engine, ctx, _ = system
+def test_forged_token_is_refused_at_rcpt(refusing_system):
+    engine, ctx, _ = refusing_system
     good = _address(engine, ctx, LEAD)
     forged = good.replace(good.split(".")[2][:20], "0" * 20)
     for rcpt in (forged, f"reply+abc@{ctx.settings.reply_domain}", "quelquun@example.fr"):
@@ -143,8 +161,8 @@ def test_out_of_office_and_bounce_are_not_relayed(system, sink):
         assert session.exec(select(Participant).where(Participant.email == COPY)).one().failing
 
 
-def test_oversized_message_is_refused(system):
-    engine, ctx, _ = system
+def test_oversized_message_is_refused(refusing_system):
+    engine, ctx, _ = refusing_system
     rcpt = _address(engine, ctx, LEAD)
     big = reply_bytes(sender=LEAD, to=rcpt, subject="Re", body="a" * 300_000)
     with pytest.raises(smtplib.SMTPException) as refused:

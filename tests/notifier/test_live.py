@@ -131,7 +131,7 @@ def test_outage_reply_relay_then_sigkill_between_sends(tmp_path, redis_url):
         assert before + 2 <= len(sink.messages) < before + 6
         service.start()
         sink.wait_for(before + 6)
-        time.sleep(1.0)  # would a duplicate still arrive?
+        time.sleep(0.5)  # would a duplicate still arrive?
     finally:
         service.stop()
         sink.stop()
