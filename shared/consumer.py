@@ -30,6 +30,7 @@ from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisStreamMessage
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -45,6 +46,24 @@ AfterCommit = Callable[[], Awaitable[None]]
 Handler = Callable[[Any, Session], AfterCommit | None]
 
 LAST_ERROR_KEY = "mlp:lasterror:{group}"
+
+# (stream, group) pairs subscribed on each broker, so the groups can be created from the start
+# of the stream before the broker starts (see ensure_consumer_groups).
+_GROUPS_BY_BROKER: dict[int, set[tuple[str, str]]] = {}
+
+
+async def ensure_consumer_groups(broker: RedisBroker, redis: Redis) -> None:
+    """Create each subscribed group at "0" (the stream's first entry) if it does not exist.
+
+    faststream creates a missing group at "$", i.e. only for entries added after it starts: an
+    event published before a service's very first start would never reach it.
+    """
+    for stream, group in sorted(_GROUPS_BY_BROKER.get(id(broker), ())):
+        try:
+            await redis.xgroup_create(stream, group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
 
 
 class PoisonMessage(Exception):
@@ -76,6 +95,7 @@ class ReliableConsumer:
     # -- registration --------------------------------------------------------
     def register(self) -> None:
         cfg = self.config
+        _GROUPS_BY_BROKER.setdefault(id(self.broker), set()).add((cfg.stream, cfg.group))
         main = StreamSub(
             cfg.stream, group=cfg.group, consumer=cfg.consumer, polling_interval=cfg.polling_interval_ms
         )

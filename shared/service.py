@@ -21,6 +21,7 @@ from sqlmodel import SQLModel
 from starlette.middleware.base import BaseHTTPMiddleware
 from tenacity import AsyncRetrying, wait_exponential
 
+from shared.consumer import ensure_consumer_groups
 from shared.db import create_tables, make_engine, ping
 from shared.logging import configure_logging, correlation_scope, get_logger
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
@@ -80,6 +81,7 @@ async def _start_broker(runtime: ServiceRuntime) -> None:
     async for attempt in AsyncRetrying(wait=wait_exponential(multiplier=0.2, max=5)):
         with attempt:
             try:
+                await ensure_consumer_groups(runtime.broker, runtime.redis)
                 await runtime.broker.start()
             except Exception as exc:
                 log.warning("broker_start_failed", error=type(exc).__name__)

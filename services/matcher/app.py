@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import redis as redis_sync
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
@@ -18,35 +17,13 @@ from shared.logging import get_logger
 from shared.service import ServiceRuntime, build_runtime, create_service_app
 
 NAME = "matcher"
-STREAMS = (Streams.REQUEST_SUBMITTED, Streams.ASSIGNMENT_CHANGED, Streams.REQUEST_ERASED, Streams.CATALOG_CHANGED)
 
 log = get_logger(__name__)
-
-
-def ensure_consumer_groups(redis_url: str) -> None:
-    """Create the matcher's consumer groups from the start of each stream ("0") when they do not exist.
-
-    faststream creates a missing group at "$" (only entries added after it starts): a request that
-    intake published before the matcher's very first start would never be routed.
-    """
-    client = redis_sync.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
-    try:
-        for stream in STREAMS:
-            try:
-                client.xgroup_create(stream, NAME, id="0", mkstream=True)
-            except redis_sync.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-    except redis_sync.ConnectionError:
-        log.warning("consumer_groups_not_created", reason="redis_unreachable")
-    finally:
-        client.close()
 
 
 def create_app(settings: MatcherSettings | None = None) -> FastAPI:
     settings = settings or MatcherSettings()
     runtime = build_runtime(NAME, settings, TABLES)
-    ensure_consumer_groups(settings.redis_url)
     holder = ReadModelHolder()
     handlers = MatcherHandlers(holder, settings)
     for stream, handler, accepts in (

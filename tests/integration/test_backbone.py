@@ -255,3 +255,13 @@ def test_consumer_survives_redis_restart(tmp_path):
     finally:
         worker.stop()
         server.stop()
+
+
+def test_event_published_before_the_consumer_first_starts_is_delivered(tmp_path, redis_url):
+    db_url = f"sqlite:///{tmp_path}/early.db"
+    _publish_via_outbox(db_url, redis_url, [early := _event(30)])  # no consumer group exists yet
+    worker = Worker(db_url, redis_url, "normal", "late")
+    try:
+        _wait(lambda: _effects(db_url).get(str(early.event_id)) == 1)
+    finally:
+        worker.stop()

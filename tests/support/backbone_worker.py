@@ -14,7 +14,7 @@ from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 from sqlmodel import Field, SQLModel
 
-from shared.consumer import subscribe_reliably
+from shared.consumer import ensure_consumer_groups, subscribe_reliably
 from shared.db import create_tables, make_engine
 from shared.events import CatalogChanged, Streams
 from shared.logging import configure_logging
@@ -50,6 +50,7 @@ def main() -> None:
             broker, redis, engine, stream=Streams.CATALOG_CHANGED, group="testgroup", consumer=f"testgroup-{name}",
             handler=handle, max_deliveries=3, claim_idle_ms=claim_ms, polling_interval_ms=50,
         )
+        await ensure_consumer_groups(broker, redis)  # as shared.service does before start
         await broker.start()
         print("READY", flush=True)
         await asyncio.Event().wait()
