@@ -141,6 +141,21 @@ def test_escalation_moves_the_lead_to_the_next_untried_candidate(engine, fake_mo
     assert handle(engine, flows.escalate, copy_changed, fake_model, matcher_settings).outcome == "skipped"
 
 
+def test_a_lead_transferring_to_a_colleague_keeps_the_lead_role(engine, fake_model, matcher_settings):
+    event = submitted("69007", ["pfmp"], ["boulanger"])
+    handle(engine, flows.route_submitted, event, fake_model, matcher_settings)
+    with Session(engine) as s:
+        lead = next(a for a in repo.assignments_of(s, str(event.request_id)) if a.role == "lead")
+    changed = AssignmentChanged(correlation_id="t", request_id=event.request_id, assignment_id=uuid.UUID(lead.id),
+                                rbe_email=lead.rbe_email, role="lead", status="transferred",
+                                transfer_to_email="collegue@example.fr")
+    assert handle(engine, flows.escalate, changed, fake_model, matcher_settings).outcome == "skipped"
+    with Session(engine) as s:
+        rows = repo.assignments_of(s, str(event.request_id))
+    assert [a.id for a in rows if a.role == "lead"] == [lead.id]
+    assert [e.kind for e in outbox(engine, "request.routed")] == ["initial"]
+
+
 def test_exhausted_escalation_lands_in_review_and_admin_routes_by_hand(engine, fake_model, matcher_settings):
     event = submitted("97400", ["pfmp"], ["boulanger"])  # one candidate only in La Réunion
     handle(engine, flows.route_submitted, event, fake_model, matcher_settings)

@@ -21,8 +21,10 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope, not session: while Playwright's sync API is open it keeps an event loop running
+    # in the main thread, which would break any later test that calls asyncio.run().
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -30,7 +30,9 @@ from shared.events import (
 from shared.geo import fold, load_communes, territory_of
 from shared.outbox import add_to_outbox
 
-ESCALATING_STATUSES = {"declined", "expired", "transferred"}
+# A transfer keeps the lead role with the colleague it names (the notifier puts the colleague in the
+# thread under the same assignment): only a decline or an expired deadline moves the lead elsewhere.
+ESCALATING_STATUSES = {"declined", "expired"}
 
 
 @dataclass(slots=True)
@@ -187,7 +189,7 @@ def route_submitted(session: Session, event: RequestSubmitted, model: CatalogRea
 
 def escalate(session: Session, event: AssignmentChanged, model: CatalogReadModel | None,
              settings: MatcherSettings, now: datetime | None = None) -> Outcome:
-    """The lead declined, transferred or let the deadline pass: the next-best untried candidate leads."""
+    """The lead declined or let the deadline pass: the next-best untried candidate leads."""
     now = now or datetime.now(UTC)
     row = repo.get_assignment(session, str(event.assignment_id))
     if row is None:
