@@ -1,6 +1,6 @@
 """Every benchmark script in bench/ runs its ``--smoke`` mode as a subprocess, so the scripts do
-not rot: exit code 0, figures printed, docs/benchmarks.md not written. The scripts are started
-together (each is mostly start-up work) and their results collected; no timing is asserted.
+not rot: exit code 0, figures printed, docs/benchmarks.md not written. One script at a time (they
+start real processes on a 2-core machine); no timing is asserted.
 
 A script without ``--smoke`` runs with small arguments when it has ``--no-write``; otherwise it is
 reported as skipped (it would rewrite docs/benchmarks.md)."""
@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,7 @@ FALLBACK = {
 }
 # A figure: a number followed by a unit, or a markdown table row holding numbers.
 FIGURE = re.compile(r"\d+(?:[.,]\d+)?\s*(?:ms|req/s|MiB|MB|s\b|%)|^\|[^\n]*\|\s*\d+(?:[.,]\d+)?\s*\|", re.M)
-TIMEOUT_S = 280
+TIMEOUT_S = 400  # per script; a smoke run takes 20–40 s on an idle machine, start-up included
 
 
 def scripts() -> list[str]:
@@ -47,28 +46,13 @@ def smoke_args(name: str) -> list[str] | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def smoke_runs(tmp_path_factory) -> dict[str, tuple[list[str] | None, int | None, str]]:
+def run_smoke(name: str, args: list[str], log_path: Path) -> tuple[int | None, str]:
     env = {**os.environ, "MLP_ENV": "test", "PYTHONUNBUFFERED": "1"}
-    out_dir = tmp_path_factory.mktemp("bench-smoke")
-    running = {}
-    for name in scripts():
-        args = smoke_args(name)
-        if args is None:
-            running[name] = (None, None, None)
-            continue
-        log = open(out_dir / f"{name}.log", "w+", encoding="utf-8")  # noqa: SIM115 - closed below
+    with open(log_path, "w+", encoding="utf-8") as log:
         proc = subprocess.Popen([sys.executable, "-m", f"bench.{name}", *args], cwd=ROOT, env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
-        running[name] = (args, proc, log)
-    deadline = time.monotonic() + TIMEOUT_S
-    results = {}
-    for name, (args, proc, log) in running.items():
-        if proc is None:
-            results[name] = (None, None, "")
-            continue
         try:
-            code = proc.wait(max(1.0, deadline - time.monotonic()))
+            code = proc.wait(TIMEOUT_S)
         except subprocess.TimeoutExpired:
             proc.terminate()  # the scripts stop their own processes on SIGTERM
             try:
@@ -78,17 +62,17 @@ def smoke_runs(tmp_path_factory) -> dict[str, tuple[list[str] | None, int | None
                 proc.wait(10)
             code = None
         log.seek(0)
-        results[name] = (args, code, log.read())
-        log.close()
-    return results
+        return code, log.read()
 
 
+@pytest.mark.timeout(TIMEOUT_S + 90)
 @pytest.mark.parametrize("name", scripts())
-def test_bench_script_smoke(name: str, smoke_runs):
-    args, code, output = smoke_runs[name]
+def test_bench_script_smoke(name: str, tmp_path):
+    args = smoke_args(name)
     if args is None:
         pytest.skip(f"bench/{name}.py has neither --smoke nor --no-write: running it would rewrite "
                     "docs/benchmarks.md")
+    code, output = run_smoke(name, args, tmp_path / f"{name}.log")
     assert code == 0, f"bench.{name} {' '.join(args)} exited with {code}:\n{output[-3000:]}"
     assert FIGURE.search(output), f"bench.{name} printed no figure:\n{output[-2000:]}"
     assert "written to docs/benchmarks.md" not in output, "a smoke run must not write docs/benchmarks.md"
