@@ -94,7 +94,7 @@ def test_kills_redis_restart_and_smtp_outage_lose_nothing_and_double_nothing(tmp
         assert len(system.sink.snapshot()) == 0  # nothing could be delivered while the server was down
         system.sink.start()
         for name in ("matcher", "notifier"):
-            system.process(name).wait_ready()
+            system.process(name).wait_ready(180)
         phases["outage_over"] = time.monotonic() - t0
 
         ids = set(submitter.accepted)

@@ -33,7 +33,7 @@ def test_two_matchers_and_two_notifiers_share_the_work_and_keep_the_guarantees(t
     r = redis_sync.Redis.from_url(redis_url)
     try:
         for proc in second:
-            proc.wait_ready()
+            proc.wait_ready(180)
         ids: set[str] = set()
         lock = threading.Lock()
 

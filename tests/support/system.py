@@ -49,14 +49,14 @@ class System:
         return self.env[f"MLP_{service.upper()}_URL"]
 
     def start(self, services=("catalog", "intake", "matcher", "notifier"), *, parallel: bool = False,
-              env: dict[str, dict[str, str]] | None = None) -> System:
+              env: dict[str, dict[str, str]] | None = None, timeout: float = 180) -> System:
         """Start the sink and the services; ``parallel`` starts them all before waiting for any
         (much faster on a busy machine); ``env`` adds variables per service."""
         self.sink.start()
         started = [self.add_instance(name, primary=True, env=(env or {}).get(name), wait=not parallel)
                    for name in services]
         for proc in started:
-            proc.wait_ready()
+            proc.wait_ready(timeout)  # generous: a loaded CI machine starts four processes slowly
         return self
 
     def add_instance(self, name: str, *, primary: bool = False, env: dict[str, str] | None = None,

@@ -1,0 +1,207 @@
+"""The inbound SMTP server (notifier, real process) fed hostile mail: forged and tampered reply
+addresses, malformed MIME, huge messages, wrong charsets, spoofed senders, mail loops, auto-replies
+and bounces. Each is refused at the SMTP level or quarantined (stored, never relayed), counted in
+`mlp_inbound_messages_total{outcome}`, and the server keeps serving: a genuine reply sent after
+the garbage is still relayed to the company."""
+
+from __future__ import annotations
+
+import random
+import smtplib
+import uuid
+from collections import Counter
+from email import policy
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+
+from tests.chaos.support import metric, query
+from tests.fuzz.conftest import MAX_INBOUND, Thread, count
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def thread(fuzz_system) -> Thread:
+    return Thread(fuzz_system, 1)
+
+
+def _headers(msg: EmailMessage, sender: str, to: str, subject: str = "Re: votre demande") -> EmailMessage:
+    msg["From"], msg["To"], msg["Subject"] = sender, to, subject
+    msg["Message-ID"] = make_msgid(domain="exemple.fr")
+    return msg
+
+
+def text_mail(sender: str, to: str, body: str, subject: str = "Re: votre demande", **headers: str) -> bytes:
+    msg = _headers(EmailMessage(), sender, to, subject)
+    for key, value in headers.items():
+        msg[key.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg.as_bytes(policy=policy.SMTP)  # CRLF: smtplib sends bytes as they are
+
+
+def raw_mail(sender: str, to: str, head: str, body: bytes) -> bytes:
+    return (f"From: {sender}\r\nTo: {to}\r\nSubject: Re: votre demande\r\nMessage-ID: {make_msgid()}\r\n"
+            f"MIME-Version: 1.0\r\n{head}\r\n\r\n").encode() + body
+
+
+def send(port: int, mail_from: str, rcpt: str, data: bytes, size: int | None = None) -> tuple[int, str]:
+    """One SMTP transaction; returns the server's final (code, text), whatever stage refused it."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+        smtp.ehlo()
+        code, text = smtp.mail(mail_from, [f"SIZE={size}"] if size else [])
+        if code >= 400:
+            return code, text.decode()
+        code, text = smtp.rcpt(rcpt)
+        if code >= 400:
+            return code, text.decode()
+        code, text = smtp.data(data)
+        return code, text.decode()
+
+
+def hostile_cases(t: Thread, rng: random.Random) -> list[tuple[str, str, str, bytes, int | None, set[str]]]:
+    """(name, envelope sender, recipient, data, declared SIZE, acceptable outcomes)."""
+    lead, to = t.lead, t.lead_reply_to
+    local, domain = to.split("@")
+    tampered = local[:-1] + ("0" if local[-1] != "0" else "1")
+    other_thread = "reply+" + "".join(rng.choice("0123456789abcdef") for _ in range(10)) + local[16:]
+    body = "Bonjour, nous pouvons accueillir vos élèves."
+    junk = b"\r\n".join(bytes(rng.randrange(256) for _ in range(70)).replace(b"\n", b"").replace(b"\r", b"")
+                        for _ in range(60))
+    # A mail loop: our own email, auto-forwarded by a mailbox back to the reply address.
+    loop = text_mail("MonLycéePro <ne-pas-repondre@monlyceepro.localhost>", to,
+                     "\n".join(t.lead_mail.get_body(("plain",)).get_content().splitlines()[:20]), subject=str(t.lead_mail["Subject"]),
+                     Auto_Submitted="auto-generated", List_Id=str(t.lead_mail["List-Id"]))
+    cases = [
+        ("forged address", lead, f"reply+0123456789.01234567.0123456789abcdef0123@{domain}",
+         text_mail(lead, to, body), None, {"bad_token"}),
+        ("tampered mac", lead, f"{tampered}@{domain}", text_mail(lead, to, body), None, {"bad_token"}),
+        ("other thread, same mac", lead, f"{other_thread}@{domain}", text_mail(lead, to, body), None,
+         {"bad_token"}),
+        ("wrong domain", lead, f"{local}@ailleurs.example", text_mail(lead, to, body), None, {"bad_token"}),
+        ("not a reply address", lead, f"postmaster@{domain}", text_mail(lead, to, body), None, {"bad_token"}),
+        ("huge, declared", lead, to, text_mail(lead, to, body), MAX_INBOUND * 3, {"too_large"}),
+        ("huge, undeclared", lead, to, text_mail(lead, to, "\n".join([body] + ["x" * 70] * (MAX_INBOUND // 70 + 200))), None,
+         {"too_large"}),
+        ("spoofed sender", "attaquant@pirate.example", to, text_mail("attaquant@pirate.example", to, body), None,
+         {"wrong_sender"}),
+        ("spoofed display name", "attaquant@pirate.example", to,
+         text_mail(f'"{lead}" <attaquant@pirate.example>', to, body), None, {"wrong_sender"}),
+        ("auto-reply (RFC 3834)", lead, to, text_mail(lead, to, "Je suis absente jusqu'au 5 janvier.",
+                                                      Auto_Submitted="auto-replied"), None, {"auto_reply"}),
+        ("out of office subject", lead, to, text_mail(lead, to, "Absente.", subject="Réponse automatique : absence"),
+         None, {"auto_reply"}),
+        ("vacation X-Autoreply", lead, to, text_mail(lead, to, "En congés.", X_Autoreply="yes"), None,
+         {"auto_reply"}),
+        ("mail loop: our own email forwarded back", "ne-pas-repondre@monlyceepro.localhost", to, loop, None,
+         {"auto_reply", "wrong_sender"}),
+        ("bounce", "", to, text_mail("MAILER-DAEMON@mx.ac-lyon.fr", to, "Delivery failed",
+                                     subject="Undelivered Mail Returned to Sender"), None, {"bounce"}),
+        ("random bytes, with a From", lead, to, f"From: {lead}\r\n\r\n".encode() + junk, None,
+         {"malformed", "accepted"}),
+        ("broken multipart", lead, to, raw_mail(lead, to, 'Content-Type: multipart/mixed; boundary="zz"',
+                                                b"--yy\r\nContent-Type: text/plain\r\n\r\nsans fin"), None,
+         {"malformed"}),
+        ("bad base64", lead, to, raw_mail(lead, to, "Content-Type: text/plain; charset=utf-8\r\n"
+                                          "Content-Transfer-Encoding: base64", b"@@@not base64!!!\r\n"), None,
+         {"malformed", "accepted"}),
+        ("unknown charset", lead, to, raw_mail(lead, to, "Content-Type: text/plain; charset=x-klingon",
+                                               "Réponse reçue, à bientôt".encode("latin-1")), None,
+         {"malformed", "accepted"}),
+        ("latin-1 declared utf-8", lead, to, raw_mail(lead, to, "Content-Type: text/plain; charset=utf-8\r\n"
+                                                      "Content-Transfer-Encoding: 8bit",
+                                                      "Élèves accueillis en février".encode("latin-1")), None,
+         {"malformed", "accepted"}),
+        ("empty body", lead, to, raw_mail(lead, to, "Content-Type: text/plain", b""), None, {"malformed"}),
+        ("injected Bcc", lead, to, raw_mail(lead, to, "Content-Type: text/plain\r\nBcc: victime@exemple.fr",
+                                            b"Bonjour, injection.\r\n"), None, {"accepted", "malformed"}),
+    ]
+    return cases
+
+
+def outcomes(system) -> Counter:
+    url = system.url("notifier")
+    return Counter({o: metric(url, "mlp_inbound_messages_total", outcome=o)
+                    for o in ("accepted", "bad_token", "too_large", "wrong_sender", "auto_reply", "bounce",
+                              "malformed")})
+
+
+def test_hostile_mail_is_refused_or_quarantined_counted_and_the_server_keeps_serving(fuzz_system, thread):
+    system, rng = fuzz_system, random.Random(8)
+    port = int(system.env["MLP_INBOUND_SMTP_PORT"])
+    mails_before = len(system.sink.to(thread.company))
+    results = []
+    for name, mail_from, rcpt, data, size, allowed in hostile_cases(thread, rng):
+        before = outcomes(system)
+        code, text = send(port, mail_from, rcpt, data, size)
+        got = +(outcomes(system) - before)
+        count("smtp-hostile")
+        results.append((name, code, dict(got), allowed, text))
+    problems = [f"{name}: SMTP {code} {text[:80]}, counted {got}, expected one of {sorted(allowed)}"
+                for name, code, got, allowed, text in results
+                if sum(got.values()) != 1 or not set(got) <= allowed or (code >= 500) != bool(
+                    set(got) & {"bad_token", "too_large"}) or 400 <= code < 500]
+    assert problems == [], "\n".join(problems)
+    # Quarantined, not lost: every message that passed RCPT is stored raw with its outcome.
+    stored = Counter(row[0] for row in query(system.tmp_path / "notifier.db",
+                                             "SELECT outcome FROM notifier_inbound"))
+    assert stored["received"] == 0
+    # Nothing was relayed except, at most, the "accepted" garbled-charset replies from the real lead.
+    relayed = system.sink.to(thread.company)[mails_before:]
+    accepted = sum(1 for _, _, got, _, _ in results if "accepted" in got)
+    assert len(relayed) == accepted
+    assert all("pirate" not in m.get_body(("plain",)).get_content() for m in relayed)
+    assert not system.sink.to("victime@exemple.fr")  # an injected Bcc reaches no one
+
+    # A genuine reply after the garbage still goes through, once, without the quote.
+    marker = f"Réponse authentique {uuid.uuid4().hex[:6]}"
+    code, _ = send(port, thread.lead, thread.lead_reply_to, text_mail(
+        thread.lead, thread.lead_reply_to,
+        f"{marker}, je vous appelle demain.\n\nLe jeu. 26 nov. 2026 à 09:00, MonLycéePro a écrit :\n> citation"))
+    assert code == 250
+    system.wait_until(lambda: any(marker in m.get_body(("plain",)).get_content()
+                                  for m in system.sink.to(thread.company)), timeout=60, what="genuine reply")
+    genuine = [m for m in system.sink.to(thread.company) if marker in m.get_body(("plain",)).get_content()]
+    assert len(genuine) == 1 and "> citation" not in genuine[0].get_body(("plain",)).get_content()
+    print(f"\nINBOUND hostile={len(results)} outcomes={dict(sum((Counter(r[2]) for r in results), Counter()))}")
+
+
+@pytest.mark.xfail(strict=True, reason="BUG notifier strip_reply: a reply made only of the quoted history is "
+                   "relayed to the company as 'Le' (or as the raw quote) instead of being refused as empty")
+@pytest.mark.parametrize("body", [
+    "Le lun. 23 nov. 2026 à 10:00, MonLycéePro a écrit :\n> Une entreprise cherche des élèves\n",
+    "> Une entreprise cherche des élèves\n> pour une PFMP\n",
+], ids=["attribution-and-quote", "quote-only"])
+def test_a_reply_with_nothing_but_the_quote_is_not_relayed(fuzz_system, thread, body):
+    port = int(fuzz_system.env["MLP_INBOUND_SMTP_PORT"])
+    before = outcomes(fuzz_system)
+    count("smtp-hostile")
+    assert send(port, thread.lead, thread.lead_reply_to, text_mail(thread.lead, thread.lead_reply_to, body))[0] == 250
+    assert +(outcomes(fuzz_system) - before) == Counter({"malformed": 1})
+
+
+@pytest.mark.xfail(strict=True, reason="BUG notifier inbound: a message with no header at all (random bytes) "
+                   "from the lead's envelope address is relayed to the company as a reply")
+def test_random_bytes_without_any_header_are_not_relayed(fuzz_system, thread):
+    port = int(fuzz_system.env["MLP_INBOUND_SMTP_PORT"])
+    rng = random.Random(3)
+    junk = b"\r\n".join(bytes(rng.randrange(33, 256) for _ in range(70)) for _ in range(40))
+    before = outcomes(fuzz_system)
+    count("smtp-hostile")
+    assert send(port, thread.lead, thread.lead_reply_to, junk)[0] == 250
+    assert +(outcomes(fuzz_system) - before) == Counter({"malformed": 1})
+
+
+@pytest.mark.xfail(strict=True, reason="BUG notifier strip_reply: '>' quoted lines with no attribution line "
+                   "(« X a écrit : ») are relayed to the other participants with the new text")
+def test_bare_quoted_lines_are_not_relayed(fuzz_system, thread):
+    port = int(fuzz_system.env["MLP_INBOUND_SMTP_PORT"])
+    marker = f"Réponse {uuid.uuid4().hex[:6]}"
+    count("smtp-hostile")
+    body = f"{marker}, c'est d'accord.\n\n> Historique cité sans ligne d'attribution\n"
+    assert send(port, thread.lead, thread.lead_reply_to, text_mail(thread.lead, thread.lead_reply_to, body))[0] == 250
+    fuzz_system.wait_until(lambda: any(marker in m.get_body(("plain",)).get_content()
+                                       for m in fuzz_system.sink.to(thread.company)), timeout=60, what="relayed")
+    relayed = next(m for m in fuzz_system.sink.to(thread.company) if marker in m.get_body(("plain",)).get_content())
+    assert "Historique cité" not in relayed.get_body(("plain",)).get_content()
