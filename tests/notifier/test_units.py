@@ -100,3 +100,19 @@ def test_quoted_history_and_signature_are_stripped():
     assert "deux stagiaires en mars" in stripped
     assert "a écrit" not in stripped and "> Une entreprise" not in stripped
     assert "Cordialement" not in stripped
+
+
+@pytest.mark.parametrize("text", [
+    "Le lun. 23 nov. 2026 à 10:00, MonLycéePro a écrit :\n> Une entreprise cherche des élèves\n",
+    "> Une entreprise cherche des élèves\n> pour une PFMP\n",
+    "On Mon, Nov 23, 2026 at 10:00 AM MonLycéePro wrote:\n> hello\n",
+    "-------- Message d'origine --------\nDe : MonLycéePro <x@y.fr>\nUne entreprise cherche\n",
+])
+def test_a_reply_holding_only_history_is_empty(text):
+    assert strip_reply(text) == ""
+
+
+def test_wrapped_attribution_and_bare_quotes_are_cut_but_new_text_kept():
+    text = ("Oui, c'est d'accord.\n> ligne citée sans attribution\nLe stage commence le 4 mars.\n\n"
+            "Le jeu. 26 nov. 2026 à 09:00, MonLycéePro <reply+abc@x.fr>\na écrit :\n> citation\n")
+    assert strip_reply(text) == "Oui, c'est d'accord.\nLe stage commence le 4 mars."

@@ -84,9 +84,34 @@ _SIGN_OFF = re.compile(
     r"best regards|kind regards|regards)\s*[,.!]*\s*$", re.IGNORECASE)
 
 
+# « Le jeu. 26 nov. 2026 à 09:00, X <x@y> a écrit : » — sometimes wrapped over two lines.
+_ATTRIBUTION = re.compile(r"^\s*(le|on)\s.{0,300}?(a\s+[ée]crit|wrote)\s*:?\s*$", re.IGNORECASE | re.DOTALL)
+_ORIGINAL_MESSAGE = re.compile(
+    r"^\s*(-{2,}\s*(original message|message d'origine|message original|message transf[ée]r[ée])\s*-{2,}"
+    r"|(de|from)\s*:\s.*@.*)\s*$", re.IGNORECASE)
+
+
+def _cut_history(text: str) -> str:
+    """Drop everything from the attribution line or the original-message marker on, then any
+    remaining ``>`` quoted line: only what the author wrote is relayed."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        two_lines = f"{line} {lines[index + 1]}" if index + 1 < len(lines) else line
+        if _ORIGINAL_MESSAGE.match(line) or _ATTRIBUTION.match(line) or (
+            re.match(r"^\s*(le|on)\s", line, re.IGNORECASE) and _ATTRIBUTION.match(two_lines)
+        ):
+            lines = lines[:index]
+            break
+    return "\n".join(line for line in lines if not line.lstrip().startswith(">")).strip()
+
+
 def strip_reply(text: str) -> str:
-    """The new part of a reply: quoted history and signature removed (mail-parser-reply, plus the
-    usual French sign-offs it does not know, such as « Bien cordialement »)."""
+    """The new part of a reply: quoted history and signature removed (our own cut of the French and
+    English attribution lines and quotes, then mail-parser-reply, plus the usual French sign-offs it
+    does not know, such as « Bien cordialement »). Empty when the reply holds nothing new."""
+    text = _cut_history(text.replace("\r\n", "\n"))
+    if not text:
+        return ""
     parsed = EmailReplyParser(languages=["fr", "en"]).read(text)
     body = ""
     if parsed.replies:
@@ -138,6 +163,9 @@ def process(session: Session, ctx: NotifierContext, inbound: InboundEmail) -> st
         msg = parse(inbound.raw)
         bounce = is_bounce(msg, inbound.mail_from)
     except Exception:
+        return _finish(session, ctx, inbound, "malformed")
+    if not msg.get("From"):
+        # Every mail client writes a From header: without one this is not a human reply.
         return _finish(session, ctx, inbound, "malformed")
     if bounce:
         person.failing = True
