@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -63,6 +64,10 @@ def make_client(tmp_path, redis_url):
 
     yield factory
     for client in clients:
+        # Let the relay finish its turn before the lifespan cancels it: a relay cancelled while its
+        # worker thread still claims a batch can leave that SQLite transaction (and its lock) open.
+        client.app.state.runtime.relay.stop()
+        time.sleep(0.3)
         client.__exit__(None, None, None)
         client.app.state.runtime.engine.dispose()
 
