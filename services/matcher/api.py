@@ -16,6 +16,7 @@ from sqlmodel import Session
 from services.matcher import repository as repo
 from services.matcher.config import MatcherSettings
 from services.matcher.schemas import (
+    ErrorOut,
     FallbackOut,
     FormationOut,
     ManualRouteIn,
@@ -23,6 +24,7 @@ from services.matcher.schemas import (
     PreviewOut,
     PreviewRecipient,
     ReviewItemOut,
+    ValidationErrorOut,
 )
 from services.matcher.service import RoutingQuery, decide
 from services.matcher.service.flows import fallback_for
@@ -61,6 +63,13 @@ def require_admin(runtime: Annotated[ServiceRuntime, Depends(get_runtime)],
 Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Model = Annotated[CatalogReadModel, Depends(get_model)]
 Admin = Annotated[None, Depends(require_admin)]
+
+INVALID = {422: {"model": ValidationErrorOut, "description": "Données invalides (messages en français)"}}
+CATALOG_NOT_READY = {503: {"model": ErrorOut, "description": "Catalogue pas encore chargé"}}
+ADMIN_ONLY = {
+    401: {"model": ErrorOut, "description": "Jeton d'administration manquant ou invalide"},
+    403: {"model": ErrorOut, "description": "API d'administration désactivée"},
+}
 
 
 def _settings(runtime: ServiceRuntime) -> MatcherSettings:
@@ -105,6 +114,7 @@ def _preview(runtime: ServiceRuntime, model: CatalogReadModel, body: CompanyRequ
 
 
 @router.post("/routing/preview", response_model=PreviewOut, tags=["routage"],
+             responses={**INVALID, **CATALOG_NOT_READY},
              summary="Aperçu, sans effet, des lycées qui recevraient la demande")
 async def preview(body: CompanyRequestIn, runtime: Runtime, model: Model) -> PreviewOut | JSONResponse:
     try:
@@ -114,7 +124,7 @@ async def preview(body: CompanyRequestIn, runtime: Runtime, model: Model) -> Pre
             {"champ": "location", "message": "Code postal ou commune inconnu(e)."}]}, status_code=422)
 
 
-@router.get("/review", response_model=list[ReviewItemOut], tags=["revue"],
+@router.get("/review", response_model=list[ReviewItemOut], tags=["revue"], responses=ADMIN_ONLY,
             summary="Demandes sans lycée pertinent, à router à la main")
 def list_review(runtime: Runtime, _: Admin) -> list[ReviewItemOut]:
     out = []
@@ -134,13 +144,19 @@ def list_review(runtime: Runtime, _: Admin) -> list[ReviewItemOut]:
 
 
 @router.post("/review/{request_id}/route", response_model=ManualRouteOut, tags=["revue"],
+             responses={**INVALID, **ADMIN_ONLY, **CATALOG_NOT_READY,
+                        404: {"model": ErrorOut, "description": "Demande inconnue"},
+                        409: {"model": ErrorOut, "description": "Demande déjà routée"}},
              summary="Router à la main une demande de la file de revue")
 def route_review_item(request_id: uuid.UUID, body: ManualRouteIn, runtime: Runtime, model: Model,
-                      _: Admin) -> ManualRouteOut:
+                      _: Admin) -> ManualRouteOut | JSONResponse:
     try:
         with unit_of_work(runtime.engine) as session:
             outcome = route_manually(session, str(request_id), body.uais, model, _settings(runtime))
     except ManualRouteError as exc:
+        if exc.status == 422:
+            return JSONResponse({"detail": "Données invalides.", "erreurs": [{"champ": "uais", "message": str(exc)}]},
+                                status_code=422)
         raise HTTPException(exc.status, str(exc)) from exc
     runtime.relay.wake()
     return ManualRouteOut(request_id=str(request_id), assignments=outcome.recipients)

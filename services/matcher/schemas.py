@@ -59,3 +59,19 @@ class ManualRouteIn(BaseModel):
 class ManualRouteOut(BaseModel):
     request_id: str
     assignments: int
+
+
+class FieldError(BaseModel):
+    champ: str
+    message: str
+
+
+class ValidationErrorOut(BaseModel):
+    """The French 422 body (see services/matcher/errors.py)."""
+
+    detail: str
+    erreurs: list[FieldError]
+
+
+class ErrorOut(BaseModel):
+    detail: str

@@ -116,7 +116,7 @@ def test_review_queue_needs_the_admin_token_and_routes_by_hand(client):
     assert "Aucun lycée pertinent" in item["explanation"]
     url = f"/api/v1/review/{event.request_id}/route"
     bad = client.post(url, json={"uais": ["0000000X"]}, headers=auth)
-    assert bad.status_code == 422 and "UAI inconnu" in bad.json()["detail"]
+    assert bad.status_code == 422 and "UAI inconnu" in bad.json()["erreurs"][0]["message"]
     assert count(app, Assignment) == 0  # nothing half-stored
     ok = client.post(url, json={"uais": ["0690001A", "0690002B"]}, headers=auth)
     assert ok.status_code == 200 and ok.json()["assignments"] == 2
