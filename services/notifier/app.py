@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     ctx = NotifierContext(settings=settings, clock=clock)
     parts = NotifierParts(runtime=runtime, ctx=ctx, sender=OutboundSender(runtime.engine, settings, clock))
     metrics.ASSIGNMENTS.engine = runtime.engine
+    metrics.ASSIGNMENTS.ctx = ctx
 
     async def after_commit() -> None:
         parts._wake_now()

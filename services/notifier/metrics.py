@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import Engine
@@ -26,10 +28,13 @@ ACTIONS = Counter("mlp_assignment_actions_total", "One-click actions applied", [
 
 
 class AssignmentGauge:
-    """``mlp_assignments{status}``: RBE assignments by status, read from the database at scrape."""
+    """Read from the database at scrape: ``mlp_assignments{status}`` (RBE assignments by status) and
+    ``mlp_requests_unanswered_over_5_working_days`` (threads routed 5+ working days ago that no lycée
+    has answered yet, nor given up on: what the "unanswered" alert watches)."""
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
+        self.ctx = None  # NotifierContext: clock and working-day calendar
 
     def describe(self):
         return []
@@ -49,6 +54,24 @@ class AssignmentGauge:
             for status in ("pending", "accepted", "declined", "transferred", "expired", "answered"):
                 family.add_metric([status], counts.get(status, 0))
         yield family
+        unanswered = GaugeMetricFamily(
+            "mlp_requests_unanswered_over_5_working_days",
+            "Requests routed at least 5 working days ago with no human answer yet",
+        )
+        if self.engine is not None and self.ctx is not None:
+            from sqlmodel import Session
+
+            from services.notifier.repository import unanswered_routed_before
+
+            try:
+                now = self.ctx.now()
+                with Session(self.engine) as session:
+                    routed = unanswered_routed_before(session, now - timedelta(days=5))
+                calendar = self.ctx.calendar
+                unanswered.add_metric([], sum(1 for at in routed if calendar.add_working_days(at, 5) <= now))
+            except Exception:
+                pass
+        yield unanswered
 
 
 ASSIGNMENTS = AssignmentGauge()

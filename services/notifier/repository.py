@@ -72,6 +72,16 @@ def assignment_counts(session: Session) -> dict[str, int]:
     return {status: count for status, count in rows}
 
 
+def unanswered_routed_before(session: Session, before: datetime) -> list[datetime]:
+    """Routing times of live threads not answered yet nor given up, routed before ``before``."""
+    return list(session.exec(
+        select(Thread.routed_at).where(
+            col(Thread.first_answer_at).is_(None), col(Thread.gave_up_at).is_(None),
+            col(Thread.erased).is_(False), col(Thread.routed_at) <= before,
+        )
+    ).all())
+
+
 # ------------------------------------------------------------------ outbound copies
 def last_message_id_to(session: Session, participant_id: str) -> str | None:
     return session.exec(

@@ -79,3 +79,27 @@ def test_an_answer_stops_reminders(engine, ctx, clock):
         session.add(thread)
     clock.advance(days=30)
     assert reminder_pass(engine, ctx) == {"reminder": 0, "expiry": 0, "give_up": 0}
+
+
+def test_unanswered_gauge_counts_requests_after_5_working_days(engine, ctx, clock):
+    from services.notifier.metrics import AssignmentGauge
+
+    gauge = AssignmentGauge()
+    gauge.engine, gauge.ctx = engine, ctx
+
+    def unanswered() -> float:
+        family = next(f for f in gauge.collect() if f.name == "mlp_requests_unanswered_over_5_working_days")
+        return family.samples[0].value
+
+    with unit_of_work(engine) as session:  # routed Monday 23 Nov 2026, 09:00 UTC
+        threads.start_thread(session, ctx, routed_event())
+    clock.advance(days=6, hours=23)  # Sunday evening: 5 calendar days passed, only 5 working days on Monday
+    assert unanswered() == 0
+    clock.advance(hours=1)  # Monday 30 Nov 09:00: 5 working days
+    assert unanswered() == 1
+    with Session(engine) as session:
+        thread = session.exec(select(Thread)).one()
+        thread.first_answer_at = clock()
+        session.add(thread)
+        session.commit()
+    assert unanswered() == 0
