@@ -144,6 +144,9 @@ class ReliableConsumer:
                 log.info("event_duplicate_skipped", stream=cfg.stream, group=cfg.group, event_id=str(event.event_id))
                 return
             EVENTS_CONSUMED.labels(cfg.group, cfg.stream, "processed").inc()
+            log.info("event_handled", stream=cfg.stream, group=cfg.group, event_type=event.event_type,
+                     event_id=str(event.event_id), deliveries=deliveries,
+                     duration_ms=round((time.perf_counter() - started) * 1000, 1))
             if deliveries > 1:
                 await self.redis.hdel(LAST_ERROR_KEY.format(group=cfg.group), entry_id)
             if after_commit is not None:

@@ -94,6 +94,10 @@ async def _start_broker(runtime: ServiceRuntime) -> None:
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name=f"{runtime.name}-relay"))
 
 
+# Probes and scrapes would drown the access log.
+_QUIET_ROUTES = {"/healthz", "/readyz", "/metrics", "/dsfr", "/static", "unmatched"}
+
+
 class _CorrelationAndMetricsMiddleware(BaseHTTPMiddleware):
     def __init__(self, app, service: str) -> None:
         super().__init__(app)
@@ -113,8 +117,12 @@ class _CorrelationAndMetricsMiddleware(BaseHTTPMiddleware):
             finally:
                 route = request.scope.get("route")
                 template = getattr(route, "path", None) or "unmatched"
+                elapsed = time.perf_counter() - started
                 HTTP_REQUESTS.labels(self.service, template, request.method, str(status)).inc()
-                HTTP_SECONDS.labels(self.service, template, request.method).observe(time.perf_counter() - started)
+                HTTP_SECONDS.labels(self.service, template, request.method).observe(elapsed)
+                if template not in _QUIET_ROUTES:
+                    log.info("http_request", method=request.method, route=template, status=status,
+                             duration_ms=round(elapsed * 1000, 1))
             response.headers["X-Request-ID"] = cid
             return response
 

@@ -56,6 +56,8 @@ class Thread(SQLModel, table=True):
     first_answer_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     gave_up_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     erased: bool = False
+    # The request's correlation id: replies processed later are logged under it too.
+    correlation_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
@@ -111,6 +113,8 @@ class OutboundEmail(SQLModel, table=True):
     kind: str = Field(max_length=20)
     to_email: str = Field(max_length=320)
     envelope_from: str = Field(max_length=320)
+    # The request's correlation id, so the send is logged under it (form submission -> last email).
+    correlation_id: str | None = Field(default=None, max_length=64)
     message_id: str = Field(unique=True, max_length=200)
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     status: str = Field(default="pending", max_length=10)  # pending | sent | dead | cancelled

@@ -21,7 +21,7 @@ from services.notifier import repository as repo
 from services.notifier.config import NotifierSettings
 from services.notifier.service.calendar import Clock, system_clock
 from shared.db import unit_of_work
-from shared.logging import get_logger
+from shared.logging import correlation_scope, get_logger
 
 log = get_logger(__name__)
 
@@ -89,6 +89,11 @@ class OutboundSender:
             if row is None or row.status != "pending":
                 return
             raw, sender, recipient, kind = row.raw, row.envelope_from, row.to_email, row.kind
+            correlation_id, message_id = row.correlation_id, row.message_id
+        with correlation_scope(correlation_id):
+            await self._deliver(row_id, raw, sender, recipient, kind, message_id)
+
+    async def _deliver(self, row_id: int, raw: bytes, sender: str, recipient: str, kind: str, message_id: str) -> None:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(max(1, self.settings.send_quick_retries)),
@@ -104,6 +109,7 @@ class OutboundSender:
             await asyncio.to_thread(self._record_failure, row_id, kind, exc)
             return
         await asyncio.to_thread(self._mark_sent, row_id, kind)
+        log.info("email_sent", kind=kind, message_id=message_id)
 
     def _mark_sent(self, row_id: int, kind: str) -> None:
         with unit_of_work(self.engine) as session:

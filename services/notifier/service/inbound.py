@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from html import unescape
 
+import structlog
 from mailparser_reply import EmailReplyParser
 from sqlmodel import Session
 
@@ -158,6 +159,9 @@ def process(session: Session, ctx: NotifierContext, inbound: InboundEmail) -> st
     person = repo.participant_by_token(session, thread.id, target.participant_token) if thread and target else None
     if thread is None or person is None or thread.erased:
         return _finish(session, ctx, inbound, "malformed")
+    if thread.correlation_id:
+        # Log the reply and its relays under the request's correlation id (form -> last email).
+        structlog.contextvars.bind_contextvars(correlation_id=thread.correlation_id)
     inbound.thread_id, inbound.participant_id = thread.id, person.id
     try:
         msg = parse(inbound.raw)

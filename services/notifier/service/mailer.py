@@ -108,7 +108,7 @@ def queue_copy(session: Session, ctx: NotifierContext, thread: Thread, entry: Th
     ))
     row = OutboundEmail(thread_id=thread.id, entry_id=entry.id, participant_id=recipient.id, kind=entry.kind,
                         to_email=recipient.email, envelope_from=own_reply_address, message_id=message_id, raw=raw,
-                        next_attempt_at=ctx.now())
+                        next_attempt_at=ctx.now(), correlation_id=current_correlation_id())
     repo.add(session, row)
     return row
 

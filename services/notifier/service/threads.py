@@ -78,7 +78,7 @@ def start_thread(session: Session, ctx: NotifierContext, event: RequestRouted) -
         token=token, request_id=str(event.request_id), subject=_subject(event),
         root_message_id=f"<thread.{token}@{s.reply_domain}>", company_name=event.company_name,
         needs=",".join(event.needs), academie=event.academie, fallback_email=event.fallback_email,
-        request_summary=_summary(event), routed_at=ctx.now(),
+        request_summary=_summary(event), routed_at=ctx.now(), correlation_id=event.correlation_id,
     )
     repo.add(session, thread)
     recipients = [] if event.unroutable else list(event.recipients)
