@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
@@ -110,7 +109,7 @@ def _status(ctx: IntakeContext, token: str, request_id: str | None = None) -> di
 @router.get("/suivi/{token}", response_model=StatusOut, tags=["suivi"], summary="Suivi d'une demande (JSON)",
             responses={404: {"model": ErrorOut}})
 async def status_json(token: str, ctx: Ctx):
-    view = await asyncio.to_thread(_status, ctx, token[:100])
+    view = await ctx.run_db(_status, ctx, token[:100])
     if view is None:
         return JSONResponse({"detail": NOT_FOUND}, status_code=404)
     return view
@@ -119,7 +118,7 @@ async def status_json(token: str, ctx: Ctx):
 @router.get("/requests/{request_id}", response_model=StatusOut, tags=["suivi"],
             summary="Suivi d'une demande par son identifiant et son jeton", responses={404: {"model": ErrorOut}})
 async def status_by_id(request_id: str, ctx: Ctx, token: Annotated[str, Query(max_length=100)]):
-    view = await asyncio.to_thread(_status, ctx, token, request_id[:40])
+    view = await ctx.run_db(_status, ctx, token, request_id[:40])
     if view is None:
         return JSONResponse({"detail": NOT_FOUND}, status_code=404)
     return view
@@ -139,7 +138,7 @@ def erase_by_token(ctx: IntakeContext, token: str, correlation_id: str) -> dict 
 @router.delete("/suivi/{token}", response_model=StatusOut, tags=["suivi"],
                summary="Supprimer les données personnelles d'une demande", responses={404: {"model": ErrorOut}})
 async def erase_json(token: str, request: Request, ctx: Ctx):
-    view = await asyncio.to_thread(erase_by_token, ctx, token[:100], request.state.correlation_id)
+    view = await ctx.run_db(erase_by_token, ctx, token[:100], request.state.correlation_id)
     ctx.runtime.relay.wake()
     if view is None:
         return JSONResponse({"detail": NOT_FOUND}, status_code=404)
@@ -158,7 +157,7 @@ async def impact_json(ctx: Ctx, period: Annotated[str, Query(max_length=10, desc
     if period not in impact_service.PERIODS:
         return JSONResponse({"detail": INVALID, "errors": [
             {"field": "period", "message": "Période inconnue : choisissez 30j, 90j, 12m ou tout."}]}, status_code=422)
-    return await asyncio.to_thread(compute_impact, ctx, period)
+    return await ctx.run_db(compute_impact, ctx, period)
 
 
 # ------------------------------------------------------------- autocomplete (same-origin proxy)

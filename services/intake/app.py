@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def close_http(_: ServiceRuntime) -> None:
         await http.aclose()
+        app.state.intake.db_pool.shutdown(wait=False, cancel_futures=True)
 
     app = create_service_app(
         runtime,

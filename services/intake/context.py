@@ -4,8 +4,11 @@ shared by the JSON API and the web form."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Annotated
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
 
 import httpx
 from fastapi import Depends, Request
@@ -31,6 +34,7 @@ from shared.logging import get_logger
 from shared.service import ServiceRuntime
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -42,6 +46,12 @@ class IntakeContext:
     signer: TimestampSigner
     templates: Jinja2Templates
     http: httpx.AsyncClient
+    # HTTP-side database work runs on its own threads: a request waiting for the SQLite write lock
+    # must never take the thread the outbox relay needs to finish its batch and release that lock.
+    db_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="intake-db"))
+
+    async def run_db(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.db_pool, functools.partial(fn, *args))
 
     @property
     def base_url(self) -> str:
@@ -110,7 +120,7 @@ class IntakeContext:
 
     async def accept(self, data: object, channel: str, correlation_id: str,
                      idempotency: tuple[str, str] | None = None) -> Submitted:
-        submitted = await asyncio.to_thread(self.accept_sync, data, channel, correlation_id, idempotency)
+        submitted = await self.run_db(self.accept_sync, data, channel, correlation_id, idempotency)
         self.runtime.relay.wake()
         return submitted
 

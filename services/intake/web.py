@@ -5,7 +5,6 @@ Everything works without JavaScript; ``static/demande.js`` adds step-by-step dis
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated
 
@@ -125,7 +124,7 @@ async def submit_form(request: Request, ctx: Ctx) -> Response:
     body, errors = body_from_form(form, form.getlist, ctx.communes)
     try:
         if errors:  # form-only mistakes: show them with every other one, store nothing
-            raise InvalidRequest(await asyncio.to_thread(ctx.problems, body))
+            raise InvalidRequest(await ctx.run_db(ctx.problems, body))
         submitted = await ctx.accept(body, "form", request.state.correlation_id)
     except InvalidRequest as exc:
         for err in exc.errors:
@@ -146,7 +145,7 @@ def _load_status(ctx: IntakeContext, token: str) -> dict | None:
 
 @router.get("/demande/merci/{token}")
 async def confirmation(token: str, request: Request, ctx: Ctx) -> HTMLResponse:
-    view = await asyncio.to_thread(_load_status, ctx, token)
+    view = await ctx.run_db(_load_status, ctx, token)
     if view is None:
         return _render(ctx, request, "introuvable.html", 404)
     return _render(ctx, request, "merci.html", view=view)
@@ -154,7 +153,7 @@ async def confirmation(token: str, request: Request, ctx: Ctx) -> HTMLResponse:
 
 @router.get("/suivi/{token}")
 async def status_page(token: str, request: Request, ctx: Ctx) -> Response:
-    view = await asyncio.to_thread(_load_status, ctx, token)
+    view = await ctx.run_db(_load_status, ctx, token)
     wants_json = "application/json" in request.headers.get("accept", "")
     if view is None:
         if wants_json:
@@ -168,13 +167,13 @@ async def status_page(token: str, request: Request, ctx: Ctx) -> Response:
 @router.post("/suivi/{token}/suppression")
 async def erase_page(token: str, request: Request, ctx: Ctx) -> Response:
     form = await request.form()
-    view = await asyncio.to_thread(_load_status, ctx, token)
+    view = await ctx.run_db(_load_status, ctx, token)
     if view is None:
         return _render(ctx, request, "introuvable.html", 404)
     if form.get("confirmation") != "oui":
         return _render(ctx, request, "suivi.html", 422, view=view, token=token,
                        error="Cochez la case de confirmation pour supprimer vos données.")
-    await asyncio.to_thread(erase_by_token, ctx, token, request.state.correlation_id)
+    await ctx.run_db(erase_by_token, ctx, token, request.state.correlation_id)
     ctx.runtime.relay.wake()
     return RedirectResponse(f"/suivi/{token}", status_code=303)
 
@@ -190,7 +189,7 @@ def _close(ctx: IntakeContext, token: str) -> bool:
 
 @router.post("/suivi/{token}/cloture")
 async def close_page(token: str, request: Request, ctx: Ctx) -> Response:
-    if not await asyncio.to_thread(_close, ctx, token):
+    if not await ctx.run_db(_close, ctx, token):
         return _render(ctx, request, "introuvable.html", 404)
     return RedirectResponse(f"/suivi/{token}", status_code=303)
 
@@ -198,7 +197,7 @@ async def close_page(token: str, request: Request, ctx: Ctx) -> Response:
 @router.get("/impact")
 async def impact_page(request: Request, ctx: Ctx, periode: Annotated[str, Query(max_length=10)] = "") -> HTMLResponse:
     period = periode if periode in impact_service.PERIODS else impact_service.DEFAULT_PERIOD
-    figures = await asyncio.to_thread(compute_impact, ctx, period)
+    figures = await ctx.run_db(compute_impact, ctx, period)
     return _render(ctx, request, "impact.html", figures=figures, periods=impact_service.PERIODS)
 
 
