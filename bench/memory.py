@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
              "0.5 s sample from the start of the load to the end of the drain (redis-server not sampled "
              "under load).\n\n")
     write_section("memory" + ("_postgres" if args.postgres else ""), f"Resident memory per service ({variant})",
-                  notes + table)
+                  notes + table,
+                  command=".venv/bin/python -m bench.memory " + " ".join(sys.argv[1:] if argv is None else argv))
     return 0 if drained else 1
 
 

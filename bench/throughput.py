@@ -187,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             if name in saturated["profiles"]:
                 parts.append(profiling.markdown(name, saturated["profiles"][name]))
     write_section("throughput" + ("_postgres" if args.postgres else ""),
-                  f"Sustained throughput, end to end ({variant})", "\n".join(parts))
+                  f"Sustained throughput, end to end ({variant})", "\n".join(parts),
+                  command=".venv/bin/python -m bench.throughput " + " ".join(sys.argv[1:] if argv is None else argv))
     return 0
 
 
