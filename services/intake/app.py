@@ -6,7 +6,6 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -62,11 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     templates = make_templates(HERE / "templates")
     templates.env.globals.update(intake_url="", catalog_url=s.catalog_public_url.rstrip("/"))
     templates.env.filters["heure"] = french_time
-    http = httpx.AsyncClient(headers={"User-Agent": "monlyceepro-intake"})
 
-    async def close_http(_: ServiceRuntime) -> None:
-        await http.aclose()
-        app.state.intake.db_pool.shutdown(wait=False, cancel_futures=True)
+    async def close_context(_: ServiceRuntime) -> None:
+        await app.state.intake.close()
 
     app = create_service_app(
         runtime,
@@ -76,12 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "leurs demandes aux lycées professionnels, puis les suivent grâce à un lien privé."
         ),
         background=[retention_task(s)],
-        on_shutdown=[close_http],
+        on_shutdown=[close_context],
     )
     app.state.intake = IntakeContext(
         runtime=runtime, settings=s, communes=load_communes(s.data_dir),
         ip_limiter=SlidingWindowLimiter(s.rate_limit_ip, s.rate_limit_ip_window_s),
-        signer=TimestampSigner(s.secret_key, salt="intake-form"), templates=templates, http=http,
+        signer=TimestampSigner(s.secret_key, salt="intake-form"), templates=templates,
     )
     app.add_exception_handler(RequestValidationError, api.request_validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -45,13 +45,30 @@ class IntakeContext:
     ip_limiter: SlidingWindowLimiter
     signer: TimestampSigner
     templates: Jinja2Templates
-    http: httpx.AsyncClient
     # HTTP-side database work runs on its own threads: a request waiting for the SQLite write lock
     # must never take the thread the outbox relay needs to finish its batch and release that lock.
-    db_pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="intake-db"))
+    # Both are (re)created lazily, so an app whose lifespan restarts (tests) keeps working.
+    _db_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+    _http: httpx.AsyncClient | None = field(default=None, repr=False)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None or self._http.is_closed:
+            self._http = httpx.AsyncClient(headers={"User-Agent": "monlyceepro-intake"})
+        return self._http
 
     async def run_db(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.db_pool, functools.partial(fn, *args))
+        if self._db_pool is None:
+            self._db_pool = ThreadPoolExecutor(8, thread_name_prefix="intake-db")
+        return await asyncio.get_running_loop().run_in_executor(self._db_pool, functools.partial(fn, *args))
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        if self._db_pool is not None:
+            self._db_pool.shutdown(wait=False)
+            self._db_pool = None
 
     @property
     def base_url(self) -> str:
