@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", default="10,50,200")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per rate")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL on 127.0.0.1:5432 instead of SQLite")
+    parser.add_argument("--drain-timeout", type=float, default=180.0, help="seconds to wait for the last emails")
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--relay-fix", action="store_true",
                         help="experiment: services run with the relay fix of bench/relay_fix.py (monkeypatch)")
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             measure(pipeline, 5, 1 if args.smoke else 3, targets, 60)  # warm-up: connections, caches, JIT-free paths
             rows = []
             for rate in rates:
-                row = measure(pipeline, rate, duration, targets, drain_timeout=30 if args.smoke else 180)
+                row = measure(pipeline, rate, duration, targets, drain_timeout=30 if args.smoke else args.drain_timeout)
                 rows.append(row)
                 print(f"rate {rate:g}/s: {row['accepted']}/{row['sent']} accepted, {row['delivered']} lead emails, "
                       f"p50 {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms, p99 {row['p99']:.0f} ms, "
