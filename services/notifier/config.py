@@ -13,7 +13,9 @@ class NotifierSettings(Settings):
     send_retry_base_s: float = 5.0  # backoff between attempts: base * 2**attempts, capped
     send_retry_max_s: float = 3600.0
     send_quick_retries: int = 3  # tenacity retries inside one attempt (transient SMTP errors)
-    send_poll_s: float = 0.5
+    send_poll_s: float = 5.0  # safety net only: commits wake the sender, and it sleeps until the next retry
+    send_batch_size: int = 64  # rows leased (and recorded) per transaction
+    send_concurrency: int = 6  # parallel sends, each on its own kept-open SMTP connection
     send_pause_s: float = 0.0  # pause between two sends (throttling; tests use it to kill between sends)
     send_lease_s: float = 120.0  # a row being sent is leased, so two instances never send it together
     smtp_timeout_s: float = 15.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import case, func, or_, update
 from sqlmodel import Session, col, select
 
 from services.notifier.models import (
@@ -108,6 +108,47 @@ def lease_outbound(session: Session, row_id: int, now: datetime, until: datetime
         ).values(lease_until=until)
     )
     return result.rowcount == 1
+
+
+def _send_priority():
+    """Lead copies first, then the other RBEs' copies, then the company's (and anything else)."""
+    return case((Participant.role == "lead", 0), (col(Participant.role).in_(("copy", "fallback")), 1), else_=2)
+
+
+def lease_due_batch(session: Session, now: datetime, until: datetime, limit: int) -> list[OutboundEmail]:
+    """Lease up to ``limit`` due rows in one statement (compare-and-set on ``lease_until``), lead
+    copies first. Only rows whose lease this call set are returned, so two senders on one
+    database never get the same row (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: one writer)."""
+    free = or_(col(OutboundEmail.lease_until).is_(None), col(OutboundEmail.lease_until) < now)
+    due = (select(OutboundEmail.id)
+           .join(Participant, col(Participant.id) == col(OutboundEmail.participant_id), isouter=True)
+           .where(OutboundEmail.status == "pending", OutboundEmail.next_attempt_at <= now, free)
+           .order_by(_send_priority(), col(OutboundEmail.id)).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True, of=OutboundEmail)  # type: ignore[arg-type]
+    leased = session.execute(
+        update(OutboundEmail).where(col(OutboundEmail.id).in_(due.scalar_subquery()), OutboundEmail.status == "pending",
+                                    free).values(lease_until=until).returning(OutboundEmail.id)
+    ).scalars().all()
+    if not leased:
+        return []
+    return list(session.exec(
+        select(OutboundEmail).join(Participant, col(Participant.id) == col(OutboundEmail.participant_id), isouter=True)
+        .where(col(OutboundEmail.id).in_(leased)).order_by(_send_priority(), col(OutboundEmail.id))
+    ))
+
+
+def outbound_by_ids(session: Session, ids: Sequence[int]) -> dict[int, OutboundEmail]:
+    rows = session.exec(select(OutboundEmail).where(col(OutboundEmail.id).in_(list(ids))))
+    return {row.id: row for row in rows if row.id is not None}
+
+
+def next_due_at(session: Session, now: datetime) -> datetime | None:
+    """When the earliest pending, unleased row becomes due (the sender sleeps until then at most)."""
+    return session.exec(select(func.min(OutboundEmail.next_attempt_at)).where(
+        OutboundEmail.status == "pending",
+        or_(col(OutboundEmail.lease_until).is_(None), col(OutboundEmail.lease_until) < now),
+    )).first()
 
 
 def outbound(session: Session, row_id: int) -> OutboundEmail | None:
