@@ -16,17 +16,25 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # isolation_level=None hands transaction control to SQLAlchemy's "begin" event below.
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no cover - trivial
             cur = dbapi_connection.cursor()
-            # WAL lets readers (status page, metrics) run while the relay writes.
+            # WAL: a crash never corrupts the file, and the write lock is held only for commits' duration.
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn):  # pragma: no cover - trivial
+            # A deferred transaction that reads then writes fails at once with "database is locked"
+            # when another writer got there first (the busy timeout does not apply to that upgrade);
+            # taking the write lock at BEGIN makes it wait its turn instead.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if url.startswith("postgresql://"):

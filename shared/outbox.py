@@ -32,6 +32,10 @@ class OutboxEvent(SQLModel, table=True):
     payload: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     published_at: datetime | None = None
+    # Lease taken by one relay (instance) while it publishes the row; an expired lease (crashed
+    # relay) lets another relay take the row again.
+    claimed_by: str | None = Field(default=None, max_length=32)
+    claimed_until: datetime | None = None
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
 

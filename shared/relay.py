@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from faststream.redis import RedisBroker
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, or_, update
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
@@ -20,6 +24,8 @@ from shared.metrics import OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
 from shared.outbox import OutboxEvent, utcnow
 
 log = get_logger(__name__)
+
+LEASE_SECONDS = 30
 
 
 class OutboxRelay:
@@ -41,74 +47,109 @@ class OutboxRelay:
         self.interval_s = interval_s
         self._wake = asyncio.Event()
         self._stopping = False
+        self.relay_id = uuid.uuid4().hex
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{service}-relay")
 
     def wake(self) -> None:
         """Called after a commit that wrote outbox rows, so they leave without waiting for the poll."""
         self._wake.set()
 
-    def _claim_batch(self, session: Session) -> list[OutboxEvent]:
-        """Open the transaction that owns this batch until it is marked published.
+    def _claim_batch(self) -> list[OutboxEvent]:
+        """Lease a batch of unpublished rows to this relay in one short transaction.
 
-        Several relays (instances) may share one database: PostgreSQL hands each relay rows no other
-        holds (``FOR UPDATE SKIP LOCKED``, locks kept until the mark commits); SQLite has no row
-        locks, so the relay takes the database write lock first and the other relay waits, then
-        sees the rows already published.
+        Several relays (instances) may share one database. The lease is an UPDATE: SQLite runs one
+        writer at a time and PostgreSQL skips rows another relay is leasing (``SKIP LOCKED``), so
+        each row is leased to one relay; no lock is held while publishing to Redis.
         """
-        if self.engine.dialect.name == "sqlite":
-            session.execute(text("UPDATE outbox_event SET attempts = attempts WHERE 0"))
-        query = (
-            select(OutboxEvent)
-            .where(col(OutboxEvent.published_at).is_(None))
+        now = utcnow()
+        candidates = (
+            select(OutboxEvent.id)
+            .where(
+                col(OutboxEvent.published_at).is_(None),
+                or_(
+                    col(OutboxEvent.claimed_until).is_(None),
+                    col(OutboxEvent.claimed_until) < now,  # its relay died: take the row over
+                    OutboxEvent.claimed_by == self.relay_id,  # ours, left by a failed publish: retry
+                ),
+            )
             .order_by(col(OutboxEvent.id))
             .limit(self.batch_size)
         )
         if self.engine.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        return list(session.exec(query).all())
+            candidates = candidates.with_for_update(skip_locked=True)
+        with Session(self.engine, expire_on_commit=False) as session:
+            if session.exec(candidates.limit(1)).first() is None:
+                return []  # the usual case on a wake-up with nothing to send: no write
+            session.execute(
+                update(OutboxEvent)
+                .where(col(OutboxEvent.id).in_(candidates.scalar_subquery()))
+                .values(claimed_by=self.relay_id, claimed_until=now + timedelta(seconds=LEASE_SECONDS),
+                        attempts=OutboxEvent.attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
+            rows = list(session.exec(
+                select(OutboxEvent)
+                .where(OutboxEvent.claimed_by == self.relay_id, col(OutboxEvent.published_at).is_(None))
+                .order_by(col(OutboxEvent.id))
+            ).all())
+            session.commit()
+        return rows
 
-    @staticmethod
-    def _mark_published(session: Session, rows: list[OutboxEvent]) -> None:
-        now = utcnow()
-        for row in rows:
-            row.published_at = now
-            session.add(row)
-        session.commit()
+    def _mark_published(self, ids: list[int]) -> None:
+        with Session(self.engine) as session:
+            session.execute(
+                update(OutboxEvent)
+                .where(col(OutboxEvent.id).in_(ids), OutboxEvent.claimed_by == self.relay_id)
+                .values(published_at=utcnow(), claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+
+    async def _db(self, fn, *args):
+        # The relay's own thread: request handlers filling the default pool never delay the mark.
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def publish_pending(self) -> int:
         """Publish one batch; returns how many rows left. Raises if Redis is unreachable."""
-        session = Session(self.engine, expire_on_commit=False)
-        try:
-            rows = await asyncio.to_thread(self._claim_batch, session)
-            published: list[OutboxEvent] = []
-            try:
-                for row in rows:
-                    with correlation_scope(row.correlation_id):
-                        await self.broker.publish(
-                            json.loads(row.payload),
-                            stream=row.stream,
-                            maxlen=self.maxlen,
-                            correlation_id=row.correlation_id,
-                        )
-                    published.append(row)
-                    OUTBOX_PUBLISHED.labels(self.service, row.stream).inc()
-            finally:
-                if published:
-                    await asyncio.to_thread(self._mark_published, session, published)
-            return len(published)
-        finally:
-            await asyncio.to_thread(session.close)
+        rows = await self._db(self._claim_batch)
+        if not rows:
+            return 0
+        redis = self.broker._connection  # the broker's client: faststream's own message format
+        async with redis.pipeline(transaction=False) as pipe:
+            for row in rows:
+                await self.broker.publish(
+                    json.loads(row.payload), stream=row.stream, maxlen=self.maxlen,
+                    correlation_id=row.correlation_id, pipeline=pipe,
+                )
+            await pipe.execute()  # one round trip per batch
+        await self._db(self._mark_published, [row.id for row in rows])
+        for row in rows:
+            OUTBOX_PUBLISHED.labels(self.service, row.stream).inc()
+            with correlation_scope(row.correlation_id):
+                log.info("event_published", stream=row.stream, event_type=row.event_type, event_id=row.event_id)
+        return len(rows)
 
     def _listen_for_commits(self) -> None:
-        """Wake on every commit of this service's database: an event written by a request or a
-        stream handler leaves at once, and the poll interval is only a safety net."""
+        """Wake when a transaction of this service's database commits new outbox rows: an event
+        written by a request or a stream handler leaves at once, other commits cost nothing, and
+        the poll interval is only a safety net."""
         loop = asyncio.get_running_loop()
 
-        def on_commit(_conn) -> None:
-            loop.call_soon_threadsafe(self._wake.set)
+        def after_flush(session, _context) -> None:
+            if any(isinstance(obj, OutboxEvent) for obj in session.new):
+                session.info["mlp_outbox_written"] = True
 
-        if not event.contains(self.engine, "commit", on_commit):
-            event.listen(self.engine, "commit", on_commit)
-        self._on_commit = on_commit
+        def after_commit(session) -> None:
+            if session.info.pop("mlp_outbox_written", False) and session.bind is self.engine:
+                loop.call_soon_threadsafe(self._wake.set)
+
+        def after_rollback(session) -> None:
+            session.info.pop("mlp_outbox_written", None)
+
+        self._listeners = [("after_flush", after_flush), ("after_commit", after_commit),
+                           ("after_rollback", after_rollback)]
+        for name, fn in self._listeners:
+            event.listen(OrmSession, name, fn)
 
     async def run(self) -> None:
         log.info("outbox_relay_started")
@@ -116,8 +157,9 @@ class OutboxRelay:
         try:
             await self._loop()
         finally:
-            if event.contains(self.engine, "commit", self._on_commit):
-                event.remove(self.engine, "commit", self._on_commit)
+            for name, fn in self._listeners:
+                if event.contains(OrmSession, name, fn):
+                    event.remove(OrmSession, name, fn)
 
     async def _loop(self) -> None:
         while not self._stopping:
