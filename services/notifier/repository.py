@@ -126,9 +126,15 @@ def lease_due_batch(session: Session, now: datetime, until: datetime, limit: int
            .order_by(_send_priority(), col(OutboundEmail.id)).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True, of=OutboundEmail)  # type: ignore[arg-type]
+    # Two statements, not UPDATE ... IN (subquery LIMIT): PostgreSQL may evaluate such a subquery
+    # more than once and lease more than ``limit`` rows. The ids are locked (PostgreSQL) or the
+    # write lock is held since BEGIN IMMEDIATE (SQLite); the UPDATE re-checks the lease anyway.
+    ids = list(session.exec(due))
+    if not ids:
+        return []
     leased = session.execute(
-        update(OutboundEmail).where(col(OutboundEmail.id).in_(due.scalar_subquery()), OutboundEmail.status == "pending",
-                                    free).values(lease_until=until).returning(OutboundEmail.id)
+        update(OutboundEmail).where(col(OutboundEmail.id).in_(ids), OutboundEmail.status == "pending", free)
+        .values(lease_until=until).returning(OutboundEmail.id)
     ).scalars().all()
     if not leased:
         return []

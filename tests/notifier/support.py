@@ -23,6 +23,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    peer: tuple | None = None  # the client's (host, port): one value per SMTP connection
 
     @property
     def msg(self) -> EmailMessage:
@@ -37,10 +38,16 @@ class _SinkHandler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address.lower() in self.sink.refuse:
+            return "550 5.1.1 Boîte inconnue"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         with self.sink.lock:
             self.sink.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                               envelope.original_content or envelope.content))
+                                               envelope.original_content or envelope.content, session.peer))
         return "250 OK"
 
 
@@ -50,6 +57,7 @@ class SmtpSink:
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         self.messages: list[Received] = []
+        self.refuse: set[str] = set()  # recipients answered 550 at RCPT
         self.lock = threading.Lock()
         self.controller: Controller | None = None
 

@@ -1,0 +1,105 @@
+"""The batch sender on SQLite and PostgreSQL with a real aiosmtpd sink: one lease transaction per
+batch (lead copies first, never the same row twice), bounded concurrency over kept-open
+connections, a failure in the middle of a batch retried alone, two senders on one database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from services.notifier import repository as repo
+from services.notifier.models import OutboundEmail, Participant
+from services.notifier.sender import OutboundSender
+from services.notifier.service import threads
+from shared.db import make_engine, unit_of_work
+from tests.notifier.support import COMPANY, COPY, LEAD, routed_event, run
+
+
+def _queue(engine, ctx, requests: int) -> None:
+    with unit_of_work(engine) as session:
+        for _ in range(requests):
+            threads.start_thread(session, ctx, routed_event())
+
+
+def _rows(engine) -> list[OutboundEmail]:
+    with Session(engine) as session:
+        return list(session.exec(select(OutboundEmail).order_by(OutboundEmail.id)))
+
+
+def test_batch_lease_takes_lead_copies_first_and_never_twice(engine, ctx, clock):
+    _queue(engine, ctx, 3)  # 9 rows: per request lead, copy, company
+    now, until = clock(), clock() + timedelta(seconds=120)
+    with unit_of_work(engine) as session:
+        first = repo.lease_due_batch(session, now, until, 4)
+        roles = {p.id: p.role for p in session.exec(select(Participant))}
+    assert [roles[r.participant_id] for r in first] == ["lead", "lead", "lead", "copy"]
+    with unit_of_work(engine) as session:
+        second = repo.lease_due_batch(session, now, until, 100)
+        assert repo.lease_due_batch(session, now, until, 100) == []  # everything is leased
+    assert not {r.id for r in first} & {r.id for r in second}
+    assert len(first) + len(second) == 9
+    assert [roles[r.participant_id] for r in second] == ["copy", "copy", "company", "company", "company"]
+    with unit_of_work(engine) as session:  # a lease that ran out (the sender died) is taken again
+        assert len(repo.lease_due_batch(session, until + timedelta(seconds=1), until + timedelta(seconds=2), 100)) == 9
+
+
+def test_concurrent_sends_over_kept_open_connections(engine, ctx, sink, clock):
+    _queue(engine, ctx, 10)
+    sender = OutboundSender(engine, ctx.settings.model_copy(update={"send_concurrency": 4}), clock)
+
+    async def two_passes() -> tuple[int, int]:
+        handled = await sender.send_due()
+        _queue(engine, ctx, 2)  # more rows arrive: the same connections carry them
+        handled_later = await sender.send_due()
+        await sender.close()
+        return handled, handled_later
+
+    assert run(two_passes()) == (30, 6)
+    received = sink.wait_for(36)
+    assert len({str(m.msg["Message-ID"]) for m in received}) == 36
+    assert 1 < len({m.peer for m in received}) <= 4  # parallel, bounded, reused across passes
+    assert all(r.status == "sent" and r.attempts == 1 and r.lease_until is None for r in _rows(engine))
+
+
+def test_a_failure_in_the_middle_of_a_batch_retries_only_that_row(engine, ctx, sink, clock):
+    _queue(engine, ctx, 1)
+    sink.refuse = {COPY}  # the relay refuses the co-recipient's address this time
+    sender = OutboundSender(engine, ctx.settings, clock)
+    assert run(sender.send_due()) == 3
+    by_to = {r.to_email: r for r in _rows(engine)}
+    assert (by_to[LEAD].status, by_to[COMPANY].status) == ("sent", "sent")
+    assert (by_to[COPY].status, by_to[COPY].attempts) == ("pending", 1) and "550" in by_to[COPY].last_error
+    assert run(sender.send_due()) == 0  # backoff: not due yet
+    sink.refuse = set()
+    clock.advance(seconds=1)
+    assert run(sender.send_due()) == 1
+    assert sorted(m.to for m in sink.wait_for(3)) == sorted([LEAD, COPY, COMPANY])
+    assert [(r.status, r.attempts) for r in _rows(engine)] == [("sent", 1), ("sent", 2), ("sent", 1)]
+
+
+def test_two_senders_on_one_database_never_send_the_same_row(engine, database_url, ctx, sink, clock):
+    _queue(engine, ctx, 20)
+    other_engine = make_engine(database_url)  # a second instance: its own engine and connections
+    small = ctx.settings.model_copy(update={"send_batch_size": 5, "send_concurrency": 3})
+    senders = [OutboundSender(engine, small, clock), OutboundSender(other_engine, small, clock)]
+
+    async def both() -> None:
+        tasks = [asyncio.create_task(s.run()) for s in senders]
+        try:
+            await asyncio.to_thread(sink.wait_for, 60)
+            await asyncio.sleep(0.3)  # would a duplicate still arrive?
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        run(both())
+    finally:
+        other_engine.dispose()
+    ids = Counter(str(m.msg["Message-ID"]) for m in sink.messages)
+    assert len(ids) == 60 and set(ids.values()) == {1}
+    assert all(r.status == "sent" and r.attempts == 1 for r in _rows(engine))
