@@ -23,6 +23,7 @@ command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ $want_test -eq 1 ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v caddy >/dev/null 2>&1 || missing+=(caddy)
   command -v psql >/dev/null 2>&1 || missing+=(postgresql)
 fi
 if [ ${#missing[@]} -gt 0 ]; then

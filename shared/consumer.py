@@ -107,9 +107,8 @@ class ReliableConsumer:
             polling_interval=max(cfg.polling_interval_ms, min(cfg.claim_idle_ms // 2, 1000)),
         )
         for sub in (main, claimer):
-            self.broker.subscriber(stream=sub, ack_policy=AckPolicy.MANUAL, title=f"{cfg.group}:{sub.consumer}")(
-                self._on_message
-            )
+            title = f"{cfg.group}:{cfg.stream}:{sub.consumer}"
+            self.broker.subscriber(stream=sub, ack_policy=AckPolicy.MANUAL, title=title)(self._on_message)
 
     # -- handling ------------------------------------------------------------
     async def _on_message(self, body: Any, msg: RedisStreamMessage) -> None:

@@ -134,6 +134,7 @@ def create_service_app(
     description: str = "",
     background: Sequence[BackgroundTask] = (),
     on_shutdown: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = (),
+    ready_checks: dict[str, Callable[[], bool]] | None = None,
     version: str = "1.0.0",
 ) -> FastAPI:
     """The FastAPI app of one service. Subscribers must be registered on runtime.broker before."""
@@ -178,9 +179,11 @@ def create_service_app(
             redis_ok = bool(await runtime.redis.ping())
         except Exception:
             redis_ok = False
-        ok = db_ok and redis_ok
+        # Service-specific conditions, e.g. the matcher's catalog read model being loaded.
+        extra = {name: bool(check()) for name, check in (ready_checks or {}).items()}
+        ok = db_ok and redis_ok and all(extra.values())
         return JSONResponse(
-            {"status": "ok" if ok else "indisponible", "database": db_ok, "redis": redis_ok},
+            {"status": "ok" if ok else "indisponible", "database": db_ok, "redis": redis_ok, **extra},
             status_code=200 if ok else 503,
         )
 

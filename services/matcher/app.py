@@ -47,6 +47,7 @@ def create_app(settings: MatcherSettings | None = None) -> FastAPI:
         runtime, title="MonLycéePro — routage (matcher)",
         description="Route chaque demande d'entreprise vers les bons référents (RBE), explique chaque choix.",
         background=[catalog_read_model],
+        ready_checks={"catalogue": lambda: holder.model is not None},
     )
     app.state.holder = holder
     app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -202,3 +202,18 @@ def test_stream_flow_routes_escalates_and_erases(client, redis_url):
     assert 'mlp_requests_routed_total{academie="Lyon",need="pfmp",outcome="escalated"}' in metrics
     assert "mlp_routing_decision_seconds_count" in metrics
     assert isinstance(event, RequestSubmitted)
+
+
+def test_not_ready_until_the_catalog_read_model_is_loaded(tmp_path, redis_url):
+    from tests.support.servers import free_port
+
+    class NoCatalog:
+        url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+
+    app = create_app(settings_for(tmp_path, redis_url, NoCatalog))
+    with TestClient(app) as client:
+        wait_for(lambda: client.get("/readyz").json()["redis"])
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["catalogue"] is False
+        assert client.get("/healthz").status_code == 200
