@@ -72,7 +72,11 @@ def timed(fn, items) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--no-write", action="store_true", help="print the figures, leave docs/benchmarks.md alone")
+    parser.add_argument("--smoke", action="store_true", help="a few rounds, nothing written (CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.rounds, args.no_write = 5, True
     rng = random.Random(7)
     tmp = Path(tempfile.mkdtemp(prefix="mlp-bench-catalog-"))
     url = f"sqlite:///{tmp / 'catalog.db'}"
@@ -130,6 +134,8 @@ def main() -> int:
         f"{snapshot_bytes / 1e6:.1f} MB. HTTP figures include uvicorn + JSON on loopback, one client, sequential.\n"
     )
     print(body)
+    if args.no_write:
+        return 0
     write_section("catalog_search", "Catalog search (in-memory index, real data)", body,
                   command=f".venv/bin/python -m bench.catalog_search --rounds {args.rounds}")
     return 0
