@@ -66,8 +66,10 @@ def author_label(participant: Participant | None) -> str:
     return participant.name or participant.label or "Le lycée"
 
 
-def thread_context(session: Session, thread: Thread) -> dict:
-    people = repo.participants(session, thread.id, active_only=True)
+def thread_context(session: Session, thread: Thread, people: list[Participant] | None = None) -> dict:
+    """What every copy's template shows; ``people`` = the active participants when the caller has them."""
+    if people is None:
+        people = repo.participants(session, thread.id, active_only=True)
     lead = next((p for p in people if p.role == "lead"), None)
     return {
         "thread": thread,
@@ -92,13 +94,19 @@ def new_entry(session: Session, thread: Thread, kind: str, *, author: Participan
 
 
 def queue_copy(session: Session, ctx: NotifierContext, thread: Thread, entry: ThreadEntry, recipient: Participant,
-               template: str, *, attachments: list[Attachment] | None = None, **extra) -> OutboundEmail:
-    """One copy of ``entry`` for ``recipient``, with its own Message-ID and reply address."""
+               template: str, *, attachments: list[Attachment] | None = None, shared: dict | None = None,
+               first_copy: bool = False, **extra) -> OutboundEmail:
+    """One copy of ``entry`` for ``recipient``, with its own Message-ID and reply address.
+
+    ``shared``: the thread context already computed for this entry (several copies of one entry
+    share it); ``first_copy``: the recipient got nothing in this thread yet (no lookup needed).
+    """
     s = ctx.settings
     message_id = f"<{entry.id[:12]}.{recipient.token}.{thread.token}@{s.reply_domain}>"
-    previous = repo.last_message_id_to(session, recipient.id)
+    previous = None if first_copy else repo.last_message_id_to(session, recipient.id)
     references = [thread.root_message_id] + ([previous] if previous else [])
-    context = {**thread_context(session, thread), "recipient": recipient, "entry": entry,
+    context = {**(shared if shared is not None else thread_context(session, thread)), "recipient": recipient,
+               "entry": entry,
                "actions": action_links(ctx, recipient), **extra}
     own_reply_address = reply_address_of(ctx, thread, recipient)
     raw = compose(OutgoingCopy(
@@ -109,7 +117,7 @@ def queue_copy(session: Session, ctx: NotifierContext, thread: Thread, entry: Th
     row = OutboundEmail(thread_id=thread.id, entry_id=entry.id, participant_id=recipient.id, kind=entry.kind,
                         to_email=recipient.email, envelope_from=own_reply_address, message_id=message_id, raw=raw,
                         next_attempt_at=ctx.now(), correlation_id=current_correlation_id())
-    repo.add(session, row)
+    session.add(row)  # flushed with the transaction (or by the next query's autoflush)
     return row
 
 

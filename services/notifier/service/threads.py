@@ -18,6 +18,7 @@ from services.notifier.service.mailer import (
     new_entry,
     publish_thread_message,
     queue_copy,
+    thread_context,
 )
 from shared.events import RequestErased, RequestFollowUp, RequestRouted, RoutedRecipient
 
@@ -41,22 +42,27 @@ def _summary(event: RequestRouted) -> str:
 
 
 def _participant(session: Session, thread: Thread, role: str, email: str, *, name: str | None = None,
-                 label: str = "", assignment_id: str | None = None, ctx: NotifierContext) -> Participant:
-    taken = {p.token for p in repo.participants(session, thread.id)}
+                 label: str = "", assignment_id: str | None = None, ctx: NotifierContext,
+                 taken: set[str] | None = None) -> Participant:
+    """A new participant with a token unique in the thread; ``taken``: the thread's tokens when the
+    caller tracks them (a new thread), else they are read."""
+    if taken is None:
+        taken = {p.token for p in repo.participants(session, thread.id)}
     token = new_participant_token()
     while token in taken:
         token = new_participant_token()
+    taken.add(token)
     person = Participant(thread_id=thread.id, token=token, role=role, email=email.strip(), name=name,
                          label=label[:500], assignment_id=assignment_id,
                          lead_since=ctx.now() if role == "lead" else None)
-    repo.add(session, person)
+    session.add(person)
     return person
 
 
 def _from_recipient(session: Session, ctx: NotifierContext, thread: Thread, r: RoutedRecipient,
-                    role: str) -> Participant:
+                    role: str, taken: set[str] | None = None) -> Participant:
     return _participant(session, thread, role, r.rbe_email, name=r.rbe_name, label=", ".join(r.lycees),
-                        assignment_id=str(r.assignment_id), ctx=ctx)
+                        assignment_id=str(r.assignment_id), ctx=ctx, taken=taken)
 
 
 def _ensure_fallback(session: Session, ctx: NotifierContext, thread: Thread) -> Participant | None:
@@ -80,21 +86,33 @@ def start_thread(session: Session, ctx: NotifierContext, event: RequestRouted) -
         needs=",".join(event.needs), academie=event.academie, fallback_email=event.fallback_email,
         request_summary=_summary(event), routed_at=ctx.now(), correlation_id=event.correlation_id,
     )
-    repo.add(session, thread)
+    repo.add(session, thread)  # flushed first: participants reference it (no ORM relationship orders them)
+    # A new thread: every participant is created here, so nothing is read back (tokens, the
+    # participants shown in each copy, the recipients' previous messages: there are none).
     recipients = [] if event.unroutable else list(event.recipients)
     if recipients and not any(r.role == "lead" for r in recipients):
         recipients[0] = recipients[0].model_copy(update={"role": "lead"})
-    rbes = [_from_recipient(session, ctx, thread, r, r.role) for r in recipients]
-    rbes.sort(key=lambda p: p.role != "lead")
-    fallback = _ensure_fallback(session, ctx, thread) if not rbes else None
+    taken: set[str] = set()
+    created = [_from_recipient(session, ctx, thread, r, r.role, taken) for r in recipients]
+    rbes = sorted(created, key=lambda p: p.role != "lead")
+    fallback = None
+    if not rbes:
+        email = thread.fallback_email or ctx.settings.fallback_email
+        fallback = _participant(session, thread, "fallback", email, label="Référent entreprises de l'académie",
+                                ctx=ctx, taken=taken)
     company = _participant(session, thread, "company", event.contact.email, name=event.contact.name,
-                           label=event.company_name, ctx=ctx)
+                           label=event.company_name, ctx=ctx, taken=taken)
+    people = [*created, *([fallback] if fallback else []), company]
     entry = new_entry(session, thread, "initial", at=ctx.now())
+    shared = thread_context(session, thread, people)
     for person in rbes:
-        queue_copy(session, ctx, thread, entry, person, "rbe_request", intro="new")
+        queue_copy(session, ctx, thread, entry, person, "rbe_request", shared=shared, first_copy=True, intro="new")
     if fallback is not None:
-        queue_copy(session, ctx, thread, entry, fallback, "rbe_request", intro="unroutable")
-    ack = queue_copy(session, ctx, thread, entry, company, "company_ack", unroutable=not rbes)
+        queue_copy(session, ctx, thread, entry, fallback, "rbe_request", shared=shared, first_copy=True,
+                   intro="unroutable")
+    ack = queue_copy(session, ctx, thread, entry, company, "company_ack", shared=shared, first_copy=True,
+                     unroutable=not rbes)
+    session.flush()
     lycees = [p.label for p in rbes if p.label]
     text = (f"Votre demande a été transmise à : {', '.join(lycees)}." if lycees else
             "Aucun lycée proche ne correspond encore : le référent entreprises de l'académie a reçu votre demande.")
@@ -151,23 +169,26 @@ def escalate(session: Session, ctx: NotifierContext, event: RequestRouted) -> Th
                 "Le référent entreprises de l'académie a reçu votre demande.")
     entry = new_entry(session, thread, "escalation", text=text, at=ctx.now())
     company_copy = None
-    for person in repo.participants(session, thread.id, active_only=True):
+    active = repo.participants(session, thread.id, active_only=True)
+    shared = thread_context(session, thread, active)
+    for person in active:
         if person.role == "company":
-            company_copy = queue_copy(session, ctx, thread, entry, person, "notice", notice="escalation_company",
-                                      text=text)
+            company_copy = queue_copy(session, ctx, thread, entry, person, "notice", shared=shared,
+                                      notice="escalation_company", text=text)
         elif new_lead is not None and person.id == new_lead.id:
-            queue_copy(session, ctx, thread, entry, person, "rbe_request", intro="escalation", previous=before,
-                       reason=reason)
+            queue_copy(session, ctx, thread, entry, person, "rbe_request", shared=shared, intro="escalation",
+                       previous=before, reason=reason)
         elif fallback is not None and person.id == fallback.id:
-            queue_copy(session, ctx, thread, entry, person, "rbe_request", intro="unroutable")
+            queue_copy(session, ctx, thread, entry, person, "rbe_request", shared=shared, intro="unroutable")
         elif person.id in {p.id for p in newcomers}:
-            queue_copy(session, ctx, thread, entry, person, "rbe_request", intro="new")
+            queue_copy(session, ctx, thread, entry, person, "rbe_request", shared=shared, intro="new")
         elif person.id in {p.id for p in old_leads} and new_lead is not None:
-            queue_copy(session, ctx, thread, entry, person, "notice", notice="escalation_rbe",
+            queue_copy(session, ctx, thread, entry, person, "notice", shared=shared, notice="escalation_rbe",
                        text=f"La demande est désormais coordonnée par {author_label(new_lead)}. Vous restez en "
                             "copie des échanges : vous pouvez toujours y répondre.")
         else:
-            queue_copy(session, ctx, thread, entry, person, "notice", notice="escalation_rbe", text=text)
+            queue_copy(session, ctx, thread, entry, person, "notice", shared=shared, notice="escalation_rbe",
+                       text=text)
     publish_thread_message(session, ctx, thread, entry, "escalation", text=text,
                            message_id=company_copy.message_id if company_copy else None)
     return thread
@@ -184,9 +205,10 @@ def follow_up(session: Session, ctx: NotifierContext, event: RequestFollowUp) ->
     company = next((p for p in people if p.role == "company"), None)
     text = event.message.strip() or "L'entreprise a renouvelé sa demande."
     entry = new_entry(session, thread, "followup", author=company, text=text, at=ctx.now())
+    shared = thread_context(session, thread, people)
     for person in people:
         if person.role != "company":
-            queue_copy(session, ctx, thread, entry, person, "notice", notice="followup", text=text)
+            queue_copy(session, ctx, thread, entry, person, "notice", shared=shared, notice="followup", text=text)
     # No ThreadMessage: intake consumes request.followup itself and already shows it to the company.
 
 
