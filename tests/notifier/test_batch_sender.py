@@ -5,6 +5,7 @@ connections, a failure in the middle of a batch retried alone, two senders on on
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -22,6 +23,13 @@ def _queue(engine, ctx, requests: int) -> None:
     with unit_of_work(engine) as session:
         for _ in range(requests):
             threads.start_thread(session, ctx, routed_event())
+
+
+def _wait_until(predicate, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition never met"
+        time.sleep(0.02)
 
 
 def _rows(engine) -> list[OutboundEmail]:
@@ -103,3 +111,33 @@ def test_two_senders_on_one_database_never_send_the_same_row(engine, database_ur
     ids = Counter(str(m.msg["Message-ID"]) for m in sink.messages)
     assert len(ids) == 60 and set(ids.values()) == {1}
     assert all(r.status == "sent" and r.attempts == 1 for r in _rows(engine))
+
+
+def test_woken_after_a_commit_and_retries_when_due_without_waiting_for_the_poll(engine, ctx, sink):
+    """The poll interval (60 s here) is only a safety net: a wake sends at once, a retry leaves
+    when it is due."""
+    slow_poll = ctx.settings.model_copy(update={"send_poll_s": 60.0, "send_retry_base_s": 0.3,
+                                                "max_send_attempts": 5})
+    sender = OutboundSender(engine, slow_poll)  # real clock: the queued rows are due
+    sink.refuse = {COPY}
+
+    def copy_attempts() -> int:
+        return next(r.attempts for r in _rows(engine) if r.to_email == COPY)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(sender.run())
+        try:
+            await asyncio.sleep(0.2)  # idle: nothing queued yet
+            await asyncio.to_thread(_queue, engine, ctx, 1)
+            sender.wake()  # what the handlers' after-commit hook does
+            await asyncio.to_thread(sink.wait_for, 2, 10)
+            await asyncio.to_thread(_wait_until, lambda: copy_attempts() > 0)
+            sink.refuse = set()
+            await asyncio.to_thread(sink.wait_for, 3, 10)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    run(scenario())
+    assert sorted(m.to for m in sink.messages) == sorted([LEAD, COPY, COMPANY])
+    assert [(r.to_email, r.status) for r in _rows(engine)] == [(LEAD, "sent"), (COPY, "sent"), (COMPANY, "sent")]
