@@ -90,26 +90,6 @@ def last_message_id_to(session: Session, participant_id: str) -> str | None:
     ).first()
 
 
-def due_outbound_ids(session: Session, now: datetime, limit: int = 50) -> list[int]:
-    return list(session.exec(
-        select(OutboundEmail.id).where(
-            OutboundEmail.status == "pending", OutboundEmail.next_attempt_at <= now,
-            or_(col(OutboundEmail.lease_until).is_(None), col(OutboundEmail.lease_until) < now),
-        ).order_by(col(OutboundEmail.id)).limit(limit)
-    ))
-
-
-def lease_outbound(session: Session, row_id: int, now: datetime, until: datetime) -> bool:
-    """Compare-and-set: only one sender (instance) may hold a row at a time."""
-    result = session.execute(
-        update(OutboundEmail).where(
-            OutboundEmail.id == row_id, OutboundEmail.status == "pending",
-            or_(col(OutboundEmail.lease_until).is_(None), col(OutboundEmail.lease_until) < now),
-        ).values(lease_until=until)
-    )
-    return result.rowcount == 1
-
-
 def _send_priority():
     """Lead copies first, then the other RBEs' copies, then the company's (and anything else)."""
     return case((Participant.role == "lead", 0), (col(Participant.role).in_(("copy", "fallback")), 1), else_=2)
