@@ -84,18 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL on 127.0.0.1:5432 instead of SQLite")
     parser.add_argument("--drain-timeout", type=float, default=180.0, help="seconds to wait for the last emails")
     parser.add_argument("--log-level", default="INFO")
-    parser.add_argument("--relay-fix", action="store_true",
-                        help="experiment: services run with the relay fix of bench/relay_fix.py (monkeypatch)")
     parser.add_argument("--smoke", action="store_true", help="a few seconds, tiny volume, nothing written")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     rates = [5.0] if args.smoke else [float(r) for r in args.rates.split(",")]
     duration = 2.0 if args.smoke else args.duration
-    variant = ("PostgreSQL" if args.postgres else "SQLite") + (", relay fix applied (experiment)" if args.relay_fix else "")
+    variant = ("PostgreSQL" if args.postgres else "SQLite")
 
     with tempfile.TemporaryDirectory(prefix="mlp-bench-e2e-") as tmp:
         started = time.monotonic()
-        pipeline = Pipeline(Path(tmp), postgres=args.postgres, log_level=args.log_level, relay_fix=args.relay_fix)
+        pipeline = Pipeline(Path(tmp), postgres=args.postgres, log_level=args.log_level)
         try:
             pipeline.start()
             targets = usable_targets(pipeline)
@@ -133,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         "The machine is shared with other engineers' test suites: figures are perturbed upwards "
         f"(load average at the end of the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on 2 cores).\n\n"
     )
-    write_section("e2e_latency" + ("_postgres" if args.postgres else "") + ("_relay_fix" if args.relay_fix else ""),
+    write_section("e2e_latency" + ("_postgres" if args.postgres else ""),
                   f"End-to-end latency, 202 → lead RBE's email ({variant})", notes + body + "\n\n" + verdict,
                   command=".venv/bin/python -m bench.e2e_latency " + " ".join(sys.argv[1:] if argv is None else argv))
     return 1 if failed else 0

@@ -82,10 +82,8 @@ def proc_cpu_s(pid: int) -> float:
 class Service:
     """One service as a real process; optionally run under pyinstrument."""
 
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path, pyinstrument_out: Path | None = None,
-                 relay_fix: bool = False) -> None:
+    def __init__(self, name: str, env: dict[str, str], log_dir: Path, pyinstrument_out: Path | None = None) -> None:
         self.name, self.env, self.log_dir = name, env, log_dir
-        self.relay_fix = relay_fix
         self.port = int(env[f"MLP_{name.upper()}_URL"].rsplit(":", 1)[1])
         self.pyinstrument_out = pyinstrument_out
         self.proc: subprocess.Popen | None = None
@@ -102,7 +100,7 @@ class Service:
     def start(self) -> Service:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{self.name}.log", "ab")  # noqa: SIM115 - closed with the process
-        prefix = [sys.executable, "-m", "bench.relay_fix" if self.relay_fix else "shared.cli"]
+        prefix = [sys.executable, "-m", "shared.cli"]
         if self.pyinstrument_out:
             prefix = [sys.executable, "-m", "pyinstrument", "-r", "text", "--show-all", "-o",
                       str(self.pyinstrument_out), "-m", "shared.cli"]
@@ -202,10 +200,8 @@ def _catalog_template() -> Path:
 
 class Pipeline:
     def __init__(self, workdir: Path, *, postgres: bool = False, log_level: str = "INFO",
-                 extra_env: dict[str, str] | None = None, pyinstrument: dict[str, Path] | None = None,
-                 relay_fix: bool = False) -> None:
+                 extra_env: dict[str, str] | None = None, pyinstrument: dict[str, Path] | None = None) -> None:
         self.workdir = workdir
-        self.relay_fix = relay_fix
         self.postgres = postgres
         self.redis_server = RedisServer()
         self.sink = Sink(workdir / "sink.tsv")
@@ -241,8 +237,7 @@ class Pipeline:
             shutil.copy(_catalog_template(), self.workdir / "catalog.db")
             self.service_env = {name: self.env for name in SERVICES}
         for name in SERVICES:  # all at once: the matcher retries its snapshot until the catalog answers
-            svc = Service(name, self.service_env[name], self.workdir / "logs", self.pyinstrument.get(name),
-                          relay_fix=self.relay_fix)
+            svc = Service(name, self.service_env[name], self.workdir / "logs", self.pyinstrument.get(name))
             self.services[name] = svc.start()
         for svc in self.services.values():
             svc.wait_ready()

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
-HELPERS = {"__init__", "report", "pipeline", "profiling", "sink", "relay_fix"}
+HELPERS = {"__init__", "report", "pipeline", "profiling", "sink"}
 # Small arguments for scripts that have no --smoke flag yet (but have --no-write).
 FALLBACK = {
     "routing": ["--requests", "20", "--scales", "1", "--no-write"],
