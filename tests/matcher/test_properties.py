@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from services.matcher.service import decide
@@ -23,6 +23,8 @@ NEEDS = ["pfmp", "apprentissage", "recrutement", "visite", "intervention", "jury
 @given(postal=st.sampled_from(POSTCODES), jobs=st.lists(st.sampled_from(JOBS), max_size=3),
        needs=st.lists(st.sampled_from(NEEDS), min_size=1, max_size=2, unique=True),
        naf=st.sampled_from([None, "10.71C", "43.21A", "56.10A"]), k=st.integers(1, 5))
+# Found by CI: a lycée at 150.8 km (great circle) inside the flat-earth 150 km search radius.
+@example(postal="50360", jobs=["fleuriste"], needs=["pfmp"], naf=None, k=4)
 def test_every_decision_respects_k_dedup_one_lead_and_territory(real_model, postal, jobs, needs, naf, k):
     event = submitted(postal, needs, jobs, naf=naf)
     query = build_query(event)

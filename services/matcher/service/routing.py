@@ -129,6 +129,10 @@ def rank(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, radius: f
             break
         ly = m.lycee
         distance = haversine_km(query.latitude, query.longitude, ly.latitude, ly.longitude)
+        if distance > radius:
+            # The grid search uses a flat-earth distance, off by up to ~1 % at 150 km: the radius
+            # promised to the company is checked on the great-circle distance that is reported.
+            continue
         cand = _explained(model, query, m, round(distance, 1), score, loads.get(ly.uai, 0), today)
         askable += cand.blocked is None
         out.append(cand)
