@@ -12,13 +12,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
+from functools import cache, lru_cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, Template, select_autoescape
 
+from services.notifier.service import mime
+from services.notifier.service.mime import one_line
+
+__all__ = ["Attachment", "OutgoingCopy", "compose", "need_labels", "one_line", "render"]
+
+_BLANK_LINES = re.compile(r"\n{3,}")
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "emails"
 
 NEED_LABELS = {
@@ -43,6 +48,7 @@ _env = Environment(
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,
 )
 
 
@@ -69,50 +75,53 @@ class OutgoingCopy:
     attachments: list[Attachment] = field(default_factory=list)
 
 
+@cache
+def _template(name: str) -> Template:
+    """Compiled once: the environment would otherwise look each template up (and stat its file)
+    for every copy."""
+    return _env.get_template(name)
+
+
 def render(template: str, context: dict) -> tuple[str, str]:
-    text = _env.get_template(f"{template}.txt").render(**context)
-    text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
-    html = _env.get_template(f"{template}.html").render(**context)
+    text = _template(f"{template}.txt").render(context)
+    text = _BLANK_LINES.sub("\n\n", text).strip() + "\n"
+    html = _template(f"{template}.html").render(context)
     return text, html
 
 
-def one_line(value: str | None) -> str:
-    """Header-safe text: no CR/LF (header injection), whitespace collapsed."""
-    return " ".join((value or "").split())
+@lru_cache(maxsize=8)
+def _from_header(mail_from: str) -> str:
+    name, addr = parseaddr(mail_from)
+    return mime.fold("From", mime.address_tokens(name, addr))
 
 
 def compose(copy: OutgoingCopy) -> bytes:
+    """The copy as sent (CRLF line ends): headers, then text and HTML alternatives, then any attachments."""
     text, html = render(copy.template, copy.context)
-    msg = EmailMessage()
-    name, addr = parseaddr(copy.mail_from)
-    msg["From"] = formataddr((name, addr)) if name else addr
-    to_email, to_name = one_line(copy.to_email), one_line(copy.to_name)
-    msg["To"] = Address(display_name=to_name, addr_spec=to_email) if _address_ok(to_email) else to_email
-    msg["Reply-To"] = copy.reply_to
-    msg["Subject"] = one_line(copy.subject)
-    msg["Date"] = format_datetime(copy.date)
-    msg["Message-ID"] = copy.message_id
+    to_email = one_line(copy.to_email)
+    to = (mime.address_tokens(copy.to_name, to_email) if mime.address_ok(to_email)
+          else mime.text_tokens(to_email))
+    head = [
+        _from_header(copy.mail_from),
+        mime.fold("To", to),
+        mime.fold("Reply-To", [one_line(copy.reply_to)]),
+        mime.header("Subject", copy.subject),
+        mime.fold("Date", [format_datetime(copy.date)]),
+        mime.fold("Message-ID", [one_line(copy.message_id)]),
+    ]
     if copy.references:
-        msg["In-Reply-To"] = copy.references[-1]
-        msg["References"] = " ".join(copy.references)
-    msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"
-    msg["List-Id"] = copy.list_id
-    msg["Content-Language"] = "fr"
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
+        references = [one_line(r) for r in copy.references]
+        head += [mime.fold("In-Reply-To", references[-1:]), mime.fold("References", references)]
+    head += [
+        "Auto-Submitted: auto-generated\r\n",
+        "X-Auto-Response-Suppress: OOF, AutoReply\r\n",
+        mime.header("List-Id", copy.list_id),
+        "Content-Language: fr\r\n",
+        "MIME-Version: 1.0\r\n",
+    ]
+    content_type, body = mime.multipart("alternative", [mime.text_part("plain", text), mime.text_part("html", html)])
     if copy.attachments:
-        msg.make_mixed()
-        for att in copy.attachments:
-            maintype, _, subtype = att.content_type.partition("/")
-            msg.add_attachment(att.data, maintype=maintype or "application",
-                               subtype=subtype or "octet-stream", filename=att.filename)
-    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
-
-
-def _address_ok(email: str) -> bool:
-    try:
-        Address(addr_spec=email)
-        return True
-    except Exception:
-        return False
+        alternative = content_type.encode("ascii") + b"\r\n" + body
+        content_type, body = mime.multipart("mixed", [alternative, *(
+            mime.attachment_part(a.filename, a.content_type, a.data) for a in copy.attachments)])
+    return "".join(head).encode("utf-8") + content_type.encode("ascii") + b"\r\n" + body
