@@ -1,0 +1,159 @@
+"""CPU time and SQL statements per call of intake's hot paths, in-process, on a fresh database.
+
+    .venv/bin/python -m tests.intake.bench_handlers [--calls 1000] [--warmup 300] [--postgres]
+
+Measured, each call in its own transaction as in production:
+
+* ``accept``: ``IntakeContext.accept_sync`` of one valid body (validation, rate-limit count, request,
+  timeline entry and outbox rows, commit);
+* ``routed``: one ``RequestRouted`` (three recipients) through the stream handler, inside a
+  transaction that first stores the processed-event key, as ``shared.consumer`` does;
+* ``message``: one ``ThreadMessage`` (the notifier's acknowledgement) the same way.
+
+CPU is ``time.process_time`` of this process (the PostgreSQL server's own CPU is not counted);
+statements are ``before_cursor_execute`` events (SQLite's ``BEGIN IMMEDIATE`` included, commits
+not). Warm-up calls fill the tables first, so lookups run on non-empty indexes. Logs are at WARNING
+so that log output is not measured. Not a test (no ``test_`` prefix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlmodel import Session
+
+from services.intake.config import IntakeSettings
+from services.intake.context import IntakeContext
+from services.intake.handlers import on_message, on_routed
+from services.intake.models import INTAKE_TABLES
+from shared.db import create_tables, make_engine
+from shared.events import RequestRouted, RoutedRecipient, ThreadMessage
+from shared.geo import load_communes
+from shared.logging import configure_logging
+from shared.outbox import BACKBONE_TABLES, ProcessedEvent
+from tests.intake.conftest import body
+
+POSTAL_CODES = ["69007", "75011", "13001", "33000", "59000", "31000", "44000", "67000", "35000", "06000"]
+
+
+@dataclass
+class Figures:
+    name: str
+    calls: int
+    cpu_s: float
+    statements: int
+
+    def line(self) -> str:
+        return (f"{self.name:<8} calls={self.calls} cpu={self.cpu_s * 1000 / self.calls:.2f} ms/call "
+                f"statements={self.statements / self.calls:.2f}/call")
+
+
+@contextmanager
+def statement_counter(engine: Engine) -> Iterator[list[int]]:
+    count = [0]
+
+    def on_execute(*_: Any) -> None:
+        count[0] += 1
+
+    event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        yield count
+    finally:
+        event.remove(engine, "before_cursor_execute", on_execute)
+
+
+def measure(engine: Engine, name: str, call: Callable[[int], object], calls: int, warmup: int) -> Figures:
+    """Run ``call(i)`` for i in [0, warmup) unmeasured, then for [warmup, warmup + calls) measured."""
+    for i in range(warmup):
+        call(i)
+    with statement_counter(engine) as count:
+        started = time.process_time()
+        for i in range(warmup, warmup + calls):
+            call(i)
+        cpu = time.process_time() - started
+    return Figures(name, calls, cpu, count[0])
+
+
+def consume(engine: Engine, group: str, stream: str, handler: Callable[[Any, Session], object], ev: Any) -> None:
+    """One event as the reliable consumer handles it: processed-event key, handler, commit."""
+    with Session(engine, expire_on_commit=False) as session:
+        session.add(ProcessedEvent(consumer_group=group, event_id=str(ev.event_id), stream=stream))
+        session.flush()
+        handler(ev, session)
+        session.commit()
+
+
+def routed_event(request_id: str) -> RequestRouted:
+    recipients = [
+        RoutedRecipient(assignment_id=uuid.uuid4(), rbe_email=f"rbe{n}@ac-lyon.fr", role="lead" if n == 0 else "copy",
+                        uais=[f"069000{n}A"], lycees=[f"Lycée professionnel numéro {n}"])
+        for n in range(3)
+    ]
+    return RequestRouted(
+        correlation_id="bench", request_id=uuid.UUID(request_id), routing_id=uuid.uuid4(),
+        submitted_at=datetime.now(UTC), needs=["pfmp"], academie="Lyon", company_name="Boulangerie Dupont",
+        contact={"name": "Jeanne Martin", "email": "jeanne.martin@boulangerie-dupont.fr"}, recipients=recipients,
+    )
+
+
+def acknowledgement(request_id: str) -> ThreadMessage:
+    return ThreadMessage(
+        correlation_id="bench", request_id=uuid.UUID(request_id), message_id=uuid.uuid4().hex,
+        author_role="system", author_label="MonLycéePro", kind="acknowledgement", sent_at=datetime.now(UTC),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--postgres", action="store_true", help="a fresh database on the test PostgreSQL")
+    args = parser.parse_args(argv)
+    configure_logging("intake", "WARNING")
+    tmp = Path(tempfile.mkdtemp())
+    url, drop = f"sqlite:///{tmp}/intake.db", None
+    if args.postgres:
+        from tests.support.servers import create_postgres_database, postgres_admin_url
+        url, drop = create_postgres_database(postgres_admin_url())
+    settings = IntakeSettings(env="test", database_url=url, var_dir=tmp, public_base_url="http://intake.test",
+                              rate_limit_email=1000, log_level="WARNING")
+    engine = make_engine(url)
+    create_tables(engine, [*BACKBONE_TABLES, *INTAKE_TABLES])
+    ctx = IntakeContext(runtime=SimpleNamespace(engine=engine), settings=settings,  # type: ignore[arg-type]
+                        communes=load_communes(settings.data_dir), ip_limiter=None, signer=None,  # type: ignore[arg-type]
+                        templates=None)  # type: ignore[arg-type]
+    total = args.warmup + args.calls
+    bodies = [body(contact__email=f"contact{i}@entreprise{i % 97}.fr", location={"postal_code": POSTAL_CODES[i % 10]})
+              for i in range(total)]
+    ids: list[str] = []
+    results = [measure(engine, "accept", lambda i: ids.append(ctx.accept_sync(bodies[i], "api", f"c{i}").request_id),
+                       args.calls, args.warmup)]
+    routed = [routed_event(request_id) for request_id in ids]
+    results.append(measure(engine, "routed", lambda i: consume(engine, "intake", "routed", on_routed, routed[i]),
+                           args.calls, args.warmup))
+    messages = [acknowledgement(request_id) for request_id in ids]
+    results.append(measure(engine, "message", lambda i: consume(engine, "intake", "message", on_message, messages[i]),
+                           args.calls, args.warmup))
+    engine.dispose()
+    if drop is not None:
+        drop()
+    print(f"db={engine.dialect.name} warmup={args.warmup}")
+    for figures in results:
+        print(figures.line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""CPU time and SQL statements per ``RequestSubmitted`` the matcher handles, in-process.
+
+    .venv/bin/python -m tests.matcher.bench_flows [--calls 1000] [--warmup 300] [--postgres] [--fake]
+
+Each event goes through ``MatcherHandlers.on_request_submitted`` (build the query, route on the read
+model, store the request, decision, assignments and monthly loads, stage ``RequestRouted``) inside
+a transaction that first stores the processed-event key and then commits, as ``shared.consumer``
+does. The read model is the real catalog (data/, through the catalog's own loader) unless
+``--fake`` (the small hand-made one of the unit tests). Requests come from distinct companies
+(no follow-ups) in communes with lycées, for common jobs. Figures as in
+``tests.intake.bench_handlers``: ``time.process_time`` of this process and ``before_cursor_execute``
+events per call; ``routing`` is the in-memory decision alone, for comparison.
+
+The monthly-load table starts with one row (count 0) per lycée of the catalog, as late in a month
+when most lycées were asked once: routing reads the month's loads on every event, and that read
+grows with the table (``--empty-loads`` starts it empty instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from services.matcher.config import MatcherSettings
+from services.matcher.handlers import MatcherHandlers
+from services.matcher.models import TABLES, MonthlyLoad
+from services.matcher.service import flows
+from services.matcher.snapshot_source import ReadModelHolder
+from shared.db import create_tables, make_engine, unit_of_work
+from shared.events import Contact, Location, RequestSubmitted
+from shared.logging import configure_logging
+from shared.outbox import BACKBONE_TABLES
+from tests.intake.bench_handlers import Figures, consume, measure
+from tests.matcher.fakes import make_snapshot
+
+POSTAL_CODES = ["69007", "75011", "13001", "33000", "59000", "31000", "44000", "67000", "35000", "34000",
+                "38000", "76000", "21000", "37000", "63000", "87000", "29200", "80000", "51100", "57000"]
+JOBS = ["boulanger", "électricien", "cuisinier", "coiffeur", "maçon", "plombier", "vendeur", "serveur",
+        "mécanicien automobile", "aide-soignant", "menuisier", "pâtissier"]
+
+
+def request(i: int, fake: bool) -> RequestSubmitted:
+    return RequestSubmitted(
+        correlation_id=f"bench{i}", request_id=uuid.uuid4(), submitted_at=datetime.now(UTC), needs=["pfmp"],
+        jobs=["boulanger" if fake else JOBS[i % len(JOBS)]], siret=None,
+        location=Location(postal_code="69007" if fake else POSTAL_CODES[i % len(POSTAL_CODES)]),
+        company_name=f"Entreprise {i}", contact=Contact(name="Camille Martin", email=f"contact{i}@entreprise{i}.fr"),
+        message="Nous cherchons un stagiaire pour le printemps.", radius_km=30,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--postgres", action="store_true", help="a fresh database on the test PostgreSQL")
+    parser.add_argument("--fake", action="store_true", help="the unit tests' small catalog instead of data/")
+    parser.add_argument("--empty-loads", action="store_true", help="no monthly-load rows at start")
+    args = parser.parse_args(argv)
+    configure_logging("matcher", "WARNING")
+    tmp = Path(tempfile.mkdtemp())
+    if args.fake:
+        snapshot = make_snapshot()
+    else:
+        from tests.matcher.conftest import build_real_catalog_snapshot
+        snapshot = build_real_catalog_snapshot(tmp)
+    url, drop = f"sqlite:///{tmp}/matcher.db", None
+    if args.postgres:
+        from tests.support.servers import create_postgres_database, postgres_admin_url
+        url, drop = create_postgres_database(postgres_admin_url())
+    settings = MatcherSettings(env="test", database_url=url, var_dir=tmp, fallback_email="national@monlyceepro.test")
+    engine = make_engine(url)
+    create_tables(engine, [*BACKBONE_TABLES, *TABLES])
+    if not args.empty_loads:
+        with unit_of_work(engine) as session:
+            month = datetime.now(UTC).strftime("%Y-%m")
+            session.add_all([MonthlyLoad(uai=ly.uai, month=month, count=0) for ly in snapshot.lycees])
+    holder = ReadModelHolder()
+    holder.install(snapshot, "bench")
+    handlers = MatcherHandlers(holder, settings)
+    events = [request(i, args.fake) for i in range(args.warmup + args.calls)]
+    results = [measure(engine, "submitted", lambda i: consume(
+        engine, "matcher", "submitted", handlers.on_request_submitted, events[i]), args.calls, args.warmup)]
+    queries = [flows.build_query(e) for e in events]
+    started = time.process_time()
+    for query in queries[args.warmup:]:
+        if query is not None:
+            flows.run_decision(holder.wait(1), query, settings, {}, datetime.now(UTC))
+    results.append(Figures("routing", args.calls, time.process_time() - started, 0))
+    engine.dispose()
+    if drop is not None:
+        drop()
+    print(f"db={engine.dialect.name} catalog={'fake' if args.fake else 'real'} lycees={len(snapshot.lycees)} "
+          f"load_rows={0 if args.empty_loads else len(snapshot.lycees)} warmup={args.warmup}")
+    for figures in results:
+        print(figures.line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
