@@ -1,11 +1,15 @@
-"""All SQL of the matcher. Functions take the caller's session and never commit."""
+"""All SQL of the matcher. Functions take the caller's session and never commit; staged rows are written
+by the next autoflush or the commit."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 
+from sqlalchemy import insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from services.matcher.models import (
@@ -39,9 +43,15 @@ def find_repeat(session: Session, company_key: str, needs: set[str], since: date
 
 
 def add(session: Session, *rows: object) -> None:
-    for row in rows:
-        session.add(row)
-    session.flush()
+    """Stage rows: they are written together by the next flush (a query's autoflush or the commit),
+    one INSERT per table, instead of one flush per call."""
+    session.add_all(rows)
+
+
+def insert_assignments(session: Session, rows: list[dict]) -> None:
+    """New assignments in one executemany, without building ORM objects (nothing reads them back)."""
+    if rows:
+        session.connection().execute(insert(Assignment.__table__), rows)  # type: ignore[attr-defined]
 
 
 def month_loads(session: Session, month: str) -> dict[str, int]:
@@ -50,14 +60,17 @@ def month_loads(session: Session, month: str) -> dict[str, int]:
 
 
 def increment_loads(session: Session, uais: Iterable[str], month: str) -> None:
-    for uai in uais:
-        row = session.exec(select(MonthlyLoad).where(MonthlyLoad.uai == uai, MonthlyLoad.month == month)).first()
-        if row is None:
-            session.add(MonthlyLoad(uai=uai, month=month, count=1))
-        else:
-            row.count += 1
-            session.add(row)
-    session.flush()
+    """One upsert for all the UAIs (count + 1 each, a new row at 1), in UAI order so that concurrent
+    transactions lock the rows in the same order (PostgreSQL)."""
+    counts = Counter(uais)
+    if not counts:
+        return
+    table = MonthlyLoad.__table__  # type: ignore[attr-defined]
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values([{"uai": u, "month": month, "count": n} for u, n in sorted(counts.items())])
+    stmt = stmt.on_conflict_do_update(index_elements=["uai", "month"],
+                                      set_={"count": table.c["count"] + stmt.excluded["count"]})
+    session.connection().execute(stmt)
 
 
 def assignments_of(session: Session, request_id: str) -> list[Assignment]:
@@ -92,7 +105,6 @@ def open_review(session: Session, request_id: str, reason: str, academie: str | 
     else:
         item.reason, item.resolved_at = reason, None
         session.add(item)
-    session.flush()
 
 
 def list_review(session: Session, include_resolved: bool = False, limit: int = 200) -> list[ReviewItem]:
@@ -109,7 +121,6 @@ def get_review(session: Session, request_id: str) -> ReviewItem | None:
 def resolve_review(session: Session, item: ReviewItem) -> None:
     item.resolved_at = utcnow()
     session.add(item)
-    session.flush()
 
 
 def erase_request(session: Session, request_id: str, scrubbed_payload: str) -> bool:
@@ -120,5 +131,4 @@ def erase_request(session: Session, request_id: str, scrubbed_payload: str) -> b
     row.company_key = None
     row.erased_at = utcnow()
     session.add(row)
-    session.flush()
     return True

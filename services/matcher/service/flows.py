@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from services.matcher import repository as repo
 from services.matcher.config import MatcherSettings
-from services.matcher.models import Assignment, RoutedRequest, RoutingDecision
+from services.matcher.models import Assignment, RoutedRequest, RoutingDecision, utcnow
 from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.service.routing import Candidate, Decision, RecipientPlan, RoutingQuery, decide, select
 from shared.events import (
@@ -99,22 +99,33 @@ def _month(now: datetime) -> str:
 
 
 def _store_assignments(session: Session, request_id: str, routing_id: str, plans: list[RecipientPlan],
-                       candidates: list[Candidate], now: datetime) -> list[Assignment]:
+                       candidates: list[Candidate], now: datetime) -> list[RoutedRecipient]:
+    """Store one assignment per plan and count the month's loads; returns the event's recipients,
+    built from the plans (the rows are not read back)."""
     family_of = {c.uai: c.family for c in candidates}
-    rows = [
-        Assignment(
-            id=str(uuid.uuid4()), request_id=request_id, routing_id=routing_id, rbe_id=p.rbe_id,
+    ids = [str(uuid.uuid4()) for _ in plans]
+    rows = []
+    for assignment_id, p in zip(ids, plans, strict=True):
+        stamp = utcnow()
+        rows.append(dict(
+            id=assignment_id, request_id=request_id, routing_id=routing_id, rbe_id=p.rbe_id,
             rbe_email=p.rbe_email, rbe_name=p.rbe_name, is_generic_contact=p.is_generic_contact, role=p.role,
-            uais=",".join(p.uais), lycees=json.dumps(p.lycees, ensure_ascii=False),
+            status="pending", uais=",".join(p.uais), lycees=json.dumps(p.lycees, ensure_ascii=False),
             families=",".join(family_of.get(u, u) for u in p.uais), distance_km=p.distance_km,
             formations=json.dumps([{"cfd": c, "label": label} for c, label in p.formations], ensure_ascii=False),
-            reasons=json.dumps(p.reasons, ensure_ascii=False),
-        )
-        for p in plans
-    ]
-    repo.add(session, *rows)
+            reasons=json.dumps(p.reasons, ensure_ascii=False), created_at=stamp, updated_at=stamp,
+        ))
+    repo.insert_assignments(session, rows)
     repo.increment_loads(session, [u for p in plans for u in p.uais], _month(now))
-    return rows
+    return [
+        RoutedRecipient(
+            assignment_id=uuid.UUID(assignment_id), rbe_email=p.rbe_email, rbe_name=p.rbe_name, role=p.role,  # type: ignore[arg-type]
+            is_generic_address=p.is_generic_contact, uais=list(p.uais), lycees=list(p.lycees),
+            distance_km=p.distance_km, formations=[FormationRef(cfd=c, label=label) for c, label in p.formations],
+            reasons=list(p.reasons),
+        )
+        for assignment_id, p in zip(ids, plans, strict=True)
+    ]
 
 
 def recipient_of(row: Assignment) -> RoutedRecipient:
@@ -127,14 +138,13 @@ def recipient_of(row: Assignment) -> RoutedRecipient:
 
 
 def routed_event(req: RequestSubmitted, routing_id: str, kind: str, academie: str | None,
-                 assignments: list[Assignment], explanation: str, fallback: str | None) -> RequestRouted:
+                 recipients: list[RoutedRecipient], explanation: str, fallback: str | None) -> RequestRouted:
     return RequestRouted(
         correlation_id=req.correlation_id, request_id=req.request_id, routing_id=uuid.UUID(routing_id),
         submitted_at=req.submitted_at, kind=kind, needs=req.needs, academie=academie,  # type: ignore[arg-type]
         company_name=req.company_name, contact=req.contact, jobs=req.jobs, message=req.message,
         places=req.places, period=req.period, commune_name=req.location.commune_name,
-        recipients=[recipient_of(a) for a in assignments], fallback_email=fallback,
-        unroutable=not assignments, explanation=explanation,
+        recipients=recipients, fallback_email=fallback, unroutable=not recipients, explanation=explanation,
     )
 
 
@@ -225,7 +235,7 @@ def escalate(session: Session, event: AssignmentChanged, model: CatalogReadModel
         if promoted is not None:
             promoted.role, promoted.updated_at = "lead", now
             repo.add(session, promoted)
-            new = [promoted]
+            new = [recipient_of(promoted)]
             explanation = f"Plus de candidat non sollicité : {json.loads(promoted.lycees)[0]} devient référent principal."
             fallback = None
         else:
