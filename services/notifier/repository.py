@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, update
+from sqlalchemy import case, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from services.notifier.models import (
@@ -88,6 +88,14 @@ def last_message_id_to(session: Session, participant_id: str) -> str | None:
         select(OutboundEmail.message_id).where(OutboundEmail.participant_id == participant_id)
         .order_by(col(OutboundEmail.id).desc())
     ).first()
+
+
+def insert_outbound(session: Session, rows: list[dict]) -> None:
+    """Queue copies in ONE statement (executemany), without ORM objects: no flush, no RETURNING
+    round trip per row (SQLite gives no ordered RETURNING, so the ORM inserts such rows one by
+    one). Nothing references these rows, so they may precede the pending ORM rows they name."""
+    if rows:
+        session.execute(insert(OutboundEmail.__table__), rows)  # type: ignore[attr-defined]
 
 
 def _send_priority():

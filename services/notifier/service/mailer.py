@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from services.notifier import repository as repo
 from services.notifier.config import NotifierSettings
-from services.notifier.models import OutboundEmail, Participant, Thread, ThreadEntry
+from services.notifier.models import Participant, Thread, ThreadEntry, utcnow
 from services.notifier.service.addresses import make_action_token, reply_address
 from services.notifier.service.calendar import Clock, WorkingCalendar, system_clock
 from services.notifier.service.emails import Attachment, OutgoingCopy, compose, need_labels
@@ -89,17 +89,27 @@ def new_entry(session: Session, thread: Thread, kind: str, *, author: Participan
                         author_role=author.role if author else "system", text=text, inbound_id=inbound_id)
     if at is not None:
         entry.created_at = at
-    repo.add(session, entry)
+    session.add(entry)  # flushed with the transaction (or by the next query's autoflush)
     return entry
+
+
+@dataclass(frozen=True)
+class QueuedCopy:
+    """What callers use of a queued copy (its row is inserted without an ORM object)."""
+
+    message_id: str
+    participant_id: str
 
 
 def queue_copy(session: Session, ctx: NotifierContext, thread: Thread, entry: ThreadEntry, recipient: Participant,
                template: str, *, attachments: list[Attachment] | None = None, shared: dict | None = None,
-               first_copy: bool = False, **extra) -> OutboundEmail:
+               first_copy: bool = False, batch: list[dict] | None = None, **extra) -> QueuedCopy:
     """One copy of ``entry`` for ``recipient``, with its own Message-ID and reply address.
 
     ``shared``: the thread context already computed for this entry (several copies of one entry
-    share it); ``first_copy``: the recipient got nothing in this thread yet (no lookup needed).
+    share it); ``first_copy``: the recipient got nothing in this thread yet (no lookup needed);
+    ``batch``: the row is appended there, for the caller to insert with ``repo.insert_outbound``
+    (one statement for all the copies of an entry), else it is inserted at once.
     """
     s = ctx.settings
     message_id = f"<{entry.id[:12]}.{recipient.token}.{thread.token}@{s.reply_domain}>"
@@ -109,16 +119,21 @@ def queue_copy(session: Session, ctx: NotifierContext, thread: Thread, entry: Th
                "entry": entry,
                "actions": action_links(ctx, recipient), **extra}
     own_reply_address = reply_address_of(ctx, thread, recipient)
+    now = ctx.now()
     raw = compose(OutgoingCopy(
         to_email=recipient.email, to_name=recipient.name, mail_from=s.mail_from, reply_to=own_reply_address,
         subject=thread.subject, message_id=message_id, references=references, list_id=s.list_id,
-        template=template, context=context, date=ctx.now(), attachments=attachments or [],
+        template=template, context=context, date=now, attachments=attachments or [],
     ))
-    row = OutboundEmail(thread_id=thread.id, entry_id=entry.id, participant_id=recipient.id, kind=entry.kind,
-                        to_email=recipient.email, envelope_from=own_reply_address, message_id=message_id, raw=raw,
-                        next_attempt_at=ctx.now(), correlation_id=current_correlation_id())
-    session.add(row)  # flushed with the transaction (or by the next query's autoflush)
-    return row
+    row = {"thread_id": thread.id, "entry_id": entry.id, "participant_id": recipient.id, "kind": entry.kind,
+           "to_email": recipient.email, "envelope_from": own_reply_address, "correlation_id": current_correlation_id(),
+           "message_id": message_id, "raw": raw, "status": "pending", "attempts": 0, "next_attempt_at": now,
+           "lease_until": None, "last_error": None, "sent_at": None, "created_at": utcnow()}
+    if batch is not None:
+        batch.append(row)
+    else:
+        repo.insert_outbound(session, [row])
+    return QueuedCopy(message_id=message_id, participant_id=recipient.id)
 
 
 def publish_thread_message(session: Session, ctx: NotifierContext, thread: Thread, entry: ThreadEntry, kind: str,

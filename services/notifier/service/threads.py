@@ -105,14 +105,16 @@ def start_thread(session: Session, ctx: NotifierContext, event: RequestRouted) -
     people = [*created, *([fallback] if fallback else []), company]
     entry = new_entry(session, thread, "initial", at=ctx.now())
     shared = thread_context(session, thread, people)
+    rows: list[dict] = []  # one INSERT for every copy; the other rows are flushed by the commit
     for person in rbes:
-        queue_copy(session, ctx, thread, entry, person, "rbe_request", shared=shared, first_copy=True, intro="new")
+        queue_copy(session, ctx, thread, entry, person, "rbe_request", shared=shared, first_copy=True,
+                   batch=rows, intro="new")
     if fallback is not None:
         queue_copy(session, ctx, thread, entry, fallback, "rbe_request", shared=shared, first_copy=True,
-                   intro="unroutable")
+                   batch=rows, intro="unroutable")
     ack = queue_copy(session, ctx, thread, entry, company, "company_ack", shared=shared, first_copy=True,
-                     unroutable=not rbes)
-    session.flush()
+                     batch=rows, unroutable=not rbes)
+    repo.insert_outbound(session, rows)
     lycees = [p.label for p in rbes if p.label]
     text = (f"Votre demande a été transmise à : {', '.join(lycees)}." if lycees else
             "Aucun lycée proche ne correspond encore : le référent entreprises de l'académie a reçu votre demande.")
