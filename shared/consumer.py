@@ -2,48 +2,43 @@
 
 Each call to :func:`subscribe_reliably` registers two faststream subscribers on the broker:
 
-* the **main** subscriber reads new entries (``>``) under a consumer name that is stable
-  across restarts (``<group>-<instance>``);
-* the **claimer** takes back entries that stayed pending longer than ``claim_idle_ms``
-  (a consumer crashed after reading, or the handler failed): faststream never re-reads
-  a failed entry by itself.
+* the **main** subscriber reads new entries (``>``) in batches of up to ``batch_size`` under a
+  consumer name that is stable across restarts (``<group>-<instance>``). A batch is handled in
+  one transaction (see :mod:`shared.processing`); if it fails, its events are retried one
+  transaction each, so only the failing event stays pending;
+* the **claimer** takes back, one at a time, entries that stayed pending longer than
+  ``claim_idle_ms`` (a consumer crashed after reading, or the handler failed): faststream never
+  re-reads a failed entry by itself.
 
-Before handling, the delivery count is read from the PEL; past ``max_deliveries`` the entry
-is copied, with its last error, to ``mlp.deadletter.<group>`` and acknowledged. An entry whose
-payload cannot be parsed goes there at once: no retry would fix it.
+Before handling a claimed entry, its delivery count is read from the PEL; past ``max_deliveries``
+the entry is copied, with its last error, to ``mlp.deadletter.<group>`` and acknowledged. An
+entry whose payload cannot be parsed goes there at once: no retry would fix it.
 
-The handler is a plain function ``handler(event, session)``: it runs inside one transaction
-together with the insertion of the ``ProcessedEvent`` key, so a redelivered event has no
-second effect. It may return an async callable, run only after the commit (side effects
-leave after commit).
+The handler is a plain function ``handler(event, session)`` run inside the transaction that
+stores the event's ``ProcessedEvent`` key, so a redelivered event has no second effect. It may
+return an async callable, run only after the commit (side effects leave after commit).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
-from faststream.redis.annotations import RedisStreamMessage
+from faststream.redis.annotations import RedisBatchStreamMessage, RedisStreamMessage
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
 from shared.events import Event, Streams, event_from_payload
 from shared.logging import correlation_scope, get_logger
-from shared.metrics import DEAD_LETTERS, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
-from shared.outbox import ProcessedEvent
+from shared.metrics import DEAD_LETTERS, EVENT_BATCH_SIZE, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
+from shared.processing import DUPLICATE, AfterCommit, Handler, handle_batch, handle_one
 
 log = get_logger(__name__)
-
-AfterCommit = Callable[[], Awaitable[None]]
-Handler = Callable[[Any, Session], AfterCommit | None]
 
 LAST_ERROR_KEY = "mlp:lasterror:{group}"
 
@@ -79,6 +74,17 @@ class ConsumerConfig:
     claim_idle_ms: int = 30_000
     polling_interval_ms: int = 100
     accepts: tuple[type[Event], ...] = ()
+    batch_size: int = 64
+
+
+@dataclass
+class Entry:
+    """One stream entry of a delivery: its id, decoded body, raw bytes (for the dead letter)."""
+
+    entry_id: str
+    body: Any
+    raw: bytes
+    event: Event | None = None
 
 
 class ReliableConsumer:
@@ -97,7 +103,8 @@ class ReliableConsumer:
         cfg = self.config
         _GROUPS_BY_BROKER.setdefault(id(self.broker), set()).add((cfg.stream, cfg.group))
         main = StreamSub(
-            cfg.stream, group=cfg.group, consumer=cfg.consumer, polling_interval=cfg.polling_interval_ms
+            cfg.stream, group=cfg.group, consumer=cfg.consumer, polling_interval=cfg.polling_interval_ms,
+            batch=True, max_records=cfg.batch_size,
         )
         claimer = StreamSub(
             cfg.stream,
@@ -106,53 +113,108 @@ class ReliableConsumer:
             min_idle_time=cfg.claim_idle_ms,
             polling_interval=max(cfg.polling_interval_ms, min(cfg.claim_idle_ms // 2, 1000)),
         )
-        for sub in (main, claimer):
+        for sub, on_message in ((main, self._on_batch), (claimer, self._on_claimed)):
             title = f"{cfg.group}:{cfg.stream}:{sub.consumer}"
-            self.broker.subscriber(stream=sub, ack_policy=AckPolicy.MANUAL, title=title)(self._on_message)
+            self.broker.subscriber(stream=sub, ack_policy=AckPolicy.MANUAL, title=title)(on_message)
+
+    # -- delivery ------------------------------------------------------------
+    async def _on_batch(self, bodies: Any, msg: RedisBatchStreamMessage) -> None:
+        """New entries (first delivery): handled together; a failure falls back to one by one."""
+        raw = msg.raw_message
+        entries = [
+            Entry(_decode_id(entry_id), body, fields.get(b"__data__", b"") if isinstance(fields, dict) else b"")
+            for entry_id, body, fields in zip(raw["message_ids"], bodies, raw["data"], strict=True)
+        ]
+        EVENT_BATCH_SIZE.labels(self.config.group, self.config.stream).observe(len(entries))
+        valid: list[Entry] = []
+        for entry in entries:
+            try:
+                entry.event = self._parse(entry.body)
+                valid.append(entry)
+            except PoisonMessage as exc:
+                with correlation_scope(_correlation_of(entry.body)):
+                    await self._record_error(entry.entry_id, exc)
+                    await self._dead_letter(entry, deliveries=1, reason="poison")
+        if len(valid) == 1:
+            await self._handle_single(valid[0], deliveries=1)
+        elif valid:
+            await self._handle_together(valid)
+
+    async def _on_claimed(self, body: Any, msg: RedisStreamMessage) -> None:
+        """An entry left pending (crash or failure), retried alone until ``max_deliveries``."""
+        entry = Entry(_decode_id((msg.raw_message.get("message_ids") or [b"?"])[0]), body,
+                      msg.body if isinstance(msg.body, bytes) else str(body).encode())
+        deliveries = await msg.get_delivery_count()
+        with correlation_scope(_correlation_of(body) or msg.correlation_id):
+            if deliveries > self.config.max_deliveries:
+                await self._dead_letter(entry, deliveries, reason="max_deliveries")
+                return
+            try:
+                entry.event = self._parse(body)
+            except PoisonMessage as exc:
+                await self._record_error(entry.entry_id, exc)
+                await self._dead_letter(entry, deliveries, reason="poison")
+                return
+        await self._handle_single(entry, deliveries)
 
     # -- handling ------------------------------------------------------------
-    async def _on_message(self, body: Any, msg: RedisStreamMessage) -> None:
+    async def _handle_single(self, entry: Entry, deliveries: int) -> None:
         cfg = self.config
-        entry_id = _entry_id(msg)
-        deliveries = await msg.get_delivery_count()
-        correlation_id = body.get("data", {}).get("correlation_id") if isinstance(body, dict) else None
-        with correlation_scope(correlation_id or msg.correlation_id):
-            if deliveries > cfg.max_deliveries:
-                await self._dead_letter(msg, body, entry_id, deliveries, reason="max_deliveries")
-                return
+        assert entry.event is not None
+        with correlation_scope(entry.event.correlation_id):
             started = time.perf_counter()
             try:
-                event = self._parse(body)
-                after_commit = await asyncio.to_thread(self._handle_in_transaction, event)
-            except PoisonMessage as exc:
-                await self._record_error(entry_id, exc)
-                await self._dead_letter(msg, body, entry_id, deliveries, reason="poison")
-                return
+                outcome = await asyncio.to_thread(handle_one, self.engine, cfg.group, cfg.stream, self.handler,
+                                                  entry.event)
             except Exception as exc:
                 EVENTS_CONSUMED.labels(cfg.group, cfg.stream, "failed").inc()
-                await self._record_error(entry_id, exc)
+                await self._record_error(entry.entry_id, exc)
                 log.warning(
-                    "event_handling_failed", stream=cfg.stream, group=cfg.group, entry_id=entry_id,
+                    "event_handling_failed", stream=cfg.stream, group=cfg.group, entry_id=entry.entry_id,
                     deliveries=deliveries, error=type(exc).__name__, detail=str(exc)[:200],
                 )
                 return  # left pending: the claimer retries it after claim_idle_ms
-            EVENT_HANDLE_SECONDS.labels(cfg.group, cfg.stream).observe(time.perf_counter() - started)
-            await msg.ack()
-            if after_commit is _DUPLICATE:
-                EVENTS_CONSUMED.labels(cfg.group, cfg.stream, "duplicate").inc()
-                log.info("event_duplicate_skipped", stream=cfg.stream, group=cfg.group, event_id=str(event.event_id))
-                return
-            EVENTS_CONSUMED.labels(cfg.group, cfg.stream, "processed").inc()
-            log.info("event_handled", stream=cfg.stream, group=cfg.group, event_type=event.event_type,
-                     event_id=str(event.event_id), deliveries=deliveries,
-                     duration_ms=round((time.perf_counter() - started) * 1000, 1))
+            elapsed = time.perf_counter() - started
+            await self.redis.xack(cfg.stream, cfg.group, entry.entry_id)
             if deliveries > 1:
-                await self.redis.hdel(LAST_ERROR_KEY.format(group=cfg.group), entry_id)
-            if after_commit is not None:
-                try:
-                    await after_commit()
-                except Exception as exc:  # the effect is committed; a failed nudge is only logged
-                    log.warning("after_commit_failed", error=type(exc).__name__)
+                await self.redis.hdel(LAST_ERROR_KEY.format(group=cfg.group), entry.entry_id)
+            self._account(entry, outcome, elapsed, deliveries, batch_size=1)
+        await _run_after_commit([(outcome, entry.event.correlation_id)])
+
+    async def _handle_together(self, entries: list[Entry]) -> None:
+        cfg = self.config
+        started = time.perf_counter()
+        try:
+            outcomes = await asyncio.to_thread(handle_batch, self.engine, cfg.group, cfg.stream, self.handler,
+                                               [e.event for e in entries])
+        except Exception as exc:
+            log.info("event_batch_split", stream=cfg.stream, group=cfg.group, size=len(entries),
+                     error=type(exc).__name__)
+            for entry in entries:
+                await self._handle_single(entry, deliveries=1)
+            return
+        share = (time.perf_counter() - started) / len(entries)
+        await self.redis.xack(cfg.stream, cfg.group, *[e.entry_id for e in entries])
+        for entry, outcome in zip(entries, outcomes, strict=True):
+            assert entry.event is not None
+            with correlation_scope(entry.event.correlation_id):
+                self._account(entry, outcome, share, deliveries=1, batch_size=len(entries))
+        await _run_after_commit([(o, e.event.correlation_id) for o, e in zip(outcomes, entries, strict=True)
+                                 if e.event is not None])
+
+    def _account(self, entry: Entry, outcome: Any, seconds: float, deliveries: int, batch_size: int) -> None:
+        cfg = self.config
+        event = entry.event
+        assert event is not None
+        if outcome is DUPLICATE:
+            EVENTS_CONSUMED.labels(cfg.group, cfg.stream, "duplicate").inc()
+            log.info("event_duplicate_skipped", stream=cfg.stream, group=cfg.group, event_id=str(event.event_id))
+            return
+        EVENT_HANDLE_SECONDS.labels(cfg.group, cfg.stream).observe(seconds)
+        EVENTS_CONSUMED.labels(cfg.group, cfg.stream, "processed").inc()
+        log.info("event_handled", stream=cfg.stream, group=cfg.group, event_type=event.event_type,
+                 event_id=str(event.event_id), deliveries=deliveries, batch_size=batch_size,
+                 duration_ms=round(seconds * 1000, 1))
 
     def _parse(self, body: Any) -> Event:
         if not isinstance(body, dict):
@@ -165,32 +227,6 @@ class ReliableConsumer:
             raise PoisonMessage(f"unexpected event type {event.event_type}")
         return event
 
-    def _handle_in_transaction(self, event: Event) -> Any:
-        with Session(self.engine, expire_on_commit=False) as session:
-            try:
-                session.add(
-                    ProcessedEvent(
-                        consumer_group=self.config.group, event_id=str(event.event_id), stream=self.config.stream
-                    )
-                )
-                session.flush()
-            except IntegrityError:
-                session.rollback()
-                return _DUPLICATE
-            try:
-                after_commit = self.handler(event, session)
-                session.commit()
-            except IntegrityError:
-                # A concurrent delivery of the same event committed first (PostgreSQL).
-                session.rollback()
-                if _already_processed(self.engine, self.config.group, str(event.event_id)):
-                    return _DUPLICATE
-                raise
-            except BaseException:
-                session.rollback()
-                raise
-            return after_commit
-
     async def _record_error(self, entry_id: str, exc: BaseException) -> None:
         try:
             await self.redis.hset(
@@ -199,58 +235,55 @@ class ReliableConsumer:
         except Exception:  # Redis down: the error is in the logs anyway
             pass
 
-    async def _dead_letter(
-        self, msg: RedisStreamMessage, body: Any, entry_id: str, deliveries: int, reason: str
-    ) -> None:
+    async def _dead_letter(self, entry: Entry, deliveries: int, reason: str) -> None:
         cfg = self.config
         redis = self.redis
         key = LAST_ERROR_KEY.format(group=cfg.group)
-        last_error = await redis.hget(key, entry_id)
-        raw = msg.body if isinstance(msg.body, bytes) else str(body).encode()
+        last_error = await redis.hget(key, entry.entry_id)
         await redis.xadd(
             self.dead_letter_stream,
             {
                 "stream": cfg.stream,
                 "group": cfg.group,
-                "entry_id": entry_id,
+                "entry_id": entry.entry_id,
                 "deliveries": str(deliveries),
                 "reason": reason,
                 "error": (last_error or b"").decode() if isinstance(last_error, bytes) else str(last_error or ""),
-                "payload": raw,
+                "payload": entry.raw,
                 "dead_lettered_at": str(time.time()),
             },
             maxlen=100_000,
             approximate=True,
         )
-        await msg.ack()
-        await redis.hdel(key, entry_id)
+        await redis.xack(cfg.stream, cfg.group, entry.entry_id)
+        await redis.hdel(key, entry.entry_id)
         DEAD_LETTERS.labels(cfg.group, cfg.stream, reason).inc()
         EVENTS_CONSUMED.labels(cfg.group, cfg.stream, "dead_lettered").inc()
-        log.error("event_dead_lettered", stream=cfg.stream, group=cfg.group, entry_id=entry_id,
+        log.error("event_dead_lettered", stream=cfg.stream, group=cfg.group, entry_id=entry.entry_id,
                   deliveries=deliveries, reason=reason)
 
 
-_DUPLICATE = object()
+async def _run_after_commit(outcomes: list[tuple[Any, str]]) -> None:
+    """Each distinct after-commit callable once (a batch often returns the same nudge many times),
+    under the correlation id of the event that returned it."""
+    done: list[AfterCommit] = []
+    for outcome, correlation_id in outcomes:
+        if outcome is None or outcome is DUPLICATE or outcome in done:
+            continue
+        done.append(outcome)
+        with correlation_scope(correlation_id):
+            try:
+                await outcome()
+            except Exception as exc:  # the effect is committed; a failed nudge is only logged
+                log.warning("after_commit_failed", error=type(exc).__name__)
 
 
-def _already_processed(engine: Engine, group: str, event_id: str) -> bool:
-    from sqlmodel import select
-
-    with Session(engine) as session:
-        return (
-            session.exec(
-                select(ProcessedEvent).where(
-                    ProcessedEvent.consumer_group == group, ProcessedEvent.event_id == event_id
-                )
-            ).first()
-            is not None
-        )
+def _correlation_of(body: Any) -> str | None:
+    return body.get("data", {}).get("correlation_id") if isinstance(body, dict) else None
 
 
-def _entry_id(msg: RedisStreamMessage) -> str:
-    ids = msg.raw_message.get("message_ids") or [b"?"]
-    first = ids[0]
-    return first.decode() if isinstance(first, bytes) else str(first)
+def _decode_id(entry_id: Any) -> str:
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
 def subscribe_reliably(
@@ -266,9 +299,11 @@ def subscribe_reliably(
     claim_idle_ms: int = 30_000,
     polling_interval_ms: int = 100,
     accepts: tuple[type[Event], ...] = (),
+    batch_size: int = 64,
 ) -> ReliableConsumer:
     consumer_obj = ReliableConsumer(
-        ConsumerConfig(stream, group, consumer, max_deliveries, claim_idle_ms, polling_interval_ms, accepts),
+        ConsumerConfig(stream, group, consumer, max_deliveries, claim_idle_ms, polling_interval_ms, accepts,
+                       batch_size),
         engine,
         broker,
         redis,

@@ -16,6 +16,12 @@ EVENT_HANDLE_SECONDS = Histogram(
     ["group", "stream"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+EVENT_BATCH_SIZE = Histogram(
+    "mlp_event_batch_size",
+    "Entries read together by a consumer (handled in one transaction when more than one)",
+    ["group", "stream"],
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 DEAD_LETTERS = Counter(
     "mlp_dead_letters_total", "Entries moved to a dead-letter stream", ["group", "stream", "reason"]
 )

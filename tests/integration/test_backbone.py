@@ -142,6 +142,28 @@ def test_always_failing_handler_dead_letters_after_max_deliveries(tmp_path, redi
         worker.stop()
 
 
+def test_a_batch_is_handled_together_and_one_failing_event_does_not_hold_back_the_others(database_url, redis_url):
+    """Entries already in the stream when the consumer starts arrive as one batch (one transaction);
+    one failing event rolls the batch back, the others are then applied one by one and only the
+    failing one is retried, then dead-lettered."""
+    good = [_event(i) for i in range(30)]
+    bad = CatalogChanged(correlation_id="bad", uais=["BAD"], change="profile")
+    _publish_via_outbox(database_url, redis_url, [*good[:15], bad, *good[15:]])
+    r = redis_sync.Redis.from_url(redis_url)
+    worker = Worker(database_url, redis_url, "failsome", "s", claim_ms=200)
+    try:
+        _wait(lambda: len(_effects(database_url)) == 30)
+        _wait(lambda: r.xlen(Streams.dead_letter("testgroup")) == 1)
+        assert _effects(database_url) == {str(e.event_id): 1 for e in good}
+        (_, fields), = r.xrange(Streams.dead_letter("testgroup"))
+        assert str(bad.event_id).encode() in fields[b"payload"]
+        _wait(lambda: r.xpending(Streams.CATALOG_CHANGED, "testgroup")["pending"] == 0)
+    finally:
+        worker.stop()
+    log = worker.proc.stdout.read() if worker.proc.stdout else ""
+    assert "event_batch_split" in log  # the 31 entries were read together, then split
+
+
 def test_poison_payload_goes_to_dead_letter_at_once(tmp_path, redis_url):
     db_url = f"sqlite:///{tmp_path}/poison.db"
     worker = Worker(db_url, redis_url, "normal", "p")

@@ -1,7 +1,8 @@
 """A consumer process for backbone tests: `python -m tests.support.backbone_worker DB_URL REDIS_URL MODE NAME`.
 
 MODE: ``normal`` records one effect row per event; ``hang`` blocks inside the handler (so the
-test can SIGKILL it after the read, before the ack); ``fail`` always raises.
+test can SIGKILL it after the read, before the ack); ``fail`` always raises; ``failsome`` raises
+only for events about the UAI ``BAD``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def main() -> None:
         if mode == "hang":
             print("HANDLING", flush=True)
             time.sleep(3600)
-        if mode == "fail":
+        if mode == "fail" or (mode == "failsome" and "BAD" in event.uais):
             raise RuntimeError("handler always fails")
         session.add(Effect(event_id=str(event.event_id), worker=name))
 
