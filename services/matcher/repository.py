@@ -4,11 +4,14 @@ by the next autoflush or the commit."""
 from __future__ import annotations
 
 import json
+import threading
+import weakref
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import Engine, func, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -54,9 +57,41 @@ def insert_assignments(session: Session, rows: list[dict]) -> None:
         session.connection().execute(insert(Assignment.__table__), rows)  # type: ignore[attr-defined]
 
 
+@dataclass
+class _MonthLoads:
+    month: str
+    loads: dict[str, int]
+    rows: int
+    total: int
+
+
+# The last month's loads read from each database: see month_loads.
+_loads_cache: weakref.WeakKeyDictionary[Engine, _MonthLoads] = weakref.WeakKeyDictionary()
+_loads_lock = threading.Lock()
+
+
 def month_loads(session: Session, month: str) -> dict[str, int]:
-    rows = session.exec(select(MonthlyLoad.uai, MonthlyLoad.count).where(MonthlyLoad.month == month)).all()
-    return {uai: count for uai, count in rows}
+    """Requests routed to each UAI in ``month``, as seen by the caller's transaction.
+
+    Late in a month the table holds a row for most lycées, and reading them all cost more than the
+    rest of a routing. Rows are only ever added (at 1) or counted up, so a cached copy whose
+    row count and total equal the table's is the table: one aggregate query checks it, and the
+    rows are read again only when another writer (another process, a transaction rolled back after
+    increment_loads updated the copy) changed them.
+    """
+    table = MonthlyLoad.__table__  # type: ignore[attr-defined]
+    conn = session.connection()
+    rows, total = conn.execute(
+        select(func.count(), func.coalesce(func.sum(table.c["count"]), 0)).where(table.c.month == month)
+    ).one()
+    with _loads_lock:
+        cached = _loads_cache.get(conn.engine)
+        if cached is not None and (cached.month, cached.rows, cached.total) == (month, rows, total):
+            return dict(cached.loads)
+    loads = dict(conn.execute(select(table.c.uai, table.c["count"]).where(table.c.month == month)).all())
+    with _loads_lock:
+        _loads_cache[conn.engine] = _MonthLoads(month, dict(loads), len(loads), sum(loads.values()))
+    return loads
 
 
 def increment_loads(session: Session, uais: Iterable[str], month: str) -> None:
@@ -70,7 +105,15 @@ def increment_loads(session: Session, uais: Iterable[str], month: str) -> None:
     stmt = dialect.insert(table).values([{"uai": u, "month": month, "count": n} for u, n in sorted(counts.items())])
     stmt = stmt.on_conflict_do_update(index_elements=["uai", "month"],
                                       set_={"count": table.c["count"] + stmt.excluded["count"]})
-    session.connection().execute(stmt)
+    conn = session.connection()
+    conn.execute(stmt)
+    with _loads_lock:  # the cached copy follows, so that the next month_loads needs no re-read
+        cached = _loads_cache.get(conn.engine)
+        if cached is not None and cached.month == month:
+            cached.rows += sum(1 for u in counts if u not in cached.loads)
+            cached.total += sum(counts.values())
+            for uai, n in counts.items():
+                cached.loads[uai] = cached.loads.get(uai, 0) + n
 
 
 def assignments_of(session: Session, request_id: str) -> list[Assignment]:

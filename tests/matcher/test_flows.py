@@ -14,7 +14,7 @@ from services.matcher import repository as repo
 from services.matcher.models import Assignment, ReviewItem, RoutedRequest, RoutingDecision
 from services.matcher.service import flows
 from services.matcher.service.manual import ManualRouteError, route_manually
-from shared.db import unit_of_work
+from shared.db import make_engine, unit_of_work
 from shared.events import AssignmentChanged, RequestErased, event_from_payload
 from shared.outbox import OutboxEvent
 from tests.matcher.fakes import submitted
@@ -190,3 +190,26 @@ def test_erasure_drops_personal_data_from_stored_request(engine, fake_model, mat
     assert "patron@boulangerie.test" not in row.payload and "Camille" not in row.payload
     assert "Nous cherchons" not in row.payload
     assert all("patron@" not in d.candidates + d.explanation for d in decisions)
+
+
+def test_month_loads_follow_rollbacks_and_other_writers(engine, database_url):
+    month = "2026-11"
+    with unit_of_work(engine) as s:
+        repo.increment_loads(s, ["0690001A", "0690002B", "0690001A"], month)
+    with Session(engine) as s:
+        assert repo.month_loads(s, month) == {"0690001A": 2, "0690002B": 1}
+    with Session(engine) as s:  # counted, then rolled back: the cached copy went ahead of the table
+        repo.increment_loads(s, ["0690003C", "0690001A"], month)
+        assert repo.month_loads(s, month) == {"0690001A": 3, "0690002B": 1, "0690003C": 1}
+        s.rollback()
+    with Session(engine) as s:
+        assert repo.month_loads(s, month) == {"0690001A": 2, "0690002B": 1}
+    other = make_engine(database_url)  # another matcher process
+    try:
+        with unit_of_work(other) as s:
+            repo.increment_loads(s, ["0690002B", "0690004D"], month)
+    finally:
+        other.dispose()
+    with Session(engine) as s:
+        assert repo.month_loads(s, month) == {"0690001A": 2, "0690002B": 2, "0690004D": 1}
+        assert repo.month_loads(s, "2026-12") == {}
