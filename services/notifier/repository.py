@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import case, func, insert, or_, update
+from sqlalchemy import Row, bindparam, case, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from services.notifier.models import (
@@ -83,6 +83,9 @@ def unanswered_routed_before(session: Session, before: datetime) -> list[datetim
 
 
 # ------------------------------------------------------------------ outbound copies
+_OUT = OutboundEmail.__table__  # type: ignore[attr-defined]
+
+
 def last_message_id_to(session: Session, participant_id: str) -> str | None:
     return session.exec(
         select(OutboundEmail.message_id).where(OutboundEmail.participant_id == participant_id)
@@ -90,46 +93,66 @@ def last_message_id_to(session: Session, participant_id: str) -> str | None:
     ).first()
 
 
+# The sender's statements are built once, on the tables (no ORM entity: plain rows, no ORM
+# compilation per call); building them per call cost more CPU than running them.
+_PART = Participant.__table__  # type: ignore[attr-defined]
+_INSERT = insert(_OUT)
+_FREE = or_(_OUT.c.lease_until.is_(None), _OUT.c.lease_until < bindparam("now"))
+# Lead copies first, then the other RBEs' copies, then the company's (and anything else).
+_PRIORITY = case((_PART.c.role == "lead", 0), (_PART.c.role.in_(("copy", "fallback")), 1), else_=2)
+_DUE = (select(_OUT.c.id).select_from(_OUT.outerjoin(_PART, _PART.c.id == _OUT.c.participant_id))
+        .where(_OUT.c.status == "pending", _OUT.c.next_attempt_at <= bindparam("now"), _FREE)
+        .order_by(_PRIORITY, _OUT.c.id).limit(bindparam("limit")))
+_DUE_LOCKED = _DUE.with_for_update(skip_locked=True, of=_OUT)
+# What a send needs, returned by the lease itself.
+LEASED_COLUMNS = ("id", "kind", "raw", "envelope_from", "to_email", "message_id", "correlation_id",
+                  "participant_id")
+_LEASE = (update(_OUT).where(_OUT.c.id.in_(bindparam("ids", expanding=True)), _OUT.c.status == "pending", _FREE)
+          .values(lease_until=bindparam("until")).returning(*(_OUT.c[name] for name in LEASED_COLUMNS)))
+_MARK_SENT = (update(_OUT).where(_OUT.c.id.in_(bindparam("ids", expanding=True)))
+              .values(status="sent", sent_at=bindparam("now"), attempts=_OUT.c.attempts + 1, lease_until=None)
+              .returning(_OUT.c.kind))
+_RELEASE = update(_OUT).where(_OUT.c.id.in_(bindparam("ids", expanding=True))).values(lease_until=None)
+_NEXT_DUE = select(func.min(_OUT.c.next_attempt_at)).where(_OUT.c.status == "pending", _FREE)
+
+
 def insert_outbound(session: Session, rows: list[dict]) -> None:
-    """Queue copies in ONE statement (executemany), without ORM objects: no flush, no RETURNING
-    round trip per row (SQLite gives no ordered RETURNING, so the ORM inserts such rows one by
-    one). Nothing references these rows, so they may precede the pending ORM rows they name."""
+    """Queue copies in ONE statement (executemany), without ORM objects: no RETURNING round trip
+    per row (SQLite gives no ordered RETURNING, so the ORM inserts such rows one by one).
+    Nothing references these rows, so they may precede the pending ORM rows they name."""
     if rows:
-        session.execute(insert(OutboundEmail.__table__), rows)  # type: ignore[attr-defined]
+        session.execute(_INSERT, rows)
 
 
-def _send_priority():
-    """Lead copies first, then the other RBEs' copies, then the company's (and anything else)."""
-    return case((Participant.role == "lead", 0), (col(Participant.role).in_(("copy", "fallback")), 1), else_=2)
-
-
-def lease_due_batch(session: Session, now: datetime, until: datetime, limit: int) -> list[OutboundEmail]:
-    """Lease up to ``limit`` due rows in one statement (compare-and-set on ``lease_until``), lead
-    copies first. Only rows whose lease this call set are returned, so two senders on one
-    database never get the same row (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: one writer)."""
-    free = or_(col(OutboundEmail.lease_until).is_(None), col(OutboundEmail.lease_until) < now)
-    due = (select(OutboundEmail.id)
-           .join(Participant, col(Participant.id) == col(OutboundEmail.participant_id), isouter=True)
-           .where(OutboundEmail.status == "pending", OutboundEmail.next_attempt_at <= now, free)
-           .order_by(_send_priority(), col(OutboundEmail.id)).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True, of=OutboundEmail)  # type: ignore[arg-type]
+def lease_due_batch(session: Session, now: datetime, until: datetime, limit: int) -> list[Row]:
+    """Lease up to ``limit`` due rows (compare-and-set on ``lease_until``), lead copies first, and
+    return their ``LEASED_COLUMNS``. Only rows whose lease this call set are returned, so two
+    senders on one database never get the same row (PostgreSQL: ``FOR UPDATE SKIP LOCKED``;
+    SQLite: one writer)."""
+    due = _DUE_LOCKED if session.get_bind().dialect.name == "postgresql" else _DUE
     # Two statements, not UPDATE ... IN (subquery LIMIT): PostgreSQL may evaluate such a subquery
     # more than once and lease more than ``limit`` rows. The ids are locked (PostgreSQL) or the
-    # write lock is held since BEGIN IMMEDIATE (SQLite); the UPDATE re-checks the lease anyway.
-    ids = list(session.exec(due))
+    # write lock is held since BEGIN IMMEDIATE (SQLite); the UPDATE re-checks the lease anyway
+    # and returns what the sends need (in no defined order: the SELECT's order is restored).
+    ids = list(session.execute(due, {"now": now, "limit": limit}).scalars())
     if not ids:
         return []
-    leased = session.execute(
-        update(OutboundEmail).where(col(OutboundEmail.id).in_(ids), OutboundEmail.status == "pending", free)
-        .values(lease_until=until).returning(OutboundEmail.id)
-    ).scalars().all()
-    if not leased:
+    leased = session.execute(_LEASE, {"ids": ids, "now": now, "until": until}).all()
+    rank = {row_id: i for i, row_id in enumerate(ids)}
+    return sorted(leased, key=lambda row: rank[row.id])
+
+
+def mark_sent(session: Session, ids: Sequence[int], now: datetime) -> list[str]:
+    """Sent rows, in one statement; returns the kinds of the rows updated (for the metrics)."""
+    if not ids:
         return []
-    return list(session.exec(
-        select(OutboundEmail).join(Participant, col(Participant.id) == col(OutboundEmail.participant_id), isouter=True)
-        .where(col(OutboundEmail.id).in_(leased)).order_by(_send_priority(), col(OutboundEmail.id))
-    ))
+    return list(session.execute(_MARK_SENT, {"ids": list(ids), "now": now}).scalars())
+
+
+def release(session: Session, ids: Sequence[int]) -> None:
+    """Leases given back untouched (rows not attempted): another pass sends them."""
+    if ids:
+        session.execute(_RELEASE, {"ids": list(ids)})
 
 
 def outbound_by_ids(session: Session, ids: Sequence[int]) -> dict[int, OutboundEmail]:
@@ -139,10 +162,7 @@ def outbound_by_ids(session: Session, ids: Sequence[int]) -> dict[int, OutboundE
 
 def next_due_at(session: Session, now: datetime) -> datetime | None:
     """When the earliest pending, unleased row becomes due (the sender sleeps until then at most)."""
-    return session.exec(select(func.min(OutboundEmail.next_attempt_at)).where(
-        OutboundEmail.status == "pending",
-        or_(col(OutboundEmail.lease_until).is_(None), col(OutboundEmail.lease_until) < now),
-    )).first()
+    return session.execute(_NEXT_DUE, {"now": now}).scalar()
 
 
 def outbound(session: Session, row_id: int) -> OutboundEmail | None:

@@ -199,46 +199,43 @@ class OutboundSender:
         with unit_of_work(self.engine) as session:
             rows = repo.lease_due_batch(session, now, until, limit)
             return [Leased(r.id, r.kind, r.raw, r.envelope_from, r.to_email, r.message_id, r.correlation_id)
-                    for r in rows if r.id is not None]
+                    for r in rows]
 
     def _next_due(self, now: datetime) -> datetime | None:
         with unit_of_work(self.engine) as session:
             return repo.next_due_at(session, now)
 
     def _record(self, outcomes: list[Outcome]) -> None:
-        """Every outcome of the batch in one transaction; metrics only after the commit."""
+        """Every outcome of the batch in one transaction: the sent rows and the untouched ones in
+        one statement each, failures row by row (their backoff depends on their attempts);
+        metrics only after the commit."""
         now = self.clock()
-        sent: list[str] = []
         dead: list[str] = []
         failed = 0
+        failures = [o for o in outcomes if o.error is not None and not o.skipped]
         with unit_of_work(self.engine) as session:
-            rows = repo.outbound_by_ids(session, [o.row.id for o in outcomes])
-            for outcome in outcomes:
+            sent = repo.mark_sent(session, [o.row.id for o in outcomes if o.error is None and not o.skipped], now)
+            repo.release(session, [o.row.id for o in outcomes if o.skipped])
+            rows = repo.outbound_by_ids(session, [o.row.id for o in failures]) if failures else {}
+            for outcome in failures:
                 row = rows.get(outcome.row.id)
                 if row is None:
                     continue
+                failed += 1
+                exc = outcome.error
                 row.lease_until = None
-                if outcome.skipped:
-                    pass
-                elif outcome.error is None:
-                    row.status, row.sent_at = "sent", now
-                    row.attempts += 1
-                    sent.append(row.kind)
+                row.attempts += 1
+                row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                if row.attempts >= self.settings.max_send_attempts:
+                    row.status = "dead"
+                    dead.append(row.kind)
+                    log.error("email_dead", row_id=row.id, kind=row.kind, attempts=row.attempts)
                 else:
-                    failed += 1
-                    exc = outcome.error
-                    row.attempts += 1
-                    row.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                    if row.attempts >= self.settings.max_send_attempts:
-                        row.status = "dead"
-                        dead.append(row.kind)
-                        log.error("email_dead", row_id=row.id, kind=row.kind, attempts=row.attempts)
-                    else:
-                        delay = min(self.settings.send_retry_max_s,
-                                    self.settings.send_retry_base_s * 2 ** (row.attempts - 1))
-                        row.next_attempt_at = now + timedelta(seconds=delay)
-                        log.warning("email_send_failed", row_id=row.id, kind=row.kind, attempts=row.attempts,
-                                    error=type(exc).__name__)
+                    delay = min(self.settings.send_retry_max_s,
+                                self.settings.send_retry_base_s * 2 ** (row.attempts - 1))
+                    row.next_attempt_at = now + timedelta(seconds=delay)
+                    log.warning("email_send_failed", row_id=row.id, kind=row.kind, attempts=row.attempts,
+                                error=type(exc).__name__)
                 session.add(row)
         for kind in sent:
             metrics.EMAILS_SENT.labels(kind).inc()

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from services.notifier import repository as repo
 from services.notifier.models import OutboundEmail, Participant
-from services.notifier.sender import OutboundSender
+from services.notifier.sender import OutboundSender, Outcome
 from services.notifier.service import threads
 from shared.db import make_engine, unit_of_work
 from tests.notifier.support import COMPANY, COPY, LEAD, routed_event, run
@@ -86,6 +86,24 @@ def test_a_failure_in_the_middle_of_a_batch_retries_only_that_row(engine, ctx, s
     assert run(sender.send_due()) == 1
     assert sorted(m.to for m in sink.wait_for(3)) == sorted([LEAD, COPY, COMPANY])
     assert [(r.status, r.attempts) for r in _rows(engine)] == [("sent", 1), ("sent", 2), ("sent", 1)]
+
+
+def test_one_record_transaction_for_sent_failed_and_untouched_rows(engine, ctx, clock):
+    """The lease and the record as the sender runs them: the sent rows and the rows given back
+    untouched (the lease was about to run out) in one statement each, a failure on its own."""
+    _queue(engine, ctx, 1)
+    sender = OutboundSender(engine, ctx.settings, clock)
+    leased = sender._lease_batch(clock(), clock() + timedelta(seconds=120), 10)
+    assert [r.recipient for r in leased] == [LEAD, COPY, COMPANY] and all(r.raw for r in leased)
+    lead, copy, company = leased
+    sender._record([Outcome(lead), Outcome(copy, error=ConnectionError("reset")), Outcome(company, skipped=True)])
+    by_to = {r.to_email: r for r in _rows(engine)}
+    assert (by_to[LEAD].status, by_to[LEAD].attempts, by_to[LEAD].sent_at) == ("sent", 1, clock())
+    assert (by_to[COPY].status, by_to[COPY].attempts, by_to[COPY].last_error) == ("pending", 1, "ConnectionError: reset")
+    assert by_to[COPY].next_attempt_at > clock()
+    assert (by_to[COMPANY].status, by_to[COMPANY].attempts) == ("pending", 0)
+    assert all(r.lease_until is None for r in by_to.values())
+    assert [r.recipient for r in sender._lease_batch(clock(), clock(), 10)] == [COMPANY]  # due again at once
 
 
 def test_two_senders_on_one_database_never_send_the_same_row(engine, database_url, ctx, sink, clock):
