@@ -9,6 +9,7 @@ import pytest
 
 from services.notifier.service.addresses import (
     ActionTokenError,
+    _serializer,
     make_action_token,
     read_action_token,
     reply_address,
@@ -55,6 +56,18 @@ def test_action_token_tampered_and_expired():
     with pytest.raises(ActionTokenError) as old:
         read_action_token(SECRET, token, 0)
     assert old.value.reason == "expired"
+
+
+def test_action_token_is_what_itsdangerous_writes(monkeypatch):
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.7)
+    monkeypatch.setattr("secrets.token_hex", lambda n: "eefef6bef63d213e")
+    participant_id = "0ed9390b853a40f9b6d56bc3e87ba982"  # a claim itsdangerous does not compress
+    expected = _serializer(SECRET).dumps({"p": participant_id, "a": "accept", "n": "eefef6bef63d213e"})
+    assert make_action_token(SECRET, participant_id, "accept") == expected
+    compressible = "0123456789abcdef0123456789abcdef"  # itsdangerous compresses it; unpacked reads the same
+    assert _serializer(SECRET).dumps({"p": compressible, "a": "accept", "n": "eefef6bef63d213e"}).startswith(".")
+    claim = read_action_token(SECRET, make_action_token(SECRET, compressible, "accept"), 3600)
+    assert (claim.participant_id, claim.action, claim.nonce) == (compressible, "accept", "eefef6bef63d213e")
 
 
 def test_working_days_skip_weekends_and_french_holidays():
