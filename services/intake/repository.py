@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_
+from sqlalchemy import delete, func, insert, or_
 from sqlmodel import Session, col, select
 
 from services.intake.models import CompanyRequest, IdempotencyKey, TimelineEntry
@@ -59,8 +59,17 @@ def requests_since(session: Session, since: datetime | None) -> list[tuple]:
 
 
 # ------------------------------------------------------------- timeline
-def add_entry(session: Session, entry: TimelineEntry) -> None:
-    session.add(entry)
+_ENTRY_COLUMNS = tuple(c.name for c in TimelineEntry.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+
+
+def add_entry(session: Session, *entries: TimelineEntry) -> None:
+    """Insert the entries now, in one executemany. Not through the session: nothing reads their ids
+    back, and the ORM would insert them one statement each to fetch those ids (SQLite)."""
+    if entries:
+        session.connection().execute(
+            insert(TimelineEntry.__table__),  # type: ignore[attr-defined]
+            [{name: getattr(entry, name) for name in _ENTRY_COLUMNS} for entry in entries],
+        )
 
 
 def timeline(session: Session, request_id: str) -> list[TimelineEntry]:
@@ -81,10 +90,11 @@ def routed_entry(session: Session, request_id: str, assignment_id: str) -> Timel
     return session.exec(query).first()
 
 
-def assignment_entries(session: Session, request_id: str, assignment_id: str) -> list[TimelineEntry]:
+def assignment_entries(session: Session, request_id: str, assignment_ids: list[str]) -> list[TimelineEntry]:
+    """The assignment entries of these assignments, in one query."""
     query = select(TimelineEntry).where(
         TimelineEntry.request_id == request_id,
-        TimelineEntry.assignment_id == assignment_id,
+        col(TimelineEntry.assignment_id).in_(assignment_ids),
         TimelineEntry.kind == "assignment",
     )
     return list(session.exec(query).all())

@@ -204,3 +204,29 @@ def test_concurrent_retries_with_one_idempotency_key_store_one_request(database_
         results = list(pool.map(lambda _: ctx.accept_sync(data, "api", "c", key), range(12)))
     assert len({r.request_id for r in results}) == 1
     assert counts(client) == (1, 1)
+
+
+def test_an_assignment_change_consumed_before_its_routing_gets_the_lycee_names(database_url, make_client):
+    from services.intake.handlers import on_assignment, on_routed
+    from shared.db import unit_of_work
+
+    client = make_client(database_url)
+    data = _submit(client)
+    token = data["status_url"].rsplit("/", 1)[1]
+    lead, copy = uuid.uuid4(), uuid.uuid4()
+    routed = _routed(data["request_id"], lead)
+    routed.recipients.append(RoutedRecipient(assignment_id=copy, rbe_email="rbe2@lycee.fr", role="copy",
+                                             uais=["0690002B"], lycees=["Lycée Croissant"]))
+    accepted = AssignmentChanged(correlation_id="c1", request_id=uuid.UUID(data["request_id"]), assignment_id=lead,
+                                 rbe_email="rbe@lycee.fr", role="lead", status="accepted")
+    with unit_of_work(engine_of(client)) as session:  # the assignment stream ran ahead of the routing one
+        on_assignment(accepted, session)
+    with unit_of_work(engine_of(client)) as session:
+        on_routed(routed, session)
+    titles = [e["title"] for e in client.get(f"/api/v1/suivi/{token}").json()["timeline"]]
+    assert titles == [
+        "Demande reçue par MonLycéePro",
+        "Transmise à Lycée Hôtelier François Rabelais (référent principal)",
+        "Transmise à Lycée Croissant (en copie)",
+        "Lycée Hôtelier François Rabelais a pris en charge votre demande",
+    ]

@@ -52,24 +52,28 @@ def apply_routed(session: Session, event: RequestRouted) -> None:
     if request is None:
         return
     at = event.occurred_at
+    # Streams are consumed concurrently: an assignment change may have been recorded first, without
+    # the lycées' names. One query for all the recipients, before this event stages anything.
+    named = {str(r.assignment_id): r for r in event.recipients if r.lycees}
+    earlier = repository.assignment_entries(session, request.id, list(named)) if named else []
     if request.first_routed_at is None:
         request.first_routed_at = at
     if event.academie and not request.academie:
         request.academie = event.academie
     session.add(request)
     prefix = "Relance : transmise à" if event.kind == "escalation" else "Transmise à"
-    for r in event.recipients:
-        who = ", ".join(r.lycees) or (r.rbe_name or "un lycée")
-        repository.add_entry(session, TimelineEntry(
-            request_id=request.id, at=at, kind="routed", title=f"{prefix} {who} ({ROLE_LABELS[r.role]})",
-            assignment_id=str(r.assignment_id), lycees=list(r.lycees),
-        ))
-        # Streams are consumed concurrently: an assignment change may have been recorded first.
-        for entry in repository.assignment_entries(session, request.id, str(r.assignment_id)):
-            if r.lycees and not entry.lycees and entry.assignment_status in ASSIGNMENT_TITLES:
-                entry.lycees = list(r.lycees)
-                entry.title = ASSIGNMENT_TITLES[entry.assignment_status].format(who=who)
-                session.add(entry)
+    repository.add_entry(session, *(
+        TimelineEntry(request_id=request.id, at=at, kind="routed",
+                      title=f"{prefix} {', '.join(r.lycees) or r.rbe_name or 'un lycée'} ({ROLE_LABELS[r.role]})",
+                      assignment_id=str(r.assignment_id), lycees=list(r.lycees))
+        for r in event.recipients
+    ))
+    for entry in earlier:
+        r = named[entry.assignment_id or ""]
+        if not entry.lycees and entry.assignment_status in ASSIGNMENT_TITLES:
+            entry.lycees = list(r.lycees)
+            entry.title = ASSIGNMENT_TITLES[entry.assignment_status].format(who=", ".join(r.lycees))
+            session.add(entry)
     if not event.recipients:
         repository.add_entry(session, TimelineEntry(
             request_id=request.id, at=at, kind="routed",
