@@ -17,10 +17,18 @@ from services.notifier.models import (
     ThreadEntry,
 )
 
-
 # ------------------------------------------------------------------ threads & participants
+_THREAD_ID_BY_REQUEST = select(Thread.__table__.c.id).where(  # type: ignore[attr-defined]
+    Thread.__table__.c.request_id == bindparam("request_id"))  # type: ignore[attr-defined]
+
+
 def thread_by_request(session: Session, request_id: str) -> Thread | None:
     return session.exec(select(Thread).where(Thread.request_id == request_id)).first()
+
+
+def thread_exists_for(session: Session, request_id: str) -> bool:
+    """Cheaper than ``thread_by_request`` when the answer is nearly always no (a new request)."""
+    return session.execute(_THREAD_ID_BY_REQUEST, {"request_id": request_id}).first() is not None
 
 
 def thread_by_token(session: Session, token: str) -> Thread | None:

@@ -18,6 +18,7 @@ import base64
 import binascii
 import os
 import re
+from functools import lru_cache
 from urllib.parse import quote
 
 LINE = 78
@@ -149,8 +150,10 @@ def fold(name: str, tokens: list[str]) -> str:
     return "\r\n".join(lines) + "\r\n"
 
 
+@lru_cache(maxsize=256)
 def header(name: str, value: str | None) -> str:
-    """A header whose value is free text (encoded where it is not plain ASCII)."""
+    """A header whose value is free text (encoded where it is not plain ASCII); cached, as the
+    copies of one message share their Subject and every copy has the same List-Id."""
     return fold(name, text_tokens(value))
 
 

@@ -75,9 +75,8 @@ def _ensure_fallback(session: Session, ctx: NotifierContext, thread: Thread) -> 
 
 def start_thread(session: Session, ctx: NotifierContext, event: RequestRouted) -> Thread:
     """One thread per request, one copy of the first message per participant."""
-    existing = repo.thread_by_request(session, str(event.request_id))
-    if existing is not None:
-        return existing
+    if repo.thread_exists_for(session, str(event.request_id)):  # a redelivered event
+        return repo.thread_by_request(session, str(event.request_id))  # type: ignore[return-value]
     token = new_thread_token()
     s = ctx.settings
     thread = Thread(
