@@ -1,6 +1,6 @@
 """CPU time and SQL statements per ``RequestSubmitted`` the matcher handles, in-process.
 
-    .venv/bin/python -m tests.matcher.bench_flows [--calls 1000] [--warmup 300] [--postgres] [--fake]
+    .venv/bin/python -m tests.matcher.bench_flows [--calls 400] [--rounds 5] [--warmup 300] [--postgres] [--fake]
 
 Each event goes through ``MatcherHandlers.on_request_submitted`` (build the query, route on the read
 model, store the request, decision, assignments and monthly loads, stage ``RequestRouted``) inside
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +34,7 @@ from shared.db import create_tables, make_engine, unit_of_work
 from shared.events import Contact, Location, RequestSubmitted
 from shared.logging import configure_logging
 from shared.outbox import BACKBONE_TABLES
-from tests.intake.bench_handlers import Figures, consume, measure
+from tests.intake.bench_handlers import consume, measure
 from tests.matcher.fakes import make_snapshot
 
 POSTAL_CODES = ["69007", "75011", "13001", "33000", "59000", "31000", "44000", "67000", "35000", "34000",
@@ -56,7 +55,8 @@ def request(i: int, fake: bool) -> RequestSubmitted:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--calls", type=int, default=400, help="calls per timed round")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--postgres", action="store_true", help="a fresh database on the test PostgreSQL")
     parser.add_argument("--fake", action="store_true", help="the unit tests' small catalog instead of data/")
@@ -83,15 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     holder = ReadModelHolder()
     holder.install(snapshot, "bench")
     handlers = MatcherHandlers(holder, settings)
-    events = [request(i, args.fake) for i in range(args.warmup + args.calls)]
+    events = [request(i, args.fake) for i in range(args.warmup + args.rounds * args.calls)]
     results = [measure(engine, "submitted", lambda i: consume(
-        engine, "matcher", "submitted", handlers.on_request_submitted, events[i]), args.calls, args.warmup)]
+        engine, "matcher", "submitted", handlers.on_request_submitted, events[i]), args.calls, args.warmup,
+        args.rounds)]
     queries = [flows.build_query(e) for e in events]
-    started = time.process_time()
-    for query in queries[args.warmup:]:
-        if query is not None:
-            flows.run_decision(holder.wait(1), query, settings, {}, datetime.now(UTC))
-    results.append(Figures("routing", args.calls, time.process_time() - started, 0))
+    model = holder.wait(1)
+    results.append(measure(engine, "routing", lambda i: queries[i] and flows.run_decision(
+        model, queries[i], settings, {}, datetime.now(UTC)), args.calls, args.warmup, args.rounds))
     engine.dispose()
     if drop is not None:
         drop()
