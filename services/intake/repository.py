@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from services.intake.models import CompanyRequest, IdempotencyKey, TimelineEntry
 from shared.outbox import OutboxEvent
 
+_COLUMNS: dict[str, tuple[str, ...]] = {}
+
+
+def _insert_now(session: Session, model: type[SQLModel], rows: Iterable[SQLModel]) -> None:
+    """Insert rows now, in one executemany, outside the session's unit of work: for rows nobody
+    changes once written, where the ORM flush (and, on SQLite, one INSERT per row to read back
+    generated ids) is pure cost. The session does not track them: a later query loads them anew."""
+    table = model.__table__  # type: ignore[attr-defined]
+    names = _COLUMNS.get(table.name)
+    if names is None:  # every column but a generated integer key
+        names = _COLUMNS[table.name] = tuple(c.name for c in table.columns if c is not table.autoincrement_column)
+    params = [{name: getattr(row, name) for name in names} for row in rows]
+    if params:
+        session.connection().execute(insert(table), params)
+
 
 # ------------------------------------------------------------- requests
 def add_request(session: Session, request: CompanyRequest) -> None:
-    session.add(request)
+    _insert_now(session, CompanyRequest, [request])
 
 
 def get_request(session: Session, request_id: str) -> CompanyRequest | None:
@@ -59,17 +75,8 @@ def requests_since(session: Session, since: datetime | None) -> list[tuple]:
 
 
 # ------------------------------------------------------------- timeline
-_ENTRY_COLUMNS = tuple(c.name for c in TimelineEntry.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
-
-
 def add_entry(session: Session, *entries: TimelineEntry) -> None:
-    """Insert the entries now, in one executemany. Not through the session: nothing reads their ids
-    back, and the ORM would insert them one statement each to fetch those ids (SQLite)."""
-    if entries:
-        session.connection().execute(
-            insert(TimelineEntry.__table__),  # type: ignore[attr-defined]
-            [{name: getattr(entry, name) for name in _ENTRY_COLUMNS} for entry in entries],
-        )
+    _insert_now(session, TimelineEntry, entries)
 
 
 def timeline(session: Session, request_id: str) -> list[TimelineEntry]:

@@ -76,16 +76,11 @@ def submit(
         first = replay(session, *idempotency)
         if first:
             return first
-    recent = repository.count_recent_by_email(session, q.email, now - timedelta(seconds=email_window_s))
-    if recent >= email_limit:
-        raise RateLimited(
-            "Vous avez déjà envoyé plusieurs demandes avec cette adresse électronique. "
-            "Réessayez dans une heure, ou complétez une demande existante depuis sa page de suivi."
-        )
     body = q.body
     request_id = str(uuid.uuid4())
     token = secrets.token_urlsafe(24)
     c = q.commune
+    # Built before the first statement: on SQLite that statement takes the write lock until commit.
     request = CompanyRequest(
         id=request_id, token=token, created_at=now, channel=channel, correlation_id=correlation_id,
         needs=list(body.needs), jobs=list(body.jobs), naf=q.naf, siret=q.siret,
@@ -95,15 +90,21 @@ def submit(
         contact_phone=q.phone, message=body.message, places=body.places, period=body.period or None,
         preferred_uai=(body.preferred_uai or None),
     )
+    received = TimelineEntry(request_id=request_id, at=now, kind="received", title="Demande reçue par MonLycéePro")
+    event = submitted_event(request, base_url)
+    recent = repository.count_recent_by_email(session, q.email, now - timedelta(seconds=email_window_s))
+    if recent >= email_limit:
+        raise RateLimited(
+            "Vous avez déjà envoyé plusieurs demandes avec cette adresse électronique. "
+            "Réessayez dans une heure, ou complétez une demande existante depuis sa page de suivi."
+        )
     repository.add_request(session, request)
-    repository.add_entry(session, TimelineEntry(
-        request_id=request_id, at=now, kind="received", title="Demande reçue par MonLycéePro",
-    ))
+    repository.add_entry(session, received)
     if idempotency:
         repository.add_idempotency(session, IdempotencyKey(
             key=idempotency[0], body_hash=idempotency[1], request_id=request_id, created_at=now,
         ))
-    add_to_outbox(session, submitted_event(request, base_url))
+    add_to_outbox(session, event)
     return Submitted(request_id, token)
 
 
