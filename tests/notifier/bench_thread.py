@@ -3,6 +3,7 @@
 
     .venv/bin/python -m tests.notifier.bench_thread                # 300 requests, 2000 composes
     .venv/bin/python -m tests.notifier.bench_thread --requests 1000 --profile
+    .venv/bin/python -m tests.notifier.bench_thread --postgres     # the test PostgreSQL (client CPU only)
 
 CPU time (``time.process_time``) rather than wall time: the machine is shared, and CPU is what
 saturates the notifier. SQL statements are counted per request (``before_cursor_execute``), and
@@ -135,9 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--copies", type=int, default=2000, help="compose calls measured")
     parser.add_argument("--profile", action="store_true", help="pyinstrument profile of the start_thread loop")
+    parser.add_argument("--postgres", action="store_true", help="a fresh database on the test PostgreSQL")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp())
-    url = f"sqlite:///{tmp}/bench.db"
+    url, drop = f"sqlite:///{tmp}/bench.db", None
+    if args.postgres:  # the client's CPU only: the server's is not counted
+        from tests.support.servers import create_postgres_database, postgres_admin_url
+        url, drop = create_postgres_database(postgres_admin_url())
     settings = NotifierSettings(env="test", var_dir=tmp, database_url=url, notifier_url="http://notifier.test")
     engine = make_engine(url)
     create_tables(engine, [*BACKBONE_TABLES, *TABLES])
@@ -154,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         print(profiler.output_text(unicode=False, color=False, show_all=False))
     sender = bench_sender_db(engine, ctx, counter, args.requests)
     engine.dispose()
+    if drop is not None:
+        drop()
     print(f"start_thread: {thread_ms:.2f} ms CPU/request, {statements:.1f} SQL statements/request "
-          f"({args.requests} requests, 4 copies each, SQLite, commit included)")
+          f"({args.requests} requests, 4 copies each, {engine.dialect.name}, commit included)")
     print(f"compose: {compose_ms:.3f} ms CPU/copy ({args.copies} copies)")
     for mode, (send_ms, send_statements) in sender.items():
         print(f"sender DB (lease + record), {mode}: {send_ms:.3f} ms CPU/email, "
