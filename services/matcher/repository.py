@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, func, insert
+from sqlalchemy import Engine, Insert, and_, func, insert, or_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from services.matcher.models import (
     Assignment,
@@ -29,20 +29,21 @@ def get_request(session: Session, request_id: str) -> RoutedRequest | None:
     return session.get(RoutedRequest, request_id)
 
 
-def find_repeat(session: Session, company_key: str, needs: set[str], since: datetime,
-                exclude: str) -> RoutedRequest | None:
-    """The earliest original (not a follow-up) request of this company sharing a need since ``since``."""
+def seen_or_repeat(session: Session, request_id: str, company_key: str | None, needs: set[str],
+                   since: datetime) -> tuple[bool, str | None]:
+    """(``request_id`` is already stored, else the id of the company's earliest original request
+    (not a follow-up, not erased) sharing a need since ``since``), in one query."""
+    wanted = col(RoutedRequest.request_id) == request_id
+    if company_key:
+        wanted = or_(wanted, and_(
+            col(RoutedRequest.company_key) == company_key, col(RoutedRequest.submitted_at) >= since,
+            col(RoutedRequest.original_request_id).is_(None), col(RoutedRequest.erased_at).is_(None)))
     rows = session.exec(
-        select(RoutedRequest)
-        .where(RoutedRequest.company_key == company_key, RoutedRequest.submitted_at >= since,
-               col(RoutedRequest.original_request_id).is_(None), RoutedRequest.request_id != exclude,
-               col(RoutedRequest.erased_at).is_(None))
-        .order_by(col(RoutedRequest.submitted_at))
+        select(RoutedRequest.request_id, RoutedRequest.needs).where(wanted).order_by(col(RoutedRequest.submitted_at))
     ).all()
-    for row in rows:
-        if needs & set(row.needs.split(",")):
-            return row
-    return None
+    if any(other == request_id for other, _ in rows):
+        return True, None
+    return False, next((other for other, other_needs in rows if needs & set(other_needs.split(","))), None)
 
 
 def add(session: Session, *rows: object) -> None:
@@ -51,10 +52,11 @@ def add(session: Session, *rows: object) -> None:
     session.add_all(rows)
 
 
-def insert_assignments(session: Session, rows: list[dict]) -> None:
-    """New assignments in one executemany, without building ORM objects (nothing reads them back)."""
+def insert_rows(session: Session, model: type[SQLModel], rows: dict | list[dict]) -> None:
+    """New rows now (a list: one executemany), without ORM objects or flush: for rows nothing changes
+    in the same transaction. Every column without a database default must be given."""
     if rows:
-        session.connection().execute(insert(Assignment.__table__), rows)  # type: ignore[attr-defined]
+        session.connection().execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -94,19 +96,27 @@ def month_loads(session: Session, month: str) -> dict[str, int]:
     return loads
 
 
+_LOAD_UPSERTS: dict[str, Insert] = {}
+
+
+def _load_upsert(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT (uai, month) DO UPDATE SET count = count + excluded.count, built once."""
+    if dialect not in _LOAD_UPSERTS:
+        table = MonthlyLoad.__table__  # type: ignore[attr-defined]
+        stmt = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+        _LOAD_UPSERTS[dialect] = stmt.on_conflict_do_update(
+            index_elements=["uai", "month"], set_={"count": table.c["count"] + stmt.excluded["count"]})
+    return _LOAD_UPSERTS[dialect]
+
+
 def increment_loads(session: Session, uais: Iterable[str], month: str) -> None:
     """One upsert for all the UAIs (count + 1 each, a new row at 1), in UAI order so that concurrent
     transactions lock the rows in the same order (PostgreSQL)."""
     counts = Counter(uais)
     if not counts:
         return
-    table = MonthlyLoad.__table__  # type: ignore[attr-defined]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values([{"uai": u, "month": month, "count": n} for u, n in sorted(counts.items())])
-    stmt = stmt.on_conflict_do_update(index_elements=["uai", "month"],
-                                      set_={"count": table.c["count"] + stmt.excluded["count"]})
     conn = session.connection()
-    conn.execute(stmt)
+    conn.execute(_load_upsert(conn.dialect.name), [{"uai": u, "month": month, "count": n} for u, n in sorted(counts.items())])
     with _loads_lock:  # the cached copy follows, so that the next month_loads needs no re-read
         cached = _loads_cache.get(conn.engine)
         if cached is not None and cached.month == month:

@@ -115,7 +115,7 @@ def _store_assignments(session: Session, request_id: str, routing_id: str, plans
             formations=json.dumps([{"cfd": c, "label": label} for c, label in p.formations], ensure_ascii=False),
             reasons=json.dumps(p.reasons, ensure_ascii=False), created_at=stamp, updated_at=stamp,
         ))
-    repo.insert_assignments(session, rows)
+    repo.insert_rows(session, Assignment, rows)
     repo.increment_loads(session, [u for p in plans for u in p.uais], _month(now))
     return [
         RoutedRecipient(
@@ -153,26 +153,23 @@ def route_submitted(session: Session, event: RequestSubmitted, model: CatalogRea
     now = now or datetime.now(UTC)
     request_id = str(event.request_id)
     need = event.needs[0] if event.needs else "autre"
-    if repo.get_request(session, request_id) is not None:
+    key = company_key(event)
+    submitted = event.submitted_at if event.submitted_at.tzinfo else event.submitted_at.replace(tzinfo=UTC)
+    stored, original_id = repo.seen_or_repeat(session, request_id, key, set(event.needs),
+                                              submitted - timedelta(days=settings.repeat_window_days))
+    if stored:
         return Outcome("skipped", need)  # the same request re-submitted under a new event id
     query = build_query(event)
     academie = query.academie if query else None
-    key = company_key(event)
-    submitted = event.submitted_at if event.submitted_at.tzinfo else event.submitted_at.replace(tzinfo=UTC)
-    original = (repo.find_repeat(session, key, set(event.needs),
-                                 submitted - timedelta(days=settings.repeat_window_days), request_id)
-                if key else None)
-    row = RoutedRequest(
+    repo.insert_rows(session, RoutedRequest, dict(
         request_id=request_id, company_key=key, needs=",".join(event.needs), submitted_at=submitted,
-        academie=academie, payload=event.model_dump_json(),
-        original_request_id=original.request_id if original else None,
-    )
-    repo.add(session, row)
+        academie=academie, payload=event.model_dump_json(), original_request_id=original_id, created_at=utcnow(),
+    ))
     delay = max((now - submitted).total_seconds(), 0.0)
-    if original is not None:
+    if original_id is not None:
         add_to_outbox(session, RequestFollowUp(
             correlation_id=event.correlation_id, request_id=event.request_id,
-            original_request_id=uuid.UUID(original.request_id), message=event.message,
+            original_request_id=uuid.UUID(original_id), message=event.message,
         ))
         return Outcome("followup", need, academie or "inconnue", 0, delay)
     routing_id = str(uuid.uuid4())
@@ -182,11 +179,11 @@ def route_submitted(session: Session, event: RequestSubmitted, model: CatalogRea
     else:
         decision, elapsed = run_decision(model, query, settings, repo.month_loads(session, _month(now)), now)
     fallback = fallback_for(model, academie, settings) if decision.unroutable else None
-    repo.add(session, RoutingDecision(
+    repo.insert_rows(session, RoutingDecision, dict(
         id=routing_id, request_id=request_id, kind="initial", unroutable=decision.unroutable,
         fallback_email=fallback, radius_km=decision.radius_km, explanation=decision.explanation,
         candidates=json.dumps([c.as_json() for c in decision.candidates], ensure_ascii=False),
-        romes=",".join(decision.romes)[:400], decision_ms=elapsed * 1000,
+        romes=",".join(decision.romes)[:400], decision_ms=elapsed * 1000, created_at=utcnow(),
     ))
     assignments = _store_assignments(session, request_id, routing_id, decision.recipients, decision.candidates, now)
     if decision.unroutable:
