@@ -110,6 +110,7 @@ CASES = {
                                             "(PFMP)", "Apprentissage", "Recrutement", "Visite d'entreprise",
                                             "Participation à un jury", "Don de matériel"]) + " (Villeurbanne)")),
     "very long ascii subject": make_copy(subject=" ".join(["Boulangerie"] * 30)),
+    "one very long word": make_copy(subject="Voir https://example.fr/" + "chemin/" * 200 + " merci"),
     "name with quotes and commas": make_copy(to_name='Dupont, Marie "la boulangère" (RBE)'),
     "ascii name with specials": make_copy(to_name='Martin, Paul "PM"'),
     "long ascii name with specials": make_copy(to_name="Lycée-free: " + "A, B. " * 15),
@@ -157,6 +158,18 @@ def test_no_header_injection():
     attachment = next(msg.iter_attachments())
     assert attachment.get_filename() == "a Bcc: victime@example.fr.txt"
     assert attachment.get_content_type() == "application/octet-stream"
+
+
+def test_no_line_over_998_characters_whatever_the_input():
+    copy = make_copy(to_name="é" * 600 + " " + "a" * 1200, subject="x" * 2000,
+                     attachments=[Attachment("n" * 2000 + ".txt", "application/" + "x" * 2000, b"x")])
+    raw = compose(copy)
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert msg["Subject"] == "x" * 2000
+    attachment = next(msg.iter_attachments())
+    assert (attachment.get_filename(), attachment.get_content_type()) == ("n" * 2000 + ".txt",
+                                                                         "application/octet-stream")
 
 
 @pytest.mark.parametrize("subject", ["=?utf-8?q?faux?= mot", "Tarif 100 % =?", "東京の会社 : 研修"])

@@ -8,8 +8,9 @@ reads the same values as from the former ``EmailMessage`` output.
 
 Safety rules: every header value goes through ``one_line`` (no CR/LF: no header injection);
 non-ASCII text becomes RFC 2047 encoded words, short enough that folded lines stay under 78
-characters; bodies are quoted-printable, attachments base64, boundaries start with ``=_`` which
-neither encoding can produce.
+characters (but for a long display name, see ``phrase_tokens``; every line stays under 998);
+bodies are quoted-printable, attachments base64, boundaries start with ``=_`` which neither
+encoding can produce.
 """
 
 from __future__ import annotations
@@ -87,11 +88,13 @@ def _encode_runs(words: list[str], plain, room: int) -> list[str]:
 
 
 def _plain_word(word: str) -> bool:
-    return bool(_PLAIN.match(word)) and "=?" not in word
+    """Kept as it is: printable ASCII, not mistakable for an encoded word, short enough to fold
+    (a longer word is encoded, so that it can be split across lines)."""
+    return len(word) <= _WORD_ROOM and bool(_PLAIN.match(word)) and "=?" not in word
 
 
 def _atom(word: str) -> bool:
-    return bool(_ATOM.match(word)) and "=?" not in word
+    return len(word) <= _WORD_ROOM and bool(_ATOM.match(word)) and "=?" not in word
 
 
 def text_tokens(value: str | None) -> list[str]:
@@ -108,13 +111,14 @@ def phrase_tokens(name: str) -> list[str]:
     would read differently. An encoded word next to an atom reads the same everywhere. The price
     is an encoded word longer than 75 characters for a long run (tolerated by readers; the line
     stays far below 998)."""
+    words = name.split(" ")
     if _PRINTABLE.match(name) and "=?" not in name:
-        if not _SPECIALS.search(name):
-            return name.split(" ")
+        if not _SPECIALS.search(name) and all(len(word) <= _WORD_ROOM for word in words):
+            return words
         quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
         if len(quoted) <= _WORD_ROOM:
             return [quoted]
-    return _encode_runs(name.split(" "), _atom, _PHRASE_ROOM)
+    return _encode_runs(words, _atom, _PHRASE_ROOM)
 
 
 def address_tokens(name: str | None, address: str) -> list[str]:
@@ -190,7 +194,7 @@ def _filename_param(filename: str) -> list[str]:
 
 def attachment_part(filename: str, content_type: str, data: bytes) -> bytes:
     maintype, _, subtype = content_type.partition("/")
-    if not (_TOKEN.match(maintype) and _TOKEN.match(subtype)):
+    if len(content_type) > 100 or not (_TOKEN.match(maintype) and _TOKEN.match(subtype)):
         maintype, subtype = "application", "octet-stream"
     params = _filename_param(filename)
     params[-1] = params[-1].rstrip(";")
