@@ -1,14 +1,17 @@
 """CPU time and SQL statements per call of intake's hot paths, in-process, on a fresh database.
 
-    .venv/bin/python -m tests.intake.bench_handlers [--calls 400] [--rounds 5] [--warmup 300] [--postgres]
+    .venv/bin/python -m tests.intake.bench_handlers [--calls 400] [--rounds 5] [--warmup 300] [--batch 1] [--postgres]
 
 Measured, each call in its own transaction as in production:
 
 * ``accept``: ``IntakeContext.accept_sync`` of one valid body (validation, rate-limit count, request,
   timeline entry and outbox rows, commit);
-* ``routed``: one ``RequestRouted`` (three recipients) through the stream handler, inside a
-  transaction that first stores the processed-event key, as ``shared.consumer`` does;
+* ``routed``: one ``RequestRouted`` (three recipients) through the stream handler, in one
+  transaction with its processed-event key (``shared.processing.handle_one``, as the consumer does);
 * ``message``: one ``ThreadMessage`` (the notifier's acknowledgement) the same way.
+
+``--batch N`` handles the events N at a time in one transaction (``handle_batch``, as the consumer
+does under load); figures stay per event.
 
 CPU is ``time.process_time`` of this process (the PostgreSQL server's own CPU is not counted);
 statements are ``before_cursor_execute`` events (SQLite's ``BEGIN IMMEDIATE`` included, commits
@@ -24,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,10 +43,11 @@ from services.intake.context import IntakeContext
 from services.intake.handlers import on_message, on_routed
 from services.intake.models import INTAKE_TABLES
 from shared.db import create_tables, make_engine
-from shared.events import RequestRouted, RoutedRecipient, ThreadMessage
+from shared.events import Event, RequestRouted, RoutedRecipient, ThreadMessage
 from shared.geo import load_communes
 from shared.logging import configure_logging
-from shared.outbox import BACKBONE_TABLES, ProcessedEvent
+from shared.outbox import BACKBONE_TABLES
+from shared.processing import handle_batch, handle_one
 from tests.intake.conftest import body
 
 POSTAL_CODES = ["69007", "75011", "13001", "33000", "59000", "31000", "44000", "67000", "35000", "06000"]
@@ -55,12 +59,13 @@ class Figures:
     calls: int  # per round
     cpu_s: list[float]  # one figure per round
     statements: int  # over all rounds
+    events: int = 1  # per call: figures are per event
 
     def line(self) -> str:
-        per_call = sorted(cpu * 1000 / self.calls for cpu in self.cpu_s)
-        return (f"{self.name:<9} cpu={per_call[0]:.2f} ms/call (best of {len(per_call)} rounds of {self.calls}; "
-                f"median {statistics.median(per_call):.2f}) "
-                f"statements={self.statements / (self.calls * len(per_call)):.2f}/call")
+        per_call = sorted(cpu * 1000 / (self.calls * self.events) for cpu in self.cpu_s)
+        each = self.calls * self.events
+        return (f"{self.name:<9} cpu={per_call[0]:.2f} ms each (best of {len(per_call)} rounds of {each}; "
+                f"median {statistics.median(per_call):.2f}) statements={self.statements / (each * len(per_call)):.2f} each")
 
 
 @contextmanager
@@ -78,7 +83,7 @@ def statement_counter(engine: Engine) -> Iterator[list[int]]:
 
 
 def measure(engine: Engine, name: str, call: Callable[[int], object], calls: int, warmup: int,
-            rounds: int) -> Figures:
+            rounds: int, events: int = 1) -> Figures:
     """``call(i)`` for i in [0, warmup) unmeasured, then ``rounds`` timed rounds of ``calls`` calls.
 
     The machine is shared: the best round is the figure least disturbed by other processes.
@@ -93,16 +98,24 @@ def measure(engine: Engine, name: str, call: Callable[[int], object], calls: int
             for i in range(first, first + calls):
                 call(i)
             cpu.append(time.process_time() - started)
-    return Figures(name, calls, cpu, count[0])
+    return Figures(name, calls, cpu, count[0], events)
 
 
-def consume(engine: Engine, group: str, stream: str, handler: Callable[[Any, Session], object], ev: Any) -> None:
-    """One event as the reliable consumer handles it: processed-event key, handler, commit."""
-    with Session(engine, expire_on_commit=False) as session:
-        session.add(ProcessedEvent(consumer_group=group, event_id=str(ev.event_id), stream=stream))
-        session.flush()
-        handler(ev, session)
-        session.commit()
+def consume(engine: Engine, group: str, stream: str, handler: Callable[[Any, Session], object],
+            events: Sequence[Event]) -> None:
+    """Events as the reliable consumer handles them: one alone, several in one transaction."""
+    if len(events) == 1:
+        handle_one(engine, group, stream, handler, events[0])
+    else:
+        handle_batch(engine, group, stream, handler, events)
+
+
+def consume_all(engine: Engine, name: str, handler: Callable[[Any, Session], object], events: Sequence[Event],
+                args: argparse.Namespace) -> Figures:
+    """``measure`` of ``consume``, ``args.batch`` events a call."""
+    b = args.batch
+    return measure(engine, name, lambda i: consume(engine, "bench", name, handler, events[i * b:(i + 1) * b]),
+                   args.calls // b, args.warmup // b, args.rounds, b)
 
 
 def routed_event(request_id: str) -> RequestRouted:
@@ -130,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=400, help="calls per timed round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--batch", type=int, default=1, help="events handled in one transaction")
     parser.add_argument("--postgres", action="store_true", help="a fresh database on the test PostgreSQL")
     args = parser.parse_args(argv)
     configure_logging("intake", "WARNING")
@@ -151,16 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     ids: list[str] = []
     results = [measure(engine, "accept", lambda i: ids.append(ctx.accept_sync(bodies[i], "api", f"c{i}").request_id),
                        args.calls, args.warmup, args.rounds)]
-    routed = [routed_event(request_id) for request_id in ids]
-    results.append(measure(engine, "routed", lambda i: consume(engine, "intake", "routed", on_routed, routed[i]),
-                           args.calls, args.warmup, args.rounds))
-    messages = [acknowledgement(request_id) for request_id in ids]
-    results.append(measure(engine, "message", lambda i: consume(engine, "intake", "message", on_message, messages[i]),
-                           args.calls, args.warmup, args.rounds))
+    results.append(consume_all(engine, "routed", on_routed, [routed_event(i) for i in ids], args))
+    results.append(consume_all(engine, "message", on_message, [acknowledgement(i) for i in ids], args))
     engine.dispose()
     if drop is not None:
         drop()
-    print(f"db={engine.dialect.name} warmup={args.warmup}")
+    print(f"db={engine.dialect.name} warmup={args.warmup} batch={args.batch}")
     for figures in results:
         print(figures.line())
     return 0

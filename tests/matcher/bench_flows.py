@@ -1,15 +1,16 @@
 """CPU time and SQL statements per ``RequestSubmitted`` the matcher handles, in-process.
 
-    .venv/bin/python -m tests.matcher.bench_flows [--calls 400] [--rounds 5] [--warmup 300] [--postgres] [--fake]
+    .venv/bin/python -m tests.matcher.bench_flows [--calls 400] [--rounds 5] [--warmup 300] [--batch 1]
+                                                  [--postgres] [--fake] [--empty-loads]
 
 Each event goes through ``MatcherHandlers.on_request_submitted`` (build the query, route on the read
-model, store the request, decision, assignments and monthly loads, stage ``RequestRouted``) inside
-a transaction that first stores the processed-event key and then commits, as ``shared.consumer``
-does. The read model is the real catalog (data/, through the catalog's own loader) unless
+model, store the request, decision, assignments and monthly loads, stage ``RequestRouted``) in one
+transaction with its processed-event key, as the consumer does (``--batch N``: N events a
+transaction). The read model is the real catalog (data/, through the catalog's own loader) unless
 ``--fake`` (the small hand-made one of the unit tests). Requests come from distinct companies
 (no follow-ups) in communes with lycées, for common jobs. Figures as in
 ``tests.intake.bench_handlers``: ``time.process_time`` of this process and ``before_cursor_execute``
-events per call; ``routing`` is the in-memory decision alone, for comparison.
+events per event; ``routing`` is the in-memory decision alone, for comparison.
 
 The monthly-load table starts with one row (count 0) per lycée of the catalog, as late in a month
 when most lycées were asked once: routing reads the month's loads on every event, and that read
@@ -34,7 +35,7 @@ from shared.db import create_tables, make_engine, unit_of_work
 from shared.events import Contact, Location, RequestSubmitted
 from shared.logging import configure_logging
 from shared.outbox import BACKBONE_TABLES
-from tests.intake.bench_handlers import consume, measure
+from tests.intake.bench_handlers import consume_all, measure
 from tests.matcher.fakes import make_snapshot
 
 POSTAL_CODES = ["69007", "75011", "13001", "33000", "59000", "31000", "44000", "67000", "35000", "34000",
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=400, help="calls per timed round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--batch", type=int, default=1, help="events handled in one transaction")
     parser.add_argument("--postgres", action="store_true", help="a fresh database on the test PostgreSQL")
     parser.add_argument("--fake", action="store_true", help="the unit tests' small catalog instead of data/")
     parser.add_argument("--empty-loads", action="store_true", help="no monthly-load rows at start")
@@ -84,9 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     holder.install(snapshot, "bench")
     handlers = MatcherHandlers(holder, settings)
     events = [request(i, args.fake) for i in range(args.warmup + args.rounds * args.calls)]
-    results = [measure(engine, "submitted", lambda i: consume(
-        engine, "matcher", "submitted", handlers.on_request_submitted, events[i]), args.calls, args.warmup,
-        args.rounds)]
+    results = [consume_all(engine, "submitted", handlers.on_request_submitted, events, args)]
     queries = [flows.build_query(e) for e in events]
     model = holder.wait(1)
     results.append(measure(engine, "routing", lambda i: queries[i] and flows.run_decision(
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if drop is not None:
         drop()
     print(f"db={engine.dialect.name} catalog={'fake' if args.fake else 'real'} lycees={len(snapshot.lycees)} "
-          f"load_rows={0 if args.empty_loads else len(snapshot.lycees)} warmup={args.warmup}")
+          f"load_rows={0 if args.empty_loads else len(snapshot.lycees)} warmup={args.warmup} batch={args.batch}")
     for figures in results:
         print(figures.line())
     return 0
