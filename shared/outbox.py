@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint, insert
 from sqlmodel import Field, Session, SQLModel
 
 from shared.events import Event, event_to_payload
@@ -54,14 +54,33 @@ class ProcessedEvent(SQLModel, table=True):
 BACKBONE_TABLES = (OutboxEvent, ProcessedEvent)
 
 
-def add_to_outbox(session: Session, event: Event) -> OutboxEvent:
-    """Stage an event for publication; it leaves only if the surrounding transaction commits."""
-    row = OutboxEvent(
-        event_id=str(event.event_id),
-        stream=event.stream,
-        event_type=event.event_type,
-        correlation_id=event.correlation_id,
-        payload=json.dumps(event_to_payload(event), ensure_ascii=False),
-    )
-    session.add(row)
-    return row
+OUTBOX_WRITTEN = "mlp_outbox_written"  # session.info flag: the relay wakes when such a session commits
+
+_INSERT_OUTBOX = insert(OutboxEvent.__table__)  # type: ignore[attr-defined]
+_INSERT_PROCESSED = insert(ProcessedEvent.__table__)  # type: ignore[attr-defined]
+
+
+def add_to_outbox(session: Session, event: Event) -> None:
+    """Stage an event for publication; it leaves only if the surrounding transaction commits.
+
+    A Core INSERT rather than an ORM object: nothing reads the row back in the transaction,
+    and building a SQLModel object costs more than the statement itself."""
+    session.execute(_INSERT_OUTBOX, {
+        "event_id": str(event.event_id),
+        "stream": event.stream,
+        "event_type": event.event_type,
+        "correlation_id": event.correlation_id,
+        "payload": json.dumps(event_to_payload(event), ensure_ascii=False),
+        "created_at": utcnow(),
+        "attempts": 0,
+    })
+    session.info[OUTBOX_WRITTEN] = True
+
+
+def mark_processed(session: Session, group: str, stream: str, event_ids: list[str]) -> None:
+    """Store the processed-event keys (unique per group): a duplicate raises IntegrityError."""
+    now = utcnow()
+    session.execute(_INSERT_PROCESSED, [
+        {"consumer_group": group, "event_id": event_id, "stream": stream, "processed_at": now}
+        for event_id in event_ids
+    ])

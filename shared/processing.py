@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 
 from shared.events import Event
 from shared.logging import correlation_scope
-from shared.outbox import ProcessedEvent
+from shared.outbox import ProcessedEvent, mark_processed
 
 AfterCommit = Callable[[], Awaitable[None]]
 Handler = Callable[[Any, Session], AfterCommit | None]
@@ -42,8 +42,7 @@ def handle_one(engine: Engine, group: str, stream: str, handler: Handler, event:
     """One event, one transaction. Returns its after-commit callable, or ``DUPLICATE``."""
     with Session(engine, expire_on_commit=False) as session:
         try:
-            session.add(ProcessedEvent(consumer_group=group, event_id=str(event.event_id), stream=stream))
-            session.flush()
+            mark_processed(session, group, stream, [str(event.event_id)])
         except IntegrityError:
             session.rollback()
             return DUPLICATE
@@ -77,16 +76,19 @@ def handle_batch(
                 ).all()
             )
             outcomes: list[AfterCommit | Duplicate | None] = []
+            fresh: list[str] = []
             for event, event_id in zip(events, ids, strict=True):
                 if event_id in seen:  # stored before, or earlier in this very batch
                     outcomes.append(DUPLICATE)
                     continue
                 seen.add(event_id)
-                session.add(ProcessedEvent(consumer_group=group, event_id=event_id, stream=stream))
+                fresh.append(event_id)
                 # Events of a batch come from different requests: each runs under its own id, which
                 # the handler copies into the events it publishes.
                 with correlation_scope(event.correlation_id):
                     outcomes.append(handler(event, session))
+            if fresh:  # a concurrent consumer that stored one of them first makes this fail: split
+                mark_processed(session, group, stream, fresh)
             session.commit()
         except BaseException:
             session.rollback()

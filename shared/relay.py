@@ -21,7 +21,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from shared.logging import correlation_scope, get_logger
 from shared.metrics import OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
-from shared.outbox import OutboxEvent, utcnow
+from shared.outbox import OUTBOX_WRITTEN, OutboxEvent, utcnow
 
 log = get_logger(__name__)
 
@@ -135,16 +135,18 @@ class OutboxRelay:
         the poll interval is only a safety net."""
         loop = asyncio.get_running_loop()
 
-        def after_flush(session, _context) -> None:
-            if any(isinstance(obj, OutboxEvent) for obj in session.new):
-                session.info["mlp_outbox_written"] = True
-
         def after_commit(session) -> None:
-            if session.info.pop("mlp_outbox_written", False) and session.bind is self.engine:
+            # add_to_outbox flags the session; rows added as ORM objects (tests) are seen here too.
+            written = session.info.pop(OUTBOX_WRITTEN, False)
+            if written and session.bind is self.engine:
                 loop.call_soon_threadsafe(self._wake.set)
 
+        def after_flush(session, _context) -> None:
+            if any(isinstance(obj, OutboxEvent) for obj in session.new):
+                session.info[OUTBOX_WRITTEN] = True
+
         def after_rollback(session) -> None:
-            session.info.pop("mlp_outbox_written", None)
+            session.info.pop(OUTBOX_WRITTEN, None)
 
         self._listeners = [("after_flush", after_flush), ("after_commit", after_commit),
                            ("after_rollback", after_rollback)]

@@ -108,9 +108,11 @@ def test_outbox_event_reaches_consumer_exactly_once(database_url, redis_url):
         worker.stop()
 
 
-def test_killed_consumer_entry_is_claimed_by_another(database_url, redis_url):
+def test_killed_consumer_entry_is_claimed_by_another(database_url, redis_url, tmp_path):
     hanging = Worker(database_url, redis_url, "hang", "hang")
-    _publish_via_outbox(database_url, redis_url, [ev := _event(1)])
+    # Published from another database: the hanging handler holds the consumer database's write
+    # lock (SQLite), which the publisher's "mark published" would otherwise wait for.
+    _publish_via_outbox(f"sqlite:///{tmp_path}/publisher.db", redis_url, [ev := _event(1)])
     hanging.wait_for("HANDLING")
     hanging.kill()  # read, never acked
     r = redis_sync.Redis.from_url(redis_url)
