@@ -1,11 +1,17 @@
-"""Measure the notifier's sender: time to send N queued copies to a real aiosmtpd sink on loopback.
+"""CPU cost of the notifier's sender per email, end to end (lease, SMTP, record, log line), against
+a real aiosmtpd sink running in ANOTHER process: only the sender's process CPU is counted.
 
-    .venv/bin/python -m tests.notifier.bench_sender --copies 1000            # current sender
-    .venv/bin/python -m tests.notifier.bench_sender --copies 1000 --rev 63f0ae5  # sender.py of a git revision
+    .venv/bin/python -m tests.notifier.bench_sender                  # working tree, uvloop, PIPELINING advertised
+    .venv/bin/python -m tests.notifier.bench_sender --rev 12a9a1a    # sender.py of a git revision
+    .venv/bin/python -m tests.notifier.bench_sender --no-pipelining  # the sink does not advertise it (aiosmtpd's default)
+    .venv/bin/python -m tests.notifier.bench_sender --loop asyncio --postgres --profile
 
-Rows are queued by the real domain code (start_thread: lead, copy, company acknowledgement per
-request) on a fresh SQLite file (or ``--database-url``), then the sender drains them; the figure
-is wall time of the drain only (composition excluded). Not a test (no ``test_`` prefix).
+Two shapes: ``pass`` — one request (3 RBEs + the company, queued by the real ``start_thread``)
+then one ``send_due`` pass, as in steady state where every commit wakes the sender; ``backlog`` —
+64 queued emails sent by one pass (``MLP_SEND_BATCH_SIZE``). ``time.process_time()`` covers the
+pass only (the sender's database thread included), not the queueing. The default loop is uvloop
+because uvicorn picks it when installed, as it is in production. Postfix advertises PIPELINING,
+so the sink does too unless ``--no-pipelining``. Not a test (no ``test_`` prefix).
 """
 
 from __future__ import annotations
@@ -13,9 +19,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+import logging
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,11 +34,62 @@ from services.notifier.models import TABLES
 from services.notifier.service import threads
 from services.notifier.service.mailer import NotifierContext
 from shared.db import create_tables, make_engine, unit_of_work
+from shared.logging import configure_logging
 from shared.outbox import BACKBONE_TABLES
-from tests.notifier.support import SmtpSink, routed_event
+from tests.notifier.bench_thread import realistic_event
 from tests.support.servers import free_port
 
 
+# ------------------------------------------------------------------ the sink (its own process)
+class _CountingHandler:
+    def __init__(self, pipelining: bool) -> None:
+        self.pipelining = pipelining
+        self.count = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 - aiosmtpd API
+        session.host_name = hostname
+        if self.pipelining:  # aiosmtpd reads commands line by line, so it accepts pipelined ones
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.count += 1
+        return "250 OK"
+
+
+def serve_sink(port: int, pipelining: bool) -> None:
+    """Print ``ready``, then answer each line read on stdin with the number of messages received."""
+    from aiosmtpd.controller import Controller
+
+    handler = _CountingHandler(pipelining)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    print("ready", flush=True)
+    for _ in sys.stdin:
+        print(handler.count, flush=True)
+    controller.stop()
+
+
+class SinkProcess:
+    def __init__(self, pipelining: bool) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.notifier.bench_sender", "--sink", str(self.port)]
+            + ([] if pipelining else ["--no-pipelining"]),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def received(self) -> int:
+        self.proc.stdin.write("?\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
+
+    def stop(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+# ------------------------------------------------------------------ the measured sender
 def _sender_class(rev: str | None):
     if rev is None:
         from services.notifier.sender import OutboundSender
@@ -40,58 +100,107 @@ def _sender_class(rev: str | None):
     path.write_bytes(source)
     spec = importlib.util.spec_from_file_location("sender_at_rev", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = module  # type: ignore[union-attr]  # dataclasses look their module up
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module.OutboundSender
 
 
+def _queue(engine, ctx: NotifierContext, requests: int) -> None:
+    for _ in range(requests):  # one transaction per event, as the stream handler does
+        with unit_of_work(engine) as session:
+            threads.start_thread(session, ctx, realistic_event())
+
+
+async def measure(sender, engine, ctx: NotifierContext, shape: str, rounds: int) -> tuple[float, int, float]:
+    """CPU ms per email over ``rounds`` passes of ``shape``, emails sent, wall seconds of the passes."""
+    requests = 1 if shape == "pass" else ctx.settings.send_batch_size // 4
+    cpu, wall, emails = 0.0, 0.0, 0
+    for _ in range(rounds):
+        await asyncio.to_thread(_queue, engine, ctx, requests)
+        started, started_wall = time.process_time(), time.perf_counter()
+        sent = await sender.send_due()
+        cpu += time.process_time() - started
+        wall += time.perf_counter() - started_wall
+        assert sent == requests * 4, f"{sent} emails sent instead of {requests * 4}"
+        emails += sent
+    return cpu / emails * 1000, emails, wall
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--copies", type=int, default=1000)
+    parser.add_argument("--passes", type=int, default=60, help="one-request passes per round")
+    parser.add_argument("--backlogs", type=int, default=4, help="64-email passes per round")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds: best and median are shown")
     parser.add_argument("--rev", default=None, help="git revision whose sender.py is measured")
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
+    parser.add_argument("--no-pipelining", action="store_true", help="the sink does not advertise PIPELINING")
     parser.add_argument("--postgres", action="store_true", help="a fresh database on the test PostgreSQL")
+    parser.add_argument("--profile", action="store_true", help="pyinstrument profile of the measured passes")
+    parser.add_argument("--sink", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.sink is not None:
+        serve_sink(args.sink, not args.no_pipelining)
+        return 0
+    configure_logging("notifier")  # the JSON lines the service writes, to /dev/null: their CPU counts
+    sys.stdout = open("/dev/null", "w")  # noqa: SIM115 - structlog's PrintLogger writes to sys.stdout
+    report = sys.__stdout__
+    logging.getLogger().setLevel(logging.ERROR)
     tmp = Path(tempfile.mkdtemp())
-    url, drop = args.database_url or f"sqlite:///{tmp}/bench.db", None
-    if args.postgres:
+    url, drop = f"sqlite:///{tmp}/bench.db", None
+    if args.postgres:  # the client's CPU only: the server's is not counted
         from tests.support.servers import create_postgres_database, postgres_admin_url
         url, drop = create_postgres_database(postgres_admin_url())
-    sink = SmtpSink(free_port()).start()
-    settings = NotifierSettings(env="test", smtp_url=sink.url, inbound_smtp_port=free_port(), var_dir=tmp,
-                                database_url=url, notifier_url="http://notifier.test")
+    sink = SinkProcess(pipelining=not args.no_pipelining)
+    settings = NotifierSettings(env="test", smtp_url=f"smtp://127.0.0.1:{sink.port}", inbound_smtp_port=free_port(),
+                                var_dir=tmp, database_url=url, notifier_url="http://notifier.test")
     engine = make_engine(url)
     create_tables(engine, [*BACKBONE_TABLES, *TABLES])
     ctx = NotifierContext(settings=settings, clock=lambda: datetime.now(UTC))
-    requests = -(-args.copies // 3)
-    events = [routed_event() for _ in range(requests)]
-    started = time.perf_counter()
-    for event in events:  # one transaction per event, as the stream handler does
-        with unit_of_work(engine) as session:
-            threads.start_thread(session, ctx, event)
-    queued = time.perf_counter() - started
-    total = requests * 3
     sender = _sender_class(args.rev)(engine, settings)
+    profiler = None
 
-    async def drain() -> float:
-        started = time.perf_counter()
-        while await sender.send_due():
-            pass
-        elapsed = time.perf_counter() - started
-        if hasattr(sender, "close"):
-            await sender.close()
-        return elapsed
+    async def scenario() -> dict[str, list[tuple[float, int, float]]]:
+        nonlocal profiler
+        await measure(sender, engine, ctx, "pass", 20)  # warm-up: connections, compiled statements
+        await measure(sender, engine, ctx, "backlog", 2)
+        if args.profile:
+            from pyinstrument import Profiler
+            profiler = Profiler(interval=0.0002, async_mode="disabled")
+            profiler.start()
+        figures: dict[str, list[tuple[float, int, float]]] = {"pass": [], "backlog": []}
+        for _ in range(args.rounds):
+            figures["pass"].append(await measure(sender, engine, ctx, "pass", args.passes))
+            figures["backlog"].append(await measure(sender, engine, ctx, "backlog", args.backlogs))
+        if profiler is not None:
+            profiler.stop()
+        await sender.close()
+        return figures
 
-    elapsed = asyncio.run(drain())
-    received = len(sink.wait_for(total, timeout=10))
+    if args.loop == "uvloop":
+        import uvloop
+        figures = uvloop.run(scenario())
+    else:
+        figures = asyncio.run(scenario())
+    sent = sum(emails for rounds in figures.values() for _, emails, _ in rounds) + 20 * 4 + 2 * settings.send_batch_size
+    received = sink.received()
     sink.stop()
     engine.dispose()
     if drop is not None:
         drop()
+    if profiler is not None:
+        print(profiler.output_text(unicode=False, color=False, show_all=False), file=report)
     label = args.rev or "working tree"
-    print(f"sender={label} db={engine.dialect.name} copies={total} received={received} "
-          f"queue={queued:.2f}s ({requests / queued:.0f} requests/s) drain={elapsed:.2f}s "
-          f"rate={total / elapsed:.0f} emails/s")
-    return 0 if received == total else 1
+    print(f"sender={label} loop={args.loop} db={engine.dialect.name} pipelining="
+          f"{'no' if args.no_pipelining else 'advertised'} threads={threading.active_count()}", file=report)
+    for shape, rounds in figures.items():
+        what = "one request (4 emails) per pass" if shape == "pass" else f"{settings.send_batch_size} emails per pass"
+        cpu = sorted(ms for ms, _, _ in rounds)
+        wall = sorted(seconds / emails * 1000 for _, emails, seconds in rounds)
+        print(f"  {shape:7}: {cpu[0]:.3f} ms CPU/email best, {statistics.median(cpu):.3f} median of {len(rounds)} "
+              f"rounds of {rounds[0][1]} emails ({what}); wall {statistics.median(wall):.2f} ms/email median",
+              file=report)
+    print(f"  received by the sink: {received} of {sent}", file=report)
+    return 0 if received == sent else 1
 
 
 if __name__ == "__main__":
