@@ -12,7 +12,7 @@ class NotifierSettings(Settings):
     max_send_attempts: int = 10  # after that many failures a send row is dead-lettered
     send_retry_base_s: float = 5.0  # backoff between attempts: base * 2**attempts, capped
     send_retry_max_s: float = 3600.0
-    send_quick_retries: int = 3  # tenacity retries inside one attempt (transient SMTP errors)
+    send_quick_retries: int = 3  # tries within a pass when the SMTP connection breaks (0.2 s, 0.4 s... apart)
     send_poll_s: float = 5.0  # safety net only: commits wake the sender, and it sleeps until the next retry
     send_batch_size: int = 64  # rows leased (and recorded) per transaction
     send_concurrency: int = 6  # parallel sends, each on its own kept-open SMTP connection

@@ -3,37 +3,38 @@
 One pass leases a batch of due rows in ONE transaction (compare-and-set on ``lease_until``, lead
 copies first) and reads them in the same call, sends them with bounded concurrency
 (``MLP_SEND_CONCURRENCY``) over SMTP connections kept open between passes (a broken one is
-replaced), then records every outcome of the batch in one transaction. Each send has a few quick
-tenacity retries for transient errors; a failed attempt schedules the next one with exponential
-backoff; after ``max_send_attempts`` the row is ``dead`` and counted. A row is the unit of
-idempotency: a redelivered event or a restart never creates a second one. All database work runs
-on the sender's own single database thread, never on the event loop nor the shared default pool.
+replaced), pipelined when the server allows it (``smtp.py``), then records every outcome of the
+batch in one transaction. A row whose connection broke has a few quick tries within the pass; a
+refused or failed attempt schedules the next one with exponential backoff; after
+``max_send_attempts`` the row is ``dead`` and counted. A row is the unit of idempotency: a
+redelivered event or a restart never creates a second one. All database work runs on the
+sender's own single database thread, never on the event loop nor the shared default pool.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import unquote, urlparse
 
-import aiosmtplib
 from sqlalchemy import Engine
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from services.notifier import metrics
+from services.notifier import metrics, smtp
 from services.notifier import repository as repo
 from services.notifier.config import NotifierSettings
 from services.notifier.service.calendar import Clock, system_clock
 from shared.db import unit_of_work
-from shared.logging import correlation_scope, get_logger
+from shared.logging import get_logger, new_correlation_id
 
 log = get_logger(__name__)
 
-TRANSIENT = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError,
-             ConnectionError, OSError, asyncio.TimeoutError)
+# The connection broke (or never opened): what it carried is retried at once on another one.
+TRANSIENT = (OSError, TimeoutError)  # smtp.SmtpDisconnected is a ConnectionError
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,10 @@ class OutboundSender:
         self.username = unquote(url.username) if url.username else None
         self.password = unquote(url.password) if url.password else None
         self.use_tls = url.scheme == "smtps"
-        self.start_tls = True if url.scheme == "smtp+starttls" else False
+        self.start_tls = url.scheme == "smtp+starttls"
+        self._tls: ssl.SSLContext | None = None  # built once, on the first TLS connection
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notifier-sender-db")
-        self._idle: list[aiosmtplib.SMTP] = []  # open connections between sends
+        self._idle: list[smtp.SmtpConnection] = []  # open connections between sends
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the connections belong to
 
     def wake(self) -> None:
@@ -106,8 +108,8 @@ class OutboundSender:
     async def close(self) -> None:
         conns, self._idle = self._idle, []
         if self._loop is asyncio.get_running_loop():
-            for smtp in conns:
-                smtp.close()
+            for conn in conns:
+                conn.close()
 
     # ------------------------------------------------------------------ one pass
     async def send_due(self, limit: int | None = None) -> int:
@@ -123,68 +125,97 @@ class OutboundSender:
         self._adopt_loop()
         # Stop starting sends well before the lease ends: after that another instance may take the row.
         deadline = leased_at + max(1.0, self.settings.send_lease_s - self.settings.smtp_timeout_s * 2)
-        queue: asyncio.Queue[Leased] = asyncio.Queue()
-        for row in rows:
-            queue.put_nowait(row)
+        queue = deque(rows)
         outcomes: list[Outcome] = []
         workers = min(len(rows), max(1, self.settings.send_concurrency))
-        await asyncio.gather(*(self._worker(queue, outcomes, deadline) for _ in range(workers)))
+        if workers == 1:
+            await self._worker(queue, outcomes, deadline)
+        else:
+            await asyncio.gather(*(self._worker(queue, outcomes, deadline) for _ in range(workers)))
         await self._db_call(self._record, outcomes)
+        info = log.bind().info  # one logger for the batch, not one per line
         for outcome in outcomes:
             if outcome.error is None and not outcome.skipped:
-                with correlation_scope(outcome.row.correlation_id):
-                    log.info("email_sent", kind=outcome.row.kind, message_id=outcome.row.message_id)
+                row = outcome.row
+                info("email_sent", kind=row.kind, message_id=row.message_id,
+                     correlation_id=row.correlation_id or new_correlation_id())
         if throttled:
             await asyncio.sleep(self.settings.send_pause_s)
         return sum(1 for o in outcomes if not o.skipped)
 
-    async def _worker(self, queue: asyncio.Queue[Leased], outcomes: list[Outcome], deadline: float) -> None:
-        while not queue.empty():
-            row = queue.get_nowait()
-            if time.monotonic() > deadline:
+    async def _worker(self, queue: deque[Leased], outcomes: list[Outcome], deadline: float) -> None:
+        """Take rows from the shared queue and send them over one connection at a time; a row whose
+        connection broke is retried on a fresh one, up to ``send_quick_retries`` tries in the pass
+        (a kept connection found dead on its first exchange does not count)."""
+        again: deque[Leased] = deque()  # this worker's rows to retry
+        tries: dict[int, int] = {}
+
+        def next_row() -> Leased | None:
+            while again or queue:
+                row = again.popleft() if again else queue.popleft()
+                if time.monotonic() <= deadline:
+                    return row
                 outcomes.append(Outcome(row, skipped=True))
-                continue
+            return None
+
+        def done(row: Leased, error: Exception | None) -> None:
+            outcomes.append(Outcome(row, error))
+
+        while (first := next_row()) is not None:
+            conn, stale, rounds = None, False, 0
             try:
-                await self._deliver(row)
-            except Exception as exc:
-                outcomes.append(Outcome(row, error=exc))
-            else:
-                outcomes.append(Outcome(row))
+                conn = self._kept_connection()
+                stale = conn is not None
+                if conn is None:
+                    conn = await self._connect()
+                rounds = conn.rounds
+                await conn.send_all(first, next_row, done)
+            except TRANSIENT as exc:
+                in_flight = conn.in_flight if conn is not None else [first]
+                stale = stale and conn.rounds == rounds  # closed by the server while kept: not a try
+                pause = 0.0
+                for row in in_flight:
+                    tries[row.id] = count = tries.get(row.id, 0) + (0 if stale else 1)
+                    if count >= max(1, self.settings.send_quick_retries):
+                        outcomes.append(Outcome(row, error=exc))
+                    else:
+                        again.append(row)
+                        pause = max(pause, 0 if stale else min(2.0, 0.2 * 2 ** (count - 1)))
+                if conn is not None:
+                    conn.close()
+                    conn = None
+                if pause:
+                    await asyncio.sleep(pause)
+            except Exception as exc:  # a bug, a bad TLS set-up, AUTH refused...: these rows fail
+                for row in conn.in_flight if conn is not None else [first]:
+                    outcomes.append(Outcome(row, error=exc))
+                if conn is not None:
+                    conn.close()
+                    conn = None
+            finally:
+                if conn is not None:
+                    if conn.usable and not conn.in_flight:
+                        self._idle.append(conn)
+                    else:
+                        conn.close()
 
-    async def _deliver(self, row: Leased) -> None:
-        async for attempt in AsyncRetrying(
-            stop=stop_after_attempt(max(1, self.settings.send_quick_retries)),
-            wait=wait_exponential(multiplier=0.2, max=2), retry=retry_if_exception_type(TRANSIENT), reraise=True,
-        ):
-            with attempt:
-                await self._send_on_connection(row)
+    def _kept_connection(self) -> smtp.SmtpConnection | None:
+        while self._idle:
+            conn = self._idle.pop()
+            if conn.usable:
+                return conn
+            conn.close()  # the server closed it while idle (timeout, restart)
+        return None
 
-    async def _send_on_connection(self, row: Leased) -> None:
-        """Send over an open connection; a kept one the server closed meanwhile is replaced once."""
-        reused = bool(self._idle)
-        smtp = self._idle.pop() if reused else await self._connect()
-        try:
-            await smtp.sendmail(row.sender, [row.recipient], row.raw, timeout=self.settings.smtp_timeout_s)
-        except TRANSIENT:
-            smtp.close()
-            if not reused:
-                raise
-            smtp = await self._connect()  # stale kept connection: one fresh try, not a counted retry
-            try:
-                await smtp.sendmail(row.sender, [row.recipient], row.raw, timeout=self.settings.smtp_timeout_s)
-            except BaseException:
-                smtp.close()
-                raise
-        except BaseException:
-            smtp.close()  # refused recipient, bad reply...: never reuse a connection in an unknown state
-            raise
-        self._idle.append(smtp)
-
-    async def _connect(self) -> aiosmtplib.SMTP:
-        smtp = aiosmtplib.SMTP(hostname=self.host, port=self.port, username=self.username, password=self.password,
-                               use_tls=self.use_tls, start_tls=self.start_tls, timeout=self.settings.smtp_timeout_s)
-        await smtp.connect()
-        return smtp
+    async def _connect(self) -> smtp.SmtpConnection:
+        tls = None
+        if self.use_tls or self.start_tls:
+            if self._tls is None:
+                self._tls = await asyncio.to_thread(ssl.create_default_context)
+            tls = self._tls
+        return await smtp.connect(self.host, self.port, timeout_s=self.settings.smtp_timeout_s,
+                                  tls=tls if self.use_tls else None, starttls=tls if self.start_tls else None,
+                                  username=self.username, password=self.password)
 
     def _adopt_loop(self) -> None:
         loop = asyncio.get_running_loop()

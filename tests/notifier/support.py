@@ -38,6 +38,12 @@ class _SinkHandler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        session.host_name = hostname
+        if self.sink.pipelining:  # as Postfix does; aiosmtpd reads commands line by line, so it copes
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if address.lower() in self.sink.refuse:
             return "550 5.1.1 Boîte inconnue"
@@ -45,6 +51,10 @@ class _SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if envelope.rcpt_tos[0].lower() in self.sink.drop:
+            self.sink.drop.discard(envelope.rcpt_tos[0].lower())
+            server.transport.abort()  # the connection drops after the content, before the reply
+            return "250 OK"
         with self.sink.lock:
             self.sink.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
                                                envelope.original_content or envelope.content, session.peer))
@@ -52,12 +62,15 @@ class _SinkHandler:
 
 
 class SmtpSink:
-    """A real SMTP server collecting every message; can be stopped and started again."""
+    """A real SMTP server collecting every message; can be stopped and started again. It
+    advertises PIPELINING unless told not to (aiosmtpd does not by itself)."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, pipelining: bool = True) -> None:
         self.port = port or free_port()
+        self.pipelining = pipelining
         self.messages: list[Received] = []
         self.refuse: set[str] = set()  # recipients answered 550 at RCPT
+        self.drop: set[str] = set()  # recipients whose next DATA drops the connection, unanswered
         self.lock = threading.Lock()
         self.controller: Controller | None = None
 

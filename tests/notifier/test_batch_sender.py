@@ -88,6 +88,38 @@ def test_a_failure_in_the_middle_of_a_batch_retries_only_that_row(engine, ctx, s
     assert [(r.status, r.attempts) for r in _rows(engine)] == [("sent", 1), ("sent", 2), ("sent", 1)]
 
 
+def test_a_connection_dropped_mid_batch_is_retried_in_the_same_pass(engine, ctx, sink, clock):
+    """The content of COPY's message got no reply: it and the envelope pipelined with it are sent
+    again on a fresh connection at once; nothing is lost, no attempt is counted as failed."""
+    _queue(engine, ctx, 4)
+    sink.drop = {COPY}
+    sender = OutboundSender(engine, ctx.settings.model_copy(update={"send_concurrency": 1, "send_quick_retries": 2}),
+                            clock)
+    assert run(sender.send_due()) == 12
+    assert sorted(m.to for m in sink.wait_for(12)) == sorted([LEAD, COPY, COMPANY] * 4)
+    assert len({m.peer for m in sink.messages}) == 2  # the broken connection was replaced
+    assert all(r.status == "sent" and r.attempts == 1 for r in _rows(engine))
+
+
+def test_kept_connections_closed_by_a_relay_restart_are_replaced_without_a_retry(engine, ctx, sink, clock):
+    sender = OutboundSender(engine, ctx.settings.model_copy(update={"send_quick_retries": 1}), clock)
+
+    async def restart_between_passes() -> tuple[int, int]:
+        _queue(engine, ctx, 2)
+        first = await sender.send_due()
+        sink.stop()  # closes the kept connections while the sender sleeps
+        sink.start()
+        await asyncio.sleep(0.1)
+        _queue(engine, ctx, 2)
+        second = await sender.send_due()
+        await sender.close()
+        return first, second
+
+    assert run(restart_between_passes()) == (6, 6)
+    assert len(sink.wait_for(12)) == 12
+    assert all(r.status == "sent" and r.attempts == 1 for r in _rows(engine))
+
+
 def test_one_record_transaction_for_sent_failed_and_untouched_rows(engine, ctx, clock):
     """The lease and the record as the sender runs them: the sent rows and the rows given back
     untouched (the lease was about to run out) in one statement each, a failure on its own."""
