@@ -14,9 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from faststream.redis import RedisBroker
-from sqlalchemy import Engine, event, or_, update
+from sqlalchemy import Engine, Row, event, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session, col, select
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from shared.logging import correlation_scope, get_logger
@@ -54,56 +53,50 @@ class OutboxRelay:
         """Called after a commit that wrote outbox rows, so they leave without waiting for the poll."""
         self._wake.set()
 
-    def _claim_batch(self) -> list[OutboxEvent]:
+    def _claim_batch(self) -> list[Row]:
         """Lease a batch of unpublished rows to this relay in one short transaction.
 
-        Several relays (instances) may share one database. The lease is an UPDATE: SQLite runs one
-        writer at a time and PostgreSQL skips rows another relay is leasing (``SKIP LOCKED``), so
-        each row is leased to one relay; no lock is held while publishing to Redis.
+        Several relays (instances) may share one database. The lease is one UPDATE … RETURNING:
+        SQLite runs one writer at a time and PostgreSQL skips rows another relay is leasing
+        (``SKIP LOCKED``), so each row is leased to one relay; no lock is held while publishing
+        to Redis.
         """
         now = utcnow()
+        table = OutboxEvent.__table__  # type: ignore[attr-defined]
         candidates = (
-            select(OutboxEvent.id)
+            select(table.c.id)
             .where(
-                col(OutboxEvent.published_at).is_(None),
+                table.c.published_at.is_(None),
                 or_(
-                    col(OutboxEvent.claimed_until).is_(None),
-                    col(OutboxEvent.claimed_until) < now,  # its relay died: take the row over
-                    OutboxEvent.claimed_by == self.relay_id,  # ours, left by a failed publish: retry
+                    table.c.claimed_until.is_(None),
+                    table.c.claimed_until < now,  # its relay died: take the row over
+                    table.c.claimed_by == self.relay_id,  # ours, left by a failed publish: retry
                 ),
             )
-            .order_by(col(OutboxEvent.id))
+            .order_by(table.c.id)
             .limit(self.batch_size)
         )
         if self.engine.dialect.name == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
-        with Session(self.engine, expire_on_commit=False) as session:
-            if session.exec(candidates.limit(1)).first() is None:
-                return []  # the usual case on a wake-up with nothing to send: no write
-            session.execute(
-                update(OutboxEvent)
-                .where(col(OutboxEvent.id).in_(candidates.scalar_subquery()))
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                update(table)
+                .where(table.c.id.in_(candidates.scalar_subquery()))
                 .values(claimed_by=self.relay_id, claimed_until=now + timedelta(seconds=LEASE_SECONDS),
-                        attempts=OutboxEvent.attempts + 1)
-                .execution_options(synchronize_session=False)
-            )
-            rows = list(session.exec(
-                select(OutboxEvent)
-                .where(OutboxEvent.claimed_by == self.relay_id, col(OutboxEvent.published_at).is_(None))
-                .order_by(col(OutboxEvent.id))
-            ).all())
-            session.commit()
-        return rows
+                        attempts=table.c.attempts + 1)
+                .returning(table.c.id, table.c.event_id, table.c.stream, table.c.event_type,
+                           table.c.correlation_id, table.c.payload)
+            ).all()
+        return sorted(rows, key=lambda row: row.id)  # RETURNING has no guaranteed order
 
     def _mark_published(self, ids: list[int]) -> None:
-        with Session(self.engine) as session:
-            session.execute(
-                update(OutboxEvent)
-                .where(col(OutboxEvent.id).in_(ids), OutboxEvent.claimed_by == self.relay_id)
+        table = OutboxEvent.__table__  # type: ignore[attr-defined]
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(table)
+                .where(table.c.id.in_(ids), table.c.claimed_by == self.relay_id)
                 .values(published_at=utcnow(), claimed_until=None)
-                .execution_options(synchronize_session=False)
             )
-            session.commit()
 
     async def _db(self, fn, *args):
         # The relay's own thread: request handlers filling the default pool never delay the mark.
