@@ -50,6 +50,16 @@ class Leased:
     correlation_id: str | None
 
 
+@dataclass(frozen=True)
+class Ahead:
+    """What a record transaction leased for the next pass, or when the next retry is due."""
+
+    rows: list[Leased]
+    leased_at: float  # time.monotonic() of the lease
+    next_due: datetime | None
+    now: datetime
+
+
 @dataclass
 class Outcome:
     row: Leased
@@ -80,15 +90,22 @@ class OutboundSender:
 
     # ------------------------------------------------------------------ loop
     async def run(self) -> None:
+        """Pass after pass. The transaction recording a batch also leases the next one (or learns
+        when the next retry is due): a busy sender costs one transaction per batch, an idle one
+        two per wake-up (lease, record), instead of an extra empty lease and a next-retry query."""
+        ahead: Ahead | None = None
         try:
             while True:
                 self.wake_event.clear()  # before the pass: a wake during the pass triggers another one
                 try:
-                    sent = await self.send_due()
-                    wait = 0.0 if sent else await self._idle_wait()
+                    handled, ahead = await self._pass(ahead, look_ahead=True)
+                    if ahead is not None:
+                        wait = 0.0 if ahead.rows else self._wait_until(ahead.next_due, ahead.now)
+                    else:
+                        wait = 0.0 if handled else await self._idle_wait()
                 except Exception as exc:  # database hiccup: try again at the next tick
                     log.warning("sender_pass_failed", error=type(exc).__name__)
-                    wait = self.settings.send_poll_s
+                    ahead, wait = None, self.settings.send_poll_s
                 if wait > 0:
                     try:
                         await asyncio.wait_for(self.wake_event.wait(), timeout=wait)
@@ -100,7 +117,9 @@ class OutboundSender:
     async def _idle_wait(self) -> float:
         """Sleep until woken, or until the next retry is due; the poll interval is only a safety net."""
         now = self.clock()
-        next_due = await self._db_call(self._next_due, now)
+        return self._wait_until(await self._db_call(self._next_due, now), now)
+
+    def _wait_until(self, next_due: datetime | None, now: datetime) -> float:
         if next_due is None:
             return self.settings.send_poll_s
         return min(self.settings.send_poll_s, max(0.01, (next_due - now).total_seconds()))
@@ -114,14 +133,23 @@ class OutboundSender:
     # ------------------------------------------------------------------ one pass
     async def send_due(self, limit: int | None = None) -> int:
         """Send one batch of what is due now; returns the number of rows handled (sent, failed or dead)."""
+        return (await self._pass(None, limit))[0]
+
+    async def _pass(self, ahead: Ahead | None, limit: int | None = None,
+                    look_ahead: bool = False) -> tuple[int, Ahead | None]:
+        """Lease (unless ``ahead`` holds rows leased already), send, record; with ``look_ahead``
+        the record transaction leases the next batch."""
         throttled = self.settings.send_pause_s > 0  # one row at a time, with a pause (tests kill between sends)
         size = 1 if throttled else (limit or self.settings.send_batch_size)
-        now = self.clock()
-        until = now + timedelta(seconds=self.settings.send_lease_s)
-        leased_at = time.monotonic()
-        rows = await self._db_call(self._lease_batch, now, until, size)
+        if ahead is not None and ahead.rows:
+            rows, leased_at = ahead.rows, ahead.leased_at
+        else:
+            now = self.clock()
+            leased_at = time.monotonic()
+            rows = await self._db_call(self._lease_batch, now, now + timedelta(seconds=self.settings.send_lease_s),
+                                       size)
         if not rows:
-            return 0
+            return 0, None
         self._adopt_loop()
         # Stop starting sends well before the lease ends: after that another instance may take the row.
         deadline = leased_at + max(1.0, self.settings.send_lease_s - self.settings.smtp_timeout_s * 2)
@@ -132,7 +160,8 @@ class OutboundSender:
             await self._worker(queue, outcomes, deadline)
         else:
             await asyncio.gather(*(self._worker(queue, outcomes, deadline) for _ in range(workers)))
-        await self._db_call(self._record, outcomes)
+        # Never lease ahead when throttled: a process killed during the pause would leave them leased.
+        ahead = await self._db_call(self._record, outcomes, 0 if throttled or not look_ahead else size)
         info = log.bind().info  # one logger for the batch, not one per line
         for outcome in outcomes:
             if outcome.error is None and not outcome.skipped:
@@ -141,7 +170,7 @@ class OutboundSender:
                      correlation_id=row.correlation_id or new_correlation_id())
         if throttled:
             await asyncio.sleep(self.settings.send_pause_s)
-        return sum(1 for o in outcomes if not o.skipped)
+        return sum(1 for o in outcomes if not o.skipped), ahead
 
     async def _worker(self, queue: deque[Leased], outcomes: list[Outcome], deadline: float) -> None:
         """Take rows from the shared queue and send them over one connection at a time; a row whose
@@ -228,18 +257,22 @@ class OutboundSender:
 
     def _lease_batch(self, now: datetime, until: datetime, limit: int) -> list[Leased]:
         with unit_of_work(self.engine) as session:
-            rows = repo.lease_due_batch(session, now, until, limit)
-            return [Leased(r.id, r.kind, r.raw, r.envelope_from, r.to_email, r.message_id, r.correlation_id)
-                    for r in rows]
+            return self._leased(repo.lease_due_batch(session, now, until, limit))
+
+    @staticmethod
+    def _leased(rows) -> list[Leased]:
+        return [Leased(r.id, r.kind, r.raw, r.envelope_from, r.to_email, r.message_id, r.correlation_id)
+                for r in rows]
 
     def _next_due(self, now: datetime) -> datetime | None:
         with unit_of_work(self.engine) as session:
             return repo.next_due_at(session, now)
 
-    def _record(self, outcomes: list[Outcome]) -> None:
+    def _record(self, outcomes: list[Outcome], lease_next: int = 0) -> Ahead | None:
         """Every outcome of the batch in one transaction: the sent rows and the untouched ones in
         one statement each, failures row by row (their backoff depends on their attempts);
-        metrics only after the commit."""
+        metrics only after the commit. ``lease_next`` > 0: the same transaction leases the next
+        batch, and when there is none, reads when the next retry is due."""
         now = self.clock()
         dead: list[str] = []
         failed = 0
@@ -268,9 +301,16 @@ class OutboundSender:
                     log.warning("email_send_failed", row_id=row.id, kind=row.kind, attempts=row.attempts,
                                 error=type(exc).__name__)
                 session.add(row)
+            ahead = None
+            if lease_next:
+                session.flush()  # the failures' new due times count for the next lease
+                leased = self._leased(repo.lease_due_batch(
+                    session, now, now + timedelta(seconds=self.settings.send_lease_s), lease_next))
+                ahead = Ahead(leased, time.monotonic(), None if leased else repo.next_due_at(session, now), now)
         for kind in sent:
             metrics.EMAILS_SENT.labels(kind).inc()
         for kind in dead:
             metrics.EMAILS_FAILED.labels(kind).inc()
         if failed:
             metrics.EMAIL_SEND_ERRORS.inc(failed)
+        return ahead

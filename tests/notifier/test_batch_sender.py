@@ -5,10 +5,12 @@ connections, a failure in the middle of a batch retried alone, two senders on on
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import Counter
 from datetime import timedelta
 
+from sqlalchemy import event as sa_event
 from sqlmodel import Session, select
 
 from services.notifier import repository as repo
@@ -161,6 +163,31 @@ def test_two_senders_on_one_database_never_send_the_same_row(engine, database_ur
     ids = Counter(str(m.msg["Message-ID"]) for m in sink.messages)
     assert len(ids) == 60 and set(ids.values()) == {1}
     assert all(r.status == "sent" and r.attempts == 1 for r in _rows(engine))
+
+
+def test_the_record_transaction_leases_the_next_batch(engine, ctx, sink):
+    """A busy sender spends one transaction per batch: recording a batch leases the next one, and
+    the last one reads when to wake up (no extra empty lease, no separate next-retry query)."""
+    sender = OutboundSender(engine, ctx.settings.model_copy(update={"send_batch_size": 3, "send_poll_s": 60.0}))
+    begins: list[str] = []
+    sa_event.listen(engine, "begin", lambda conn: begins.append(threading.current_thread().name))
+
+    async def scenario() -> list[str]:
+        task = asyncio.create_task(sender.run())
+        try:
+            await asyncio.sleep(0.2)  # idle: nothing queued yet
+            await asyncio.to_thread(_queue, engine, ctx, 3)  # 9 rows: 3 batches
+            begins.clear()
+            sender.wake()
+            await asyncio.to_thread(sink.wait_for, 9, 10)
+            await asyncio.sleep(0.2)  # would it do anything more before sleeping?
+            return [name for name in begins if name.startswith("notifier-sender-db")]
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    assert len(run(scenario())) == 4  # lease; record + lease, twice; record + next due
+    assert all(r.status == "sent" and r.attempts == 1 and r.lease_until is None for r in _rows(engine))
 
 
 def test_woken_after_a_commit_and_retries_when_due_without_waiting_for_the_poll(engine, ctx, sink):
