@@ -149,7 +149,16 @@ class SmtpConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    # ------------------------------------------------------------------ replies
+    # ------------------------------------------------------------------ commands and replies
+    def _write(self, data: bytes) -> None:
+        # The server may have closed the connection right after its last reply: say so as a
+        # disconnection (uvloop raises RuntimeError on a closed transport, asyncio drops the data).
+        if self._error is not None:
+            raise self._error
+        if self.transport.is_closing():
+            raise SmtpDisconnected("connection closing")
+        self.transport.write(data)
+
     async def _read(self, count: int) -> list[tuple[int, str]]:
         if len(self._replies) < count:
             if self._error is not None:
@@ -174,7 +183,7 @@ class SmtpConnection(asyncio.Protocol):
         """One command (only read a reply when ``line`` is empty), its reply checked against ``expect``;
         ``name`` stands for the command in errors (never the line itself: it may hold credentials)."""
         if line:
-            self.transport.write(line.encode() + b"\r\n")
+            self._write(line.encode() + b"\r\n")
         ((code, text),) = await self._read(1)
         if (error := _outcome(name or line or "greeting", code, text, expect)) is not None:
             raise error
@@ -196,7 +205,7 @@ class SmtpConnection(asyncio.Protocol):
             await self._login(username, password or "")
 
     async def _ehlo(self) -> None:
-        self.transport.write(f"EHLO {local_hostname()}\r\n".encode())
+        self._write(f"EHLO {local_hostname()}\r\n".encode())
         ((code, text),) = await self._read(1)
         if 500 <= code < 600:  # an old server: HELO, no extensions
             await self.command(f"HELO {local_hostname()}", 250)
@@ -226,11 +235,11 @@ class SmtpConnection(asyncio.Protocol):
     async def _exchange(self, units: list[bytes]) -> list[tuple[int, str]]:
         """Each unit asks one reply: all in one write when pipelining, else one at a time."""
         if self.pipelining:
-            self.transport.write(b"".join(units))
+            self._write(b"".join(units))
             return await self._read(len(units))
         replies = []
         for unit in units:
-            self.transport.write(unit)
+            self._write(unit)
             replies += await self._read(1)
         return replies
 

@@ -71,17 +71,20 @@ def bench_threads(engine, ctx: NotifierContext, requests: int, counter: list[int
 
 
 def bench_sender_db(engine, ctx: NotifierContext, counter: list[int], requests: int) -> dict[str, tuple[float, float]]:
-    """The sender's database work only (lease, then record as sent), per email: draining a backlog
-    in batches of ``send_batch_size``, and in steady state (each request's copies leased by one pass)."""
+    """The sender's database work only (lease, then record as sent and lease the next batch, or
+    read when the next retry is due), per email: draining a backlog in batches of
+    ``send_batch_size``, and in steady state (each request's copies leased by one pass)."""
     settings = ctx.settings
     sender = OutboundSender(engine, settings)
 
-    def drain() -> int:
+    def drain() -> int:  # as the sender's loop does: recording a batch leases the next one
         emails = 0
         now = datetime.now(UTC)
-        while rows := sender._lease_batch(now, now, settings.send_batch_size):
-            sender._record([Outcome(row) for row in rows])
+        rows = sender._lease_batch(now, now, settings.send_batch_size)
+        while rows:
+            ahead = sender._record([Outcome(row) for row in rows], settings.send_batch_size)
             emails += len(rows)
+            rows = ahead.rows
         return emails
 
     figures = {}

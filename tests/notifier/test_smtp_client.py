@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import subprocess
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -140,6 +141,31 @@ def test_421_and_a_connection_dropped_mid_batch_leave_the_undecided_in_flight(se
 
     run(closing())
     assert [m.sender for m in conn421.in_flight] == ["reply+5@reponse.test"]
+
+
+def test_on_uvloop_as_in_production(server):
+    """uvicorn runs the service on uvloop (its transports raise on a write after close)."""
+    import uvloop
+
+    server.rcpt, server.drop = {"inconnu@ac-lyon.fr": "550 5.1.1 Boîte inconnue"}, {"coupe@ac-lyon.fr"}
+    messages = [msg(1), msg(2, "inconnu@ac-lyon.fr"), msg(3), msg(4, "coupe@ac-lyon.fr"), msg(5)]
+    result: dict = {}
+
+    async def scenario():
+        conn = await smtp.connect("127.0.0.1", server.controller.port, timeout_s=5)
+        rest, outcomes = iter(messages[1:]), []
+        try:
+            await conn.send_all(messages[0], lambda: next(rest, None), lambda m, e: outcomes.append(e))
+        except smtp.SmtpDisconnected:
+            result["in_flight"] = [m.sender for m in conn.in_flight]
+        result["outcomes"] = [type(e).__name__ if e else None for e in outcomes]
+
+    thread = threading.Thread(target=lambda: uvloop.run(scenario()))
+    thread.start()
+    thread.join()
+    assert result == {"outcomes": [None, "SmtpPermanentError", None],
+                      "in_flight": ["reply+4@reponse.test", "reply+5@reponse.test"]}
+    assert [m[0] for m in server.received] == ["reply+1@reponse.test", "reply+3@reponse.test"]
 
 
 def test_a_silent_server_times_out():
