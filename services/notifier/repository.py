@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, bindparam, case, func, insert, or_, update
+from sqlalchemy import Connection, Row, bindparam, case, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from services.notifier.models import (
@@ -114,13 +114,19 @@ _DUE = (select(_OUT.c.id).select_from(_OUT.outerjoin(_PART, _PART.c.id == _OUT.c
 _DUE_LOCKED = _DUE.with_for_update(skip_locked=True, of=_OUT)
 # What a send needs, returned by the lease itself.
 LEASED_COLUMNS = ("id", "kind", "raw", "envelope_from", "to_email", "message_id", "correlation_id",
-                  "participant_id")
+                  "attempts", "participant_id")
 _LEASE = (update(_OUT).where(_OUT.c.id.in_(bindparam("ids", expanding=True)), _OUT.c.status == "pending", _FREE)
           .values(lease_until=bindparam("until")).returning(*(_OUT.c[name] for name in LEASED_COLUMNS)))
 _MARK_SENT = (update(_OUT).where(_OUT.c.id.in_(bindparam("ids", expanding=True)))
               .values(status="sent", sent_at=bindparam("now"), attempts=_OUT.c.attempts + 1, lease_until=None)
               .returning(_OUT.c.kind))
 _RELEASE = update(_OUT).where(_OUT.c.id.in_(bindparam("ids", expanding=True))).values(lease_until=None)
+# A failed attempt: retried later, or dead (then its due time no longer matters).
+_RETRY_LATER = (update(_OUT).where(_OUT.c.id == bindparam("row_id"))
+                .values(attempts=bindparam("tries"), last_error=bindparam("error"), next_attempt_at=bindparam("due"),
+                        lease_until=None))
+_DEAD = (update(_OUT).where(_OUT.c.id == bindparam("row_id"))
+         .values(status="dead", attempts=bindparam("tries"), last_error=bindparam("error"), lease_until=None))
 _NEXT_DUE = select(func.min(_OUT.c.next_attempt_at)).where(_OUT.c.status == "pending", _FREE)
 
 
@@ -132,12 +138,13 @@ def insert_outbound(session: Session, rows: list[dict]) -> None:
         session.execute(_INSERT, rows)
 
 
-def lease_due_batch(session: Session, now: datetime, until: datetime, limit: int) -> list[Row]:
+def lease_due_batch(session: Session | Connection, now: datetime, until: datetime, limit: int) -> list[Row]:
     """Lease up to ``limit`` due rows (compare-and-set on ``lease_until``), lead copies first, and
     return their ``LEASED_COLUMNS``. Only rows whose lease this call set are returned, so two
     senders on one database never get the same row (PostgreSQL: ``FOR UPDATE SKIP LOCKED``;
     SQLite: one writer)."""
-    due = _DUE_LOCKED if session.get_bind().dialect.name == "postgresql" else _DUE
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    due = _DUE_LOCKED if dialect.name == "postgresql" else _DUE
     # Two statements, not UPDATE ... IN (subquery LIMIT): PostgreSQL may evaluate such a subquery
     # more than once and lease more than ``limit`` rows. The ids are locked (PostgreSQL) or the
     # write lock is held since BEGIN IMMEDIATE (SQLite); the UPDATE re-checks the lease anyway
@@ -150,25 +157,29 @@ def lease_due_batch(session: Session, now: datetime, until: datetime, limit: int
     return sorted(leased, key=lambda row: rank[row.id])
 
 
-def mark_sent(session: Session, ids: Sequence[int], now: datetime) -> list[str]:
+def mark_sent(session: Session | Connection, ids: Sequence[int], now: datetime) -> list[str]:
     """Sent rows, in one statement; returns the kinds of the rows updated (for the metrics)."""
     if not ids:
         return []
     return list(session.execute(_MARK_SENT, {"ids": list(ids), "now": now}).scalars())
 
 
-def release(session: Session, ids: Sequence[int]) -> None:
+def release(session: Session | Connection, ids: Sequence[int]) -> None:
     """Leases given back untouched (rows not attempted): another pass sends them."""
     if ids:
         session.execute(_RELEASE, {"ids": list(ids)})
 
 
-def outbound_by_ids(session: Session, ids: Sequence[int]) -> dict[int, OutboundEmail]:
-    rows = session.exec(select(OutboundEmail).where(col(OutboundEmail.id).in_(list(ids))))
-    return {row.id: row for row in rows if row.id is not None}
+def record_failures(session: Session | Connection, retry: list[dict], dead: list[dict]) -> None:
+    """Failed attempts, one executemany each: ``retry`` rows (``row_id``, ``tries``, ``error``,
+    ``due``) wait until ``due``; ``dead`` rows (``row_id``, ``tries``, ``error``) stop."""
+    if retry:
+        session.execute(_RETRY_LATER, retry)
+    if dead:
+        session.execute(_DEAD, dead)
 
 
-def next_due_at(session: Session, now: datetime) -> datetime | None:
+def next_due_at(session: Session | Connection, now: datetime) -> datetime | None:
     """When the earliest pending, unleased row becomes due (the sender sleeps until then at most)."""
     return session.execute(_NEXT_DUE, {"now": now}).scalar()
 

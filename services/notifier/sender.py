@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +28,6 @@ from services.notifier import metrics, smtp
 from services.notifier import repository as repo
 from services.notifier.config import NotifierSettings
 from services.notifier.service.calendar import Clock, system_clock
-from shared.db import unit_of_work
 from shared.logging import get_logger, new_correlation_id
 
 log = get_logger(__name__)
@@ -48,6 +47,7 @@ class Leased:
     recipient: str
     message_id: str
     correlation_id: str | None
+    attempts: int = 0  # failed attempts before this lease
 
 
 @dataclass(frozen=True)
@@ -256,61 +256,57 @@ class OutboundSender:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
 
     def _lease_batch(self, now: datetime, until: datetime, limit: int) -> list[Leased]:
-        with unit_of_work(self.engine) as session:
-            return self._leased(repo.lease_due_batch(session, now, until, limit))
+        with self.engine.begin() as conn:
+            return self._leased(repo.lease_due_batch(conn, now, until, limit))
 
     @staticmethod
     def _leased(rows) -> list[Leased]:
-        return [Leased(r.id, r.kind, r.raw, r.envelope_from, r.to_email, r.message_id, r.correlation_id)
+        return [Leased(r.id, r.kind, r.raw, r.envelope_from, r.to_email, r.message_id, r.correlation_id, r.attempts)
                 for r in rows]
 
     def _next_due(self, now: datetime) -> datetime | None:
-        with unit_of_work(self.engine) as session:
-            return repo.next_due_at(session, now)
+        with self.engine.begin() as conn:
+            return repo.next_due_at(conn, now)
 
     def _record(self, outcomes: list[Outcome], lease_next: int = 0) -> Ahead | None:
         """Every outcome of the batch in one transaction: the sent rows and the untouched ones in
-        one statement each, failures row by row (their backoff depends on their attempts);
+        one statement each, failures in one per kind (retried later, dead); logs of failures and
         metrics only after the commit. ``lease_next`` > 0: the same transaction leases the next
         batch, and when there is none, reads when the next retry is due."""
         now = self.clock()
-        dead: list[str] = []
-        failed = 0
-        failures = [o for o in outcomes if o.error is not None and not o.skipped]
-        with unit_of_work(self.engine) as session:
-            sent = repo.mark_sent(session, [o.row.id for o in outcomes if o.error is None and not o.skipped], now)
-            repo.release(session, [o.row.id for o in outcomes if o.skipped])
-            rows = repo.outbound_by_ids(session, [o.row.id for o in failures]) if failures else {}
-            for outcome in failures:
-                row = rows.get(outcome.row.id)
-                if row is None:
-                    continue
-                failed += 1
-                exc = outcome.error
-                row.lease_until = None
-                row.attempts += 1
-                row.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                if row.attempts >= self.settings.max_send_attempts:
-                    row.status = "dead"
-                    dead.append(row.kind)
-                    log.error("email_dead", row_id=row.id, kind=row.kind, attempts=row.attempts)
-                else:
-                    delay = min(self.settings.send_retry_max_s,
-                                self.settings.send_retry_base_s * 2 ** (row.attempts - 1))
-                    row.next_attempt_at = now + timedelta(seconds=delay)
-                    log.warning("email_send_failed", row_id=row.id, kind=row.kind, attempts=row.attempts,
-                                error=type(exc).__name__)
-                session.add(row)
-            ahead = None
+        retry: list[dict] = []
+        dead: list[dict] = []
+        failed: list[tuple[Leased, int, Exception, bool]] = []
+        for outcome in outcomes:
+            if outcome.error is None or outcome.skipped:
+                continue
+            row, exc = outcome.row, outcome.error
+            tries = row.attempts + 1
+            failure = {"row_id": row.id, "tries": tries, "error": f"{type(exc).__name__}: {exc}"[:500]}
+            if tries >= self.settings.max_send_attempts:
+                dead.append(failure)
+            else:
+                delay = min(self.settings.send_retry_max_s, self.settings.send_retry_base_s * 2 ** (tries - 1))
+                retry.append({**failure, "due": now + timedelta(seconds=delay)})
+            failed.append((row, tries, exc, tries >= self.settings.max_send_attempts))
+        ahead = None
+        with self.engine.begin() as conn:  # Core only: an ORM session per pass cost more than its SQL
+            sent = repo.mark_sent(conn, [o.row.id for o in outcomes if o.error is None and not o.skipped], now)
+            repo.release(conn, [o.row.id for o in outcomes if o.skipped])
+            repo.record_failures(conn, retry, dead)
             if lease_next:
-                session.flush()  # the failures' new due times count for the next lease
                 leased = self._leased(repo.lease_due_batch(
-                    session, now, now + timedelta(seconds=self.settings.send_lease_s), lease_next))
-                ahead = Ahead(leased, time.monotonic(), None if leased else repo.next_due_at(session, now), now)
-        for kind in sent:
-            metrics.EMAILS_SENT.labels(kind).inc()
-        for kind in dead:
-            metrics.EMAILS_FAILED.labels(kind).inc()
+                    conn, now, now + timedelta(seconds=self.settings.send_lease_s), lease_next))
+                ahead = Ahead(leased, time.monotonic(), None if leased else repo.next_due_at(conn, now), now)
+        for kind, count in Counter(sent).items():
+            metrics.EMAILS_SENT.labels(kind).inc(count)
+        for row, tries, exc, is_dead in failed:
+            if is_dead:
+                metrics.EMAILS_FAILED.labels(row.kind).inc()
+                log.error("email_dead", row_id=row.id, kind=row.kind, attempts=tries)
+            else:
+                log.warning("email_send_failed", row_id=row.id, kind=row.kind, attempts=tries,
+                            error=type(exc).__name__)
         if failed:
-            metrics.EMAIL_SEND_ERRORS.inc(failed)
+            metrics.EMAIL_SEND_ERRORS.inc(len(failed))
         return ahead
