@@ -61,10 +61,6 @@ class SmtpTimeout(SmtpDisconnected):
     """No reply and no progress writing for ``timeout`` seconds."""
 
 
-def reply_error(command: str, code: int, text: str) -> SmtpReplyError:
-    return (SmtpTemporaryError if code < 500 else SmtpPermanentError)(command, code, text)
-
-
 _UNSAFE_ADDRESS = re.compile(r"[\x00-\x20\x7f<>]")  # would end the path or inject a command
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 _MAX_PENDING = 1 << 20  # bytes of reply without a complete line: not an SMTP server
@@ -313,7 +309,7 @@ def _outcome(command: str, code: int, text: str, expect: int) -> SmtpReplyError 
         return None
     if code == 421 or not 400 <= code < 600:
         raise SmtpDisconnected(f"{command} {code} {text}")
-    return reply_error(command, code, text)
+    return (SmtpTemporaryError if code < 500 else SmtpPermanentError)(command, code, text)
 
 
 async def connect(host: str, port: int, *, timeout_s: float, tls: ssl.SSLContext | None = None,
