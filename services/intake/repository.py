@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, or_
+from sqlalchemy import delete, func, insert, or_, update
 from sqlmodel import Session, SQLModel, col, select
 
 from services.intake.models import CompanyRequest, IdempotencyKey, TimelineEntry
@@ -36,10 +37,32 @@ def get_request(session: Session, request_id: str) -> CompanyRequest | None:
     return session.get(CompanyRequest, request_id)
 
 
-def lock_request(session: Session, request_id: str) -> CompanyRequest | None:
-    """The request, row-locked until commit (PostgreSQL): events about one request apply one at a time."""
-    query = select(CompanyRequest).where(CompanyRequest.id == request_id).with_for_update()
-    return session.exec(query).first()
+@dataclass(frozen=True)
+class RequestState:
+    """The few columns the timeline handlers read: loading the whole request as an ORM object
+    (JSON columns, a dozen fields) was the largest cost of handling an event."""
+
+    id: str
+    academie: str | None
+    first_routed_at: datetime | None
+    first_answered_at: datetime | None
+    anonymised_at: datetime | None
+
+
+def lock_request_state(session: Session, request_id: str) -> RequestState | None:
+    """The request's state, row-locked until commit (PostgreSQL): events about one request apply
+    one at a time."""
+    query = select(
+        CompanyRequest.id, CompanyRequest.academie, CompanyRequest.first_routed_at,
+        CompanyRequest.first_answered_at, CompanyRequest.anonymised_at,
+    ).where(CompanyRequest.id == request_id).with_for_update()
+    row = session.exec(query).first()
+    return RequestState(*row) if row is not None else None
+
+
+def update_request(session: Session, request_id: str, **values: object) -> None:
+    """Set a few columns of one request (an ORM-enabled UPDATE: a loaded copy stays in sync)."""
+    session.execute(update(CompanyRequest).where(col(CompanyRequest.id) == request_id).values(**values))
 
 
 def get_by_token(session: Session, token: str) -> CompanyRequest | None:

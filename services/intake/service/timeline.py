@@ -42,13 +42,13 @@ def status_of(request: CompanyRequest) -> str:
     return "received"
 
 
-def _mark_answered(request: CompanyRequest, at: datetime) -> None:
+def _mark_answered(session: Session, request: repository.RequestState, at: datetime) -> None:
     if request.first_answered_at is None or _aware(request.first_answered_at) > _aware(at):
-        request.first_answered_at = at
+        repository.update_request(session, request.id, first_answered_at=at)
 
 
 def apply_routed(session: Session, event: RequestRouted) -> None:
-    request = repository.lock_request(session, str(event.request_id))
+    request = repository.lock_request_state(session, str(event.request_id))
     if request is None:
         return
     at = event.occurred_at
@@ -56,11 +56,13 @@ def apply_routed(session: Session, event: RequestRouted) -> None:
     # the lycées' names. One query for all the recipients, before this event stages anything.
     named = {str(r.assignment_id): r for r in event.recipients if r.lycees}
     earlier = repository.assignment_entries(session, request.id, list(named)) if named else []
+    changes: dict[str, object] = {}
     if request.first_routed_at is None:
-        request.first_routed_at = at
+        changes["first_routed_at"] = at
     if event.academie and not request.academie:
-        request.academie = event.academie
-    session.add(request)
+        changes["academie"] = event.academie
+    if changes:
+        repository.update_request(session, request.id, **changes)
     prefix = "Relance : transmise à" if event.kind == "escalation" else "Transmise à"
     repository.add_entry(session, *(
         TimelineEntry(request_id=request.id, at=at, kind="routed",
@@ -100,15 +102,14 @@ def apply_followup(session: Session, event: RequestFollowUp) -> None:
 
 
 def apply_assignment(session: Session, event: AssignmentChanged) -> None:
-    request = repository.lock_request(session, str(event.request_id))
+    request = repository.lock_request_state(session, str(event.request_id))
     if request is None:
         return
     routed = repository.routed_entry(session, request.id, str(event.assignment_id))
     lycees = list(routed.lycees) if routed else []
     who = ", ".join(lycees) or "Le lycée"
     if event.status == "answered":
-        _mark_answered(request, event.occurred_at)
-        session.add(request)
+        _mark_answered(session, request, event.occurred_at)
     repository.add_entry(session, TimelineEntry(
         request_id=request.id, at=event.occurred_at, kind="assignment",
         title=ASSIGNMENT_TITLES[event.status].format(who=who), assignment_id=str(event.assignment_id),
@@ -117,12 +118,11 @@ def apply_assignment(session: Session, event: AssignmentChanged) -> None:
 
 
 def apply_message(session: Session, event: ThreadMessage) -> None:
-    request = repository.lock_request(session, str(event.request_id))
+    request = repository.lock_request_state(session, str(event.request_id))
     if request is None:
         return
     if event.kind == "reply" and event.author_role in {"lead", "copy"}:
-        _mark_answered(request, event.sent_at)
-        session.add(request)
+        _mark_answered(session, request, event.sent_at)
     titles = {
         "acknowledgement": "Accusé de réception", "reply": "Réponse de {who}", "reminder": "Relance envoyée",
         "escalation": "Votre demande est transmise plus largement", "status": "Information",
