@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,17 +30,55 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        @event.listens_for(engine, "begin")
-        def _begin_immediate(conn):  # pragma: no cover - trivial
-            # A deferred transaction that reads then writes fails at once with "database is locked"
-            # when another writer got there first (the busy timeout does not apply to that upgrade);
-            # taking the write lock at BEGIN makes it wait its turn instead.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        _serialize_writers(engine)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+_HOLDS_WRITE_LOCK = "mlp_holds_write_lock"
+
+
+def _serialize_writers(engine: Engine) -> None:
+    """Every SQLite transaction starts with BEGIN IMMEDIATE, and this process's transactions
+    first queue on a Python lock.
+
+    A deferred transaction that reads then writes fails at once with "database is locked" when
+    another writer got there first (the busy timeout does not apply to that upgrade); taking the
+    write lock at BEGIN makes it wait its turn instead. SQLite lets one writer in at a time, and
+    its busy handler waits by sleeping in steps of up to 100 ms: under load, threads of one process
+    (HTTP requests, stream consumers, the relay) would wake late and add those sleeps to the
+    latency. Queuing them on a lock hands the database over as soon as it is free. Other
+    processes on the same file still wait through the busy timeout.
+    """
+    lock = threading.Lock()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:  # pragma: no cover - trivial
+        # Bounded wait: if this thread somehow waits on itself, fall back on SQLite's own timeout
+        # (and its "database is locked" error) rather than hang.
+        if lock.acquire(timeout=LOCK_WAIT_S):
+            conn.info[_HOLDS_WRITE_LOCK] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn.info)
+            raise
+
+    def _release(info) -> None:
+        if info.pop(_HOLDS_WRITE_LOCK, False):
+            lock.release()
+
+    # commit/rollback fire just before SQLite ends the transaction: a waiter may find the lock
+    # still held for a few microseconds and go through one short busy-handler sleep, no more.
+    event.listen(engine, "commit", lambda conn: _release(conn.info))
+    event.listen(engine, "rollback", lambda conn: _release(conn.info))
+    # A connection returned to the pool with its transaction still open (reset by the pool).
+    event.listen(engine.pool, "checkin", lambda _dbapi, record: _release(record.info) if record else None)
+
+
+LOCK_WAIT_S = 30
 
 
 def create_tables(engine: Engine, tables: Sequence[type[SQLModel] | Table]) -> None:
