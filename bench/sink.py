@@ -21,8 +21,10 @@ from email.header import decode_header, make_header
 
 from aiosmtpd.controller import Controller
 
+from shared.mailsink import PipeliningAdvertised
 
-class Recorder:
+
+class Recorder(PipeliningAdvertised):
     def __init__(self, out) -> None:
         self.out = out
         self.count = 0

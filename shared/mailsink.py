@@ -12,7 +12,18 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 
-class MaildirHandler:
+class PipeliningAdvertised:
+    """Says PIPELINING in the EHLO answer, as Postfix and other production relays do: aiosmtpd
+    reads commands line by line and copes with pipelined ones, but does not advertise it, so the
+    notifier would fall back on one round trip per command."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802 - aiosmtpd API
+        session.host_name = hostname
+        responses.insert(-1, "250-PIPELINING")
+        return responses
+
+
+class MaildirHandler(PipeliningAdvertised):
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)

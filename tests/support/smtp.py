@@ -9,10 +9,11 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
+from shared.mailsink import PipeliningAdvertised
 from tests.support.servers import free_port
 
 
-class _Recorder:
+class _Recorder(PipeliningAdvertised):
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
