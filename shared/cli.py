@@ -38,10 +38,6 @@ def serve(argv: list[str]) -> int:
     import uvicorn
 
     port = args.port or int(os.environ.get("MLP_PORT", SERVICE_PORTS[args.service]))
-    # A service's event loop shares the GIL with its database threads; Python's default 5 ms
-    # switch interval let one transaction hold up every ready socket for that long. 1 ms lowered
-    # the 50 req/s end-to-end p95 in A/B runs (docs/benchmarks.md).
-    sys.setswitchinterval(float(os.environ.get("MLP_GIL_SWITCH_S", "0.001")))
     uvicorn.run(
         f"services.{args.service}.app:create_app", factory=True, host=args.host, port=port,
         log_level="warning", access_log=False, timeout_graceful_shutdown=5,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -161,6 +162,7 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sys.setswitchinterval(runtime.settings.gil_switch_interval_s)
         runtime.tasks.append(asyncio.create_task(_start_broker(runtime), name=f"{runtime.name}-broker"))
         for task in background:
             runtime.tasks.append(asyncio.create_task(task(runtime), name=getattr(task, "__name__", "task")))
