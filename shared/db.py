@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, insert, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.schema import Table
 from sqlmodel import Session, SQLModel, create_engine
@@ -115,6 +116,28 @@ def create_tables(engine: Engine, tables: Sequence[type[SQLModel] | Table]) -> N
     """Create only this service's tables: each service owns its own schema."""
     resolved = [t if isinstance(t, Table) else t.__table__ for t in tables]  # type: ignore[attr-defined]
     SQLModel.metadata.create_all(engine, tables=resolved)
+
+
+def insert_rows(session: Session, model: type[SQLModel], rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:
+    """Insert rows now (a list: one executemany), without ORM objects nor flush: for rows nothing
+    changes in the same transaction, where building SQLModel objects and the ORM flush (on SQLite,
+    one INSERT per row to read back generated ids) cost more than the statement. The session does
+    not track them: a later query loads them anew. Every column without a database default must be
+    given."""
+    if rows:
+        session.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+
+
+_COLUMNS: dict[str, tuple[str, ...]] = {}
+
+
+def column_values(row: SQLModel) -> dict[str, Any]:
+    """A model instance's column values for :func:`insert_rows` (a generated integer key left out)."""
+    table = type(row).__table__  # type: ignore[attr-defined]
+    names = _COLUMNS.get(table.name)
+    if names is None:
+        names = _COLUMNS[table.name] = tuple(c.name for c in table.columns if c is not table.autoincrement_column)
+    return {name: getattr(row, name) for name in names}
 
 
 @contextmanager

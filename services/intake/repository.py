@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, or_, update
-from sqlmodel import Session, SQLModel, col, select
+from sqlalchemy import delete, func, or_, update
+from sqlmodel import Session, col, select
 
 from services.intake.models import CompanyRequest, IdempotencyKey, TimelineEntry
+from shared.db import column_values, insert_rows
 from shared.outbox import OutboxEvent
-
-_COLUMNS: dict[str, tuple[str, ...]] = {}
-
-
-def _insert_now(session: Session, model: type[SQLModel], rows: Iterable[SQLModel]) -> None:
-    """Insert rows now, in one executemany, outside the session's unit of work: for rows nobody
-    changes once written, where the ORM flush (and, on SQLite, one INSERT per row to read back
-    generated ids) is pure cost. The session does not track them: a later query loads them anew."""
-    table = model.__table__  # type: ignore[attr-defined]
-    names = _COLUMNS.get(table.name)
-    if names is None:  # every column but a generated integer key
-        names = _COLUMNS[table.name] = tuple(c.name for c in table.columns if c is not table.autoincrement_column)
-    params = [{name: getattr(row, name) for name in names} for row in rows]
-    if params:
-        session.connection().execute(insert(table), params)
 
 
 # ------------------------------------------------------------- requests
 def add_request(session: Session, request: CompanyRequest) -> None:
-    _insert_now(session, CompanyRequest, [request])
+    insert_rows(session, CompanyRequest, [column_values(request)])
 
 
 def get_request(session: Session, request_id: str) -> CompanyRequest | None:
@@ -99,7 +84,7 @@ def requests_since(session: Session, since: datetime | None) -> list[tuple]:
 
 # ------------------------------------------------------------- timeline
 def add_entry(session: Session, *entries: TimelineEntry) -> None:
-    _insert_now(session, TimelineEntry, entries)
+    insert_rows(session, TimelineEntry, [column_values(entry) for entry in entries])
 
 
 def timeline(session: Session, request_id: str) -> list[TimelineEntry]:

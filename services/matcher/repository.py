@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, Insert, and_, func, insert, or_
+from sqlalchemy import Engine, Insert, and_, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from services.matcher.models import (
     Assignment,
@@ -50,13 +50,6 @@ def add(session: Session, *rows: object) -> None:
     """Stage rows: they are written together by the next flush (a query's autoflush or the commit),
     one INSERT per table, instead of one flush per call."""
     session.add_all(rows)
-
-
-def insert_rows(session: Session, model: type[SQLModel], rows: dict | list[dict]) -> None:
-    """New rows now (a list: one executemany), without ORM objects or flush: for rows nothing changes
-    in the same transaction. Every column without a database default must be given."""
-    if rows:
-        session.connection().execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
 
 
 @dataclass

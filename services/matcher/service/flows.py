@@ -18,6 +18,7 @@ from services.matcher.config import MatcherSettings
 from services.matcher.models import Assignment, RoutedRequest, RoutingDecision, utcnow
 from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.service.routing import Candidate, Decision, RecipientPlan, RoutingQuery, decide, select
+from shared.db import insert_rows
 from shared.events import (
     AssignmentChanged,
     FormationRef,
@@ -115,7 +116,7 @@ def _store_assignments(session: Session, request_id: str, routing_id: str, plans
             formations=json.dumps([{"cfd": c, "label": label} for c, label in p.formations], ensure_ascii=False),
             reasons=json.dumps(p.reasons, ensure_ascii=False), created_at=stamp, updated_at=stamp,
         ))
-    repo.insert_rows(session, Assignment, rows)
+    insert_rows(session, Assignment, rows)
     repo.increment_loads(session, [u for p in plans for u in p.uais], _month(now))
     return [
         RoutedRecipient(
@@ -161,7 +162,7 @@ def route_submitted(session: Session, event: RequestSubmitted, model: CatalogRea
         return Outcome("skipped", need)  # the same request re-submitted under a new event id
     query = build_query(event)
     academie = query.academie if query else None
-    repo.insert_rows(session, RoutedRequest, dict(
+    insert_rows(session, RoutedRequest, dict(
         request_id=request_id, company_key=key, needs=",".join(event.needs), submitted_at=submitted,
         academie=academie, payload=event.model_dump_json(), original_request_id=original_id, created_at=utcnow(),
     ))
@@ -179,7 +180,7 @@ def route_submitted(session: Session, event: RequestSubmitted, model: CatalogRea
     else:
         decision, elapsed = run_decision(model, query, settings, repo.month_loads(session, _month(now)), now)
     fallback = fallback_for(model, academie, settings) if decision.unroutable else None
-    repo.insert_rows(session, RoutingDecision, dict(
+    insert_rows(session, RoutingDecision, dict(
         id=routing_id, request_id=request_id, kind="initial", unroutable=decision.unroutable,
         fallback_email=fallback, radius_km=decision.radius_km, explanation=decision.explanation,
         candidates=json.dumps([c.as_json() for c in decision.candidates], ensure_ascii=False),
