@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "minus the client's receipt of the 202 (same CLOCK_MONOTONIC). Each request routes to 1–3 RBEs "
         f"and the company gets an acknowledgement: {emails_per_request:.1f} "
         "emails per request on average. "
-        "The machine is shared with other engineers' test suites: figures are perturbed upwards "
+        "Anything else running on the machine perturbs the figures upwards "
         f"(load average at the end of the run: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on 2 cores).\n\n"
     )
     write_section("e2e_latency" + ("_postgres" if args.postgres else ""),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
 import time
@@ -168,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parts = [f"{variant}; whole system as real processes, loopback; open-loop steps of {step_s:g} s, drained "
              "between steps. *Delivered* counts requests whose first RBE email reached the sink, over the "
              "last 5/6 of the step. A step holds when ≥ 95 % is accepted, less than 1 s of traffic is in flight "
-             "at its end and the backlog does not grow. Machine shared with other engineers' test suites.\n",
+             "at its end and the backlog does not grow. Load average at the end of the run: "
+             f"{os.getloadavg()[0]:.1f} on 2 cores (anything else running perturbs the figures).\n",
              "### Steps\n", table, ""]
     if hold:
         verdict = "holds" if hold["holds"] else "does **not** hold"

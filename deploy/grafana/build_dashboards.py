@@ -154,6 +154,11 @@ def pipeline() -> dict:
     lay.add(timeseries("Durée de traitement p95", [
         ("histogram_quantile(0.95, sum by (group, stream, le) "
          "(rate(mlp_event_handle_seconds_bucket[$__rate_interval])))", "{{group}} ← {{stream}}")], unit="s"))
+    lay.add(timeseries("Taille moyenne des lots lus", [
+        ("sum by (group) (rate(mlp_event_batch_size_sum[$__rate_interval])) / "
+         "sum by (group) (rate(mlp_event_batch_size_count[$__rate_interval]))", "{{group}}")],
+        description="Entrées lues ensemble et traitées dans une seule transaction. Près de 1 : trafic "
+                    "faible ; qui monte : un arriéré se forme et les consommateurs le rattrapent par lots."))
     lay.add(timeseries("Lettres mortes (taille des flux)", [
         ("max by (group) (mlp_dead_letter_stream_length)", "mlp.deadletter.{{group}}")]), w=12)
     lay.add(timeseries("Mises en lettres mortes", [
