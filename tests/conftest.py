@@ -25,15 +25,25 @@ def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    """Each SQL test runs on SQLite and on PostgreSQL (skipped only where no PostgreSQL answers)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/test.db"
-        return
+def _fresh_postgres_database():
     admin = postgres_admin_url()
     if admin is None:
         pytest.skip("PostgreSQL indisponible (MLP_TEST_POSTGRES_URL non défini, rien sur 127.0.0.1:5432)")
     url, drop = create_postgres_database(admin)
     yield url
     drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """Each SQL test runs on SQLite and on PostgreSQL (skipped only where no PostgreSQL answers)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/test.db"
+        return
+    yield from _fresh_postgres_database()
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL database, for tests about PostgreSQL only."""
+    yield from _fresh_postgres_database()

@@ -10,17 +10,6 @@ import pytest
 from sqlalchemy import text
 
 import shared.db as db
-from tests.support.servers import create_postgres_database, postgres_admin_url
-
-
-@pytest.fixture
-def postgres_url():
-    admin = postgres_admin_url()
-    if admin is None:
-        pytest.skip("PostgreSQL indisponible (MLP_TEST_POSTGRES_URL non défini, rien sur 127.0.0.1:5432)")
-    url, drop = create_postgres_database(admin)
-    yield url
-    drop()
 
 
 @pytest.mark.postgres
