@@ -33,14 +33,13 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from sqlalchemy import Engine
 
-from shared.events import Event, Streams, event_from_payload
+from shared.deadletter import dead_letter, forget_error, record_error
+from shared.events import Event, event_from_payload
 from shared.logging import correlation_scope, get_logger
-from shared.metrics import DEAD_LETTERS, EVENT_BATCH_SIZE, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
+from shared.metrics import EVENT_BATCH_SIZE, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
 from shared.processing import DUPLICATE, AfterCommit, Handler, handle_batch, handle_one
 
 log = get_logger(__name__)
-
-LAST_ERROR_KEY = "mlp:lasterror:{group}"
 
 # (stream, group) pairs subscribed on each broker, so the groups can be created from the start
 # of the stream before the broker starts (see ensure_consumer_groups).
@@ -96,7 +95,6 @@ class ReliableConsumer:
         self.engine = engine
         self.broker = broker
         self.handler = handler
-        self.dead_letter_stream = Streams.dead_letter(config.group)
 
     # -- registration --------------------------------------------------------
     def register(self) -> None:
@@ -177,7 +175,7 @@ class ReliableConsumer:
             elapsed = time.perf_counter() - started
             await self.redis.xack(cfg.stream, cfg.group, entry.entry_id)
             if deliveries > 1:
-                await self.redis.hdel(LAST_ERROR_KEY.format(group=cfg.group), entry.entry_id)
+                await forget_error(self.redis, cfg.group, entry.entry_id)
             self._account(entry, outcome, elapsed, deliveries, batch_size=1)
         await _run_after_commit([(outcome, entry.event.correlation_id)])
 
@@ -228,39 +226,11 @@ class ReliableConsumer:
         return event
 
     async def _record_error(self, entry_id: str, exc: BaseException) -> None:
-        try:
-            await self.redis.hset(
-                LAST_ERROR_KEY.format(group=self.config.group), entry_id, f"{type(exc).__name__}: {exc}"[:500]
-            )
-        except Exception:  # Redis down: the error is in the logs anyway
-            pass
+        await record_error(self.redis, self.config.group, entry_id, exc)
 
     async def _dead_letter(self, entry: Entry, deliveries: int, reason: str) -> None:
-        cfg = self.config
-        redis = self.redis
-        key = LAST_ERROR_KEY.format(group=cfg.group)
-        last_error = await redis.hget(key, entry.entry_id)
-        await redis.xadd(
-            self.dead_letter_stream,
-            {
-                "stream": cfg.stream,
-                "group": cfg.group,
-                "entry_id": entry.entry_id,
-                "deliveries": str(deliveries),
-                "reason": reason,
-                "error": (last_error or b"").decode() if isinstance(last_error, bytes) else str(last_error or ""),
-                "payload": entry.raw,
-                "dead_lettered_at": str(time.time()),
-            },
-            maxlen=100_000,
-            approximate=True,
-        )
-        await redis.xack(cfg.stream, cfg.group, entry.entry_id)
-        await redis.hdel(key, entry.entry_id)
-        DEAD_LETTERS.labels(cfg.group, cfg.stream, reason).inc()
-        EVENTS_CONSUMED.labels(cfg.group, cfg.stream, "dead_lettered").inc()
-        log.error("event_dead_lettered", stream=cfg.stream, group=cfg.group, entry_id=entry.entry_id,
-                  deliveries=deliveries, reason=reason)
+        await dead_letter(self.redis, self.config.stream, self.config.group, entry.entry_id, entry.raw,
+                          deliveries, reason)
 
 
 async def _run_after_commit(outcomes: list[tuple[Any, str]]) -> None:
