@@ -3,7 +3,8 @@ not rot: exit code 0, figures printed, docs/benchmarks.md not written. One scrip
 start real processes on a 2-core machine); no timing is asserted.
 
 A script without ``--smoke`` runs with small arguments when it has ``--no-write``; otherwise it is
-reported as skipped (it would rewrite docs/benchmarks.md)."""
+reported as skipped (it would rewrite docs/benchmarks.md). The in-process micro-benchmarks beside
+the services' tests (``tests/*/bench_*.py``) run with tiny counts too."""
 
 from __future__ import annotations
 
@@ -83,3 +84,20 @@ def test_every_pipeline_benchmark_is_covered():
     for name in ("e2e_latency", "throughput", "memory"):
         assert name in scripts()
         assert smoke_args(name) == ["--smoke"]
+
+
+# The in-process CPU micro-benchmarks beside each service's tests, with tiny counts.
+MICRO = {
+    "tests.intake.bench_handlers": ["--calls", "10", "--rounds", "1", "--warmup", "5", "--batch", "2"],
+    "tests.matcher.bench_flows": ["--fake", "--calls", "10", "--rounds", "1", "--warmup", "5"],
+    "tests.notifier.bench_thread": ["--requests", "10", "--copies", "20"],
+    "tests.notifier.bench_sender": ["--passes", "2", "--backlogs", "1", "--rounds", "1"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(MICRO))
+def test_micro_benchmark_smoke(module: str):
+    result = subprocess.run([sys.executable, "-m", module, *MICRO[module]], cwd=ROOT, capture_output=True,
+                            text=True, timeout=TIMEOUT_S, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert FIGURE.search(result.stdout), result.stdout[-2000:]

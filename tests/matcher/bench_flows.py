@@ -19,7 +19,6 @@ grows with the table (``--empty-loads`` starts it empty instead).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import uuid
@@ -35,8 +34,8 @@ from shared.db import create_tables, make_engine, unit_of_work
 from shared.events import Contact, Location, RequestSubmitted
 from shared.logging import configure_logging
 from shared.outbox import BACKBONE_TABLES
-from tests.intake.bench_handlers import consume_all, measure
 from tests.matcher.fakes import make_snapshot
+from tests.support.cpu_bench import bench_database, bench_parser, consume_all, measure
 
 POSTAL_CODES = ["69007", "75011", "13001", "33000", "59000", "31000", "44000", "67000", "35000", "34000",
                 "38000", "76000", "21000", "37000", "63000", "87000", "29200", "80000", "51100", "57000"]
@@ -55,12 +54,7 @@ def request(i: int, fake: bool) -> RequestSubmitted:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--calls", type=int, default=400, help="calls per timed round")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--warmup", type=int, default=300)
-    parser.add_argument("--batch", type=int, default=1, help="events handled in one transaction")
-    parser.add_argument("--postgres", action="store_true", help="a fresh database on the test PostgreSQL")
+    parser = bench_parser()
     parser.add_argument("--fake", action="store_true", help="the unit tests' small catalog instead of data/")
     parser.add_argument("--empty-loads", action="store_true", help="no monthly-load rows at start")
     args = parser.parse_args(argv)
@@ -71,10 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from tests.matcher.conftest import build_real_catalog_snapshot
         snapshot = build_real_catalog_snapshot(tmp)
-    url, drop = f"sqlite:///{tmp}/matcher.db", None
-    if args.postgres:
-        from tests.support.servers import create_postgres_database, postgres_admin_url
-        url, drop = create_postgres_database(postgres_admin_url())
+    url, drop = bench_database(args, tmp, "matcher")
     settings = MatcherSettings(env="test", database_url=url, var_dir=tmp, fallback_email="national@monlyceepro.test")
     engine = make_engine(url)
     create_tables(engine, [*BACKBONE_TABLES, *TABLES])
