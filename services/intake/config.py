@@ -18,6 +18,8 @@ class IntakeSettings(Settings):
     max_body_bytes: int = 64 * 1024
     max_links_in_message: int = 3
     trust_forwarded_for: bool = False  # behind a trusted reverse proxy only
+    # Requests accepted at the same moment share one transaction (group commit), up to this many.
+    accept_batch_max: int = 64
 
     # Personal data
     retention_days: int = 1095  # 3 years

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
@@ -19,18 +19,20 @@ from sqlmodel import Session
 
 from services.intake import metrics
 from services.intake.config import IntakeSettings
+from services.intake.grouping import GroupCommit
 from services.intake.ratelimit import SlidingWindowLimiter
-from services.intake.service.submission import Submitted, replay, status_path, submit
+from services.intake.service.submission import RateLimited, Submitted, replay, status_path, submit
 from services.intake.service.validation import (
     FieldError,
     InvalidRequest,
+    Qualified,
     parse_request,
     qualify,
     raw_deep_errors,
 )
 from shared.db import unit_of_work
 from shared.geo import CommuneIndex
-from shared.logging import get_logger
+from shared.logging import correlation_scope, get_logger
 from shared.service import ServiceRuntime
 
 log = get_logger(__name__)
@@ -50,6 +52,7 @@ class IntakeContext:
     # Both are (re)created lazily, so an app whose lifespan restarts (tests) keeps working.
     _db_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     _http: httpx.AsyncClient | None = field(default=None, repr=False)
+    _group: GroupCommit | None = field(default=None, repr=False)
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -93,6 +96,24 @@ class IntakeContext:
                                      if e.field not in shape]
         return []
 
+    def qualify(self, data: object) -> Qualified:
+        """The validated request, or InvalidRequest with every error of the body at once."""
+        try:
+            body = parse_request(data)
+        except InvalidRequest as exc:
+            shape = {e.field for e in exc.errors}
+            extra = [e for e in raw_deep_errors(data, self.communes, self.settings.max_links_in_message)
+                     if e.field not in shape]
+            raise InvalidRequest(exc.errors + extra) from None
+        return qualify(body, self.communes, self.settings.max_links_in_message)
+
+    def _submit(self, session: Session, item: Accepting) -> Submitted:
+        return submit(
+            session, item.qualified, channel=item.channel, correlation_id=item.correlation_id,
+            base_url=self.base_url, email_limit=self.settings.rate_limit_email,
+            email_window_s=self.settings.rate_limit_email_window_s, idempotency=item.idempotency,
+        )
+
     def accept_sync(self, data: object, channel: str, correlation_id: str,
                     idempotency: tuple[str, str] | None = None) -> Submitted:
         """Validate, then write the request and its outbox event in ONE transaction.
@@ -104,42 +125,89 @@ class IntakeContext:
                 first = replay(session, *idempotency)
             if first:
                 return first
-        try:
-            body = parse_request(data)
-        except InvalidRequest as exc:
-            shape = {e.field for e in exc.errors}
-            extra = [e for e in raw_deep_errors(data, self.communes, self.settings.max_links_in_message)
-                     if e.field not in shape]
-            raise InvalidRequest(exc.errors + extra) from None
-        qualified = qualify(body, self.communes, self.settings.max_links_in_message)
+        item = Accepting(self.qualify(data), channel, correlation_id, idempotency)
+        return self._accept_alone(item)
+
+    def _accept_alone(self, item: Accepting) -> Submitted:
         try:
             with unit_of_work(self.runtime.engine) as session:
-                submitted = submit(
-                    session, qualified, channel=channel, correlation_id=correlation_id, base_url=self.base_url,
-                    email_limit=self.settings.rate_limit_email, email_window_s=self.settings.rate_limit_email_window_s,
-                    idempotency=idempotency,
-                )
+                submitted = self._submit(session, item)
         except IntegrityError:
-            if not idempotency:
+            if not item.idempotency:
                 raise
             with Session(self.runtime.engine) as session:  # a concurrent retry with the same key won
-                first = replay(session, *idempotency)
+                first = replay(session, *item.idempotency)
             if first is None:
                 raise
             return first
-        if not submitted.replayed:
-            metrics.received(channel)
-            log.info("request_accepted", request_id=submitted.request_id, channel=channel,
-                     academie=qualified.academie, needs=list(qualified.body.needs))
-        else:
-            log.info("request_replayed", request_id=submitted.request_id, channel=channel)
+        self._accepted(item, submitted)
         return submitted
+
+    def accept_batch_sync(self, items: Sequence[Accepting]) -> list[Submitted | Exception]:
+        """Several qualified requests (without idempotency key) in ONE transaction.
+
+        A refusal (RateLimited) is raised before its request stages anything, so the others go on;
+        the email limit counts the batch's earlier rows, which the transaction already sees. If the
+        transaction fails as a whole, each request is retried in its own and gets its own outcome.
+        """
+        outcomes: list[Submitted | Exception] = []
+        try:
+            with unit_of_work(self.runtime.engine) as session:
+                for item in items:
+                    with correlation_scope(item.correlation_id):
+                        try:
+                            outcomes.append(self._submit(session, item))
+                        except RateLimited as exc:
+                            outcomes.append(exc)
+        except Exception:
+            log.warning("accept_batch_failed", size=len(items))
+            outcomes = []
+            for item in items:
+                with correlation_scope(item.correlation_id):
+                    try:
+                        outcomes.append(self._accept_alone(item))
+                    except Exception as exc:
+                        outcomes.append(exc)
+            return outcomes
+        for item, outcome in zip(items, outcomes, strict=True):
+            if isinstance(outcome, Submitted):
+                with correlation_scope(item.correlation_id):
+                    self._accepted(item, outcome)
+        return outcomes
+
+    def _accepted(self, item: Accepting, submitted: Submitted) -> None:
+        if not submitted.replayed:
+            metrics.received(item.channel)
+            log.info("request_accepted", request_id=submitted.request_id, channel=item.channel,
+                     academie=item.qualified.academie, needs=list(item.qualified.body.needs))
+        else:
+            log.info("request_replayed", request_id=submitted.request_id, channel=item.channel)
+
+    async def _write_batch(self, items: Sequence[Accepting]) -> list[Submitted | Exception]:
+        metrics.ACCEPT_BATCH_SIZE.observe(len(items))
+        outcomes = await self.run_db(self.accept_batch_sync, items)
+        self.runtime.relay.wake()
+        return outcomes
 
     async def accept(self, data: object, channel: str, correlation_id: str,
                      idempotency: tuple[str, str] | None = None) -> Submitted:
-        submitted = await self.run_db(self.accept_sync, data, channel, correlation_id, idempotency)
-        self.runtime.relay.wake()
-        return submitted
+        if idempotency:  # rare (partner APIs), and replays must be checked before validation
+            submitted = await self.run_db(self.accept_sync, data, channel, correlation_id, idempotency)
+            self.runtime.relay.wake()
+            return submitted
+        if self._group is None:
+            self._group = GroupCommit(self._write_batch, max_batch=self.settings.accept_batch_max)
+        return await self._group.submit(Accepting(self.qualify(data), channel, correlation_id))
+
+
+@dataclass(frozen=True)
+class Accepting:
+    """A qualified request on its way to the database."""
+
+    qualified: Qualified
+    channel: str
+    correlation_id: str
+    idempotency: tuple[str, str] | None = None
 
 
 def get_context(request: Request) -> IntakeContext:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 REQUESTS_RECEIVED = Counter(
     "mlp_requests_received_total", "Company requests accepted (request row + outbox event committed)", ["channel"]
 )
 REQUESTS_REJECTED = Counter(
     "mlp_requests_rejected_total", "Company requests refused, by reason", ["channel", "reason"]
+)
+ACCEPT_BATCH_SIZE = Histogram(
+    "mlp_intake_accept_batch_size", "Company requests written in one transaction (group commit of concurrent accepts)",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
 )
 REQUESTS_ERASED = Counter("mlp_requests_erased_total", "Requests whose personal data was erased", ["reason"])
 

@@ -1,0 +1,121 @@
+"""Group commit of concurrent accepts: many requests, one transaction, each caller its own outcome.
+
+The queueing logic runs against a fake writer (its own unit); the accept path runs on the real
+app, database (SQLite and PostgreSQL) and Redis, with requests submitted in the app's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlmodel import Session, select
+
+from services.intake import metrics
+from services.intake.grouping import GroupCommit
+from services.intake.models import CompanyRequest
+from services.intake.service.submission import RateLimited
+from tests.intake.conftest import body, counts, engine_of
+
+
+# ------------------------------------------------------------- queueing (fake writer)
+class RecordingWriter:
+    def __init__(self, fail_on: object = None) -> None:
+        self.batches: list[list] = []
+        self.fail_on = fail_on
+
+    async def __call__(self, items):
+        self.batches.append(list(items))
+        await asyncio.sleep(0.01)  # a database round trip: new callers queue meanwhile
+        if self.fail_on in items:
+            raise OSError("disque plein")
+        return [ValueError(i) if i < 0 else i * 10 for i in items]
+
+
+async def test_callers_arriving_together_share_a_batch_and_get_their_own_outcome():
+    writer = RecordingWriter()
+    group = GroupCommit(writer, max_batch=4)
+    results = await asyncio.gather(*(group.submit(i) for i in (1, 2, -3, 4, 5, 6)), return_exceptions=True)
+    assert results[:2] == [10, 20] and results[3:] == [40, 50, 60]
+    assert isinstance(results[2], ValueError)
+    assert writer.batches == [[1, 2, -3, 4], [5, 6]]
+
+
+async def test_a_lone_caller_is_written_at_once_and_later_callers_start_a_new_drain():
+    writer = RecordingWriter()
+    group = GroupCommit(writer)
+    assert await group.submit(1) == 10
+    assert await group.submit(2) == 20
+    assert writer.batches == [[1], [2]]
+
+
+async def test_a_failing_writer_fails_its_batch_and_the_queue_but_not_later_callers():
+    writer = RecordingWriter(fail_on=2)
+    group = GroupCommit(writer, max_batch=2)
+    results = await asyncio.gather(*(group.submit(i) for i in (1, 2, 3)), return_exceptions=True)
+    assert all(isinstance(r, OSError) for r in results)
+    assert await group.submit(4) == 40
+
+
+def test_a_new_event_loop_starts_afresh():
+    writer = RecordingWriter()
+    group = GroupCommit(writer)
+    assert asyncio.run(group.submit(1)) == 10
+    assert asyncio.run(group.submit(2)) == 20
+
+
+# ------------------------------------------------------------- the real accept path
+def _accept_together(client, bodies: list[dict]) -> list:
+    ctx = client.app.state.intake
+
+    async def together():
+        return await asyncio.gather(*(ctx.accept(b, "api", f"corr-{i}") for i, b in enumerate(bodies)),
+                                    return_exceptions=True)
+
+    return client.portal.call(together)
+
+
+def _batches() -> tuple[float, float]:
+    samples = {s.name: s.value for s in metrics.ACCEPT_BATCH_SIZE.collect()[0].samples}
+    return samples["mlp_intake_accept_batch_size_count"], samples["mlp_intake_accept_batch_size_sum"]
+
+
+def test_concurrent_requests_are_stored_in_one_transaction_each_with_its_outbox_event(database_url, make_client):
+    client = make_client(database_url)
+    bodies = [body(contact={"name": f"Contact {i}", "email": f"contact{i}@entreprise-{i}.fr"}) for i in range(20)]
+    count_before, sum_before = _batches()
+    results = _accept_together(client, bodies)
+    assert len({r.request_id for r in results}) == 20
+    assert counts(client) == (20, 20)
+    assert _batches() == (count_before + 1, sum_before + 20)
+    with Session(engine_of(client)) as session:
+        stored = {r.id: r.correlation_id for r in session.exec(select(CompanyRequest)).all()}
+    assert {stored[r.request_id] for r in results} == {f"corr-{i}" for i in range(20)}
+
+
+def test_the_email_limit_counts_the_requests_earlier_in_the_same_batch(database_url, make_client):
+    client = make_client(database_url, rate_limit_email=5)
+    results = _accept_together(client, [body() for _ in range(7)])
+    accepted = [r for r in results if not isinstance(r, Exception)]
+    assert len(accepted) == 5
+    assert all(isinstance(r, RateLimited) for r in results[5:])
+    assert counts(client) == (5, 5)
+
+
+@pytest.mark.parametrize("bad_at", [0, 3])
+def test_a_request_that_fails_while_staged_fails_alone_and_the_batch_is_retried_one_by_one(
+        database_url, make_client, bad_at):
+    """An unexpected error (here a missing correlation id, which the event refuses) rolls the shared
+    transaction back; every other request is then written in its own transaction and accepted."""
+    from pydantic import ValidationError
+
+    from services.intake.context import Accepting
+
+    client = make_client(database_url)
+    ctx = client.app.state.intake
+    items = [Accepting(ctx.qualify(body(contact={"name": "C", "email": f"c{i}@entreprise.fr"})), "api",
+                       None if i == bad_at else f"corr-{i}") for i in range(5)]
+    outcomes = ctx.accept_batch_sync(items)
+    assert isinstance(outcomes[bad_at], ValidationError)
+    assert sum(1 for o in outcomes if not isinstance(o, Exception)) == 4
+    assert counts(client) == (4, 4)
