@@ -4,6 +4,7 @@ shared by the JSON API and the web form."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
 import httpx
+import structlog
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from itsdangerous import TimestampSigner
@@ -63,7 +65,9 @@ class IntakeContext:
     async def run_db(self, fn: Callable[..., T], *args: Any) -> T:
         if self._db_pool is None:
             self._db_pool = ThreadPoolExecutor(8, thread_name_prefix="intake-db")
-        return await asyncio.get_running_loop().run_in_executor(self._db_pool, functools.partial(fn, *args))
+        # Copy the caller's context: log lines written on the thread keep its service and correlation id.
+        call = functools.partial(contextvars.copy_context().run, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._db_pool, call)
 
     async def close(self) -> None:
         if self._http is not None:
@@ -185,6 +189,9 @@ class IntakeContext:
 
     async def _write_batch(self, items: Sequence[Accepting]) -> list[Submitted | Exception]:
         metrics.ACCEPT_BATCH_SIZE.observe(len(items))
+        # The drain task inherited the correlation id of whichever request started it; each request's
+        # lines carry its own (accept_batch_sync binds them), and batch-wide lines none.
+        structlog.contextvars.unbind_contextvars("correlation_id")
         outcomes = await self.run_db(self.accept_batch_sync, items)
         self.runtime.relay.wake()
         return outcomes

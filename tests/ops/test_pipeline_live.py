@@ -191,10 +191,10 @@ def test_one_correlation_id_runs_through_intake_matcher_and_notifier_logs(system
     system.wait_until(lambda: len(system.sink.snapshot()) >= already_sent + 2, timeout=60, what="emails sent")
 
     # Every service writes JSON lines under the request's correlation id: intake for the HTTP
-    # request and the routed event it consumes, the matcher for the submitted event and its
+    # request, its acceptance (written on a database thread) and the routed event it consumes, the matcher for the submitted event and its
     # decision, the notifier for the routed event and every email it sends.
     expected = {
-        "intake": {("http_request", None), ("event_handled", Streams.REQUEST_ROUTED)},
+        "intake": {("http_request", None), ("request_accepted", None), ("event_handled", Streams.REQUEST_ROUTED)},
         "matcher": {("event_handled", SUBMITTED), ("request_handled", None)},
         "notifier": {("event_handled", Streams.REQUEST_ROUTED), ("email_sent", None)},
     }
