@@ -116,8 +116,15 @@ class ReliableConsumer:
             self.broker.subscriber(stream=sub, ack_policy=AckPolicy.MANUAL, title=title)(on_message)
 
     # -- delivery ------------------------------------------------------------
-    async def _on_batch(self, bodies: Any, msg: RedisBatchStreamMessage) -> None:
+    def _message(self) -> Any:
+        # Read from the broker's context rather than declared as a handler parameter: faststream
+        # resolves a declared message with a sync function on a worker thread, a thread hop and
+        # a task group per delivery, which cost more than handling a small event.
+        return self.broker.context.get_local("message")
+
+    async def _on_batch(self, bodies: Any) -> None:
         """New entries (first delivery): handled together; a failure falls back to one by one."""
+        msg: RedisBatchStreamMessage = self._message()
         raw = msg.raw_message
         entries = [
             Entry(_decode_id(entry_id), body, fields.get(b"__data__", b"") if isinstance(fields, dict) else b"")
@@ -138,8 +145,9 @@ class ReliableConsumer:
         elif valid:
             await self._handle_together(valid)
 
-    async def _on_claimed(self, body: Any, msg: RedisStreamMessage) -> None:
+    async def _on_claimed(self, body: Any) -> None:
         """An entry left pending (crash or failure), retried alone until ``max_deliveries``."""
+        msg: RedisStreamMessage = self._message()
         entry = Entry(_decode_id((msg.raw_message.get("message_ids") or [b"?"])[0]), body,
                       msg.body if isinstance(msg.body, bytes) else str(body).encode())
         deliveries = await msg.get_delivery_count()
