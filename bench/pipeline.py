@@ -261,6 +261,15 @@ class Pipeline:
     def pids(self) -> dict[str, int]:
         return {name: svc.pid for name, svc in self.services.items()}
 
+    def support_pids(self) -> dict[str, int]:
+        """The processes that stand in for the outside world and share the cores: Redis, the SMTP
+        sink and this process (the load generator)."""
+        out = {"load generator": os.getpid()}
+        for name, proc in (("redis", self.redis_server.proc), ("sink", self.sink.proc)):
+            if proc is not None:
+                out[name] = proc.pid
+        return out
+
     def group_lags(self) -> dict[str, int]:
         """Lag + pending of every consumer group on the request's path (XINFO GROUPS)."""
         out = {}
@@ -511,11 +520,12 @@ class Sampler(threading.Thread):
         self._halt = threading.Event()
 
     def run(self) -> None:
-        pids = self.pipeline.pids()
+        pids, support = self.pipeline.pids(), self.pipeline.support_pids()
         while not self._halt.is_set():
             sample = {"t_ns": time.monotonic_ns(),
                       "rss_kib": {n: proc_rss_kib(p) for n, p in pids.items()},
-                      "cpu_s": {n: proc_cpu_s(p) for n, p in pids.items()}}
+                      "cpu_s": {n: proc_cpu_s(p) for n, p in pids.items()},
+                      "support_cpu_s": {n: proc_cpu_s(p) for n, p in support.items()}}
             try:
                 sample["lags"] = self.pipeline.group_lags()
             except redis.RedisError:
@@ -529,15 +539,16 @@ class Sampler(threading.Thread):
         return self.samples
 
 
-def cpu_share(samples: list[dict], start_ns: int, end_ns: int) -> dict[str, float]:
-    """Average CPU use (1.0 = one core) of each service between two instants (nearest samples)."""
+def cpu_share(samples: list[dict], start_ns: int, end_ns: int, key: str = "cpu_s") -> dict[str, float]:
+    """Average CPU use (1.0 = one core) of each service (``key="support_cpu_s"``: each support
+    process) between two instants (nearest samples)."""
     before = [s for s in samples if s["t_ns"] <= start_ns] or samples[:1]
     after = [s for s in samples if s["t_ns"] >= end_ns] or samples[-1:]
     if not before or not after or after[0]["t_ns"] <= before[-1]["t_ns"]:
         return {}
     first, last = before[-1], after[0]
     dt = (last["t_ns"] - first["t_ns"]) / 1e9
-    return {n: (last["cpu_s"][n] - first["cpu_s"][n]) / dt for n in first["cpu_s"]}
+    return {n: (last[key][n] - first[key][n]) / dt for n in first.get(key, {})}
 
 
 def peak_rss_mib(samples: list[dict], start_ns: int, end_ns: int) -> dict[str, float]:
