@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from faststream.redis import RedisBroker
-from sqlalchemy import Engine, Row, event, or_, select, update
+from sqlalchemy import Engine, Row, bindparam, event, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
@@ -25,6 +25,41 @@ from shared.outbox import OUTBOX_WRITTEN, OutboxEvent, utcnow
 log = get_logger(__name__)
 
 LEASE_SECONDS = 30
+_OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
+
+
+# Built once with bind parameters: building a statement and its cache key on every turn cost
+# more than running it (SQLAlchemy memoizes the cache key of a statement object it sees again).
+def _claim_statement(postgresql: bool):
+    t = _OUTBOX
+    candidates = (
+        select(t.c.id)
+        .where(
+            t.c.published_at.is_(None),
+            or_(
+                t.c.claimed_until.is_(None),
+                t.c.claimed_until < bindparam("now"),  # its relay died: take the row over
+                t.c.claimed_by == bindparam("relay_id"),  # ours, left by a failed publish: retry
+            ),
+        )
+        .order_by(t.c.id)
+        .limit(bindparam("limit"))
+    )
+    if postgresql:
+        candidates = candidates.with_for_update(skip_locked=True)
+    return (
+        update(t)
+        .where(t.c.id.in_(candidates.scalar_subquery()))
+        .values(claimed_by=bindparam("relay_id"), claimed_until=bindparam("lease_until"), attempts=t.c.attempts + 1)
+        .returning(t.c.id, t.c.event_id, t.c.stream, t.c.event_type, t.c.correlation_id, t.c.payload)
+    )
+
+
+_MARK_PUBLISHED = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)), _OUTBOX.c.claimed_by == bindparam("relay_id"))
+    .values(published_at=bindparam("now"), claimed_until=None)
+)
 
 
 class OutboxRelay:
@@ -48,6 +83,7 @@ class OutboxRelay:
         self._stopping = False
         self.relay_id = uuid.uuid4().hex
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{service}-relay")
+        self._claim_statement = _claim_statement(engine.dialect.name == "postgresql")
 
     def wake(self) -> None:
         """Called after a commit that wrote outbox rows, so they leave without waiting for the poll."""
@@ -62,41 +98,16 @@ class OutboxRelay:
         to Redis.
         """
         now = utcnow()
-        table = OutboxEvent.__table__  # type: ignore[attr-defined]
-        candidates = (
-            select(table.c.id)
-            .where(
-                table.c.published_at.is_(None),
-                or_(
-                    table.c.claimed_until.is_(None),
-                    table.c.claimed_until < now,  # its relay died: take the row over
-                    table.c.claimed_by == self.relay_id,  # ours, left by a failed publish: retry
-                ),
-            )
-            .order_by(table.c.id)
-            .limit(self.batch_size)
-        )
-        if self.engine.dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                update(table)
-                .where(table.c.id.in_(candidates.scalar_subquery()))
-                .values(claimed_by=self.relay_id, claimed_until=now + timedelta(seconds=LEASE_SECONDS),
-                        attempts=table.c.attempts + 1)
-                .returning(table.c.id, table.c.event_id, table.c.stream, table.c.event_type,
-                           table.c.correlation_id, table.c.payload)
-            ).all()
+            rows = conn.execute(self._claim_statement, {
+                "now": now, "relay_id": self.relay_id, "limit": self.batch_size,
+                "lease_until": now + timedelta(seconds=LEASE_SECONDS),
+            }).all()
         return sorted(rows, key=lambda row: row.id)  # RETURNING has no guaranteed order
 
     def _mark_published(self, ids: list[int]) -> None:
-        table = OutboxEvent.__table__  # type: ignore[attr-defined]
         with self.engine.begin() as conn:
-            conn.execute(
-                update(table)
-                .where(table.c.id.in_(ids), table.c.claimed_by == self.relay_id)
-                .values(published_at=utcnow(), claimed_until=None)
-            )
+            conn.execute(_MARK_PUBLISHED, {"ids": ids, "relay_id": self.relay_id, "now": utcnow()})
 
     async def _db(self, fn, *args):
         # The relay's own thread: request handlers filling the default pool never delay the mark.
