@@ -125,7 +125,14 @@ def insert_rows(session: Session, model: type[SQLModel], rows: Mapping[str, Any]
     not track them: a later query loads them anew. Every column without a database default must be
     given."""
     if rows:
-        session.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+        table = model.__table__  # type: ignore[attr-defined]
+        statement = _INSERTS.get(table.name)
+        if statement is None:  # one statement object per table: its cache key is computed once
+            statement = _INSERTS[table.name] = insert(table)
+        session.execute(statement, rows)
+
+
+_INSERTS: dict[str, Any] = {}
 
 
 _COLUMNS: dict[str, tuple[str, ...]] = {}

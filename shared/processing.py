@@ -16,13 +16,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from shared.events import Event
 from shared.logging import correlation_scope
 from shared.outbox import ProcessedEvent, mark_processed
+
+# Built once (bind parameters): its cache key is computed once, not on every batch.
+_SEEN = select(ProcessedEvent.event_id).where(
+    ProcessedEvent.consumer_group == bindparam("group"), col(ProcessedEvent.event_id).in_(bindparam("ids", expanding=True))
+)
 
 AfterCommit = Callable[[], Awaitable[None]]
 Handler = Callable[[Any, Session], AfterCommit | None]
@@ -68,13 +73,7 @@ def handle_batch(
     with Session(engine, expire_on_commit=False) as session:
         try:
             ids = [str(e.event_id) for e in events]
-            seen = set(
-                session.exec(
-                    select(ProcessedEvent.event_id).where(
-                        ProcessedEvent.consumer_group == group, col(ProcessedEvent.event_id).in_(ids)
-                    )
-                ).all()
-            )
+            seen = set(session.execute(_SEEN, {"group": group, "ids": ids}).scalars())
             outcomes: list[AfterCommit | Duplicate | None] = []
             fresh: list[str] = []
             for event, event_id in zip(events, ids, strict=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import bindparam, delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from services.intake.models import CompanyRequest, IdempotencyKey, TimelineEntry
@@ -34,14 +34,20 @@ class RequestState:
     anonymised_at: datetime | None
 
 
+# Hot statements, built once with bind parameters (their cache keys are then computed once).
+_LOCK_STATE = select(
+    CompanyRequest.id, CompanyRequest.academie, CompanyRequest.first_routed_at,
+    CompanyRequest.first_answered_at, CompanyRequest.anonymised_at,
+).where(CompanyRequest.id == bindparam("request_id")).with_for_update()
+_COUNT_RECENT = select(func.count()).select_from(CompanyRequest).where(
+    CompanyRequest.contact_email == bindparam("email"), col(CompanyRequest.created_at) >= bindparam("since")
+)
+
+
 def lock_request_state(session: Session, request_id: str) -> RequestState | None:
     """The request's state, row-locked until commit (PostgreSQL): events about one request apply
     one at a time."""
-    query = select(
-        CompanyRequest.id, CompanyRequest.academie, CompanyRequest.first_routed_at,
-        CompanyRequest.first_answered_at, CompanyRequest.anonymised_at,
-    ).where(CompanyRequest.id == request_id).with_for_update()
-    row = session.exec(query).first()
+    row = session.execute(_LOCK_STATE, {"request_id": request_id}).first()
     return RequestState(*row) if row is not None else None
 
 
@@ -55,10 +61,7 @@ def get_by_token(session: Session, token: str) -> CompanyRequest | None:
 
 
 def count_recent_by_email(session: Session, email: str, since: datetime) -> int:
-    query = select(func.count()).select_from(CompanyRequest).where(
-        CompanyRequest.contact_email == email, col(CompanyRequest.created_at) >= since
-    )
-    return int(session.exec(query).one())
+    return int(session.execute(_COUNT_RECENT, {"email": email, "since": since}).scalar_one())
 
 
 def expired_requests(session: Session, before: datetime, limit: int) -> list[CompanyRequest]:
