@@ -159,6 +159,11 @@ def pipeline() -> dict:
          "sum by (group) (rate(mlp_event_batch_size_count[$__rate_interval]))", "{{group}}")],
         description="Entrées lues ensemble et traitées dans une seule transaction. Près de 1 : trafic "
                     "faible ; qui monte : un arriéré se forme et les consommateurs le rattrapent par lots."))
+    lay.add(timeseries("Demandes enregistrées par transaction (intake)", [
+        ("sum(rate(mlp_intake_accept_batch_size_sum[$__rate_interval])) / "
+         "sum(rate(mlp_intake_accept_batch_size_count[$__rate_interval]))", "demandes par transaction")],
+        description="Les demandes reçues au même moment partagent une transaction. Près de 1 : trafic "
+                    "faible ; qui monte : afflux (jour de lancement), absorbé par lots."))
     lay.add(timeseries("Lettres mortes (taille des flux)", [
         ("max by (group) (mlp_dead_letter_stream_length)", "mlp.deadletter.{{group}}")]), w=12)
     lay.add(timeseries("Mises en lettres mortes", [
