@@ -20,10 +20,22 @@ from services.notifier.models import (
 # ------------------------------------------------------------------ threads & participants
 _THREAD_ID_BY_REQUEST = select(Thread.__table__.c.id).where(  # type: ignore[attr-defined]
     Thread.__table__.c.request_id == bindparam("request_id"))  # type: ignore[attr-defined]
+# The lookups of every event (escalation, follow-up, reply), built once with bind parameters:
+# building a statement and its cache key cost more CPU than running it.
+_THREAD_BY_REQUEST = select(Thread).where(Thread.request_id == bindparam("request_id"))
+_THREAD_BY_TOKEN = select(Thread).where(Thread.token == bindparam("token"))
+_PARTICIPANT_BY_TOKEN = select(Participant).where(Participant.thread_id == bindparam("thread_id"),
+                                                  Participant.token == bindparam("token"))
+_PARTICIPANTS = (select(Participant).where(Participant.thread_id == bindparam("thread_id"))
+                 .order_by(col(Participant.created_at), col(Participant.id)))
+_ACTIVE_PARTICIPANTS = _PARTICIPANTS.where(Participant.active == True)  # noqa: E712
+_PARTICIPANT_BY_ASSIGNMENT = select(Participant).where(
+    Participant.thread_id == bindparam("thread_id"), Participant.assignment_id == bindparam("assignment_id"),
+    Participant.active == True)  # noqa: E712
 
 
 def thread_by_request(session: Session, request_id: str) -> Thread | None:
-    return session.exec(select(Thread).where(Thread.request_id == request_id)).first()
+    return session.exec(_THREAD_BY_REQUEST, params={"request_id": request_id}).first()
 
 
 def thread_exists_for(session: Session, request_id: str) -> bool:
@@ -32,7 +44,7 @@ def thread_exists_for(session: Session, request_id: str) -> bool:
 
 
 def thread_by_token(session: Session, token: str) -> Thread | None:
-    return session.exec(select(Thread).where(Thread.token == token)).first()
+    return session.exec(_THREAD_BY_TOKEN, params={"token": token}).first()
 
 
 def thread(session: Session, thread_id: str) -> Thread | None:
@@ -44,23 +56,17 @@ def participant(session: Session, participant_id: str) -> Participant | None:
 
 
 def participant_by_token(session: Session, thread_id: str, token: str) -> Participant | None:
-    return session.exec(
-        select(Participant).where(Participant.thread_id == thread_id, Participant.token == token)
-    ).first()
+    return session.exec(_PARTICIPANT_BY_TOKEN, params={"thread_id": thread_id, "token": token}).first()
 
 
 def participants(session: Session, thread_id: str, *, active_only: bool = False) -> list[Participant]:
-    query = select(Participant).where(Participant.thread_id == thread_id)
-    if active_only:
-        query = query.where(Participant.active == True)  # noqa: E712
-    return list(session.exec(query.order_by(col(Participant.created_at), col(Participant.id))))
+    query = _ACTIVE_PARTICIPANTS if active_only else _PARTICIPANTS
+    return list(session.exec(query, params={"thread_id": thread_id}))
 
 
 def participant_by_assignment(session: Session, thread_id: str, assignment_id: str) -> Participant | None:
-    return session.exec(
-        select(Participant).where(Participant.thread_id == thread_id, Participant.assignment_id == assignment_id,
-                                  Participant.active == True)  # noqa: E712
-    ).first()
+    return session.exec(_PARTICIPANT_BY_ASSIGNMENT,
+                        params={"thread_id": thread_id, "assignment_id": assignment_id}).first()
 
 
 def open_threads(session: Session) -> list[Thread]:
@@ -92,13 +98,13 @@ def unanswered_routed_before(session: Session, before: datetime) -> list[datetim
 
 # ------------------------------------------------------------------ outbound copies
 _OUT = OutboundEmail.__table__  # type: ignore[attr-defined]
+# Read once per copy of every entry but a thread's first (built once, as above).
+_LAST_MESSAGE_ID_TO = (select(OutboundEmail.message_id).where(OutboundEmail.participant_id == bindparam("participant_id"))
+                       .order_by(col(OutboundEmail.id).desc()))
 
 
 def last_message_id_to(session: Session, participant_id: str) -> str | None:
-    return session.exec(
-        select(OutboundEmail.message_id).where(OutboundEmail.participant_id == participant_id)
-        .order_by(col(OutboundEmail.id).desc())
-    ).first()
+    return session.exec(_LAST_MESSAGE_ID_TO, params={"participant_id": participant_id}).first()
 
 
 # The sender's statements are built once, on the tables (no ORM entity: plain rows, no ORM
