@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, Insert, and_, func, or_
+from sqlalchemy import Engine, Insert, and_, bindparam, func, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -29,18 +29,25 @@ def get_request(session: Session, request_id: str) -> RoutedRequest | None:
     return session.get(RoutedRequest, request_id)
 
 
+# Hot statements, built once with bind parameters (their cache keys are then computed once, not on
+# every event): statement construction cost more than execution.
+_SEEN_COLUMNS = select(RoutedRequest.request_id, RoutedRequest.needs).order_by(col(RoutedRequest.submitted_at))
+_SEEN = _SEEN_COLUMNS.where(col(RoutedRequest.request_id) == bindparam("request_id"))
+_SEEN_OR_REPEAT = _SEEN_COLUMNS.where(or_(
+    col(RoutedRequest.request_id) == bindparam("request_id"),
+    and_(col(RoutedRequest.company_key) == bindparam("company_key"), col(RoutedRequest.submitted_at) >= bindparam("since"),
+         col(RoutedRequest.original_request_id).is_(None), col(RoutedRequest.erased_at).is_(None)),
+))
+
+
 def seen_or_repeat(session: Session, request_id: str, company_key: str | None, needs: set[str],
                    since: datetime) -> tuple[bool, str | None]:
     """(``request_id`` is already stored, else the id of the company's earliest original request
     (not a follow-up, not erased) sharing a need since ``since``), in one query."""
-    wanted = col(RoutedRequest.request_id) == request_id
     if company_key:
-        wanted = or_(wanted, and_(
-            col(RoutedRequest.company_key) == company_key, col(RoutedRequest.submitted_at) >= since,
-            col(RoutedRequest.original_request_id).is_(None), col(RoutedRequest.erased_at).is_(None)))
-    rows = session.exec(
-        select(RoutedRequest.request_id, RoutedRequest.needs).where(wanted).order_by(col(RoutedRequest.submitted_at))
-    ).all()
+        rows = session.execute(_SEEN_OR_REPEAT, {"request_id": request_id, "company_key": company_key, "since": since}).all()
+    else:
+        rows = session.execute(_SEEN, {"request_id": request_id}).all()
     if any(other == request_id for other, _ in rows):
         return True, None
     return False, next((other for other, other_needs in rows if needs & set(other_needs.split(","))), None)
@@ -64,6 +71,11 @@ class _MonthLoads:
 _loads_cache: weakref.WeakKeyDictionary[Engine, _MonthLoads] = weakref.WeakKeyDictionary()
 _loads_lock = threading.Lock()
 
+# Read on every routing: built once with a bind parameter (cache key computed once).
+_LOADS = MonthlyLoad.__table__  # type: ignore[attr-defined]
+_MONTH_SIZE = select(func.count(), func.coalesce(func.sum(_LOADS.c["count"]), 0)).where(_LOADS.c.month == bindparam("month"))
+_MONTH_LOADS = select(_LOADS.c.uai, _LOADS.c["count"]).where(_LOADS.c.month == bindparam("month"))
+
 
 def month_loads(session: Session, month: str) -> dict[str, int]:
     """Requests routed to each UAI in ``month``, as seen by the caller's transaction.
@@ -74,16 +86,13 @@ def month_loads(session: Session, month: str) -> dict[str, int]:
     rows are read again only when another writer (another process, a transaction rolled back after
     increment_loads updated the copy) changed them.
     """
-    table = MonthlyLoad.__table__  # type: ignore[attr-defined]
     conn = session.connection()
-    rows, total = conn.execute(
-        select(func.count(), func.coalesce(func.sum(table.c["count"]), 0)).where(table.c.month == month)
-    ).one()
+    rows, total = conn.execute(_MONTH_SIZE, {"month": month}).one()
     with _loads_lock:
         cached = _loads_cache.get(conn.engine)
         if cached is not None and (cached.month, cached.rows, cached.total) == (month, rows, total):
             return dict(cached.loads)
-    loads = dict(conn.execute(select(table.c.uai, table.c["count"]).where(table.c.month == month)).all())
+    loads = dict(conn.execute(_MONTH_LOADS, {"month": month}).all())
     with _loads_lock:
         _loads_cache[conn.engine] = _MonthLoads(month, dict(loads), len(loads), sum(loads.values()))
     return loads
