@@ -1,4 +1,4 @@
-"""Intake throughput: accepted requests/s (validation + request row + outbox row in one transaction)
+"""Intake throughput: accepted requests/s (validation + request row + outbox row in one transaction, shared by concurrent requests)
 against a bare FastAPI endpoint, in the same run, on loopback.
 
     .venv/bin/python -m bench.intake_throughput [--requests 1500] [--concurrency 16] [--database-url URL]
@@ -148,7 +148,7 @@ one uvicorn worker per server, loopback, {db}; every intake request is a valid, 
 | Endpoint | Requests/s | p50 (ms) | p95 (ms) | Accepted |
 |---|---:|---:|---:|---:|
 | bare FastAPI (JSON parse, 202) | {results['bare'][0]:.0f} | {results['bare'][1]:.1f} | {results['bare'][2]:.1f} | {results['bare'][3]} |
-| intake `POST /api/v1/requests` (validation + request row + outbox row, one transaction) | {results['intake'][0]:.0f} | {results['intake'][1]:.1f} | {results['intake'][2]:.1f} | {results['intake'][3]} |
+| intake `POST /api/v1/requests` (validation + request row + outbox row; concurrent requests share a transaction) | {results['intake'][0]:.0f} | {results['intake'][1]:.1f} | {results['intake'][2]:.1f} | {results['intake'][3]} |
 
 **Ratio intake / bare: {ratio:.2f}** ({ratio * 100:.0f} % of the bare endpoint's throughput).
 Check after the run: {rows} request rows and {outbox} outbox rows (warm-up included), one for one.
