@@ -37,6 +37,9 @@ class GroupCommit(Generic[Item, Outcome]):
         if loop is not self._loop:  # a new event loop (an app restarted in tests): old waiters are gone
             self._loop, self._queue, self._drain = loop, [], None
         future: asyncio.Future = loop.create_future()
+        # A caller that went away (client disconnected) never reads its outcome: mark it read, so
+        # asyncio does not report an exception "never retrieved".
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._queue.append((item, future))
         if self._drain is None or self._drain.done():
             self._drain = loop.create_task(self._run())
