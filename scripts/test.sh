@@ -22,4 +22,5 @@ if [ -z "${MLP_TEST_POSTGRES_URL:-}" ] && ! pg_isready -q -h 127.0.0.1 -p 5432 2
   fi
 fi
 
-exec .venv/bin/python -m pytest "$@"
+# The slowest tests are listed at the end: the suite must stay under 15 minutes on slow machines too.
+exec .venv/bin/python -m pytest --durations=15 "$@"
