@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from itsdangerous import TimestampSigner
+from itsdangerous import Signer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.intake import api, web
@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.intake = IntakeContext(
         runtime=runtime, settings=s, communes=load_communes(s.data_dir),
         ip_limiter=SlidingWindowLimiter(s.rate_limit_ip, s.rate_limit_ip_window_s),
-        signer=TimestampSigner(s.secret_key, salt="intake-form"), templates=templates,
+        signer=Signer(s.secret_key, salt="intake-form"), templates=templates,
     )
     app.add_exception_handler(RequestValidationError, api.request_validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error)

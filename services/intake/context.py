@@ -15,7 +15,7 @@ import httpx
 import structlog
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
-from itsdangerous import TimestampSigner
+from itsdangerous import Signer
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -47,7 +47,7 @@ class IntakeContext:
     settings: IntakeSettings
     communes: CommuneIndex
     ip_limiter: SlidingWindowLimiter
-    signer: TimestampSigner
+    signer: Signer
     templates: Jinja2Templates
     # HTTP-side database work runs on its own threads: a request waiting for the SQLite write lock
     # must never take the thread the outbox relay needs to finish its batch and release that lock.

@@ -5,17 +5,16 @@ Everything works without JavaScript; ``static/demande.js`` adds step-by-step dis
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, SignatureExpired
 from sqlmodel import Session
 
 from services.intake import metrics, repository
 from services.intake.api import NOT_FOUND, compute_impact, erase_by_token
 from services.intake.context import Ctx, IntakeContext
+from services.intake.form_token import FormTokenProblem, form_token_problem, issue_form_token
 from services.intake.service import impact as impact_service
 from services.intake.service.form import JOB_SLOTS, RADIUS_CHOICES, body_from_form, form_field
 from services.intake.service.submission import RateLimited
@@ -49,7 +48,7 @@ def _form_page(ctx: IntakeContext, request: Request, values: dict, errors: dict[
     return _render(
         ctx, request, "demande.html", status, values=values, jobs=jobs, errors=errors, alert=alert,
         labels=FIELD_LABELS,
-        anchors=ANCHORS, needs=NEED_LABELS, radius_choices=RADIUS_CHOICES, form_token=ctx.signer.sign(b"demande").decode(),
+        anchors=ANCHORS, needs=NEED_LABELS, radius_choices=RADIUS_CHOICES, form_token=issue_form_token(ctx.signer),
     )
 
 
@@ -67,15 +66,11 @@ async def form(request: Request, ctx: Ctx, uai: Annotated[str, Query(max_length=
 
 
 def _fill_time_error(ctx: IntakeContext, token: str) -> tuple[str, str] | None:
-    try:
-        _, signed_at = ctx.signer.unsign(token, max_age=ctx.settings.max_form_age_s, return_timestamp=True)
-    except SignatureExpired:
-        return "expired_form", EXPIRED
-    except BadSignature:
-        return "expired_form", EXPIRED
-    if time.time() - signed_at.timestamp() < ctx.settings.min_fill_seconds:
-        return "too_fast", TOO_FAST
-    return None
+    problem = form_token_problem(ctx.signer, token, min_fill_s=ctx.settings.min_fill_seconds,
+                                 max_age_s=ctx.settings.max_form_age_s)
+    if problem is None:
+        return None
+    return problem.value, TOO_FAST if problem is FormTokenProblem.TOO_FAST else EXPIRED
 
 
 class FormFields(dict):
