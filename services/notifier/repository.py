@@ -16,6 +16,7 @@ from services.notifier.models import (
     Thread,
     ThreadEntry,
 )
+from shared.db import column_values, insert_rows
 
 # ------------------------------------------------------------------ threads & participants
 _THREAD_ID_BY_REQUEST = select(Thread.__table__.c.id).where(  # type: ignore[attr-defined]
@@ -134,6 +135,15 @@ _RETRY_LATER = (update(_OUT).where(_OUT.c.id == bindparam("row_id"))
 _DEAD = (update(_OUT).where(_OUT.c.id == bindparam("row_id"))
          .values(status="dead", attempts=bindparam("tries"), last_error=bindparam("error"), lease_until=None))
 _NEXT_DUE = select(func.min(_OUT.c.next_attempt_at)).where(_OUT.c.status == "pending", _FREE)
+
+
+def insert_new_thread(session: Session, thread: Thread, participants: Sequence[Participant], entry: ThreadEntry) -> None:
+    """A thread created whole in this transaction, inserted with one statement per table: no ORM
+    flush (the objects stay unattached, for the templates), which cost more than the statements.
+    Ids are generated in Python, so nothing is read back."""
+    insert_rows(session, Thread, [column_values(thread)])
+    insert_rows(session, Participant, [column_values(p) for p in participants])
+    insert_rows(session, ThreadEntry, [column_values(entry)])
 
 
 def insert_outbound(session: Session, rows: list[dict]) -> None:

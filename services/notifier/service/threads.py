@@ -9,7 +9,7 @@ import json
 from sqlmodel import Session
 
 from services.notifier import repository as repo
-from services.notifier.models import Participant, Thread
+from services.notifier.models import Participant, Thread, ThreadEntry
 from services.notifier.service.addresses import new_participant_token, new_thread_token
 from services.notifier.service.emails import need_labels, one_line
 from services.notifier.service.mailer import (
@@ -43,26 +43,30 @@ def _summary(event: RequestRouted) -> str:
 
 def _participant(session: Session, thread: Thread, role: str, email: str, *, name: str | None = None,
                  label: str = "", assignment_id: str | None = None, ctx: NotifierContext,
-                 taken: set[str] | None = None) -> Participant:
+                 taken: set[str] | None = None, staged: list[Participant] | None = None) -> Participant:
     """A new participant with a token unique in the thread; ``taken``: the thread's tokens when the
-    caller tracks them (a new thread), else they are read."""
+    caller tracks them (a new thread), else they are read. ``staged``: the participant is appended
+    there, for the caller to insert, instead of being added to the session."""
     if taken is None:
         taken = {p.token for p in repo.participants(session, thread.id)}
     token = new_participant_token()
     while token in taken:
         token = new_participant_token()
     taken.add(token)
-    person = Participant(thread_id=thread.id, token=token, role=role, email=email.strip(), name=name,
-                         label=label[:500], assignment_id=assignment_id,
-                         lead_since=ctx.now() if role == "lead" else None)
-    session.add(person)
+    values = dict(thread_id=thread.id, token=token, role=role, email=email.strip(), name=name, label=label[:500],
+                  assignment_id=assignment_id, lead_since=ctx.now() if role == "lead" else None)
+    person = Participant(**values)
+    if staged is not None:
+        staged.append(person)
+    else:
+        session.add(person)
     return person
 
 
 def _from_recipient(session: Session, ctx: NotifierContext, thread: Thread, r: RoutedRecipient,
-                    role: str, taken: set[str] | None = None) -> Participant:
+                    role: str, taken: set[str] | None = None, staged: list[Participant] | None = None) -> Participant:
     return _participant(session, thread, role, r.rbe_email, name=r.rbe_name, label=", ".join(r.lycees),
-                        assignment_id=str(r.assignment_id), ctx=ctx, taken=taken)
+                        assignment_id=str(r.assignment_id), ctx=ctx, taken=taken, staged=staged)
 
 
 def _ensure_fallback(session: Session, ctx: NotifierContext, thread: Thread) -> Participant | None:
@@ -79,32 +83,33 @@ def start_thread(session: Session, ctx: NotifierContext, event: RequestRouted) -
         return repo.thread_by_request(session, str(event.request_id))  # type: ignore[return-value]
     token = new_thread_token()
     s = ctx.settings
+    # Everything of a new thread is created here: unattached objects (the templates read them),
+    # inserted together below, and nothing is read back (tokens, the participants shown in each
+    # copy, the recipients' previous messages: there are none yet).
     thread = Thread(
         token=token, request_id=str(event.request_id), subject=_subject(event),
         root_message_id=f"<thread.{token}@{s.reply_domain}>", company_name=event.company_name,
         needs=",".join(event.needs), academie=event.academie, fallback_email=event.fallback_email,
         request_summary=_summary(event), routed_at=ctx.now(), correlation_id=event.correlation_id,
     )
-    repo.add(session, thread)  # flushed first: participants reference it (no ORM relationship orders them)
-    # A new thread: every participant is created here, so nothing is read back (tokens, the
-    # participants shown in each copy, the recipients' previous messages: there are none).
     recipients = [] if event.unroutable else list(event.recipients)
     if recipients and not any(r.role == "lead" for r in recipients):
         recipients[0] = recipients[0].model_copy(update={"role": "lead"})
     taken: set[str] = set()
-    created = [_from_recipient(session, ctx, thread, r, r.role, taken) for r in recipients]
+    people: list[Participant] = []
+    created = [_from_recipient(session, ctx, thread, r, r.role, taken, people) for r in recipients]
     rbes = sorted(created, key=lambda p: p.role != "lead")
     fallback = None
     if not rbes:
         email = thread.fallback_email or ctx.settings.fallback_email
         fallback = _participant(session, thread, "fallback", email, label="Référent entreprises de l'académie",
-                                ctx=ctx, taken=taken)
+                                ctx=ctx, taken=taken, staged=people)
     company = _participant(session, thread, "company", event.contact.email, name=event.contact.name,
-                           label=event.company_name, ctx=ctx, taken=taken)
-    people = [*created, *([fallback] if fallback else []), company]
-    entry = new_entry(session, thread, "initial", at=ctx.now())
+                           label=event.company_name, ctx=ctx, taken=taken, staged=people)
+    entry = ThreadEntry(thread_id=thread.id, kind="initial", author_role="system", created_at=ctx.now())
+    repo.insert_new_thread(session, thread, people, entry)
     shared = thread_context(session, thread, people)
-    rows: list[dict] = []  # one INSERT for every copy; the other rows are flushed by the commit
+    rows: list[dict] = []  # one INSERT for every copy
     for person in rbes:
         queue_copy(session, ctx, thread, entry, person, "rbe_request", shared=shared, first_copy=True,
                    batch=rows, intro="new")
