@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, update
 from sqlmodel import Session, col, select
@@ -51,9 +52,22 @@ def lock_request_state(session: Session, request_id: str) -> RequestState | None
     return RequestState(*row) if row is not None else None
 
 
+_REQUESTS = CompanyRequest.__table__  # type: ignore[attr-defined]
+_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
 def update_request(session: Session, request_id: str, **values: object) -> None:
-    """Set a few columns of one request (an ORM-enabled UPDATE: a loaded copy stays in sync)."""
-    session.execute(update(CompanyRequest).where(col(CompanyRequest.id) == request_id).values(**values))
+    """Set a few columns of one request, for callers that hold a ``RequestState`` (no loaded ORM
+    copy to keep in sync). One statement per set of columns, built once: building it on every
+    event cost more than running it."""
+    columns = tuple(sorted(values))
+    statement = _UPDATES.get(columns)
+    if statement is None:
+        statement = _UPDATES[columns] = (
+            update(_REQUESTS).where(_REQUESTS.c.id == bindparam("_request_id"))
+            .values({name: bindparam(name) for name in columns})
+        )
+    session.execute(statement, {"_request_id": request_id, **values})
 
 
 def get_by_token(session: Session, token: str) -> CompanyRequest | None:
@@ -86,8 +100,18 @@ def requests_since(session: Session, since: datetime | None) -> list[tuple]:
 
 
 # ------------------------------------------------------------- timeline
-def add_entry(session: Session, *entries: TimelineEntry) -> None:
-    insert_rows(session, TimelineEntry, [column_values(entry) for entry in entries])
+_ENTRY_DEFAULTS = {"text": "", "author": None, "assignment_id": None, "assignment_status": None}
+
+
+def entry_row(request_id: str, at: datetime, kind: str, title: str, **fields: object) -> dict[str, object]:
+    """A timeline row for :func:`add_entry` without building a ``TimelineEntry`` (whose
+    constructor cost as much as the INSERT on the routed-event path)."""
+    return {**_ENTRY_DEFAULTS, "lycees": [], "request_id": request_id, "at": at, "kind": kind, "title": title,
+            **fields}
+
+
+def add_entry(session: Session, *entries: TimelineEntry | dict[str, object]) -> None:
+    insert_rows(session, TimelineEntry, [e if isinstance(e, dict) else column_values(e) for e in entries])
 
 
 def timeline(session: Session, request_id: str) -> list[TimelineEntry]:
@@ -108,14 +132,35 @@ def routed_entry(session: Session, request_id: str, assignment_id: str) -> Timel
     return session.exec(query).first()
 
 
-def assignment_entries(session: Session, request_id: str, assignment_ids: list[str]) -> list[TimelineEntry]:
-    """The assignment entries of these assignments, in one query."""
-    query = select(TimelineEntry).where(
-        TimelineEntry.request_id == request_id,
-        col(TimelineEntry.assignment_id).in_(assignment_ids),
-        TimelineEntry.kind == "assignment",
-    )
-    return list(session.exec(query).all())
+@dataclass(frozen=True)
+class AssignmentEntry:
+    id: int
+    assignment_id: str
+    assignment_status: str | None
+    lycees: list[str]
+
+
+_TIMELINE = TimelineEntry.__table__  # type: ignore[attr-defined]
+_ASSIGNMENT_ENTRIES = select(
+    _TIMELINE.c.id, _TIMELINE.c.assignment_id, _TIMELINE.c.assignment_status, _TIMELINE.c.lycees,
+).where(
+    _TIMELINE.c.request_id == bindparam("request_id"),
+    _TIMELINE.c.assignment_id.in_(bindparam("assignment_ids", expanding=True)),
+    _TIMELINE.c.kind == "assignment",
+)
+_NAME_ENTRY = (update(_TIMELINE).where(_TIMELINE.c.id == bindparam("entry_id"))
+               .values(lycees=bindparam("lycees"), title=bindparam("title")))
+
+
+def assignment_entries(session: Session, request_id: str, assignment_ids: list[str]) -> list[AssignmentEntry]:
+    """The assignment entries of these assignments, in one query (nearly always none: they are
+    only there when an assignment change overtook the routing event)."""
+    rows = session.execute(_ASSIGNMENT_ENTRIES, {"request_id": request_id, "assignment_ids": assignment_ids})
+    return [AssignmentEntry(*row) for row in rows]
+
+
+def name_entry(session: Session, entry_id: int, lycees: list[str], title: str) -> None:
+    session.execute(_NAME_ENTRY, {"entry_id": entry_id, "lycees": lycees, "title": title})
 
 
 def scrub_timeline(session: Session, request_id: str) -> None:

@@ -65,22 +65,20 @@ def apply_routed(session: Session, event: RequestRouted) -> None:
         repository.update_request(session, request.id, **changes)
     prefix = "Relance : transmise à" if event.kind == "escalation" else "Transmise à"
     repository.add_entry(session, *(
-        TimelineEntry(request_id=request.id, at=at, kind="routed",
-                      title=f"{prefix} {', '.join(r.lycees) or r.rbe_name or 'un lycée'} ({ROLE_LABELS[r.role]})",
-                      assignment_id=str(r.assignment_id), lycees=list(r.lycees))
+        repository.entry_row(
+            request.id, at, "routed",
+            f"{prefix} {', '.join(r.lycees) or r.rbe_name or 'un lycée'} ({ROLE_LABELS[r.role]})",
+            assignment_id=str(r.assignment_id), lycees=list(r.lycees))
         for r in event.recipients
     ))
     for entry in earlier:
-        r = named[entry.assignment_id or ""]
+        r = named[entry.assignment_id]
         if not entry.lycees and entry.assignment_status in ASSIGNMENT_TITLES:
-            entry.lycees = list(r.lycees)
-            entry.title = ASSIGNMENT_TITLES[entry.assignment_status].format(who=", ".join(r.lycees))
-            session.add(entry)
+            repository.name_entry(session, entry.id, list(r.lycees),
+                                  ASSIGNMENT_TITLES[entry.assignment_status].format(who=", ".join(r.lycees)))
     if not event.recipients:
-        repository.add_entry(session, TimelineEntry(
-            request_id=request.id, at=at, kind="routed",
-            title="Transmise au référent entreprises de l'académie, qui cherche le bon lycée",
-        ))
+        repository.add_entry(session, repository.entry_row(
+            request.id, at, "routed", "Transmise au référent entreprises de l'académie, qui cherche le bon lycée"))
 
 
 def apply_followup(session: Session, event: RequestFollowUp) -> None:
@@ -131,8 +129,8 @@ def apply_message(session: Session, event: ThreadMessage) -> None:
         title = "Votre message"
     else:
         title = titles[event.kind].format(who=event.author_label)
-    repository.add_entry(session, TimelineEntry(
-        request_id=request.id, at=event.sent_at, kind="message", title=title[:300],
+    repository.add_entry(session, repository.entry_row(
+        request.id, event.sent_at, "message", title[:300],
         text="" if request.anonymised_at else event.text[:5000], author=event.author_label[:200],
     ))
 
