@@ -36,11 +36,13 @@ router = APIRouter(prefix="/api/v1")
 UAI_PATTERN = r"^\d{7}[A-Za-z]$"
 
 
-def get_state(request: Request) -> CatalogState:
+# Dependencies are ``async def`` although they never await: FastAPI runs a plain ``def``
+# dependency on its thread pool, one thread hop per request for a dictionary lookup.
+async def get_state(request: Request) -> CatalogState:
     return request.app.state.catalog
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+async def get_runtime(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
 
 

@@ -47,7 +47,9 @@ async def request_validation_handler(request: Request, exc: RequestValidationErr
     return errors_response(errors)
 
 
-def limit_ip(request: Request, ctx: Annotated[IntakeContext, Depends(get_context)]) -> None:
+# Dependencies are ``async def`` although they never await: FastAPI runs a plain ``def``
+# dependency on its thread pool, one thread hop per request for a dictionary lookup.
+async def limit_ip(request: Request, ctx: Annotated[IntakeContext, Depends(get_context)]) -> None:
     if not ctx.ip_limiter.hit(ctx.client_ip(request)):
         metrics.rejected("api" if request.url.path.startswith("/api/") else "form", "rate_limited")
         raise HTTPException(429, IP_LIMITED, headers={"Retry-After": str(ctx.settings.rate_limit_ip_window_s)})

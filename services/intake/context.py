@@ -217,7 +217,9 @@ class Accepting:
     idempotency: tuple[str, str] | None = None
 
 
-def get_context(request: Request) -> IntakeContext:
+# Dependencies are ``async def`` although they never await: FastAPI runs a plain ``def``
+# dependency on its thread pool, one thread hop per request for a dictionary lookup.
+async def get_context(request: Request) -> IntakeContext:
     return request.app.state.intake
 
 

@@ -39,18 +39,20 @@ from shared.service import ServiceRuntime
 router = APIRouter(prefix="/api/v1")
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+# Dependencies are ``async def`` although they never await: FastAPI runs a plain ``def``
+# dependency on its thread pool, one thread hop per request for a dictionary lookup.
+async def get_runtime(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
 
 
-def get_model(request: Request) -> CatalogReadModel:
+async def get_model(request: Request) -> CatalogReadModel:
     holder: ReadModelHolder = request.app.state.holder
     if holder.model is None:
         raise HTTPException(503, "Le catalogue des lycées n'est pas encore chargé : réessayez dans un instant.")
     return holder.model
 
 
-def require_admin(runtime: Annotated[ServiceRuntime, Depends(get_runtime)],
+async def require_admin(runtime: Annotated[ServiceRuntime, Depends(get_runtime)],
                   authorization: Annotated[str | None, Header()] = None) -> None:
     token = runtime.settings.admin_token
     if not token:

@@ -34,7 +34,9 @@ DONE = {
 }
 
 
-def get_ctx(request: Request) -> NotifierContext:
+# Dependencies are ``async def`` although they never await: FastAPI runs a plain ``def``
+# dependency on its thread pool, one thread hop per request for a dictionary lookup.
+async def get_ctx(request: Request) -> NotifierContext:
     return request.app.state.notifier.ctx
 
 
