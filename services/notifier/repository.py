@@ -115,10 +115,25 @@ _INSERT = insert(_OUT)
 _FREE = or_(_OUT.c.lease_until.is_(None), _OUT.c.lease_until < bindparam("now"))
 # Lead copies first, then the other RBEs' copies, then the company's (and anything else).
 _PRIORITY = case((_PART.c.role == "lead", 0), (_PART.c.role.in_(("copy", "fallback")), 1), else_=2)
-_DUE = (select(_OUT.c.id).select_from(_OUT.outerjoin(_PART, _PART.c.id == _OUT.c.participant_id))
-        .where(_OUT.c.status == "pending", _OUT.c.next_attempt_at <= bindparam("now"), _FREE)
-        .order_by(_PRIORITY, _OUT.c.id).limit(bindparam("limit")))
-_DUE_LOCKED = _DUE.with_for_update(skip_locked=True, of=_OUT)
+# Priority applies within a window of the oldest due rows, read in the order of ix_outbound_due
+# and cut there: ordering the whole backlog by priority sorted every pending row at each lease,
+# under the write lock (22 ms per lease at 10,000 pending copies, growing with the backlog).
+LEASE_WINDOW_FACTOR = 4
+
+
+def _due(locked: bool):
+    window = (select(_OUT.c.id, _OUT.c.participant_id)
+              .where(_OUT.c.status == "pending", _OUT.c.next_attempt_at <= bindparam("now"), _FREE)
+              .order_by(_OUT.c.next_attempt_at).limit(bindparam("window")))
+    if locked:
+        window = window.with_for_update(skip_locked=True)
+    oldest = window.subquery("oldest")
+    return (select(oldest.c.id).select_from(oldest.outerjoin(_PART, _PART.c.id == oldest.c.participant_id))
+            .order_by(_PRIORITY, oldest.c.id).limit(bindparam("limit")))
+
+
+_DUE = _due(locked=False)
+_DUE_LOCKED = _due(locked=True)
 # What a send needs, returned by the lease itself.
 LEASED_COLUMNS = ("id", "kind", "raw", "envelope_from", "to_email", "message_id", "correlation_id",
                   "attempts", "participant_id")
@@ -155,8 +170,9 @@ def insert_outbound(session: Session, rows: list[dict]) -> None:
 
 
 def lease_due_batch(session: Session | Connection, now: datetime, until: datetime, limit: int) -> list[Row]:
-    """Lease up to ``limit`` due rows (compare-and-set on ``lease_until``), lead copies first, and
-    return their ``LEASED_COLUMNS``. Only rows whose lease this call set are returned, so two
+    """Lease up to ``limit`` due rows (compare-and-set on ``lease_until``), lead copies first among
+    the ``LEASE_WINDOW_FACTOR * limit`` oldest due rows, and return their ``LEASED_COLUMNS``.
+    Only rows whose lease this call set are returned, so two
     senders on one database never get the same row (PostgreSQL: ``FOR UPDATE SKIP LOCKED``;
     SQLite: one writer)."""
     dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
@@ -165,7 +181,7 @@ def lease_due_batch(session: Session | Connection, now: datetime, until: datetim
     # more than once and lease more than ``limit`` rows. The ids are locked (PostgreSQL) or the
     # write lock is held since BEGIN IMMEDIATE (SQLite); the UPDATE re-checks the lease anyway
     # and returns what the sends need (in no defined order: the SELECT's order is restored).
-    ids = list(session.execute(due, {"now": now, "limit": limit}).scalars())
+    ids = list(session.execute(due, {"now": now, "limit": limit, "window": limit * LEASE_WINDOW_FACTOR}).scalars())
     if not ids:
         return []
     leased = session.execute(_LEASE, {"ids": ids, "now": now, "until": until}).all()

@@ -56,6 +56,19 @@ def test_batch_lease_takes_lead_copies_first_and_never_twice(engine, ctx, clock)
         assert len(repo.lease_due_batch(session, until + timedelta(seconds=1), until + timedelta(seconds=2), 100)) == 9
 
 
+def test_lead_priority_applies_within_a_window_of_the_oldest_due_rows(engine, ctx, clock):
+    # The lease reads LEASE_WINDOW_FACTOR x limit oldest due rows, not the whole backlog: its
+    # cost stays flat under a launch-day backlog, and a lead queued far behind waits its turn.
+    _queue(engine, ctx, 3)  # rows: lead1 copy1 company1 lead2 copy2 company2 lead3 ...
+    now, until = clock(), clock() + timedelta(seconds=120)
+    with unit_of_work(engine) as session:
+        roles = {p.id: p.role for p in session.exec(select(Participant))}
+        window = repo.LEASE_WINDOW_FACTOR  # limit 1: the window holds this many rows
+        taken = [repo.lease_due_batch(session, now, until, 1)[0] for _ in range(3)]
+    assert window == 4
+    assert [roles[r.participant_id] for r in taken] == ["lead", "lead", "copy"]  # lead3 is the 7th row
+
+
 def test_concurrent_sends_over_kept_open_connections(engine, ctx, sink, clock):
     _queue(engine, ctx, 10)
     sender = OutboundSender(engine, ctx.settings.model_copy(update={"send_concurrency": 4}), clock)
