@@ -36,8 +36,7 @@ router = APIRouter(prefix="/api/v1")
 UAI_PATTERN = r"^\d{7}[A-Za-z]$"
 
 
-# Dependencies are ``async def`` although they never await: FastAPI runs a plain ``def``
-# dependency on its thread pool, one thread hop per request for a dictionary lookup.
+# async although it never awaits: FastAPI runs a plain def dependency on its thread pool.
 async def get_state(request: Request) -> CatalogState:
     return request.app.state.catalog
 

@@ -47,8 +47,7 @@ async def request_validation_handler(request: Request, exc: RequestValidationErr
     return errors_response(errors)
 
 
-# Dependencies are ``async def`` although they never await: FastAPI runs a plain ``def``
-# dependency on its thread pool, one thread hop per request for a dictionary lookup.
+# async although it never awaits: FastAPI runs a plain def dependency on its thread pool.
 async def limit_ip(request: Request, ctx: Annotated[IntakeContext, Depends(get_context)]) -> None:
     if not ctx.ip_limiter.hit(ctx.client_ip(request)):
         metrics.rejected("api" if request.url.path.startswith("/api/") else "form", "rate_limited")

@@ -39,8 +39,7 @@ from shared.service import ServiceRuntime
 router = APIRouter(prefix="/api/v1")
 
 
-# Dependencies are ``async def`` although they never await: FastAPI runs a plain ``def``
-# dependency on its thread pool, one thread hop per request for a dictionary lookup.
+# async although it never awaits: FastAPI runs a plain def dependency on its thread pool.
 async def get_runtime(request: Request) -> ServiceRuntime:
     return request.app.state.runtime
 
@@ -53,7 +52,7 @@ async def get_model(request: Request) -> CatalogReadModel:
 
 
 async def require_admin(runtime: Annotated[ServiceRuntime, Depends(get_runtime)],
-                  authorization: Annotated[str | None, Header()] = None) -> None:
+                        authorization: Annotated[str | None, Header()] = None) -> None:
     token = runtime.settings.admin_token
     if not token:
         raise HTTPException(403, "L'API d'administration est désactivée (MLP_ADMIN_TOKEN absent).")

@@ -34,8 +34,7 @@ DONE = {
 }
 
 
-# Dependencies are ``async def`` although they never await: FastAPI runs a plain ``def``
-# dependency on its thread pool, one thread hop per request for a dictionary lookup.
+# async although it never awaits: FastAPI runs a plain def dependency on its thread pool.
 async def get_ctx(request: Request) -> NotifierContext:
     return request.app.state.notifier.ctx
 

@@ -172,9 +172,8 @@ def insert_outbound(session: Session, rows: list[dict]) -> None:
 def lease_due_batch(session: Session | Connection, now: datetime, until: datetime, limit: int) -> list[Row]:
     """Lease up to ``limit`` due rows (compare-and-set on ``lease_until``), lead copies first among
     the ``LEASE_WINDOW_FACTOR * limit`` oldest due rows, and return their ``LEASED_COLUMNS``.
-    Only rows whose lease this call set are returned, so two
-    senders on one database never get the same row (PostgreSQL: ``FOR UPDATE SKIP LOCKED``;
-    SQLite: one writer)."""
+    Only rows whose lease this call set are returned, so two senders on one database never get
+    the same row (PostgreSQL: ``FOR UPDATE SKIP LOCKED``; SQLite: one writer)."""
     dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
     due = _DUE_LOCKED if dialect.name == "postgresql" else _DUE
     # Two statements, not UPDATE ... IN (subquery LIMIT): PostgreSQL may evaluate such a subquery

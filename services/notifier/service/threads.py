@@ -53,9 +53,9 @@ def _participant(session: Session, thread: Thread, role: str, email: str, *, nam
     while token in taken:
         token = new_participant_token()
     taken.add(token)
-    values = dict(thread_id=thread.id, token=token, role=role, email=email.strip(), name=name, label=label[:500],
-                  assignment_id=assignment_id, lead_since=ctx.now() if role == "lead" else None)
-    person = Participant(**values)
+    person = Participant(thread_id=thread.id, token=token, role=role, email=email.strip(), name=name,
+                         label=label[:500], assignment_id=assignment_id,
+                         lead_since=ctx.now() if role == "lead" else None)
     if staged is not None:
         staged.append(person)
     else:
