@@ -92,6 +92,7 @@ MICRO = {
     "tests.matcher.bench_flows": ["--fake", "--calls", "10", "--rounds", "1", "--warmup", "5"],
     "tests.notifier.bench_thread": ["--requests", "10", "--copies", "20"],
     "tests.notifier.bench_sender": ["--passes", "2", "--backlogs", "1", "--rounds", "1"],
+    "tests.notifier.bench_lease": ["--backlogs", "8", "--rounds", "1"],
 }
 
 
