@@ -1,8 +1,10 @@
 """Outbox relay: publishes committed outbox rows to their Redis stream, in order, then marks them.
 
-A crash between publish and mark re-publishes the row on restart; consumers are idempotent
-on ``event_id``, so that duplicate has no effect. While Redis is down the relay keeps retrying
-with backoff (tenacity) and the rows simply wait.
+The mark of a published batch rides on the next turn's lease transaction (one transaction per
+wake-up instead of two); an idle relay's next poll, at most ``interval_s`` later, or its stop
+writes it. A crash between publish and mark re-publishes the row once its lease expires;
+consumers are idempotent on ``event_id``, so that duplicate has no effect. While Redis is down
+the relay keeps retrying with backoff (tenacity) and the rows simply wait.
 """
 
 from __future__ import annotations
@@ -84,21 +86,25 @@ class OutboxRelay:
         self.relay_id = uuid.uuid4().hex
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{service}-relay")
         self._claim_statement = _claim_statement(engine.dialect.name == "postgresql")
+        self._unmarked: list[int] = []  # published, marked by the next lease transaction
 
     def wake(self) -> None:
         """Called after a commit that wrote outbox rows, so they leave without waiting for the poll."""
         self._wake.set()
 
-    def _claim_batch(self) -> list[Row]:
-        """Lease a batch of unpublished rows to this relay in one short transaction.
+    def _mark_and_claim(self, published: list[int]) -> list[Row]:
+        """Mark the previous batch published and lease the next one, in one short transaction.
 
         Several relays (instances) may share one database. The lease is one UPDATE … RETURNING:
         SQLite runs one writer at a time and PostgreSQL skips rows another relay is leasing
         (``SKIP LOCKED``), so each row is leased to one relay; no lock is held while publishing
-        to Redis.
+        to Redis. The mark comes first: the lease retakes this relay's own unmarked rows (a
+        failed publish), which must not include the ones already published.
         """
         now = utcnow()
         with self.engine.begin() as conn:
+            if published:
+                conn.execute(_MARK_PUBLISHED, {"ids": published, "relay_id": self.relay_id, "now": now})
             rows = conn.execute(self._claim_statement, {
                 "now": now, "relay_id": self.relay_id, "limit": self.batch_size,
                 "lease_until": now + timedelta(seconds=LEASE_SECONDS),
@@ -109,13 +115,26 @@ class OutboxRelay:
         with self.engine.begin() as conn:
             conn.execute(_MARK_PUBLISHED, {"ids": ids, "relay_id": self.relay_id, "now": utcnow()})
 
+    async def flush_marks(self) -> None:
+        """Write the mark of the last published batch now (at stop; tests)."""
+        published, self._unmarked = self._unmarked, []
+        if published:
+            await self._db(self._mark_published, published)
+
     async def _db(self, fn, *args):
         # The relay's own thread: request handlers filling the default pool never delay the mark.
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def publish_pending(self) -> int:
-        """Publish one batch; returns how many rows left. Raises if Redis is unreachable."""
-        rows = await self._db(self._claim_batch)
+        """Publish one batch; returns how many rows left. Raises if Redis is unreachable.
+
+        The batch is marked published by the next call (or ``flush_marks``)."""
+        published, self._unmarked = self._unmarked, []
+        try:
+            rows = await self._db(self._mark_and_claim, published)
+        except BaseException:
+            self._unmarked = published  # still published: marked by the next turn that works
+            raise
         if not rows:
             return 0
         redis = self.broker._connection  # the broker's client: faststream's own message format
@@ -126,7 +145,7 @@ class OutboxRelay:
                     correlation_id=row.correlation_id, pipeline=pipe,
                 )
             await pipe.execute()  # one round trip per batch
-        await self._db(self._mark_published, [row.id for row in rows])
+        self._unmarked = [row.id for row in rows]
         for row in rows:
             OUTBOX_PUBLISHED.labels(self.service, row.stream).inc()
             with correlation_scope(row.correlation_id):
@@ -163,6 +182,10 @@ class OutboxRelay:
         try:
             await self._loop()
         finally:
+            try:
+                await self.flush_marks()
+            except Exception as exc:  # the rows are published: at worst they leave once more
+                log.warning("outbox_mark_failed", error=type(exc).__name__)
             for name, fn in self._listeners:
                 if event.contains(OrmSession, name, fn):
                     event.remove(OrmSession, name, fn)

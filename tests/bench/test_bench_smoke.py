@@ -93,6 +93,7 @@ MICRO = {
     "tests.notifier.bench_thread": ["--requests", "10", "--copies", "20"],
     "tests.notifier.bench_sender": ["--passes", "2", "--backlogs", "1", "--rounds", "1"],
     "tests.notifier.bench_lease": ["--backlogs", "8", "--rounds", "1"],
+    "tests.integration.bench_relay": ["--sizes", "1,3", "--events", "6", "--rounds", "1"],
 }
 
 

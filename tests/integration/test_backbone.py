@@ -108,6 +108,45 @@ def test_outbox_event_reaches_consumer_exactly_once(database_url, redis_url):
         worker.stop()
 
 
+def test_a_published_batch_is_marked_by_the_next_lease_and_never_published_again(database_url, redis_url):
+    """The mark rides on the next turn's lease: that lease, which retakes this relay's own
+    unmarked rows (a failed publish), must not retake the ones it already published."""
+    engine = make_engine(database_url)
+    create_tables(engine, BACKBONE_TABLES)
+    with Session(engine) as session:
+        for i in range(3):
+            add_to_outbox(session, _event(i))
+        session.commit()
+
+    def unmarked() -> int:
+        with Session(engine) as session:
+            return session.exec(select(func.count()).select_from(OutboxEvent)
+                                .where(OutboxEvent.published_at == None)).one()  # noqa: E711
+
+    async def turns() -> list[int]:
+        broker = RedisBroker(redis_url, logger=None)
+        await broker.connect()
+        relay = OutboxRelay(service="test", engine=engine, broker=broker, maxlen=1000)
+        seen = [await relay.publish_pending(), unmarked()]
+        seen += [await relay.publish_pending(), unmarked()]
+        with Session(engine) as session:  # committed after the last turn: marked only when flushed
+            add_to_outbox(session, _event(9))
+            session.commit()
+        seen += [await relay.publish_pending(), unmarked()]
+        await relay.flush_marks()
+        seen.append(unmarked())
+        await broker.stop()
+        return seen
+
+    try:
+        assert asyncio.run(turns()) == [3, 3, 0, 0, 1, 1, 0]
+        r = redis_sync.Redis.from_url(redis_url)
+        assert r.xlen(Streams.CATALOG_CHANGED) == 4  # each row published once
+        r.close()
+    finally:
+        engine.dispose()
+
+
 def test_killed_consumer_entry_is_claimed_by_another(database_url, redis_url, tmp_path):
     hanging = Worker(database_url, redis_url, "hang", "hang")
     # Published from another database: the hanging handler holds the consumer database's write
