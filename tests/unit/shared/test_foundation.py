@@ -73,9 +73,12 @@ def test_unknown_or_broken_payload_is_refused():
 
 
 def test_logs_never_show_a_full_email_address(capsys):
-    configure_logging("test")
-    with correlation_scope("cid-1"):
-        structlog.get_logger().info("contact_saved", email="alice.martin@example.fr", note="écrire à bob@corp.fr")
+    configure_logging("test")  # into capsys' stdout, closed after this test: later tests must not log there
+    try:
+        with correlation_scope("cid-1"):
+            structlog.get_logger().info("contact_saved", email="alice.martin@example.fr", note="écrire à bob@corp.fr")
+    finally:
+        structlog.reset_defaults()
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["correlation_id"] == "cid-1"
     assert "alice.martin@example.fr" not in json.dumps(line)
