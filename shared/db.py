@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, insert, text
+from sqlalchemy import Engine, event, insert, inspect, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.schema import Table
 from sqlmodel import Session, SQLModel, create_engine
@@ -113,9 +113,16 @@ LOCK_WAIT_S = 30
 
 
 def create_tables(engine: Engine, tables: Sequence[type[SQLModel] | Table]) -> None:
-    """Create only this service's tables: each service owns its own schema."""
+    """Create only this service's tables: each service owns its own schema. An index added to a
+    table that already exists is created too (``create_all`` skips existing tables whole)."""
     resolved = [t if isinstance(t, Table) else t.__table__ for t in tables]  # type: ignore[attr-defined]
     SQLModel.metadata.create_all(engine, tables=resolved)
+    inspector = inspect(engine)
+    for table in resolved:
+        present = {index["name"] for index in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in present:
+                index.create(engine, checkfirst=True)  # checkfirst: another instance may race us
 
 
 def insert_rows(session: Session, model: type[SQLModel], rows: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> None:

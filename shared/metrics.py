@@ -39,6 +39,9 @@ GROUP_OLDEST_PENDING_AGE = Gauge(
 )
 DEAD_LETTER_LENGTH = Gauge("mlp_dead_letter_stream_length", "Entries in a dead-letter stream", ["group"])
 OUTBOX_BACKLOG = Gauge("mlp_outbox_backlog", "Outbox rows not yet published", ["service"])
+HOUSEKEEPING_DELETED = Counter(
+    "mlp_housekeeping_deleted_total", "Published outbox rows and processed-event keys purged", ["service", "table"]
+)
 OUTBOX_OLDEST_AGE = Gauge("mlp_outbox_oldest_unpublished_age_seconds", "Age of the oldest unpublished row", ["service"])
 
 # HTTP

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, insert
+from sqlalchemy import Column, Index, Text, UniqueConstraint, delete, insert, or_
 from sqlmodel import Field, Session, SQLModel
 
 from shared.events import Event, event_to_payload
@@ -42,7 +42,8 @@ class OutboxEvent(SQLModel, table=True):
 
 class ProcessedEvent(SQLModel, table=True):
     __tablename__ = "processed_event"
-    __table_args__ = (UniqueConstraint("consumer_group", "event_id", name="uq_processed_event"),)
+    __table_args__ = (UniqueConstraint("consumer_group", "event_id", name="uq_processed_event"),
+                      Index("ix_processed_event_at", "processed_at"))  # the purge's range (shared.housekeeping)
 
     id: int | None = Field(default=None, primary_key=True)
     consumer_group: str = Field(max_length=60)
@@ -84,3 +85,16 @@ def mark_processed(session: Session, group: str, stream: str, event_ids: list[st
         {"consumer_group": group, "event_id": event_id, "stream": stream, "processed_at": now}
         for event_id in event_ids
     ])
+
+
+def delete_published_about(session: Session, request_id: str) -> int:
+    """On erasure: drop the published outbox rows whose event names the request (its own id or,
+    for a follow-up, ``original_request_id``): they are copies of its personal data (contact,
+    message, replies). Unpublished rows must still leave; the purge (``shared.housekeeping``)
+    keeps this scan to a few days of rows."""
+    t = OutboxEvent.__table__  # type: ignore[attr-defined]
+    result = session.execute(delete(t).where(
+        t.c.published_at.is_not(None),
+        or_(t.c.payload.contains(f'request_id": "{request_id}"'), t.c.payload.contains(f'request_id":"{request_id}"')),
+    ))
+    return int(result.rowcount or 0)

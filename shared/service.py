@@ -23,6 +23,7 @@ from tenacity import AsyncRetrying, wait_exponential
 
 from shared.consumer import ensure_consumer_groups
 from shared.db import create_tables, make_engine, ping
+from shared.housekeeping import housekeeping_loop
 from shared.logging import configure_logging, correlation_scope, get_logger
 from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from shared.observability import refresh_outbox_gauges, refresh_stream_gauges
@@ -164,7 +165,7 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sys.setswitchinterval(runtime.settings.gil_switch_interval_s)
         runtime.tasks.append(asyncio.create_task(_start_broker(runtime), name=f"{runtime.name}-broker"))
-        for task in background:
+        for task in (housekeeping_loop, *background):
             runtime.tasks.append(asyncio.create_task(task(runtime), name=getattr(task, "__name__", "task")))
         log.info("service_started", port_hint=runtime.settings.public_base_url)
         try:

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     relay_interval_s: float = 0.5  # safety poll; commits wake the relay at once
     relay_batch: int = 200
 
+    # Purge of the backbone's bookkeeping (shared.housekeeping)
+    outbox_keep_days: int = Field(default=7, ge=1)  # published rows only
+    processed_keep_days: int = Field(default=30, ge=1)
+    housekeeping_interval_s: float = Field(default=3600.0, gt=0)
+
     # Logging
     log_level: str = "INFO"
     log_json: bool = True

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, update
+from sqlalchemy import bindparam, delete, func, update
 from sqlmodel import Session, col, select
 
 from services.intake.models import CompanyRequest, IdempotencyKey, TimelineEntry
 from shared.db import column_values, insert_rows
-from shared.outbox import OutboxEvent
 
 
 # ------------------------------------------------------------- requests
@@ -181,16 +180,3 @@ def add_idempotency(session: Session, record: IdempotencyKey) -> None:
 
 def delete_idempotency_for(session: Session, request_id: str) -> None:
     session.exec(delete(IdempotencyKey).where(col(IdempotencyKey.request_id) == request_id))  # type: ignore[call-overload]
-
-
-# ------------------------------------------------------------- outbox copies of personal data
-def delete_published_submission(session: Session, request_id: str) -> int:
-    """Published ``request.submitted`` rows still hold the contact: drop them once erased."""
-    query = delete(OutboxEvent).where(
-        col(OutboxEvent.event_type) == "request.submitted",
-        col(OutboxEvent.published_at).is_not(None),
-        or_(col(OutboxEvent.payload).contains(f'"request_id": "{request_id}"'),
-            col(OutboxEvent.payload).contains(f'"request_id":"{request_id}"')),
-    )
-    result = session.exec(query)  # type: ignore[call-overload]
-    return int(result.rowcount or 0)

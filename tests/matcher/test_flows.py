@@ -181,6 +181,11 @@ def test_exhausted_escalation_lands_in_review_and_admin_routes_by_hand(engine, f
 def test_erasure_drops_personal_data_from_stored_request(engine, fake_model, matcher_settings):
     event = submitted("69007")
     handle(engine, flows.route_submitted, event, fake_model, matcher_settings)
+    with unit_of_work(engine) as s:  # the relay published the routed event: its row still holds the contact
+        for row in s.exec(select(OutboxEvent)).all():
+            row.published_at = datetime.now(UTC)
+            s.add(row)
+    assert any(e.contact.email == "patron@boulangerie.test" for e in outbox(engine, "request.routed"))
     handle(engine, flows.erase, RequestErased(correlation_id="t", request_id=event.request_id,
                                               reason="company_request"))
     with Session(engine) as s:
@@ -190,6 +195,7 @@ def test_erasure_drops_personal_data_from_stored_request(engine, fake_model, mat
     assert "patron@boulangerie.test" not in row.payload and "Camille" not in row.payload
     assert "Nous cherchons" not in row.payload
     assert all("patron@" not in d.candidates + d.explanation for d in decisions)
+    assert outbox(engine) == []  # published copies dropped
 
 
 def test_month_loads_follow_rollbacks_and_other_writers(engine, database_url):

@@ -111,6 +111,10 @@ def test_followup_reaches_the_lycees_and_erasure_forgets_the_company(engine, ctx
     assert sorted(m.to for m in sink.messages) == sorted([LEAD, COPY])
     assert "Toujours intéressés" in sink.to(LEAD)[0].msg.get_body(("plain",)).get_content()
     assert [e["kind"] for e in _events(engine, "thread.message")] == ["acknowledgement"]  # intake shows it itself
+    with unit_of_work(engine) as session:  # the relay published the thread's messages
+        for row in session.exec(select(OutboxEvent)).all():
+            row.published_at = row.created_at
+            session.add(row)
     with unit_of_work(engine) as session:
         threads.erase(session, ctx, RequestErased(correlation_id="t", request_id=first.request_id,
                                                   reason="company_request"))
@@ -118,9 +122,11 @@ def test_followup_reaches_the_lycees_and_erasure_forgets_the_company(engine, ctx
         thread = session.exec(select(Thread)).one()
         company = session.exec(select(Participant).where(Participant.role == "company")).one()
         raws = session.exec(select(OutboundEmail.raw)).all()
+        published = session.exec(select(OutboxEvent.event_type).where(OutboxEvent.published_at != None)).all()  # noqa: E711
     assert thread.erased and "Boulangerie" not in thread.company_name and thread.request_summary == "{}"
     assert company.email.endswith("@invalid") and company.name is None
     assert all(raw == b"" for raw in raws)
+    assert published == []  # the published thread messages about the request are dropped
 
 
 def test_unroutable_request_goes_to_the_academie_fallback(engine, ctx, sink, clock):

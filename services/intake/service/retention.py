@@ -11,7 +11,7 @@ from sqlmodel import Session
 from services.intake import repository
 from services.intake.models import CompanyRequest, TimelineEntry
 from shared.events import RequestErased
-from shared.outbox import add_to_outbox
+from shared.outbox import add_to_outbox, delete_published_about
 
 ERASED_LABEL = "(données supprimées)"
 
@@ -39,7 +39,7 @@ def erase(
     session.add(request)
     repository.scrub_timeline(session, request.id)
     repository.delete_idempotency_for(session, request.id)
-    repository.delete_published_submission(session, request.id)
+    delete_published_about(session, request.id)
     title = ("Données personnelles supprimées à votre demande" if reason == "company_request"
              else "Données personnelles anonymisées (durée de conservation écoulée)")
     repository.add_entry(session, TimelineEntry(request_id=request.id, at=now, kind="erased", title=title))

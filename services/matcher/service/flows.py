@@ -29,7 +29,7 @@ from shared.events import (
     RoutedRecipient,
 )
 from shared.geo import fold, load_communes, territory_of
-from shared.outbox import add_to_outbox
+from shared.outbox import add_to_outbox, delete_published_about
 
 # A transfer keeps the lead role with the colleague it names (the notifier puts the colleague in the
 # thread under the same assignment): only a decline or an expired deadline moves the lead elsewhere.
@@ -273,4 +273,5 @@ def erase(session: Session, event: RequestErased) -> bool:
     data["siret"] = None
     data["message"] = ""
     data["location"] = {k: data.get("location", {}).get(k) for k in ("postal_code", "commune_insee", "departement")}
+    delete_published_about(session, row.request_id)  # the routed events carry the contact too
     return repo.erase_request(session, row.request_id, json.dumps(data, ensure_ascii=False))

@@ -21,6 +21,7 @@ from services.notifier.service.mailer import (
     thread_context,
 )
 from shared.events import RequestErased, RequestFollowUp, RequestRouted, RoutedRecipient
+from shared.outbox import delete_published_about
 
 
 class ThreadNotReady(Exception):
@@ -237,4 +238,5 @@ def erase(session: Session, ctx: NotifierContext, event: RequestErased) -> None:
             session.add(person)
     repo.cancel_pending(session, thread.id)
     repo.wipe_thread_content(session, thread.id)
+    delete_published_about(session, thread.request_id)  # thread messages: replies may quote the company
     session.flush()
