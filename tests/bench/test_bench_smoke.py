@@ -94,6 +94,7 @@ MICRO = {
     "tests.notifier.bench_sender": ["--passes", "2", "--backlogs", "1", "--rounds", "1"],
     "tests.notifier.bench_lease": ["--backlogs", "8", "--rounds", "1"],
     "tests.integration.bench_relay": ["--sizes", "1,3", "--events", "6", "--rounds", "1"],
+    "tests.intake.bench_history": ["--sizes", "20,40", "--calls", "5"],
 }
 
 

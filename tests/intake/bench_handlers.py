@@ -63,18 +63,24 @@ def acknowledgement(request_id: str) -> ThreadMessage:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = bench_parser().parse_args(argv)
+def bench_context(url: str, tmp: Path) -> IntakeContext:
+    """Intake's context on ``url`` with its tables, without HTTP parts; logs at WARNING."""
     configure_logging("intake", "WARNING")
-    tmp = Path(tempfile.mkdtemp())
-    url, drop = bench_database(args, tmp, "intake")
     settings = IntakeSettings(env="test", database_url=url, var_dir=tmp, public_base_url="http://intake.test",
                               rate_limit_email=1000, log_level="WARNING")
     engine = make_engine(url)
     create_tables(engine, [*BACKBONE_TABLES, *INTAKE_TABLES])
-    ctx = IntakeContext(runtime=SimpleNamespace(engine=engine), settings=settings,  # type: ignore[arg-type]
-                        communes=load_communes(settings.data_dir), ip_limiter=None, signer=None,  # type: ignore[arg-type]
-                        templates=None)  # type: ignore[arg-type]
+    return IntakeContext(runtime=SimpleNamespace(engine=engine), settings=settings,  # type: ignore[arg-type]
+                         communes=load_communes(settings.data_dir), ip_limiter=None, signer=None,  # type: ignore[arg-type]
+                         templates=None)  # type: ignore[arg-type]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = bench_parser().parse_args(argv)
+    tmp = Path(tempfile.mkdtemp())
+    url, drop = bench_database(args, tmp, "intake")
+    ctx = bench_context(url, tmp)
+    engine = ctx.runtime.engine
     total = args.warmup + args.rounds * args.calls
     bodies = [body(contact__email=f"contact{i}@entreprise{i % 97}.fr", location={"postal_code": POSTAL_CODES[i % 10]})
               for i in range(total)]
