@@ -52,6 +52,12 @@ def thread(session: Session, thread_id: str) -> Thread | None:
     return session.get(Thread, thread_id)
 
 
+def lock_thread(session: Session, thread_id: str) -> Thread | None:
+    """The thread, its row locked until the transaction ends (PostgreSQL; SQLite's transactions
+    already run one at a time): what is read next is what the previous holder committed."""
+    return session.exec(select(Thread).where(Thread.id == thread_id).with_for_update()).first()
+
+
 def participant(session: Session, participant_id: str) -> Participant | None:
     return session.get(Participant, participant_id)
 

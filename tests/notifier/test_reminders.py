@@ -103,3 +103,31 @@ def test_unanswered_gauge_counts_requests_after_5_working_days(engine, ctx, cloc
         session.add(thread)
         session.commit()
     assert unanswered() == 0
+
+
+def test_two_instances_reminding_one_thread_at_once_send_one_reminder(engine, ctx, clock):
+    """Two notifier instances run their reminder pass at the same moment (scale-out): the second
+    must see the first's reminder, not decide from the same stale row and send another."""
+    import threading
+
+    from services.notifier.service.reminders import remind_thread
+
+    with unit_of_work(engine) as session:
+        thread_id = threads.start_thread(session, ctx, routed_event()).id
+    clock.advance(days=3)  # Thursday 09:00: the reminder is due
+    first = Session(engine)
+    assert remind_thread(first, ctx, thread_id) == ["reminder"]  # decided, not committed yet
+    outcome: list[list[str]] = []
+
+    def second_instance() -> None:
+        with unit_of_work(engine) as session:
+            outcome.append(remind_thread(session, ctx, thread_id))
+
+    other = threading.Thread(target=second_instance)
+    other.start()
+    other.join(0.5)  # it waits on the first one's lock (it must not have finished yet)
+    first.commit()
+    first.close()
+    other.join(10)
+    assert outcome == [[]]
+    assert [r.to_email for r in _copies(engine, "reminder")] == [LEAD]

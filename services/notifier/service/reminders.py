@@ -32,8 +32,9 @@ def open_thread_ids(session: Session) -> list[str]:
 
 
 def remind_thread(session: Session, ctx: NotifierContext, thread_id: str) -> list[str]:
-    """One pass over one thread; returns the steps taken (for logs and the CLI)."""
-    thread = repo.thread(session, thread_id)
+    """One pass over one thread; returns the steps taken (for logs and the CLI). The thread's row
+    is locked first: two instances passing at once would both see a due reminder otherwise."""
+    thread = repo.lock_thread(session, thread_id)
     if thread is None or thread.erased:
         return []
     now, cal, s = ctx.now(), ctx.calendar, ctx.settings
