@@ -125,7 +125,8 @@ def test_two_instances_reminding_one_thread_at_once_send_one_reminder(engine, ct
 
     other = threading.Thread(target=second_instance)
     other.start()
-    other.join(0.5)  # it waits on the first one's lock (it must not have finished yet)
+    other.join(0.5)
+    assert other.is_alive()  # it waits for the first one's transaction
     first.commit()
     first.close()
     other.join(10)
