@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         for size in (int(s) for s in args.sizes.split(",")):
             history.grow_to(size)
             victims = random.Random(size).sample(history.ids, args.calls)
-            history.ids = [i for i in history.ids if i not in set(victims)]
+            erased = set(victims)
+            history.ids = [i for i in history.ids if i not in erased]
             rows = outbox_rows(engine)
             accept = per_call(lambda: ctx.accept_sync(history.body(), "api", "bench"), args.calls)
             erase_one_ = per_call(lambda v=victims: erase_one(engine, v), args.calls)
