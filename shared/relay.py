@@ -1,8 +1,8 @@
 """Outbox relay: publishes committed outbox rows to their Redis stream, in order, then marks them.
 
-The mark of a published batch rides on the next turn's lease transaction (one transaction per
-wake-up instead of two); an idle relay's next poll, at most ``interval_s`` later, or its stop
-writes it. A crash between publish and mark re-publishes the row once its lease expires;
+The mark of a published batch rides on the next turn's lease transaction when that turn comes
+within ``MARK_LINGER_S`` (under load: one transaction per wake-up instead of two); otherwise, or
+at stop, the mark is written alone. A crash between publish and mark re-publishes the row once its lease expires;
 consumers are idempotent on ``event_id``, so that duplicate has no effect. While Redis is down
 the relay keeps retrying with backoff (tenacity) and the rows simply wait.
 """
@@ -27,6 +27,7 @@ from shared.outbox import OUTBOX_WRITTEN, OutboxEvent, utcnow
 log = get_logger(__name__)
 
 LEASE_SECONDS = 30
+MARK_LINGER_S = 0.02  # how long a published batch waits for the next turn to carry its mark
 _OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
 
 
@@ -119,7 +120,11 @@ class OutboxRelay:
         """Write the mark of the last published batch now (at stop; tests)."""
         published, self._unmarked = self._unmarked, []
         if published:
-            await self._db(self._mark_published, published)
+            try:
+                await self._db(self._mark_published, published)
+            except BaseException:
+                self._unmarked = published + self._unmarked  # marked by the next turn that works
+                raise
 
     async def _db(self, fn, *args):
         # The relay's own thread: request handlers filling the default pool never delay the mark.
@@ -207,10 +212,29 @@ class OutboxRelay:
                         log.warning("outbox_publish_failed", error=type(exc).__name__)
                         raise
             if sent < self.batch_size:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
-                except TimeoutError:
-                    pass
+                await self._idle()
+
+    async def _idle(self) -> None:
+        """Wait for the next commit or poll. A batch just published is marked by the next turn if
+        one comes within ``MARK_LINGER_S`` (under load one does: one transaction per turn), else
+        alone: the database must not show published rows as waiting (the backlog gauge), nor keep
+        them out of an erasure's reach (``delete_published_about`` only sees marked rows)."""
+        wait = self.interval_s
+        if self._unmarked:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=min(MARK_LINGER_S, wait))
+                return
+            except TimeoutError:
+                wait -= MARK_LINGER_S
+            try:
+                await self.flush_marks()
+            except Exception as exc:  # the next turn retries the mark with its lease
+                log.warning("outbox_mark_failed", error=type(exc).__name__)
+        if wait > 0:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+            except TimeoutError:
+                pass
 
     def stop(self) -> None:
         self._stopping = True

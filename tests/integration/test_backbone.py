@@ -147,6 +147,46 @@ def test_a_published_batch_is_marked_by_the_next_lease_and_never_published_again
         engine.dispose()
 
 
+def test_an_idle_relay_marks_its_last_batch_at_once_not_at_its_next_poll(database_url, redis_url):
+    """With no next turn coming, the running relay writes the mark alone: a published row must not
+    stay counted as waiting (the backlog gauge) nor out of an erasure's reach until the poll."""
+    engine = make_engine(database_url)
+    create_tables(engine, BACKBONE_TABLES)
+
+    def unmarked() -> int:
+        with Session(engine) as session:
+            return session.exec(select(func.count()).select_from(OutboxEvent)
+                                .where(OutboxEvent.published_at == None)).one()  # noqa: E711
+
+    async def scenario() -> tuple[float, int]:
+        broker = RedisBroker(redis_url, logger=None)
+        await broker.connect()
+        relay = OutboxRelay(service="test", engine=engine, broker=broker, maxlen=1000, interval_s=30)
+        task = asyncio.create_task(relay.run())
+        await asyncio.sleep(0.2)  # started, idle
+        with Session(engine) as session:  # the commit wakes the relay
+            add_to_outbox(session, _event(1))
+            session.commit()
+        started = time.monotonic()
+        while unmarked() and time.monotonic() - started < 10:
+            await asyncio.sleep(0.01)
+        waited = time.monotonic() - started
+        relay.stop()
+        await task
+        await broker.stop()
+        return waited, unmarked()
+
+    try:
+        waited, left = asyncio.run(scenario())
+        assert left == 0
+        assert waited < 5, f"marked after {waited:.1f} s: it waited for the poll (30 s)"
+        r = redis_sync.Redis.from_url(redis_url)
+        assert r.xlen(Streams.CATALOG_CHANGED) == 1
+        r.close()
+    finally:
+        engine.dispose()
+
+
 def test_killed_consumer_entry_is_claimed_by_another(database_url, redis_url, tmp_path):
     hanging = Worker(database_url, redis_url, "hang", "hang")
     # Published from another database: the hanging handler holds the consumer database's write
