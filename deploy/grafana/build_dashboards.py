@@ -193,6 +193,12 @@ def pipeline() -> dict:
         ("sum(rate(mlp_emails_failed_total[$__rate_interval])) / (sum(rate(mlp_emails_sent_total[$__rate_interval]))"
          " + sum(rate(mlp_emails_failed_total[$__rate_interval])))", "échecs")], unit="percentunit",
         description="L'alerte se déclenche au-dessus de 5 %."))
+    lay.add(timeseries("Courriels en attente d'envoi", [
+        ("max(mlp_outbound_emails_pending)", "copies en attente"),
+        ("max(mlp_outbound_oldest_pending_age_seconds)", "âge de la plus ancienne (s)")],
+        description="Copies mises en file et pas encore acceptées par le relais SMTP. Lors d'un afflux "
+                    "au-delà de la capacité, les copies au RBE pilote partent d'abord : accusés de réception "
+                    "et autres copies attendent ici. L'alerte se déclenche au-delà de 15 minutes."))
     lay.add(timeseries("Courriels reçus par issue", [
         ("sum by (outcome) (increase(mlp_inbound_messages_total[$__rate_interval]))", "{{outcome}}")], stack=True,
         description="accepted, bad_token, wrong_sender, auto_reply, bounce…"))

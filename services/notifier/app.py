@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     parts = NotifierParts(runtime=runtime, ctx=ctx, sender=OutboundSender(runtime.engine, settings, clock))
     metrics.ASSIGNMENTS.engine = runtime.engine
     metrics.ASSIGNMENTS.ctx = ctx
+    metrics.OUTBOUND.engine = runtime.engine
 
     async def after_commit() -> None:
         parts._wake_now()

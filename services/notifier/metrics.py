@@ -74,5 +74,40 @@ class AssignmentGauge:
         yield unanswered
 
 
+class OutboundGauge:
+    """Read from the database at scrape: ``mlp_outbound_emails_pending`` (copies queued and not sent
+    yet) and ``mlp_outbound_oldest_pending_age_seconds`` (how long the oldest has waited). Under a
+    burst beyond capacity the lead copies leave first and the others queue here: the sent rate
+    alone does not show a company waiting for its acknowledgement."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        pending = GaugeMetricFamily("mlp_outbound_emails_pending", "Email copies queued and not sent yet")
+        age = GaugeMetricFamily("mlp_outbound_oldest_pending_age_seconds",
+                                "Age of the oldest email copy not sent yet (0 when none)")
+        if self.engine is not None:
+            from sqlmodel import Session
+
+            from services.notifier.models import utcnow
+            from services.notifier.repository import outbound_backlog
+
+            try:
+                with Session(self.engine) as session:
+                    count, oldest = outbound_backlog(session)
+                pending.add_metric([], count)
+                age.add_metric([], max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0)
+            except Exception:
+                pass
+        yield pending
+        yield age
+
+
 ASSIGNMENTS = AssignmentGauge()
 REGISTRY.register(ASSIGNMENTS)
+OUTBOUND = OutboundGauge()
+REGISTRY.register(OUTBOUND)

@@ -93,6 +93,14 @@ def assignment_counts(session: Session) -> dict[str, int]:
     return {status: count for status, count in rows}
 
 
+def outbound_backlog(session: Session) -> tuple[int, datetime | None]:
+    """Copies not sent yet (waiting for their first try or a retry) and when the oldest was queued."""
+    count, oldest = session.exec(
+        select(func.count(), func.min(OutboundEmail.created_at)).where(OutboundEmail.status == "pending")
+    ).one()
+    return int(count), oldest
+
+
 def unanswered_routed_before(session: Session, before: datetime) -> list[datetime]:
     """Routing times of live threads not answered yet nor given up, routed before ``before``."""
     return list(session.exec(

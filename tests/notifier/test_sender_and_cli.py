@@ -65,3 +65,31 @@ def test_reminders_command_runs_one_pass(engine, ctx, database_url, monkeypatch,
     assert "Relances : 1" in capsys.readouterr().out
     assert cli.reminders(["--now", "2026-11-26T12:00:00+00:00"]) == 0
     assert "Relances : 0" in capsys.readouterr().out
+
+
+def test_outbound_gauge_shows_the_copies_waiting_and_how_long_the_oldest_has_waited(engine, ctx, sink, clock):
+    """What ops see while a burst is beyond the sender, or while the SMTP relay is down: the copies
+    queued and the age of the oldest, back to zero once they have left."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from services.notifier.models import utcnow
+
+    def gauge() -> dict[str, float]:
+        found = metrics.OutboundGauge()
+        found.engine = engine
+        return {family.name: family.samples[0].value for family in found.collect()}
+
+    assert gauge() == {"mlp_outbound_emails_pending": 0, "mlp_outbound_oldest_pending_age_seconds": 0}
+    with unit_of_work(engine) as session:
+        threads.start_thread(session, ctx, routed_event())
+    with Session(engine) as session:  # queued twenty minutes ago (the row's own wall-clock stamp)
+        session.execute(update(OutboundEmail).values(created_at=utcnow() - timedelta(minutes=20)))
+        session.commit()
+    waiting = gauge()
+    assert waiting["mlp_outbound_emails_pending"] == 3
+    assert 20 * 60 <= waiting["mlp_outbound_oldest_pending_age_seconds"] < 21 * 60
+    assert run(OutboundSender(engine, ctx.settings, clock).send_due()) == 3
+    assert gauge() == {"mlp_outbound_emails_pending": 0, "mlp_outbound_oldest_pending_age_seconds": 0}
+    assert len(sink.wait_for(3)) == 3

@@ -49,6 +49,7 @@ def test_the_alerts_the_issue_asks_for_exist():
     assert "mlp_outbox_oldest_unpublished_age_seconds" in exprs["MlpOutboxStale"]
     assert "mlp_emails_failed_total" in exprs["MlpEmailFailureRatioHigh"] and "0.05" in exprs["MlpEmailFailureRatioHigh"]
     assert "mlp_requests_unanswered_over_5_working_days" in exprs["MlpRequestsUnanswered"]
+    assert "mlp_outbound_oldest_pending_age_seconds" in exprs["MlpEmailsWaiting"]
     assert "up{" in exprs["MlpServiceDown"]
     for name in ("MlpConsumerLagGrowing", "MlpOldestPendingGrowing", "MlpOutboxBacklogGrowing"):
         assert next(r for r in ALERTS if r["alert"] == name)["for"] == "5m"
