@@ -54,8 +54,17 @@ def thread(session: Session, thread_id: str) -> Thread | None:
 
 def lock_thread(session: Session, thread_id: str) -> Thread | None:
     """The thread, its row locked until the transaction ends (PostgreSQL; SQLite's transactions
-    already run one at a time): what is read next is what the previous holder committed."""
-    return session.exec(select(Thread).where(Thread.id == thread_id).with_for_update()).first()
+    already run one at a time): what is read next is what the previous holder committed. Every
+    change to a thread's participants takes it first (reminder pass, reply, one-click action), so
+    two instances never decide from the same stale state. The thread is reloaded even if the
+    session holds it already."""
+    return session.exec(select(Thread).where(Thread.id == thread_id).with_for_update()
+                        .execution_options(populate_existing=True)).first()
+
+
+def thread_id_of_participant(session: Session, participant_id: str) -> str | None:
+    """Only the id: loading the participant before its thread is locked would keep a stale copy."""
+    return session.exec(select(Participant.thread_id).where(Participant.id == participant_id)).first()
 
 
 def participant(session: Session, participant_id: str) -> Participant | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from email import message_from_bytes, policy
 
 from sqlmodel import Session, select
@@ -105,11 +106,32 @@ def test_unanswered_gauge_counts_requests_after_5_working_days(engine, ctx, cloc
     assert unanswered() == 0
 
 
+def _pass_waits_for(engine, ctx, thread_id: str, holder: Session) -> list[list[str]]:
+    """Run a reminder pass (another instance) while ``holder``'s transaction is open: it must wait
+    for it, then decide from what it committed. Returns the pass's steps."""
+    import threading
+
+    from services.notifier.service.reminders import remind_thread
+
+    outcome: list[list[str]] = []
+
+    def other_instance() -> None:
+        with unit_of_work(engine) as session:
+            outcome.append(remind_thread(session, ctx, thread_id))
+
+    other = threading.Thread(target=other_instance)
+    other.start()
+    other.join(0.5)
+    assert other.is_alive()  # it waits for the transaction in progress
+    holder.commit()
+    holder.close()
+    other.join(10)
+    return outcome
+
+
 def test_two_instances_reminding_one_thread_at_once_send_one_reminder(engine, ctx, clock):
     """Two notifier instances run their reminder pass at the same moment (scale-out): the second
     must see the first's reminder, not decide from the same stale row and send another."""
-    import threading
-
     from services.notifier.service.reminders import remind_thread
 
     with unit_of_work(engine) as session:
@@ -117,18 +139,52 @@ def test_two_instances_reminding_one_thread_at_once_send_one_reminder(engine, ct
     clock.advance(days=3)  # Thursday 09:00: the reminder is due
     first = Session(engine)
     assert remind_thread(first, ctx, thread_id) == ["reminder"]  # decided, not committed yet
-    outcome: list[list[str]] = []
-
-    def second_instance() -> None:
-        with unit_of_work(engine) as session:
-            outcome.append(remind_thread(session, ctx, thread_id))
-
-    other = threading.Thread(target=second_instance)
-    other.start()
-    other.join(0.5)
-    assert other.is_alive()  # it waits for the first one's transaction
-    first.commit()
-    first.close()
-    other.join(10)
-    assert outcome == [[]]
+    assert _pass_waits_for(engine, ctx, thread_id, first) == [[]]
     assert [r.to_email for r in _copies(engine, "reminder")] == [LEAD]
+
+
+def test_a_lead_declining_while_a_reminder_pass_runs_gets_no_reminder(engine, ctx, clock):
+    """The lead clicks "Ce n'est pas pour nous" as another instance's reminder pass reaches the
+    thread: the pass must see the lead gone, not remind from the state read before the click.
+    (Declining changes only the participant's row: nothing else made the pass wait.)"""
+    from services.notifier.service import actions
+
+    with unit_of_work(engine) as session:
+        thread_id = threads.start_thread(session, ctx, routed_event()).id
+        lead_copy = session.exec(select(OutboundEmail).where(OutboundEmail.to_email == LEAD)).one()
+    text = message_from_bytes(lead_copy.raw, policy=policy.default).get_body(("plain",)).get_content()
+    token = re.search(r"- Ce n'est pas pour nous : \S+/actions/(\S+)", text).group(1)
+    clock.advance(days=3)  # Thursday 09:00: the reminder is due
+    clicking = Session(engine)
+    actions.apply(clicking, ctx, token)  # applied, not committed yet
+    assert _pass_waits_for(engine, ctx, thread_id, clicking) == [[]]
+    assert _copies(engine, "reminder") == []
+    assert "declined" in [e["status"] for e in _assignment_events(engine)]
+
+
+def test_a_lead_replying_while_a_reminder_pass_runs_gets_no_reminder(engine, ctx, clock):
+    """Same race with an email reply, once the thread has had its first answer (so the reply does
+    not update the thread's row). On PostgreSQL the reply's new thread entry, whose foreign key
+    share-locks the thread, already made the pass wait; the explicit lock no longer depends on it."""
+    from services.notifier.models import InboundEmail
+    from services.notifier.service import inbound
+    from services.notifier.service.mailer import reply_address_of
+    from tests.notifier.support import reply_bytes
+
+    with unit_of_work(engine) as session:
+        thread_id = threads.start_thread(session, ctx, routed_event()).id
+        lead = session.exec(select(Participant).where(Participant.email == LEAD)).one()
+        rcpt = reply_address_of(ctx, session.get(Thread, thread_id), lead)
+        stored = InboundEmail(rcpt=rcpt, mail_from=LEAD, raw=reply_bytes(
+            sender=LEAD, to=rcpt, subject="Re: demande", body="Bonjour, nous pouvons en accueillir deux."))
+        session.add(stored)
+        thread = session.get(Thread, thread_id)
+        thread.first_answer_at = ctx.now()  # a copy RBE answered first
+        session.add(thread)
+        session.flush()
+        inbound_id = stored.id
+    clock.advance(days=3)
+    replying = Session(engine)
+    assert inbound.process(replying, ctx, replying.get(InboundEmail, inbound_id)) == "accepted"
+    assert _pass_waits_for(engine, ctx, thread_id, replying) == [[]]
+    assert _copies(engine, "reminder") == []

@@ -62,6 +62,7 @@ def check(session: Session, ctx: NotifierContext, token: str) -> PendingAction:
 
 
 def apply(session: Session, ctx: NotifierContext, token: str, transfer_to: str | None = None) -> PendingAction:
+    _lock_thread_of(session, ctx, token)
     pending = check(session, ctx, token)
     claim, thread, person = pending.claim, pending.thread, pending.participant
     if claim.action == "transfer":
@@ -79,6 +80,18 @@ def apply(session: Session, ctx: NotifierContext, token: str, transfer_to: str |
         _transfer(session, ctx, thread, person, (transfer_to or "").strip())
     session.flush()
     return pending
+
+
+def _lock_thread_of(session: Session, ctx: NotifierContext, token: str) -> None:
+    """Lock the thread the token acts on before ``check`` reads its participant: a reminder pass
+    or another action on another instance must not decide from the state this one changes."""
+    try:
+        claim = read_action_token(ctx.settings.secret_key, token, ctx.settings.action_ttl_days * 86400)
+    except ActionTokenError:
+        return  # check() refuses it with its reason
+    thread_id = repo.thread_id_of_participant(session, claim.participant_id)
+    if thread_id is not None:
+        repo.lock_thread(session, thread_id)
 
 
 def _accept(session: Session, ctx: NotifierContext, thread: Thread, person: Participant) -> None:

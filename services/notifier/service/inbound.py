@@ -156,6 +156,8 @@ def process(session: Session, ctx: NotifierContext, inbound: InboundEmail) -> st
     s = ctx.settings
     target = verify_reply_address(s.secret_key, s.reply_domain, inbound.rcpt)
     thread: Thread | None = repo.thread_by_token(session, target.thread_token) if target else None
+    if thread is not None:  # before reading its participants: a reminder pass may be deciding on them
+        thread = repo.lock_thread(session, thread.id)
     person = repo.participant_by_token(session, thread.id, target.participant_token) if thread and target else None
     if thread is None or person is None or thread.erased:
         return _finish(session, ctx, inbound, "malformed")
