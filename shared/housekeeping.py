@@ -25,6 +25,7 @@ from sqlalchemy import Engine, bindparam, delete, select
 from shared.logging import get_logger
 from shared.metrics import HOUSEKEEPING_DELETED
 from shared.outbox import OutboxEvent, ProcessedEvent, utcnow
+from shared.stream_retention import trim_streams
 
 log = get_logger(__name__)
 
@@ -66,7 +67,9 @@ def purge_backbone(engine: Engine, service: str, *, outbox_keep_days: int, proce
 
 
 async def housekeeping_loop(runtime) -> None:
-    """Background task of every service: a purge at start, then every ``MLP_HOUSEKEEPING_INTERVAL_S``."""
+    """Background task of every service: a purge at start, then every ``MLP_HOUSEKEEPING_INTERVAL_S``;
+    the streams' retention trim with it (``shared.stream_retention``: every service trims every
+    stream, which is idempotent, so none depends on another being up)."""
     s = runtime.settings
     while True:
         try:
@@ -74,4 +77,9 @@ async def housekeeping_loop(runtime) -> None:
                                     outbox_keep_days=s.outbox_keep_days, processed_keep_days=s.processed_keep_days)
         except Exception as exc:  # the database is down: try again at the next turn
             log.warning("backbone_purge_failed", error=type(exc).__name__)
+        try:
+            await trim_streams(runtime.redis, keep_days=s.stream_keep_days,
+                               deadletter_keep_days=s.deadletter_keep_days)
+        except Exception as exc:  # Redis is down: the next turn trims
+            log.warning("stream_trim_failed", error=type(exc).__name__)
         await asyncio.sleep(s.housekeeping_interval_s)

@@ -39,6 +39,10 @@ GROUP_OLDEST_PENDING_AGE = Gauge(
 )
 DEAD_LETTER_LENGTH = Gauge("mlp_dead_letter_stream_length", "Entries in a dead-letter stream", ["group"])
 OUTBOX_BACKLOG = Gauge("mlp_outbox_backlog", "Outbox rows not yet published", ["service"])
+STREAM_TRIMMED = Counter(
+    "mlp_stream_entries_trimmed_total", "Stream entries removed by the retention trim (shared.stream_retention)",
+    ["stream"],
+)
 HOUSEKEEPING_DELETED = Counter(
     "mlp_housekeeping_deleted_total", "Published outbox rows and processed-event keys purged", ["service", "table"]
 )

@@ -20,8 +20,7 @@ from shared.metrics import (
     STREAM_LENGTH,
 )
 from shared.outbox import OutboxEvent, utcnow
-
-CONSUMER_GROUPS = ("intake", "matcher", "notifier", "catalog")
+from shared.stream_retention import CONSUMER_GROUPS
 
 
 def _decode(value):

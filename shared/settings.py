@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     outbox_keep_days: int = Field(default=7, ge=1)  # published rows only
     processed_keep_days: int = Field(default=30, ge=1)
     housekeeping_interval_s: float = Field(default=3600.0, gt=0)
+    # Retention of the Redis streams (shared.stream_retention): entries every group has handled
+    stream_keep_days: int = Field(default=7, ge=1)
+    deadletter_keep_days: int = Field(default=30, ge=1)
 
     # Logging
     log_level: str = "INFO"

@@ -177,11 +177,13 @@ def pipeline() -> dict:
         ("sum by (service) (rate(mlp_outbox_published_total[$__rate_interval]))", "{{service}} publiés"),
         ("sum by (service) (rate(mlp_outbox_publish_errors_total[$__rate_interval]))", "{{service}} erreurs")],
         unit="ops"))
-    lay.add(timeseries("Purge des tables de suivi (24 h)", [
-        ("sum by (service, table) (increase(mlp_housekeeping_deleted_total[24h]))", "{{service}} {{table}}")],
+    lay.add(timeseries("Purge des tables de suivi et des flux (24 h)", [
+        ("sum by (service, table) (increase(mlp_housekeeping_deleted_total[24h]))", "{{service}} {{table}}"),
+        ("sum by (stream) (increase(mlp_stream_entries_trimmed_total[24h]))", "flux {{stream}}")],
         description="Lignes d'outbox publiées et clés d'événements traités supprimées par la purge horaire "
-                    "(MLP_OUTBOX_KEEP_DAYS, MLP_PROCESSED_KEEP_DAYS). À zéro des jours durant alors que le "
-                    "trafic continue : la purge ne tourne plus et les tables grossissent."), w=24)
+                    "(MLP_OUTBOX_KEEP_DAYS, MLP_PROCESSED_KEEP_DAYS), entrées des flux Redis au-delà de "
+                    "MLP_STREAM_KEEP_DAYS. À zéro des jours durant alors que le trafic continue : la purge ne "
+                    "tourne plus et les tables grossissent."), w=24)
     lay.row("Courriels")
     lay.add(timeseries("Courriels envoyés / en échec", [
         ("sum by (kind) (rate(mlp_emails_sent_total[$__rate_interval]))", "envoyés {{kind}}"),
