@@ -30,6 +30,7 @@ class Worker:
             [sys.executable, "-m", "tests.support.backbone_worker", db_url, redis_url, mode, name, str(claim_ms)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
+        self.seen: list[str] = []  # lines read while waiting (the worker may log before READY)
         self.wait_for("READY")
 
     def wait_for(self, marker: str, timeout: float = 30) -> None:
@@ -37,6 +38,7 @@ class Worker:
         assert self.proc.stdout is not None
         while time.monotonic() < deadline:
             line = self.proc.stdout.readline()
+            self.seen.append(line)
             if marker in line:
                 return
             if not line and self.proc.poll() is not None:
@@ -243,7 +245,7 @@ def test_a_batch_is_handled_together_and_one_failing_event_does_not_hold_back_th
         _wait(lambda: r.xpending(Streams.CATALOG_CHANGED, "testgroup")["pending"] == 0)
     finally:
         worker.stop()
-    log = worker.proc.stdout.read() if worker.proc.stdout else ""
+    log = "".join(worker.seen) + (worker.proc.stdout.read() if worker.proc.stdout else "")
     assert "event_batch_split" in log  # the 31 entries were read together, then split
 
 
