@@ -18,8 +18,8 @@ For each, CPU per accepted request of every process (services, Redis, the sink, 
 generator) and how long after the last request its last email reached the sink (a rate the
 layer does not hold leaves a backlog: seconds, growing with the duration). What a layer adds
 over the one below is its own cost: the bare floor is a lower bound for the design on this
-machine. Writes its table to docs/benchmarks.md unless ``--no-write``; ``--smoke``: each layer
-at one short rate (CI).
+machine. Writes its table to docs/benchmarks.md unless ``--no-write``; ``--smoke``: the bare and
+backbone layers at one short rate (CI).
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting for every service shell (backbone and system), e.g. MLP_LOG_LEVEL=WARNING")
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--smoke", action="store_true", help="each layer at one short rate (CI)")
+    parser.add_argument("--smoke", action="store_true", help="the bare and backbone layers at one short rate (CI)")
     parser.add_argument("--role", choices=["matcher", "notifier"], help=argparse.SUPPRESS)
     parser.add_argument("--smtp-port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

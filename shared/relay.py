@@ -2,8 +2,8 @@
 
 The mark of a published batch rides on the next turn's lease transaction when that turn comes
 within ``MARK_LINGER_S`` (under load: one transaction per wake-up instead of two); otherwise, or
-at stop, the mark is written alone. A crash between publish and mark re-publishes the row once its lease expires;
-consumers are idempotent on ``event_id``, so that duplicate has no effect. While Redis is down
+at stop, the mark is written alone. A crash between publish and mark re-publishes the row once
+its lease expires; consumers are idempotent on ``event_id``, so that duplicate has no effect. While Redis is down
 the relay keeps retrying with backoff (tenacity) and the rows simply wait.
 """
 
