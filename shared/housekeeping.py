@@ -25,7 +25,7 @@ from sqlalchemy import Engine, bindparam, delete, select
 from shared.logging import get_logger
 from shared.metrics import HOUSEKEEPING_DELETED
 from shared.outbox import OutboxEvent, ProcessedEvent, utcnow
-from shared.stream_retention import trim_streams
+from shared.stream_retention import trim_streams_at
 
 log = get_logger(__name__)
 
@@ -78,8 +78,8 @@ async def housekeeping_loop(runtime) -> None:
         except Exception as exc:  # the database is down: try again at the next turn
             log.warning("backbone_purge_failed", error=type(exc).__name__)
         try:
-            await trim_streams(runtime.redis, keep_days=s.stream_keep_days,
-                               deadletter_keep_days=s.deadletter_keep_days)
+            await asyncio.to_thread(trim_streams_at, s.redis_url, keep_days=s.stream_keep_days,
+                                    deadletter_keep_days=s.deadletter_keep_days)
         except Exception as exc:  # Redis is down: the next turn trims
             log.warning("stream_trim_failed", error=type(exc).__name__)
         await asyncio.sleep(s.housekeeping_interval_s)

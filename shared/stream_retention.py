@@ -10,13 +10,17 @@ An entry is trimmed only below every consumer group's last-delivered id and its 
 entry: a group that lags (a service stopped for longer than the retention) or has not
 acknowledged an entry loses nothing it has not handled. ``XTRIM MINID`` is exact, so the
 retention is a bound, not an approximation.
+
+Synchronous, on a client of its own, run on a worker thread: a cancelled asyncio Redis command
+can swallow the cancellation, and a service whose housekeeping task ignores it never stops (seen
+as a hung shutdown in the matcher's tests).
 """
 
 from __future__ import annotations
 
 import time
 
-from redis.asyncio import Redis
+from redis import Redis
 from redis.exceptions import ResponseError
 
 from shared.events import Streams
@@ -35,24 +39,24 @@ def _id(value) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-async def safe_trim_bound(redis: Redis, stream: str, horizon: tuple[int, int]) -> tuple[int, int] | None:
+def safe_trim_bound(redis: Redis, stream: str, horizon: tuple[int, int]) -> tuple[int, int] | None:
     """The lowest id to keep: ``horizon``, lowered to what any group has not read or acknowledged.
     None when the stream does not exist."""
     try:
-        groups = await redis.xinfo_groups(stream)
+        groups = redis.xinfo_groups(stream)
     except ResponseError:  # no such stream
         return None
     bound = horizon
     for group in groups:
         bound = min(bound, _id(group["last-delivered-id"]))
         if int(group.get("pending") or 0):
-            summary = await redis.xpending(stream, group["name"])
+            summary = redis.xpending(stream, group["name"])
             if summary and summary.get("min"):
                 bound = min(bound, _id(summary["min"]))
     return bound
 
 
-async def trim_streams(redis: Redis, *, keep_days: int, deadletter_keep_days: int,
+def trim_streams(redis: Redis, *, keep_days: int, deadletter_keep_days: int,
                        now_ms: int | None = None) -> dict[str, int]:
     """One pass over the backbone's streams and dead-letter streams; returns entries trimmed per stream."""
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
@@ -60,13 +64,22 @@ async def trim_streams(redis: Redis, *, keep_days: int, deadletter_keep_days: in
     plan += [(Streams.dead_letter(group), deadletter_keep_days) for group in CONSUMER_GROUPS]
     trimmed: dict[str, int] = {}
     for stream, days in plan:
-        bound = await safe_trim_bound(redis, stream, (now_ms - days * DAY_MS, 0))
+        bound = safe_trim_bound(redis, stream, (now_ms - days * DAY_MS, 0))
         if bound is None or bound <= (0, 0):
             continue
-        count = int(await redis.xtrim(stream, minid=f"{bound[0]}-{bound[1]}", approximate=False) or 0)
+        count = int(redis.xtrim(stream, minid=f"{bound[0]}-{bound[1]}", approximate=False) or 0)
         if count:
             trimmed[stream] = count
             STREAM_TRIMMED.labels(stream).inc(count)
     if trimmed:
         log.info("streams_trimmed", **{name.replace(".", "_"): n for name, n in trimmed.items()})
     return trimmed
+
+
+def trim_streams_at(redis_url: str, *, keep_days: int, deadletter_keep_days: int) -> dict[str, int]:
+    """One pass with a client of its own (for ``asyncio.to_thread``)."""
+    client = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=10)
+    try:
+        return trim_streams(client, keep_days=keep_days, deadletter_keep_days=deadletter_keep_days)
+    finally:
+        client.close()
