@@ -24,7 +24,15 @@ from pathlib import Path
 
 import httpx
 
-from bench.pipeline import Pipeline, drive, exit_on_sigterm, usable_targets, wait_delivered
+from bench.pipeline import (
+    EMAILS_PER_REQUEST,
+    Pipeline,
+    drive,
+    exit_on_sigterm,
+    usable_targets,
+    wait_delivered,
+    wait_emails,
+)
 from bench.report import machine, write_section
 
 GAUGES = {
@@ -112,11 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             run = asyncio.run(drive(pipeline.url("intake"), rate, duration, targets))
             load_s = watcher.samples[-1]["t"] if watcher.samples else duration
             drained = wait_delivered(pipeline, [run], max(120.0, duration * 10))
-            expected += 4 * len(run.accepted)  # lead, two copies, the acknowledgement
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and len(pipeline.sink.records) < expected:
-                time.sleep(0.5)
-                pipeline.sink.poll()
+            wait_emails(pipeline.sink, expected + EMAILS_PER_REQUEST * len(run.accepted), 120)
             time.sleep(1.5)
             watcher.stopped.set()
             watcher.join()
@@ -130,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = (f"{len(run.accepted)} requests accepted at {rate:g} req/s for {duration:g} s "
                f"(first RBE emails all delivered: {'yes' if drained else 'no'}). Emails accepted by the sink: "
                f"**{during:.0f}/s during the load**, **{after:.0f}/s during the drain** "
-               f"({4 * rate:g}/s needed to keep up); at most {pending_max:.0f} copies waiting in the notifier.")
+               f"({EMAILS_PER_REQUEST * rate:g}/s needed to keep up); at most {pending_max:.0f} copies waiting in the notifier.")
     print("\n" + summary)
     if not (args.smoke or args.no_write or args.env):
         write_section("backlog", f"Where the backlog builds at {rate:g} req/s (SQLite)",

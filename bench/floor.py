@@ -37,6 +37,7 @@ from pathlib import Path
 import httpx
 
 from bench.pipeline import (
+    EMAILS_PER_REQUEST,
     ROOT,
     Pipeline,
     Sink,
@@ -45,12 +46,12 @@ from bench.pipeline import (
     exit_on_sigterm,
     proc_cpu_s,
     usable_targets,
+    wait_emails,
 )
 from bench.report import machine, write_section
 from tests.support.live import service_env
 from tests.support.servers import RedisServer, free_port
 
-EMAILS_PER_REQUEST = 4
 LAYERS = ("bare", "backbone", "system")
 TARGETS = [("69007", "Boulanger")]  # the floor layers route nothing; the system uses usable_targets()
 
@@ -149,17 +150,6 @@ def _wait_http(url: str) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} ne répond pas")
-
-
-def wait_emails(sink: Sink, expected: int, timeout: float) -> float | None:
-    """Seconds until the sink holds ``expected`` messages in all, or None if it never does."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        sink.poll()
-        if len(sink.records) >= expected:
-            return time.monotonic() - started
-        time.sleep(0.05)
-    return None
 
 
 def measure(layer: Floor | System, rate: float, duration: float) -> dict:

@@ -1,4 +1,4 @@
-"""``bench.floor --backbone``: the three stages on the project's own backbone, with no business.
+"""``bench.floor --layers backbone``: the three stages on the project's own backbone, with no business.
 
 Each stage is a real service shell (``shared.service``: settings, structlog at INFO, Prometheus
 middleware, uvicorn) on its own SQLite database. What the standards require of every stage is

@@ -39,6 +39,8 @@ COMPANY_RE = re.compile(r"Bench [0-9a-f]{6}-\d+")
 # Places and jobs with lycées nearby, checked at start-up against the matcher's preview.
 PLACES = ["69007", "75011", "13001", "31000", "33000", "59000", "44000", "67000", "35000", "34000",
           "06000", "21000", "37000", "63000", "76000", "87000", "29200", "80000", "45000", "51100"]
+# Copies per request on the benchmarks' targets: the lead RBE, two copies, the company's acknowledgement.
+EMAILS_PER_REQUEST = 4
 JOBS = ["Boulanger", "Électricien", "Cuisinier", "Coiffeur", "Maçon", "Plombier", "Vendeur",
         "Mécanicien automobile", "Menuisier", "Aide-soignant"]
 
@@ -494,6 +496,17 @@ def lead_latencies_ms(run: LoadRun, records: list[tuple[int, str, str]], leads: 
             continue
         latencies.append((min(hit) - sub.accepted_ns) / 1e6)
     return latencies, missing
+
+
+def wait_emails(sink: Sink, expected: int, timeout: float) -> float | None:
+    """Seconds until the sink holds ``expected`` messages in all, or None if it never does."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        sink.poll()
+        if len(sink.records) >= expected:
+            return time.monotonic() - started
+        time.sleep(0.05)
+    return None
 
 
 def wait_delivered(pipeline: Pipeline, runs: list[LoadRun], timeout: float) -> bool:
