@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from shared.jobs.vocabulary import JobVocabulary, VocabularyFormation, VocabularyJob, VocabularyTitle
+
 Track = Literal["scolaire", "apprentissage"]
 
 
@@ -19,6 +21,7 @@ class SnapshotOffer(BaseModel):
     cfd: str
     tracks: list[Track]
     last_seen_year: int | None = None
+    derived_from: str | None = None  # "famille": inferred from the lycée's "2nde commune", not listed
 
 
 class SnapshotLycee(BaseModel):
@@ -81,3 +84,21 @@ class CatalogSnapshot(BaseModel):
     rome_labels: dict[str, str]  # ROME code -> label
     naf_division_romes: dict[str, list[str]]  # "10" -> typical ROME codes of that sector
     academie_fallbacks: dict[str, str] = {}  # académie name -> fallback contact email
+    # Everything the open data says about jobs and diplomas: the one job resolver is built from it
+    # (shared.jobs). Empty in old snapshots: the resolver then falls back to the fields above.
+    vocabulary: JobVocabulary = JobVocabulary()
+
+    def job_vocabulary(self) -> JobVocabulary:
+        """The shipped vocabulary, or one made of the older fields (titles, labels, formations' ROME codes)
+        when a catalog did not ship it: the resolver then works, with less to go on."""
+        if self.vocabulary.jobs:
+            return self.vocabulary
+        jobs = [VocabularyJob(rome=code, label=label, parent=code) for code, label in sorted(self.rome_labels.items())]
+        kinds = {"appellation": "synonyme", "rome": "rome", "onisep": "onisep"}
+        titles = [VocabularyTitle(label=label, rome=code, kind="rome") for code, label in self.rome_labels.items()]
+        titles += [VocabularyTitle(label=t.label, rome=t.rome, kind=kinds[t.source]) for t in self.job_titles  # type: ignore[arg-type]
+                   if t.rome in self.rome_labels]
+        formations = [VocabularyFormation(cfd=f.cfd, label=f.label, diploma=f.diploma, level=f.level, closed=f.closed,
+                                          romes=list(f.rome_codes), successors=list(f.successor_cfds))
+                      for f in self.formations]
+        return JobVocabulary(jobs=jobs, titles=titles, formations=formations, naf_division_romes=self.naf_division_romes)

@@ -1,0 +1,277 @@
+"""Which formations train for a job, from two independent sources, and how they are settled.
+
+* Certif Info (``VocabularyFormation.romes``): a formation's ROME codes, rank 1 first. Weighted by rank.
+* ONISEP (``VocabularyOnisepJob.cfds``): the national guidance body's own job ↔ diploma links.
+
+Settlement, per job (docs/job-vocabulary.md):
+* both sources name the formation: full weight;
+* only ONISEP names it: 0.85;
+* only Certif Info names it while ONISEP knows the job: kept at 0.75 × rank weight when the formation's
+  label shares a meaningful word with the job's titles, else 0.25 (a CAPA « services aux personnes » is
+  not a boulanger's diploma, whatever its rank);
+* one source only knows the job: its links, as weighted.
+A ROME 4 child fiche with no link of its own borrows its parent's links, only those whose label shares
+a word with the child's titles (0.9); if none does but the two fiches' labels share one, all of them
+(0.6); otherwise none: a split can put unrelated jobs under one old fiche. Siblings (same parent) are
+next, with the same word check (0.5); last, the taught diplomas the other jobs of the same ROME domain name most (0.4).
+Each step is taken only when the previous ones reach no formation a located lycée teaches. Successor and predecessor diplomas (a renovated diploma, same trade) inherit a link as it is.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from shared.jobs.index import related_stems
+from shared.jobs.text import stems
+from shared.jobs.vocabulary import JobVocabulary
+
+RANK_WEIGHT = {1: 1.0, 2: 0.85, 3: 0.75, 4: 0.65, 5: 0.6}
+COMMON_FIRST_YEAR = 0.5
+LYCEE_MAX_LEVEL = 5  # CAP (3) … BTS (5): what a lycée teaches
+DOMAIN_WEIGHT = 0.4
+STRONG = 0.5  # the routing floor: weaker links do not stop the search for better ones
+CHILD_OWNED = 0.35  # under the domain fallback (0.4): a parent fiche's link that belongs to one of its child fiches
+UNCONFIRMED = 0.6  # a link whose words share nothing with the job's (a code that changed meaning)
+GENERIC_TITLE_SHARE = 0.01  # a word in more than 1 % of job titles says nothing about the trade
+
+
+@dataclass(frozen=True, slots=True)
+class FormationLink:
+    cfd: str
+    weight: float  # 0..1
+    why: str  # French, shown in explanations: « Certif Info (rang 1) et ONISEP »
+    common_first_year: bool = False
+    label: str = ""
+
+    def scaled(self, factor: float) -> FormationLink:
+        return replace(self, weight=round(self.weight * factor, 4)) if factor != 1 else self
+
+
+class JobLinks:
+    def __init__(self, vocabulary: JobVocabulary, taught_cfds: frozenset[str]) -> None:
+        self.taught_cfds = taught_cfds
+        self.formations = {f.cfd: f for f in vocabulary.formations}
+        self.jobs = {j.rome: j for j in vocabulary.jobs}
+        self.children: dict[str, list[str]] = defaultdict(list)
+        self.by_domain: dict[str, list[str]] = defaultdict(list)
+        for j in vocabulary.jobs:
+            if j.domain:
+                self.by_domain[j.domain].append(j.rome)
+        for j in vocabulary.jobs:
+            if j.parent and j.parent != j.rome:
+                self.children[j.parent].append(j.rome)
+        self.certif: dict[str, dict[str, int]] = defaultdict(dict)
+        for f in vocabulary.formations:
+            for rank, rome in enumerate(f.romes, start=1):
+                self.certif[rome].setdefault(f.cfd, rank)
+        self.onisep = {m.id: m for m in vocabulary.onisep_jobs}
+        self.onisep_by_rome: dict[str, set[str]] = defaultdict(set)
+        for m in vocabulary.onisep_jobs:
+            for rome in m.romes:
+                self.onisep_by_rome[rome].add(m.id)
+        titles_by_rome: dict[str, list[str]] = defaultdict(list)
+        for t in vocabulary.titles:
+            if t.rome:
+                titles_by_rome[t.rome].append(t.label)
+                if t.onisep:
+                    self.onisep_by_rome[t.rome].add(t.onisep)
+        df: Counter[str] = Counter()
+        for t in vocabulary.titles:
+            df.update(set(stems(t.label)))
+        generic_df = max(20, int(GENERIC_TITLE_SHARE * max(len(vocabulary.titles), 1)))
+        self.generic = frozenset(s for s, n in df.items() if n > generic_df)
+        self.job_words = {rome: self._meaningful([self.jobs[rome].label, *titles_by_rome.get(rome, [])])
+                          for rome in self.jobs}
+        principal: dict[str, list[str]] = defaultdict(list)
+        for t in vocabulary.titles:
+            if t.rome and t.kind == "principale":
+                principal[t.rome].append(t.label)
+        # A fiche's own words (label, main title): its synonyms may still be a child fiche's old titles.
+        self.own_words = {rome: self._meaningful([self.jobs[rome].label, *principal.get(rome, [])]) for rome in self.jobs}
+        met_words: dict[str, set[str]] = defaultdict(set)
+        for m in vocabulary.onisep_jobs:
+            for cfd in m.cfds:
+                met_words[cfd] |= self._meaningful([m.name])
+        self.onisep_words = {cfd: frozenset(ws) for cfd, ws in met_words.items()}
+        self.predecessors: dict[str, list[str]] = defaultdict(list)
+        for f in vocabulary.formations:
+            for s in f.successors:
+                self.predecessors[s].append(f.cfd)
+        self.for_rome = lru_cache(maxsize=None)(self._for_rome)
+        self._settled = lru_cache(maxsize=None)(self._settled_uncached)
+        self._direct = lru_cache(maxsize=None)(self._direct_uncached)  # type: ignore[method-assign]
+        self.formation_words = lru_cache(maxsize=None)(self._formation_words)  # type: ignore[method-assign]
+        self.is_taught = lru_cache(maxsize=None)(self._is_taught)
+        self.higher_education_only = lru_cache(maxsize=None)(self._higher_education_only)  # type: ignore[method-assign]
+
+    # ------------------------------------------------------------------ words
+    def _meaningful(self, texts: list[str]) -> frozenset[str]:
+        return frozenset(s for text in texts for s in stems(text) if s not in self.generic and len(s) > 2)
+
+    @staticmethod
+    def _share(a: frozenset[str], b: frozenset[str]) -> bool:
+        if a & b:
+            return True
+        heads = {x[:5] for x in a if len(x) >= 5}
+        return any(y[:5] in heads and any(related_stems(x, y) for x in a if x[:5] == y[:5]) for y in b if len(y) >= 5)
+
+    def confirmed(self, rome: str, cfd: str) -> bool:
+        """The formation's label, or the name of an ONISEP job it leads to, shares a word with the job's
+        titles: the link still means what it says (ROME codes changed meaning between versions)."""
+        words = self.job_words.get(rome, frozenset())
+        return self._share(words, self.formation_words(cfd)) or self._share(words, self.onisep_words.get(cfd, frozenset()))
+
+    def _formation_words(self, cfd: str) -> frozenset[str]:
+        f = self.formations.get(cfd)
+        return self._meaningful([f.label]) if f else frozenset()
+
+    def formation_label(self, cfd: str) -> str:
+        f = self.formations.get(cfd)
+        if f is None:
+            return cfd
+        return f.label if f.label.upper().startswith(f.diploma.upper()) or not f.diploma else f"{f.diploma} {f.label}"
+
+    def parent(self, rome: str) -> str:
+        job = self.jobs.get(rome)
+        return job.parent if job else rome
+
+    # ------------------------------------------------------------------ links
+    def _link(self, cfd: str, weight: float, why: str) -> FormationLink:
+        f = self.formations.get(cfd)
+        first_year = bool(f and f.common_first_year)
+        return FormationLink(cfd, round(weight * (COMMON_FIRST_YEAR if first_year else 1.0), 4), why, first_year,
+                             self.formation_label(cfd))
+
+    def lycee_level(self, cfd: str) -> bool:
+        f = self.formations.get(cfd)
+        return f is not None and (f.level is None or f.level <= LYCEE_MAX_LEVEL)
+
+    def _direct_uncached(self, rome: str) -> dict[str, FormationLink]:
+        """The fiche's settled links, less those that belong to one of its child fiches: a link whose
+        diploma shares words with a child's label and none with the fiche's own label and main title
+        (F1610 « installateur … photovoltaïques » keeps CAP couvreur only for its child F1619 Couvreur)."""
+        links = self._settled(rome)
+        children = self.children.get(rome, [])
+        if not children:
+            return links
+        own = self.own_words.get(rome, frozenset())
+        out = dict(links)
+        for cfd, link in links.items():
+            words = self.formation_words(cfd) | self.onisep_words.get(cfd, frozenset())
+            if self._share(own, words):
+                continue
+            owner = next((c for c in children if self._share(self.own_words.get(c, frozenset()), words)), None)
+            if owner is not None:
+                out[cfd] = replace(link.scaled(CHILD_OWNED), why=f"{link.why}, surtout pour la fiche {owner}")
+        return out
+
+    def _settled_uncached(self, rome: str) -> dict[str, FormationLink]:
+        certif = {c: r for c, r in self.certif.get(rome, {}).items() if self.lycee_level(c)}
+        onisep = {c for m in self.onisep_by_rome.get(rome, ()) for c in self.onisep[m].cfds
+                  if self.lycee_level(c)} if rome in self.onisep_by_rome else set()
+        out: dict[str, FormationLink] = {}
+        for cfd, rank in certif.items():
+            weight = RANK_WEIGHT.get(rank, 0.6)
+            agrees = self.confirmed(rome, cfd)
+            if cfd in onisep:
+                out[cfd] = self._link(cfd, max(weight, 0.95) * (1.0 if agrees else UNCONFIRMED),
+                                      f"Certif Info (rang {rank}) et ONISEP")
+            elif onisep:
+                out[cfd] = self._link(cfd, weight * (0.75 if agrees else 0.25), f"Certif Info (rang {rank}), pas ONISEP")
+            else:
+                out[cfd] = self._link(cfd, weight * (1.0 if agrees else UNCONFIRMED), f"Certif Info (rang {rank})")
+        for cfd in onisep - set(certif):
+            base = 0.85 if certif else 0.9
+            out[cfd] = self._link(cfd, base * (1.0 if self.confirmed(rome, cfd) else UNCONFIRMED), "ONISEP")
+        return out
+
+    def _borrowed(self, rome: str, source: str, factor_words: float, factor_labels: float,
+                  what: str) -> dict[str, FormationLink]:
+        """Links of a related fiche (parent or sibling), kept only where the words agree."""
+        words = self.job_words.get(rome, frozenset())
+        links = self._settled(source)  # as the sources say, before the source fiche gave some to its children
+        agreeing = {c: link for c, link in links.items() if self._share(words, self.formation_words(c))}
+        if agreeing:
+            return {c: replace(link.scaled(factor_words), why=f"{link.why}, via {what} {source}")
+                    for c, link in agreeing.items()}
+        if links and self._share(words, self.job_words.get(source, frozenset())):
+            return {c: replace(link.scaled(factor_labels), why=f"{link.why}, via {what} {source}")
+                    for c, link in links.items()}
+        return {}
+
+    def _taught(self, links: dict[str, FormationLink]) -> bool:
+        """A link worth routing on (the matcher's floor) to a formation a located lycée teaches."""
+        return any(c in self.taught_cfds and link.weight >= STRONG for c, link in links.items())
+
+    def _for_rome(self, rome: str) -> dict[str, FormationLink]:
+        out = dict(self._direct(rome))
+        parent = self.parent(rome)
+        if not self._taught(out) and parent != rome:
+            for cfd, link in self._borrowed(rome, parent, 0.9, 0.6, "la fiche parente").items():
+                out.setdefault(cfd, link)
+        if not self._taught(out):
+            siblings = [s for s in self.children.get(parent, []) if s != rome]
+            if parent != rome:
+                siblings.append(parent)
+            for sibling in siblings:
+                for cfd, link in self._borrowed(rome, sibling, 0.5, 0.0, "la fiche voisine").items():
+                    if link.weight > 0 and (cfd not in out or link.weight > out[cfd].weight):
+                        out[cfd] = link
+        if not self._taught(out) and not self.higher_education_only(rome):
+            for cfd, link in self._domain(rome).items():
+                out.setdefault(cfd, link)
+        return self._with_successors(out)
+
+    def _domain(self, rome: str) -> dict[str, FormationLink]:
+        """Last resort (« pizzaïolo », a fiche with no diploma of its own): the taught diplomas the other
+        jobs of the same ROME domain name most often (« production culinaire » -> CAP cuisine), at a low
+        weight."""
+        job = self.jobs.get(rome)
+        if job is None or not job.domain:
+            return {}
+        counts: Counter[str] = Counter()
+        for other in self.by_domain.get(job.domain, ()):
+            if other != rome:
+                counts.update(c for c, link in self._settled(other).items() if link.weight >= STRONG)
+        shared = [(c, n) for c, n in counts.most_common() if c in self.taught_cfds][:6]
+        return {c: replace(self._link(c, DOMAIN_WEIGHT, ""), why=f"diplôme commun aux métiers du domaine {job.domain}")
+                for c, _ in shared}
+
+    def _with_successors(self, links: dict[str, FormationLink]) -> dict[str, FormationLink]:
+        out = dict(links)
+        frontier = list(links.values())
+        for _ in range(3):  # successor chains are short
+            nxt = []
+            for link in frontier:
+                for other in self.successors_of(link).values():
+                    if other.cfd not in out:
+                        out[other.cfd] = other
+                        nxt.append(other)
+            frontier = nxt
+        return out
+
+    def successors_of(self, link: FormationLink) -> dict[str, FormationLink]:
+        f = self.formations.get(link.cfd)
+        others = [*(f.successors if f else ()), *self.predecessors.get(link.cfd, ())]
+        return {c: FormationLink(c, link.weight, f"{link.why} (diplôme rénové)",
+                                 link.common_first_year, self.formation_label(c))
+                for c in others if c in self.formations}
+
+    def for_job(self, rome: str, typed: list[str]) -> dict[str, FormationLink]:
+        """The job's formations; those whose label holds a typed word first (the rest × 0.9)."""
+        links = self.for_rome(rome)
+        typed_words = self._meaningful([" ".join(typed)]) if typed else frozenset()
+        if not typed_words:
+            return links
+        return {c: (link if self._share(typed_words, self.formation_words(c)) else link.scaled(0.9))
+                for c, link in links.items()}
+
+    def _is_taught(self, rome: str) -> bool:
+        return any(c in self.taught_cfds for c in self.for_rome(rome))
+
+    def _higher_education_only(self, rome: str) -> bool:
+        levels = [self.onisep[m].min_level for m in self.onisep_by_rome.get(rome, ())]
+        known = [lv for lv in levels if lv is not None]
+        return bool(known) and min(known) >= 6

@@ -1,0 +1,97 @@
+"""Words of a job as people type them: folded, brought to the masculine singular, then stemmed.
+
+Why two steps: the Snowball French stemmer (``snowballstemmer``, the reference algorithm) removes
+plural and many derivational endings but treats gender unevenly (« boulangère » → ``boulanger``
+while « boulanger » → ``boulang``; « coiffeuse » → ``coiffeux``). Job titles are written in both
+genders, so the feminine endings of job nouns are first mapped to their masculine form by a short,
+explicit table, and only then stemmed. The same function runs on the indexed titles and on the
+typed text, so the two always agree.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+STOP_WORDS = frozenset({
+    "a", "au", "aux", "d", "de", "des", "du", "en", "et", "l", "la", "le", "les", "ou", "par", "pour",
+    "sur", "un", "une", "dans", "avec", "chez", "h", "f", "hf", "fh", "m", "x", "je", "nous", "cherche",
+    "cherchons", "recherche", "recherchons", "besoin", "poste", "postes", "profil", "metier", "metiers",
+})
+# Diploma words name a formation, not a job: kept apart so that « CAP boulanger » resolves like
+# « boulanger » and then prefers the CAP among the boulanger formations.
+DIPLOMA_WORDS = {
+    "cap": "CAP", "capa": "CAPA", "bac": "BAC PRO", "bacpro": "BAC PRO", "bp": "BP", "bts": "BTS", "btsa": "BTSA",
+    "mc": "MC", "cs": "CS", "bma": "BMA", "dma": "DMA", "bpa": "BPA",
+}
+DIPLOMA_FILLER = frozenset({"pro", "professionnel", "professionnelle", "brevet", "mention", "complementaire",
+                            "certificat", "aptitude"})
+
+# Feminine ending -> masculine ending, longest first (applied once, to words of 5 letters or more).
+_GENDER = (
+    ("trices", "teur"), ("trice", "teur"), ("euses", "eur"), ("euse", "eur"), ("iennes", "ien"),
+    ("ienne", "ien"), ("eennes", "een"), ("onnes", "on"), ("onne", "on"), ("ieres", "ier"), ("iere", "ier"),
+    ("eres", "er"), ("ere", "er"), ("ives", "if"), ("ive", "if"), ("antes", "ant"), ("ante", "ant"),
+    ("entes", "ent"), ("ente", "ent"), ("ees", "e"), ("ee", "e"),
+)
+_WORD = re.compile(r"[a-z0-9]+")
+_stemmer = snowballstemmer.stemmer("french")
+
+
+def fold(text: str) -> str:
+    """Lower case, no accents, ligatures opened (« œuvre » → ``oeuvre``), hyphens and apostrophes as spaces."""
+    text = text.replace("œ", "oe").replace("Œ", "oe").replace("æ", "ae").replace("Æ", "ae")
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(stripped.lower().replace("-", " ").replace("'", " ").replace("’", " ").split())
+
+
+def words(text: str) -> list[str]:
+    """Folded words, in order (stop words kept: callers decide)."""
+    return _WORD.findall(fold(text))
+
+
+@lru_cache(maxsize=200_000)
+def masculine(word: str) -> str:
+    """« boulangères » → ``boulanger``; « électriciennes » → ``electricien`` (folded input)."""
+    if len(word) >= 5:
+        for fem, masc in _GENDER:
+            if word.endswith(fem) and len(word) - len(fem) >= 3:
+                return word[: len(word) - len(fem)] + masc
+    if len(word) > 4 and word.endswith(("s", "x")) and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """The matching key of one folded word: masculine singular, then Snowball French."""
+    if word.isdigit():
+        return word
+    return _stemmer.stemWord(masculine(word))
+
+
+def content_words(text: str) -> list[str]:
+    """Folded words that carry meaning (stop words dropped)."""
+    return [w for w in words(text) if w not in STOP_WORDS]
+
+
+def stems(text: str) -> list[str]:
+    """Matching keys of the meaningful words of ``text``, in order, without repeats."""
+    out: list[str] = []
+    for w in content_words(text):
+        s = stem(w)
+        if s and s not in out:
+            out.append(s)
+    return out
+
+
+def related(a: str, b: str) -> bool:
+    """Two stems of one family: « boulang » (boulanger) and « boulanger » (boulangerie), « menuisi » and
+    « menuiser ». One is a prefix of the other, and the shorter has at least 5 letters; the longer adds
+    at most 3. Loose on purpose: callers weight it well below an exact stem."""
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    return len(short) >= 5 and long_.startswith(short) and len(long_) - len(short) <= 3

@@ -1,0 +1,76 @@
+"""Contract of the job vocabulary: everything the open data says about jobs and the diplomas that
+train for them. The catalog builds it from ``data/`` and ships it in its snapshot; the catalog's own
+search and the matcher both build one ``JobResolver`` from it, so a job typed by a company means the
+same thing on the search page, in the form and in routing.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+TitleKind = Literal["principale", "synonyme", "rome", "onisep"]
+
+
+class VocabularyJob(BaseModel):
+    """A ROME v4 fiche. ``parent`` is the older, coarser fiche it was split from (itself when none)."""
+
+    rome: str
+    label: str
+    parent: str
+    domain: str = ""  # ROME domaine professionnel code, e.g. "D11"
+    domain_label: str = ""  # « Commerce alimentaire et métiers de bouche »
+    grand_domain: str = ""  # « Commerce, Vente et Grande distribution »
+    executive: bool = False  # emploi cadre: rarely what a lycée's pupils are trained for
+
+
+class VocabularyTitle(BaseModel):
+    """One way to write a job: a ROME appellation (principale / synonyme), a fiche's label, or an
+    ONISEP job name (``onisep`` = its MET id, whose own diploma links then apply)."""
+
+    label: str
+    rome: str | None = None
+    kind: TitleKind
+    onisep: str | None = None
+
+
+class VocabularyOnisepJob(BaseModel):
+    """An ONISEP job sheet: its ROME (v3, parent-level) codes, the diplomas ONISEP links to it, and the
+    minimum access level (3 = CAP … 8), which tells whether a lycée trains for it at all."""
+
+    id: str
+    name: str
+    romes: list[str] = []
+    cfds: list[str] = []
+    min_level: int | None = None
+
+
+class VocabularyFormation(BaseModel):
+    """A diploma as the job vocabulary sees it. ``romes`` come from Certif Info, best rank first."""
+
+    cfd: str
+    label: str
+    diploma: str
+    level: int | None = None
+    closed: bool = False
+    common_first_year: bool = False  # a "2nde commune": the first year of a family of bac pro
+    romes: list[str] = []
+    successors: list[str] = []
+    keywords: list[str] = []  # formation_mots_clefs, most relevant first
+
+
+class VocabularyAbbreviation(BaseModel):
+    """A sigle companies and schools use (« MELEC », « AEPE », « SPL ») and what it stands for."""
+
+    abbreviation: str
+    expansion: str
+
+
+class JobVocabulary(BaseModel):
+    jobs: list[VocabularyJob] = []
+    titles: list[VocabularyTitle] = []
+    onisep_jobs: list[VocabularyOnisepJob] = []
+    formations: list[VocabularyFormation] = []
+    abbreviations: list[VocabularyAbbreviation] = []
+    naf_division_romes: dict[str, list[str]] = {}
