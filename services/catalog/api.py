@@ -19,16 +19,24 @@ from services.catalog.schemas import (
     CommuneSuggestion,
     ImportLineError,
     JobSuggestion,
+    JobUnderstanding,
     LyceeProfile,
     LyceeSearchPage,
     RbeImportReport,
 )
-from services.catalog.service import CatalogError, build_profile, commune_out, search_lycees
+from services.catalog.service import (
+    CatalogError,
+    build_profile,
+    commune_out,
+    search_lycees,
+    understanding_out,
+)
 from services.catalog.state import CatalogState
 from shared.catalog_snapshot import CatalogSnapshot
 from shared.db import unit_of_work
 from shared.events import CatalogChanged
 from shared.geo import fold, load_communes
+from shared.jobs import naf_division_of
 from shared.outbox import add_to_outbox
 from shared.service import ServiceRuntime
 
@@ -63,8 +71,16 @@ async def snapshot(state: State) -> Response:
             response_model=list[JobSuggestion])
 def jobs(state: State, q: Annotated[str, Query(min_length=1, max_length=100, description="Début du métier")],
          limite: Annotated[int, Query(ge=1, le=50)] = 10) -> list[JobSuggestion]:
-    return [JobSuggestion(label=m.label, rome=m.rome, rome_label=m.rome_label, source=m.source)
+    return [JobSuggestion(label=m.label, rome=m.rome, rome_label=m.rome_label, source=m.source, taught=m.taught)
             for m in state.index.suggest_jobs(q, limite)]
+
+
+@router.get("/metiers/comprendre", tags=["recherche"], response_model=JobUnderstanding,
+            summary="Ce que le service comprend d'un métier saisi (métiers, diplômes, correction)")
+def understand_job(state: State, q: Annotated[str, Query(min_length=1, max_length=120, description="Métier en clair")],
+                   naf: Annotated[str | None, Query(max_length=10, description="Code NAF ou division")] = None,
+                   limite: Annotated[int, Query(ge=1, le=50)] = 10) -> JobUnderstanding:
+    return understanding_out(state.index.understand_job(q, naf_division_of(naf)), limite)
 
 
 @router.get("/communes", tags=["recherche"], summary="Autocomplétion des communes (nom ou code postal)",

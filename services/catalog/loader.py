@@ -17,11 +17,12 @@ from pathlib import Path
 
 from shared.geo import territory_of
 
-LOADER_VERSION = "3"
+LOADER_VERSION = "4"
 DATA_FILES = (
     "lycees.csv", "formations.csv", "lycee_formations.csv", "groupes_formation.csv", "rome.csv",
     "rome_appellations.csv", "rome_metiers_onisep.csv", "formation_rome.csv", "formation_mots_clefs.csv",
     "naf.csv", "naf_division_rome.csv", "insertion_lycees.csv", "communes.csv",
+    "onisep_metiers.csv", "onisep_metiers_formations.csv", "sigles_metiers.csv",
 )
 VOCATIONAL_NATURES = {"320", "334", "306", "307", "332", "344"}
 POST_BAC_PREFIXES = ("BTS", "ASSIMI.BTS", "DNMADE", "DSAA", "DTS", "CPGE")

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from services.catalog import repository as repo
 from services.catalog.loader import fingerprint, generic_contacts, read_catalog
+from services.catalog.vocabulary import build_vocabulary
 from shared.db import unit_of_work
 from shared.events import CatalogChanged
 from shared.outbox import add_to_outbox
@@ -29,8 +30,10 @@ def load_catalog_into(engine: Engine, data_dir: Path, force: bool = False) -> Lo
         if not force and repo.get_meta(session, "data_fingerprint") == digest:
             return LoadResult(changed=False, counts=repo.reference_counts(session))
     data = read_catalog(data_dir)
+    vocabulary = build_vocabulary(data_dir)
     with unit_of_work(engine) as session:
         repo.replace_reference_data(session, data)
+        repo.set_vocabulary(session, vocabulary)
         added = repo.ensure_generic_contacts(session, generic_contacts(data.lycees))
         repo.set_meta(session, "data_fingerprint", digest)
         repo.bump_version(session)

@@ -44,7 +44,9 @@ class SearchForm:
 
 @router.get("/", response_class=HTMLResponse)
 def search_page(request: Request, state: State, form: Annotated[SearchForm, Depends()]) -> HTMLResponse:
-    result, error = None, None
+    result, error, understood = None, None, None
+    if form.metier:
+        understood = state.index.understand_job(form.metier)
     if form.metier or form.lieu:
         try:
             result = search_lycees(state.index, load_communes(), job=form.metier or None, place=form.lieu or None,
@@ -54,16 +56,19 @@ def search_page(request: Request, state: State, form: Annotated[SearchForm, Depe
             error = str(exc)
     pages = (result.total + PER_PAGE - 1) // PER_PAGE if result else 0
     return templates.TemplateResponse(request, "search.html", {
-        "form": form, "result": result, "error": error, "radii": RADII, "pages": pages,
+        "form": form, "result": result, "error": error, "radii": RADII, "pages": pages, "understood": understood,
+        "profile_query": ("?" + urlencode({"metier": form.metier})) if form.metier else "",
     }, status_code=200)
 
 
 @router.get("/lycees/{uai}", response_class=HTMLResponse)
-def profile_page(request: Request, uai: str, state: State, runtime: Runtime) -> HTMLResponse:
+def profile_page(request: Request, uai: str, state: State, runtime: Runtime,
+                 metier: Annotated[str | None, Query(max_length=100)] = None) -> HTMLResponse:
     uai = uai.strip().upper()[:8]
     with Session(runtime.engine) as session:
         rows = repo.insertion_for(session, uai)
-    profile = build_profile(state.model, uai, rows, runtime.settings.public_base_url.rstrip("/"))
+    profile = build_profile(state.model, uai, rows, runtime.settings.public_base_url.rstrip("/"),
+                            searched_job=_text(metier) or None)
     if profile is None:
         return templates.TemplateResponse(request, "not_found.html", {"uai": uai}, status_code=404)
     parent = state.model.lycees.get(profile.parent_uai or "")

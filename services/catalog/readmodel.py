@@ -30,6 +30,7 @@ from services.catalog.models import (
     Rbe,
     RbeCoverage,
 )
+from shared.jobs.vocabulary import JobVocabulary
 
 
 @dataclass
@@ -64,6 +65,7 @@ class ReadModel:
     settings: dict[str, LyceeSettings]
     contacts: dict[str, Contact]  # uai -> contact (absent: no address known)
     academie_fallbacks: dict[str, str]
+    vocabulary: JobVocabulary = field(default_factory=JobVocabulary)
 
 
 def _merge(target: dict[str, MergedOffer], cfd: str, tracks: set[str], year: int | None, how: str | None) -> None:
@@ -157,6 +159,7 @@ def load_read_model(session: Session, fallback_email: str | None = None) -> Read
         settings=settings,
         contacts=contacts,
         academie_fallbacks=fallbacks,
+        vocabulary=repo.get_vocabulary(session),
     )
 
 

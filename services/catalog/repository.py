@@ -31,8 +31,10 @@ from services.catalog.models import (
     Rbe,
     RbeCoverage,
 )
+from shared.jobs.vocabulary import JobVocabulary
 
 CHUNK = 5000
+VOCABULARY_KEY = "job_vocabulary"
 
 
 def _bulk_insert(session: Session, model: type[SQLModel], rows: Sequence[dict]) -> None:
@@ -83,6 +85,16 @@ def set_meta(session: Session, key: str, value: str) -> None:
     else:
         row.value = value
         session.add(row)
+
+
+def set_vocabulary(session: Session, vocabulary: JobVocabulary) -> None:
+    """The job vocabulary is one document derived from the reference data, stored beside it."""
+    set_meta(session, VOCABULARY_KEY, vocabulary.model_dump_json())
+
+
+def get_vocabulary(session: Session) -> JobVocabulary:
+    raw = get_meta(session, VOCABULARY_KEY)
+    return JobVocabulary.model_validate_json(raw) if raw else JobVocabulary()
 
 
 def bump_version(session: Session) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -12,6 +13,36 @@ class JobSuggestion(BaseModel):
     rome: str = Field(description="Code ROME")
     rome_label: str = Field(description="Intitulé de la fiche ROME")
     source: str = Field(description="appellation, rome ou onisep")
+    taught: bool = Field(default=True, description="Au moins un lycée situé forme à ce métier")
+
+
+class UnderstoodJob(BaseModel):
+    rome: str = Field(description="Code ROME")
+    label: str = Field(description="Intitulé de la fiche ROME")
+    score: float = Field(description="Proximité du texte saisi (0 à 1)")
+    via: str = Field(description="Intitulé qui a permis de reconnaître le métier")
+    taught: bool = Field(description="Au moins un lycée situé forme à ce métier")
+
+
+class UnderstoodFormation(BaseModel):
+    cfd: str
+    label: str
+    weight: float = Field(description="Poids du diplôme pour ce métier (0 à 1)")
+    why: str = Field(description="Source du lien métier-diplôme (Certif Info, ONISEP, intitulé…)")
+    common_first_year: bool = Field(description="Seconde commune d'une famille de métiers")
+
+
+class JobUnderstanding(BaseModel):
+    """What the service understands of a job typed by a company, before it submits."""
+
+    text: str
+    status: Literal["compris", "corrige", "vague", "inconnu"]
+    message: str = Field(description="Phrase à montrer à l'entreprise")
+    correction: str | None = Field(default=None, description="Proposition quand le texte semble mal orthographié")
+    diploma: str | None = None
+    jobs: list[UnderstoodJob]
+    alternatives: list[UnderstoodJob]
+    formations: list[UnderstoodFormation] = Field(description="Diplômes retenus, les plus pertinents d'abord")
 
 
 class CommuneSuggestion(BaseModel):
@@ -48,7 +79,7 @@ class LyceeResult(BaseModel):
     departement: str
     academie: str
     distance_km: float | None
-    relevance: int
+    relevance: float = Field(description="Pertinence pour le métier ou le texte cherché (0 à 1 pour un métier)")
     formations: list[FormationBrief]
     profile_url: str
 

@@ -10,30 +10,23 @@ import copy
 import heapq
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from services.catalog.readmodel import ReadModel
 from services.catalog.textindex import PrefixIndex, tokens
 from shared.geo import fold, haversine_km
+from shared.jobs import JobResolver, JobSuggestion, Understanding
+from shared.jobs.wanted import INFERRED_OFFER, offer_relevance, resolve_wanted
 
 ROME_CODE = re.compile(r"^[A-Na-n]\d{4}$")
-
-
-@dataclass
-class JobMatch:
-    label: str
-    rome: str
-    rome_label: str
-    source: str
-    score: int
 
 
 @dataclass
 class LyceeHit:
     uai: str
     uais: list[str]
-    relevance: int
+    relevance: float
     distance_km: float | None
     cfds: list[str] = field(default_factory=list)
 
@@ -66,11 +59,8 @@ class SearchQuery:
 class SearchIndex:
     def __init__(self, model: ReadModel) -> None:
         self.model = model
-        titles = [(t.label, t.rome, t.source) for t in model.job_titles]
-        titles += [(j.label, j.rome, "rome") for j in model.jobs.values()]
-        self.titles = titles
-        self.title_index = PrefixIndex([t[0] for t in titles])
-        self.folded_titles = [fold(t[0]) for t in titles]
+        located = {u for u, lyc in model.lycees.items() if lyc.latitude is not None and lyc.longitude is not None}
+        self.resolver = JobResolver(model.vocabulary, Counter(c for u in located for c in model.offers.get(u, {})))
         self.formation_cfds = list(model.formations)
         self.formation_index = PrefixIndex([model.formations[c].label + " " + model.formations[c].label_long
                                             for c in self.formation_cfds])
@@ -80,10 +70,6 @@ class SearchIndex:
                 if score >= 0.2:
                     for t in tokens(word):
                         self.keyword_cfds[t].add(cfd)
-        self.rome_cfds: dict[str, list[tuple[str, int]]] = defaultdict(list)
-        for cfd, romes in model.formation_romes.items():
-            for rank, rome in enumerate(romes, start=1):
-                self.rome_cfds[rome].append((cfd, rank))
         self.cfd_uais: dict[str, set[str]] = defaultdict(set)
         for uai, offers in model.offers.items():
             for cfd in offers:
@@ -112,54 +98,11 @@ class SearchIndex:
         return clone
 
     # ------------------------------------------------------------ jobs
-    def suggest_jobs(self, text: str, limit: int = 10) -> list[JobMatch]:
-        query = tokens(text)
-        if not query:
-            return []
-        folded = fold(text)
-        hits = self.title_index.search(query)
-        ranked = sorted(
-            hits.items(),
-            key=lambda kv: (-(kv[1] + (2 if self.folded_titles[kv[0]].startswith(folded) else 0)),
-                            len(self.titles[kv[0]][0]), self.titles[kv[0]][0]),
-        )
-        out: list[JobMatch] = []
-        seen: set[str] = set()
-        for doc_id, score in ranked:
-            label, rome, source = self.titles[doc_id]
-            key = fold(label)
-            if key in seen:
-                continue
-            seen.add(key)
-            job = self.model.jobs.get(rome)
-            out.append(JobMatch(label, rome, job.label if job else "", source, score))
-            if len(out) >= limit:
-                break
-        return out
+    def suggest_jobs(self, text: str, limit: int = 10) -> list[JobSuggestion]:
+        return self.resolver.suggest(text, limit)
 
-    def romes_for_job(self, text: str) -> dict[str, int]:
-        """ROME code -> weight (2 strong, 1 weak) for a job typed by a company, or a ROME code."""
-        text = text.strip()
-        if ROME_CODE.match(text):
-            return {text.upper(): 2}
-        weights: dict[str, int] = {}
-        for doc_id, score in self.title_index.search(tokens(text)).items():
-            rome = self.titles[doc_id][1]
-            weights[rome] = max(weights.get(rome, 0), score)
-        return weights
-
-    def cfds_for_job(self, text: str) -> dict[str, int]:
-        """Formation -> relevance 1..4 for a job: 4 when the formation is named after the job, else through its
-        ROME codes (3 = the job's main ROME fiche is the formation's first one)."""
-        scores: dict[str, int] = {}
-        for rome, weight in self.romes_for_job(text).items():
-            for cfd, rank in self.rome_cfds.get(rome, ()):
-                scores[cfd] = max(scores.get(cfd, 0), weight + (1 if rank == 1 else 0))
-        if not ROME_CODE.match(text.strip()):
-            for doc_id, score in self.formation_index.search(tokens(text)).items():
-                cfd = self.formation_cfds[doc_id]
-                scores[cfd] = max(scores.get(cfd, 0), 4 if score == 2 else 2)
-        return scores
+    def understand_job(self, text: str, naf_division: str | None = None) -> Understanding:
+        return self.resolver.understand(text.strip(), naf_division)
 
     def cfds_for_text(self, text: str) -> dict[str, int]:
         query = tokens(text)
@@ -176,11 +119,11 @@ class SearchIndex:
         model = self.model
         points = self.points
         candidates = set(self.searchable)
-        relevance: dict[str, int] = defaultdict(int)
-        matched_cfds: dict[str, dict[str, int]] = defaultdict(dict)
+        relevance: dict[str, float] = defaultdict(float)
+        matched_cfds: dict[str, dict[str, float]] = defaultdict(dict)
 
         def restrict_by_cfds(cfd_scores: dict[str, int], weight: int = 1) -> set[str]:
-            found: dict[str, int] = {}
+            found: dict[str, float] = {}
             for cfd, score in cfd_scores.items():
                 for uai in self.cfd_uais.get(cfd, ()):
                     if q.track and q.track not in model.offers[uai][cfd].tracks:
@@ -194,12 +137,8 @@ class SearchIndex:
                 relevance[uai] += score
             return set(found)
 
-        if q.job:
-            candidates &= restrict_by_cfds(self.cfds_for_job(q.job), 2)
-        if q.naf_division:
-            romes = {r: 1 for r in model.naf_division_romes.get(q.naf_division, [])}
-            cfd_scores = {cfd: 1 for rome in romes for cfd, _ in self.rome_cfds.get(rome, ())}
-            candidates &= restrict_by_cfds(cfd_scores)
+        if q.job or q.naf_division:
+            candidates &= self._restrict_by_wanted(q, relevance, matched_cfds)
         if q.text:
             by_name = {self.lycee_uais[d]: s for d, s in self.lycee_index.search(tokens(q.text)).items()}
             by_formation = restrict_by_cfds(self.cfds_for_text(q.text))
@@ -233,6 +172,34 @@ class SearchIndex:
             candidates = kept
         return self._group(candidates, relevance, distances, matched_cfds, limit)
 
+    def _restrict_by_wanted(self, q: SearchQuery, relevance: dict[str, float],
+                            matched_cfds: dict[str, dict[str, float]]) -> set[str]:
+        """Lycées teaching what the job (or the sector) means, scored as routing scores them."""
+        wanted = resolve_wanted(self.resolver, [q.job] if q.job else [], q.naf_division)
+        model = self.model
+        found: set[str] = set()
+        reachable = {u for c in wanted.cfd_weights for u in self.cfd_uais.get(c, ())}
+        for first_year in (False, True):
+            for uai in reachable:
+                offers = model.offers[uai]
+
+                def fit(cfd: str, offers=offers, first_year=first_year) -> float:
+                    offer = offers[cfd]
+                    if q.track and q.track not in offer.tracks:
+                        return 0.0
+                    if offer.derived_from == "famille":  # only known through its "2nde commune": like one
+                        return INFERRED_OFFER if first_year else 0.0
+                    return 1.0
+
+                score, cfds = offer_relevance(wanted, offers, first_year=first_year, factor=fit)
+                if score > 0:
+                    found.add(uai)
+                    relevance[uai] = round(score, 3)
+                    matched_cfds[uai] = {c: wanted.cfd_weights[c] for c in cfds}
+            if found:
+                break  # a "2nde commune" counts only where no lycée teaches the trade itself
+        return found
+
     def _welcomes(self, uai: str, need: str) -> bool:
         if need == "apprentissage" and "apprentissage" not in self.points[uai].tracks:
             return False
@@ -241,8 +208,8 @@ class SearchIndex:
             return True
         return need in settings.services.split(";")
 
-    def _group(self, candidates: set[str], relevance: dict[str, int], distances: dict[str, float],
-               matched: dict[str, dict[str, int]], limit: int | None) -> tuple[int, list[LyceeHit]]:
+    def _group(self, candidates: set[str], relevance: dict[str, float], distances: dict[str, float],
+               matched: dict[str, dict[str, float]], limit: int | None) -> tuple[int, list[LyceeHit]]:
         """One hit per lycée: a SEP and its mother lycée share one result."""
         groups: dict[str, list[str]] = defaultdict(list)
         for uai in candidates:
@@ -252,13 +219,14 @@ class SearchIndex:
             known = [distances[u] for u in members if u in distances]
             distance = min(known) if known else None
             score = max(relevance.get(u, 0) for u in members)
-            keyed.append(((-score, distance if distance is not None else 1e9, self.points[head].name), head, score,
+            # Relevance by steps of 0.1, then distance: routing weighs a tenth of relevance like a few km.
+            keyed.append(((-round(score, 1), distance if distance is not None else 1e9, self.points[head].name), head, score,
                           distance))
         best = heapq.nsmallest(limit, keyed) if limit is not None else sorted(keyed)
         hits: list[LyceeHit] = []
         for _, head, score, distance in best:
             members = sorted(groups[head], key=lambda u: (u != head, u))
-            cfds: dict[str, int] = {}
+            cfds: dict[str, float] = {}
             for u in members:
                 for cfd, s in matched.get(u, {}).items():
                     cfds[cfd] = max(cfds.get(cfd, 0), s)

@@ -14,13 +14,17 @@ from services.catalog.schemas import (
     FormationBrief,
     InsertionFigure,
     JobGroup,
+    JobUnderstanding,
     LyceeProfile,
     LyceeResult,
     LyceeSearchPage,
+    UnderstoodFormation,
+    UnderstoodJob,
 )
 from services.catalog.search import SearchIndex, SearchQuery
 from shared.events import NEED_TYPES
 from shared.geo import Commune, CommuneIndex, territory_of
+from shared.jobs import JobSense, Understanding
 
 NAF_RE = re.compile(r"^\s*(\d{2})(?:\.?\d{0,2}[A-Za-z]?)?\s*$")
 
@@ -82,6 +86,20 @@ def resolve_place(communes: CommuneIndex, place: str | None, insee: str | None) 
     if commune.latitude is None:
         raise CatalogError(f"La commune {commune.name} n'a pas de coordonnées connues : recherche par distance impossible.")
     return commune
+
+
+def _job_out(j: JobSense) -> UnderstoodJob:
+    return UnderstoodJob(rome=j.rome, label=j.label, score=round(j.score, 3), via=j.via, taught=j.taught)
+
+
+def understanding_out(u: Understanding, limit: int = 10) -> JobUnderstanding:
+    formations = sorted(u.formations.values(), key=lambda f: (-f.weight, f.label))[:limit]
+    return JobUnderstanding(
+        text=u.text, status=u.status, message=u.message, correction=u.correction, diploma=u.diploma,  # type: ignore[arg-type]
+        jobs=[_job_out(j) for j in u.jobs], alternatives=[_job_out(j) for j in u.alternatives],
+        formations=[UnderstoodFormation(cfd=f.cfd, label=f.label, weight=round(f.weight, 3), why=f.why,
+                                        common_first_year=f.common_first_year) for f in formations],
+    )
 
 
 def commune_out(c: Commune) -> CommuneSuggestion:
@@ -149,7 +167,7 @@ def search_lycees(index: SearchIndex, communes: CommuneIndex, *, job: str | None
             private_hors_contrat=lyc.private_hors_contrat, bts_only=lyc.bts_only, commune=lyc.commune,
             postal_code=lyc.postal_code or None, departement=lyc.departement_code, academie=lyc.academie,
             distance_km=hit.distance_km, relevance=hit.relevance, formations=formations,
-            profile_url=f"{profile_base}/lycees/{lyc.uai}",
+            profile_url=f"{profile_base}/lycees/{lyc.uai}" + (f"?{urlencode({'metier': query.job})}" if query.job else ""),
         ))
     return LyceeSearchPage(total=total, page=page, per_page=per_page, place=commune_out(commune) if commune else None,
                            radius_km=query.radius_km, results=results)
@@ -176,12 +194,15 @@ def job_domains(model: ReadModel, cfds: list[str], titles_per_job: int = 4) -> l
             for d, jobs in sorted(by_domain.items())]
 
 
-def contact_url(intake_url: str, uai: str, domains: list[DomainGroup], limit: int = 5) -> str:
-    titles = [j.rome_label for d in domains for j in d.jobs][:limit]
+def contact_url(intake_url: str, uai: str, domains: list[DomainGroup], limit: int = 5,
+                searched_job: str | None = None) -> str:
+    """The form, pre-filled with the job the company searched (else the lycée's first jobs)."""
+    titles = [searched_job] if searched_job else [j.rome_label for d in domains for j in d.jobs][:limit]
     return f"{intake_url}/demande?" + urlencode([("uai", uai), *[("metiers", t) for t in titles]])
 
 
-def build_profile(model: ReadModel, uai: str, insertion_rows: list, intake_url: str) -> LyceeProfile | None:
+def build_profile(model: ReadModel, uai: str, insertion_rows: list, intake_url: str,
+                  searched_job: str | None = None) -> LyceeProfile | None:
     lyc = model.lycees.get(uai)
     if lyc is None:
         return None
@@ -207,5 +228,5 @@ def build_profile(model: ReadModel, uai: str, insertion_rows: list, intake_url: 
         contact=ContactInfo(email=contact.email, name=contact.name, is_generic=contact.is_generic,
                             deputy_email=contact.deputy_email, absent_from=contact.absent_from,
                             absent_until=contact.absent_until) if contact else None,
-        contact_url=contact_url(intake_url, uai, domains),
+        contact_url=contact_url(intake_url, uai, domains, searched_job=searched_job),
     )

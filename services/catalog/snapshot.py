@@ -23,7 +23,8 @@ def snapshot_from_read_model(model: ReadModel) -> CatalogSnapshot:
     lycees: list[SnapshotLycee] = []
     for uai, lyc in sorted(model.lycees.items()):
         offers = [
-            SnapshotOffer(cfd=o.cfd, tracks=sorted(o.tracks), last_seen_year=o.last_seen_year)  # type: ignore[arg-type]
+            SnapshotOffer(cfd=o.cfd, tracks=sorted(o.tracks), last_seen_year=o.last_seen_year,  # type: ignore[arg-type]
+                          derived_from=o.derived_from)
             for o in sorted(model.offers.get(uai, {}).values(), key=lambda o: o.cfd)
         ]
         settings = model.settings.get(uai)
@@ -56,6 +57,7 @@ def snapshot_from_read_model(model: ReadModel) -> CatalogSnapshot:
         generated_at=datetime.now(UTC), version=model.version, lycees=lycees, formations=formations,
         job_titles=titles, rome_labels={code: j.label for code, j in sorted(model.jobs.items())},
         naf_division_romes=model.naf_division_romes, academie_fallbacks=model.academie_fallbacks,
+        vocabulary=model.vocabulary,
     )
 
 

@@ -34,11 +34,15 @@ def test_search_without_javascript(page_without_js, catalog_process):
     page.click("button[type=submit]")
     page.wait_for_selector("#resultats")
     assert "autour de Lyon 7e Arrondissement (69007)" in page.inner_text("#resultats-titre")
+    assert page.inner_text("#metier-compris") == "Nous avons compris : Boulanger / Boulangère."
     first = page.inner_text("#resultats li >> nth=0")
     assert "Lycée polyvalent François Rabelais" in first and "CAP Boulanger" in first
     page.click("#resultats li >> nth=0 >> a")
-    page.wait_for_url("**/lycees/0693504J")
+    page.wait_for_url("**/lycees/0693504J?metier=boulanger")
     assert "Contacter le bureau des entreprises" in page.inner_text("#contacter")
+    # The contact button carries the job searched, not the lycée's first jobs.
+    contact = parse_qs(urlparse(page.get_attribute("#contacter", "href")).query)
+    assert contact["metiers"] == ["boulanger"] and contact["uai"] == ["0693504J"]
 
 
 def test_search_page_accessibility(page, catalog_process):

@@ -1,0 +1,136 @@
+"""Builds the job vocabulary (``shared.jobs.JobVocabulary``) from the open data in ``data/``.
+
+The catalog owns it: it is built at load time, stored with the reference data, served in the snapshot,
+and every job text is resolved from it (docs/job-vocabulary.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+from services.catalog.loader import clean_label, read_csv
+from shared.jobs.vocabulary import (
+    JobVocabulary,
+    VocabularyAbbreviation,
+    VocabularyFormation,
+    VocabularyJob,
+    VocabularyOnisepJob,
+    VocabularyTitle,
+)
+
+VOCABULARY_FILES = ("onisep_metiers.csv", "onisep_metiers_formations.csv", "sigles_metiers.csv", "groupes_formation.csv")
+_LEVELS = (("bac + 9", 8), ("bac + 8", 8), ("bac + 7", 7), ("bac + 6", 7), ("bac + 5", 7), ("bac + 4", 6),
+           ("bac + 3", 6), ("bac + 2", 5), ("bac + 1", 5), ("bac", 4), ("cap", 3), ("brevet", 2), ("3e", 2),
+           ("sans diplome", 2), ("sans diplôme", 2))
+_ONISEP_SLASH = re.compile(r"/\S*")  # « boulanger/ère », « aide-soignant/e » -> masculine form
+_MET_ID = re.compile(r"MET\.\d+")
+# « … 2NDE COMMUNE (BAC PRO) », « … BTS 1ERE ANNEE COMMUNE »: some are in no BCN group (ASSP, MV…).
+_FIRST_YEAR_LABEL = re.compile(r"2NDE COMMUNE|ANNEE COMMUNE")
+
+
+def access_level(text: str) -> int | None:
+    """« Bac + 5 » -> 7 (European level), « CAP ou équivalent » -> 3; None when unknown."""
+    low = text.strip().lower()
+    for prefix, level in _LEVELS:
+        if low.startswith(prefix):
+            return level
+    return None
+
+
+def onisep_name(raw: str) -> str:
+    """« boulanger/ère » -> « Boulanger », « contrôleur/euse aérien/ne » -> « Contrôleur aérien »."""
+    text = " ".join(_ONISEP_SLASH.sub("", raw).split())
+    return text[:1].upper() + text[1:]
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.replace(",", ";").split(";") if v.strip()]
+
+
+def build_vocabulary(data_dir: Path, today: date | None = None) -> JobVocabulary:
+    today = today or date.today()
+    jobs = [VocabularyJob(rome=r["code_rome"], label=r["libelle_rome"], parent=r["code_rome_parent"] or r["code_rome"],
+                          domain=r["code_domaine"], domain_label=r["domaine_professionnel"],
+                          grand_domain=r["grand_domaine"], executive=r["emploi_cadre"] == "O")
+            for r in read_csv(data_dir / "rome.csv")]
+    known = {j.rome for j in jobs}
+    titles = [VocabularyTitle(label=j.label, rome=j.rome, kind="rome") for j in jobs]
+    for r in read_csv(data_dir / "rome_appellations.csv"):
+        if r["code_rome"] in known:
+            kind = "principale" if r["classification"] == "PRINCIPALE" else "synonyme"
+            titles.append(VocabularyTitle(label=r["libelle_appellation"], rome=r["code_rome"], kind=kind))
+    for r in read_csv(data_dir / "rome_metiers_onisep.csv"):
+        met = _MET_ID.search(r["url_onisep"])
+        if r["code_rome"] in known and r["metier_onisep"].strip():
+            titles.append(VocabularyTitle(label=onisep_name(r["metier_onisep"].replace(" / ", "/")), rome=r["code_rome"],
+                                          kind="onisep", onisep=met.group(0) if met else None))
+    onisep_cfds: dict[str, list[str]] = defaultdict(list)
+    for r in read_csv(data_dir / "onisep_metiers_formations.csv"):
+        cfd = r["code_scolarite"].strip()
+        if cfd and cfd not in onisep_cfds[r["met_id"]]:
+            onisep_cfds[r["met_id"]].append(cfd)
+    onisep_jobs = []
+    for r in read_csv(data_dir / "onisep_metiers.csv"):
+        romes = _split(r["romes_v3"])
+        onisep_jobs.append(VocabularyOnisepJob(id=r["met_id"], name=onisep_name(r["metier"]), romes=romes,
+                                               cfds=onisep_cfds.get(r["met_id"], []),
+                                               min_level=access_level(r["niveau_acces_min"])))
+        for rome in romes:
+            if rome in known:
+                titles.append(VocabularyTitle(label=onisep_name(r["metier"]), rome=rome, kind="onisep", onisep=r["met_id"]))
+    return JobVocabulary(jobs=jobs, titles=_unique(titles), onisep_jobs=onisep_jobs,
+                         formations=_formations(data_dir, today), abbreviations=_abbreviations(data_dir),
+                         naf_division_romes=_naf(data_dir))
+
+
+def _unique(titles: list[VocabularyTitle]) -> list[VocabularyTitle]:
+    seen: set[tuple] = set()
+    out = []
+    for t in titles:
+        if not t.label.strip():
+            continue
+        key = (t.label.lower(), t.rome, t.kind, t.onisep)
+        if key not in seen:
+            seen.add(key)
+            out.append(t)
+    return out
+
+
+def _formations(data_dir: Path, today: date) -> list[VocabularyFormation]:
+    romes: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for r in read_csv(data_dir / "formation_rome.csv"):
+        romes[r["cfd"]].append((int(r["rang"] or 9), r["code_rome"]))
+    keywords: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for r in read_csv(data_dir / "formation_mots_clefs.csv"):
+        keywords[r["cfd"]].append((float(r["score"] or 0), r["mot_clef"]))
+    first_years = {r["cfd"] for r in read_csv(data_dir / "groupes_formation.csv") if r["role"] == "tronc_commun"}
+    out = []
+    for r in read_csv(data_dir / "formations.csv"):
+        closed = re.fullmatch(r"(\d{2})/(\d{2})/(\d{4})", r["date_fermeture"].strip())
+        is_closed = bool(closed) and date(int(closed[3]), int(closed[2]), int(closed[1])) < today
+        level = int(r["niveau_europeen"]) if r["niveau_europeen"].isdigit() else None
+        out.append(VocabularyFormation(
+            cfd=r["cfd"], label=r["intitule_specialite"].strip() or clean_label(r["libelle_long"]), diploma=r["diplome"],
+            level=level, closed=is_closed,
+            common_first_year=r["cfd"] in first_years or bool(_FIRST_YEAR_LABEL.search(r["libelle_long"])),
+            romes=[rome for _, rome in sorted(romes.get(r["cfd"], []))],
+            successors=_split(r["remplace_par_cfd"]),
+            keywords=[k for _, k in sorted(keywords.get(r["cfd"], []), reverse=True) if k][:12],
+        ))
+    return out
+
+
+def _abbreviations(data_dir: Path) -> list[VocabularyAbbreviation]:
+    return [VocabularyAbbreviation(abbreviation=r["sigle"], expansion=r["developpement"])
+            for r in read_csv(data_dir / "sigles_metiers.csv")]
+
+
+def _naf(data_dir: Path) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for r in read_csv(data_dir / "naf_division_rome.csv"):
+        if r["code_rome"] and r["code_rome"] not in out[r["code_division_naf"]]:
+            out[r["code_division_naf"]].append(r["code_rome"])
+    return dict(out)
