@@ -142,6 +142,8 @@ class RequestRouted(Event):
     fallback_email: str | None = None  # académie fallback when nothing relevant was found
     unroutable: bool = False
     explanation: str = ""
+    # What each typed job was understood as, in French: « boulangé » → Boulanger / Boulangère (D1102) → CAP …
+    understood: list[str] = []
 
 
 class RequestFollowUp(Event):

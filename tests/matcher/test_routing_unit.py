@@ -22,13 +22,13 @@ def uais(decision):
 
 
 def test_job_title_resolution_accepts_rome_codes_genders_and_free_text():
-    model = CatalogReadModel(make_snapshot())
-    assert model.resolve_job("boulanger") == {"D1102"}
-    assert model.resolve_job("Boulangère") == {"D1102"}
-    assert model.resolve_job("d1102") == {"D1102"}
-    assert model.resolve_job("électricien du bâtiment") == {"F1602"}
-    assert model.resolve_job("boulangerie") == {"D1102"}
-    assert model.resolve_job("astronaute") == frozenset()
+    resolver = CatalogReadModel(make_snapshot()).resolver
+    assert resolver.understand("boulanger").romes == ["D1102"]
+    assert resolver.understand("Boulangère").romes == ["D1102"]
+    assert resolver.understand("d1102").romes == ["D1102"]
+    assert resolver.understand("électricien du bâtiment").romes[0] == "F1602"
+    assert resolver.understand("boulangerie").romes == ["D1102"]
+    assert resolver.understand("astronaute").status == "inconnu"
 
 
 def test_bakery_reaches_nearest_relevant_lycees_lead_first():

@@ -59,8 +59,10 @@ def coverage(model: CatalogReadModel, communes: CommuneIndex, *, reach_km: float
     for i, p in enumerate(places):
         grid[(p.territory, int(p.latitude // PLACE_DEG), int(p.longitude // PLACE_DEG))].append(i)
     taught: dict[str, set[str]] = defaultdict(set)  # rome -> uais
-    for rome, cfds in model.rome_cfds.items():
-        for cfd in cfds:
+    for rome in model.resolver.rome_labels:
+        # Formations that really train for the job (the resolver's links, weak and first-year ones left out).
+        for cfd in (c for c, link in model.resolver.links.for_rome(rome).items()
+                    if link.weight >= 0.5 and not link.common_first_year):
             for cell_lycees in model.cfd_grid.get(cfd, {}).values():
                 taught[rome].update(ly.uai for ly in cell_lycees)
     covered: dict[str, set[int]] = {}

@@ -17,7 +17,15 @@ from services.matcher import repository as repo
 from services.matcher.config import MatcherSettings
 from services.matcher.models import Assignment, RoutedRequest, RoutingDecision, utcnow
 from services.matcher.service.readmodel import CatalogReadModel
-from services.matcher.service.routing import Candidate, Decision, RecipientPlan, RoutingQuery, decide, select
+from services.matcher.service.routing import (
+    Candidate,
+    Decision,
+    RecipientPlan,
+    RoutingQuery,
+    decide,
+    select,
+    understood_paths,
+)
 from shared.db import insert_rows
 from shared.events import (
     AssignmentChanged,
@@ -34,6 +42,7 @@ from shared.outbox import add_to_outbox, delete_published_about
 # A transfer keeps the lead role with the colleague it names (the notifier puts the colleague in the
 # thread under the same assignment): only a decline or an expired deadline moves the lead elsewhere.
 ESCALATING_STATUSES = {"declined", "expired"}
+COPY_MARGIN = 0.1  # a copy recipient leads after a decline when it is this much more relevant than the next candidate
 
 
 @dataclass(slots=True)
@@ -139,13 +148,15 @@ def recipient_of(row: Assignment) -> RoutedRecipient:
 
 
 def routed_event(req: RequestSubmitted, routing_id: str, kind: str, academie: str | None,
-                 recipients: list[RoutedRecipient], explanation: str, fallback: str | None) -> RequestRouted:
+                 recipients: list[RoutedRecipient], explanation: str, fallback: str | None,
+                 understood: list[str] | None = None) -> RequestRouted:
     return RequestRouted(
         correlation_id=req.correlation_id, request_id=req.request_id, routing_id=uuid.UUID(routing_id),
         submitted_at=req.submitted_at, kind=kind, needs=req.needs, academie=academie,  # type: ignore[arg-type]
         company_name=req.company_name, contact=req.contact, jobs=req.jobs, message=req.message,
         places=req.places, period=req.period, commune_name=req.location.commune_name,
         recipients=recipients, fallback_email=fallback, unroutable=not recipients, explanation=explanation,
+        understood=understood or [],
     )
 
 
@@ -190,7 +201,7 @@ def route_submitted(session: Session, event: RequestSubmitted, model: CatalogRea
     if decision.unroutable:
         repo.open_review(session, request_id, "unroutable", academie, fallback)
     add_to_outbox(session, routed_event(event, routing_id, "initial", academie, assignments,
-                                        decision.explanation, fallback))
+                                        decision.explanation, fallback, decision.paths))
     outcome = "unroutable" if decision.unroutable else "routed"
     return Outcome(outcome, need, academie or "inconnue", len(assignments), delay, elapsed)
 
@@ -222,6 +233,13 @@ def escalate(session: Session, event: AssignmentChanged, model: CatalogReadModel
     for cand in candidates:
         cand.chosen, cand.skipped = False, None
     plans = select(candidates, 1, excluded_rbes=tried_rbes, excluded_families=tried_families)
+    relevance = {c.uai: c.relevance for c in candidates}
+    pending = sorted((a for a in existing if a.id != row.id and a.status == "pending"),
+                     key=lambda a: (-_relevance_of(a.uais.split(","), relevance), a.created_at))
+    copy_first = bool(plans and pending) and (
+        _relevance_of(pending[0].uais.split(","), relevance) > _relevance_of(plans[0].uais, relevance) + COPY_MARGIN)
+    if copy_first:
+        plans = []  # a copy recipient training for the job itself leads before a looser untried candidate
     routing_id = str(uuid.uuid4())
     if plans:
         new = _store_assignments(session, row.request_id, routing_id, plans, candidates, now)
@@ -229,12 +247,15 @@ def escalate(session: Session, event: AssignmentChanged, model: CatalogReadModel
                        "le candidat suivant le mieux classé qui n'avait pas encore été sollicité.")
         fallback = None
     else:
-        promoted = next((a for a in existing if a.id != row.id and a.status == "pending"), None)
+        promoted = pending[0] if pending else None
         if promoted is not None:
             promoted.role, promoted.updated_at = "lead", now
             repo.add(session, promoted)
             new = [recipient_of(promoted)]
-            explanation = f"Plus de candidat non sollicité : {json.loads(promoted.lycees)[0]} devient référent principal."
+            name = json.loads(promoted.lycees)[0]
+            explanation = (f"{name}, déjà en copie, forme au métier demandé mieux que les candidats restants : "
+                           "il devient référent principal." if copy_first else
+                           f"Plus de candidat non sollicité : {name} devient référent principal.")
             fallback = None
         else:
             new = []
@@ -247,8 +268,13 @@ def escalate(session: Session, event: AssignmentChanged, model: CatalogReadModel
         candidates=json.dumps([c.as_json() for c in candidates], ensure_ascii=False),
         romes=previous.romes if previous else "",
     ))
-    add_to_outbox(session, routed_event(request, routing_id, "escalation", academie, new, explanation, fallback))
+    paths = understood_paths(model, request.jobs, request.naf) if model is not None else []
+    add_to_outbox(session, routed_event(request, routing_id, "escalation", academie, new, explanation, fallback, paths))
     return Outcome("escalated", need, academie or "inconnue", len(new))
+
+
+def _relevance_of(uais: list[str], relevance: dict[str, float]) -> float:
+    return max((relevance.get(u, 0.0) for u in uais), default=0.0)
 
 
 def _candidate_from_json(data: dict) -> Candidate:

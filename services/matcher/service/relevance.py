@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.matcher.service.readmodel import CatalogReadModel, LyceeView
+from shared.jobs.wanted import INFERRED_OFFER, Wanted, offer_relevance, resolve_wanted
 
 JOB_NEEDS = {"pfmp", "apprentissage", "recrutement"}
 NEED_SERVICE_LABELS = {
@@ -25,42 +26,16 @@ class Match:
     welcomes_service: bool = False
 
 
-@dataclass(slots=True)
-class Wanted:
-    """What the request asks for, resolved once."""
-
-    romes: frozenset[str]
-    from_sector: bool  # the ROME codes come from the NAF sector only
-    unresolved_jobs: list[str]
-    cfd_romes: dict[str, set[str]]
-
-
-def resolve_wanted(model: CatalogReadModel, jobs: list[str], naf: str | None) -> Wanted:
+def wanted_for(model: CatalogReadModel, jobs: list[str], naf: str | None) -> Wanted:
+    """The request's jobs resolved once per (jobs, NAF) and snapshot (``shared.jobs``)."""
     key = (tuple(jobs), naf)
     cached = model.wanted_cache.get(key)
     if cached is None:
-        cached = _resolve_wanted(model, jobs, naf)
+        cached = resolve_wanted(model.resolver, jobs, naf)
         if len(model.wanted_cache) > 4096:
             model.wanted_cache.clear()
         model.wanted_cache[key] = cached
     return cached
-
-
-def _resolve_wanted(model: CatalogReadModel, jobs: list[str], naf: str | None) -> Wanted:
-    romes: set[str] = set()
-    unresolved = []
-    for job in jobs:
-        found = model.resolve_job(job)
-        if found:
-            romes |= found
-        else:
-            unresolved.append(job)
-    from_sector = False
-    if not romes and naf:
-        division = "".join(c for c in naf if c.isdigit())[:2]
-        romes = set(model.naf_romes.get(division, ()))
-        from_sector = bool(romes)
-    return Wanted(frozenset(romes), from_sector, unresolved, model.cfds_for_romes(romes))
 
 
 def _track_factor(need: str, lycee: LyceeView, tracks: frozenset[str]) -> float:
@@ -75,28 +50,25 @@ def _track_factor(need: str, lycee: LyceeView, tracks: frozenset[str]) -> float:
     return 0.8  # any track shows the trade is close
 
 
-def match_need(need: str, lycee: LyceeView, wanted: Wanted, specificity: dict[str, float]) -> Match | None:
-    """How relevant one lycée is for one need (None when it is not)."""
+def match_need(need: str, lycee: LyceeView, wanted: Wanted, *, first_year: bool = False) -> Match | None:
+    """How relevant one lycée is for one need (None when it is not). A "2nde commune" counts only for
+    PFMP, and a speciality only inferred from one for any need, both only when the caller says no lycée
+    listing the trade itself is within reach (``first_year``)."""
     m = Match(lycee)
     m.welcomes_service = need in lycee.services
-    if wanted.romes:
-        covered: set[str] = set()
-        best_track = 0.0
-        offers, wanted_cfds = lycee.offers, wanted.cfd_romes
-        common = ([c for c in wanted_cfds if c in offers] if len(wanted_cfds) < len(offers)
-                  else [c for c in offers if c in wanted_cfds])
-        for cfd in common:
-            romes, tracks = wanted_cfds[cfd], offers[cfd]
-            factor = _track_factor(need, lycee, tracks) * specificity.get(cfd, 0.85)
-            if factor <= 0:
-                continue
-            m.cfds.add(cfd)
-            covered |= romes
-            best_track = max(best_track, factor)
-        if covered:
-            denominator = min(len(wanted.romes), 3) if wanted.from_sector else len(wanted.romes)
-            coverage = min(1.0, len(covered) / denominator)
-            m.relevance = coverage * best_track * (0.8 if wanted.from_sector else 1.0)
+    if wanted.per_job:
+        offers, inferred = lycee.offers, lycee.inferred
+
+        def fit(cfd: str) -> float:
+            factor = _track_factor(need, lycee, offers[cfd])
+            if cfd in inferred:  # only known through the lycée's "2nde commune": like one
+                return factor * INFERRED_OFFER if first_year else 0.0
+            return factor
+
+        relevance, cfds = offer_relevance(wanted, offers, first_year=first_year and need == "pfmp", factor=fit)
+        if relevance > 0:
+            m.cfds = cfds
+            m.relevance = relevance  # a sector's jobs already weigh less (shared.jobs)
     if need not in JOB_NEEDS and m.welcomes_service:
         m.relevance = min(1.0, max(m.relevance, 0.5) + (0.2 if m.cfds else 0.0))
     if m.relevance <= 0:

@@ -16,9 +16,13 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from services.matcher.service.readmodel import CatalogReadModel, LyceeView
-from services.matcher.service.relevance import Match, Wanted, resolve_wanted
+from services.matcher.service.relevance import Match, wanted_for
 from services.matcher.service.search import nearest_relevant
 from shared.geo import haversine_km
+from shared.jobs import Understanding
+from shared.jobs.wanted import Wanted
+
+RELEVANCE_FLOOR = 0.5  # below: a weak link, used only when nothing better is within the largest radius
 
 
 @dataclass(slots=True)
@@ -88,6 +92,9 @@ class Decision:
     explanation: str
     unroutable: bool = False
     unresolved_jobs: list[str] = field(default_factory=list)
+    understood: list[dict] = field(default_factory=list)  # per typed job: what it was understood as
+    paths: list[str] = field(default_factory=list)  # the same in French: « boulangé » → Boulanger … → CAP …
+    first_year_only: bool = False  # only "2nde commune" lycées were within reach
 
 
 def radius_steps(query: RoutingQuery, steps: list[int]) -> list[int]:
@@ -114,13 +121,16 @@ def _score(m: Match, distance: float, radius: float, load: int, preferred: str |
 
 
 def rank(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, radius: float,
-         loads: Mapping[str, int], today: date, memo: dict | None = None, limit: int = 30) -> list[Candidate]:
+         loads: Mapping[str, int], today: date, memo: dict | None = None, limit: int = 30,
+         first_year: bool = False, floor: float = 0.0) -> list[Candidate]:
     """Candidates best first: the best ``limit`` askable ones, plus the blocked ones ranked among them,
     each explained."""
+    memo = {} if memo is None else memo
     found = nearest_relevant(
         model, query.needs, wanted, query.territory, query.latitude, query.longitude, radius, loads=loads,
-        today=today, limit=limit, memo={} if memo is None else memo, preferred=query.preferred_uai,
-        score=lambda m, d, load: _score(m, d, radius, load, query.preferred_uai),
+        today=today, limit=limit, memo=memo.setdefault(first_year, {}), preferred=query.preferred_uai,
+        score=lambda m, d, load: _score(m, d, radius, load, query.preferred_uai), first_year=first_year,
+        min_relevance=floor,
     )
     out: list[Candidate] = []
     askable = 0
@@ -133,20 +143,22 @@ def rank(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, radius: f
             # The grid search uses a flat-earth distance, off by up to ~1 % at 150 km: the radius
             # promised to the company is checked on the great-circle distance that is reported.
             continue
-        cand = _explained(model, query, m, round(distance, 1), score, loads.get(ly.uai, 0), today)
+        cand = _explained(model, query, wanted, m, round(distance, 1), score, loads.get(ly.uai, 0), today)
         askable += cand.blocked is None
         out.append(cand)
     return out
 
 
-def _explained(model: CatalogReadModel, query: RoutingQuery, m: Match, distance: float, score: float,
-               load: int, today: date) -> Candidate:
+def _explained(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, m: Match, distance: float,
+               score: float, load: int, today: date) -> Candidate:
     ly = m.lycee
-    spec = model.formation_specificity
-    formations = [(c, model.formation_label(c)) for c in sorted(m.cfds, key=lambda c: (-spec.get(c, 0.0), c))][:6]
+    weights = wanted.cfd_weights
+    formations = [(c, model.formation_label(c)) for c in sorted(m.cfds, key=lambda c: (-weights.get(c, 0.0), c))][:6]
     reasons = []
     if formations:
         reasons.append("forme aux métiers demandés : " + ", ".join(label for _, label in formations[:3]))
+        if all(c in ly.inferred or _first_year(wanted, c) for c, _ in formations):
+            reasons.append("formation déduite de sa seconde commune (famille de métiers)")
     reasons.append(f"à {km(distance)}")
     reasons.extend(m.reasons)
     if query.preferred_uai == ly.uai:
@@ -168,6 +180,10 @@ def _explained(model: CatalogReadModel, query: RoutingQuery, m: Match, distance:
             cand.rbe_id, cand.rbe_email, cand.rbe_name, cand.is_generic_contact = contact
             cand.reasons.append("référent absent : son suppléant est prévenu")
     return cand
+
+
+def _first_year(wanted: Wanted, cfd: str) -> bool:
+    return any(cfd in links and links[cfd].common_first_year for links in wanted.per_job)
 
 
 def select(candidates: list[Candidate], k: int, excluded_rbes: set[str] = frozenset(),
@@ -210,34 +226,69 @@ def select(candidates: list[Candidate], k: int, excluded_rbes: set[str] = frozen
 
 def decide(model: CatalogReadModel, query: RoutingQuery, *, k: int, steps: list[int],
            loads: Mapping[str, int], today: date, keep: int = 20) -> Decision:
-    wanted = resolve_wanted(model, query.jobs, query.naf)
+    wanted = wanted_for(model, query.jobs, query.naf)
     ranked: list[Candidate] = []
     recipients: list[RecipientPlan] = []
     radius: float | None = None
     memo: dict = {}
-    for radius in radius_steps(query, steps):
-        ranked = rank(model, query, wanted, radius, loads, today, memo, limit=max(keep, 3 * k))
-        recipients = select(ranked, k)
-        if sum(len(r.uais) for r in recipients) >= k:
-            break  # widen while fewer than K lycées are found, so coordination has its K options
+    first_year = False
+    limit = max(keep, 3 * k)
+    # Weak links (a diploma only one source names against the other, a neighbouring fiche's) never fill
+    # the K places while a lycée that really trains for the job lies within the largest radius.
+    for floor in (RELEVANCE_FLOOR, 0.0):
+        for radius in radius_steps(query, steps):
+            ranked = rank(model, query, wanted, radius, loads, today, memo, limit=limit, floor=floor)
+            if not ranked and wanted.per_job:
+                # A "2nde commune" (PFMP), or a speciality only inferred from one, only where no lycée
+                # listing the trade itself is within this step.
+                ranked = rank(model, query, wanted, radius, loads, today, memo, limit=limit, first_year=True,
+                              floor=floor)
+                first_year = bool(ranked)
+            recipients = select(ranked, k)
+            if sum(len(r.uais) for r in recipients) >= k:
+                break  # widen while fewer than K lycées are found, so coordination has its K options
+        if recipients:
+            break
     kept = [c for c in ranked if c.chosen] + [c for c in ranked if not c.chosen][: max(keep - k, 0)]
     decision = Decision(
-        recipients=recipients, candidates=kept, radius_km=radius, romes=sorted(wanted.romes),
+        recipients=recipients, candidates=kept, radius_km=radius, romes=wanted.romes,
         academie=query.academie, explanation="", unroutable=not recipients, unresolved_jobs=wanted.unresolved_jobs,
+        understood=[understood_json(u) for u in wanted.understood], first_year_only=first_year,
+        paths=[_path(u) for u in wanted.understood],
     )
     decision.explanation = explain(model, query, decision, wanted)
     return decision
 
 
+def understood_paths(model: CatalogReadModel, jobs: list[str], naf: str | None) -> list[str]:
+    return [_path(u) for u in wanted_for(model, jobs, naf).understood]
+
+
+def understood_json(u: Understanding) -> dict:
+    best = sorted(u.formations.values(), key=lambda f: (-f.weight, f.label))[:3]
+    return {"text": u.text, "status": u.status, "message": u.message, "romes": u.romes,
+            "formations": [{"cfd": f.cfd, "label": f.label, "why": f.why} for f in best]}
+
+
+def _path(u: Understanding) -> str:
+    """« boulangé » → Boulanger / Boulangère (D1102) → CAP Boulanger (Certif Info (rang 1) et ONISEP)."""
+    if u.status == "inconnu":
+        return f"« {u.text[:60]} » non reconnu"
+    jobs = ", ".join(f"{j.label} ({j.rome})" for j in u.jobs[:3]) or u.summary
+    best = sorted(u.formations.values(), key=lambda f: (-f.weight, f.label))[:2]
+    diplomas = ", ".join(f"{f.label} ({f.why})" for f in best)
+    head = "secteur d'activité" if u.from_sector else f"« {u.text[:60]} »"
+    return f"{head} → {jobs}" + (f" → {diplomas}" if diplomas else "")
+
+
 def explain(model: CatalogReadModel, query: RoutingQuery, decision: Decision, wanted: Wanted) -> str:
     where = query.commune_name or "la commune de l'entreprise"
-    jobs = ", ".join(f"{model.rome_labels.get(r, r)} ({r})" for r in decision.romes[:5])
-    if wanted.from_sector:
-        asked = f"métiers typiques du secteur d'activité : {jobs}"
-    elif jobs:
-        asked = f"métiers : {jobs}"
+    if wanted.understood:
+        asked = "compris : " + " ; ".join(_path(u) for u in wanted.understood)
     else:
         asked = "besoins : " + ", ".join(query.needs)
+    if decision.first_year_only:
+        asked += " ; aucun lycée formant au métier lui-même à cette distance : lycées de la seconde commune de la famille"
     if decision.unroutable:
         return (f"Aucun lycée pertinent à moins de {decision.radius_km or 0:.0f} km de {where} ({asked}). "
                 "La demande est confiée au contact de l'académie et placée en file de revue.")

@@ -18,7 +18,8 @@ from collections.abc import Callable, Mapping
 from datetime import date
 
 from services.matcher.service.readmodel import CatalogReadModel, LyceeView, cells_by_distance
-from services.matcher.service.relevance import JOB_NEEDS, Match, Wanted, match_need
+from services.matcher.service.relevance import JOB_NEEDS, Match, match_need
+from shared.jobs.wanted import Wanted
 
 Scorer = Callable[[Match, float, int], float]
 MAX_EXAMINED = 600
@@ -40,16 +41,18 @@ def is_blocked(ly: LyceeView, load: int, today: date) -> bool:
 def nearest_relevant(model: CatalogReadModel, needs: list[str], wanted: Wanted, territory: str, lat: float,
                      lon: float, radius: float, *, loads: Mapping[str, int], today: date, score: Scorer,
                      limit: int, memo: dict[str, Match | None], preferred: str | None = None,
-                     max_examined: int = MAX_EXAMINED) -> list[tuple[float, float, Match]]:
-    """(score, distance_km, match) for the best-scored relevant lycées within ``radius``, best first."""
-    grids = [model.cfd_grid[c] for c in wanted.cfd_romes if c in model.cfd_grid]
+                     max_examined: int = MAX_EXAMINED, first_year: bool = False,
+                     min_relevance: float = 0.0) -> list[tuple[float, float, Match]]:
+    """(score, distance_km, match) for the best-scored relevant lycées within ``radius``, best first.
+    ``first_year``: a "2nde commune" counts too (the caller found no lycée teaching the trade)."""
+    cfds = wanted.specific_cfds() + (wanted.first_year_cfds() if first_year else [])
+    grids = [model.cfd_grid[c] for c in cfds if c in model.cfd_grid]
     if any(n not in JOB_NEEDS for n in needs):
         grids.append(model.service_grid)
     services_possible = bool(model.declared_services & set(needs))
     non_job = any(n not in JOB_NEEDS for n in needs) and services_possible
-    # Relevance can never exceed the best specificity among the wanted formations (x 0.8 for a sector).
-    best_spec = max((model.formation_specificity.get(c, 0.85) for c in wanted.cfd_romes), default=1.0)
-    max_relevance = 1.0 if non_job else best_spec * (0.8 if wanted.from_sector else 1.0)
+    # Relevance (a mean of formation weights) never exceeds the best weight among the wanted formations.
+    max_relevance = 1.0 if non_job else max((wanted.cfd_weights[c] for c in cfds), default=1.0)
     examined = 0
     kx = 111.32 * math.cos(math.radians(lat))
     cells = cells_by_distance(territory, lat, lon, radius, model.occupied_cells)
@@ -64,13 +67,13 @@ def nearest_relevant(model: CatalogReadModel, needs: list[str], wanted: Wanted, 
         else:
             m = None
             for need in needs:
-                cand = match_need(need, ly, wanted, model.formation_specificity)
+                cand = match_need(need, ly, wanted, first_year=first_year)
                 if cand and (m is None or cand.relevance > m.relevance):
                     if m is not None:
                         cand.cfds |= m.cfds
                     m = cand
             memo[ly.uai] = m
-        if m is None:
+        if m is None or m.relevance < min_relevance:
             return
         load = loads.get(ly.uai, 0)
         s = score(m, d, load)

@@ -38,7 +38,9 @@ def _summary(event: RequestRouted) -> str:
     return json.dumps({
         "jobs": event.jobs, "places": event.places, "period": event.period, "commune": event.commune_name,
         "message": event.message, "contact_name": event.contact.name, "contact_phone": event.contact.phone,
-        "contact_email": event.contact.email, "explanation": event.explanation,
+        "contact_email": event.contact.email, "explanation": event.explanation, "understood": event.understood,
+        # Why each RBE was chosen (their lycées' diplomas for the job, distance), shown in their own email.
+        "why": {r.rbe_email.strip().lower(): r.reasons[:4] for r in event.recipients},
     }, ensure_ascii=False)
 
 
