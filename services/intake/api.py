@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from services.intake import metrics, repository
-from services.intake.context import Ctx, IntakeContext, get_context
-from services.intake.schemas import ErrorOut, ImpactOut, StatusOut, SubmitOut, Suggestion
+from services.intake.context import Ctx, IntakeContext, get_context, unknown_jobs
+from services.intake.schemas import ErrorOut, ImpactOut, StatusOut, SubmitOut, Suggestion, UnderstoodOut
 from services.intake.service import impact as impact_service
 from services.intake.service.retention import erase
 from services.intake.service.submission import IdempotencyConflict, RateLimited, body_hash
@@ -78,7 +78,10 @@ async def create_request(
 ):
     data = payload.model_dump(mode="json")
     idempotency = (idempotency_key, body_hash(data)) if idempotency_key else None
+    understood = await ctx.understood(payload.jobs, payload.naf)
     try:
+        if unknown := unknown_jobs(understood):
+            raise InvalidRequest(unknown)
         submitted = await ctx.accept(data, "api", request.state.correlation_id, idempotency)
     except InvalidRequest as exc:
         metrics.rejected("api", "validation")
@@ -93,7 +96,9 @@ async def create_request(
                             status_code=409)
     return JSONResponse(
         SubmitOut(request_id=submitted.request_id, status_url=ctx.status_url(submitted.token),
-                  status_api_url=f"{ctx.base_url}/api/v1/suivi/{submitted.token}").model_dump(),
+                  status_api_url=f"{ctx.base_url}/api/v1/suivi/{submitted.token}",
+                  understood=[UnderstoodOut(**u.as_json()) for u in understood or []],
+                  understanding_checked=understood is not None).model_dump(),
         status_code=202,
     )
 
@@ -192,6 +197,16 @@ async def autocomplete_jobs(ctx: Ctx, q: Annotated[str, Query(max_length=100)] =
     if len(q.strip()) < 2:
         return []
     return await _from_catalog(ctx, "/api/v1/metiers", q.strip()) or []
+
+
+@router.get("/autocomplete/comprendre", response_model=UnderstoodOut | None, tags=["saisie"],
+            summary="Ce que le service comprend d'un métier saisi (« Nous avons compris… »), relayé depuis le catalogue")
+async def understand_job(ctx: Ctx, q: Annotated[str, Query(max_length=120)] = "",
+                         naf: Annotated[str | None, Query(max_length=10)] = None):
+    if len(q.strip()) < 2:
+        return None
+    found = await ctx.understood([q], naf)
+    return UnderstoodOut(**found[0].as_json()) if found else None
 
 
 @router.get("/autocomplete/communes", response_model=list[Suggestion], tags=["saisie"],

@@ -32,6 +32,7 @@ from services.intake.service.validation import (
     qualify,
     raw_deep_errors,
 )
+from services.intake.understanding import JobUnderstanding, JobUnderstood
 from shared.db import unit_of_work
 from shared.geo import CommuneIndex
 from shared.logging import correlation_scope, get_logger
@@ -55,12 +56,19 @@ class IntakeContext:
     _db_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     _http: httpx.AsyncClient | None = field(default=None, repr=False)
     _group: GroupCommit | None = field(default=None, repr=False)
+    _jobs: JobUnderstanding | None = field(default=None, repr=False)
 
     @property
     def http(self) -> httpx.AsyncClient:
         if self._http is None or self._http.is_closed:
             self._http = httpx.AsyncClient(headers={"User-Agent": "monlyceepro-intake"})
         return self._http
+
+    async def understood(self, jobs: list[str], naf: str | None = None) -> list[JobUnderstood] | None:
+        """What the catalog's job resolver understands of each typed job; None if it could not be asked."""
+        if self._jobs is None:
+            self._jobs = JobUnderstanding(self.settings.catalog_url, self.settings.catalog_timeout_s)
+        return await self._jobs.all(self.http, jobs, naf)
 
     async def run_db(self, fn: Callable[..., T], *args: Any) -> T:
         if self._db_pool is None:
@@ -205,6 +213,12 @@ class IntakeContext:
         if self._group is None:
             self._group = GroupCommit(self._write_batch, max_batch=self.settings.accept_batch_max)
         return await self._group.submit(Accepting(self.qualify(data), channel, correlation_id))
+
+
+def unknown_jobs(understood: list[JobUnderstood] | None, field_prefix: str = "jobs") -> list[FieldError]:
+    """A job the resolver does not know is never accepted silently: the company is asked to say it again."""
+    return [FieldError(f"{field_prefix}.{i}", u.message) for i, u in enumerate(understood or [])
+            if u.status == "inconnu"]
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,21 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
+class UnderstoodOut(BaseModel):
+    text: str = Field(description="Métier tel que saisi")
+    status: str = Field(description="compris, corrige (faute de frappe probable), vague ou inconnu")
+    message: str = Field(description="« Nous avons compris : Boulanger / Boulangère. »")
+    correction: str | None = Field(default=None, description="Proposition quand le texte semble mal orthographié")
+
+
 class SubmitOut(BaseModel):
     request_id: str = Field(description="Identifiant de la demande")
     status_url: str = Field(description="Page de suivi privée (HTML ; JSON avec Accept: application/json)")
     status_api_url: str = Field(description="Suivi au format JSON")
     message: str = "Demande reçue : elle va être transmise aux lycées professionnels concernés."
+    understood: list[UnderstoodOut] = Field(default=[], description="Ce que le service a compris de chaque métier saisi")
+    understanding_checked: bool = Field(
+        default=True, description="Faux si le catalogue n'a pas pu être consulté : les métiers sont transmis tels quels")
 
 
 class FieldErrorOut(BaseModel):

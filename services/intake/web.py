@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from services.intake import metrics, repository
 from services.intake.api import NOT_FOUND, compute_impact, erase_by_token
-from services.intake.context import Ctx, IntakeContext
+from services.intake.context import Ctx, IntakeContext, unknown_jobs
 from services.intake.form_token import FormTokenProblem, form_token_problem, issue_form_token
 from services.intake.service import impact as impact_service
 from services.intake.service.form import JOB_SLOTS, RADIUS_CHOICES, body_from_form, form_field
@@ -117,6 +117,9 @@ async def submit_form(request: Request, ctx: Ctx) -> Response:
         metrics.rejected("form", timing[0])
         return _form_page(ctx, request, values, status=422, alert=timing[1])
     body, errors = body_from_form(form, form.getlist, ctx.communes)
+    understood = await ctx.understood(list(body.get("jobs") or []), body.get("naf"))
+    if unknown := unknown_jobs(understood):
+        errors.setdefault("metiers", " ".join(e.message for e in unknown))
     try:
         if errors:  # form-only mistakes: show them with every other one, store nothing
             raise InvalidRequest(await ctx.run_db(ctx.problems, body))
@@ -143,7 +146,8 @@ async def confirmation(token: str, request: Request, ctx: Ctx) -> HTMLResponse:
     view = await ctx.run_db(_load_status, ctx, token)
     if view is None:
         return _render(ctx, request, "introuvable.html", 404)
-    return _render(ctx, request, "merci.html", view=view)
+    understood = await ctx.understood(list(view.get("jobs") or []))
+    return _render(ctx, request, "merci.html", view=view, understood=understood or [])
 
 
 @router.get("/suivi/{token}")

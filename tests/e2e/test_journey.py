@@ -52,8 +52,8 @@ def find_and_contact_a_lycee(page, system: System) -> str:
     assert "Boulanger" in page.inner_text("#resultats li >> nth=0")
     screenshot(page, "e2e-2-resultats")
     page.click("#resultats li >> nth=0 >> a")
-    page.wait_for_url(re.compile(r"/lycees/\w{8}$"))
-    uai = page.url.rsplit("/", 1)[1]
+    page.wait_for_url(re.compile(r"/lycees/\w{8}\?metier=boulanger$"))  # the profile knows the job searched
+    uai = page.url.rsplit("/", 1)[1].split("?")[0]
     assert "Contacter le bureau des entreprises" in page.inner_text("#contacter")
     screenshot(page, "e2e-3-fiche-lycee")
     page.click("#contacter")
@@ -62,7 +62,10 @@ def find_and_contact_a_lycee(page, system: System) -> str:
 
 
 def fill_and_send_the_form(page) -> None:
-    assert page.locator("#metier-1").input_value() != ""  # the job comes from the search
+    assert page.locator("#metier-1").input_value() == "boulanger"  # the job searched, carried by the profile
+    # What the service understood, shown before the company sends (same resolver as routing).
+    page.wait_for_function("document.getElementById('metier-1-compris').textContent.includes('Nous avons compris')")
+    assert "Boulanger / Boulangère" in page.inner_text("#metier-1-compris")
     page.set_default_timeout(20_000)
     page.click("label[for=besoin-pfmp]")  # DSFR checkboxes: the label takes the click
     page.fill("#places", "2")

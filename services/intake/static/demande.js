@@ -59,6 +59,43 @@
         .catch(function () { /* catalog down: free text */ });
     }, 200);
   }
+  // « Nous avons compris : … » under each job, from the same resolver that routes the request.
+  var understandTimers = {};
+  function understand(input) {
+    var out = document.getElementById(input.id + "-compris");
+    var q = input.value.trim();
+    if (!out) return;
+    clearTimeout(understandTimers[input.id]);
+    if (q.length < 2) { out.textContent = ""; return; }
+    understandTimers[input.id] = setTimeout(function () {
+      var naf = document.getElementById("naf");
+      var url = "/api/v1/autocomplete/comprendre?q=" + encodeURIComponent(q) +
+        (naf && naf.value.trim() ? "&naf=" + encodeURIComponent(naf.value.trim()) : "");
+      fetch(url, { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (u) {
+          out.textContent = "";
+          if (!u || input.value.trim() !== q) return;
+          out.className = "fr-message mlp-compris " + (u.status === "inconnu" ? "fr-message--error" : "fr-message--info");
+          out.appendChild(document.createTextNode(u.message + " "));
+          if (u.status === "corrige" && u.correction) {
+            var fix = document.createElement("button");
+            fix.type = "button";
+            fix.className = "fr-btn fr-btn--tertiary-no-outline fr-btn--sm";
+            fix.textContent = "Remplacer par « " + u.correction + " »";
+            fix.addEventListener("click", function () { input.value = u.correction; understand(input); input.focus(); });
+            out.appendChild(fix);
+          }
+        })
+        .catch(function () { out.textContent = ""; });
+    }, 350);
+  }
+  form.querySelectorAll("[data-autocomplete=metiers]").forEach(function (input) {
+    input.addEventListener("input", function () { understand(input); });
+    input.addEventListener("change", function () { understand(input); });
+    if (input.value.trim()) understand(input);
+  });
+
   form.querySelectorAll("[data-autocomplete]").forEach(function (input) {
     input.addEventListener("input", function () {
       if (input.getAttribute("data-autocomplete") === "communes") {
