@@ -29,6 +29,18 @@ from shared.geo import load_communes
 JOBS = ["boulanger", "électricien", "cuisinier", "coiffeur", "maçon", "plombier", "vendeur", "serveur",
         "mécanicien automobile", "aide-soignant", "comptable", "menuisier", "boucher", "fleuriste",
         "carrossier", "peintre en bâtiment", "agent de sécurité", "logisticien", "secrétaire", "pâtissier"]
+def typed_jobs() -> list[str]:
+    """Jobs as companies type them (typos, sigles, genders…): the texts of the labelled evaluation set."""
+    import csv
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "tests" / "quality" / "job_cases.csv"
+    if not path.exists():
+        return JOBS
+    with open(path, encoding="utf-8", newline="") as fh:
+        return sorted({row["text"] for row in csv.DictReader(fh)})
+
+
 NAFS = ["10.71C", "43.21A", "56.10A", "47.11B", "45.20A", "96.02A"]
 STEPS = [30, 60, 100, 150]
 
@@ -75,6 +87,7 @@ def synthetic(snapshot: CatalogSnapshot, scale: int, seed: int = 7) -> CatalogSn
 
 def requests(snapshot: CatalogSnapshot, n: int, seed: int = 11) -> list[RoutingQuery]:
     rng = random.Random(seed)
+    jobs_typed = typed_jobs()
     communes = load_communes()
     postcodes = sorted({ly.postal_code for ly in snapshot.lycees if ly.postal_code})
     out = []
@@ -84,7 +97,7 @@ def requests(snapshot: CatalogSnapshot, n: int, seed: int = 11) -> list[RoutingQ
             continue
         t = communes.territoire(commune.departement)
         kind = rng.random()
-        needs, jobs, naf = ["pfmp"], [rng.choice(JOBS)], None
+        needs, jobs, naf = ["pfmp"], [rng.choice(jobs_typed)], None
         if kind < 0.15:
             needs, jobs, naf = ["apprentissage"], [], rng.choice(NAFS)
         elif kind < 0.25:
@@ -118,12 +131,19 @@ def measure(snapshot: CatalogSnapshot, queries: list[RoutingQuery]) -> dict:
         cpu.append((time.process_time() - c0) * 1000)
         wall.append((time.perf_counter() - t0) * 1000)
         unroutable += d.unroutable
+    cold = []  # every job text resolved afresh: the first request of its kind after a snapshot
+    for q in queries:
+        model.wanted_cache.clear()
+        model.resolver.understand.cache_clear()
+        c0 = time.process_time()
+        decide(model, q, k=3, steps=STEPS, loads={}, today=today)
+        cold.append((time.process_time() - c0) * 1000)
     del model
     gc.unfreeze()
     return {"lycees": lycees, "build_s": build_s, "memory_mib": memory / 2**20,
             "p50": percentile(cpu, 50), "p95": percentile(cpu, 95), "p99": percentile(cpu, 99),
             "wall_p50": percentile(wall, 50), "wall_p95": percentile(wall, 95),
-            "max": max(wall), "unroutable": unroutable, "n": len(queries)}
+            "max": max(wall), "unroutable": unroutable, "n": len(queries), "cold_p95": percentile(cold, 95)}
 
 
 def main() -> None:
@@ -142,23 +162,25 @@ def main() -> None:
         print(f"x{scale:<4} lycées={result['lycees']:>7}  build={result['build_s']:.1f}s  "
               f"read model≈{result['memory_mib']:.0f} MiB  CPU p50={result['p50']:.2f} ms  p95={result['p95']:.2f} ms  "
               f"p99={result['p99']:.2f} ms  | wall p50={result['wall_p50']:.2f} ms  p95={result['wall_p95']:.2f} ms  "
-              f"max={result['max']:.1f} ms", flush=True)
+              f"max={result['max']:.1f} ms  | cold CPU p95={result['cold_p95']:.2f} ms", flush=True)
         gc.collect()
     real_p95 = rows[0]["p95"]
     table = ["| catalog | lycées (located) | read model build | read model memory | CPU p50 | CPU p95 | CPU p99 "
-             "| wall p50 | wall p95 | wall max | CPU p95 vs real |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| wall p50 | wall p95 | wall max | CPU p95 vs real | cold CPU p95 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         name = "real" if r["scale"] == 1 else f"synthetic x{r['scale']}"
         table.append(f"| {name} | {r['lycees']:,} | {r['build_s']:.1f} s | {r['memory_mib']:.0f} MiB | "
                      f"{r['p50']:.2f} ms | {r['p95']:.2f} ms | {r['p99']:.2f} ms | {r['wall_p50']:.2f} ms | "
-                     f"{r['wall_p95']:.2f} ms | {r['max']:.1f} ms | x{r['p95'] / real_p95:.1f} |")
+                     f"{r['wall_p95']:.2f} ms | {r['max']:.1f} ms | x{r['p95'] / real_p95:.1f} | {r['cold_p95']:.2f} ms |")
     body = "\n".join(table) + f"""
 
 {args.requests} routing decisions per catalog (the same requests on every scale: postal codes of lycées'
-communes, 20 common jobs, 15 % sector-only NAF requests, 10 % job-independent needs with a job, 10 %
+communes, jobs typed as in the labelled evaluation set (tests/quality/job_cases.csv: typos, sigles, genders,
+child fiches, vague requests), 15 % sector-only NAF requests, 10 % job-independent needs with a job, 10 %
 apprentices), k=3, radius steps {STEPS} km, in-memory decision only (no database write).
-Targets: p95 < 10 ms on the real catalog and < 3x that (30 ms) at 100x.
+Targets: p95 < 10 ms on the real catalog and < 3x that (30 ms) at 100x. "Cold": the same decisions with
+the job resolver's caches emptied before each one (the first request for a job text after a snapshot).
 Build time and memory are measured under `tracemalloc`, which slows the build about 2x.
 CPU time (`time.process_time`) is the figure to read: the machine was shared with other test runs
 (load average above the core count), which inflates wall-clock times; both are shown.

@@ -1,0 +1,100 @@
+"""The one job resolver on the real vocabulary (data/ through the catalog's loader and snapshot)."""
+
+from __future__ import annotations
+
+import pytest
+
+CAP_BOULANGER, CAPA_SAPVER = "50022137", "50321401"
+
+
+@pytest.fixture(scope="module")
+def resolver(real_catalog):
+    return real_catalog.model.resolver
+
+
+def taught(resolver, understanding) -> list[str]:
+    links = sorted(understanding.formations.values(), key=lambda f: -f.weight)
+    return [f.label for f in links if f.cfd in resolver.links.taught_cfds]
+
+
+@pytest.mark.parametrize("text", ["boulanger", "Boulangère", "BOULANGERS", "boulangerie", "CAP boulanger", "D1102"])
+def test_ways_of_writing_boulanger_resolve_to_the_trade(resolver, text):
+    u = resolver.understand(text)
+    assert u.romes[0] == "D1102" and u.status == "compris"
+    assert CAP_BOULANGER in u.formations and u.formations[CAP_BOULANGER].weight == 1.0
+
+
+def test_a_typo_is_understood_and_the_correction_offered(resolver):
+    u = resolver.understand("boulangé")
+    assert u.status == "corrige" and u.romes == ["D1102"] and u.correction == "boulanger"
+    assert "Vouliez-vous dire « boulanger »" in u.message
+
+
+def test_a_certif_info_link_onisep_disagrees_with_weighs_little(resolver):
+    # Certif Info puts a CAPA « services aux personnes et vente en espace rural » first for Boulanger.
+    link = resolver.understand("boulanger").formations.get(CAPA_SAPVER)
+    assert link is None or link.weight < 0.5
+
+
+@pytest.mark.parametrize("text, rome, word", [
+    ("peintre automobile", "I1609", "peinture"),               # child fiche, parent I1606
+    ("employé de restauration collective", "G1607", "restauration"),  # child fiche, parent G1603
+    ("pizzaïolo", "G1604", "cuisine"),                          # a fiche with no diploma: its domain's
+])
+def test_child_fiches_reach_the_formations_lycees_teach(resolver, text, rome, word):
+    u = resolver.understand(text)
+    assert rome in u.romes
+    assert any(word in label.lower() for label in taught(resolver, u)[:6]), taught(resolver, u)[:6]
+
+
+def test_a_solar_installer_does_not_reach_roofing_first(resolver):
+    u = resolver.understand("installateur photovoltaïque")
+    assert u.romes[0] == "F1610"
+    assert "couvreur" not in taught(resolver, u)[0].lower()
+
+
+def test_a_shop_assistant_is_not_a_warehouse_picker(resolver):
+    u = resolver.understand("vendeuse en magasin")
+    assert not {"N1103", "N1110"} & set(u.romes)
+
+
+@pytest.mark.parametrize("text, label", [
+    ("MELEC", "électricité"), ("bac pro MELEC", "électricité"), ("CAP AEPE", "petite enfance"),
+    ("ASSP", "soins et services"), ("bac pro SN", "cybersécurité"),
+])
+def test_sigles_name_their_diploma(resolver, text, label):
+    u = resolver.understand(text)
+    best = [f for f in u.formations.values() if f.weight >= 0.9]  # a renovated diploma (« SN » → CIEL) too
+    assert any(label in f.label.lower() for f in best), [f.label for f in best]
+
+
+def test_conductor_sigles_name_the_job(resolver):
+    assert resolver.understand("chauffeur SPL").romes[0].startswith("N41")
+
+
+def test_unknown_text_is_said_unknown_never_guessed(resolver):
+    u = resolver.understand("xqzwv")
+    assert u.status == "inconnu" and not u.formations
+    assert u.message.startswith("Métier non reconnu")
+
+
+def test_naf_reweights_typed_jobs_and_never_adds_one(resolver):
+    plain = resolver.understand("vendeur")
+    food = resolver.understand("vendeur", "10")  # industries alimentaires
+    assert set(food.romes) <= set(r.rome for r in plain.jobs + plain.alternatives)
+    assert resolver.sector("10").from_sector and resolver.sector("10").formations
+
+
+def test_autocomplete_suggests_taught_jobs_first_from_a_prefix(resolver):
+    found = resolver.suggest("boula")
+    assert found and found[0].rome == "D1102" and found[0].taught
+
+
+def test_every_title_of_a_taught_job_reaches_a_taught_formation(resolver):
+    """Coverage on the real data: a job title whose ROME (or a safe parent) maps to a formation a located
+    lycée teaches, typed as written, reaches at least one taught formation."""
+    titles = [t for t in resolver.titles if resolver.links.is_taught(t.rome)]
+    missed = [(t.label, t.rome) for t in titles
+              if not any(c in resolver.links.taught_cfds for c in resolver.understand(t.label).formations)]
+    share = 1 - len(missed) / len(titles)
+    assert share >= 0.998, f"{len(missed)} of {len(titles)} titles reach no taught formation: {missed[:20]}"
