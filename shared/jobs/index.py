@@ -52,6 +52,8 @@ def related_stems(a: str, b: str) -> bool:
             break
         p += 1
     short, long_ = sorted((len(a), len(b)))
+    if a.endswith("ur") and b.endswith("ur") and p >= 4 and p >= short - 3:
+        return True  # the craft and its worker: « soudure » / « soudeur », « coiffure » / « coiffeur »
     return p >= 5 and p >= short - 2 and long_ - p <= 5
 
 
@@ -85,12 +87,12 @@ class WordIndex:
 
     # ------------------------------------------------------------------ words
     def _family_uncached(self, s: str) -> tuple[str, ...]:
-        if len(s) < 5:
+        if len(s) < 4:
             return ()
-        lo = bisect.bisect_left(self.sorted_stems, s[:5])
+        lo = bisect.bisect_left(self.sorted_stems, s[:4])
         out = []
         for other in self.sorted_stems[lo:]:
-            if not other.startswith(s[:5]):
+            if not other.startswith(s[:4]):
                 break
             if other != s and related_stems(s, other):
                 out.append(other)

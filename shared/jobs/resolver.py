@@ -29,7 +29,8 @@ HIGHER_EDUCATION = 0.5  # ONISEP says the job starts at bac + 3 or more
 NAF_BOOST = 1.15
 KEEP_RATIO = 0.85  # senses kept as "understood": within this share of the best
 MIN_SCORE = 0.3  # below this, the text names no job
-SENSE_MIN_COVERAGE = 0.25  # titles covering less of the text cannot reach MIN_SCORE (with every bonus)
+PARTIAL_SCORE = 0.15  # with nothing above MIN_SCORE, the best readings from here on, said vague
+SENSE_MIN_COVERAGE = 0.15  # titles covering less of the text cannot reach MIN_SCORE (with every bonus)
 FORMATION_MIN = 0.6  # a formation label the text covers counts from this score
 SIGLE_FORMATION_MIN = 0.3  # a sigle's expansion covering a label: options may lengthen it
 EXECUTIVE = 0.85  # an emploi cadre: a lycée's pupils are rarely trained for it
@@ -55,8 +56,8 @@ class JobResolver:
         self.formations = {f.cfd: f for f in vocabulary.formations}
         # Diplomas named in the text: those lycées teach, and closed ones (« bac pro SN ») for their successors.
         taught = self.links.taught_cfds
-        self.formation_cfds = [f.cfd for f in vocabulary.formations
-                               if self.links.lycee_level(f.cfd) and (f.cfd in taught or f.closed)]
+        self.formation_cfds = [f.cfd for f in vocabulary.formations if self.links.lycee_level(f.cfd) and (
+            f.cfd in taught or (f.closed and any(c in taught for c in f.successors)))]
         self.formation_index = WordIndex([self.formations[c].label for c in self.formation_cfds])
         self.keyword_cfds: dict[str, list[str]] = defaultdict(list)
         for f in vocabulary.formations:
@@ -112,7 +113,7 @@ class JobResolver:
             rome = title.rome or ""
             # French job titles put the trade first: « Vendeur en boulangerie » is a vendeur.
             s = score * KIND_WEIGHT[title.kind] * (1.0 if self.title_index.doc_stems[doc][0] in heads else NOT_HEAD)
-            if s + SUPPORT_MAX < MIN_SCORE / NAF_BOOST:
+            if s + SUPPORT_MAX < PARTIAL_SCORE / NAF_BOOST:
                 continue  # cannot be kept, whatever the bonuses
             if s >= 0.5:
                 support[rome] += 1
@@ -150,14 +151,18 @@ class JobResolver:
             if diploma:
                 _prefer_diploma(out, diploma, self.formations)
             return out
-        senses = [s for s in self._senses(query, naf_division) if s.score >= MIN_SCORE]
+        ranked = self._senses(query, naf_division)
+        senses = [s for s in ranked if s.score >= MIN_SCORE]
+        partial = not senses and bool(ranked) and ranked[0].score >= PARTIAL_SCORE and ranked[0].taught
+        if partial:  # a long text no title covers well: its best partial readings, said vague
+            senses = [s for s in ranked if s.score >= KEEP_RATIO * ranked[0].score and s.taught][:3]
         domain = self._domain_senses(typed, senses[0].score if senses else 0.0)
         if domain:
             senses = domain + [s for s in senses if s.rome not in {d.rome for d in domain}]
         if senses:
             top = senses[0].score
             close = [s for s in senses if s.score >= KEEP_RATIO * top]
-            vague = bool(domain) or (len(typed) == 1 and len(close) >= VAGUE_SENSES)
+            vague = bool(domain) or partial or (len(typed) == 1 and len(close) >= VAGUE_SENSES)
             kept = close[:5] if vague else close[:3]
             out.jobs = kept
             out.alternatives = [s for s in senses if s not in kept][:5]
