@@ -235,7 +235,9 @@ def decide(model: CatalogReadModel, query: RoutingQuery, *, k: int, steps: list[
     limit = max(keep, 3 * k)
     # Weak links (a diploma only one source names against the other, a neighbouring fiche's) never fill
     # the K places while a lycée that really trains for the job lies within the largest radius.
-    for floor in (RELEVANCE_FLOOR, 0.0):
+    strongest = max(wanted.cfd_weights.values(), default=1.0)
+    floors = (RELEVANCE_FLOOR, 0.0) if strongest >= RELEVANCE_FLOOR else (0.0,)  # all weak: one pass
+    for floor in floors:
         for radius in radius_steps(query, steps):
             ranked = rank(model, query, wanted, radius, loads, today, memo, limit=limit, floor=floor)
             if not ranked and wanted.per_job:

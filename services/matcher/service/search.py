@@ -46,6 +46,8 @@ def nearest_relevant(model: CatalogReadModel, needs: list[str], wanted: Wanted, 
     """(score, distance_km, match) for the best-scored relevant lycées within ``radius``, best first.
     ``first_year``: a "2nde commune" counts too (the caller found no lycée teaching the trade)."""
     cfds = wanted.specific_cfds() + (wanted.first_year_cfds() if first_year else [])
+    # A lycée reached only through formations weighing less than the floor cannot reach it: not visited.
+    cfds = [c for c in cfds if wanted.cfd_weights[c] >= min_relevance]
     grids = [model.cfd_grid[c] for c in cfds if c in model.cfd_grid]
     if any(n not in JOB_NEEDS for n in needs):
         grids.append(model.service_grid)
