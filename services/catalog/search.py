@@ -137,8 +137,13 @@ class SearchIndex:
                 relevance[uai] += score
             return set(found)
 
+        # The place first: scoring a job's relevance is the costly part, and only the lycées within
+        # reach need it.
+        distances = self._within(q, candidates) if q.origin is not None else {}
+        if q.origin is not None:
+            candidates &= set(distances)
         if q.job or q.naf_division:
-            candidates &= self._restrict_by_wanted(q, relevance, matched_cfds)
+            candidates &= self._restrict_by_wanted(q, relevance, matched_cfds, candidates)
         if q.text:
             by_name = {self.lycee_uais[d]: s for d, s in self.lycee_index.search(tokens(q.text)).items()}
             by_formation = restrict_by_cfds(self.cfds_for_text(q.text))
@@ -152,33 +157,34 @@ class SearchIndex:
             candidates = {u for u in candidates if q.track in points[u].tracks}
         if q.need:
             candidates = {u for u in candidates if self._welcomes(u, q.need)}
-        distances: dict[str, float] = {}
-        if q.origin is not None:
-            lat, lon = q.origin
-            radius = q.radius_km
-            dlat = radius / 110.0 if radius is not None else 1e9
-            dlon = radius / max(1.0, 111.3 * math.cos(math.radians(lat))) if radius is not None else 1e9
-            kept = set()
-            for uai in candidates:
-                p = points[uai]
-                if p.latitude is None or p.territory != q.origin_territory:
-                    continue
-                if abs(p.latitude - lat) > dlat or abs(p.longitude - lon) > dlon:
-                    continue
-                d = haversine_km(lat, lon, p.latitude, p.longitude)
-                if radius is None or d <= radius:
-                    distances[uai] = d
-                    kept.add(uai)
-            candidates = kept
         return self._group(candidates, relevance, distances, matched_cfds, limit)
 
+    def _within(self, q: SearchQuery, candidates: set[str]) -> dict[str, float]:
+        """uai -> distance (km) for the candidates within the query's radius, in its territory."""
+        assert q.origin is not None
+        lat, lon = q.origin
+        radius = q.radius_km
+        dlat = radius / 110.0 if radius is not None else 1e9
+        dlon = radius / max(1.0, 111.3 * math.cos(math.radians(lat))) if radius is not None else 1e9
+        distances: dict[str, float] = {}
+        for uai in candidates:
+            p = self.points[uai]
+            if p.latitude is None or p.territory != q.origin_territory:
+                continue
+            if abs(p.latitude - lat) > dlat or abs(p.longitude - lon) > dlon:
+                continue
+            d = haversine_km(lat, lon, p.latitude, p.longitude)
+            if radius is None or d <= radius:
+                distances[uai] = d
+        return distances
+
     def _restrict_by_wanted(self, q: SearchQuery, relevance: dict[str, float],
-                            matched_cfds: dict[str, dict[str, float]]) -> set[str]:
+                            matched_cfds: dict[str, dict[str, float]], among: set[str]) -> set[str]:
         """Lycées teaching what the job (or the sector) means, scored as routing scores them."""
         wanted = resolve_wanted(self.resolver, [q.job] if q.job else [], q.naf_division)
         model = self.model
         found: set[str] = set()
-        reachable = {u for c in wanted.cfd_weights for u in self.cfd_uais.get(c, ())}
+        reachable = {u for c in wanted.cfd_weights for u in self.cfd_uais.get(c, ())} & among
         for first_year in (False, True):
             for uai in reachable:
                 offers = model.offers[uai]
