@@ -95,6 +95,16 @@ class JobLinks:
             for cfd in m.cfds:
                 met_words[cfd] |= self._meaningful([m.name])
         self.onisep_words = {cfd: frozenset(ws) for cfd, ws in met_words.items()}
+        met_romes: dict[str, set[str]] = defaultdict(set)
+        for rome, mets in self.onisep_by_rome.items():
+            for met in mets:
+                if met in self.onisep:
+                    met_romes[met].add(rome)
+        romes_of_cfd: dict[str, set[str]] = defaultdict(set)
+        for m in vocabulary.onisep_jobs:
+            for cfd in m.cfds:
+                romes_of_cfd[cfd] |= met_romes.get(m.id, set())
+        self.onisep_formation_romes = {cfd: sorted(r) for cfd, r in romes_of_cfd.items()}
         self.predecessors: dict[str, list[str]] = defaultdict(list)
         for f in vocabulary.formations:
             for s in f.successors:
@@ -126,6 +136,10 @@ class JobLinks:
     def _formation_words(self, cfd: str) -> frozenset[str]:
         f = self.formations.get(cfd)
         return self._meaningful([f.label]) if f else frozenset()
+
+    def onisep_romes_of(self, cfd: str) -> list[str]:
+        """ROME codes of the ONISEP jobs a diploma leads to (v4 codes through ONISEP's job names)."""
+        return self.onisep_formation_romes.get(cfd, [])
 
     def formation_label(self, cfd: str) -> str:
         f = self.formations.get(cfd)

@@ -220,7 +220,7 @@ class JobResolver:
 
     def _sigle_formations(self, out: Understanding, typed: list[str], diploma: str | None) -> bool:
         """A sigle names a diploma (« bac pro MELEC ») or a job (« PL ») as written in full: the diplomas so
-        named first, their jobs as Certif Info ranks them; False when the words name no diploma."""
+        named, and the jobs Certif Info and ONISEP link them to; False when the words name no diploma."""
         found = self.formation_index.score(self._query(self.formation_index, typed), min_coverage=0.99)
         best = max(found.values(), default=0.0)
         if best < SIGLE_FORMATION_MIN:  # every word of the expansion is in the label: options may lengthen it
@@ -237,10 +237,17 @@ class JobResolver:
             _merge(out.formations, link)
             for other in self.links.successors_of(link).values():
                 _merge(out.formations, other)
-            for rank, rome in enumerate(f.romes[:3]):
-                if rome in self.rome_labels and rome not in out.romes:
-                    out.jobs.append(JobSense(rome, self.rome_labels[rome], round(1.0 - 0.1 * rank, 4), f.label,
-                                             self.links.is_taught(rome)))
+        # The jobs these diplomas (and their renovations) lead to: both sources first, then Certif's rank.
+        votes: dict[str, float] = defaultdict(float)
+        for f in (self.formations[c] for c in out.formations if c in self.formations):
+            for rank, rome in enumerate(f.romes):
+                votes[rome] += 1.0 - 0.05 * rank
+            for rome in self.links.onisep_romes_of(f.cfd):
+                votes[rome] += 1.0
+        ranked = sorted((r for r in votes if r in self.rome_labels), key=lambda r: (-votes[r], r))
+        top = votes[ranked[0]] if ranked else 1.0
+        out.jobs = [JobSense(r, self.rome_labels[r], round(min(1.0, votes[r] / top), 4), "diplôme nommé",
+                             self.links.is_taught(r)) for r in ranked[:3]]
         out.status = "compris"
         return True
 
