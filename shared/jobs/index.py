@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
-from shared.jobs.text import masculine, stem, words
+from shared.jobs.text import STOP_WORDS, masculine, stem, words
 
 RELATED_QUALITY = 0.6  # a word of the same family: « boulangerie » for « boulanger »
 TRADE_QUALITY = 0.95
@@ -66,6 +66,8 @@ class WordIndex:
         for doc_id, text in enumerate(documents):
             doc: list[str] = []
             for w in words(text):
+                if w in STOP_WORDS:  # « de », « en »: in every title, they would only dilute the matched share
+                    continue
                 s = stem(w)
                 self.known_words.add(masculine(w))
                 surface[s][w] += 1

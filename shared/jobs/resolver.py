@@ -37,6 +37,7 @@ EXECUTIVE = 0.85  # an emploi cadre: a lycée's pupils are rarely trained for it
 DOMAIN_MIN = 0.5  # a domain's label that covers the text this well stands for the domain (« transport »)
 NOT_HEAD = 0.9  # the typed trade is not the title's first word
 SUPPORT_STEP, SUPPORT_MAX = 0.02, 0.08  # several titles of one job naming the text: a surer sense
+EXACT = 0.999  # a title score this high: the text is the title
 SECONDARY_SENSE_POWER = 4
 VAGUE_SENSES = 4  # a one-word text close to this many jobs is vague: more of them are kept
 
@@ -106,6 +107,7 @@ class JobResolver:
     def _senses(self, query: list[QueryWord], naf_division: str | None) -> list[JobSense]:
         best: dict[str, JobSense] = {}
         support: dict[str, int] = defaultdict(int)
+        exact: set[str] = set()
         naf = self.naf_romes.get(naf_division or "", frozenset())
         heads = set(query[0].matches) if query else set()
         for doc, score in self.title_index.score(query, min_coverage=SENSE_MIN_COVERAGE).items():
@@ -117,6 +119,8 @@ class JobResolver:
                 continue  # cannot be kept, whatever the bonuses
             if s >= 0.5:
                 support[rome] += 1
+            if score >= EXACT:
+                exact.add(rome)
             current = best.get(rome)
             if current is None or s > current.score:
                 best[rome] = JobSense(rome, self.rome_labels[rome], s, title.label, False)
@@ -132,7 +136,7 @@ class JobResolver:
                 s *= HIGHER_EDUCATION
             if naf and (rome in naf or self.links.parent(rome) in naf):
                 s *= NAF_BOOST
-            out.append(JobSense(rome, sense.label, round(min(s, 1.0), 4), sense.via, taught))
+            out.append(JobSense(rome, sense.label, round(min(s, 1.0), 4), sense.via, taught, rome in exact))
         return sorted(out, key=lambda j: (-j.score, not j.taught, j.rome))
 
     def _understand(self, text: str, naf_division: str | None = None) -> Understanding:
@@ -164,6 +168,8 @@ class JobResolver:
             close = [s for s in senses if s.score >= KEEP_RATIO * top]
             vague = bool(domain) or partial or (len(typed) == 1 and len(close) >= VAGUE_SENSES)
             kept = close[:5] if vague else close[:3]
+            # A job the text names word for word stays a reading, even ranked lower (a title two fiches share).
+            kept += [s for s in senses if s.exact and s.taught and s not in kept][:2]
             out.jobs = kept
             out.alternatives = [s for s in senses if s not in kept][:5]
             for sense in kept:

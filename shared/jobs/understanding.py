@@ -15,6 +15,7 @@ class JobSense:
     score: float  # 0..1: how well the typed text names this job
     via: str  # the title that matched
     taught: bool
+    exact: bool = False  # the text is one of the job's titles, word for word
 
 
 @dataclass(slots=True)
