@@ -219,3 +219,30 @@ def test_month_loads_follow_rollbacks_and_other_writers(engine, database_url):
     with Session(engine) as s:
         assert repo.month_loads(s, month) == {"0690001A": 2, "0690002B": 2, "0690004D": 1}
         assert repo.month_loads(s, "2026-12") == {}
+
+
+def test_after_a_decline_a_copy_training_for_the_job_leads_before_a_looser_untried_candidate(
+        engine, fake_model, matcher_settings):
+    event = submitted("69007", ["pfmp"], ["boulanger"])
+    handle(engine, flows.route_submitted, event, fake_model, matcher_settings)
+    with unit_of_work(engine) as s:
+        decision = s.exec(select(RoutingDecision)).one()
+        candidates = json.loads(decision.candidates)
+        for c in candidates:
+            if not c["chosen"]:
+                c["relevance"] = 0.3  # the untried ones match only through a weak link
+        decision.candidates = json.dumps(candidates, ensure_ascii=False)
+        s.add(decision)
+    with Session(engine) as s:
+        rows = repo.assignments_of(s, str(event.request_id))
+    lead = next(a for a in rows if a.role == "lead")
+    copies = {a.id for a in rows if a.role == "copy"}
+    changed = AssignmentChanged(correlation_id="t", request_id=event.request_id, assignment_id=uuid.UUID(lead.id),
+                                rbe_email=lead.rbe_email, role="lead", status="declined")
+    assert handle(engine, flows.escalate, changed, fake_model, matcher_settings).outcome == "escalated"
+    with Session(engine) as s:
+        leads = [a for a in repo.assignments_of(s, str(event.request_id)) if a.role == "lead"]
+    assert len(leads) == 1 and leads[0].id in copies  # promoted, nobody new asked
+    escalation = outbox(engine, "request.routed")[-1]
+    assert "déjà en copie" in escalation.explanation
+    assert escalation.understood and escalation.understood[0].startswith("« boulanger » → Boulanger")
