@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import heapq
 import math
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -18,8 +17,6 @@ from services.catalog.textindex import PrefixIndex, tokens
 from shared.geo import fold, haversine_km
 from shared.jobs import JobResolver, JobSuggestion, Understanding
 from shared.jobs.wanted import INFERRED_OFFER, offer_relevance, resolve_wanted
-
-ROME_CODE = re.compile(r"^[A-Na-n]\d{4}$")
 
 
 @dataclass

@@ -31,10 +31,6 @@ class Wanted:
             out.extend(r for r in u.romes if r not in out)
         return out
 
-    @property
-    def has_first_year_only(self) -> bool:
-        return any(link.common_first_year for links in self.per_job for link in links.values())
-
     def specific_cfds(self) -> list[str]:
         return [c for c, links in self._any_link().items() if not links.common_first_year]
 
