@@ -89,7 +89,10 @@ class JobLinks:
             if t.rome and t.kind == "principale":
                 principal[t.rome].append(t.label)
         # A fiche's own words (label, main title): its synonyms may still be a child fiche's old titles.
-        self.own_words = {rome: self._meaningful([self.jobs[rome].label, *principal.get(rome, [])]) for rome in self.jobs}
+        # Generic words included: « maintenance » says little about a trade, but it ties a bac pro
+        # « maintenance des systèmes » to its « technicien de maintenance » fiche.
+        self.own_words = {rome: frozenset(w for text in [self.jobs[rome].label, *principal.get(rome, [])]
+                                          for w in stems(text) if len(w) > 2) for rome in self.jobs}
         met_words: dict[str, set[str]] = defaultdict(set)
         for m in vocabulary.onisep_jobs:
             for cfd in m.cfds:
@@ -174,7 +177,8 @@ class JobLinks:
         out = dict(links)
         for cfd, link in links.items():
             words = self.formation_words(cfd) | self.onisep_words.get(cfd, frozenset())
-            if self._share(own, words):
+            label = self.formations[cfd].label if cfd in self.formations else ""
+            if self._share(own, words | frozenset(w for w in stems(label) if len(w) > 2)):
                 continue
             owner = next((c for c in children if self._share(self.own_words.get(c, frozenset()), words)), None)
             if owner is not None:
