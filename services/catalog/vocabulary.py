@@ -21,7 +21,6 @@ from shared.jobs.vocabulary import (
     VocabularyTitle,
 )
 
-VOCABULARY_FILES = ("onisep_metiers.csv", "onisep_metiers_formations.csv", "sigles_metiers.csv", "groupes_formation.csv")
 _LEVELS = (("bac + 9", 8), ("bac + 8", 8), ("bac + 7", 7), ("bac + 6", 7), ("bac + 5", 7), ("bac + 4", 6),
            ("bac + 3", 6), ("bac + 2", 5), ("bac + 1", 5), ("bac", 4), ("cap", 3), ("brevet", 2), ("3e", 2),
            ("sans diplome", 2), ("sans diplôme", 2))
