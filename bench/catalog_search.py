@@ -26,8 +26,8 @@ from services.catalog.readmodel import load_read_model
 from services.catalog.search import SearchIndex
 from services.catalog.service import search_lycees
 from services.catalog.testing import load_real_catalog
-from shared.db import make_engine
-from shared.geo import load_communes
+from shared.platform.db import make_engine
+from shared.reference.geo import load_communes
 
 JOBS = ["boulanger", "électricien", "aide-soignant", "cuisinier", "mécanicien automobile", "vendeur", "D1102",
         "F1602", "plombier", "maçon", "coiffeur", "comptable", "menuisier", "logistique", "soudeur"]
@@ -115,7 +115,7 @@ def main() -> int:
     port = free_port()
     env = {**os.environ, "MLP_ENV": "test", "MLP_DATABASE_URL": url, "MLP_VAR_DIR": str(tmp / "var"),
            "MLP_RELAY_ENABLED": "false", "MLP_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "serve", "catalog", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "catalog", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:

@@ -1,9 +1,9 @@
 """``bench.floor --layers backbone``: the three stages on the project's own backbone, with no business.
 
-Each stage is a real service shell (``shared.service``: settings, structlog at INFO, Prometheus
+Each stage is a real service shell (``shared.platform.service``: settings, structlog at INFO, Prometheus
 middleware, uvicorn) on its own SQLite database. What the standards require of every stage is
 kept: intake accepts through the group commit into its outbox; each consumer handles its batch
-through ``shared.consumer`` (processed-event keys in the handler's transaction, manual ack,
+through ``shared.platform.consumer`` (processed-event keys in the handler's transaction, manual ack,
 claimer) and stages the next event in its outbox; the relay publishes after commit. What is
 taken out is the work: no request row, no routing decision (three fixed recipients), no thread,
 no MIME rendering, no outbound-email rows: the four emails leave after commit on one pipelined
@@ -22,8 +22,7 @@ from fastapi import Request
 from sqlmodel import Session
 
 from services.intake.grouping import GroupCommit
-from shared.consumer import subscribe_reliably
-from shared.events import (
+from shared.contracts.events import (
     Contact,
     Location,
     RequestRouted,
@@ -32,10 +31,11 @@ from shared.events import (
     Streams,
     ThreadMessage,
 )
-from shared.outbox import add_to_outbox
-from shared.request_schema import CompanyRequestIn
-from shared.service import ServiceRuntime, build_runtime, create_service_app
-from shared.settings import Settings
+from shared.contracts.request_schema import CompanyRequestIn
+from shared.platform.consumer import subscribe_reliably
+from shared.platform.outbox import add_to_outbox
+from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
+from shared.platform.settings import Settings
 
 
 def _runtime(name: str) -> ServiceRuntime:

@@ -15,7 +15,9 @@ import sys
 import uuid
 from email.header import Header
 
-from shared.request_schema import CompanyRequestIn  # module level: FastAPI resolves the annotation here
+from shared.contracts.request_schema import (
+    CompanyRequestIn,  # module level: FastAPI resolves the annotation here
+)
 
 SUBMITTED, ROUTED, MESSAGE = "floor.submitted", "floor.routed", "floor.message"
 MAXLEN = 100_000

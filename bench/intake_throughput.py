@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "MLP_RATE_LIMIT_IP": "1000000", "MLP_RATE_LIMIT_EMAIL": "1000000",
     }
     procs = [
-        subprocess.Popen([sys.executable, "-m", "shared.cli", "serve", "intake", "--port", str(intake_port)],
+        subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "intake", "--port", str(intake_port)],
                          cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
         subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.intake_throughput:bare_app", "--port", str(bare_port),
                           "--log-level", "warning", "--no-access-log"],

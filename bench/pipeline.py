@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from shared.events import Streams, event_from_payload
+from shared.contracts.events import Streams, event_from_payload
 from tests.support.live import ROOT, service_env
 from tests.support.servers import RedisServer, create_postgres_database, free_port, postgres_admin_url
 
@@ -102,10 +102,10 @@ class Service:
     def start(self) -> Service:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{self.name}.log", "ab")  # noqa: SIM115 - closed with the process
-        prefix = [sys.executable, "-m", "shared.cli"]
+        prefix = [sys.executable, "-m", "services.cli"]
         if self.pyinstrument_out:
             prefix = [sys.executable, "-m", "pyinstrument", "-r", "text", "--show-all", "-o",
-                      str(self.pyinstrument_out), "-m", "shared.cli"]
+                      str(self.pyinstrument_out), "-m", "services.cli"]
         self.proc = subprocess.Popen([*prefix, "serve", self.name, "--port", str(self.port)], cwd=ROOT,
                                      env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                      preexec_fn=_die_with_parent)
@@ -192,7 +192,7 @@ def _catalog_template() -> Path:
     if not db.exists():
         tmp = db.with_suffix(f".{os.getpid()}.tmp")
         env = {**service_env(cache, "redis://127.0.0.1:1/0"), "MLP_DATABASE_URL": f"sqlite:///{tmp}"}
-        subprocess.run([sys.executable, "-m", "shared.cli", "load-catalog"], cwd=ROOT, env=env, check=True,
+        subprocess.run([sys.executable, "-m", "services.cli", "load-catalog"], cwd=ROOT, env=env, check=True,
                        stdout=subprocess.DEVNULL)
         tmp.rename(db)
     return db
@@ -233,7 +233,7 @@ class Pipeline:
                 urls[name] = url
                 self._drops.append(drop)
             self.service_env = {name: {**self.env, "MLP_DATABASE_URL": url} for name, url in urls.items()}
-            subprocess.run([sys.executable, "-m", "shared.cli", "load-catalog"], cwd=ROOT,
+            subprocess.run([sys.executable, "-m", "services.cli", "load-catalog"], cwd=ROOT,
                            env=self.service_env["catalog"], check=True, stdout=subprocess.DEVNULL)
         else:
             shutil.copy(_catalog_template(), self.workdir / "catalog.db")

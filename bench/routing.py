@@ -23,8 +23,8 @@ from datetime import date
 
 from bench.report import percentile, write_section
 from services.matcher.service import CatalogReadModel, RoutingQuery, decide
-from shared.catalog_snapshot import CatalogSnapshot
-from shared.geo import load_communes
+from shared.contracts.catalog_snapshot import CatalogSnapshot
+from shared.reference.geo import load_communes
 
 JOBS = ["boulanger", "électricien", "cuisinier", "coiffeur", "maçon", "plombier", "vendeur", "serveur",
         "mécanicien automobile", "aide-soignant", "comptable", "menuisier", "boucher", "fleuriste",
@@ -49,7 +49,7 @@ def real_snapshot() -> CatalogSnapshot:
     try:
         from services.catalog.snapshot import build_snapshot
         from services.catalog.testing import load_real_catalog
-        from shared.db import make_engine
+        from shared.platform.db import make_engine
     except ImportError:  # pragma: no cover
         from tests.matcher.real_snapshot import build_real_snapshot
 

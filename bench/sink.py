@@ -21,7 +21,7 @@ from email.header import decode_header, make_header
 
 from aiosmtpd.controller import Controller
 
-from shared.mailsink import PipeliningAdvertised
+from services.mailsink import PipeliningAdvertised
 
 
 class Recorder(PipeliningAdvertised):

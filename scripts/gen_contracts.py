@@ -8,7 +8,7 @@
   faststream. The consumer groups and their subscriptions are read from each service's broker
   (``create_app().state.runtime.broker.subscribers``); the payload of every stream is the event
   envelope ``{"event_type", "data"}`` whose ``data`` schema is the event class of
-  ``shared/events.py``; producers are the services named in ``PRODUCERS`` (checked against the
+  ``shared/contracts/events.py``; producers are the services named in ``PRODUCERS`` (checked against the
   code by tests/ops).
 
 Each service is loaded in its own subprocess (its Prometheus metrics live in a process-wide
@@ -32,8 +32,8 @@ from typing import Any, Literal
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shared.events import EVENT_TYPES, Event, Streams  # noqa: E402
-from shared.settings import SERVICES  # noqa: E402
+from shared.contracts.events import EVENT_TYPES, Event, Streams  # noqa: E402
+from shared.platform.settings import SERVICES  # noqa: E402
 
 OUT = ROOT / "docs" / "contracts"
 PUBLIC_REDIS_URL = "redis://redis:6379/0"  # as in docker-compose.yml; only shown in the document
@@ -124,7 +124,7 @@ def _dead_letter_model() -> type:
     from pydantic import BaseModel
 
     class DeadLetterEntry(BaseModel):
-        """An entry a consumer group gave up on (written by shared/consumer.py), kept for inspection and replay."""
+        """An entry a consumer group gave up on (written by shared/platform/consumer.py), kept for inspection and replay."""
 
         stream: str
         group: str

@@ -32,13 +32,13 @@ from services.catalog.service import (
     understanding_out,
 )
 from services.catalog.state import CatalogState
-from shared.catalog_snapshot import CatalogSnapshot
-from shared.db import unit_of_work
-from shared.events import CatalogChanged
-from shared.geo import fold, load_communes
-from shared.jobs import naf_division_of
-from shared.outbox import add_to_outbox
-from shared.service import ServiceRuntime
+from shared.contracts.catalog_snapshot import CatalogSnapshot
+from shared.contracts.events import CatalogChanged
+from shared.platform.db import unit_of_work
+from shared.platform.outbox import add_to_outbox
+from shared.platform.service import ServiceRuntime
+from shared.reference.geo import fold, load_communes
+from shared.reference.jobs import naf_division_of
 
 router = APIRouter(prefix="/api/v1")
 UAI_PATTERN = r"^\d{7}[A-Za-z]$"

@@ -10,9 +10,9 @@ from services.catalog.api import router as api_router
 from services.catalog.errors import install_error_handlers
 from services.catalog.models import ALL_TABLES
 from services.catalog.state import CatalogState, watch_version
-from shared.service import ServiceRuntime, build_runtime, create_service_app
-from shared.settings import Settings, get_settings
-from shared.web import mount_dsfr
+from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
+from shared.platform.settings import Settings, get_settings
+from shared.platform.web import mount_dsfr
 
 DESCRIPTION = (
     "Catalogue des lycées professionnels : formations, métiers, contacts des bureaux des entreprises. "
@@ -29,7 +29,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(state.refresh)
         await watch_version(state)
 
-    app = create_service_app(runtime, title="MonLycéePro — catalogue", description=DESCRIPTION, background=[build_index])
+    # Not ready before the search index is built: the first requests would otherwise wait for the build
+    # (seconds), past the timeout of intake's « Nous avons compris » call.
+    app = create_service_app(runtime, title="MonLycéePro — catalogue", description=DESCRIPTION, background=[build_index],
+                             ready_checks={"index": state.is_built})
     app.state.catalog = state
     install_error_handlers(app)
     app.include_router(api_router)

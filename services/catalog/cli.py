@@ -10,9 +10,9 @@ from pathlib import Path
 
 from services.catalog.loading import load_catalog_into
 from services.catalog.models import ALL_TABLES
-from shared.db import create_tables, make_engine
-from shared.outbox import BACKBONE_TABLES
-from shared.settings import get_settings
+from shared.platform.db import create_tables, make_engine
+from shared.platform.outbox import BACKBONE_TABLES
+from shared.platform.settings import get_settings
 
 
 def _engine(database_url: str | None):
@@ -64,3 +64,10 @@ def import_rbe(argv: list[str]) -> int:
     for error in report.errors:
         print(f"  ligne {error.line} : {error.message}")
     return 0 if not report.errors else 1
+
+
+# The `monlyceepro` sub-commands this service brings (composed by services/cli.py).
+COMMANDS = {
+    "load-catalog": (load_catalog, "charger le catalogue depuis data/ (idempotent)"),
+    "import-rbe": (import_rbe, "importer l'annuaire des RBE depuis un CSV"),
+}

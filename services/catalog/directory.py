@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.catalog import repository as repo
-from shared.db import unit_of_work
-from shared.events import CatalogChanged
-from shared.outbox import add_to_outbox
+from shared.contracts.events import CatalogChanged
+from shared.platform.db import unit_of_work
+from shared.platform.outbox import add_to_outbox
 
 UAI_RE = re.compile(r"^\d{7}[A-Z]$")
 REQUIRED_COLUMNS = ("name", "email", "uais")

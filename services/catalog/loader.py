@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from shared.geo import territory_of
+from shared.reference.geo import territory_of
 
 LOADER_VERSION = "4"
 DATA_FILES = (

@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 from services.catalog import repository as repo
 from services.catalog.loader import fingerprint, generic_contacts, read_catalog
 from services.catalog.vocabulary import build_vocabulary
-from shared.db import unit_of_work
-from shared.events import CatalogChanged
-from shared.outbox import add_to_outbox
+from shared.contracts.events import CatalogChanged
+from shared.platform.db import unit_of_work
+from shared.platform.outbox import add_to_outbox
 
 
 @dataclass

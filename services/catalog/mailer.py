@@ -7,8 +7,8 @@ from urllib.parse import urlparse
 
 import aiosmtplib
 
-from shared.logging import get_logger
-from shared.settings import Settings
+from shared.platform.logging import get_logger
+from shared.platform.settings import Settings
 
 log = get_logger(__name__)
 

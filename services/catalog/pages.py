@@ -13,8 +13,8 @@ from sqlmodel import Session
 from services.catalog import repository as repo
 from services.catalog.api import Runtime, State
 from services.catalog.service import NEED_LABELS, CatalogError, build_profile, search_lycees
-from shared.geo import load_communes
-from shared.web import make_templates
+from shared.platform.web import make_templates
+from shared.reference.geo import load_communes
 
 router = APIRouter(include_in_schema=False)
 templates = make_templates(Path(__file__).parent / "templates")

@@ -9,8 +9,8 @@ from sqlmodel import Session
 from services.catalog import repository as repo
 from services.catalog.directory import normalize_email
 from services.catalog.models import LyceeSettings
-from shared.events import NEED_TYPES, CatalogChanged
-from shared.outbox import add_to_outbox
+from shared.contracts.events import NEED_TYPES, CatalogChanged
+from shared.platform.outbox import add_to_outbox
 
 MAX_PITCH = 2000
 MAX_PERIODS = 500

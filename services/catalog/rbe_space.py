@@ -24,9 +24,9 @@ from services.catalog.magic import (
 from services.catalog.mailer import magic_link_message, send
 from services.catalog.rbe_edits import EditError, update_absence, update_lycee
 from services.catalog.service import NEED_LABELS
-from shared.db import unit_of_work
-from shared.events import NEED_TYPES
-from shared.web import make_templates
+from shared.contracts.events import NEED_TYPES
+from shared.platform.db import unit_of_work
+from shared.platform.web import make_templates
 
 router = APIRouter(prefix="/espace-rbe", include_in_schema=False)
 templates = make_templates(Path(__file__).parent / "templates")

@@ -30,7 +30,7 @@ from services.catalog.models import (
     Rbe,
     RbeCoverage,
 )
-from shared.jobs.vocabulary import JobVocabulary
+from shared.reference.jobs.vocabulary import JobVocabulary
 
 
 @dataclass

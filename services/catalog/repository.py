@@ -31,7 +31,7 @@ from services.catalog.models import (
     Rbe,
     RbeCoverage,
 )
-from shared.jobs.vocabulary import JobVocabulary
+from shared.reference.jobs.vocabulary import JobVocabulary
 
 CHUNK = 5000
 VOCABULARY_KEY = "job_vocabulary"

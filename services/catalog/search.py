@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 from services.catalog.readmodel import ReadModel
 from services.catalog.textindex import PrefixIndex, tokens
-from shared.geo import fold, haversine_km
-from shared.jobs import JobResolver, JobSuggestion, Understanding
-from shared.jobs.wanted import INFERRED_OFFER, offer_relevance, resolve_wanted
+from shared.reference.geo import fold, haversine_km
+from shared.reference.jobs import JobResolver, JobSuggestion, Understanding
+from shared.reference.jobs.wanted import INFERRED_OFFER, offer_relevance, resolve_wanted
 
 
 @dataclass

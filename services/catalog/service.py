@@ -22,9 +22,9 @@ from services.catalog.schemas import (
     UnderstoodJob,
 )
 from services.catalog.search import SearchIndex, SearchQuery
-from shared.events import NEED_TYPES
-from shared.geo import Commune, CommuneIndex, territory_of
-from shared.jobs import JobSense, Understanding
+from shared.contracts.events import NEED_TYPES
+from shared.reference.geo import Commune, CommuneIndex, territory_of
+from shared.reference.jobs import JobSense, Understanding
 
 NAF_RE = re.compile(r"^\s*(\d{2})(?:\.?\d{0,2}[A-Za-z]?)?\s*$")
 

@@ -1,4 +1,4 @@
-"""Builds ``shared.catalog_snapshot.CatalogSnapshot`` — the matcher's view of the catalog."""
+"""Builds ``shared.contracts.catalog_snapshot.CatalogSnapshot`` — the matcher's view of the catalog."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.catalog.readmodel import ReadModel, load_read_model
-from shared.catalog_snapshot import (
+from shared.contracts.catalog_snapshot import (
     CatalogSnapshot,
     SnapshotFormation,
     SnapshotJobTitle,
     SnapshotLycee,
     SnapshotOffer,
 )
-from shared.events import NEED_TYPES
-from shared.settings import get_settings
+from shared.contracts.events import NEED_TYPES
+from shared.platform.settings import get_settings
 
 
 def snapshot_from_read_model(model: ReadModel) -> CatalogSnapshot:

@@ -16,7 +16,7 @@ from services.catalog.metrics import INDEX_BUILD_SECONDS
 from services.catalog.readmodel import ReadModel, load_read_model, with_directory
 from services.catalog.search import SearchIndex
 from services.catalog.snapshot import snapshot_from_read_model
-from shared.logging import get_logger
+from shared.platform.logging import get_logger
 
 log = get_logger(__name__)
 
@@ -66,6 +66,9 @@ class CatalogState:
     def seed_from(self, other: CatalogState) -> None:
         """Start from another state's build (same data files): only the directory is reloaded on refresh."""
         self._built = other.built
+
+    def is_built(self) -> bool:
+        return self._built is not None
 
     @property
     def built(self) -> _Built:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from services.catalog.loading import load_catalog_into
 from services.catalog.models import ALL_TABLES
-from shared.db import create_tables, make_engine
-from shared.outbox import BACKBONE_TABLES
-from shared.settings import get_settings
+from shared.platform.db import create_tables, make_engine
+from shared.platform.outbox import BACKBONE_TABLES
+from shared.platform.settings import get_settings
 
 
 def load_real_catalog(database_url: str) -> None:

@@ -1,4 +1,4 @@
-"""Word-prefix text index used by the catalog search (accent/case-insensitive through ``shared.geo.fold``)."""
+"""Word-prefix text index used by the catalog search (accent/case-insensitive through ``shared.reference.geo.fold``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from collections import defaultdict
 from functools import lru_cache
 
-from shared.geo import fold
+from shared.reference.geo import fold
 
 STOP_WORDS = {"de", "du", "des", "la", "le", "les", "l", "d", "et", "en", "a", "au", "aux", "ou", "un", "une", "/"}
 
@@ -18,7 +18,7 @@ def _folded_word(word: str) -> tuple[str, ...]:
 
 
 def tokens(text: str) -> list[str]:
-    """Accent/case-insensitive words (``shared.geo.fold``), stop words dropped; cached per word."""
+    """Accent/case-insensitive words (``shared.reference.geo.fold``), stop words dropped; cached per word."""
     return [t for word in text.split() for t in _folded_word(word)]
 
 

@@ -1,4 +1,4 @@
-"""Builds the job vocabulary (``shared.jobs.JobVocabulary``) from the open data in ``data/``.
+"""Builds the job vocabulary (``shared.reference.jobs.JobVocabulary``) from the open data in ``data/``.
 
 The catalog owns it: it is built at load time, stored with the reference data, served in the snapshot,
 and every job text is resolved from it (docs/job-vocabulary.md).
@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from services.catalog.loader import clean_label, read_csv
-from shared.jobs.vocabulary import (
+from shared.reference.jobs.vocabulary import (
     JobVocabulary,
     VocabularyAbbreviation,
     VocabularyFormation,

@@ -17,9 +17,9 @@ from services.intake.service.retention import erase
 from services.intake.service.submission import IdempotencyConflict, RateLimited, body_hash
 from services.intake.service.timeline import status_view
 from services.intake.service.validation import InvalidRequest, raw_deep_errors, translate_errors
-from shared.db import unit_of_work
-from shared.logging import get_logger
-from shared.request_schema import CompanyRequestIn
+from shared.contracts.request_schema import CompanyRequestIn
+from shared.platform.db import unit_of_work
+from shared.platform.logging import get_logger
 
 router = APIRouter(prefix="/api/v1")
 log = get_logger(__name__)

@@ -21,11 +21,11 @@ from services.intake.jobs import retention_task
 from services.intake.limits import BodySizeLimit
 from services.intake.models import INTAKE_TABLES
 from services.intake.ratelimit import SlidingWindowLimiter
-from shared.consumer import subscribe_reliably
-from shared.geo import load_communes
-from shared.service import ServiceRuntime, build_runtime, create_service_app
-from shared.settings import Settings
-from shared.web import make_templates, mount_dsfr
+from shared.platform.consumer import subscribe_reliably
+from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
+from shared.platform.settings import Settings
+from shared.platform.web import make_templates, mount_dsfr
+from shared.reference.geo import load_communes
 
 HERE = Path(__file__).parent
 PARIS = ZoneInfo("Europe/Paris")

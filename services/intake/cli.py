@@ -7,8 +7,8 @@ import argparse
 from services.intake.config import get_intake_settings
 from services.intake.jobs import run_retention
 from services.intake.models import INTAKE_TABLES
-from shared.db import create_tables, make_engine
-from shared.outbox import BACKBONE_TABLES
+from shared.platform.db import create_tables, make_engine
+from shared.platform.outbox import BACKBONE_TABLES
 
 
 def retention(argv: list[str]) -> int:
@@ -29,3 +29,7 @@ def retention(argv: list[str]) -> int:
     print(f"{count} demande(s) anonymisée(s) (conservation : {settings.retention_days} jours). "
           "Les événements request.erased partiront avec le service intake.")
     return 0
+
+
+# The `monlyceepro` sub-commands this service brings (composed by services/cli.py).
+COMMANDS = {"retention": (retention, "anonymiser les demandes au-delà de la durée de conservation")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 
 class IntakeSettings(Settings):

@@ -33,10 +33,10 @@ from services.intake.service.validation import (
     raw_deep_errors,
 )
 from services.intake.understanding import JobUnderstanding, JobUnderstood
-from shared.db import unit_of_work
-from shared.geo import CommuneIndex
-from shared.logging import correlation_scope, get_logger
-from shared.service import ServiceRuntime
+from shared.platform.db import unit_of_work
+from shared.platform.logging import correlation_scope, get_logger
+from shared.platform.service import ServiceRuntime
+from shared.reference.geo import CommuneIndex
 
 log = get_logger(__name__)
 T = TypeVar("T")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from services.intake.service import timeline
-from shared.events import AssignmentChanged, RequestFollowUp, RequestRouted, Streams, ThreadMessage
+from shared.contracts.events import AssignmentChanged, RequestFollowUp, RequestRouted, Streams, ThreadMessage
 
 
 def on_routed(event: RequestRouted, session: Session) -> None:

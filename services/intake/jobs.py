@@ -10,9 +10,9 @@ from sqlalchemy import Engine
 from services.intake import metrics
 from services.intake.config import IntakeSettings
 from services.intake.service.retention import anonymise_expired
-from shared.db import unit_of_work
-from shared.logging import get_logger, new_correlation_id
-from shared.service import ServiceRuntime
+from shared.platform.db import unit_of_work
+from shared.platform.logging import get_logger, new_correlation_id
+from shared.platform.service import ServiceRuntime
 
 log = get_logger(__name__)
 

@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, delete, func, update
 from sqlmodel import Session, col, select
 
 from services.intake.models import CompanyRequest, IdempotencyKey, TimelineEntry
-from shared.db import column_values, insert_rows
+from shared.platform.db import column_values, insert_rows
 
 
 # ------------------------------------------------------------- requests

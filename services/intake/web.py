@@ -20,8 +20,8 @@ from services.intake.service.form import JOB_SLOTS, RADIUS_CHOICES, body_from_fo
 from services.intake.service.submission import RateLimited
 from services.intake.service.timeline import close, status_view
 from services.intake.service.validation import InvalidRequest
-from shared.db import unit_of_work
-from shared.request_schema import NEED_LABELS
+from shared.contracts.request_schema import NEED_LABELS
+from shared.platform.db import unit_of_work
 
 router = APIRouter(include_in_schema=False)
 FIELD_LABELS = {

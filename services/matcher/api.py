@@ -31,10 +31,10 @@ from services.matcher.service.flows import fallback_for
 from services.matcher.service.manual import ManualRouteError, route_manually
 from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.snapshot_source import ReadModelHolder
-from shared.db import unit_of_work
-from shared.geo import load_communes, territory_of
-from shared.request_schema import CompanyRequestIn
-from shared.service import ServiceRuntime
+from shared.contracts.request_schema import CompanyRequestIn
+from shared.platform.db import unit_of_work
+from shared.platform.service import ServiceRuntime
+from shared.reference.geo import load_communes, territory_of
 
 router = APIRouter(prefix="/api/v1")
 

@@ -11,10 +11,16 @@ from services.matcher.errors import validation_error_handler
 from services.matcher.handlers import MatcherHandlers
 from services.matcher.models import TABLES
 from services.matcher.snapshot_source import ReadModelHolder, keep_fresh
-from shared.consumer import subscribe_reliably
-from shared.events import AssignmentChanged, CatalogChanged, RequestErased, RequestSubmitted, Streams
-from shared.logging import get_logger
-from shared.service import ServiceRuntime, build_runtime, create_service_app
+from shared.contracts.events import (
+    AssignmentChanged,
+    CatalogChanged,
+    RequestErased,
+    RequestSubmitted,
+    Streams,
+)
+from shared.platform.consumer import subscribe_reliably
+from shared.platform.logging import get_logger
+from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
 
 NAME = "matcher"
 

@@ -13,8 +13,8 @@ from services.matcher.config import MatcherSettings
 from services.matcher.service.coverage import coverage as compute_coverage
 from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.snapshot_source import fetch_snapshot, load_cached
-from shared.catalog_snapshot import CatalogSnapshot
-from shared.geo import load_communes
+from shared.contracts.catalog_snapshot import CatalogSnapshot
+from shared.reference.geo import load_communes
 
 
 def _snapshot(args: argparse.Namespace, settings: MatcherSettings) -> CatalogSnapshot | None:
@@ -66,3 +66,7 @@ def coverage(argv: list[str]) -> int:
         for place, jobs, most, example in r.overlaps[: args.limite]:
             print(f"  - {place} : {jobs} métiers, jusqu'à {most} lycées (ex. {example})")
     return 0
+
+
+# The `monlyceepro` sub-commands this service brings (composed by services/cli.py).
+COMMANDS = {"coverage": (coverage, "rapport de couverture par académie")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 
 class MatcherSettings(Settings):

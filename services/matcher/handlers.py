@@ -10,8 +10,8 @@ from services.matcher import metrics
 from services.matcher.config import MatcherSettings
 from services.matcher.service import flows
 from services.matcher.snapshot_source import ReadModelHolder
-from shared.events import AssignmentChanged, CatalogChanged, RequestErased, RequestSubmitted
-from shared.logging import get_logger
+from shared.contracts.events import AssignmentChanged, CatalogChanged, RequestErased, RequestSubmitted
+from shared.platform.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -13,8 +13,8 @@ import httpx
 
 from services.matcher.metrics import CATALOG_REFRESHES, CATALOG_SNAPSHOT_AGE, CATALOG_SNAPSHOT_LYCEES
 from services.matcher.service.readmodel import CatalogReadModel
-from shared.catalog_snapshot import CatalogSnapshot
-from shared.logging import get_logger
+from shared.contracts.catalog_snapshot import CatalogSnapshot
+from shared.platform.logging import get_logger
 
 log = get_logger(__name__)
 

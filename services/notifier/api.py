@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from services.notifier.service import actions
 from services.notifier.service.mailer import NotifierContext, author_label
-from shared.db import unit_of_work
-from shared.web import make_templates
+from shared.platform.db import unit_of_work
+from shared.platform.web import make_templates
 
 router = APIRouter(tags=["actions"])
 templates = make_templates(Path(__file__).parent / "templates")

@@ -18,10 +18,10 @@ from services.notifier.runner import reminder_pass
 from services.notifier.sender import OutboundSender
 from services.notifier.service.calendar import Clock, system_clock
 from services.notifier.service.mailer import NotifierContext
-from shared.logging import get_logger
-from shared.service import ServiceRuntime, build_runtime, create_service_app
-from shared.settings import Settings
-from shared.web import mount_dsfr
+from shared.platform.logging import get_logger
+from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
+from shared.platform.settings import Settings
+from shared.platform.web import mount_dsfr
 
 log = get_logger(__name__)
 

@@ -9,8 +9,8 @@ from services.notifier.config import NotifierSettings
 from services.notifier.models import TABLES
 from services.notifier.runner import reminder_pass
 from services.notifier.service.mailer import NotifierContext
-from shared.db import create_tables, make_engine
-from shared.outbox import BACKBONE_TABLES
+from shared.platform.db import create_tables, make_engine
+from shared.platform.outbox import BACKBONE_TABLES
 
 
 def reminders(argv: list[str]) -> int:
@@ -34,3 +34,7 @@ def reminders(argv: list[str]) -> int:
           f"signalements à l'académie : {counts['give_up']}")
     engine.dispose()
     return 0
+
+
+# The `monlyceepro` sub-commands this service brings (composed by services/cli.py).
+COMMANDS = {"reminders": (reminders, "lancer une passe de relances/escalades")}

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 
 class NotifierSettings(Settings):
+    # Where the notifier's one-click action links point (its own public pages)
+    notifier_url: str = "http://127.0.0.1:8004"
+
     # Outbound
     max_send_attempts: int = 10  # after that many failures a send row is dead-lettered
     send_retry_base_s: float = 5.0  # backoff between attempts: base * 2**attempts, capped
@@ -20,8 +23,11 @@ class NotifierSettings(Settings):
     send_lease_s: float = 120.0  # a row being sent is leased, so two instances never send it together
     smtp_timeout_s: float = 15.0
 
-    # Inbound
+    # Inbound: the SMTP server RBEs and companies reply to, and the domain of the reply addresses
     inbound_enabled: bool = True
+    inbound_smtp_host: str = "127.0.0.1"
+    inbound_smtp_port: int = 2525
+    reply_domain: str = "reponse.monlyceepro.localhost"
     inbound_max_bytes: int = 15 * 1024 * 1024
     attachment_max_bytes: int = 5 * 1024 * 1024  # total relayed with one reply
     list_id: str = "Demandes MonLycéePro <demandes.monlyceepro.localhost>"

@@ -9,9 +9,9 @@ from sqlmodel import Session
 
 from services.notifier.service import threads
 from services.notifier.service.mailer import NotifierContext
-from shared.consumer import subscribe_reliably
-from shared.events import RequestErased, RequestFollowUp, RequestRouted, Streams
-from shared.service import ServiceRuntime
+from shared.contracts.events import RequestErased, RequestFollowUp, RequestRouted, Streams
+from shared.platform.consumer import subscribe_reliably
+from shared.platform.service import ServiceRuntime
 
 AfterCommit = Callable[[], Awaitable[None]]
 

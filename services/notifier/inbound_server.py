@@ -19,8 +19,8 @@ from services.notifier.models import InboundEmail
 from services.notifier.service.addresses import verify_reply_address
 from services.notifier.service.inbound import process
 from services.notifier.service.mailer import NotifierContext
-from shared.db import unit_of_work
-from shared.logging import correlation_scope, get_logger
+from shared.platform.db import unit_of_work
+from shared.platform.logging import correlation_scope, get_logger
 
 log = get_logger(__name__)
 

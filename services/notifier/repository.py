@@ -16,7 +16,7 @@ from services.notifier.models import (
     Thread,
     ThreadEntry,
 )
-from shared.db import column_values, insert_rows
+from shared.platform.db import column_values, insert_rows
 
 # ------------------------------------------------------------------ threads & participants
 _THREAD_ID_BY_REQUEST = select(Thread.__table__.c.id).where(  # type: ignore[attr-defined]

@@ -6,8 +6,8 @@ from sqlalchemy import Engine
 
 from services.notifier.service.mailer import NotifierContext
 from services.notifier.service.reminders import open_thread_ids, remind_thread
-from shared.db import unit_of_work
-from shared.logging import correlation_scope, get_logger
+from shared.platform.db import unit_of_work
+from shared.platform.logging import correlation_scope, get_logger
 
 log = get_logger(__name__)
 

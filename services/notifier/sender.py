@@ -28,7 +28,7 @@ from services.notifier import metrics, smtp
 from services.notifier import repository as repo
 from services.notifier.config import NotifierSettings
 from services.notifier.service.calendar import Clock, system_clock
-from shared.logging import get_logger, new_correlation_id
+from shared.platform.logging import get_logger, new_correlation_id
 
 log = get_logger(__name__)
 

@@ -16,8 +16,8 @@ from services.catalog.readmodel import load_read_model
 from services.catalog.search import SearchIndex
 from services.catalog.state import CatalogState
 from services.catalog.testing import load_real_catalog
-from shared.db import make_engine
-from shared.settings import Settings
+from shared.platform.db import make_engine
+from shared.platform.settings import Settings
 
 ADMIN_TOKEN = "jeton-admin-de-test"
 

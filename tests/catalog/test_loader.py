@@ -11,9 +11,9 @@ from services.catalog.loading import load_catalog_into
 from services.catalog.models import ALL_TABLES, Lycee, Rbe, RbeCoverage
 from services.catalog.rbe_edits import update_absence, update_lycee
 from services.catalog.snapshot import build_snapshot
-from shared.db import create_tables, make_engine, unit_of_work
-from shared.outbox import BACKBONE_TABLES, OutboxEvent
-from shared.settings import get_settings
+from shared.platform.db import create_tables, make_engine, unit_of_work
+from shared.platform.outbox import BACKBONE_TABLES, OutboxEvent
+from shared.platform.settings import get_settings
 
 pytestmark = pytest.mark.timeout(180)
 

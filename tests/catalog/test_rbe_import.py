@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 
 from services.catalog.cli import import_rbe
 from services.catalog.models import Rbe, RbeCoverage
-from shared.db import make_engine
-from shared.outbox import OutboxEvent
+from shared.platform.db import make_engine
+from shared.platform.outbox import OutboxEvent
 from tests.catalog.conftest import ADMIN_TOKEN
 
 pytestmark = pytest.mark.timeout(120)

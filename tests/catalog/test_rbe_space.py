@@ -15,8 +15,8 @@ from sqlmodel import Session, select
 from services.catalog import repository as repo
 from services.catalog.app import create_app
 from services.catalog.magic import issue_link_token
-from shared.db import make_engine
-from shared.outbox import OutboxEvent
+from shared.platform.db import make_engine
+from shared.platform.outbox import OutboxEvent
 from tests.catalog.conftest import catalog_settings
 from tests.support.servers import free_port
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.catalog.service import search_lycees
-from shared.geo import load_communes
+from shared.reference.geo import load_communes
 
 pytestmark = pytest.mark.timeout(120)
 

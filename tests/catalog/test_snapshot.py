@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from services.catalog.snapshot import build_snapshot
-from shared.catalog_snapshot import CatalogSnapshot
-from shared.db import make_engine
+from shared.contracts.catalog_snapshot import CatalogSnapshot
+from shared.platform.db import make_engine
 
 pytestmark = pytest.mark.timeout(120)
 

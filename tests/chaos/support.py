@@ -15,7 +15,7 @@ import redis as redis_sync
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
-from shared.events import Streams
+from shared.contracts.events import Streams
 
 # Lyon and around: the real catalog has many lycées with bakery/restaurant formations there.
 PLACES = ["69007", "69003", "69100", "69009", "42100", "38000"]

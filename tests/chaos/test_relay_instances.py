@@ -1,6 +1,6 @@
 """Two instances of a service = two outbox relays on one database. Each committed outbox row must
 reach its stream once. Found by the scale-out run (both relays read the same unpublished rows and published them
-both); fixed in shared/relay.py by keeping the batch's transaction (row locks on PostgreSQL,
+both); fixed in shared/platform/relay.py by keeping the batch's transaction (row locks on PostgreSQL,
 the write lock on SQLite) until the rows are marked published."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import redis as redis_sync
 from faststream.redis import RedisBroker
 from sqlmodel import Session
 
-from shared.db import create_tables, make_engine
-from shared.events import CatalogChanged, Streams
-from shared.outbox import BACKBONE_TABLES, add_to_outbox
-from shared.relay import OutboxRelay
+from shared.contracts.events import CatalogChanged, Streams
+from shared.platform.db import create_tables, make_engine
+from shared.platform.outbox import BACKBONE_TABLES, add_to_outbox
+from shared.platform.relay import OutboxRelay
 from tests.chaos.support import stream_bodies
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(60)]

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 import pytest
 import redis as redis_sync
 
-from shared.events import Streams
+from shared.contracts.events import Streams
 from tests.chaos.support import FAST_ENV, audit_run, metric, query, request_body
 from tests.support.system import System, catalog_template
 

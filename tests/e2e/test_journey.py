@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis as redis_sync
 
-from shared.events import Streams
+from shared.contracts.events import Streams
 from tests.chaos.support import FAST_ENV, stream_bodies, thread_root
 from tests.support.browser import screenshot
 from tests.support.system import System, catalog_template

@@ -51,7 +51,7 @@ class Thread:
     def __init__(self, system: System, n: int) -> None:
         import redis as redis_sync
 
-        from shared.events import Streams
+        from shared.contracts.events import Streams
         from tests.chaos.support import request_body, stream_bodies
 
         self.system = system

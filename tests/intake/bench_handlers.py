@@ -7,7 +7,7 @@ Measured, each call in its own transaction as in production:
 * ``accept``: ``IntakeContext.accept_sync`` of one valid body (validation, rate-limit count, request,
   timeline entry and outbox rows, commit);
 * ``routed``: one ``RequestRouted`` (three recipients) through the stream handler, in one
-  transaction with its processed-event key (``shared.processing.handle_one``, as the consumer does);
+  transaction with its processed-event key (``shared.platform.processing.handle_one``, as the consumer does);
 * ``message``: one ``ThreadMessage`` (the notifier's acknowledgement) the same way.
 
 ``--batch N`` handles the events N at a time in one transaction (``handle_batch``, as the consumer
@@ -32,11 +32,11 @@ from services.intake.config import IntakeSettings
 from services.intake.context import IntakeContext
 from services.intake.handlers import on_message, on_routed
 from services.intake.models import INTAKE_TABLES
-from shared.db import create_tables, make_engine
-from shared.events import RequestRouted, RoutedRecipient, ThreadMessage
-from shared.geo import load_communes
-from shared.logging import configure_logging
-from shared.outbox import BACKBONE_TABLES
+from shared.contracts.events import RequestRouted, RoutedRecipient, ThreadMessage
+from shared.platform.db import create_tables, make_engine
+from shared.platform.logging import configure_logging
+from shared.platform.outbox import BACKBONE_TABLES
+from shared.reference.geo import load_communes
 from tests.intake.conftest import body
 from tests.support.cpu_bench import bench_database, bench_parser, consume_all, measure
 

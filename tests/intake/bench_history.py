@@ -9,7 +9,7 @@ what the relay and time leave behind. At each size:
 * ``accept``: ``IntakeContext.accept_sync`` of one new body, its own transaction;
 * ``erase``: a company's erasure (``retention.erase`` in a unit of work, as ``DELETE /suivi``
   runs it), which looks through the outbox for published copies of the request's data;
-* last, at the largest size, ``erase`` again once ``shared.housekeeping.purge_backbone`` (default
+* last, at the largest size, ``erase`` again once ``shared.platform.housekeeping.purge_backbone`` (default
   keep days) has run.
 
 Per call: CPU of this process (``time.process_time``) and wall time, which alone includes the
@@ -33,9 +33,9 @@ from sqlmodel import Session
 from services.intake.context import Accepting, IntakeContext
 from services.intake.models import CompanyRequest
 from services.intake.service.retention import erase
-from shared.db import unit_of_work
-from shared.housekeeping import purge_backbone
-from shared.outbox import OutboxEvent, utcnow
+from shared.platform.db import unit_of_work
+from shared.platform.housekeeping import purge_backbone
+from shared.platform.outbox import OutboxEvent, utcnow
 from tests.intake.bench_handlers import bench_context
 from tests.intake.conftest import body
 from tests.support.cpu_bench import bench_database

@@ -25,7 +25,7 @@ def test_retention_command_anonymises_expired_requests(make_client, tmp_path):
         session.add(row)
         session.commit()
     env = {**os.environ, "MLP_ENV": "test", "MLP_DATABASE_URL": database_url, "MLP_VAR_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "shared.cli", "retention", "--jours", "30"], cwd=ROOT, env=env,
+    done = subprocess.run([sys.executable, "-m", "services.cli", "retention", "--jours", "30"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "1 demande(s) anonymisée(s) (conservation : 30 jours)" in done.stdout

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import redis as redis_sync
 
-from shared.events import Streams
+from shared.contracts.events import Streams
 from tests.intake.conftest import body
 from tests.support.live import ServiceProcess, service_env
 from tests.support.servers import RedisServer

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from services.intake.config import IntakeSettings
 from services.intake.jobs import run_retention
 from services.intake.models import CompanyRequest
-from shared.events import (
+from shared.contracts.events import (
     AssignmentChanged,
     RequestErased,
     RequestRouted,
@@ -23,7 +23,7 @@ from shared.events import (
     ThreadMessage,
     event_to_payload,
 )
-from shared.outbox import OutboxEvent
+from shared.platform.outbox import OutboxEvent
 from tests.intake.conftest import body, counts, engine_of
 
 
@@ -208,7 +208,7 @@ def test_concurrent_retries_with_one_idempotency_key_store_one_request(database_
 
 def test_an_assignment_change_consumed_before_its_routing_gets_the_lycee_names(database_url, make_client):
     from services.intake.handlers import on_assignment, on_routed
-    from shared.db import unit_of_work
+    from shared.platform.db import unit_of_work
 
     client = make_client(database_url)
     data = _submit(client)

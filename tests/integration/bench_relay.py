@@ -23,11 +23,11 @@ from pathlib import Path
 from faststream.redis import RedisBroker
 from sqlmodel import Session
 
-from shared.db import create_tables, make_engine
-from shared.events import CatalogChanged
-from shared.logging import configure_logging
-from shared.outbox import BACKBONE_TABLES, add_to_outbox
-from shared.relay import OutboxRelay
+from shared.contracts.events import CatalogChanged
+from shared.platform.db import create_tables, make_engine
+from shared.platform.logging import configure_logging
+from shared.platform.outbox import BACKBONE_TABLES, add_to_outbox
+from shared.platform.relay import OutboxRelay
 from tests.support.servers import RedisServer
 
 

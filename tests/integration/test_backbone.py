@@ -14,10 +14,10 @@ import redis as redis_sync
 from faststream.redis import RedisBroker
 from sqlmodel import Session, func, select
 
-from shared.db import create_tables, make_engine
-from shared.events import CatalogChanged, Streams
-from shared.outbox import BACKBONE_TABLES, OutboxEvent, add_to_outbox
-from shared.relay import OutboxRelay
+from shared.contracts.events import CatalogChanged, Streams
+from shared.platform.db import create_tables, make_engine
+from shared.platform.outbox import BACKBONE_TABLES, OutboxEvent, add_to_outbox
+from shared.platform.relay import OutboxRelay
 from tests.support.backbone_worker import Effect
 from tests.support.servers import RedisServer
 

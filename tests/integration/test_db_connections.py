@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import text
 
-import shared.db as db
+import shared.platform.db as db
 
 
 @pytest.mark.postgres

@@ -9,10 +9,17 @@ from prometheus_client import REGISTRY
 from sqlalchemy import inspect, text
 from sqlmodel import Session, select
 
-from shared.db import create_tables, make_engine
-from shared.events import CatalogChanged
-from shared.housekeeping import purge_backbone
-from shared.outbox import BACKBONE_TABLES, OutboxEvent, ProcessedEvent, add_to_outbox, mark_processed, utcnow
+from shared.contracts.events import CatalogChanged
+from shared.platform.db import create_tables, make_engine
+from shared.platform.housekeeping import purge_backbone
+from shared.platform.outbox import (
+    BACKBONE_TABLES,
+    OutboxEvent,
+    ProcessedEvent,
+    add_to_outbox,
+    mark_processed,
+    utcnow,
+)
 
 
 def _deleted(service: str, table: str) -> float:

@@ -8,8 +8,8 @@ import time
 from prometheus_client import REGISTRY
 from redis import Redis
 
-from shared.events import Streams
-from shared.stream_retention import DAY_MS, trim_streams
+from shared.contracts.events import Streams
+from shared.platform.stream_retention import DAY_MS, trim_streams
 
 NOW_MS = int(time.time() * 1000)
 

@@ -30,10 +30,10 @@ from services.matcher.handlers import MatcherHandlers
 from services.matcher.models import TABLES, MonthlyLoad
 from services.matcher.service import flows
 from services.matcher.snapshot_source import ReadModelHolder
-from shared.db import create_tables, make_engine, unit_of_work
-from shared.events import Contact, Location, RequestSubmitted
-from shared.logging import configure_logging
-from shared.outbox import BACKBONE_TABLES
+from shared.contracts.events import Contact, Location, RequestSubmitted
+from shared.platform.db import create_tables, make_engine, unit_of_work
+from shared.platform.logging import configure_logging
+from shared.platform.outbox import BACKBONE_TABLES
 from tests.matcher.fakes import make_snapshot
 from tests.support.cpu_bench import bench_database, bench_parser, consume_all, measure
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from shared.catalog_snapshot import CatalogSnapshot
+from shared.contracts.catalog_snapshot import CatalogSnapshot
 
 
 class CatalogStub:

@@ -5,9 +5,9 @@ import pytest
 from services.matcher.config import MatcherSettings
 from services.matcher.models import TABLES
 from services.matcher.service import CatalogReadModel
-from shared.catalog_snapshot import CatalogSnapshot
-from shared.db import create_tables, make_engine
-from shared.outbox import BACKBONE_TABLES
+from shared.contracts.catalog_snapshot import CatalogSnapshot
+from shared.platform.db import create_tables, make_engine
+from shared.platform.outbox import BACKBONE_TABLES
 from tests.matcher.fakes import make_snapshot
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 
-from shared.catalog_snapshot import (
+from shared.contracts.catalog_snapshot import (
     CatalogSnapshot,
     SnapshotFormation,
     SnapshotJobTitle,
     SnapshotLycee,
     SnapshotOffer,
 )
-from shared.events import Contact, Location, RequestSubmitted
+from shared.contracts.events import Contact, Location, RequestSubmitted
 
 CAP_BOULANGER, BP_BOULANGER, OLD_CAP_BOULANGER = "50022137", "45022108", "50022199"
 BAC_ELEC, CAP_CUISINE = "40025510", "50022135"

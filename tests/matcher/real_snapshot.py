@@ -11,15 +11,15 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.catalog_snapshot import (
+from shared.contracts.catalog_snapshot import (
     CatalogSnapshot,
     SnapshotFormation,
     SnapshotJobTitle,
     SnapshotLycee,
     SnapshotOffer,
 )
-from shared.geo import territory_of
-from shared.settings import PROJECT_ROOT
+from shared.platform.settings import PROJECT_ROOT
+from shared.reference.geo import territory_of
 
 DATA = PROJECT_ROOT / "data"
 VOCATIONAL = {"LP", "SEP", "LPO", "LEGTPA", "CETAD", "EPS"}

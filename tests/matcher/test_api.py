@@ -14,9 +14,9 @@ from services.matcher.app import create_app
 from services.matcher.config import MatcherSettings
 from services.matcher.models import Assignment, RoutingDecision
 from services.matcher.service import flows
-from shared.db import unit_of_work
-from shared.events import CatalogChanged, Streams, event_to_payload
-from shared.outbox import OutboxEvent
+from shared.contracts.events import CatalogChanged, Streams, event_to_payload
+from shared.platform.db import unit_of_work
+from shared.platform.outbox import OutboxEvent
 from tests.matcher.catalog_stub import CatalogStub
 from tests.matcher.fakes import make_snapshot, submitted
 
@@ -161,7 +161,7 @@ def test_stream_flow_routes_escalates_and_erases(client, redis_url):
 
     from services.matcher import repository as repo
     from services.matcher.models import RoutedRequest
-    from shared.events import AssignmentChanged, RequestErased, RequestSubmitted
+    from shared.contracts.events import AssignmentChanged, RequestErased, RequestSubmitted
     from tests.matcher.test_kill_restart import stream_bodies
 
     app = client.app

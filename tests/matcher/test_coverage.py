@@ -7,7 +7,7 @@ import json
 from services.matcher.cli import coverage
 from services.matcher.service import CatalogReadModel
 from services.matcher.service.coverage import coverage as compute_coverage
-from shared.geo import load_communes
+from shared.reference.geo import load_communes
 from tests.matcher.fakes import CAP_BOULANGER, lycee, make_snapshot
 
 

@@ -14,9 +14,9 @@ from services.matcher import repository as repo
 from services.matcher.models import Assignment, ReviewItem, RoutedRequest, RoutingDecision
 from services.matcher.service import flows
 from services.matcher.service.manual import ManualRouteError, route_manually
-from shared.db import make_engine, unit_of_work
-from shared.events import AssignmentChanged, RequestErased, event_from_payload
-from shared.outbox import OutboxEvent
+from shared.contracts.events import AssignmentChanged, RequestErased, event_from_payload
+from shared.platform.db import make_engine, unit_of_work
+from shared.platform.outbox import OutboxEvent
 from tests.matcher.fakes import submitted
 
 

@@ -13,7 +13,7 @@ import redis as redis_sync
 from faststream.redis import RedisBroker
 from sqlalchemy import create_engine, text
 
-from shared.events import Streams, event_to_payload
+from shared.contracts.events import Streams, event_to_payload
 from tests.matcher.catalog_stub import CatalogStub
 from tests.matcher.fakes import make_snapshot, submitted
 from tests.support.live import ServiceProcess, service_env

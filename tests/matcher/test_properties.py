@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from services.matcher.service import decide
 from services.matcher.service.flows import build_query
-from shared.settings import PROJECT_ROOT
+from shared.platform.settings import PROJECT_ROOT
 from tests.matcher.fakes import TODAY, submitted
 
 with open(PROJECT_ROOT / "data" / "communes.csv", encoding="utf-8") as fh:

@@ -12,8 +12,8 @@ from services.matcher import repository as repo
 from services.matcher.models import TABLES, RoutingDecision
 from services.matcher.service import CatalogReadModel, decide
 from services.matcher.service.flows import build_query, route_submitted
-from shared.db import create_tables, make_engine, unit_of_work
-from shared.outbox import BACKBONE_TABLES, OutboxEvent
+from shared.platform.db import create_tables, make_engine, unit_of_work
+from shared.platform.outbox import BACKBONE_TABLES, OutboxEvent
 from tests.matcher.fakes import TODAY, submitted
 
 CAP_BOULANGER = "50022137"

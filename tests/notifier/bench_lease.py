@@ -24,8 +24,8 @@ from services.notifier.config import NotifierSettings
 from services.notifier.models import TABLES
 from services.notifier.service import threads
 from services.notifier.service.mailer import NotifierContext
-from shared.db import create_tables, make_engine, unit_of_work
-from shared.outbox import BACKBONE_TABLES
+from shared.platform.db import create_tables, make_engine, unit_of_work
+from shared.platform.outbox import BACKBONE_TABLES
 from tests.notifier.bench_thread import realistic_event
 
 BATCH = 64

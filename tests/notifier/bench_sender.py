@@ -33,9 +33,9 @@ from services.notifier.config import NotifierSettings
 from services.notifier.models import TABLES
 from services.notifier.service import threads
 from services.notifier.service.mailer import NotifierContext
-from shared.db import create_tables, make_engine, unit_of_work
-from shared.logging import configure_logging
-from shared.outbox import BACKBONE_TABLES
+from shared.platform.db import create_tables, make_engine, unit_of_work
+from shared.platform.logging import configure_logging
+from shared.platform.outbox import BACKBONE_TABLES
 from tests.notifier.bench_thread import realistic_event
 from tests.support.servers import free_port
 

@@ -29,9 +29,9 @@ from services.notifier.sender import OutboundSender, Outcome
 from services.notifier.service import threads
 from services.notifier.service.emails import OutgoingCopy, compose
 from services.notifier.service.mailer import NotifierContext
-from shared.db import create_tables, make_engine, unit_of_work
-from shared.events import RoutedRecipient
-from shared.outbox import BACKBONE_TABLES
+from shared.contracts.events import RoutedRecipient
+from shared.platform.db import create_tables, make_engine, unit_of_work
+from shared.platform.outbox import BACKBONE_TABLES
 from tests.notifier.support import routed_event
 
 

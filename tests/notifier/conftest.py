@@ -7,8 +7,8 @@ import pytest
 from services.notifier.config import NotifierSettings
 from services.notifier.models import TABLES
 from services.notifier.service.mailer import NotifierContext
-from shared.db import create_tables, make_engine
-from shared.outbox import BACKBONE_TABLES
+from shared.platform.db import create_tables, make_engine
+from shared.platform.outbox import BACKBONE_TABLES
 from tests.notifier.support import FakeClock, SmtpSink
 from tests.support.servers import free_port
 

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
-from shared.events import Contact, RequestRouted, RoutedRecipient
+from shared.contracts.events import Contact, RequestRouted, RoutedRecipient
 from tests.support.servers import free_port
 
 

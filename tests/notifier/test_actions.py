@@ -16,8 +16,8 @@ from services.notifier.app import create_app
 from services.notifier.models import OutboundEmail, Participant
 from services.notifier.service import threads
 from services.notifier.service.addresses import make_action_token
-from shared.db import unit_of_work
-from shared.outbox import OutboxEvent
+from shared.platform.db import unit_of_work
+from shared.platform.outbox import OutboxEvent
 from tests.notifier.support import COMPANY, LEAD, routed_event
 
 

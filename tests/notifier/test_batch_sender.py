@@ -17,7 +17,7 @@ from services.notifier import repository as repo
 from services.notifier.models import OutboundEmail, Participant
 from services.notifier.sender import OutboundSender, Outcome
 from services.notifier.service import threads
-from shared.db import make_engine, unit_of_work
+from shared.platform.db import make_engine, unit_of_work
 from tests.notifier.support import COMPANY, COPY, LEAD, routed_event, run
 
 

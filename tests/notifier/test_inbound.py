@@ -15,8 +15,8 @@ from services.notifier.models import TABLES, InboundEmail, Participant, Thread, 
 from services.notifier.sender import OutboundSender
 from services.notifier.service import threads
 from services.notifier.service.mailer import reply_address_of
-from shared.db import create_tables, make_engine, unit_of_work
-from shared.outbox import BACKBONE_TABLES, OutboxEvent
+from shared.platform.db import create_tables, make_engine, unit_of_work
+from shared.platform.outbox import BACKBONE_TABLES, OutboxEvent
 from tests.notifier.support import COMPANY, COPY, LEAD, reply_bytes, routed_event, run
 
 QUOTED_REPLY = (

@@ -14,7 +14,7 @@ import redis as redis_sync
 from faststream.redis import RedisBroker
 from sqlalchemy import create_engine, text
 
-from shared.events import RoutedRecipient, Streams, event_to_payload
+from shared.contracts.events import RoutedRecipient, Streams, event_to_payload
 from tests.notifier.support import COMPANY, COPY, LEAD, SmtpSink, reply_bytes, routed_event, run
 from tests.support.live import ServiceProcess, service_env
 from tests.support.servers import free_port

@@ -14,7 +14,7 @@ from services.notifier.app import create_app
 from services.notifier.models import OutboundEmail, Participant
 from services.notifier.service import threads
 from services.notifier.service.addresses import make_action_token
-from shared.db import unit_of_work
+from shared.platform.db import unit_of_work
 from tests.notifier.support import COMPANY, LEAD, routed_event
 from tests.support.browser import screenshot, serious_axe_violations
 from tests.support.servers import free_port

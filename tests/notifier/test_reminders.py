@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 from services.notifier.models import OutboundEmail, Participant, Thread
 from services.notifier.runner import reminder_pass
 from services.notifier.service import threads
-from shared.db import unit_of_work
-from shared.outbox import OutboxEvent
+from shared.platform.db import unit_of_work
+from shared.platform.outbox import OutboxEvent
 from tests.notifier.support import COMPANY, LEAD, routed_event
 
 

@@ -11,7 +11,7 @@ from services.notifier.models import InboundEmail, OutboundEmail, Participant, T
 from services.notifier.sender import OutboundSender
 from services.notifier.service import threads
 from services.notifier.service.mailer import reply_address_of
-from shared.db import unit_of_work
+from shared.platform.db import unit_of_work
 from tests.notifier.support import COMPANY, COPY, LEAD, reply_bytes, routed_event, run
 
 

@@ -19,7 +19,7 @@ from services.notifier import smtp
 from services.notifier.models import OutboundEmail
 from services.notifier.sender import OutboundSender
 from services.notifier.service import threads
-from shared.db import unit_of_work
+from shared.platform.db import unit_of_work
 from tests.notifier.support import COMPANY, COPY, LEAD, routed_event, run
 from tests.support.servers import free_port
 

@@ -12,9 +12,9 @@ from services.notifier.models import OutboundEmail, Participant, Thread
 from services.notifier.sender import OutboundSender
 from services.notifier.service import threads
 from services.notifier.service.addresses import verify_reply_address
-from shared.db import unit_of_work
-from shared.events import RequestErased, RequestFollowUp, RoutedRecipient
-from shared.outbox import OutboxEvent
+from shared.contracts.events import RequestErased, RequestFollowUp, RoutedRecipient
+from shared.platform.db import unit_of_work
+from shared.platform.outbox import OutboxEvent
 from tests.notifier.support import COMPANY, COPY, LEAD, routed_event, run
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pydantic_settings
 
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_DIRS = ("shared", "services")
@@ -44,7 +44,7 @@ def metric_is_declared(name: str) -> bool:
     for base in candidates:
         if re.search(rf"[\"']{re.escape(base)}(_total)?[\"']", sources):
             return True
-    # faststream's own metrics: the prefix is declared in shared/service.py, the names in faststream.
+    # faststream's own metrics: the prefix is declared in shared/platform/service.py, the names in faststream.
     if name.startswith(FASTSTREAM_PREFIX + "_") and f'"{FASTSTREAM_PREFIX}"' in sources:
         templates = _faststream_metric_templates()
         return any("{metrics_prefix}" + base[len(FASTSTREAM_PREFIX) :] in templates for base in candidates)
@@ -72,6 +72,6 @@ def known_env_vars() -> set[str]:
         prefix = (cls.model_config.get("env_prefix") or "").upper()
         names.update(prefix + field.upper() for field in cls.model_fields)
     # Read directly from the environment by the `monlyceepro serve` command.
-    cli = (ROOT / "shared" / "cli.py").read_text(encoding="utf-8")
+    cli = (ROOT / "services" / "cli.py").read_text(encoding="utf-8")
     names.update(re.findall(r"[\"'](MLP_[A-Z0-9_]+)[\"']", cli))
     return names

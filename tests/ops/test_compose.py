@@ -8,8 +8,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from shared.cli import SERVICE_COMMANDS
-from shared.settings import SERVICE_PORTS, SERVICES
+from services.cli import SERVICE_COMMANDS
+from shared.platform.settings import SERVICE_PORTS, SERVICES
 from tests.ops.support import ROOT, known_env_vars
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
@@ -76,7 +76,7 @@ def test_each_service_gets_its_own_postgres_database():
 
 def test_internal_urls_point_to_the_right_containers():
     env = app_containers()["intake"]["environment"]
-    for var, service in (("MLP_CATALOG_URL", "catalog"), ("MLP_MATCHER_URL", "matcher")):
+    for var, service in (("MLP_CATALOG_URL", "catalog"),):
         parsed = urlparse(env[var])
         assert (parsed.hostname, parsed.port) == (service, SERVICE_PORTS[service]), var
 
@@ -115,6 +115,6 @@ def test_dockerfile_installs_from_the_lock_and_runs_the_cli():
     assert "npm ci --ignore-scripts" in dockerfile
     assert 'ENTRYPOINT ["monlyceepro"]' in dockerfile
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert 'monlyceepro = "shared.cli:main"' in pyproject
+    assert 'monlyceepro = "services.cli:main"' in pyproject
     for path in re.findall(r"^COPY (?!--from)(\S+)", dockerfile, flags=re.M):
         assert (ROOT / path).exists(), path

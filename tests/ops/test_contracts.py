@@ -7,8 +7,8 @@ import re
 import subprocess
 import sys
 
-from shared.events import Streams
-from shared.settings import SERVICES
+from shared.contracts.events import Streams
+from shared.platform.settings import SERVICES
 from tests.ops.support import ROOT
 
 CONTRACTS = ROOT / "docs" / "contracts"

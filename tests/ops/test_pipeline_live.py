@@ -15,7 +15,7 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.events import Streams
+from shared.contracts.events import Streams
 from tests.support.live import ServiceProcess
 from tests.support.system import System, catalog_template
 

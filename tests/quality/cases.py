@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.geo import DATA_DIR, fold
+from shared.reference.geo import DATA_DIR, fold
 
 HERE = Path(__file__).resolve().parent
 CASES_CSV = HERE / "job_cases.csv"

@@ -18,7 +18,7 @@ import re
 import sys
 from collections import defaultdict
 
-from shared.geo import DATA_DIR
+from shared.reference.geo import DATA_DIR
 from tests.quality.cases import csv_formation_keys, load_cases, tronc_commun_cfds
 
 COMMON_YEAR = re.compile(r"2nde commune|1ere annee|sec pro ag|2nde professionnelle")

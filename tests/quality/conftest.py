@@ -13,7 +13,7 @@ from services.catalog.search import SearchIndex
 from services.catalog.snapshot import snapshot_from_read_model
 from services.catalog.testing import load_real_catalog
 from services.matcher.service import CatalogReadModel
-from shared.db import make_engine
+from shared.platform.db import make_engine
 
 
 @dataclass

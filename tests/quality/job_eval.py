@@ -35,8 +35,8 @@ from pathlib import Path
 
 from bench.routing import real_snapshot
 from services.matcher.service import CatalogReadModel, Decision, RoutingQuery, decide
-from shared.catalog_snapshot import CatalogSnapshot
-from shared.geo import Commune, CommuneIndex, haversine_km, load_communes
+from shared.contracts.catalog_snapshot import CatalogSnapshot
+from shared.reference.geo import Commune, CommuneIndex, haversine_km, load_communes
 from tests.quality.cases import CASES_CSV, HERE, JobCase, formation_key, load_cases, tronc_commun_cfds
 
 STEPS = [30, 60, 100, 150]
@@ -50,7 +50,7 @@ FAILURES_TXT = HERE / "last_failures.txt"
 # -- adapters to the routing under test (switch these to a new resolver API) -----------------------
 def ranked_jobs(model: CatalogReadModel, text: str) -> list[str]:
     """ROME codes for the typed job, best first."""
-    if hasattr(model, "resolve_job"):  # the resolver before shared.jobs (24af723): an unordered set
+    if hasattr(model, "resolve_job"):  # the resolver before shared.reference.jobs (24af723): an unordered set
         return sorted(model.resolve_job(text))
     understood = model.resolver.understand(text)
     return [j.rome for j in understood.jobs + understood.alternatives]

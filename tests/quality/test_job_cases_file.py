@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from shared.geo import DATA_DIR, load_communes
+from shared.reference.geo import DATA_DIR, load_communes
 from tests.quality.cases import (
     BIG_DOMAINS,
     CASES_CSV,

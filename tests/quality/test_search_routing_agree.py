@@ -1,5 +1,5 @@
 """The lycées a company sees on the search page for a job and a place are the ones its request goes to:
-the catalog's search and the matcher's routing share the resolver and the relevance (shared.jobs)."""
+the catalog's search and the matcher's routing share the resolver and the relevance (shared.reference.jobs)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from services.catalog.service import search_lycees
 from services.matcher.service import RoutingQuery, decide
-from shared.geo import load_communes, territory_of
+from shared.reference.geo import load_communes, territory_of
 from tests.matcher.fakes import TODAY
 
 CASES = [

@@ -15,11 +15,11 @@ from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 from sqlmodel import Field, SQLModel
 
-from shared.consumer import ensure_consumer_groups, subscribe_reliably
-from shared.db import create_tables, make_engine
-from shared.events import CatalogChanged, Streams
-from shared.logging import configure_logging
-from shared.outbox import BACKBONE_TABLES
+from shared.contracts.events import CatalogChanged, Streams
+from shared.platform.consumer import ensure_consumer_groups, subscribe_reliably
+from shared.platform.db import create_tables, make_engine
+from shared.platform.logging import configure_logging
+from shared.platform.outbox import BACKBONE_TABLES
 
 
 class Effect(SQLModel, table=True):
@@ -51,7 +51,7 @@ def main() -> None:
             broker, redis, engine, stream=Streams.CATALOG_CHANGED, group="testgroup", consumer=f"testgroup-{name}",
             handler=handle, max_deliveries=3, claim_idle_ms=claim_ms, polling_interval_ms=50,
         )
-        await ensure_consumer_groups(broker, redis)  # as shared.service does before start
+        await ensure_consumer_groups(broker, redis)  # as shared.platform.service does before start
         await broker.start()
         print("READY", flush=True)
         await asyncio.Event().wait()

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, event
 from sqlmodel import Session
 
-from shared.events import Event
-from shared.processing import handle_batch, handle_one
+from shared.contracts.events import Event
+from shared.platform.processing import handle_batch, handle_one
 
 
 def bench_parser() -> argparse.ArgumentParser:

@@ -62,7 +62,7 @@ class ServiceProcess:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_dir / f"{self.name}-{self.port}.log", "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "serve", self.name, "--port", str(self.port)],
+            [sys.executable, "-m", "services.cli", "serve", self.name, "--port", str(self.port)],
             cwd=ROOT, env=self.env, stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
         )
         if wait_ready:

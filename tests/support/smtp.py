@@ -9,7 +9,7 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
-from shared.mailsink import PipeliningAdvertised
+from services.mailsink import PipeliningAdvertised
 from tests.support.servers import free_port
 
 

@@ -26,7 +26,7 @@ def catalog_template(cache_dir: Path) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     db = cache_dir / "catalog-template.db"
     env = {**service_env(cache_dir, "redis://127.0.0.1:1/0"), "MLP_DATABASE_URL": f"sqlite:///{db}"}
-    subprocess.run([sys.executable, "-m", "shared.cli", "load-catalog"], cwd=ROOT, env=env, check=True,
+    subprocess.run([sys.executable, "-m", "services.cli", "load-catalog"], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     _CATALOG_TEMPLATE["db"] = db
     return db

@@ -1,11 +1,11 @@
-"""Words of a job as people type them (shared.jobs.text and shared.jobs.index): pure functions."""
+"""Words of a job as people type them (shared.reference.jobs.text and shared.reference.jobs.index): pure functions."""
 
 from __future__ import annotations
 
 import pytest
 
-from shared.jobs.index import WordIndex, related_stems
-from shared.jobs.text import fold, masculine, stem, stems
+from shared.reference.jobs.index import WordIndex, related_stems
+from shared.reference.jobs.text import fold, masculine, stem, stems
 
 
 @pytest.mark.parametrize("typed, indexed", [

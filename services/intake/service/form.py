@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from shared.geo import CommuneIndex, fold
+from shared.reference.geo import CommuneIndex, fold
 
 RADIUS_CHOICES = (5, 10, 20, 30, 50, 100)
 JOB_SLOTS = 3

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session
 
 from services.intake import repository
-from shared.request_schema import NEED_LABELS
+from shared.contracts.request_schema import NEED_LABELS
 
 PERIODS: dict[str, tuple[str, int | None]] = {
     "30j": ("30 derniers jours", 30),

@@ -10,8 +10,8 @@ from sqlmodel import Session
 
 from services.intake import repository
 from services.intake.models import CompanyRequest, TimelineEntry
-from shared.events import RequestErased
-from shared.outbox import add_to_outbox, delete_published_about
+from shared.contracts.events import RequestErased
+from shared.platform.outbox import add_to_outbox, delete_published_about
 
 ERASED_LABEL = "(données supprimées)"
 

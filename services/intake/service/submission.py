@@ -15,8 +15,8 @@ from sqlmodel import Session
 from services.intake import repository
 from services.intake.models import CompanyRequest, IdempotencyKey, TimelineEntry
 from services.intake.service.validation import Qualified
-from shared.events import Contact, Location, RequestSubmitted
-from shared.outbox import add_to_outbox
+from shared.contracts.events import Contact, Location, RequestSubmitted
+from shared.platform.outbox import add_to_outbox
 
 
 class RateLimited(Exception):

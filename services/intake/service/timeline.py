@@ -8,8 +8,8 @@ from sqlmodel import Session
 
 from services.intake import repository
 from services.intake.models import CompanyRequest, TimelineEntry
-from shared.events import AssignmentChanged, RequestFollowUp, RequestRouted, ThreadMessage
-from shared.request_schema import NEED_LABELS
+from shared.contracts.events import AssignmentChanged, RequestFollowUp, RequestRouted, ThreadMessage
+from shared.contracts.request_schema import NEED_LABELS
 
 ROLE_LABELS = {"lead": "référent principal", "copy": "en copie"}
 ASSIGNMENT_TITLES = {

@@ -14,8 +14,8 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import ValidationError
 from stdnum.fr import siret as siret_rule
 
-from shared.geo import Commune, CommuneIndex
-from shared.request_schema import CompanyRequestIn
+from shared.contracts.request_schema import CompanyRequestIn
+from shared.reference.geo import Commune, CommuneIndex
 
 DISPOSABLE_DOMAINS = frozenset({
     "yopmail.com", "yopmail.fr", "mailinator.com", "guerrillamail.com", "10minutemail.com", "trashmail.com",

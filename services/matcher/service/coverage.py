@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from services.matcher.service.readmodel import CatalogReadModel, cells_around
-from shared.geo import CommuneIndex, haversine_km, territory_of
+from shared.reference.geo import CommuneIndex, haversine_km, territory_of
 
 PLACE_DEG = 0.5  # a place = the communes of an académie within one 0.5° cell (~55 x 40 km)
 

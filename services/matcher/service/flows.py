@@ -26,8 +26,7 @@ from services.matcher.service.routing import (
     select,
     understood_paths,
 )
-from shared.db import insert_rows
-from shared.events import (
+from shared.contracts.events import (
     AssignmentChanged,
     FormationRef,
     RequestErased,
@@ -36,8 +35,9 @@ from shared.events import (
     RequestSubmitted,
     RoutedRecipient,
 )
-from shared.geo import fold, load_communes, territory_of
-from shared.outbox import add_to_outbox, delete_published_about
+from shared.platform.db import insert_rows
+from shared.platform.outbox import add_to_outbox, delete_published_about
+from shared.reference.geo import fold, load_communes, territory_of
 
 # A transfer keeps the lead role with the colleague it names (the notifier puts the colleague in the
 # thread under the same assignment): only a decline or an expired deadline moves the lead elsewhere.

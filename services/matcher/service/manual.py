@@ -14,9 +14,9 @@ from services.matcher.models import RoutingDecision
 from services.matcher.service.flows import Outcome, _store_assignments, routed_event
 from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.service.routing import Candidate, select
-from shared.events import RequestSubmitted
-from shared.geo import haversine_km
-from shared.outbox import add_to_outbox
+from shared.contracts.events import RequestSubmitted
+from shared.platform.outbox import add_to_outbox
+from shared.reference.geo import haversine_km
 
 
 class ManualRouteError(ValueError):

@@ -1,7 +1,7 @@
 """In-memory read model of the catalog, built from a ``CatalogSnapshot``.
 
 Indexes (all built once per snapshot, then read-only, so a swap is atomic):
-* the job resolver (``shared.jobs``), built from the vocabulary the catalog ships: text -> jobs -> formations;
+* the job resolver (``shared.reference.jobs``), built from the vocabulary the catalog ships: text -> jobs -> formations;
 * CFD -> spatial grid cells -> lycées teaching it; and one grid for every lycée;
 the grid is keyed by territory so nothing is ever found across the sea.
 """
@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from shared.catalog_snapshot import CatalogSnapshot
-from shared.jobs import JobResolver
+from shared.contracts.catalog_snapshot import CatalogSnapshot
+from shared.reference.jobs import JobResolver
 
 CELL_DEG = 0.1  # ~11 x 8 km: fine enough for the nearest-first search to stop early in dense cities
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from services.matcher.service.readmodel import CatalogReadModel, LyceeView
-from shared.jobs.wanted import INFERRED_OFFER, Wanted, offer_relevance, resolve_wanted
+from shared.reference.jobs.wanted import INFERRED_OFFER, Wanted, offer_relevance, resolve_wanted
 
 JOB_NEEDS = {"pfmp", "apprentissage", "recrutement"}
 NEED_SERVICE_LABELS = {
@@ -27,7 +27,7 @@ class Match:
 
 
 def wanted_for(model: CatalogReadModel, jobs: list[str], naf: str | None) -> Wanted:
-    """The request's jobs resolved once per (jobs, NAF) and snapshot (``shared.jobs``)."""
+    """The request's jobs resolved once per (jobs, NAF) and snapshot (``shared.reference.jobs``)."""
     key = (tuple(jobs), naf)
     cached = model.wanted_cache.get(key)
     if cached is None:
@@ -68,7 +68,7 @@ def match_need(need: str, lycee: LyceeView, wanted: Wanted, *, first_year: bool 
         relevance, cfds = offer_relevance(wanted, offers, first_year=first_year and need == "pfmp", factor=fit)
         if relevance > 0:
             m.cfds = cfds
-            m.relevance = relevance  # a sector's jobs already weigh less (shared.jobs)
+            m.relevance = relevance  # a sector's jobs already weigh less (shared.reference.jobs)
     if need not in JOB_NEEDS and m.welcomes_service:
         m.relevance = min(1.0, max(m.relevance, 0.5) + (0.2 if m.cfds else 0.0))
     if m.relevance <= 0:

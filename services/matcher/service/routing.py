@@ -18,9 +18,9 @@ from datetime import date
 from services.matcher.service.readmodel import CatalogReadModel, LyceeView
 from services.matcher.service.relevance import Match, wanted_for
 from services.matcher.service.search import nearest_relevant
-from shared.geo import haversine_km
-from shared.jobs import Understanding
-from shared.jobs.wanted import Wanted
+from shared.reference.geo import haversine_km
+from shared.reference.jobs import Understanding
+from shared.reference.jobs.wanted import Wanted
 
 RELEVANCE_FLOOR = 0.5  # below: a weak link, used only when nothing better is within the largest radius
 

@@ -19,7 +19,7 @@ from datetime import date
 
 from services.matcher.service.readmodel import CatalogReadModel, LyceeView, cells_by_distance
 from services.matcher.service.relevance import JOB_NEEDS, Match, match_need
-from shared.jobs.wanted import Wanted
+from shared.reference.jobs.wanted import Wanted
 
 Scorer = Callable[[Match, float, int], float]
 MAX_EXAMINED = 600

@@ -15,9 +15,9 @@ from services.notifier.models import Participant, Thread, ThreadEntry, utcnow
 from services.notifier.service.addresses import make_action_token, reply_address
 from services.notifier.service.calendar import Clock, WorkingCalendar, system_clock
 from services.notifier.service.emails import Attachment, OutgoingCopy, compose, need_labels
-from shared.events import AssignmentChanged, ThreadMessage
-from shared.logging import current_correlation_id, new_correlation_id
-from shared.outbox import add_to_outbox
+from shared.contracts.events import AssignmentChanged, ThreadMessage
+from shared.platform.logging import current_correlation_id, new_correlation_id
+from shared.platform.outbox import add_to_outbox
 
 RBE_ROLES = ("lead", "copy")
 THREAD_ROLE = {"lead": "lead", "copy": "copy", "fallback": "copy", "company": "company"}

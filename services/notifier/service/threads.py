@@ -20,8 +20,8 @@ from services.notifier.service.mailer import (
     queue_copy,
     thread_context,
 )
-from shared.events import RequestErased, RequestFollowUp, RequestRouted, RoutedRecipient
-from shared.outbox import delete_published_about
+from shared.contracts.events import RequestErased, RequestFollowUp, RequestRouted, RoutedRecipient
+from shared.platform.outbox import delete_published_about
 
 
 class ThreadNotReady(Exception):

@@ -10,7 +10,7 @@ import pytest
 import structlog
 from pydantic import ValidationError
 
-from shared.events import (
+from shared.contracts.events import (
     EVENT_TYPES,
     Contact,
     Location,
@@ -19,9 +19,9 @@ from shared.events import (
     event_from_payload,
     event_to_payload,
 )
-from shared.geo import fold, haversine_km, load_communes, territory_of
-from shared.logging import configure_logging, correlation_scope, mask_email
-from shared.settings import Settings
+from shared.platform.logging import configure_logging, correlation_scope, mask_email
+from shared.platform.settings import Settings
+from shared.reference.geo import fold, haversine_km, load_communes, territory_of
 
 
 def test_prod_refuses_placeholder_secret(monkeypatch):

@@ -7,8 +7,8 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from shared.metrics import HTTP_REQUESTS
-from shared.service import _CorrelationAndMetricsMiddleware
+from shared.platform.metrics import HTTP_REQUESTS
+from shared.platform.service import _CorrelationAndMetricsMiddleware
 
 
 def _app() -> FastAPI:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shared.jobs.links import FormationLink
+from shared.reference.jobs.links import FormationLink
 
 
 @dataclass(frozen=True, slots=True)

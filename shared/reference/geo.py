@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from shared.settings import PROJECT_ROOT
+from shared.platform.settings import PROJECT_ROOT
 
 DATA_DIR = PROJECT_ROOT / "data"
 

@@ -23,9 +23,9 @@ import time
 from redis import Redis
 from redis.exceptions import ResponseError
 
-from shared.events import Streams
-from shared.logging import get_logger
-from shared.metrics import STREAM_TRIMMED
+from shared.contracts.events import Streams
+from shared.platform.logging import get_logger
+from shared.platform.metrics import STREAM_TRIMMED
 
 log = get_logger(__name__)
 

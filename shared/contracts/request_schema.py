@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from shared.events import NeedType
+from shared.contracts.events import NeedType
 
 NEED_LABELS: dict[str, str] = {
     "pfmp": "Accueillir des élèves en stage (PFMP)",

@@ -10,9 +10,9 @@ import time
 
 from redis.asyncio import Redis
 
-from shared.events import Streams
-from shared.logging import get_logger
-from shared.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from shared.contracts.events import Streams
+from shared.platform.logging import get_logger
+from shared.platform.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 
 log = get_logger(__name__)
 

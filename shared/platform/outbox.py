@@ -1,7 +1,7 @@
 """Transactional outbox and processed-event keys: the two tables every service DB carries.
 
 An event is written as an ``OutboxEvent`` row in the same transaction as the state change;
-the relay (``shared.relay``) publishes it afterwards. A consumer writes a ``ProcessedEvent``
+the relay (``shared.platform.relay``) publishes it afterwards. A consumer writes a ``ProcessedEvent``
 row in the same transaction as its effect, so a redelivered event has no second effect.
 """
 
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, Index, Text, UniqueConstraint, delete, insert, or_
 from sqlmodel import Field, Session, SQLModel
 
-from shared.events import Event, event_to_payload
+from shared.contracts.events import Event, event_to_payload
 
 
 def utcnow() -> datetime:
@@ -43,7 +43,7 @@ class OutboxEvent(SQLModel, table=True):
 class ProcessedEvent(SQLModel, table=True):
     __tablename__ = "processed_event"
     __table_args__ = (UniqueConstraint("consumer_group", "event_id", name="uq_processed_event"),
-                      Index("ix_processed_event_at", "processed_at"))  # the purge's range (shared.housekeeping)
+                      Index("ix_processed_event_at", "processed_at"))  # the purge's range (shared.platform.housekeeping)
 
     id: int | None = Field(default=None, primary_key=True)
     consumer_group: str = Field(max_length=60)
@@ -90,7 +90,7 @@ def mark_processed(session: Session, group: str, stream: str, event_ids: list[st
 def delete_published_about(session: Session, request_id: str) -> int:
     """On erasure: drop the published outbox rows whose event names the request (its own id or,
     for a follow-up, ``original_request_id``): they are copies of its personal data (contact,
-    message, replies). Unpublished rows must still leave; the purge (``shared.housekeeping``)
+    message, replies). Unpublished rows must still leave; the purge (``shared.platform.housekeeping``)
     keeps this scan to a few days of rows."""
     t = OutboxEvent.__table__  # type: ignore[attr-defined]
     result = session.execute(delete(t).where(

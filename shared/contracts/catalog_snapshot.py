@@ -10,7 +10,12 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from shared.jobs.vocabulary import JobVocabulary, VocabularyFormation, VocabularyJob, VocabularyTitle
+from shared.reference.jobs.vocabulary import (
+    JobVocabulary,
+    VocabularyFormation,
+    VocabularyJob,
+    VocabularyTitle,
+)
 
 Track = Literal["scolaire", "apprentissage"]
 
@@ -40,7 +45,7 @@ class SnapshotLycee(BaseModel):
     academie: str
     academie_code: str | None = None
     region: str | None = None
-    territory: str  # shared.geo.territory_of(departement)
+    territory: str  # shared.reference.geo.territory_of(departement)
     latitude: float | None = None
     longitude: float | None = None
     offers: list[SnapshotOffer] = []
@@ -85,7 +90,7 @@ class CatalogSnapshot(BaseModel):
     naf_division_romes: dict[str, list[str]]  # "10" -> typical ROME codes of that sector
     academie_fallbacks: dict[str, str] = {}  # académie name -> fallback contact email
     # Everything the open data says about jobs and diplomas: the one job resolver is built from it
-    # (shared.jobs). Empty in old snapshots: the resolver then falls back to the fields above.
+    # (shared.reference.jobs). Empty in old snapshots: the resolver then falls back to the fields above.
     vocabulary: JobVocabulary = JobVocabulary()
 
     def job_vocabulary(self) -> JobVocabulary:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from shared.jobs.links import FormationLink
-from shared.jobs.resolver import JobResolver
-from shared.jobs.understanding import Understanding
+from shared.reference.jobs.links import FormationLink
+from shared.reference.jobs.resolver import JobResolver
+from shared.reference.jobs.understanding import Understanding
 
 INFERRED_OFFER = 0.8  # a speciality inferred from a lycée's "2nde commune" (its family), not listed
 

@@ -30,7 +30,7 @@ DEAD_LETTERS = Counter(
 OUTBOX_PUBLISHED = Counter("mlp_outbox_published_total", "Outbox events published to Redis", ["service", "stream"])
 OUTBOX_PUBLISH_ERRORS = Counter("mlp_outbox_publish_errors_total", "Failed outbox publish attempts", ["service"])
 
-# Pipeline state read at scrape time (see shared.observability)
+# Pipeline state read at scrape time (see shared.platform.observability)
 STREAM_LENGTH = Gauge("mlp_stream_length", "Entries in a Redis stream", ["stream"])
 GROUP_LAG = Gauge("mlp_stream_group_lag", "Entries not yet delivered to a consumer group", ["stream", "group"])
 GROUP_PENDING = Gauge("mlp_stream_group_pending", "Entries delivered but not acknowledged", ["stream", "group"])
@@ -40,7 +40,7 @@ GROUP_OLDEST_PENDING_AGE = Gauge(
 DEAD_LETTER_LENGTH = Gauge("mlp_dead_letter_stream_length", "Entries in a dead-letter stream", ["group"])
 OUTBOX_BACKLOG = Gauge("mlp_outbox_backlog", "Outbox rows not yet published", ["service"])
 STREAM_TRIMMED = Counter(
-    "mlp_stream_entries_trimmed_total", "Stream entries removed by the retention trim (shared.stream_retention)",
+    "mlp_stream_entries_trimmed_total", "Stream entries removed by the retention trim (shared.platform.stream_retention)",
     ["stream"],
 )
 HOUSEKEEPING_DELETED = Counter(

@@ -20,9 +20,9 @@ from sqlalchemy import Engine, Row, bindparam, event, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
-from shared.logging import correlation_scope, get_logger
-from shared.metrics import OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
-from shared.outbox import OUTBOX_WRITTEN, OutboxEvent, utcnow
+from shared.platform.logging import correlation_scope, get_logger
+from shared.platform.metrics import OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
+from shared.platform.outbox import OUTBOX_WRITTEN, OutboxEvent, utcnow
 
 log = get_logger(__name__)
 

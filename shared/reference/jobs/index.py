@@ -1,6 +1,6 @@
 """Word index over short documents (job titles, formation labels) with IDF weights.
 
-A document matches a typed text word by word, on stems (``shared.jobs.text.stem``): never by a raw
+A document matches a typed text word by word, on stems (``shared.reference.jobs.text.stem``): never by a raw
 prefix, so « magasin » does not become « magasinier ». A typed word that is no stem of the index is
 looked up among the index's stems with ``rapidfuzz`` (edit distance), so « electricein » still finds
 « electricien ». A word of the same family (« boulangerie » / « boulanger ») counts, at a lower weight.
@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
-from shared.jobs.text import STOP_WORDS, masculine, stem, words
+from shared.reference.jobs.text import STOP_WORDS, masculine, stem, words
 
 RELATED_QUALITY = 0.6  # a word of the same family: « boulangerie » for « boulanger »
 TRADE_QUALITY = 0.95

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 SERVICE_PORTS: dict[str, int] = {"intake": 8001, "catalog": 8002, "matcher": 8003, "notifier": 8004}
 SERVICES: tuple[str, ...] = tuple(SERVICE_PORTS)
@@ -32,14 +32,9 @@ class Settings(BaseSettings):
     # ``{service}`` is replaced by the service name, so one URL gives each service its own database.
     database_url: str = "sqlite:///{var_dir}/{service}.db"
     smtp_url: str = "smtp://127.0.0.1:1025"
-    inbound_smtp_host: str = "127.0.0.1"
-    inbound_smtp_port: int = 2525
-    reply_domain: str = "reponse.monlyceepro.localhost"
     public_base_url: str = "http://127.0.0.1:8001"
     catalog_public_url: str = "http://127.0.0.1:8002"
     catalog_url: str = "http://127.0.0.1:8002"
-    matcher_url: str = "http://127.0.0.1:8003"
-    notifier_url: str = "http://127.0.0.1:8004"
     intake_url: str = "http://127.0.0.1:8001"
     secret_key: str = DEV_SECRET
     # Bearer token for admin endpoints (RBE import, review queue). None = admin API disabled.
@@ -68,11 +63,11 @@ class Settings(BaseSettings):
     relay_interval_s: float = 0.5  # safety poll; commits wake the relay at once
     relay_batch: int = 200
 
-    # Purge of the backbone's bookkeeping (shared.housekeeping)
+    # Purge of the backbone's bookkeeping (shared.platform.housekeeping)
     outbox_keep_days: int = Field(default=7, ge=1)  # published rows only
     processed_keep_days: int = Field(default=30, ge=1)
     housekeeping_interval_s: float = Field(default=3600.0, gt=0)
-    # Retention of the Redis streams (shared.stream_retention): entries every group has handled
+    # Retention of the Redis streams (shared.platform.stream_retention): entries every group has handled
     stream_keep_days: int = Field(default=7, ge=1)
     deadletter_keep_days: int = Field(default=30, ge=1)
 

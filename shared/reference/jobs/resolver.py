@@ -16,11 +16,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
-from shared.jobs.index import QueryWord, WordIndex
-from shared.jobs.links import FormationLink, JobLinks
-from shared.jobs.text import DIPLOMA_FILLER, DIPLOMA_WORDS, STOP_WORDS, fold, stem, words
-from shared.jobs.understanding import JobSense, JobSuggestion, Understanding
-from shared.jobs.vocabulary import JobVocabulary
+from shared.reference.jobs.index import QueryWord, WordIndex
+from shared.reference.jobs.links import FormationLink, JobLinks
+from shared.reference.jobs.text import DIPLOMA_FILLER, DIPLOMA_WORDS, STOP_WORDS, fold, stem, words
+from shared.reference.jobs.understanding import JobSense, JobSuggestion, Understanding
+from shared.reference.jobs.vocabulary import JobVocabulary
 
 ROME_CODE = re.compile(r"[A-N]\d{4}")
 KIND_WEIGHT = {"principale": 1.0, "rome": 1.0, "onisep": 0.97, "synonyme": 0.93}

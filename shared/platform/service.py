@@ -21,15 +21,15 @@ from sqlalchemy import Engine
 from sqlmodel import SQLModel
 from tenacity import AsyncRetrying, wait_exponential
 
-from shared.consumer import ensure_consumer_groups
-from shared.db import create_tables, make_engine, ping
-from shared.housekeeping import housekeeping_loop
-from shared.logging import configure_logging, correlation_scope, get_logger
-from shared.metrics import HTTP_REQUESTS, HTTP_SECONDS
-from shared.observability import refresh_outbox_gauges, refresh_stream_gauges
-from shared.outbox import BACKBONE_TABLES
-from shared.relay import OutboxRelay
-from shared.settings import Settings
+from shared.platform.consumer import ensure_consumer_groups
+from shared.platform.db import create_tables, make_engine, ping
+from shared.platform.housekeeping import housekeeping_loop
+from shared.platform.logging import configure_logging, correlation_scope, get_logger
+from shared.platform.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from shared.platform.observability import refresh_outbox_gauges, refresh_stream_gauges
+from shared.platform.outbox import BACKBONE_TABLES
+from shared.platform.relay import OutboxRelay
+from shared.platform.settings import Settings
 
 log = get_logger(__name__)
 

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from shared.settings import PROJECT_ROOT, get_settings
+from shared.platform.settings import PROJECT_ROOT, get_settings
 
 DSFR_DIST = PROJECT_ROOT / "node_modules" / "@gouvfr" / "dsfr" / "dist"
 SHARED_TEMPLATES = Path(__file__).parent / "templates"

@@ -20,9 +20,9 @@ from sqlalchemy import Engine, bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from shared.events import Event
-from shared.logging import correlation_scope
-from shared.outbox import ProcessedEvent, mark_processed
+from shared.contracts.events import Event
+from shared.platform.logging import correlation_scope
+from shared.platform.outbox import ProcessedEvent, mark_processed
 
 # Built once (bind parameters): its cache key is computed once, not on every batch.
 _SEEN = select(ProcessedEvent.event_id).where(

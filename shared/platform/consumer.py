@@ -4,7 +4,7 @@ Each call to :func:`subscribe_reliably` registers two faststream subscribers on 
 
 * the **main** subscriber reads new entries (``>``) in batches of up to ``batch_size`` under a
   consumer name that is stable across restarts (``<group>-<instance>``). A batch is handled in
-  one transaction (see :mod:`shared.processing`); if it fails, its events are retried one
+  one transaction (see :mod:`shared.platform.processing`); if it fails, its events are retried one
   transaction each, so only the failing event stays pending;
 * the **claimer** takes back, one at a time, entries that stayed pending longer than
   ``claim_idle_ms`` (a consumer crashed after reading, or the handler failed): faststream never
@@ -33,11 +33,11 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from sqlalchemy import Engine
 
-from shared.deadletter import dead_letter, forget_error, record_error
-from shared.events import Event, event_from_payload
-from shared.logging import correlation_scope, get_logger
-from shared.metrics import EVENT_BATCH_SIZE, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
-from shared.processing import DUPLICATE, AfterCommit, Handler, handle_batch, handle_one
+from shared.contracts.events import Event, event_from_payload
+from shared.platform.deadletter import dead_letter, forget_error, record_error
+from shared.platform.logging import correlation_scope, get_logger
+from shared.platform.metrics import EVENT_BATCH_SIZE, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
+from shared.platform.processing import DUPLICATE, AfterCommit, Handler, handle_batch, handle_one
 
 log = get_logger(__name__)
 

@@ -9,8 +9,8 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from shared.events import Streams
-from shared.metrics import (
+from shared.contracts.events import Streams
+from shared.platform.metrics import (
     DEAD_LETTER_LENGTH,
     GROUP_LAG,
     GROUP_OLDEST_PENDING_AGE,
@@ -19,8 +19,8 @@ from shared.metrics import (
     OUTBOX_OLDEST_AGE,
     STREAM_LENGTH,
 )
-from shared.outbox import OutboxEvent, utcnow
-from shared.stream_retention import CONSUMER_GROUPS
+from shared.platform.outbox import OutboxEvent, utcnow
+from shared.platform.stream_retention import CONSUMER_GROUPS
 
 
 def _decode(value):

@@ -22,10 +22,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, bindparam, delete, select
 
-from shared.logging import get_logger
-from shared.metrics import HOUSEKEEPING_DELETED
-from shared.outbox import OutboxEvent, ProcessedEvent, utcnow
-from shared.stream_retention import trim_streams_at
+from shared.platform.logging import get_logger
+from shared.platform.metrics import HOUSEKEEPING_DELETED
+from shared.platform.outbox import OutboxEvent, ProcessedEvent, utcnow
+from shared.platform.stream_retention import trim_streams_at
 
 log = get_logger(__name__)
 
@@ -68,7 +68,7 @@ def purge_backbone(engine: Engine, service: str, *, outbox_keep_days: int, proce
 
 async def housekeeping_loop(runtime) -> None:
     """Background task of every service: a purge at start, then every ``MLP_HOUSEKEEPING_INTERVAL_S``;
-    the streams' retention trim with it (``shared.stream_retention``: every service trims every
+    the streams' retention trim with it (``shared.platform.stream_retention``: every service trims every
     stream, which is idempotent, so none depends on another being up)."""
     s = runtime.settings
     while True:

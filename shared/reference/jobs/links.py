@@ -23,9 +23,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from shared.jobs.index import related_stems
-from shared.jobs.text import stems
-from shared.jobs.vocabulary import JobVocabulary
+from shared.reference.jobs.index import related_stems
+from shared.reference.jobs.text import stems
+from shared.reference.jobs.vocabulary import JobVocabulary
 
 RANK_WEIGHT = {1: 1.0, 2: 0.85, 3: 0.75, 4: 0.65, 5: 0.6}
 COMMON_FIRST_YEAR = 0.5

@@ -1,0 +1,127 @@
+"""The ``monlyceepro`` console command: the composition of every service's own sub-commands.
+
+It lives beside the services, not in ``shared/``, because it knows them all; each service keeps its
+commands in its own ``cli.py`` (``COMMANDS``) and this module only dispatches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from services.catalog import cli as catalog_cli
+from services.intake import cli as intake_cli
+from services.matcher import cli as matcher_cli
+from services.notifier import cli as notifier_cli
+from services.supervisor import up
+from shared.platform.settings import SERVICE_PORTS, SERVICES, get_settings
+
+Command = tuple[Callable[[list[str]], int], str]
+
+# Sub-commands implemented by a service, each taking its own argv.
+SERVICE_COMMANDS: dict[str, Command] = {
+    **catalog_cli.COMMANDS, **matcher_cli.COMMANDS, **intake_cli.COMMANDS, **notifier_cli.COMMANDS,
+}
+
+
+def serve(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="monlyceepro serve")
+    parser.add_argument("service", choices=SERVICES)
+    parser.add_argument("--host", default=os.environ.get("MLP_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    import uvicorn
+
+    port = args.port or int(os.environ.get("MLP_PORT", SERVICE_PORTS[args.service]))
+    uvicorn.run(
+        f"services.{args.service}.app:create_app", factory=True, host=args.host, port=port,
+        log_level="warning", access_log=False, timeout_graceful_shutdown=5,
+    )
+    return 0
+
+
+def relay(argv: list[str]) -> int:
+    """A standalone outbox relay for one service's database (run the service with MLP_RELAY_ENABLED=false)."""
+    import asyncio
+
+    from faststream.redis import RedisBroker
+
+    from shared.platform.db import create_tables, make_engine
+    from shared.platform.logging import configure_logging
+    from shared.platform.outbox import BACKBONE_TABLES
+    from shared.platform.relay import OutboxRelay
+
+    parser = argparse.ArgumentParser(prog="monlyceepro relay")
+    parser.add_argument("service", choices=SERVICES)
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    configure_logging(f"{args.service}-relay", settings.log_level, settings.log_json)
+    engine = make_engine(settings.database_url_for(args.service))
+    create_tables(engine, BACKBONE_TABLES)
+
+    async def run() -> None:
+        broker = RedisBroker(settings.redis_url, logger=None)
+        while True:
+            try:
+                await broker.connect()
+                break
+            except Exception:
+                await asyncio.sleep(0.5)
+        await OutboxRelay(
+            service=args.service, engine=engine, broker=broker, maxlen=settings.stream_maxlen,
+            batch_size=settings.relay_batch, interval_s=min(settings.relay_interval_s, 0.1),
+        ).run()
+
+    asyncio.run(run())
+    return 0
+
+
+def mailsink(argv: list[str]) -> int:
+    from services.mailsink import serve_mailsink
+
+    parser = argparse.ArgumentParser(prog="monlyceepro mailsink")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=1025)
+    parser.add_argument("--dir", default=None)
+    args = parser.parse_args(argv)
+    directory = args.dir or str(get_settings().var_dir / "mailbox")
+    from pathlib import Path
+
+    serve_mailsink(args.host, args.port, Path(directory))
+    return 0
+
+
+def mailbox(argv: list[str]) -> int:
+    from services.mailsink import list_mailbox
+
+    for name, to, subject in list_mailbox(get_settings().var_dir / "mailbox"):
+        print(f"{name}  {to}  {subject}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands: dict[str, Command] = {
+                "up": (lambda rest: up(rest, catalog_cli.load_catalog), "tout le système"), "serve": (serve, "un service"),
+                "mailsink": (mailsink, "boîte SMTP locale"),
+                "relay": (relay, "relais outbox autonome d'un service"), "mailbox": (mailbox, "lister les courriels reçus")}
+    if not argv or argv[0] in {"-h", "--help"}:
+        print("usage: monlyceepro COMMANDE [options]\n\nCommandes :")
+        for name, (_, doc) in commands.items():
+            print(f"  {name:14s} {doc}")
+        for name, (_, doc) in SERVICE_COMMANDS.items():
+            print(f"  {name:14s} {doc}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name in commands:
+        return commands[name][0](rest)
+    if name in SERVICE_COMMANDS:
+        return int(SERVICE_COMMANDS[name][0](rest) or 0)
+    print(f"Commande inconnue : {name}. Voir `monlyceepro --help`.", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

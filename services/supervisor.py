@@ -1,0 +1,101 @@
+"""The supervisor behind ``monlyceepro up``: the whole system as child processes on one machine.
+
+Development and demo only (production runs one container per service, docker-compose.yml): it starts
+Redis when none answers, loads the catalog on first start, the local mail sink and the four services,
+and stops everything when one of them stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+from shared.platform.settings import SERVICE_PORTS, get_settings
+
+
+def _redis_alive(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def ensure_redis(url: str) -> subprocess.Popen | None:
+    """Start a local redis-server when the configured one does not answer (dev only)."""
+    if _redis_alive(url):
+        return None
+    parsed = urlparse(url)
+    if parsed.hostname not in {"127.0.0.1", "localhost", "::1"}:
+        sys.exit(f"Redis ne répond pas sur {url}. Démarrez-le ou corrigez MLP_REDIS_URL.")
+    binary = shutil.which("redis-server")
+    if not binary:
+        sys.exit("redis-server est introuvable. Installez-le : sudo apt-get install -y redis-server (ou `make deps`).")
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [binary, "--port", str(parsed.port or 6379), "--bind", "127.0.0.1", "--save", "60 1",
+         "--dir", str(settings.var_dir), "--dbfilename", "redis.rdb"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        if _redis_alive(url):
+            print(f"Redis démarré sur {url}", flush=True)
+            return proc
+        time.sleep(0.1)
+    sys.exit("redis-server n'a pas démarré.")
+
+
+def up(argv: list[str], load_catalog: Callable[[list[str]], int]) -> int:
+    parser = argparse.ArgumentParser(prog="monlyceepro up", description="Tout le système sur cette machine.")
+    parser.add_argument("--no-sink", action="store_true", help="ne pas lancer la boîte SMTP locale")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    children: list[subprocess.Popen] = []
+    redis_proc = ensure_redis(settings.redis_url)
+    if redis_proc:
+        children.append(redis_proc)
+    marker = settings.var_dir / "catalog.loaded"
+    if not marker.exists():
+        print("Premier démarrage : chargement du catalogue (données ouvertes)…", flush=True)
+        if load_catalog([]) == 0:
+            marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
+    exe = [sys.executable, "-m", "services.cli"]
+    smtp = urlparse(settings.smtp_url)
+    if not args.no_sink:
+        children.append(subprocess.Popen([*exe, "mailsink", "--host", smtp.hostname or "127.0.0.1",
+                                          "--port", str(smtp.port or 1025)]))
+    for name in ("catalog", "intake", "matcher", "notifier"):
+        children.append(subprocess.Popen([*exe, "serve", name]))
+    print("MonLycéePro démarre :", flush=True)
+    for name, port in SERVICE_PORTS.items():
+        print(f"  {name:9s} http://127.0.0.1:{port}/  (santé : /readyz, métriques : /metrics)", flush=True)
+    print(f"  courriels reçus : {settings.var_dir / 'mailbox'}  (monlyceepro mailbox)", flush=True)
+
+    def shutdown(*_):
+        for child in reversed(children):
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    while True:
+        for child in children:
+            if child.poll() is not None:
+                print(f"Un processus s'est arrêté (code {child.returncode}) : arrêt de tout le système.", flush=True)
+                shutdown()
+        time.sleep(1)
