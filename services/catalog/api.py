@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from sqlmodel import Session
 
 from services.catalog import metrics
@@ -35,8 +34,9 @@ from services.catalog.state import CatalogState
 from shared.contracts.catalog_snapshot import CatalogSnapshot
 from shared.contracts.events import CatalogChanged
 from shared.platform.db import unit_of_work
+from shared.platform.errors import FieldError
+from shared.platform.http import ADMIN_RESPONSES, InvalidFields, Runtime, require_admin
 from shared.platform.outbox import add_to_outbox
-from shared.platform.service import ServiceRuntime
 from shared.reference.geo import fold, load_communes
 from shared.reference.jobs import naf_division_of
 
@@ -49,12 +49,7 @@ async def get_state(request: Request) -> CatalogState:
     return request.app.state.catalog
 
 
-async def get_runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime
-
-
 State = Annotated[CatalogState, Depends(get_state)]
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 
 
 @router.get("/snapshot", tags=["matcher"], summary="Instantané complet du catalogue (lu par le matcher)",
@@ -114,7 +109,7 @@ def lycees(
                                  per_page=par_page, profile_base=state.public_url)
     except CatalogError as exc:
         metrics.SEARCHES.labels(kind, "invalid").inc()
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        raise InvalidFields([FieldError(exc.field, str(exc))]) from None
     metrics.SEARCH_SECONDS.labels(kind).observe(time.perf_counter() - started)
     metrics.SEARCHES.labels(kind, "found" if page_out.total else "empty").inc()
     return page_out
@@ -131,17 +126,8 @@ def lycee(state: State, runtime: Runtime, uai: Annotated[str, Path(pattern=UAI_P
     return profile
 
 
-def require_admin(runtime: Runtime, authorization: Annotated[str | None, Header()] = None) -> None:
-    expected = runtime.settings.admin_token
-    if not authorization or not authorization.lower().startswith("bearer "):
-        raise HTTPException(status_code=401, detail="Authentification requise (jeton administrateur).",
-                            headers={"WWW-Authenticate": "Bearer"})
-    if not expected or not secrets.compare_digest(authorization[7:].strip().encode(), expected.encode()):
-        raise HTTPException(status_code=403, detail="Jeton administrateur refusé.")
-
-
 @router.post("/admin/rbe/import", tags=["administration"], summary="Importer l'annuaire des RBE (CSV)",
-             response_model=RbeImportReport, dependencies=[Depends(require_admin)],
+             response_model=RbeImportReport, dependencies=[Depends(require_admin)], responses=ADMIN_RESPONSES,
              openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}})
 async def import_rbe(request: Request, state: State, runtime: Runtime) -> RbeImportReport:
     raw = await request.body()
@@ -150,7 +136,7 @@ async def import_rbe(request: Request, state: State, runtime: Runtime) -> RbeImp
     try:
         content = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise HTTPException(status_code=422, detail="Le fichier doit être encodé en UTF-8.") from None
+        raise InvalidFields([FieldError("corps", "Le fichier doit être encodé en UTF-8.")]) from None
     cid = getattr(request.state, "correlation_id", "admin-import")
     report = await asyncio.to_thread(import_rbe_csv, runtime.engine, content, cid)
     metrics.RBE_IMPORT_ROWS.labels("imported").inc(report.imported)
@@ -163,7 +149,7 @@ async def import_rbe(request: Request, state: State, runtime: Runtime) -> RbeImp
 
 
 @router.put("/admin/academies/{academie}/repli", tags=["administration"], response_model=AcademieFallbackOut,
-            summary="Définir l'adresse de repli d'une académie", dependencies=[Depends(require_admin)])
+            summary="Définir l'adresse de repli d'une académie", dependencies=[Depends(require_admin)], responses=ADMIN_RESPONSES)
 async def set_fallback(academie: Annotated[str, Path(max_length=80)], body: AcademieFallbackIn, request: Request,
                        state: State, runtime: Runtime) -> AcademieFallbackOut:
     names = {fold(lyc.academie): lyc.academie for lyc in state.model.lycees.values()}
@@ -173,7 +159,7 @@ async def set_fallback(academie: Annotated[str, Path(max_length=80)], body: Acad
     try:
         email = normalize_email(body.email)
     except ValueError as exc:
-        raise HTTPException(status_code=422, detail=f"Adresse de repli : {exc}.") from None
+        raise InvalidFields([FieldError("email", f"Adresse de repli : {exc}.")]) from None
 
     def save() -> None:
         with unit_of_work(runtime.engine) as session:

@@ -7,7 +7,6 @@ import asyncio
 from fastapi import FastAPI
 
 from services.catalog.api import router as api_router
-from services.catalog.errors import install_error_handlers
 from services.catalog.models import ALL_TABLES
 from services.catalog.state import CatalogState, watch_version
 from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
@@ -34,7 +33,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(runtime, title="MonLycéePro — catalogue", description=DESCRIPTION, background=[build_index],
                              ready_checks={"index": state.is_built})
     app.state.catalog = state
-    install_error_handlers(app)
     app.include_router(api_router)
     from services.catalog.pages import router as pages_router
     from services.catalog.rbe_space import router as rbe_router

@@ -42,7 +42,11 @@ NEED_LABELS = {
 
 
 class CatalogError(ValueError):
-    """A user-facing problem with the query (message in French)."""
+    """A user-facing problem with the query (message in French), on the query parameter ``field``."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def level_text(diploma: str, level: int | None) -> str:
@@ -60,7 +64,7 @@ def naf_division(naf: str | None) -> str | None:
         return None
     match = NAF_RE.match(naf)
     if not match:
-        raise CatalogError("Code NAF invalide : indiquez par exemple 10.71C, 1071C ou la division 10.")
+        raise CatalogError("Code NAF invalide : indiquez par exemple 10.71C, 1071C ou la division 10.", "naf")
     return match.group(1)
 
 
@@ -70,21 +74,22 @@ def resolve_place(communes: CommuneIndex, place: str | None, insee: str | None) 
     if insee:
         commune = communes.by_insee.get(insee)
         if commune is None:
-            raise CatalogError(f"Code commune INSEE inconnu : {insee}.")
+            raise CatalogError(f"Code commune INSEE inconnu : {insee}.", "code_insee")
     elif not place:
         return None
     elif re.fullmatch(r"\d{5}", place):
         commune = communes.resolve(postal_code=place) or communes.by_insee.get(place)
         if commune is None:
             near = ", ".join(communes.nearest_postal_codes(place))
-            raise CatalogError(f"Code postal inconnu : {place}." + (f" Codes proches : {near}." if near else ""))
+            raise CatalogError(f"Code postal inconnu : {place}." + (f" Codes proches : {near}." if near else ""), "lieu")
     else:
         found = communes.suggest(place, limit=1)
         if not found:
-            raise CatalogError(f"Commune introuvable : « {place[:60]} ». Essayez le code postal.")
+            raise CatalogError(f"Commune introuvable : « {place[:60]} ». Essayez le code postal.", "lieu")
         commune = found[0]
     if commune.latitude is None:
-        raise CatalogError(f"La commune {commune.name} n'a pas de coordonnées connues : recherche par distance impossible.")
+        raise CatalogError(f"La commune {commune.name} n'a pas de coordonnées connues : recherche par distance impossible.",
+                           "code_insee" if insee else "lieu")
     return commune
 
 
@@ -136,7 +141,7 @@ def search_lycees(index: SearchIndex, communes: CommuneIndex, *, job: str | None
                   radius_km: float | None = None, academie: str | None = None, need: str | None = None,
                   track: str | None = None, page: int = 1, per_page: int = 20, profile_base: str = "") -> LyceeSearchPage:
     if need and need not in NEED_TYPES:
-        raise CatalogError("Type de besoin inconnu : " + need[:40] + ". Valeurs possibles : " + ", ".join(NEED_TYPES) + ".")
+        raise CatalogError("Type de besoin inconnu : " + need[:40] + ". Valeurs possibles : " + ", ".join(NEED_TYPES) + ".", "besoin")
     commune = resolve_place(communes, place, insee)
     query = SearchQuery(
         job=(job or "").strip() or None, text=(text or "").strip() or None, naf_division=naf_division(naf),

@@ -5,46 +5,38 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from services.intake import metrics, repository
 from services.intake.context import Ctx, IntakeContext, get_context, unknown_jobs
-from services.intake.schemas import ErrorOut, ImpactOut, StatusOut, SubmitOut, Suggestion, UnderstoodOut
+from services.intake.schemas import ImpactOut, StatusOut, SubmitOut, Suggestion, UnderstoodOut
 from services.intake.service import impact as impact_service
 from services.intake.service.retention import erase
 from services.intake.service.submission import IdempotencyConflict, RateLimited, body_hash
 from services.intake.service.timeline import status_view
-from services.intake.service.validation import InvalidRequest, raw_deep_errors, translate_errors
+from services.intake.service.validation import InvalidRequest, raw_deep_errors
 from shared.contracts.request_schema import CompanyRequestIn
 from shared.platform.db import unit_of_work
+from shared.platform.errors import FieldError
+from shared.platform.http import ErrorOut, error_response, invalid_fields
 from shared.platform.logging import get_logger
 
 router = APIRouter(prefix="/api/v1")
 log = get_logger(__name__)
 
-INVALID = "La demande contient des erreurs : corrigez les champs indiqués."
 NOT_FOUND = "Demande introuvable : vérifiez le lien de suivi."
 IP_LIMITED = "Trop de demandes envoyées depuis votre connexion. Patientez quelques minutes avant de réessayer."
 
 
-def errors_response(errors) -> JSONResponse:
-    return JSONResponse(
-        {"detail": INVALID, "errors": [{"field": e.field, "message": e.message} for e in errors]}, status_code=422
-    )
-
-
-async def request_validation_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = translate_errors(list(exc.errors()))
-    if request.method == "POST" and request.url.path == "/api/v1/requests":
-        metrics.rejected("api", "validation")
-        ctx: IntakeContext = request.app.state.intake
-        shape = {e.field for e in errors}
-        # Rule errors too, so a partner sees every mistake of the body at once.
-        errors += [e for e in raw_deep_errors(exc.body, ctx.communes, ctx.settings.max_links_in_message)
-                   if e.field not in shape]
-    return errors_response(errors)
+def rule_errors(request: Request, exc, shape_errors: list[FieldError]) -> list[FieldError]:
+    """Rule errors too for a request body that failed the shape check, so a partner sees every mistake at once."""
+    if request.method != "POST" or request.url.path != "/api/v1/requests":
+        return []
+    metrics.rejected("api", "validation")
+    ctx: IntakeContext = request.app.state.intake
+    shape = {e.field for e in shape_errors}
+    return [e for e in raw_deep_errors(exc.body, ctx.communes, ctx.settings.max_links_in_message) if e.field not in shape]
 
 
 # async although it never awaits: FastAPI runs a plain def dependency on its thread pool.
@@ -85,15 +77,13 @@ async def create_request(
         submitted = await ctx.accept(data, "api", request.state.correlation_id, idempotency)
     except InvalidRequest as exc:
         metrics.rejected("api", "validation")
-        return errors_response(exc.errors)
+        return invalid_fields(exc.errors)
     except RateLimited as exc:
         metrics.rejected("api", "rate_limited")
-        return JSONResponse({"detail": exc.message}, status_code=429,
-                            headers={"Retry-After": str(ctx.settings.rate_limit_email_window_s)})
+        return error_response(429, exc.message, headers={"Retry-After": str(ctx.settings.rate_limit_email_window_s)})
     except IdempotencyConflict:
         metrics.rejected("api", "idempotency_conflict")
-        return JSONResponse({"detail": "Cette clé d'idempotence a déjà servi pour une demande différente."},
-                            status_code=409)
+        return error_response(409, "Cette clé d'idempotence a déjà servi pour une demande différente.")
     return JSONResponse(
         SubmitOut(request_id=submitted.request_id, status_url=ctx.status_url(submitted.token),
                   status_api_url=f"{ctx.base_url}/api/v1/suivi/{submitted.token}",
@@ -117,7 +107,7 @@ def _status(ctx: IntakeContext, token: str, request_id: str | None = None) -> di
 async def status_json(token: str, ctx: Ctx):
     view = await ctx.run_db(_status, ctx, token[:100])
     if view is None:
-        return JSONResponse({"detail": NOT_FOUND}, status_code=404)
+        return error_response(404, NOT_FOUND)
     return view
 
 
@@ -126,7 +116,7 @@ async def status_json(token: str, ctx: Ctx):
 async def status_by_id(request_id: str, ctx: Ctx, token: Annotated[str, Query(max_length=100)]):
     view = await ctx.run_db(_status, ctx, token, request_id[:40])
     if view is None:
-        return JSONResponse({"detail": NOT_FOUND}, status_code=404)
+        return error_response(404, NOT_FOUND)
     return view
 
 
@@ -147,7 +137,7 @@ async def erase_json(token: str, request: Request, ctx: Ctx):
     view = await ctx.run_db(erase_by_token, ctx, token[:100], request.state.correlation_id)
     ctx.runtime.relay.wake()
     if view is None:
-        return JSONResponse({"detail": NOT_FOUND}, status_code=404)
+        return error_response(404, NOT_FOUND)
     return view
 
 
@@ -161,8 +151,7 @@ def compute_impact(ctx: IntakeContext, period: str) -> dict:
 async def impact_json(ctx: Ctx, period: Annotated[str, Query(max_length=10, description="30j, 90j, 12m ou tout")]
                       = impact_service.DEFAULT_PERIOD):
     if period not in impact_service.PERIODS:
-        return JSONResponse({"detail": INVALID, "errors": [
-            {"field": "period", "message": "Période inconnue : choisissez 30j, 90j, 12m ou tout."}]}, status_code=422)
+        return invalid_fields([FieldError("period", "Période inconnue : choisissez 30j, 90j, 12m ou tout.")])
     return await ctx.run_db(compute_impact, ctx, period)
 
 

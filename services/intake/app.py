@@ -6,12 +6,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import Signer
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.intake import api, web
 from services.intake.config import intake_settings
@@ -22,6 +19,7 @@ from services.intake.limits import BodySizeLimit
 from services.intake.models import INTAKE_TABLES
 from services.intake.ratelimit import SlidingWindowLimiter
 from shared.platform.consumer import subscribe_reliably
+from shared.platform.http import install_error_handlers
 from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
 from shared.platform.settings import Settings
 from shared.platform.web import make_templates, mount_dsfr
@@ -37,16 +35,6 @@ def french_time(iso: str) -> str:
         return datetime.fromisoformat(iso).astimezone(PARIS).strftime("%d/%m/%Y à %H h %M")
     except (TypeError, ValueError):
         return str(iso)
-
-
-HTTP_MESSAGES = {400: "Le corps de la requête est illisible : du JSON encodé en UTF-8 est attendu.", 404: "Page ou ressource introuvable.", 405: "Méthode non autorisée.",
-                 429: "Trop de demandes : réessayez plus tard."}
-
-
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    detail = exc.detail if isinstance(exc.detail, str) and exc.status_code not in {400, 404, 405} else None
-    return JSONResponse({"detail": detail or HTTP_MESSAGES.get(exc.status_code, "Erreur.")},
-                        status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -80,8 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ip_limiter=SlidingWindowLimiter(s.rate_limit_ip, s.rate_limit_ip_window_s),
         signer=Signer(s.secret_key, salt="intake-form"), templates=templates,
     )
-    app.add_exception_handler(RequestValidationError, api.request_validation_handler)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    install_error_handlers(app, extra_errors=api.rule_errors)
     app.add_middleware(BodySizeLimit, max_bytes=s.max_body_bytes)
     app.include_router(api.router)
     app.include_router(web.router)

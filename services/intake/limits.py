@@ -55,7 +55,7 @@ class BodySizeLimit:
             metrics.rejected(channel, "too_large")
         message = f"Le contenu envoyé est trop volumineux ({self.max_bytes // 1024} Ko au maximum)."
         if scope.get("path", "").startswith("/api/"):
-            body = json.dumps({"detail": message}, ensure_ascii=False).encode()
+            body = json.dumps({"detail": message, "errors": []}, ensure_ascii=False).encode()  # the common error body
             content_type = b"application/json"
         else:
             body = f"<!doctype html><html lang=\"fr\"><title>Trop volumineux</title><p>{message}</p></html>".encode()

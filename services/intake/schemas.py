@@ -22,16 +22,6 @@ class SubmitOut(BaseModel):
         default=True, description="Faux si le catalogue n'a pas pu être consulté : les métiers sont transmis tels quels")
 
 
-class FieldErrorOut(BaseModel):
-    field: str = Field(description="Chemin du champ, ex. contact.email")
-    message: str = Field(description="Message en français")
-
-
-class ErrorOut(BaseModel):
-    detail: str
-    errors: list[FieldErrorOut] = []
-
-
 class NeedOut(BaseModel):
     code: str
     label: str

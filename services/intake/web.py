@@ -22,6 +22,7 @@ from services.intake.service.timeline import close, status_view
 from services.intake.service.validation import InvalidRequest
 from shared.contracts.request_schema import NEED_LABELS
 from shared.platform.db import unit_of_work
+from shared.platform.http import error_response
 
 router = APIRouter(include_in_schema=False)
 FIELD_LABELS = {
@@ -156,7 +157,7 @@ async def status_page(token: str, request: Request, ctx: Ctx) -> Response:
     wants_json = "application/json" in request.headers.get("accept", "")
     if view is None:
         if wants_json:
-            return JSONResponse({"detail": NOT_FOUND}, status_code=404)
+            return error_response(404, NOT_FOUND)
         return _render(ctx, request, "introuvable.html", 404)
     if wants_json:
         return JSONResponse(view)

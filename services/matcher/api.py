@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlmodel import Session
 
 from services.matcher import repository as repo
 from services.matcher.config import MatcherSettings
 from services.matcher.schemas import (
-    ErrorOut,
     FallbackOut,
     FormationOut,
     ManualRouteIn,
@@ -24,7 +21,6 @@ from services.matcher.schemas import (
     PreviewOut,
     PreviewRecipient,
     ReviewItemOut,
-    ValidationErrorOut,
 )
 from services.matcher.service import RoutingQuery, decide
 from services.matcher.service.flows import fallback_for
@@ -33,15 +29,19 @@ from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.snapshot_source import ReadModelHolder
 from shared.contracts.request_schema import CompanyRequestIn
 from shared.platform.db import unit_of_work
+from shared.platform.errors import FieldError
+from shared.platform.http import (
+    ADMIN_RESPONSES,
+    VALIDATION_RESPONSES,
+    Admin,
+    ErrorOut,
+    InvalidFields,
+    Runtime,
+)
 from shared.platform.service import ServiceRuntime
 from shared.reference.geo import load_communes, territory_of
 
 router = APIRouter(prefix="/api/v1")
-
-
-# async although it never awaits: FastAPI runs a plain def dependency on its thread pool.
-async def get_runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime
 
 
 async def get_model(request: Request) -> CatalogReadModel:
@@ -51,26 +51,9 @@ async def get_model(request: Request) -> CatalogReadModel:
     return holder.model
 
 
-async def require_admin(runtime: Annotated[ServiceRuntime, Depends(get_runtime)],
-                        authorization: Annotated[str | None, Header()] = None) -> None:
-    token = runtime.settings.admin_token
-    if not token:
-        raise HTTPException(403, "L'API d'administration est désactivée (MLP_ADMIN_TOKEN absent).")
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        raise HTTPException(401, "Jeton d'administration manquant ou invalide.", headers={"WWW-Authenticate": "Bearer"})
-
-
-Runtime = Annotated[ServiceRuntime, Depends(get_runtime)]
 Model = Annotated[CatalogReadModel, Depends(get_model)]
-Admin = Annotated[None, Depends(require_admin)]
 
-INVALID = {422: {"model": ValidationErrorOut, "description": "Données invalides (messages en français)"}}
 CATALOG_NOT_READY = {503: {"model": ErrorOut, "description": "Catalogue pas encore chargé"}}
-ADMIN_ONLY = {
-    401: {"model": ErrorOut, "description": "Jeton d'administration manquant ou invalide"},
-    403: {"model": ErrorOut, "description": "API d'administration désactivée"},
-}
 
 
 def _settings(runtime: ServiceRuntime) -> MatcherSettings:
@@ -115,17 +98,16 @@ def _preview(runtime: ServiceRuntime, model: CatalogReadModel, body: CompanyRequ
 
 
 @router.post("/routing/preview", response_model=PreviewOut, tags=["routage"],
-             responses={**INVALID, **CATALOG_NOT_READY},
+             responses={**VALIDATION_RESPONSES, **CATALOG_NOT_READY},
              summary="Aperçu, sans effet, des lycées qui recevraient la demande")
-async def preview(body: CompanyRequestIn, runtime: Runtime, model: Model) -> PreviewOut | JSONResponse:
+async def preview(body: CompanyRequestIn, runtime: Runtime, model: Model) -> PreviewOut:
     try:
         return await asyncio.to_thread(_preview, runtime, model, body)
     except UnknownLocation:
-        return JSONResponse({"detail": "Données invalides.", "erreurs": [
-            {"champ": "location", "message": "Code postal ou commune inconnu(e)."}]}, status_code=422)
+        raise InvalidFields([FieldError("location", "Code postal ou commune inconnu(e).")]) from None
 
 
-@router.get("/review", response_model=list[ReviewItemOut], tags=["revue"], responses=ADMIN_ONLY,
+@router.get("/review", response_model=list[ReviewItemOut], tags=["revue"], responses=ADMIN_RESPONSES,
             summary="Demandes sans lycée pertinent, à router à la main")
 def list_review(runtime: Runtime, _: Admin) -> list[ReviewItemOut]:
     out = []
@@ -145,19 +127,18 @@ def list_review(runtime: Runtime, _: Admin) -> list[ReviewItemOut]:
 
 
 @router.post("/review/{request_id}/route", response_model=ManualRouteOut, tags=["revue"],
-             responses={**INVALID, **ADMIN_ONLY, **CATALOG_NOT_READY,
+             responses={**VALIDATION_RESPONSES, **ADMIN_RESPONSES, **CATALOG_NOT_READY,
                         404: {"model": ErrorOut, "description": "Demande inconnue"},
                         409: {"model": ErrorOut, "description": "Demande déjà routée"}},
              summary="Router à la main une demande de la file de revue")
 def route_review_item(request_id: uuid.UUID, body: ManualRouteIn, runtime: Runtime, model: Model,
-                      _: Admin) -> ManualRouteOut | JSONResponse:
+                      _: Admin) -> ManualRouteOut:
     try:
         with unit_of_work(runtime.engine) as session:
             outcome = route_manually(session, str(request_id), body.uais, model, _settings(runtime))
     except ManualRouteError as exc:
         if exc.status == 422:
-            return JSONResponse({"detail": "Données invalides.", "erreurs": [{"champ": "uais", "message": str(exc)}]},
-                                status_code=422)
+            raise InvalidFields([FieldError("uais", str(exc))]) from None
         raise HTTPException(exc.status, str(exc)) from exc
     runtime.relay.wake()
     return ManualRouteOut(request_id=str(request_id), assignments=outcome.recipients)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 
 from services.matcher.api import router
 from services.matcher.config import MatcherSettings
-from services.matcher.errors import validation_error_handler
 from services.matcher.handlers import MatcherHandlers
 from services.matcher.models import TABLES
 from services.matcher.snapshot_source import ReadModelHolder, keep_fresh
@@ -56,6 +54,5 @@ def create_app(settings: MatcherSettings | None = None) -> FastAPI:
         ready_checks={"catalogue": lambda: holder.model is not None},
     )
     app.state.holder = holder
-    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.include_router(router)
     return app

@@ -61,17 +61,3 @@ class ManualRouteOut(BaseModel):
     assignments: int
 
 
-class FieldError(BaseModel):
-    champ: str
-    message: str
-
-
-class ValidationErrorOut(BaseModel):
-    """The French 422 body (see services/matcher/errors.py)."""
-
-    detail: str
-    erreurs: list[FieldError]
-
-
-class ErrorOut(BaseModel):
-    detail: str

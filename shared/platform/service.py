@@ -189,6 +189,10 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
     app.state.runtime = runtime
+    # Imported here: the HTTP edge's typed dependencies name ServiceRuntime, defined in this module.
+    from shared.platform.http import install_error_handlers
+
+    install_error_handlers(app)
     app.add_middleware(_CorrelationAndMetricsMiddleware, service=runtime.name)
 
     @app.get("/healthz", tags=["exploitation"], summary="Le service est vivant")

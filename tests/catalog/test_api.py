@@ -23,13 +23,14 @@ BAD_QUERIES = [
     "/api/v1/lycees/abc",
 ]
 BAD_DOMAIN = [
-    ("/api/v1/lycees?lieu=00000", "Code postal inconnu"),
-    ("/api/v1/lycees?lieu=zzzzqq", "Commune introuvable"),
-    ("/api/v1/lycees?naf=ZZ", "Code NAF invalide"),
-    ("/api/v1/lycees?besoin=licorne", "Type de besoin inconnu"),
-    ("/api/v1/lycees?code_insee=99999", "Code commune INSEE inconnu"),
-    ("/api/v1/lycees?code_insee=98411", "pas de coordonnées connues"),
+    ("/api/v1/lycees?lieu=00000", "lieu", "Code postal inconnu"),
+    ("/api/v1/lycees?lieu=zzzzqq", "lieu", "Commune introuvable"),
+    ("/api/v1/lycees?naf=ZZ", "naf", "Code NAF invalide"),
+    ("/api/v1/lycees?besoin=licorne", "besoin", "Type de besoin inconnu"),
+    ("/api/v1/lycees?code_insee=99999", "code_insee", "Code commune INSEE inconnu"),
+    ("/api/v1/lycees?code_insee=98411", "code_insee", "pas de coordonnées connues"),
 ]
+INVALID = "La requête contient des erreurs : corrigez les champs indiqués."
 
 
 @pytest.mark.parametrize("url", BAD_QUERIES)
@@ -37,15 +38,19 @@ def test_bad_parameters_get_a_french_422(readonly_client, url):
     response = readonly_client.get(url)
     assert response.status_code == 422, response.text
     body = response.json()
-    assert body["message"] == "Requête invalide."
-    assert all(err["message"] and "field" not in err["message"].lower() for err in body["detail"])
+    assert body["detail"] == INVALID
+    assert body["errors"] and all(err["field"] and err["message"] and "field" not in err["message"].lower()
+                                  for err in body["errors"])
 
 
-@pytest.mark.parametrize(("url", "expected"), BAD_DOMAIN)
-def test_bad_values_are_explained_in_french(readonly_client, url, expected):
+@pytest.mark.parametrize(("url", "field", "expected"), BAD_DOMAIN)
+def test_bad_values_are_explained_in_french(readonly_client, url, field, expected):
     response = readonly_client.get(url)
     assert response.status_code == 422
-    assert expected in response.json()["detail"]
+    body = response.json()
+    assert body["detail"] == INVALID
+    [error] = body["errors"]
+    assert error["field"] == field and expected in error["message"]
 
 
 def test_unknown_lycee_is_a_french_404(readonly_client):

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from shared.platform.http import INVALID_FIELDS as INVALID
 from tests.intake.conftest import body, counts
-
-INVALID = "La demande contient des erreurs : corrigez les champs indiqués."
 
 CASES = [
     ("needs vides", body(needs=[]), "needs", "Choisissez au moins un élément."),
@@ -65,10 +64,12 @@ def test_all_mistakes_are_reported_together(client):
     assert errors == {"siret", "contact.name", "contact.email", "location.postal_code"}
 
 
-def test_invalid_json_is_a_422_not_a_500(client):
+def test_invalid_json_is_a_400_with_the_common_error_body(client):
     response = client.post("/api/v1/requests", content=b'{"needs": [', headers={"content-type": "application/json"})
-    assert response.status_code == 422
-    assert response.json()["errors"][0]["message"] == "Le corps de la requête n'est pas un JSON valide."
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Le corps de la requête est illisible : du JSON encodé en UTF-8 est attendu.",
+                               "errors": []}
+    assert counts(client) == (0, 0)
 
 
 def test_a_body_that_is_not_an_object_is_refused(client):
@@ -81,7 +82,7 @@ def test_oversized_body_is_refused_before_parsing(client):
     payload = body(message="x" * 70_000)
     response = client.post("/api/v1/requests", json=payload)
     assert response.status_code == 413
-    assert response.json() == {"detail": "Le contenu envoyé est trop volumineux (64 Ko au maximum)."}
+    assert response.json() == {"detail": "Le contenu envoyé est trop volumineux (64 Ko au maximum).", "errors": []}
     assert counts(client) == (0, 0)
 
 
@@ -126,14 +127,14 @@ def test_idempotency_key_reused_with_another_body_is_a_conflict(client):
     assert first.status_code == 202
     other = client.post("/api/v1/requests", json=body(places=5), headers={"Idempotency-Key": "cle-1"})
     assert other.status_code == 409
-    assert other.json() == {"detail": "Cette clé d'idempotence a déjà servi pour une demande différente."}
+    assert other.json() == {"detail": "Cette clé d'idempotence a déjà servi pour une demande différente.", "errors": []}
     assert counts(client) == (1, 1)
 
 
 def test_unknown_status_token_is_a_french_404(client):
     response = client.get("/api/v1/suivi/inconnu")
     assert response.status_code == 404
-    assert response.json() == {"detail": "Demande introuvable : vérifiez le lien de suivi."}
+    assert response.json() == {"detail": "Demande introuvable : vérifiez le lien de suivi.", "errors": []}
 
 
 def test_unknown_impact_period_is_a_422(client):

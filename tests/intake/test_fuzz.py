@@ -64,7 +64,7 @@ def test_arbitrary_bytes_never_fail_the_server(client, raw):
     assert response.status_code in {400, 422}
     assert response.json()["detail"] in {
         "Le corps de la requête est illisible : du JSON encodé en UTF-8 est attendu.",
-        "La demande contient des erreurs : corrigez les champs indiqués.",
+        "La requête contient des erreurs : corrigez les champs indiqués.",
     }
     assert counts(client) == (0, 0)
 

@@ -85,22 +85,26 @@ def test_preview_without_relevant_lycee_shows_the_fallback(client):
 
 
 @pytest.mark.parametrize("body, field, message", [
-    ({k: v for k, v in BODY.items() if k != "needs"}, "needs", "Champ obligatoire."),
-    ({**BODY, "needs": ["vacances"]}, "needs.0", "Valeur non reconnue"),
+    ({k: v for k, v in BODY.items() if k != "needs"}, "needs", "Ce champ est obligatoire."),
+    ({**BODY, "needs": ["vacances"]}, "needs.0", "Valeur non reconnue. Valeurs possibles : pfmp,"),
     ({**BODY, "location": {}}, "location", "Indiquez un code postal ou une commune."),
-    ({**BODY, "radius_km": 900}, "radius_km", "Valeur trop grande."),
+    ({**BODY, "radius_km": 900}, "radius_km", "La valeur ne doit pas dépasser 200."),
     ({**BODY, "location": {"postal_code": "00000"}}, "location", "Code postal ou commune inconnu(e)."),
 ])
 def test_preview_rejects_bad_input_in_french(client, body, field, message):
+    """The same body as intake's, refused with the same common error body and the same messages."""
     response = client.post("/api/v1/routing/preview", json=body)
     assert response.status_code == 422
-    text = response.text
-    assert field in text and message in text
+    data = response.json()
+    assert data["detail"] == "La requête contient des erreurs : corrigez les champs indiqués."
+    assert any(e["field"] == field and e["message"].startswith(message) for e in data["errors"]), data
 
 
 def test_preview_rejects_non_json_body(client):
     response = client.post("/api/v1/routing/preview", content=b"pas du json", headers={"content-type": "application/json"})
-    assert response.status_code == 422 and "JSON invalide" in response.text
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Le corps de la requête est illisible : du JSON encodé en UTF-8 est attendu.",
+                               "errors": []}
 
 
 def test_review_queue_needs_the_admin_token_and_routes_by_hand(client):
@@ -116,7 +120,9 @@ def test_review_queue_needs_the_admin_token_and_routes_by_hand(client):
     assert "Aucun lycée pertinent" in item["explanation"]
     url = f"/api/v1/review/{event.request_id}/route"
     bad = client.post(url, json={"uais": ["0000000X"]}, headers=auth)
-    assert bad.status_code == 422 and "UAI inconnu" in bad.json()["erreurs"][0]["message"]
+    assert bad.status_code == 422
+    [error] = bad.json()["errors"]
+    assert error["field"] == "uais" and "UAI inconnu" in error["message"]
     assert count(app, Assignment) == 0  # nothing half-stored
     ok = client.post(url, json={"uais": ["0690001A", "0690002B"]}, headers=auth)
     assert ok.status_code == 200 and ok.json()["assignments"] == 2

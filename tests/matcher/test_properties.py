@@ -76,6 +76,8 @@ def test_preview_never_answers_500_on_any_body(tmp_path, redis_url):
                 response = client.post("/api/v1/routing/preview", json=body)
                 assert response.status_code in (200, 422), (body, response.text)
                 if response.status_code == 422:
-                    assert response.json()["detail"] == "Données invalides."
+                    data = response.json()
+                    assert data["detail"] == "La requête contient des erreurs : corrigez les champs indiqués."
+                    assert data["errors"] and all(e["field"] and e["message"] for e in data["errors"])
 
             check()

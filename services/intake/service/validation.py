@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from stdnum.fr import siret as siret_rule
 
 from shared.contracts.request_schema import CompanyRequestIn
+from shared.platform.errors import FieldError, translate_errors
 from shared.reference.geo import Commune, CommuneIndex
 
 DISPOSABLE_DOMAINS = frozenset({
@@ -31,69 +32,10 @@ PHONE_RE = re.compile(r"^\+?\d{8,15}$")
 LINK_RE = re.compile(r"(https?://|www\.)", re.I)
 
 
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    message: str
-
-
 class InvalidRequest(Exception):
     def __init__(self, errors: list[FieldError]) -> None:
         super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
         self.errors = errors
-
-
-# ------------------------------------------------------------- pydantic -> French
-def _french(err: dict) -> str:
-    kind = err.get("type", "")
-    ctx = err.get("ctx") or {}
-    if kind == "missing":
-        return "Ce champ est obligatoire."
-    if kind == "string_too_short":
-        return "Ce champ est obligatoire." if ctx.get("min_length", 1) <= 1 else f"Au moins {ctx['min_length']} caractères."
-    if kind == "string_too_long":
-        return f"Ce texte ne doit pas dépasser {ctx.get('max_length')} caractères."
-    if kind == "too_short":
-        return "Choisissez au moins un élément."
-    if kind == "too_long":
-        return f"Pas plus de {ctx.get('max_length')} éléments."
-    if kind == "literal_error":
-        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", " ou ")
-        return f"Valeur non reconnue. Valeurs possibles : {expected}."
-    if kind in {"int_parsing", "int_type", "int_from_float"}:
-        return "Indiquez un nombre entier."
-    if kind == "greater_than_equal":
-        return f"La valeur doit être au moins {ctx.get('ge')}."
-    if kind == "less_than_equal":
-        return f"La valeur ne doit pas dépasser {ctx.get('le')}."
-    if kind == "extra_forbidden":
-        return "Champ inconnu : retirez-le."
-    if kind == "json_invalid":
-        return "Le corps de la requête n'est pas un JSON valide."
-    if kind in {"model_type", "model_attributes_type", "dict_type"}:
-        return "Un objet JSON est attendu."
-    if kind == "list_type":
-        return "Une liste est attendue."
-    if kind in {"string_type", "string_unicode"}:
-        return "Un texte est attendu."
-    if kind == "value_error":
-        message = str(ctx.get("error") or err.get("msg", ""))
-        return message.removeprefix("Value error, ") or "Valeur invalide."
-    return "Valeur invalide."
-
-
-def field_path(loc: tuple | list) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)]
-    return ".".join(parts) or "body"
-
-
-def translate_errors(errors: list[dict]) -> list[FieldError]:
-    out: list[FieldError] = []
-    for err in errors:
-        loc = list(err.get("loc", ()))
-        # A model_validator error is reported on the model itself: keep the model's path.
-        out.append(FieldError(field_path(loc), _french(err)))
-    return out
 
 
 def parse_request(data: object) -> CompanyRequestIn:
