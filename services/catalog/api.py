@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated, Literal
 
@@ -54,11 +53,11 @@ State = Annotated[CatalogState, Depends(get_state)]
 
 @router.get("/snapshot", tags=["matcher"], summary="Instantané complet du catalogue (lu par le matcher)",
             response_model=CatalogSnapshot, responses={200: {"model": CatalogSnapshot}})
-async def snapshot(state: State) -> Response:
+async def snapshot(state: State, runtime: Runtime) -> Response:
     # Always as fresh as the database: a CatalogChanged written by another process (CLI import)
     # may reach the matcher before this process's periodic version check.
-    await asyncio.to_thread(state.refresh)
-    body = await asyncio.to_thread(state.snapshot_json)
+    await runtime.run_db(state.refresh)
+    body = await runtime.run_db(state.snapshot_json)
     return Response(content=body, media_type="application/json", headers={"X-Catalog-Version": state.built.version})
 
 
@@ -138,11 +137,11 @@ async def import_rbe(request: Request, state: State, runtime: Runtime) -> RbeImp
     except UnicodeDecodeError:
         raise InvalidFields([FieldError("corps", "Le fichier doit être encodé en UTF-8.")]) from None
     cid = getattr(request.state, "correlation_id", "admin-import")
-    report = await asyncio.to_thread(import_rbe_csv, runtime.engine, content, cid)
+    report = await runtime.run_db(import_rbe_csv, runtime.engine, content, cid)
     metrics.RBE_IMPORT_ROWS.labels("imported").inc(report.imported)
     metrics.RBE_IMPORT_ROWS.labels("rejected").inc(len(report.errors))
     if report.imported:
-        await asyncio.to_thread(state.refresh)  # before the event leaves, so the matcher reads the new snapshot
+        await runtime.run_db(state.refresh)  # before the event leaves, so the matcher reads the new snapshot
         runtime.relay.wake()
     return RbeImportReport(imported=report.imported,
                            errors=[ImportLineError(line=e.line, message=e.message) for e in report.errors])
@@ -169,6 +168,6 @@ async def set_fallback(academie: Annotated[str, Path(max_length=80)], body: Acad
                                                   uais=[], change="rbe"))
         state.refresh()
 
-    await asyncio.to_thread(save)
+    await runtime.run_db(save)
     runtime.relay.wake()
     return AcademieFallbackOut(academie=name, email=email)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import FastAPI
 
 from services.catalog.api import router as api_router
@@ -25,8 +23,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     state = CatalogState(runtime.engine, settings.fallback_email, settings.catalog_public_url)
 
     async def build_index(_: ServiceRuntime) -> None:
-        await asyncio.to_thread(state.refresh)
-        await watch_version(state)
+        await runtime.run_db(state.refresh)
+        await watch_version(state, runtime.run_db)
 
     # Not ready before the search index is built: the first requests would otherwise wait for the build
     # (seconds), past the timeout of intake's « Nous avons compris » call.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -11,7 +10,7 @@ from sqlmodel import Session
 
 from services.catalog import metrics
 from services.catalog import repository as repo
-from services.catalog.api import Runtime, State
+from services.catalog.api import State
 from services.catalog.directory import normalize_email
 from services.catalog.magic import (
     LinkError,
@@ -26,6 +25,7 @@ from services.catalog.rbe_edits import EditError, update_absence, update_lycee
 from services.catalog.service import NEED_LABELS
 from shared.contracts.events import NEED_TYPES
 from shared.platform.db import unit_of_work
+from shared.platform.http import Runtime
 from shared.platform.web import make_templates
 
 router = APIRouter(prefix="/espace-rbe", include_in_schema=False)
@@ -53,11 +53,16 @@ async def ask_link(request: Request, runtime: Runtime) -> HTMLResponse:
             "sent": False, "email": typed, "error": "Adresse électronique invalide : vérifiez sa saisie (ex. prenom.nom@ac-lyon.fr)."},
             status_code=422)
     settings = runtime.settings
-    token = None
-    with unit_of_work(runtime.engine) as session:
-        if repo.get_rbe(session, email) is not None and repo.uais_of_rbe(session, email):
+
+    def issue() -> str | None:
+        with unit_of_work(runtime.engine) as session:
+            if repo.get_rbe(session, email) is None or not repo.uais_of_rbe(session, email):
+                return None
             token, claim = issue_link_token(settings.secret_key, email)
             repo.record_magic_link(session, claim.token_id, email)
+            return token
+
+    token = await runtime.run_db(issue)
     failed = False
     if token:
         link = f"{settings.catalog_public_url.rstrip('/')}/espace-rbe/connexion?jeton={token}"
@@ -91,15 +96,17 @@ def open_link(request: Request, runtime: Runtime, jeton: str = "") -> Response:
     return response
 
 
-def _dashboard(request: Request, runtime: Runtime, state: State, email: str, csrf: str, errors: dict | None = None,
-               status: int = 200, saved: str | None = None) -> HTMLResponse:
+def _dashboard_data(runtime: Runtime, email: str) -> dict:
     with Session(runtime.engine) as session:
-        rbe = repo.get_rbe(session, email)
         uais = repo.uais_of_rbe(session, email)
-        lycees = repo.lycees_by_uai(session, uais)
-        settings = {u: repo.get_settings_row(session, u) for u in uais}
+        return {"rbe": repo.get_rbe(session, email), "lycees": repo.lycees_by_uai(session, uais),
+                "settings": {u: repo.get_settings_row(session, u) for u in uais}}
+
+
+def _dashboard(request: Request, data: dict, csrf: str, errors: dict | None = None,
+               status: int = 200, saved: str | None = None) -> HTMLResponse:
     return templates.TemplateResponse(request, "rbe_dashboard.html", {
-        "rbe": rbe, "lycees": lycees, "settings": settings, "csrf": csrf, "need_types": NEED_TYPES,
+        **data, "csrf": csrf, "need_types": NEED_TYPES,
         "need_labels": NEED_LABELS, "errors": errors or {}, "saved": saved or request.query_params.get("ok"),
     }, status_code=status)
 
@@ -109,11 +116,11 @@ def _session(request: Request, runtime: Runtime):
 
 
 @router.get("/mes-lycees", response_class=HTMLResponse)
-def dashboard(request: Request, runtime: Runtime, state: State) -> Response:
+def dashboard(request: Request, runtime: Runtime) -> Response:
     session = _session(request, runtime)
     if session is None:
         return RedirectResponse("/espace-rbe", status_code=303)
-    return _dashboard(request, runtime, state, session.email, csrf_token(runtime.settings.secret_key, session))
+    return _dashboard(request, _dashboard_data(runtime, session.email), csrf_token(runtime.settings.secret_key, session))
 
 
 async def _checked_form(request: Request, runtime: Runtime):
@@ -138,18 +145,22 @@ async def save_lycee(uai: str, request: Request, runtime: Runtime, state: State)
     session, form, csrf = await _checked_form(request, runtime)
     if session is None:
         return _expired_page(request)
-    try:
+    def save() -> str:
         with unit_of_work(runtime.engine) as db:
-            change = update_lycee(db, session.email, uai.upper()[:8], str(form.get("pitch", "")),
-                         [str(s) for s in form.getlist("services")], str(form.get("pfmp_periods", "")),
-                         str(form.get("monthly_capacity", "")), _cid(request))
+            return update_lycee(db, session.email, uai.upper()[:8], str(form.get("pitch", "")),
+                                [str(s) for s in form.getlist("services")], str(form.get("pfmp_periods", "")),
+                                str(form.get("monthly_capacity", "")), _cid(request))
+
+    try:
+        change = await runtime.run_db(save)
     except PermissionError as exc:
         return templates.TemplateResponse(request, "rbe_link_error.html", {"message": str(exc), "kind": "forbidden"},
                                           status_code=403)
     except EditError as exc:
-        return _dashboard(request, runtime, state, session.email, csrf, {uai.upper(): exc.errors}, status=422)
+        data = await runtime.run_db(_dashboard_data, runtime, session.email)
+        return _dashboard(request, data, csrf, {uai.upper(): exc.errors}, status=422)
     metrics.PROFILE_EDITS.labels(change).inc()
-    await asyncio.to_thread(state.refresh)  # before the event leaves, so the matcher reads the new snapshot
+    await runtime.run_db(state.refresh)  # before the event leaves, so the matcher reads the new snapshot
     runtime.relay.wake()
     return RedirectResponse(f"/espace-rbe/mes-lycees?ok={uai.upper()[:8]}", status_code=303)
 
@@ -159,17 +170,21 @@ async def save_absence(request: Request, runtime: Runtime, state: State) -> Resp
     session, form, csrf = await _checked_form(request, runtime)
     if session is None:
         return _expired_page(request)
-    try:
+    def save() -> None:
         with unit_of_work(runtime.engine) as db:
             update_absence(db, session.email, str(form.get("absent_from", "")), str(form.get("absent_until", "")),
                            str(form.get("deputy_email", ""))[:254], _cid(request))
+
+    try:
+        await runtime.run_db(save)
     except PermissionError as exc:
         return templates.TemplateResponse(request, "rbe_link_error.html", {"message": str(exc), "kind": "forbidden"},
                                           status_code=403)
     except EditError as exc:
-        return _dashboard(request, runtime, state, session.email, csrf, {"absence": exc.errors}, status=422)
+        data = await runtime.run_db(_dashboard_data, runtime, session.email)
+        return _dashboard(request, data, csrf, {"absence": exc.errors}, status=422)
     metrics.PROFILE_EDITS.labels("absence").inc()
-    await asyncio.to_thread(state.refresh)  # before the event leaves, so the matcher reads the new snapshot
+    await runtime.run_db(state.refresh)  # before the event leaves, so the matcher reads the new snapshot
     runtime.relay.wake()
     return RedirectResponse("/espace-rbe/mes-lycees?ok=absence", status_code=303)
 

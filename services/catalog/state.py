@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -92,11 +93,11 @@ class CatalogState:
         return built.snapshot_json
 
 
-async def watch_version(state: CatalogState, interval_s: float = 5.0) -> None:
+async def watch_version(state: CatalogState, run_db: Callable[..., Awaitable], interval_s: float = 5.0) -> None:
     """Pick up changes written by another process (CLI import, reload)."""
     while True:
         await asyncio.sleep(interval_s)
         try:
-            await asyncio.to_thread(state.refresh)
+            await run_db(state.refresh)
         except Exception as exc:  # keep serving the previous index
             log.warning("catalog_refresh_failed", error=type(exc).__name__)

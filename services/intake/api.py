@@ -105,7 +105,7 @@ def _status(ctx: IntakeContext, token: str, request_id: str | None = None) -> di
 @router.get("/suivi/{token}", response_model=StatusOut, tags=["suivi"], summary="Suivi d'une demande (JSON)",
             responses={404: {"model": ErrorOut}})
 async def status_json(token: str, ctx: Ctx):
-    view = await ctx.run_db(_status, ctx, token[:100])
+    view = await ctx.runtime.run_db(_status, ctx, token[:100])
     if view is None:
         return error_response(404, NOT_FOUND)
     return view
@@ -114,7 +114,7 @@ async def status_json(token: str, ctx: Ctx):
 @router.get("/requests/{request_id}", response_model=StatusOut, tags=["suivi"],
             summary="Suivi d'une demande par son identifiant et son jeton", responses={404: {"model": ErrorOut}})
 async def status_by_id(request_id: str, ctx: Ctx, token: Annotated[str, Query(max_length=100)]):
-    view = await ctx.run_db(_status, ctx, token, request_id[:40])
+    view = await ctx.runtime.run_db(_status, ctx, token, request_id[:40])
     if view is None:
         return error_response(404, NOT_FOUND)
     return view
@@ -134,7 +134,7 @@ def erase_by_token(ctx: IntakeContext, token: str, correlation_id: str) -> dict 
 @router.delete("/suivi/{token}", response_model=StatusOut, tags=["suivi"],
                summary="Supprimer les données personnelles d'une demande", responses={404: {"model": ErrorOut}})
 async def erase_json(token: str, request: Request, ctx: Ctx):
-    view = await ctx.run_db(erase_by_token, ctx, token[:100], request.state.correlation_id)
+    view = await ctx.runtime.run_db(erase_by_token, ctx, token[:100], request.state.correlation_id)
     ctx.runtime.relay.wake()
     if view is None:
         return error_response(404, NOT_FOUND)
@@ -152,7 +152,7 @@ async def impact_json(ctx: Ctx, period: Annotated[str, Query(max_length=10, desc
                       = impact_service.DEFAULT_PERIOD):
     if period not in impact_service.PERIODS:
         return invalid_fields([FieldError("period", "Période inconnue : choisissez 30j, 90j, 12m ou tout.")])
-    return await ctx.run_db(compute_impact, ctx, period)
+    return await ctx.runtime.run_db(compute_impact, ctx, period)
 
 
 # ------------------------------------------------------------- autocomplete (same-origin proxy)

@@ -3,13 +3,9 @@ shared by the JSON API and the web form."""
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import functools
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import httpx
 import structlog
@@ -53,7 +49,6 @@ class IntakeContext:
     # HTTP-side database work runs on its own threads: a request waiting for the SQLite write lock
     # must never take the thread the outbox relay needs to finish its batch and release that lock.
     # Both are (re)created lazily, so an app whose lifespan restarts (tests) keeps working.
-    _db_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     _http: httpx.AsyncClient | None = field(default=None, repr=False)
     _group: GroupCommit | None = field(default=None, repr=False)
     _jobs: JobUnderstanding | None = field(default=None, repr=False)
@@ -70,20 +65,10 @@ class IntakeContext:
             self._jobs = JobUnderstanding(self.settings.catalog_url, self.settings.catalog_timeout_s)
         return await self._jobs.all(self.http, jobs, naf)
 
-    async def run_db(self, fn: Callable[..., T], *args: Any) -> T:
-        if self._db_pool is None:
-            self._db_pool = ThreadPoolExecutor(8, thread_name_prefix="intake-db")
-        # Copy the caller's context: log lines written on the thread keep its service and correlation id.
-        call = functools.partial(contextvars.copy_context().run, fn, *args)
-        return await asyncio.get_running_loop().run_in_executor(self._db_pool, call)
-
     async def close(self) -> None:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
-        if self._db_pool is not None:
-            self._db_pool.shutdown(wait=False)
-            self._db_pool = None
 
     @property
     def base_url(self) -> str:
@@ -200,14 +185,14 @@ class IntakeContext:
         # The drain task inherited the correlation id of whichever request started it; each request's
         # lines carry its own (accept_batch_sync binds them), and batch-wide lines none.
         structlog.contextvars.unbind_contextvars("correlation_id")
-        outcomes = await self.run_db(self.accept_batch_sync, items)
+        outcomes = await self.runtime.run_db(self.accept_batch_sync, items)
         self.runtime.relay.wake()
         return outcomes
 
     async def accept(self, data: object, channel: str, correlation_id: str,
                      idempotency: tuple[str, str] | None = None) -> Submitted:
         if idempotency:  # rare (partner APIs), and replays must be checked before validation
-            submitted = await self.run_db(self.accept_sync, data, channel, correlation_id, idempotency)
+            submitted = await self.runtime.run_db(self.accept_sync, data, channel, correlation_id, idempotency)
             self.runtime.relay.wake()
             return submitted
         if self._group is None:

@@ -38,7 +38,7 @@ def retention_task(settings: IntakeSettings):
     async def retention_loop(runtime: ServiceRuntime) -> None:
         while True:
             with contextlib.suppress(Exception):
-                if await asyncio.to_thread(run_retention, runtime.engine, settings):
+                if await runtime.run_db(run_retention, runtime.engine, settings):
                     runtime.relay.wake()
             await asyncio.sleep(settings.retention_interval_s)
 

@@ -123,7 +123,7 @@ async def submit_form(request: Request, ctx: Ctx) -> Response:
         errors.setdefault("metiers", " ".join(e.message for e in unknown))
     try:
         if errors:  # form-only mistakes: show them with every other one, store nothing
-            raise InvalidRequest(await ctx.run_db(ctx.problems, body))
+            raise InvalidRequest(await ctx.runtime.run_db(ctx.problems, body))
         submitted = await ctx.accept(body, "form", request.state.correlation_id)
     except InvalidRequest as exc:
         for err in exc.errors:
@@ -144,7 +144,7 @@ def _load_status(ctx: IntakeContext, token: str) -> dict | None:
 
 @router.get("/demande/merci/{token}")
 async def confirmation(token: str, request: Request, ctx: Ctx) -> HTMLResponse:
-    view = await ctx.run_db(_load_status, ctx, token)
+    view = await ctx.runtime.run_db(_load_status, ctx, token)
     if view is None:
         return _render(ctx, request, "introuvable.html", 404)
     understood = await ctx.understood(list(view.get("jobs") or []))
@@ -153,7 +153,7 @@ async def confirmation(token: str, request: Request, ctx: Ctx) -> HTMLResponse:
 
 @router.get("/suivi/{token}")
 async def status_page(token: str, request: Request, ctx: Ctx) -> Response:
-    view = await ctx.run_db(_load_status, ctx, token)
+    view = await ctx.runtime.run_db(_load_status, ctx, token)
     wants_json = "application/json" in request.headers.get("accept", "")
     if view is None:
         if wants_json:
@@ -167,13 +167,13 @@ async def status_page(token: str, request: Request, ctx: Ctx) -> Response:
 @router.post("/suivi/{token}/suppression")
 async def erase_page(token: str, request: Request, ctx: Ctx) -> Response:
     form = await request.form()
-    view = await ctx.run_db(_load_status, ctx, token)
+    view = await ctx.runtime.run_db(_load_status, ctx, token)
     if view is None:
         return _render(ctx, request, "introuvable.html", 404)
     if form.get("confirmation") != "oui":
         return _render(ctx, request, "suivi.html", 422, view=view, token=token,
                        error="Cochez la case de confirmation pour supprimer vos données.")
-    await ctx.run_db(erase_by_token, ctx, token, request.state.correlation_id)
+    await ctx.runtime.run_db(erase_by_token, ctx, token, request.state.correlation_id)
     ctx.runtime.relay.wake()
     return RedirectResponse(f"/suivi/{token}", status_code=303)
 
@@ -189,7 +189,7 @@ def _close(ctx: IntakeContext, token: str) -> bool:
 
 @router.post("/suivi/{token}/cloture")
 async def close_page(token: str, request: Request, ctx: Ctx) -> Response:
-    if not await ctx.run_db(_close, ctx, token):
+    if not await ctx.runtime.run_db(_close, ctx, token):
         return _render(ctx, request, "introuvable.html", 404)
     return RedirectResponse(f"/suivi/{token}", status_code=303)
 
@@ -197,7 +197,7 @@ async def close_page(token: str, request: Request, ctx: Ctx) -> Response:
 @router.get("/impact")
 async def impact_page(request: Request, ctx: Ctx, periode: Annotated[str, Query(max_length=10)] = "") -> HTMLResponse:
     period = periode if periode in impact_service.PERIODS else impact_service.DEFAULT_PERIOD
-    figures = await ctx.run_db(compute_impact, ctx, period)
+    figures = await ctx.runtime.run_db(compute_impact, ctx, period)
     return _render(ctx, request, "impact.html", figures=figures, periods=impact_service.PERIODS)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -102,7 +101,7 @@ def _preview(runtime: ServiceRuntime, model: CatalogReadModel, body: CompanyRequ
              summary="Aperçu, sans effet, des lycées qui recevraient la demande")
 async def preview(body: CompanyRequestIn, runtime: Runtime, model: Model) -> PreviewOut:
     try:
-        return await asyncio.to_thread(_preview, runtime, model, body)
+        return await runtime.run_db(_preview, runtime, model, body)
     except UnknownLocation:
         raise InvalidFields([FieldError("location", "Code postal ou commune inconnu(e).")]) from None
 

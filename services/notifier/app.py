@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     async def reminders(rt: ServiceRuntime) -> None:
         while True:
             try:
-                counts = await asyncio.to_thread(reminder_pass, rt.engine, ctx)
+                counts = await rt.run_db(reminder_pass, rt.engine, ctx)
                 if any(counts.values()):
                     parts._wake_now()
             except Exception as exc:
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         log.info("inbound_smtp_started", port=settings.inbound_smtp_port)
         while True:  # messages stored but not processed (crash, database hiccup) are resumed
             with contextlib.suppress(Exception):
-                if await asyncio.to_thread(process_pending_inbound, rt.engine, ctx):
+                if await rt.run_db(process_pending_inbound, rt.engine, ctx):
                     parts._wake_now()
             await asyncio.sleep(30)
 

@@ -93,8 +93,8 @@ class OutboundGauge:
         if self.engine is not None:
             from sqlmodel import Session
 
-            from services.notifier.models import utcnow
             from services.notifier.repository import outbound_backlog
+            from shared.platform.clock import utcnow
 
             try:
                 with Session(self.engine) as session:

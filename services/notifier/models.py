@@ -9,9 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from shared.platform.clock import utcnow
 
 
 def new_id() -> str:

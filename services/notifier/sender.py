@@ -17,7 +17,6 @@ import asyncio
 import ssl
 import time
 from collections import Counter, deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import unquote, urlparse
@@ -28,6 +27,7 @@ from services.notifier import metrics, smtp
 from services.notifier import repository as repo
 from services.notifier.config import NotifierSettings
 from services.notifier.service.calendar import Clock, system_clock
+from shared.platform.db_threads import DbThreads
 from shared.platform.logging import get_logger, new_correlation_id
 
 log = get_logger(__name__)
@@ -81,7 +81,7 @@ class OutboundSender:
         self.use_tls = url.scheme == "smtps"
         self.start_tls = url.scheme == "smtp+starttls"
         self._tls: ssl.SSLContext | None = None  # built once, on the first TLS connection
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notifier-sender-db")
+        self._db = DbThreads("notifier-sender-db", workers=1)
         self._idle: list[smtp.SmtpConnection] = []  # open connections between sends
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the connections belong to
 
@@ -253,7 +253,7 @@ class OutboundSender:
 
     # ------------------------------------------------------------------ database (sender's own thread)
     async def _db_call(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+        return await self._db.run(fn, *args)
 
     def _lease_batch(self, now: datetime, until: datetime, limit: int) -> list[Leased]:
         with self.engine.begin() as conn:

@@ -22,9 +22,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, bindparam, delete, select
 
+from shared.platform.clock import utcnow
 from shared.platform.logging import get_logger
 from shared.platform.metrics import HOUSEKEEPING_DELETED
-from shared.platform.outbox import OutboxEvent, ProcessedEvent, utcnow
+from shared.platform.outbox import OutboxEvent, ProcessedEvent
 from shared.platform.stream_retention import trim_streams_at
 
 log = get_logger(__name__)

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from shared.contracts.events import Streams
+from shared.platform.clock import utcnow
 from shared.platform.metrics import (
     DEAD_LETTER_LENGTH,
     GROUP_LAG,
@@ -19,7 +20,7 @@ from shared.platform.metrics import (
     OUTBOX_OLDEST_AGE,
     STREAM_LENGTH,
 )
-from shared.platform.outbox import OutboxEvent, utcnow
+from shared.platform.outbox import OutboxEvent
 from shared.platform.stream_retention import CONSUMER_GROUPS
 
 

@@ -8,16 +8,13 @@ row in the same transaction as its effect, so a redelivered event has no second 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Column, Index, Text, UniqueConstraint, delete, insert, or_
 from sqlmodel import Field, Session, SQLModel
 
 from shared.contracts.events import Event, event_to_payload
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from shared.platform.clock import utcnow
 
 
 class OutboxEvent(SQLModel, table=True):

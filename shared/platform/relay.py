@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from faststream.redis import RedisBroker
@@ -20,9 +19,11 @@ from sqlalchemy import Engine, Row, bindparam, event, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
+from shared.platform.clock import utcnow
+from shared.platform.db_threads import DbThreads
 from shared.platform.logging import correlation_scope, get_logger
 from shared.platform.metrics import OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
-from shared.platform.outbox import OUTBOX_WRITTEN, OutboxEvent, utcnow
+from shared.platform.outbox import OUTBOX_WRITTEN, OutboxEvent
 
 log = get_logger(__name__)
 
@@ -85,7 +86,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self.relay_id = uuid.uuid4().hex
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{service}-relay")
+        # Its own thread: request handlers filling the runtime's pool never delay the mark.
+        self._db_threads = DbThreads(f"{service}-relay", workers=1)
         self._claim_statement = _claim_statement(engine.dialect.name == "postgresql")
         self._unmarked: list[int] = []  # published, marked by the next lease transaction
 
@@ -127,8 +129,7 @@ class OutboxRelay:
                 raise
 
     async def _db(self, fn, *args):
-        # The relay's own thread: request handlers filling the default pool never delay the mark.
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return await self._db_threads.run(fn, *args)
 
     async def publish_pending(self) -> int:
         """Publish one batch; returns how many rows left. Raises if Redis is unreachable.

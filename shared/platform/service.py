@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -23,6 +24,7 @@ from tenacity import AsyncRetrying, wait_exponential
 
 from shared.platform.consumer import ensure_consumer_groups
 from shared.platform.db import create_tables, make_engine, ping
+from shared.platform.db_threads import DbThreads
 from shared.platform.housekeeping import housekeeping_loop
 from shared.platform.logging import configure_logging, correlation_scope, get_logger
 from shared.platform.metrics import HTTP_REQUESTS, HTTP_SECONDS
@@ -34,6 +36,7 @@ from shared.platform.settings import Settings
 log = get_logger(__name__)
 
 BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
+T = TypeVar("T")
 
 
 @dataclass
@@ -46,12 +49,17 @@ class ServiceRuntime:
     broker: RedisBroker
     redis: Redis
     relay: OutboxRelay
+    db: DbThreads
     broker_ready: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task] = field(default_factory=list)
 
     @property
     def consumer_name(self) -> str:
         return self.settings.consumer_name(self.name)
+
+    async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Database work from a route or a background task (see shared/platform/db_threads.py)."""
+        return await self.db.run(fn, *args, **kwargs)
 
 
 def build_runtime(name: str, settings: Settings, tables: Sequence[type[SQLModel]]) -> ServiceRuntime:
@@ -73,7 +81,8 @@ def build_runtime(name: str, settings: Settings, tables: Sequence[type[SQLModel]
         batch_size=settings.relay_batch,
         interval_s=settings.relay_interval_s,
     )
-    return ServiceRuntime(name=name, settings=settings, engine=engine, broker=broker, redis=redis, relay=relay)
+    return ServiceRuntime(name=name, settings=settings, engine=engine, broker=broker, redis=redis, relay=relay,
+                          db=DbThreads(f"{name}-db", workers=8))
 
 
 async def _start_broker(runtime: ServiceRuntime) -> None:
@@ -185,6 +194,7 @@ def create_service_app(
                 await runtime.broker.stop()
             with contextlib.suppress(Exception):
                 await runtime.redis.aclose()
+            runtime.db.shutdown()
             log.info("service_stopped")
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)

@@ -33,9 +33,10 @@ from sqlmodel import Session
 from services.intake.context import Accepting, IntakeContext
 from services.intake.models import CompanyRequest
 from services.intake.service.retention import erase
+from shared.platform.clock import utcnow
 from shared.platform.db import unit_of_work
 from shared.platform.housekeeping import purge_backbone
-from shared.platform.outbox import OutboxEvent, utcnow
+from shared.platform.outbox import OutboxEvent
 from tests.intake.bench_handlers import bench_context
 from tests.intake.conftest import body
 from tests.support.cpu_bench import bench_database

@@ -74,7 +74,7 @@ def test_outbound_gauge_shows_the_copies_waiting_and_how_long_the_oldest_has_wai
 
     from sqlalchemy import update
 
-    from services.notifier.models import utcnow
+    from shared.platform.clock import utcnow
 
     def gauge() -> dict[str, float]:
         found = metrics.OutboundGauge()

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from services.matcher import repository as repo
 from services.matcher.config import MatcherSettings
-from services.matcher.models import Assignment, RoutedRequest, RoutingDecision, utcnow
+from services.matcher.models import Assignment, RoutedRequest, RoutingDecision
 from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.service.routing import (
     Candidate,
@@ -35,6 +35,7 @@ from shared.contracts.events import (
     RequestSubmitted,
     RoutedRecipient,
 )
+from shared.platform.clock import utcnow
 from shared.platform.db import insert_rows
 from shared.platform.outbox import add_to_outbox, delete_published_about
 from shared.reference.geo import fold, load_communes, territory_of

@@ -11,11 +11,12 @@ from sqlmodel import Session
 
 from services.notifier import repository as repo
 from services.notifier.config import NotifierSettings
-from services.notifier.models import Participant, Thread, ThreadEntry, utcnow
+from services.notifier.models import Participant, Thread, ThreadEntry
 from services.notifier.service.addresses import make_action_token, reply_address
 from services.notifier.service.calendar import Clock, WorkingCalendar, system_clock
 from services.notifier.service.emails import Attachment, OutgoingCopy, compose, need_labels
 from shared.contracts.events import AssignmentChanged, ThreadMessage
+from shared.platform.clock import utcnow
 from shared.platform.logging import current_correlation_id, new_correlation_id
 from shared.platform.outbox import add_to_outbox
 
