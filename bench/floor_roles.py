@@ -128,7 +128,7 @@ _connection = None
 
 async def send_mails(port: int, mails: list[Mail]) -> None:
     """Send ``mails`` on one kept-open, pipelined connection (the project's own client)."""
-    from services.notifier import smtp
+    from shared.platform import smtp
 
     global _connection
     if not mails:

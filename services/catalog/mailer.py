@@ -1,16 +1,18 @@
-"""Outgoing e-mail of the catalog (magic links), via SMTP; addresses never reach the logs."""
+"""Outgoing e-mail of the catalog (magic links), via SMTP (``shared.platform.smtp``); addresses
+never reach the logs."""
 
 from __future__ import annotations
 
+from email import policy
 from email.message import EmailMessage
-from urllib.parse import urlparse
+from email.utils import parseaddr
 
-import aiosmtplib
-
+from shared.platform import smtp
 from shared.platform.logging import get_logger
 from shared.platform.settings import Settings
 
 log = get_logger(__name__)
+SEND_TIMEOUT_S = 15.0
 
 
 def magic_link_message(settings: Settings, to: str, link: str) -> EmailMessage:
@@ -29,13 +31,12 @@ def magic_link_message(settings: Settings, to: str, link: str) -> EmailMessage:
 
 
 async def send(settings: Settings, message: EmailMessage) -> bool:
-    url = urlparse(settings.smtp_url)
+    """Send to the ``To`` address, from the ``From`` one; False (logged) when it did not go."""
+    envelope = smtp.Envelope(sender=parseaddr(message["From"])[1], recipient=parseaddr(message["To"])[1],
+                             raw=message.as_bytes(policy=policy.SMTP))
     try:
-        await aiosmtplib.send(
-            message, hostname=url.hostname or "127.0.0.1", port=url.port or 25,
-            username=url.username, password=url.password, use_tls=url.scheme == "smtps", timeout=15,
-        )
-    except (aiosmtplib.SMTPException, OSError) as exc:
+        await smtp.send_one(smtp.SmtpUrl.parse(settings.smtp_url), envelope, timeout_s=SEND_TIMEOUT_S)
+    except (smtp.SmtpError, OSError) as exc:
         log.warning("mail_send_failed", error=type(exc).__name__)
         return False
     log.info("mail_sent", kind="magic_link")

@@ -3,8 +3,8 @@
 One pass leases a batch of due rows in ONE transaction (compare-and-set on ``lease_until``, lead
 copies first) and reads them in the same call, sends them with bounded concurrency
 (``MLP_SEND_CONCURRENCY``) over SMTP connections kept open between passes (a broken one is
-replaced), pipelined when the server allows it (``smtp.py``), then records every outcome of the
-batch in one transaction. A row whose connection broke has a few quick tries within the pass; a
+replaced), pipelined when the server allows it (``shared.platform.smtp``), then records every
+outcome of the batch in one transaction. A row whose connection broke has a few quick tries within the pass; a
 refused or failed attempt schedules the next one with exponential backoff; after
 ``max_send_attempts`` the row is ``dead`` and counted. A row is the unit of idempotency: a
 redelivered event or a restart never creates a second one. All database work runs on the
@@ -19,14 +19,14 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import unquote, urlparse
 
 from sqlalchemy import Engine
 
-from services.notifier import metrics, smtp
+from services.notifier import metrics
 from services.notifier import repository as repo
 from services.notifier.config import NotifierSettings
 from services.notifier.service.calendar import Clock, system_clock
+from shared.platform import smtp
 from shared.platform.db_threads import DbThreads
 from shared.platform.logging import get_logger, new_correlation_id
 
@@ -73,13 +73,7 @@ class OutboundSender:
         self.settings = settings
         self.clock = clock
         self.wake_event = asyncio.Event()
-        url = urlparse(settings.smtp_url)
-        self.host = url.hostname or "127.0.0.1"
-        self.port = url.port or (465 if url.scheme == "smtps" else 25)
-        self.username = unquote(url.username) if url.username else None
-        self.password = unquote(url.password) if url.password else None
-        self.use_tls = url.scheme == "smtps"
-        self.start_tls = url.scheme == "smtp+starttls"
+        self.smtp_url = smtp.SmtpUrl.parse(settings.smtp_url)
         self._tls: ssl.SSLContext | None = None  # built once, on the first TLS connection
         self._db = DbThreads("notifier-sender-db", workers=1)
         self._idle: list[smtp.SmtpConnection] = []  # open connections between sends
@@ -237,14 +231,9 @@ class OutboundSender:
         return None
 
     async def _connect(self) -> smtp.SmtpConnection:
-        tls = None
-        if self.use_tls or self.start_tls:
-            if self._tls is None:
-                self._tls = await asyncio.to_thread(ssl.create_default_context)
-            tls = self._tls
-        return await smtp.connect(self.host, self.port, timeout_s=self.settings.smtp_timeout_s,
-                                  tls=tls if self.use_tls else None, starttls=tls if self.start_tls else None,
-                                  username=self.username, password=self.password)
+        if self.smtp_url.secure and self._tls is None:
+            self._tls = await asyncio.to_thread(ssl.create_default_context)
+        return await self.smtp_url.connect(self.settings.smtp_timeout_s, self._tls)
 
     def _adopt_loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -1,4 +1,4 @@
-"""The sender's SMTP client against real aiosmtpd servers: pipelined and one-command-at-a-time
+"""The platform's SMTP client against real aiosmtpd servers: pipelined and one-command-at-a-time
 sessions, refused recipients (5xx and 4xx), 421, a connection dropped in the middle of a batch,
 a silent server, dot-stuffing, replies cut anywhere, STARTTLS/SMTPS with AUTH through the sender."""
 
@@ -15,10 +15,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from sqlmodel import select
 
-from services.notifier import smtp
 from services.notifier.models import OutboundEmail
 from services.notifier.sender import OutboundSender
 from services.notifier.service import threads
+from shared.platform import smtp
 from shared.platform.db import unit_of_work
 from tests.notifier.support import COMPANY, COPY, LEAD, routed_event, run
 from tests.support.servers import free_port

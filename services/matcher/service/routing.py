@@ -1,11 +1,6 @@
 """The routing decision: rank relevant lycées, deduplicate, pick at most K, group by RBE.
 
-Score (documented in docs/matcher.md), 0..110:
-    50 x relevance (0..1)                       jobs covered x track fit
-  + 30 x (1 - distance / search radius)         nearer is better
-  + 10 if the lycée says it welcomes the need   (services declared in the catalog)
-  + 10 x (1 - load ratio)                       routed this month / monthly capacity
-  + 100 if the company chose this lycée         (came from its profile page)
+The score and its weights are in ``scoring.py`` (documented in docs/matcher.md).
 """
 
 from __future__ import annotations
@@ -17,6 +12,7 @@ from datetime import date
 
 from services.matcher.service.readmodel import CatalogReadModel, LyceeView
 from services.matcher.service.relevance import Match, wanted_for
+from services.matcher.service.scoring import score as routing_score
 from services.matcher.service.search import nearest_relevant
 from shared.reference.geo import haversine_km
 from shared.reference.jobs import Understanding
@@ -112,14 +108,6 @@ def _contact(ly: LyceeView, today: date) -> tuple[str, str, str | None, bool] | 
     return None
 
 
-def _score(m: Match, distance: float, radius: float, load: int, preferred: str | None) -> float:
-    ly = m.lycee
-    ratio = load / ly.monthly_capacity if ly.monthly_capacity else min(load / 40, 1.0) * 0.5
-    score = 50 * m.relevance + 30 * max(0.0, 1 - distance / radius) + (10 if m.welcomes_service else 0)
-    score += 10 * (1 - min(ratio, 1.0))
-    return score + (100 if preferred and ly.uai == preferred else 0)
-
-
 def rank(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, radius: float,
          loads: Mapping[str, int], today: date, memo: dict | None = None, limit: int = 30,
          first_year: bool = False, floor: float = 0.0) -> list[Candidate]:
@@ -129,7 +117,7 @@ def rank(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, radius: f
     found = nearest_relevant(
         model, query.needs, wanted, query.territory, query.latitude, query.longitude, radius, loads=loads,
         today=today, limit=limit, memo=memo.setdefault(first_year, {}), preferred=query.preferred_uai,
-        score=lambda m, d, load: _score(m, d, radius, load, query.preferred_uai), first_year=first_year,
+        score=lambda m, d, load: routing_score(m, d, radius, load, query.preferred_uai), first_year=first_year,
         min_relevance=floor,
     )
     out: list[Candidate] = []

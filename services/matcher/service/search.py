@@ -2,9 +2,9 @@
 
 Cells around the company are visited nearest first; their relevant lycées enter a heap ordered by
 distance and are scored in that order. The search stops as soon as ``limit`` askable lycées score
-at least the best score any farther lycée could still reach (full relevance, full services and load
-bonus at that distance), so in a dense city it looks at a few kilometres only, whatever the catalog
-size. Safety valve: past MAX_EXAMINED lycées examined (never reached on the real catalog, only in
+at least the best score any farther lycée could still reach (``scoring.score_bound``: full relevance,
+full services and load bonus at that distance), so in a dense city it looks at a few kilometres only,
+whatever the catalog size. Safety valve: past MAX_EXAMINED lycées examined (never reached on the real catalog, only in
 synthetic catalogs 100 times denser), the nearest ones examined so far are kept. Otherwise the result
 is the exact top ``limit`` by score (distances use an equirectangular approximation,
 within 0.5 % of the great-circle distance below 150 km; reported distances are great-circle).
@@ -19,15 +19,11 @@ from datetime import date
 
 from services.matcher.service.readmodel import CatalogReadModel, LyceeView, cells_by_distance
 from services.matcher.service.relevance import JOB_NEEDS, Match, match_need
+from services.matcher.service.scoring import score_bound
 from shared.reference.jobs.wanted import Wanted
 
 Scorer = Callable[[Match, float, int], float]
 MAX_EXAMINED = 600
-
-
-def score_bound(distance: float, radius: float, services_possible: bool, max_relevance: float = 1.0) -> float:
-    """The best score a relevant lycée at ``distance`` can reach (see routing.score)."""
-    return 50 * max_relevance + 30 * max(0.0, 1 - distance / radius) + (10 if services_possible else 0) + 10
 
 
 def is_blocked(ly: LyceeView, load: int, today: date) -> bool:

@@ -1,11 +1,16 @@
-"""The sender's SMTP client: one asyncio protocol per connection, kept open across messages.
+"""The platform's SMTP client: one asyncio protocol per connection, kept open across messages.
 
-Why not aiosmtplib: per email it made four round trips (MAIL, RCPT, DATA, content), parsed both
-addresses again, ran two regular expressions over the whole message and armed a timeout task per
-command; that was most of the notifier's CPU once composing got cheap. Here, when the server
-advertises PIPELINING (RFC 2920; Postfix does), MAIL, RCPT and DATA leave in one write and the
-content of a message leaves in the same write as the next message's envelope, so a backlog costs
-about one round trip per email. Without PIPELINING every command waits for its reply.
+The one way the services send mail: the notifier's sender (batches over kept connections,
+``connect`` and ``SmtpConnection.send_all``) and the catalog's magic links (``send_one``), both to
+``MLP_SMTP_URL`` (``SmtpUrl``).
+
+Why not aiosmtplib (the notifier used it before): per email it made four round trips (MAIL, RCPT,
+DATA, content), parsed both addresses again, ran two regular expressions over the whole message
+and armed a timeout task per command; that was most of the notifier's CPU once composing got
+cheap. Here, when the server advertises PIPELINING (RFC 2920; Postfix does), MAIL, RCPT and DATA
+leave in one write and the content of a message leaves in the same write as the next message's
+envelope, so a backlog costs about one round trip per email. Without PIPELINING every command
+waits for its reply.
 
 Outcomes: ``done(message, None)`` once the server took the content (250),
 ``done(message, SmtpReplyError)`` when it refused the sender, the recipient, DATA or the content
@@ -23,14 +28,25 @@ import socket
 import ssl
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
+from urllib.parse import unquote, urlparse
 
 
 class Message(Protocol):
     sender: str  # envelope sender (MAIL FROM), "" for a null reverse path
     recipient: str
     raw: bytes  # the message, CRLF line ends expected (others are normalised)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A ``Message``: one message and its envelope."""
+
+    sender: str
+    recipient: str
+    raw: bytes
 
 
 class SmtpError(Exception):
@@ -328,3 +344,56 @@ async def connect(host: str, port: int, *, timeout_s: float, tls: ssl.SSLContext
         conn.close()
         raise
     return conn
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpUrl:
+    """Where ``MLP_SMTP_URL`` points: ``smtp://host:port`` (plain), ``smtp+starttls://…`` (STARTTLS,
+    required) or ``smtps://…`` (implicit TLS), with ``user:password@`` (percent-encoded) when the relay
+    needs it. The TLS forms verify the server's certificate against the system CAs (or ``SSL_CERT_FILE``)."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    starttls: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> SmtpUrl:
+        parts = urlparse(url)
+        return cls(host=parts.hostname or "127.0.0.1", port=parts.port or (465 if parts.scheme == "smtps" else 25),
+                   username=unquote(parts.username) if parts.username else None,
+                   password=unquote(parts.password) if parts.password else None,
+                   tls=parts.scheme == "smtps", starttls=parts.scheme == "smtp+starttls")
+
+    @property
+    def secure(self) -> bool:
+        return self.tls or self.starttls
+
+    async def connect(self, timeout_s: float, tls_context: ssl.SSLContext | None = None) -> SmtpConnection:
+        """``connect`` to this URL; ``tls_context`` (TLS forms only): the system's default when not
+        given, built off the event loop (loading the CAs takes milliseconds)."""
+        if self.secure and tls_context is None:
+            tls_context = await asyncio.to_thread(ssl.create_default_context)
+        return await connect(self.host, self.port, timeout_s=timeout_s, tls=tls_context if self.tls else None,
+                             starttls=tls_context if self.starttls else None, username=self.username,
+                             password=self.password)
+
+
+async def send_one(url: SmtpUrl, message: Message, *, timeout_s: float) -> None:
+    """``message`` on a connection of its own, closed with QUIT. Raises ``SmtpError`` when it is
+    refused (``SmtpReplyError`` by the server), ``OSError`` (``SmtpDisconnected`` among them) when
+    the server could not be reached or the connection broke before the outcome was known."""
+    conn = await url.connect(timeout_s)
+    outcomes: list[Exception | None] = []
+    try:
+        await conn.send_all(message, lambda: None, lambda _, error: outcomes.append(error))
+        if outcomes[0] is not None:
+            raise outcomes[0]
+        try:
+            await conn.command("QUIT", 221)
+        except (SmtpError, OSError):
+            pass  # the message is sent: a server closing without its goodbye changes nothing
+    finally:
+        conn.close()
