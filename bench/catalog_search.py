@@ -22,12 +22,12 @@ from sqlmodel import Session
 
 from bench.report import percentile, write_section
 from bench.routing import typed_jobs
-from services.catalog.readmodel import load_read_model
-from services.catalog.search import SearchIndex
-from services.catalog.service import search_lycees
-from services.catalog.testing import load_real_catalog
+from services.catalog.service.queries import search_lycees
+from services.catalog.service.readmodel import load_read_model
+from services.catalog.service.search import SearchIndex
 from shared.platform.db import make_engine
 from shared.reference.geo import load_communes
+from tests.support.catalog_data import load_real_catalog
 
 JOBS = ["boulanger", "électricien", "aide-soignant", "cuisinier", "mécanicien automobile", "vendeur", "D1102",
         "F1602", "plombier", "maçon", "coiffeur", "comptable", "menuisier", "logistique", "soudeur"]

@@ -47,9 +47,9 @@ STEPS = [30, 60, 100, 150]
 
 def real_snapshot() -> CatalogSnapshot:
     try:
-        from services.catalog.snapshot import build_snapshot
-        from services.catalog.testing import load_real_catalog
+        from services.catalog.service.snapshot import build_snapshot
         from shared.platform.db import make_engine
+        from tests.support.catalog_data import load_real_catalog
     except ImportError:  # pragma: no cover
         from tests.matcher.real_snapshot import build_real_snapshot
 

@@ -10,7 +10,6 @@ from sqlmodel import Session
 
 from services.catalog import metrics
 from services.catalog import repository as repo
-from services.catalog.directory import import_rbe_csv, normalize_email
 from services.catalog.schemas import (
     AcademieFallbackIn,
     AcademieFallbackOut,
@@ -22,7 +21,8 @@ from services.catalog.schemas import (
     LyceeSearchPage,
     RbeImportReport,
 )
-from services.catalog.service import (
+from services.catalog.service.directory import normalize_email
+from services.catalog.service.queries import (
     CatalogError,
     build_profile,
     commune_out,
@@ -30,6 +30,7 @@ from services.catalog.service import (
     understanding_out,
 )
 from services.catalog.state import CatalogState
+from services.catalog.tasks import import_rbe_csv
 from shared.contracts.catalog_snapshot import CatalogSnapshot
 from shared.contracts.events import CatalogChanged
 from shared.platform.db import unit_of_work

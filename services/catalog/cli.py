@@ -8,8 +8,8 @@ import time
 import uuid
 from pathlib import Path
 
-from services.catalog.loading import load_catalog_into
 from services.catalog.models import ALL_TABLES
+from services.catalog.tasks import load_catalog_into
 from shared.platform.db import create_tables, make_engine
 from shared.platform.outbox import BACKBONE_TABLES
 from shared.platform.settings import get_settings
@@ -44,7 +44,7 @@ def load_catalog(argv: list[str]) -> int:
 
 
 def import_rbe(argv: list[str]) -> int:
-    from services.catalog.directory import import_rbe_csv
+    from services.catalog.tasks import import_rbe_csv
 
     parser = argparse.ArgumentParser(prog="monlyceepro import-rbe", description="Importer l'annuaire des RBE (CSV).")
     parser.add_argument("file", type=Path, help="CSV : name,email,uais,deputy_email (uais séparés par « ; »)")

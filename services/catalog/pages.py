@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from services.catalog import repository as repo
 from services.catalog.api import State
-from services.catalog.service import NEED_LABELS, CatalogError, build_profile, search_lycees
+from services.catalog.service.queries import NEED_LABELS, CatalogError, build_profile, search_lycees
 from shared.platform.http import Runtime
 from shared.platform.web import make_templates
 from shared.reference.geo import load_communes

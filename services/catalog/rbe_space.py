@@ -11,8 +11,9 @@ from sqlmodel import Session
 from services.catalog import metrics
 from services.catalog import repository as repo
 from services.catalog.api import State
-from services.catalog.directory import normalize_email
-from services.catalog.magic import (
+from services.catalog.mailer import magic_link_message, send
+from services.catalog.service.directory import normalize_email
+from services.catalog.service.magic import (
     LinkError,
     csrf_token,
     issue_link_token,
@@ -20,9 +21,8 @@ from services.catalog.magic import (
     verify_link_token,
     verify_session,
 )
-from services.catalog.mailer import magic_link_message, send
-from services.catalog.rbe_edits import EditError, update_absence, update_lycee
-from services.catalog.service import NEED_LABELS
+from services.catalog.service.queries import NEED_LABELS
+from services.catalog.service.rbe_edits import EditError, update_absence, update_lycee
 from shared.contracts.events import NEED_TYPES
 from shared.platform.db import unit_of_work
 from shared.platform.http import Runtime

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, insert
 from sqlmodel import Session, SQLModel, select
 
-from services.catalog.loader import CatalogData
 from services.catalog.models import (
     REFERENCE_TABLES,
     AcademieFallback,
@@ -31,6 +30,7 @@ from services.catalog.models import (
     Rbe,
     RbeCoverage,
 )
+from services.catalog.open_data import CatalogData
 from shared.reference.jobs.vocabulary import JobVocabulary
 
 CHUNK = 5000
@@ -210,3 +210,25 @@ def consume_magic_link(session: Session, token_id: str) -> bool:
     row.used_at = datetime.now(UTC)
     session.add(row)
     return True
+
+
+# ------------------------------------------------------------- read model (whole tables, as plain tuples)
+def offer_rows(session: Session) -> list[tuple]:
+    return [tuple(r) for r in session.execute(select(Offer.uai, Offer.cfd, Offer.track, Offer.last_seen_year)).all()]
+
+
+def formation_job_rows(session: Session) -> list[tuple[str, str, int]]:
+    return [tuple(r) for r in session.execute(select(FormationJob.cfd, FormationJob.rome, FormationJob.rank)).all()]
+
+
+def formation_keyword_rows(session: Session) -> list[tuple[str, str, float]]:
+    return [tuple(r) for r in session.execute(
+        select(FormationKeyword.cfd, FormationKeyword.keyword, FormationKeyword.score)).all()]
+
+
+def naf_division_job_rows(session: Session) -> list[tuple[str, str]]:
+    return [tuple(r) for r in session.execute(select(NafDivisionJob.division, NafDivisionJob.rome)).all()]
+
+
+def job_title_rows(session: Session) -> list:
+    return list(session.execute(select(JobTitle.label, JobTitle.rome, JobTitle.source)).all())

@@ -14,9 +14,9 @@ from sqlmodel import Session
 
 from services.catalog import repository as repo
 from services.catalog.metrics import INDEX_BUILD_SECONDS
-from services.catalog.readmodel import ReadModel, load_read_model, with_directory
-from services.catalog.search import SearchIndex
-from services.catalog.snapshot import snapshot_from_read_model
+from services.catalog.service.readmodel import ReadModel, load_read_model, with_directory
+from services.catalog.service.search import SearchIndex
+from services.catalog.service.snapshot import snapshot_from_read_model
 from shared.platform.logging import get_logger
 
 log = get_logger(__name__)

@@ -9,15 +9,13 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from services.intake import metrics, repository
-from services.intake.context import Ctx, IntakeContext, get_context, unknown_jobs
+from services.intake.deps import NOT_FOUND, Ctx, IntakeContext, get_context, unknown_jobs
 from services.intake.schemas import ImpactOut, StatusOut, SubmitOut, Suggestion, UnderstoodOut
 from services.intake.service import impact as impact_service
-from services.intake.service.retention import erase
 from services.intake.service.submission import IdempotencyConflict, RateLimited, body_hash
 from services.intake.service.timeline import status_view
 from services.intake.service.validation import InvalidRequest, raw_deep_errors
 from shared.contracts.request_schema import CompanyRequestIn
-from shared.platform.db import unit_of_work
 from shared.platform.errors import FieldError
 from shared.platform.http import ErrorOut, error_response, invalid_fields
 from shared.platform.logging import get_logger
@@ -25,7 +23,6 @@ from shared.platform.logging import get_logger
 router = APIRouter(prefix="/api/v1")
 log = get_logger(__name__)
 
-NOT_FOUND = "Demande introuvable : vérifiez le lien de suivi."
 IP_LIMITED = "Trop de demandes envoyées depuis votre connexion. Patientez quelques minutes avant de réessayer."
 
 
@@ -120,30 +117,18 @@ async def status_by_id(request_id: str, ctx: Ctx, token: Annotated[str, Query(ma
     return view
 
 
-def erase_by_token(ctx: IntakeContext, token: str, correlation_id: str) -> dict | None:
-    with unit_of_work(ctx.runtime.engine) as session:
-        req = repository.get_by_token(session, token)
-        if req is None:
-            return None
-        if erase(session, req, "company_request", correlation_id):
-            metrics.REQUESTS_ERASED.labels("company_request").inc()
-            log.info("request_erased", request_id=req.id, reason="company_request")
-        return status_view(session, req, ctx.status_url(token))
 
 
 @router.delete("/suivi/{token}", response_model=StatusOut, tags=["suivi"],
                summary="Supprimer les données personnelles d'une demande", responses={404: {"model": ErrorOut}})
 async def erase_json(token: str, request: Request, ctx: Ctx):
-    view = await ctx.runtime.run_db(erase_by_token, ctx, token[:100], request.state.correlation_id)
+    view = await ctx.runtime.run_db(ctx.erase_by_token, token[:100], request.state.correlation_id)
     ctx.runtime.relay.wake()
     if view is None:
         return error_response(404, NOT_FOUND)
     return view
 
 
-def compute_impact(ctx: IntakeContext, period: str) -> dict:
-    with Session(ctx.runtime.engine) as session:
-        return impact_service.impact(session, period)
 
 
 @router.get("/impact", response_model=ImpactOut, tags=["impact"], summary="Chiffres publics d'impact",
@@ -152,7 +137,7 @@ async def impact_json(ctx: Ctx, period: Annotated[str, Query(max_length=10, desc
                       = impact_service.DEFAULT_PERIOD):
     if period not in impact_service.PERIODS:
         return invalid_fields([FieldError("period", "Période inconnue : choisissez 30j, 90j, 12m ou tout.")])
-    return await ctx.runtime.run_db(compute_impact, ctx, period)
+    return await ctx.runtime.run_db(ctx.impact, period)
 
 
 # ------------------------------------------------------------- autocomplete (same-origin proxy)

@@ -10,14 +10,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import Signer
 
-from services.intake import api, web
+from services.intake import api, pages
 from services.intake.config import intake_settings
-from services.intake.context import IntakeContext
+from services.intake.deps import IntakeContext
 from services.intake.handlers import SUBSCRIPTIONS
-from services.intake.jobs import retention_task
-from services.intake.limits import BodySizeLimit
+from services.intake.middleware import BodySizeLimit
 from services.intake.models import INTAKE_TABLES
-from services.intake.ratelimit import SlidingWindowLimiter
+from services.intake.service.ratelimit import SlidingWindowLimiter
+from services.intake.tasks import retention_task
 from shared.platform.consumer import subscribe_reliably
 from shared.platform.http import install_error_handlers
 from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app, extra_errors=api.rule_errors)
     app.add_middleware(BodySizeLimit, max_bytes=s.max_body_bytes)
     app.include_router(api.router)
-    app.include_router(web.router)
+    app.include_router(pages.router)
     mount_dsfr(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="intake-static")
     return app

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from services.intake.config import get_intake_settings
-from services.intake.jobs import run_retention
 from services.intake.models import INTAKE_TABLES
+from services.intake.tasks import run_retention
 from shared.platform.db import create_tables, make_engine
 from shared.platform.outbox import BACKBONE_TABLES
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlmodel import Session
 
 from services.matcher import repository as repo
+from services.matcher.catalog_client import ReadModelHolder
 from services.matcher.config import MatcherSettings
 from services.matcher.schemas import (
     FallbackOut,
@@ -25,7 +26,6 @@ from services.matcher.service import RoutingQuery, decide
 from services.matcher.service.flows import fallback_for
 from services.matcher.service.manual import ManualRouteError, route_manually
 from services.matcher.service.readmodel import CatalogReadModel
-from services.matcher.snapshot_source import ReadModelHolder
 from shared.contracts.request_schema import CompanyRequestIn
 from shared.platform.db import unit_of_work
 from shared.platform.errors import FieldError

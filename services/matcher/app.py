@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.matcher.api import router
+from services.matcher.catalog_client import ReadModelHolder, keep_fresh
 from services.matcher.config import MatcherSettings
 from services.matcher.handlers import MatcherHandlers
 from services.matcher.models import TABLES
-from services.matcher.snapshot_source import ReadModelHolder, keep_fresh
 from shared.contracts.events import (
     AssignmentChanged,
     CatalogChanged,

@@ -9,10 +9,10 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from services.matcher.catalog_client import fetch_snapshot, load_cached
 from services.matcher.config import MatcherSettings
 from services.matcher.service.coverage import coverage as compute_coverage
 from services.matcher.service.readmodel import CatalogReadModel
-from services.matcher.snapshot_source import fetch_snapshot, load_cached
 from shared.contracts.catalog_snapshot import CatalogSnapshot
 from shared.reference.geo import load_communes
 

@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 from sqlmodel import Session
 
 from services.matcher import metrics
+from services.matcher.catalog_client import ReadModelHolder
 from services.matcher.config import MatcherSettings
 from services.matcher.service import flows
-from services.matcher.snapshot_source import ReadModelHolder
 from shared.contracts.events import AssignmentChanged, CatalogChanged, RequestErased, RequestSubmitted
 from shared.platform.logging import get_logger
 

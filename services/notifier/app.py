@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
-from services.notifier import api, metrics
+from services.notifier import metrics, pages
 from services.notifier.config import NotifierSettings
 from services.notifier.handlers import NotifierHandlers, register
 from services.notifier.inbound_server import InboundHandler, InboundServer, process_pending_inbound
 from services.notifier.models import TABLES
-from services.notifier.runner import reminder_pass
 from services.notifier.sender import OutboundSender
 from services.notifier.service.calendar import Clock, system_clock
 from services.notifier.service.mailer import NotifierContext
+from services.notifier.tasks import reminder_pass
 from shared.platform.logging import get_logger
 from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
 from shared.platform.settings import Settings
@@ -103,6 +103,6 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         background=[sending, reminders, inbound], on_shutdown=[stop_inbound],
     )
     app.state.notifier = parts
-    app.include_router(api.router)
+    app.include_router(pages.router)
     mount_dsfr(app)
     return app

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from services.notifier.config import NotifierSettings
 from services.notifier.models import TABLES
-from services.notifier.runner import reminder_pass
 from services.notifier.service.mailer import NotifierContext
+from services.notifier.tasks import reminder_pass
 from shared.platform.db import create_tables, make_engine
 from shared.platform.outbox import BACKBONE_TABLES
 

@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from services.catalog.app import create_app
-from services.catalog.readmodel import load_read_model
-from services.catalog.search import SearchIndex
+from services.catalog.service.readmodel import load_read_model
+from services.catalog.service.search import SearchIndex
 from services.catalog.state import CatalogState
-from services.catalog.testing import load_real_catalog
 from shared.platform.db import make_engine
 from shared.platform.settings import Settings
+from tests.support.catalog_data import load_real_catalog
 
 ADMIN_TOKEN = "jeton-admin-de-test"
 

@@ -6,11 +6,10 @@ import pytest
 from sqlmodel import Session, select
 
 from services.catalog import repository as repo
-from services.catalog.directory import import_rbe_csv
-from services.catalog.loading import load_catalog_into
 from services.catalog.models import ALL_TABLES, Lycee, Rbe, RbeCoverage
-from services.catalog.rbe_edits import update_absence, update_lycee
-from services.catalog.snapshot import build_snapshot
+from services.catalog.service.rbe_edits import update_absence, update_lycee
+from services.catalog.service.snapshot import build_snapshot
+from services.catalog.tasks import import_rbe_csv, load_catalog_into
 from shared.platform.db import create_tables, make_engine, unit_of_work
 from shared.platform.outbox import BACKBONE_TABLES, OutboxEvent
 from shared.platform.settings import get_settings

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from services.catalog import repository as repo
 from services.catalog.app import create_app
-from services.catalog.magic import issue_link_token
+from services.catalog.service.magic import issue_link_token
 from shared.platform.db import make_engine
 from shared.platform.outbox import OutboxEvent
 from tests.catalog.conftest import catalog_settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.catalog.service import search_lycees
+from services.catalog.service.queries import search_lycees
 from shared.reference.geo import load_communes
 
 pytestmark = pytest.mark.timeout(120)

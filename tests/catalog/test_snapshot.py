@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.catalog.snapshot import build_snapshot
+from services.catalog.service.snapshot import build_snapshot
 from shared.contracts.catalog_snapshot import CatalogSnapshot
 from shared.platform.db import make_engine
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from services.catalog.magic import issue_link_token
+from services.catalog.service.magic import issue_link_token
 from tests.chaos.support import query, request_body
 from tests.fuzz.conftest import SECRET, Thread, count
 

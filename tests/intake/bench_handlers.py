@@ -29,7 +29,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from services.intake.config import IntakeSettings
-from services.intake.context import IntakeContext
+from services.intake.deps import IntakeContext
 from services.intake.handlers import on_message, on_routed
 from services.intake.models import INTAKE_TABLES
 from shared.contracts.events import RequestRouted, RoutedRecipient, ThreadMessage

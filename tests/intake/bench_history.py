@@ -30,7 +30,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
-from services.intake.context import Accepting, IntakeContext
+from services.intake.deps import Accepting, IntakeContext
 from services.intake.models import CompanyRequest
 from services.intake.service.retention import erase
 from shared.platform.clock import utcnow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itsdangerous import Signer
 
-from services.intake.form_token import FormTokenProblem, form_token_problem, issue_form_token
+from services.intake.service.form_token import FormTokenProblem, form_token_problem, issue_form_token
 
 SIGNER = Signer("a-test-secret-of-enough-length", salt="intake-form")
 

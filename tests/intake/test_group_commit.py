@@ -109,7 +109,7 @@ def test_a_request_that_fails_while_staged_fails_alone_and_the_batch_is_retried_
     transaction back; every other request is then written in its own transaction and accepted."""
     from pydantic import ValidationError
 
-    from services.intake.context import Accepting
+    from services.intake.deps import Accepting
 
     client = make_client(database_url)
     ctx = client.app.state.intake

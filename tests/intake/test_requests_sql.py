@@ -12,8 +12,8 @@ import redis as redis_sync
 from sqlmodel import Session, select
 
 from services.intake.config import IntakeSettings
-from services.intake.jobs import run_retention
 from services.intake.models import CompanyRequest
+from services.intake.tasks import run_retention
 from shared.contracts.events import (
     AssignmentChanged,
     RequestErased,

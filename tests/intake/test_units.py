@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.intake.ratelimit import SlidingWindowLimiter
 from services.intake.service.form import form_field, resolve_place
+from services.intake.service.ratelimit import SlidingWindowLimiter
 from services.intake.service.validation import InvalidRequest, check_email, parse_request, qualify
 from shared.reference.geo import load_communes
 from tests.intake.conftest import body

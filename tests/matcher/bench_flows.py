@@ -25,11 +25,11 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from services.matcher.catalog_client import ReadModelHolder
 from services.matcher.config import MatcherSettings
 from services.matcher.handlers import MatcherHandlers
 from services.matcher.models import TABLES, MonthlyLoad
 from services.matcher.service import flows
-from services.matcher.snapshot_source import ReadModelHolder
 from shared.contracts.events import Contact, Location, RequestSubmitted
 from shared.platform.db import create_tables, make_engine, unit_of_work
 from shared.platform.logging import configure_logging

@@ -15,8 +15,8 @@ def build_real_catalog_snapshot(tmp_dir) -> CatalogSnapshot:
     """The real open data through the catalog's own loader and snapshot builder; the CSV-only
     builder of tests/matcher is the fallback when the catalog's helpers are unavailable."""
     try:
-        from services.catalog.snapshot import build_snapshot
-        from services.catalog.testing import load_real_catalog
+        from services.catalog.service.snapshot import build_snapshot
+        from tests.support.catalog_data import load_real_catalog
     except ImportError:  # pragma: no cover - depends on the catalog service being present
         from tests.matcher.real_snapshot import build_real_snapshot
 

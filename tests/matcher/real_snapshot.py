@@ -1,6 +1,6 @@
 """A CatalogSnapshot built straight from data/*.csv, for the matcher's real-data tests and bench.
 
-Used only when the catalog's own builder (``services.catalog.snapshot``) is not available: kept
+Used only when the catalog's own builder (``services.catalog.service.snapshot``) is not available: kept
 minimal (generic school contact as RBE, no services, no capacity), but the data are the real ones.
 """
 

@@ -9,8 +9,8 @@ from email import message_from_bytes, policy
 from sqlmodel import Session, select
 
 from services.notifier.models import OutboundEmail, Participant, Thread
-from services.notifier.runner import reminder_pass
 from services.notifier.service import threads
+from services.notifier.tasks import reminder_pass
 from shared.platform.db import unit_of_work
 from shared.platform.outbox import OutboxEvent
 from tests.notifier.support import COMPANY, LEAD, routed_event

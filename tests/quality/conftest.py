@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import pytest
 from sqlmodel import Session
 
-from services.catalog.readmodel import load_read_model
-from services.catalog.search import SearchIndex
-from services.catalog.snapshot import snapshot_from_read_model
-from services.catalog.testing import load_real_catalog
+from services.catalog.service.readmodel import load_read_model
+from services.catalog.service.search import SearchIndex
+from services.catalog.service.snapshot import snapshot_from_read_model
 from services.matcher.service import CatalogReadModel
 from shared.platform.db import make_engine
+from tests.support.catalog_data import load_real_catalog
 
 
 @dataclass

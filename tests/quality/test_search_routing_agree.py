@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from services.catalog.service import search_lycees
+from services.catalog.service.queries import search_lycees
 from services.matcher.service import RoutingQuery, decide
 from shared.reference.geo import load_communes, territory_of
 from tests.matcher.fakes import TODAY

@@ -11,7 +11,7 @@ from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
-from services.catalog.loader import clean_label, read_csv
+from services.catalog.open_data import clean_label, read_csv
 from shared.reference.jobs.vocabulary import (
     JobVocabulary,
     VocabularyAbbreviation,

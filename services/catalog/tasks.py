@@ -1,4 +1,5 @@
-"""Loading the open data into the catalog database (used by the CLI, `monlyceepro up` and tests)."""
+"""The catalog's boundaries for work outside HTTP: loading the open data (CLI, `monlyceepro up`, tests) and
+importing the RBE directory (CLI and admin API). Each commits once."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from services.catalog import repository as repo
-from services.catalog.loader import fingerprint, generic_contacts, read_catalog
-from services.catalog.vocabulary import build_vocabulary
+from services.catalog.open_data import fingerprint, generic_contacts, read_catalog
+from services.catalog.service.directory import ImportReport, import_rbe_rows
+from services.catalog.service.vocabulary import build_vocabulary
 from shared.contracts.events import CatalogChanged
 from shared.platform.db import unit_of_work
 from shared.platform.outbox import add_to_outbox
@@ -39,3 +41,8 @@ def load_catalog_into(engine: Engine, data_dir: Path, force: bool = False) -> Lo
         repo.bump_version(session)
         add_to_outbox(session, CatalogChanged(correlation_id=f"load-{uuid.uuid4().hex[:12]}", uais=[], change="reload"))
     return LoadResult(changed=True, counts=data.counts(), generic_contacts_added=added)
+
+
+def import_rbe_csv(engine: Engine, content: str, correlation_id: str) -> ImportReport:
+    with unit_of_work(engine) as session:
+        return import_rbe_rows(session, content, correlation_id)

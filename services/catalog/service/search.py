@@ -12,8 +12,8 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from services.catalog.readmodel import ReadModel
-from services.catalog.textindex import PrefixIndex, tokens
+from services.catalog.service.readmodel import ReadModel
+from services.catalog.service.textindex import PrefixIndex, tokens
 from shared.reference.geo import fold, haversine_km
 from shared.reference.jobs import JobResolver, JobSuggestion, Understanding
 from shared.reference.jobs.wanted import INFERRED_OFFER, offer_relevance, resolve_wanted

@@ -12,11 +12,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlmodel import Session
 
 from services.intake import metrics, repository
-from services.intake.api import NOT_FOUND, compute_impact, erase_by_token
-from services.intake.context import Ctx, IntakeContext, unknown_jobs
-from services.intake.form_token import FormTokenProblem, form_token_problem, issue_form_token
+from services.intake.deps import NOT_FOUND, Ctx, IntakeContext, unknown_jobs
 from services.intake.service import impact as impact_service
 from services.intake.service.form import JOB_SLOTS, RADIUS_CHOICES, body_from_form, form_field
+from services.intake.service.form_token import FormTokenProblem, form_token_problem, issue_form_token
 from services.intake.service.submission import RateLimited
 from services.intake.service.timeline import close, status_view
 from services.intake.service.validation import InvalidRequest
@@ -173,7 +172,7 @@ async def erase_page(token: str, request: Request, ctx: Ctx) -> Response:
     if form.get("confirmation") != "oui":
         return _render(ctx, request, "suivi.html", 422, view=view, token=token,
                        error="Cochez la case de confirmation pour supprimer vos données.")
-    await ctx.runtime.run_db(erase_by_token, ctx, token, request.state.correlation_id)
+    await ctx.runtime.run_db(ctx.erase_by_token, token, request.state.correlation_id)
     ctx.runtime.relay.wake()
     return RedirectResponse(f"/suivi/{token}", status_code=303)
 
@@ -197,7 +196,7 @@ async def close_page(token: str, request: Request, ctx: Ctx) -> Response:
 @router.get("/impact")
 async def impact_page(request: Request, ctx: Ctx, periode: Annotated[str, Query(max_length=10)] = "") -> HTMLResponse:
     period = periode if periode in impact_service.PERIODS else impact_service.DEFAULT_PERIOD
-    figures = await ctx.runtime.run_db(compute_impact, ctx, period)
+    figures = await ctx.runtime.run_db(ctx.impact, period)
     return _render(ctx, request, "impact.html", figures=figures, periods=impact_service.PERIODS)
 
 

@@ -7,8 +7,8 @@ from datetime import date
 from sqlmodel import Session
 
 from services.catalog import repository as repo
-from services.catalog.directory import normalize_email
 from services.catalog.models import LyceeSettings
+from services.catalog.service.directory import normalize_email
 from shared.contracts.events import NEED_TYPES, CatalogChanged
 from shared.platform.outbox import add_to_outbox
 

@@ -8,12 +8,10 @@ import re
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.catalog import repository as repo
 from shared.contracts.events import CatalogChanged
-from shared.platform.db import unit_of_work
 from shared.platform.outbox import add_to_outbox
 
 UAI_RE = re.compile(r"^\d{7}[A-Z]$")
@@ -100,8 +98,3 @@ def import_rbe_rows(session: Session, content: str, correlation_id: str) -> Impo
         repo.bump_version(session)
         add_to_outbox(session, CatalogChanged(correlation_id=correlation_id, uais=sorted(report.uais), change="rbe"))
     return report
-
-
-def import_rbe_csv(engine: Engine, content: str, correlation_id: str) -> ImportReport:
-    with unit_of_work(engine) as session:
-        return import_rbe_rows(session, content, correlation_id)

@@ -15,11 +15,15 @@ from itsdangerous import Signer
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from services.intake import metrics
+from services.intake import metrics, repository
+from services.intake.catalog_client import JobUnderstanding, JobUnderstood
 from services.intake.config import IntakeSettings
 from services.intake.grouping import GroupCommit
-from services.intake.ratelimit import SlidingWindowLimiter
+from services.intake.service import impact as impact_service
+from services.intake.service.ratelimit import SlidingWindowLimiter
+from services.intake.service.retention import erase
 from services.intake.service.submission import RateLimited, Submitted, replay, status_path, submit
+from services.intake.service.timeline import status_view
 from services.intake.service.validation import (
     FieldError,
     InvalidRequest,
@@ -28,13 +32,13 @@ from services.intake.service.validation import (
     qualify,
     raw_deep_errors,
 )
-from services.intake.understanding import JobUnderstanding, JobUnderstood
 from shared.platform.db import unit_of_work
 from shared.platform.logging import correlation_scope, get_logger
 from shared.platform.service import ServiceRuntime
 from shared.reference.geo import CommuneIndex
 
 log = get_logger(__name__)
+NOT_FOUND = "Demande introuvable : vérifiez le lien de suivi."
 T = TypeVar("T")
 
 
@@ -110,6 +114,21 @@ class IntakeContext:
             base_url=self.base_url, email_limit=self.settings.rate_limit_email,
             email_window_s=self.settings.rate_limit_email_window_s, idempotency=item.idempotency,
         )
+
+    # ---- database boundaries of the status page and the public figures (run with runtime.run_db)
+    def erase_by_token(self, token: str, correlation_id: str) -> dict | None:
+        with unit_of_work(self.runtime.engine) as session:
+            req = repository.get_by_token(session, token)
+            if req is None:
+                return None
+            if erase(session, req, "company_request", correlation_id):
+                metrics.REQUESTS_ERASED.labels("company_request").inc()
+                log.info("request_erased", request_id=req.id, reason="company_request")
+            return status_view(session, req, self.status_url(token))
+
+    def impact(self, period: str) -> dict:
+        with Session(self.runtime.engine) as session:
+            return impact_service.impact(session, period)
 
     def accept_sync(self, data: object, channel: str, correlation_id: str,
                     idempotency: tuple[str, str] | None = None) -> Submitted:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.catalog.loading import load_catalog_into
 from services.catalog.models import ALL_TABLES
+from services.catalog.tasks import load_catalog_into
 from shared.platform.db import create_tables, make_engine
 from shared.platform.outbox import BACKBONE_TABLES
 from shared.platform.settings import get_settings

@@ -12,21 +12,15 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import select
 from sqlmodel import Session
 
 from services.catalog import repository as repo
 from services.catalog.models import (
     Formation,
     FormationGroupLink,
-    FormationJob,
-    FormationKeyword,
     Job,
-    JobTitle,
     Lycee,
     LyceeSettings,
-    NafDivisionJob,
-    Offer,
     Rbe,
     RbeCoverage,
 )
@@ -131,18 +125,17 @@ def merged_offers(
 def load_read_model(session: Session, fallback_email: str | None = None) -> ReadModel:
     lycees = {row.uai: row for row in repo.all_rows(session, Lycee)}
     formations = {row.cfd: row for row in repo.all_rows(session, Formation)}
-    offer_rows = [tuple(r) for r in session.execute(select(Offer.uai, Offer.cfd, Offer.track, Offer.last_seen_year)).all()]
+    offer_rows = repo.offer_rows(session)
     groups = repo.all_rows(session, FormationGroupLink)
     formation_romes: dict[str, list[str]] = defaultdict(list)
-    for cfd, rome, _rank in sorted(session.execute(select(FormationJob.cfd, FormationJob.rome, FormationJob.rank)).all(),
-                                   key=lambda r: (r[0], r[2])):
+    for cfd, rome, _rank in sorted(repo.formation_job_rows(session), key=lambda r: (r[0], r[2])):
         if rome not in formation_romes[cfd]:
             formation_romes[cfd].append(rome)
     keywords: dict[str, list[tuple[str, float]]] = defaultdict(list)
-    for cfd, word, score in session.execute(select(FormationKeyword.cfd, FormationKeyword.keyword, FormationKeyword.score)):
+    for cfd, word, score in repo.formation_keyword_rows(session):
         keywords[cfd].append((word, score))
     naf: dict[str, list[str]] = defaultdict(list)
-    for division, rome in session.execute(select(NafDivisionJob.division, NafDivisionJob.rome)):
+    for division, rome in repo.naf_division_job_rows(session):
         if rome not in naf[division]:
             naf[division].append(rome)
     contacts, settings, fallbacks = load_directory(session, lycees, fallback_email)
@@ -154,7 +147,7 @@ def load_read_model(session: Session, fallback_email: str | None = None) -> Read
         formation_romes=dict(formation_romes),
         keywords=dict(keywords),
         jobs={row.rome: row for row in repo.all_rows(session, Job)},
-        job_titles=list(session.execute(select(JobTitle.label, JobTitle.rome, JobTitle.source)).all()),
+        job_titles=repo.job_title_rows(session),
         naf_division_romes=dict(naf),
         settings=settings,
         contacts=contacts,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from services.catalog.readmodel import ReadModel, load_read_model
+from services.catalog.service.readmodel import ReadModel, load_read_model
 from shared.contracts.catalog_snapshot import (
     CatalogSnapshot,
     SnapshotFormation,

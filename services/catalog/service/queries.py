@@ -6,7 +6,6 @@ import re
 from collections import defaultdict
 from urllib.parse import urlencode
 
-from services.catalog.readmodel import MergedOffer, ReadModel
 from services.catalog.schemas import (
     CommuneSuggestion,
     ContactInfo,
@@ -21,7 +20,8 @@ from services.catalog.schemas import (
     UnderstoodFormation,
     UnderstoodJob,
 )
-from services.catalog.search import SearchIndex, SearchQuery
+from services.catalog.service.readmodel import MergedOffer, ReadModel
+from services.catalog.service.search import SearchIndex, SearchQuery
 from shared.contracts.events import NEED_TYPES
 from shared.reference.geo import Commune, CommuneIndex, territory_of
 from shared.reference.jobs import JobSense, Understanding
