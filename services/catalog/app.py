@@ -8,7 +8,7 @@ from services.catalog.api import router as api_router
 from services.catalog.models import ALL_TABLES
 from services.catalog.state import CatalogState, watch_version
 from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
-from shared.platform.settings import Settings, get_settings
+from shared.platform.settings import Settings
 from shared.platform.web import mount_dsfr
 
 DESCRIPTION = (
@@ -18,7 +18,7 @@ DESCRIPTION = (
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    settings = Settings.from_any(settings)
     runtime = build_runtime("catalog", settings, ALL_TABLES)
     state = CatalogState(runtime.engine, settings.fallback_email, settings.catalog_public_url)
 

@@ -11,14 +11,13 @@ from fastapi.staticfiles import StaticFiles
 from itsdangerous import Signer
 
 from services.intake import api, pages
-from services.intake.config import intake_settings
+from services.intake.config import IntakeSettings
 from services.intake.deps import IntakeContext
 from services.intake.handlers import SUBSCRIPTIONS
 from services.intake.middleware import BodySizeLimit
 from services.intake.models import INTAKE_TABLES
 from services.intake.service.ratelimit import SlidingWindowLimiter
 from services.intake.tasks import retention_task
-from shared.platform.consumer import subscribe_reliably
 from shared.platform.http import install_error_handlers
 from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
 from shared.platform.settings import Settings
@@ -38,14 +37,9 @@ def french_time(iso: str) -> str:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    s = intake_settings(settings)
+    s = IntakeSettings.from_any(settings)
     runtime = build_runtime("intake", s, INTAKE_TABLES)
-    for stream, event_cls, handler in SUBSCRIPTIONS:
-        subscribe_reliably(
-            runtime.broker, runtime.redis, runtime.engine, stream=stream, group="intake",
-            consumer=runtime.consumer_name, handler=handler, max_deliveries=s.max_deliveries,
-            claim_idle_ms=s.claim_idle_ms, polling_interval_ms=s.polling_interval_ms, accepts=(event_cls,),
-        )
+    runtime.subscribe(SUBSCRIPTIONS)
     templates = make_templates(HERE / "templates")
     templates.env.globals.update(intake_url="", catalog_url=s.catalog_public_url.rstrip("/"))
     templates.env.filters["heure"] = french_time

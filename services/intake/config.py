@@ -30,14 +30,6 @@ class IntakeSettings(Settings):
     catalog_timeout_s: float = 1.5
 
 
-def intake_settings(settings: Settings | None = None) -> IntakeSettings:
-    if settings is None:
-        return get_intake_settings()
-    if isinstance(settings, IntakeSettings):
-        return settings
-    return IntakeSettings(**settings.model_dump())
-
-
 @lru_cache
 def get_intake_settings() -> IntakeSettings:
     return IntakeSettings()

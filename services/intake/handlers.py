@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from services.intake.service import timeline
 from shared.contracts.events import AssignmentChanged, RequestFollowUp, RequestRouted, Streams, ThreadMessage
+from shared.platform.consumer import Subscription
 
 
 def on_routed(event: RequestRouted, session: Session) -> None:
@@ -28,8 +29,8 @@ def on_message(event: ThreadMessage, session: Session) -> None:
 
 
 SUBSCRIPTIONS = (
-    (Streams.REQUEST_ROUTED, RequestRouted, on_routed),
-    (Streams.REQUEST_FOLLOWUP, RequestFollowUp, on_followup),
-    (Streams.ASSIGNMENT_CHANGED, AssignmentChanged, on_assignment),
-    (Streams.THREAD_MESSAGE, ThreadMessage, on_message),
+    Subscription(Streams.REQUEST_ROUTED, RequestRouted, on_routed),
+    Subscription(Streams.REQUEST_FOLLOWUP, RequestFollowUp, on_followup),
+    Subscription(Streams.ASSIGNMENT_CHANGED, AssignmentChanged, on_assignment),
+    Subscription(Streams.THREAD_MESSAGE, ThreadMessage, on_message),
 )

@@ -9,14 +9,6 @@ from services.matcher.catalog_client import ReadModelHolder, keep_fresh
 from services.matcher.config import MatcherSettings
 from services.matcher.handlers import MatcherHandlers
 from services.matcher.models import TABLES
-from shared.contracts.events import (
-    AssignmentChanged,
-    CatalogChanged,
-    RequestErased,
-    RequestSubmitted,
-    Streams,
-)
-from shared.platform.consumer import subscribe_reliably
 from shared.platform.logging import get_logger
 from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
 
@@ -26,22 +18,11 @@ log = get_logger(__name__)
 
 
 def create_app(settings: MatcherSettings | None = None) -> FastAPI:
-    settings = settings or MatcherSettings()
+    settings = MatcherSettings.from_any(settings)
     runtime = build_runtime(NAME, settings, TABLES)
     holder = ReadModelHolder()
     handlers = MatcherHandlers(holder, settings)
-    for stream, handler, accepts in (
-        (Streams.REQUEST_SUBMITTED, handlers.on_request_submitted, RequestSubmitted),
-        (Streams.ASSIGNMENT_CHANGED, handlers.on_assignment_changed, AssignmentChanged),
-        (Streams.REQUEST_ERASED, handlers.on_request_erased, RequestErased),
-        (Streams.CATALOG_CHANGED, handlers.on_catalog_changed, CatalogChanged),
-    ):
-        subscribe_reliably(
-            runtime.broker, runtime.redis, runtime.engine, stream=stream, group=NAME,
-            consumer=runtime.consumer_name, handler=handler, max_deliveries=settings.max_deliveries,
-            claim_idle_ms=settings.claim_idle_ms, polling_interval_ms=settings.polling_interval_ms,
-            accepts=(accepts,),
-        )
+    runtime.subscribe(handlers.subscriptions())
 
     async def catalog_read_model(rt: ServiceRuntime) -> None:
         await keep_fresh(holder, settings.catalog_url, settings.snapshot_cache_path,

@@ -10,7 +10,14 @@ from services.matcher import metrics
 from services.matcher.catalog_client import ReadModelHolder
 from services.matcher.config import MatcherSettings
 from services.matcher.service import flows
-from shared.contracts.events import AssignmentChanged, CatalogChanged, RequestErased, RequestSubmitted
+from shared.contracts.events import (
+    AssignmentChanged,
+    CatalogChanged,
+    RequestErased,
+    RequestSubmitted,
+    Streams,
+)
+from shared.platform.consumer import Subscription
 from shared.platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -38,6 +45,14 @@ class MatcherHandlers:
     def __init__(self, holder: ReadModelHolder, settings: MatcherSettings) -> None:
         self.holder = holder
         self.settings = settings
+
+    def subscriptions(self) -> list[Subscription]:
+        return [
+            Subscription(Streams.REQUEST_SUBMITTED, RequestSubmitted, self.on_request_submitted),
+            Subscription(Streams.ASSIGNMENT_CHANGED, AssignmentChanged, self.on_assignment_changed),
+            Subscription(Streams.REQUEST_ERASED, RequestErased, self.on_request_erased),
+            Subscription(Streams.CATALOG_CHANGED, CatalogChanged, self.on_catalog_changed),
+        ]
 
     def on_request_submitted(self, event: RequestSubmitted, session: Session) -> AfterCommit:
         model = self.holder.wait(self.settings.snapshot_wait_s)

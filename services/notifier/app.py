@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from services.notifier import metrics, pages
 from services.notifier.config import NotifierSettings
-from services.notifier.handlers import NotifierHandlers, register
+from services.notifier.handlers import NotifierHandlers
 from services.notifier.inbound_server import InboundHandler, InboundServer, process_pending_inbound
 from services.notifier.models import TABLES
 from services.notifier.sender import OutboundSender
@@ -46,8 +46,7 @@ class NotifierParts:
 
 
 def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
-    if settings is None or not isinstance(settings, NotifierSettings):
-        settings = NotifierSettings(**(settings.model_dump() if settings else {}))
+    settings = NotifierSettings.from_any(settings)
     runtime = build_runtime("notifier", settings, TABLES)
     ctx = NotifierContext(settings=settings, clock=clock)
     parts = NotifierParts(runtime=runtime, ctx=ctx, sender=OutboundSender(runtime.engine, settings, clock))
@@ -58,7 +57,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     async def after_commit() -> None:
         parts._wake_now()
 
-    register(runtime, NotifierHandlers(ctx, after_commit))
+    runtime.subscribe(NotifierHandlers(ctx, after_commit).subscriptions())
 
     async def sending(rt: ServiceRuntime) -> None:
         parts.loop = asyncio.get_running_loop()

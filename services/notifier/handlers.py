@@ -10,8 +10,7 @@ from sqlmodel import Session
 from services.notifier.service import threads
 from services.notifier.service.mailer import NotifierContext
 from shared.contracts.events import RequestErased, RequestFollowUp, RequestRouted, Streams
-from shared.platform.consumer import subscribe_reliably
-from shared.platform.service import ServiceRuntime
+from shared.platform.consumer import Subscription
 
 AfterCommit = Callable[[], Awaitable[None]]
 
@@ -36,15 +35,9 @@ class NotifierHandlers:
         threads.erase(session, self.ctx, event)
 
 
-def register(runtime: ServiceRuntime, handlers: NotifierHandlers) -> None:
-    s = runtime.settings
-    for stream, handler, accepts in (
-        (Streams.REQUEST_ROUTED, handlers.on_routed, (RequestRouted,)),
-        (Streams.REQUEST_FOLLOWUP, handlers.on_followup, (RequestFollowUp,)),
-        (Streams.REQUEST_ERASED, handlers.on_erased, (RequestErased,)),
-    ):
-        subscribe_reliably(
-            runtime.broker, runtime.redis, runtime.engine, stream=stream, group=runtime.name,
-            consumer=runtime.consumer_name, handler=handler, max_deliveries=s.max_deliveries,
-            claim_idle_ms=s.claim_idle_ms, polling_interval_ms=s.polling_interval_ms, accepts=accepts,
-        )
+    def subscriptions(self) -> list[Subscription]:
+        return [
+            Subscription(Streams.REQUEST_ROUTED, RequestRouted, self.on_routed),
+            Subscription(Streams.REQUEST_FOLLOWUP, RequestFollowUp, self.on_followup),
+            Subscription(Streams.REQUEST_ERASED, RequestErased, self.on_erased),
+        ]

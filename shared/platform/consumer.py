@@ -60,6 +60,15 @@ async def ensure_consumer_groups(broker: RedisBroker, redis: Redis) -> None:
                 raise
 
 
+@dataclass(frozen=True)
+class Subscription:
+    """One stream a service reads, the one event type it carries, and the plain handler(event, session)."""
+
+    stream: str
+    event_type: type[Event]
+    handler: Handler
+
+
 class PoisonMessage(Exception):
     """The entry can never be handled (bad payload, wrong type): dead-letter it at once."""
 

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlmodel import SQLModel
 from tenacity import AsyncRetrying, wait_exponential
 
-from shared.platform.consumer import ensure_consumer_groups
+from shared.platform.consumer import Subscription, ensure_consumer_groups, subscribe_reliably
 from shared.platform.db import create_tables, make_engine, ping
 from shared.platform.db_threads import DbThreads
 from shared.platform.housekeeping import housekeeping_loop
@@ -56,6 +56,16 @@ class ServiceRuntime:
     @property
     def consumer_name(self) -> str:
         return self.settings.consumer_name(self.name)
+
+    def subscribe(self, subscriptions: Iterable[Subscription]) -> None:
+        """The one way a service reads its streams: a reliable reader and claimer per stream, its own group."""
+        s = self.settings
+        for sub in subscriptions:
+            subscribe_reliably(
+                self.broker, self.redis, self.engine, stream=sub.stream, group=self.name,
+                consumer=self.consumer_name, handler=sub.handler, max_deliveries=s.max_deliveries,
+                claim_idle_ms=s.claim_idle_ms, polling_interval_ms=s.polling_interval_ms, accepts=(sub.event_type,),
+            )
 
     async def run_db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Database work from a route or a background task (see shared/platform/db_threads.py)."""

@@ -10,7 +10,7 @@ import os
 import socket
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +22,9 @@ SERVICES: tuple[str, ...] = tuple(SERVICE_PORTS)
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-key-not-for-production"}
 DEV_SECRET = "dev-secret-key-not-for-production"
+
+
+S = TypeVar("S", bound="Settings")
 
 
 class Settings(BaseSettings):
@@ -83,6 +86,16 @@ class Settings(BaseSettings):
                 "aléatoire d'au moins 32 caractères (ex. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`)."
             )
         return self
+
+    @classmethod
+    def from_any(cls: type[S], settings: Settings | None = None) -> S:
+        """The one way a composition root gets its service's settings: the given ones (a base Settings is
+        widened to the service's class, its fields kept), or the environment's when none is given."""
+        if settings is None:
+            return cls()
+        if isinstance(settings, cls):
+            return settings
+        return cls(**settings.model_dump())
 
     def database_url_for(self, service: str) -> str:
         return self.database_url.format(service=service, var_dir=self.var_dir)
