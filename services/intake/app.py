@@ -16,6 +16,7 @@ from services.intake.deps import IntakeContext
 from services.intake.handlers import SUBSCRIPTIONS
 from services.intake.middleware import BodySizeLimit
 from services.intake.models import INTAKE_TABLES
+from services.intake.service import impact as impact_service
 from services.intake.service.ratelimit import SlidingWindowLimiter
 from services.intake.tasks import retention_task
 from shared.platform.http import install_error_handlers
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     templates = make_templates(HERE / "templates")
     templates.env.globals.update(intake_url="", catalog_url=s.catalog_public_url.rstrip("/"))
     templates.env.filters["heure"] = french_time
+    templates.env.filters["duree"] = impact_service.french_duration
 
     async def close_context(_: ServiceRuntime) -> None:
         await app.state.intake.close()

@@ -107,7 +107,9 @@ async def submit_form(request: Request, ctx: Ctx) -> Response:
     if not ctx.ip_limiter.hit(ctx.client_ip(request)):
         metrics.rejected("form", "rate_limited")
         alert = "Trop de demandes envoyées depuis votre connexion. Patientez quelques minutes avant de réessayer."
-        return _form_page(ctx, request, values, status=429, alert=alert)
+        page = _form_page(ctx, request, values, status=429, alert=alert)
+        page.headers["Retry-After"] = str(ctx.settings.rate_limit_ip_window_s)
+        return page
     if (form.get("site_web") or "").strip():
         # Honeypot filled: a robot. Answer like a refusal, store nothing.
         metrics.rejected("form", "honeypot")
@@ -131,7 +133,9 @@ async def submit_form(request: Request, ctx: Ctx) -> Response:
         return _form_page(ctx, request, values, errors, status=422)
     except RateLimited as exc:
         metrics.rejected("form", "rate_limited")
-        return _form_page(ctx, request, values, status=429, alert=exc.message)
+        page = _form_page(ctx, request, values, status=429, alert=exc.message)
+        page.headers["Retry-After"] = str(ctx.settings.rate_limit_email_window_s)
+        return page
     return RedirectResponse(f"/demande/merci/{submitted.token}", status_code=303)
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import AnyStr
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from sqlalchemy import Engine
 
 from services.notifier import metrics
@@ -23,6 +25,7 @@ from shared.platform.db import unit_of_work
 from shared.platform.logging import correlation_scope, get_logger
 
 log = get_logger(__name__)
+TOO_LARGE = "552 5.3.4 Message trop volumineux"
 
 
 def process_inbound(engine: Engine, ctx: NotifierContext, inbound_id: str) -> str | None:
@@ -61,8 +64,7 @@ class InboundHandler:
         for option in mail_options:
             key, _, value = option.partition("=")
             if key.upper() == "SIZE" and value.isdigit() and int(value) > self.limit:
-                metrics.INBOUND_MESSAGES.labels("too_large").inc()
-                return "552 5.3.4 Message trop volumineux"
+                return TOO_LARGE  # counted by _CountingSMTP.push, like aiosmtpd's own refusals
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -80,8 +82,7 @@ class InboundHandler:
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
         if len(raw) > self.limit:
-            metrics.INBOUND_MESSAGES.labels("too_large").inc()
-            return "552 5.3.4 Message trop volumineux"
+            return TOO_LARGE
         try:
             ids = await asyncio.to_thread(self._store, envelope.mail_from or "", list(envelope.rcpt_tos), raw)
         except Exception as exc:
@@ -99,10 +100,26 @@ class InboundHandler:
             return [r.id for r in rows]
 
 
+class _CountingSMTP(SMTP):
+    """aiosmtpd refuses oversize mail by itself (a SIZE= above the limit, data past it): every 552 is counted,
+    whoever said it, so the metric shows all of them."""
+
+    async def push(self, status: AnyStr) -> None:
+        if (status if isinstance(status, str) else status.decode("ascii", "replace")).startswith("552"):
+            metrics.INBOUND_MESSAGES.labels("too_large").inc()
+        await super().push(status)
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+
 class InboundServer:
     def __init__(self, handler: InboundHandler, host: str, port: int) -> None:
-        limit = handler.limit + 1024 * 1024  # beyond this aiosmtpd refuses by itself
-        self.controller = Controller(handler, hostname=host, port=port, data_size_limit=limit, ready_timeout=10)
+        # The EHLO answer advertises exactly MLP_INBOUND_MAX_BYTES (SIZE), the limit the docs state.
+        self.controller = _Controller(handler, hostname=host, port=port, data_size_limit=handler.limit,
+                                      ready_timeout=10)
 
     def start(self) -> None:
         self.controller.start()

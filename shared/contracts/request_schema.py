@@ -8,6 +8,8 @@ holds the shape and the checks both endpoints share. Error messages are in Frenc
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.contracts.events import NeedType
@@ -23,6 +25,28 @@ NEED_LABELS: dict[str, str] = {
     "soutien": "Soutenir le lycée (taxe d'apprentissage, mécénat)",
     "autre": "Autre",
 }
+
+
+# C0/C1 control characters (NUL, escape…) and the Unicode bidirectional controls (U+202E "right-to-left override"
+# makes « gpj.exe » read « exe.jpg »): removed from every text a company sends, before anything stores or shows it.
+# Line breaks and tabs stay in the free message only.
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROLS = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_CONTROLS_BUT_LINES = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f{_BIDI}]")
+
+
+def neutralise(text: object, keep_lines: bool = False) -> object:
+    """Invisible control characters out of a text (other values are left to the type check)."""
+    if not isinstance(text, str):
+        return text
+    return (_CONTROLS_BUT_LINES if keep_lines else _CONTROLS).sub("", text)
+
+
+def _no_bool(value: object) -> object:
+    # JSON true would otherwise be read as the number 1.
+    if isinstance(value, bool):
+        raise ValueError("Indiquez un nombre entier.")
+    return value
 
 
 class LocationIn(BaseModel):
@@ -45,6 +69,11 @@ class ContactIn(BaseModel):
     email: str = Field(min_length=3, max_length=254, description="Adresse électronique")
     phone: str | None = Field(default=None, max_length=30, description="Téléphone (facultatif)")
 
+    @field_validator("name", "email", "phone", mode="before")
+    @classmethod
+    def _visible_only(cls, value: object) -> object:
+        return neutralise(value)
+
 
 class CompanyRequestIn(BaseModel):
     """A company's request, as partners post it."""
@@ -63,6 +92,26 @@ class CompanyRequestIn(BaseModel):
     places: int | None = Field(default=None, ge=1, le=500, description="Nombre de places")
     period: str | None = Field(default=None, max_length=200, description="Période souhaitée")
     preferred_uai: str | None = Field(default=None, max_length=8, description="Lycée choisi depuis sa fiche")
+
+    @field_validator("naf", "siret", "company_name", "period", "preferred_uai", mode="before")
+    @classmethod
+    def _visible_only(cls, value: object) -> object:
+        return neutralise(value)
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _visible_message(cls, value: object) -> object:
+        return neutralise(value, keep_lines=True)
+
+    @field_validator("jobs", mode="before")
+    @classmethod
+    def _visible_jobs(cls, value: object) -> object:
+        return [neutralise(j) for j in value] if isinstance(value, list) else value
+
+    @field_validator("places", "radius_km", mode="before")
+    @classmethod
+    def _numbers_not_booleans(cls, value: object) -> object:
+        return _no_bool(value)
 
     @field_validator("jobs")
     @classmethod

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlmodel import Session, select
 
+from services.intake.models import CompanyRequest
 from shared.platform.http import INVALID_FIELDS as INVALID
-from tests.intake.conftest import body, counts
+from tests.intake.conftest import body, counts, engine_of
 
 CASES = [
     ("needs vides", body(needs=[]), "needs", "Choisissez au moins un élément."),
@@ -44,6 +46,12 @@ CASES = [
     ("liens en masse", body(message="Promo http://a.fr http://b.fr www.c.fr https://d.fr"), "message",
      "Le message ne doit pas contenir plus de 3 liens."),
     ("champ inconnu", body(site="http://spam"), "site", "Champ inconnu : retirez-le."),
+    # Issue 17: a postal code that contradicts the INSEE code was silently stored as the other commune.
+    ("code postal contredit la commune", body(location={"postal_code": "75007", "commune_insee": "69387"}),
+     "location.postal_code", "Le code postal 75007 ne correspond pas à la commune Lyon 7e Arrondissement "
+     "(code postal 69007)."),
+    ("places booléen", body(places=True), "places", "Indiquez un nombre entier."),
+    ("rayon booléen", body(radius_km=True), "radius_km", "Indiquez un nombre entier."),
 ]
 
 
@@ -151,3 +159,16 @@ def test_openapi_documents_the_request_endpoint(client):
     assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/CompanyRequestIn")
     assert any(p["name"] == "idempotency-key" for p in post["parameters"])
     assert "/api/v1/suivi/{token}" in spec["paths"] and "/api/v1/impact" in spec["paths"]
+
+
+def test_control_and_bidi_characters_never_reach_storage(client):
+    """NUL, escape sequences and bidi overrides (U+202E) are removed at the edge; line breaks stay in the message."""
+    payload = body(company_name="Boulangerie\u202eDupont\x00", contact__name="Jeanne\x1b[31m Martin",
+                   message="Bonjour,\n\nDeux élèves\u2066 au printemps.\x07")
+    response = client.post("/api/v1/requests", json=payload)
+    assert response.status_code == 202, response.text
+    with Session(engine_of(client)) as session:
+        stored = session.exec(select(CompanyRequest)).one()
+    assert stored.company_name == "BoulangerieDupont"
+    assert stored.contact_name == "Jeanne[31m Martin"
+    assert stored.message == "Bonjour,\n\nDeux élèves au printemps."

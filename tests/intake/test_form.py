@@ -90,7 +90,9 @@ def test_form_rate_limit_per_ip(make_client):
     client = make_client(rate_limit_ip=2)
     statuses = [_post(client, email=f"c{i}@boulangerie-dupont.fr").status_code for i in range(3)]
     assert statuses == [303, 303, 429]
-    assert "Trop de demandes envoyées depuis votre connexion" in _post(client).text
+    refused = _post(client)
+    assert "Trop de demandes envoyées depuis votre connexion" in refused.text
+    assert refused.headers["Retry-After"] == str(client.app.state.intake.settings.rate_limit_ip_window_s)
 
 
 def test_form_errors_are_in_french_next_to_each_field(client):

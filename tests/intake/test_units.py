@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.intake.service.form import form_field, resolve_place
+from services.intake.service.impact import french_duration
 from services.intake.service.ratelimit import SlidingWindowLimiter
 from services.intake.service.validation import InvalidRequest, check_email, parse_request, qualify
 from shared.reference.geo import load_communes
@@ -76,3 +77,12 @@ def test_email_checks_need_no_network():
     assert check_email("contact@mairie.fr") == ("contact@mairie.fr", None)
     assert check_email("contact@localhost")[1] == "Le domaine de l'adresse électronique (après le @) n'est pas valide."
     assert check_email("con tact@mairie.fr")[1] == "L'adresse électronique n'est pas valide (ex. prenom.nom@entreprise.fr)."
+
+
+@pytest.mark.parametrize(("hours", "said"), [
+    (None, "—"), (0.1, "6 min"), (0.001, "1 min"), (0.5, "30 min"), (1.0, "1 h"), (2.5, "2,5 h"), (47.9, "47,9 h"),
+    (72.0, "3 j"), (60.0, "2,5 j"),
+])
+def test_delays_read_as_people_say_them(hours, said):
+    """Issue 17: the impact page showed « 0.1 h »."""
+    assert french_duration(hours) == said

@@ -8,6 +8,7 @@ from email import policy
 from email.message import EmailMessage
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlmodel import Session, select
 
 from services.notifier.inbound_server import InboundHandler, InboundServer
@@ -168,4 +169,26 @@ def test_oversized_message_is_refused(refusing_system):
     with pytest.raises(smtplib.SMTPException) as refused:
         _send(ctx, rcpt, big, LEAD)
     assert "552" in str(refused.value) or getattr(refused.value, "smtp_code", 0) == 552
+    assert _outcomes(engine) == []
+
+
+def _too_large_count() -> float:
+    return REGISTRY.get_sample_value("mlp_inbound_messages_total", {"outcome": "too_large"}) or 0.0
+
+
+def test_the_advertised_size_is_the_limit_and_every_oversize_refusal_is_counted(refusing_system):
+    """Issue 17: the server advertised 1 MiB more than MLP_INBOUND_MAX_BYTES, and aiosmtpd's own refusals
+    (far past the limit) were not counted."""
+    engine, ctx, _ = refusing_system
+    rcpt = _address(engine, ctx, LEAD)
+    before = _too_large_count()
+    with smtplib.SMTP("127.0.0.1", ctx.settings.inbound_smtp_port, timeout=10) as smtp:
+        smtp.ehlo()
+        assert smtp.esmtp_features["size"] == str(ctx.settings.inbound_max_bytes)
+        code, _ = smtp.mail(LEAD, [f"SIZE={ctx.settings.inbound_max_bytes + 1}"])
+        assert code == 552
+    huge = reply_bytes(sender=LEAD, to=rcpt, subject="Re", body="a" * (ctx.settings.inbound_max_bytes + 2_000_000))
+    with pytest.raises(smtplib.SMTPException):
+        _send(ctx, rcpt, huge, LEAD)
+    assert _too_large_count() - before == 2
     assert _outcomes(engine) == []

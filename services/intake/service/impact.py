@@ -60,3 +60,14 @@ def impact(session: Session, period: str, now: datetime | None = None) -> dict:
             for code in NEED_LABELS if code in by_need
         ],
     }
+
+
+def french_duration(hours: float | None) -> str:
+    """A delay as people say it: « 6 min », « 2,5 h », « 3 j » (never « 0.1 h »)."""
+    if hours is None:
+        return "—"
+    if hours < 1:
+        return f"{max(1, round(hours * 60))} min"
+    if hours < 48:
+        return f"{hours:.1f}".rstrip("0").rstrip(".").replace(".", ",") + " h"
+    return f"{hours / 24:.1f}".rstrip("0").rstrip(".").replace(".", ",") + " j"

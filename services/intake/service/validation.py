@@ -123,6 +123,12 @@ def _deep_checks(
             postal = None
         else:
             out["commune"] = communes.resolve(postal, insee)
+            if postal and insee not in {c.insee for c in communes.by_postal.get(postal, ())}:
+                # Never store another commune than the one the partner named: the two must agree.
+                commune = communes.by_insee[insee]
+                errors.append(FieldError("location.postal_code", f"Le code postal {postal[:10]} ne correspond pas à la "
+                                         f"commune {commune.name} (code postal {commune.postal_code})."))
+                out["commune"] = None
     if out["commune"] is None and postal:
         if not (postal.isdigit() and len(postal) == 5):
             errors.append(FieldError("location.postal_code", "Le code postal doit comporter 5 chiffres (ex. 69007)."))
