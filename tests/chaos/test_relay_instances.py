@@ -17,7 +17,7 @@ from shared.db import create_tables, make_engine
 from shared.events import CatalogChanged, Streams
 from shared.outbox import BACKBONE_TABLES, add_to_outbox
 from shared.relay import OutboxRelay
-from tests.chaos.support import stream_bodies
+from tests.support.audit import stream_bodies
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(60)]
 
