@@ -46,22 +46,11 @@ STEPS = [30, 60, 100, 150]
 
 
 def real_snapshot() -> CatalogSnapshot:
-    try:
-        from services.catalog.snapshot import build_snapshot
-        from services.catalog.testing import load_real_catalog
-        from shared.db import make_engine
-    except ImportError:  # pragma: no cover
-        from tests.matcher.real_snapshot import build_real_snapshot
+    """The real catalog through the catalog's own loader and snapshot builder (as the tests build it)."""
+    from tests.matcher.real_snapshot import build_real_catalog_snapshot
 
-        return build_real_snapshot()
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/catalog.db"
-        load_real_catalog(url)
-        engine = make_engine(url)
-        try:
-            return build_snapshot(engine)
-        finally:
-            engine.dispose()
+        return build_real_catalog_snapshot(tmp)
 
 
 def synthetic(snapshot: CatalogSnapshot, scale: int, seed: int = 7) -> CatalogSnapshot:

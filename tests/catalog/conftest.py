@@ -17,9 +17,7 @@ from services.catalog.search import SearchIndex
 from services.catalog.state import CatalogState
 from services.catalog.testing import load_real_catalog
 from shared.db import make_engine
-from shared.settings import Settings
-
-ADMIN_TOKEN = "jeton-admin-de-test"
+from tests.catalog.support import catalog_settings
 
 
 @pytest.fixture(scope="session")
@@ -46,11 +44,6 @@ def search_index(catalog_template: Path) -> SearchIndex:
         model = load_read_model(session, "repli@example.fr")
     engine.dispose()
     return SearchIndex(model)
-
-
-def catalog_settings(database_url: str, redis_url: str = "redis://127.0.0.1:1/0", **extra) -> Settings:
-    return Settings(env="test", database_url=database_url, redis_url=redis_url, relay_enabled=False,
-                    admin_token=ADMIN_TOKEN, secret_key="cle-de-test-suffisamment-longue-0123456789", **extra)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from services.catalog.app import create_app
 from services.catalog.magic import issue_link_token
 from shared.db import make_engine
 from shared.outbox import OutboxEvent
-from tests.catalog.conftest import catalog_settings
+from tests.catalog.support import catalog_settings
 from tests.support.smtp import SmtpSink
 
 pytestmark = pytest.mark.timeout(120)

@@ -37,7 +37,7 @@ from shared.db import unit_of_work
 from shared.housekeeping import purge_backbone
 from shared.outbox import OutboxEvent, utcnow
 from tests.intake.bench_handlers import bench_context
-from tests.intake.conftest import body
+from tests.intake.support import body
 from tests.support.cpu_bench import bench_database
 
 POSTAL_CODES = ["69007", "75011", "13001", "33000", "59000", "31000", "44000", "67000", "35000", "06000"]

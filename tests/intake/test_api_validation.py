@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.intake.conftest import body, counts
+from tests.intake.support import body, counts
 
 INVALID = "La demande contient des erreurs : corrigez les champs indiqués."
 

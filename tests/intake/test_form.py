@@ -8,7 +8,7 @@ import time
 
 from prometheus_client import REGISTRY
 
-from tests.intake.conftest import counts
+from tests.intake.support import counts
 
 FORM = {
     "besoins": ["pfmp", "visite"], "metiers": ["Boulanger", "", ""], "lieu": "69007", "rayon_km": "30",

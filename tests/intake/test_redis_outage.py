@@ -11,7 +11,7 @@ import pytest
 import redis as redis_sync
 
 from shared.events import Streams
-from tests.intake.conftest import body
+from tests.intake.support import body
 from tests.support.eventually import eventually
 from tests.support.live import ServiceProcess, service_env
 from tests.support.servers import RedisServer

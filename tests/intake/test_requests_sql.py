@@ -24,7 +24,7 @@ from shared.events import (
     event_to_payload,
 )
 from shared.outbox import OutboxEvent
-from tests.intake.conftest import body, counts, engine_of
+from tests.intake.support import body, counts, engine_of
 from tests.support.eventually import eventually
 
 

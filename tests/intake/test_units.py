@@ -8,7 +8,7 @@ from services.intake.ratelimit import SlidingWindowLimiter
 from services.intake.service.form import form_field, resolve_place
 from services.intake.service.validation import InvalidRequest, check_email, parse_request, qualify
 from shared.geo import load_communes
-from tests.intake.conftest import body
+from tests.intake.support import body
 
 
 @pytest.fixture(scope="module")
