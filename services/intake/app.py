@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -49,7 +51,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
                         status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> FastAPI:
     s = intake_settings(settings)
     runtime = build_runtime("intake", s, INTAKE_TABLES)
     for stream, event_cls, handler in SUBSCRIPTIONS:
@@ -78,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.intake = IntakeContext(
         runtime=runtime, settings=s, communes=load_communes(s.data_dir),
         ip_limiter=SlidingWindowLimiter(s.rate_limit_ip, s.rate_limit_ip_window_s),
-        signer=Signer(s.secret_key, salt="intake-form"), templates=templates,
+        signer=Signer(s.secret_key, salt="intake-form"), templates=templates, clock=clock,
     )
     app.add_exception_handler(RequestValidationError, api.request_validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,8 +16,9 @@ from tests.intake.support import make_settings
 def make_client(tmp_path, redis_url):
     clients: list[TestClient] = []
 
-    def factory(database_url: str | None = None, **overrides) -> TestClient:
-        app = create_app(make_settings(tmp_path, redis_url, database_url, **overrides))
+    def factory(database_url: str | None = None, clock: Callable[[], float] = time.time, **overrides) -> TestClient:
+        """A started app; ``clock`` (seconds since the epoch) is what its form checks read."""
+        app = create_app(make_settings(tmp_path, redis_url, database_url, **overrides), clock)
         client = TestClient(app, raise_server_exceptions=True)
         client.__enter__()
         clients.append(client)
