@@ -16,7 +16,8 @@ from tests.intake.support import make_settings
 def make_client(tmp_path, redis_url):
     clients: list[TestClient] = []
 
-    def factory(database_url: str | None = None, clock: Callable[[], float] = time.time, **overrides) -> TestClient:
+    def factory(database_url: str | None = None, clock: Callable[[], float] = time.time,
+                **overrides) -> TestClient:
         """A started app; ``clock`` (seconds since the epoch) is what its form checks read."""
         app = create_app(make_settings(tmp_path, redis_url, database_url, **overrides), clock)
         client = TestClient(app, raise_server_exceptions=True)

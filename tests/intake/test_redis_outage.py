@@ -28,7 +28,8 @@ def test_requests_accepted_while_redis_is_down_are_published_exactly_once(tmp_pa
         ok = httpx.post(f"{intake.url}/api/v1/requests", json=body(contact__email="avant@boulangerie-dupont.fr"))
         assert ok.status_code == 202
         client = redis_sync.Redis.from_url(redis_server.url)
-        eventually(lambda: client.xlen(Streams.REQUEST_SUBMITTED) >= 1, timeout=20, what="the first request published")
+        eventually(lambda: client.xlen(Streams.REQUEST_SUBMITTED) >= 1, timeout=20,
+                   what="the first request published")
         assert client.xlen(Streams.REQUEST_SUBMITTED) == 1
 
         redis_server.stop()
@@ -45,7 +46,7 @@ def test_requests_accepted_while_redis_is_down_are_published_exactly_once(tmp_pa
 
         redis_server.start()  # same port, empty (no persistence): only the backlog can arrive
         client = redis_sync.Redis.from_url(redis_server.url)
-        eventually(lambda: client.xlen(Streams.REQUEST_SUBMITTED) >= len(accepted), timeout=60, interval=0.1,
+        eventually(lambda: client.xlen(Streams.REQUEST_SUBMITTED) >= len(accepted), timeout=60,
                    what="the backlog published")
         time.sleep(1.5)  # would a duplicate still arrive?
         entries = client.xrange(Streams.REQUEST_SUBMITTED)

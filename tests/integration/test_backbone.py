@@ -313,7 +313,7 @@ def test_event_accepted_while_redis_down_is_published_after_restart(tmp_path):
         server.start()
         r = redis_sync.Redis.from_url(server.url)
         await eventually_async(lambda: r.exists(Streams.CATALOG_CHANGED) and r.xlen(Streams.CATALOG_CHANGED) >= 1,
-                               timeout=10, interval=0.1, what="the event on the stream")
+                               timeout=10, what="the event on the stream")
         await asyncio.sleep(0.3)
         relay.stop()
         task.cancel()

@@ -56,7 +56,7 @@ def proxy(tmp_path_factory):
                             env={**os.environ, "HOME": home, "XDG_DATA_HOME": home, "XDG_CONFIG_HOME": home},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    eventually(lambda: httpx.get(url + "/", timeout=1), timeout=20, interval=0.1, what="Caddy answering",
+    eventually(lambda: httpx.get(url + "/", timeout=1), timeout=20, what="Caddy answering",
                ignoring=(httpx.HTTPError,))
     yield url
     proc.terminate()

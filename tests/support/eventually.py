@@ -40,7 +40,7 @@ def _polls(condition: Callable[[], T], timeout: float, interval: float, what: De
         yield interval
 
 
-def eventually(condition: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.05,
+def eventually(condition: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.1,
                what: Description = "the condition", ignoring: tuple[type[BaseException], ...] = ()) -> T:
     """``condition()``'s first truthy value, polled every ``interval`` s for up to ``timeout`` s.
 
@@ -56,7 +56,7 @@ def eventually(condition: Callable[[], T], *, timeout: float = 30.0, interval: f
 
 
 async def eventually_async(condition: Callable[[], T], *, timeout: float = 30.0,  # noqa: ASYNC109 - as eventually's
-                           interval: float = 0.05, what: Description = "the condition",
+                           interval: float = 0.1, what: Description = "the condition",
                            ignoring: tuple[type[BaseException], ...] = ()) -> T:
     """``eventually`` inside a coroutine: waits with ``asyncio.sleep``, not blocking the loop.
 

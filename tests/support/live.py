@@ -111,5 +111,4 @@ class ServiceProcess(ChildProcess):
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}")
             return httpx.get(self.url + path, timeout=1).status_code == 200
 
-        eventually(ready, timeout=timeout, interval=0.1, what=f"{self.name} ready",
-                   ignoring=(httpx.HTTPError,))
+        eventually(ready, timeout=timeout, what=f"{self.name} ready", ignoring=(httpx.HTTPError,))
