@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from services.intake.app import create_app
 from tests.intake.support import make_settings
+from tests.support.eventually import eventually
 
 
 @pytest.fixture
@@ -29,8 +30,11 @@ def make_client(tmp_path, redis_url):
     for client in clients:
         # Let the relay finish its turn before the lifespan cancels it: a relay cancelled while its
         # worker thread still claims a batch can leave that SQLite transaction (and its lock) open.
-        client.app.state.runtime.relay.stop()
-        time.sleep(0.3)
+        runtime = client.app.state.runtime
+        runtime.relay.stop()
+        relays = tuple(task for task in runtime.tasks if task.get_name() == f"{runtime.name}-relay")
+        eventually(lambda relays=relays: all(task.done() for task in relays), timeout=10, interval=0.01,
+                   what="the outbox relay stopped")
         client.__exit__(None, None, None)
         client.app.state.runtime.engine.dispose()
 
