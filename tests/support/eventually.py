@@ -4,8 +4,8 @@
 value, and returns that value. After ``timeout`` seconds it raises an ``AssertionError`` naming
 ``what`` was awaited, how long, and the last value (or the last ignored exception) seen, so a
 failing wait says what it was waiting for; ``what`` may be a function, called only then, to say
-how far things got. ``eventually_async`` is the same for coroutines: it
-sleeps with ``asyncio.sleep`` so the event loop keeps running other tasks in the meantime.
+how far things got. ``eventually_async`` is the same for coroutines: it sleeps with
+``asyncio.sleep``, so the event loop keeps running other tasks in the meantime.
 
 Use it for real waits on real things (a process, a server, a stream); a test about timing logic
 should advance a fake clock instead.
