@@ -1,4 +1,4 @@
-.PHONY: deps run test lint
+.PHONY: deps run test test-fast lint
 
 deps:
 	scripts/deps.sh
@@ -8,6 +8,11 @@ run: deps
 
 test:
 	scripts/test.sh
+
+# The quick loop while coding: the whole suite less the end-to-end, chaos, fuzz and benchmark
+# runs and the Chromium tests (markers in pyproject.toml). `make test` (and so CI) runs them all.
+test-fast:
+	scripts/test.sh -m "not slow and not browser and not chaos"
 
 lint:
 	.venv/bin/ruff check .

@@ -46,22 +46,11 @@ STEPS = [30, 60, 100, 150]
 
 
 def real_snapshot() -> CatalogSnapshot:
-    try:
-        from services.catalog.service.snapshot import build_snapshot
-        from shared.platform.db import make_engine
-        from tests.support.catalog_data import load_real_catalog
-    except ImportError:  # pragma: no cover
-        from tests.matcher.real_snapshot import build_real_snapshot
+    """The real catalog through the catalog's own loader and snapshot builder (as the tests build it)."""
+    from tests.matcher.real_snapshot import build_real_catalog_snapshot
 
-        return build_real_snapshot()
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/catalog.db"
-        load_real_catalog(url)
-        engine = make_engine(url)
-        try:
-            return build_snapshot(engine)
-        finally:
-            engine.dispose()
+        return build_real_catalog_snapshot(tmp)
 
 
 def synthetic(snapshot: CatalogSnapshot, scale: int, seed: int = 7) -> CatalogSnapshot:

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from tests.support.servers import RedisServer, create_postgres_database, postgres_admin_url
+from tests.support.smtp import SmtpSink
 
 pytest_plugins = ["tests.support.browser"]
 
@@ -15,6 +16,14 @@ os.environ.setdefault("MLP_LOG_JSON", "true")
 @pytest.fixture(scope="session")
 def redis_server():
     server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sink():
+    """A real SMTP server on loopback recording every message (tests.support.smtp)."""
+    server = SmtpSink().start()
     yield server
     server.stop()
 

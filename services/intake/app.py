@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -37,7 +39,7 @@ def french_time(iso: str) -> str:
         return str(iso)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> FastAPI:
     s = IntakeSettings.from_any(settings)
     runtime = build_runtime("intake", s, INTAKE_TABLES)
     runtime.subscribe(SUBSCRIPTIONS)
@@ -62,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.intake = IntakeContext(
         runtime=runtime, settings=s, communes=load_communes(s.data_dir),
         ip_limiter=SlidingWindowLimiter(s.rate_limit_ip, s.rate_limit_ip_window_s),
-        signer=Signer(s.secret_key, salt="intake-form"), templates=templates,
+        signer=Signer(s.secret_key, salt="intake-form"), templates=templates, clock=clock,
     )
     install_error_handlers(app, extra_errors=api.rule_errors)
     app.add_middleware(BodySizeLimit, max_bytes=s.max_body_bytes)

@@ -3,7 +3,8 @@ shared by the JSON API and the web form."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, TypeVar
 
@@ -50,6 +51,9 @@ class IntakeContext:
     ip_limiter: SlidingWindowLimiter
     signer: Signer
     templates: Jinja2Templates
+    # Seconds since the epoch, as time.time(): the form's fill-time and expiry checks read it (tests
+    # inject a fake clock instead of sleeping).
+    clock: Callable[[], float] = time.time
     # HTTP-side database work runs on its own threads: a request waiting for the SQLite write lock
     # must never take the thread the outbox relay needs to finish its batch and release that lock.
     # Both are (re)created lazily, so an app whose lifespan restarts (tests) keeps working.

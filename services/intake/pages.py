@@ -47,8 +47,8 @@ def _form_page(ctx: IntakeContext, request: Request, values: dict, errors: dict[
     jobs += [""] * (JOB_SLOTS - len(jobs))
     return _render(
         ctx, request, "demande.html", status, values=values, jobs=jobs, errors=errors, alert=alert,
-        labels=FIELD_LABELS,
-        anchors=ANCHORS, needs=NEED_LABELS, radius_choices=RADIUS_CHOICES, form_token=issue_form_token(ctx.signer),
+        labels=FIELD_LABELS, anchors=ANCHORS, needs=NEED_LABELS, radius_choices=RADIUS_CHOICES,
+        form_token=issue_form_token(ctx.signer, now=ctx.clock()),
     )
 
 
@@ -67,7 +67,7 @@ async def form(request: Request, ctx: Ctx, uai: Annotated[str, Query(max_length=
 
 def _fill_time_error(ctx: IntakeContext, token: str) -> tuple[str, str] | None:
     problem = form_token_problem(ctx.signer, token, min_fill_s=ctx.settings.min_fill_seconds,
-                                 max_age_s=ctx.settings.max_form_age_s)
+                                 max_age_s=ctx.settings.max_form_age_s, now=ctx.clock())
     if problem is None:
         return None
     return problem.value, TOO_FAST if problem is FormTokenProblem.TOO_FAST else EXPIRED

@@ -16,10 +16,8 @@ from services.catalog.service.readmodel import load_read_model
 from services.catalog.service.search import SearchIndex
 from services.catalog.state import CatalogState
 from shared.platform.db import make_engine
-from shared.platform.settings import Settings
+from tests.catalog.support import catalog_settings
 from tests.support.catalog_data import load_real_catalog
-
-ADMIN_TOKEN = "jeton-admin-de-test"
 
 
 @pytest.fixture(scope="session")
@@ -46,11 +44,6 @@ def search_index(catalog_template: Path) -> SearchIndex:
         model = load_read_model(session, "repli@example.fr")
     engine.dispose()
     return SearchIndex(model)
-
-
-def catalog_settings(database_url: str, redis_url: str = "redis://127.0.0.1:1/0", **extra) -> Settings:
-    return Settings(env="test", database_url=database_url, redis_url=redis_url, relay_enabled=False,
-                    admin_token=ADMIN_TOKEN, secret_key="cle-de-test-suffisamment-longue-0123456789", **extra)
 
 
 @pytest.fixture(scope="session")

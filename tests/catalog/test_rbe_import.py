@@ -11,7 +11,7 @@ from services.catalog.cli import import_rbe
 from services.catalog.models import Rbe, RbeCoverage
 from shared.platform.db import make_engine
 from shared.platform.outbox import OutboxEvent
-from tests.catalog.conftest import ADMIN_TOKEN
+from tests.catalog.support import ADMIN_TOKEN
 
 pytestmark = pytest.mark.timeout(120)
 

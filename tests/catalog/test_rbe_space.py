@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -17,39 +15,15 @@ from services.catalog.app import create_app
 from services.catalog.service.magic import issue_link_token
 from shared.platform.db import make_engine
 from shared.platform.outbox import OutboxEvent
-from tests.catalog.conftest import catalog_settings
-from tests.support.servers import free_port
+from tests.catalog.support import catalog_settings
+from tests.support.smtp import SmtpSink
 
 pytestmark = pytest.mark.timeout(120)
 RBE_EMAIL = "camille.martin@ac-lyon.fr"
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 OK"
-
-    def wait(self, count: int, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-
 @pytest.fixture
-def smtp():
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
-
-
-@pytest.fixture
-def rbe_client(catalog_url, smtp, template_state):
+def rbe_client(catalog_url, sink, template_state):
     engine = make_engine(catalog_url)
     with Session(engine) as session:
         repo.upsert_rbe(session, RBE_EMAIL, "Camille Martin", None)
@@ -57,25 +31,24 @@ def rbe_client(catalog_url, smtp, template_state):
         repo.bump_version(session)
         session.commit()
     engine.dispose()
-    settings = catalog_settings(catalog_url, smtp_url=f"smtp://127.0.0.1:{smtp[1]}", catalog_public_url="http://testserver")
+    settings = catalog_settings(catalog_url, smtp_url=sink.url, catalog_public_url="http://testserver")
     app = create_app(settings)
     app.state.catalog.seed_from(template_state)
     return TestClient(app), settings
 
 
-def _ask_link(client: TestClient, inbox: Inbox, email: str = RBE_EMAIL) -> str:
+def _ask_link(client: TestClient, sink: SmtpSink, email: str = RBE_EMAIL) -> str:
     page = client.post("/espace-rbe", data={"email": email})
     assert page.status_code == 200 and "Vérifiez votre messagerie" in page.text
-    inbox.wait(1)
-    rcpts, msg = inbox.messages[-1]
+    last = sink.wait_for(1, timeout=10)[-1]
+    rcpts, msg = last.rcpt_tos, last.msg
     assert rcpts == [RBE_EMAIL] and "espace RBE" in msg["Subject"]
     return re.search(r"(http://testserver/espace-rbe/connexion\?jeton=\S+)", msg.get_content()).group(1)
 
 
-def test_magic_link_logs_in_once_and_edits_publish_changes(rbe_client, smtp, catalog_url):
+def test_magic_link_logs_in_once_and_edits_publish_changes(rbe_client, sink, catalog_url):
     client, _ = rbe_client
-    inbox, _ = smtp
-    link = _ask_link(client, inbox)
+    link = _ask_link(client, sink)
     opened = client.get(link, follow_redirects=False)
     assert opened.status_code == 303 and opened.headers["location"] == "/espace-rbe/mes-lycees"
     dashboard = client.get("/espace-rbe/mes-lycees")
@@ -107,9 +80,9 @@ def test_magic_link_logs_in_once_and_edits_publish_changes(rbe_client, smtp, cat
     assert replay.status_code == 400 and "déjà été utilisé" in replay.text
 
 
-def test_invalid_edits_are_refused_in_french(rbe_client, smtp):
+def test_invalid_edits_are_refused_in_french(rbe_client, sink):
     client, _ = rbe_client
-    client.get(_ask_link(client, smtp[0]))
+    client.get(_ask_link(client, sink))
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/espace-rbe/mes-lycees").text).group(1)
     bad = client.post("/espace-rbe/lycees/0693504J", data={"csrf": csrf, "monthly_capacity": "beaucoup",
                                                            "services": ["licorne"]})
@@ -122,9 +95,9 @@ def test_invalid_edits_are_refused_in_french(rbe_client, smtp):
     assert dates.status_code == 422 and "après son début" in dates.text
 
 
-def test_tampered_and_expired_links_are_refused(rbe_client, smtp):
+def test_tampered_and_expired_links_are_refused(rbe_client, sink):
     client, settings = rbe_client
-    link = _ask_link(client, smtp[0])
+    link = _ask_link(client, sink)
     token = link.split("jeton=", 1)[1]
     tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     response = client.get(f"/espace-rbe/connexion?jeton={tampered}", follow_redirects=False)
@@ -138,12 +111,11 @@ def test_tampered_and_expired_links_are_refused(rbe_client, smtp):
     assert client.get("/espace-rbe/mes-lycees", follow_redirects=False).status_code == 303  # still not logged in
 
 
-def test_unknown_address_gets_the_same_answer_and_no_mail(rbe_client, smtp):
+def test_unknown_address_gets_the_same_answer_and_no_mail(rbe_client, sink):
     client, _ = rbe_client
-    inbox, _ = smtp
     page = client.post("/espace-rbe", data={"email": "inconnu@example.fr"})
     assert page.status_code == 200 and "Vérifiez votre messagerie" in page.text
     bad = client.post("/espace-rbe", data={"email": "pas-une-adresse"})
     assert bad.status_code == 422 and "Adresse électronique invalide" in bad.text
-    _ask_link(client, inbox)  # a known address, sent after: the only message that arrives is this one
-    assert [rcpts for rcpts, _ in inbox.messages] == [[RBE_EMAIL]]
+    _ask_link(client, sink)  # a known address, sent after: the only message that arrives is this one
+    assert [m.rcpt_tos for m in sink.messages] == [[RBE_EMAIL]]

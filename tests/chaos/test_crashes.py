@@ -14,9 +14,10 @@ import httpx
 import pytest
 import redis as redis_sync
 
-from tests.chaos.conftest import RelayProcess
-from tests.chaos.support import FAST_ENV, audit_run, metric, query, request_body
-from tests.support.system import System, catalog_template
+from tests.support.audit import audit_run, metric, query
+from tests.support.eventually import eventually
+from tests.support.live import RelayProcess
+from tests.support.system import FAST_ENV, System, catalog_template, request_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos, pytest.mark.timeout(280)]
 
@@ -101,13 +102,13 @@ def test_kills_redis_restart_and_smtp_outage_lose_nothing_and_double_nothing(tmp
 
         ids = set(submitter.accepted)
         assert submitter.errors == [] and len(ids) == N_REQUESTS
-        system.wait_until(lambda: len(query(tmp_path / "notifier.db", "SELECT 1 FROM notifier_outbound "
-                                            "WHERE status != 'sent'")) == 0
-                          and len(query(tmp_path / "notifier.db", "SELECT 1 FROM notifier_thread")) == N_REQUESTS,
-                          timeout=120, what="every request routed and every email sent")
-        system.wait_until(lambda: all(httpx.get(url, timeout=5).json()["status"] == "routed"
-                                      for url in submitter.accepted.values()),
-                          timeout=60, what="every status page shows the routing")
+        eventually(lambda: len(query(tmp_path / "notifier.db", "SELECT 1 FROM notifier_outbound "
+                                     "WHERE status != 'sent'")) == 0
+                   and len(query(tmp_path / "notifier.db", "SELECT 1 FROM notifier_thread")) == N_REQUESTS,
+                   timeout=120, what="every request routed and every email sent")
+        eventually(lambda: all(httpx.get(url, timeout=5).json()["status"] == "routed"
+                               for url in submitter.accepted.values()),
+                   timeout=60, what="every status page shows the routing")
         phases["delivered"] = time.monotonic() - t0
         time.sleep(1.5)  # would a late duplicate still arrive?
         audit = audit_run(tmp_path, r, system.sink.snapshot(), ids)

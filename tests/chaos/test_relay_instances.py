@@ -17,7 +17,7 @@ from shared.contracts.events import CatalogChanged, Streams
 from shared.platform.db import create_tables, make_engine
 from shared.platform.outbox import BACKBONE_TABLES, add_to_outbox
 from shared.platform.relay import OutboxRelay
-from tests.chaos.support import stream_bodies
+from tests.support.audit import stream_bodies
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(60)]
 

@@ -21,8 +21,9 @@ import pytest
 import redis as redis_sync
 
 from shared.contracts.events import Streams
-from tests.chaos.support import FAST_ENV, audit_run, metric, query, request_body
-from tests.support.system import System, catalog_template
+from tests.support.audit import audit_run, metric, query
+from tests.support.eventually import eventually
+from tests.support.system import FAST_ENV, System, catalog_template, request_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos, pytest.mark.timeout(240)]
 
@@ -55,10 +56,10 @@ def test_two_matchers_and_two_notifiers_share_the_work_and_keep_the_guarantees(t
                     ids.add(response.json()["request_id"])
 
         def all_mailed() -> None:
-            system.wait_until(lambda: len(query(tmp_path / "notifier.db", "SELECT 1 FROM notifier_thread"))
-                              == len(ids) and not query(tmp_path / "notifier.db",
-                                                        "SELECT 1 FROM notifier_outbound WHERE status != 'sent'"),
-                              timeout=120, what="every request routed and mailed")
+            eventually(lambda: len(query(tmp_path / "notifier.db", "SELECT 1 FROM notifier_thread"))
+                       == len(ids) and not query(tmp_path / "notifier.db",
+                                                 "SELECT 1 FROM notifier_outbound WHERE status != 'sent'"),
+                       timeout=120, what="every request routed and mailed")
 
         for alone in (1, 0):  # instance 1 alone, then instance 0 alone
             with paused(tmp_path, [system.processes[name][1 - alone] for name in ("matcher", "notifier")]):

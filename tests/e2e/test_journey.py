@@ -16,9 +16,10 @@ import pytest
 import redis as redis_sync
 
 from shared.contracts.events import Streams
-from tests.chaos.support import FAST_ENV, stream_bodies, thread_root
+from tests.support.audit import stream_bodies, thread_root
 from tests.support.browser import screenshot
-from tests.support.system import System, catalog_template
+from tests.support.eventually import eventually
+from tests.support.system import FAST_ENV, System, catalog_template
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -95,8 +96,8 @@ def test_company_to_lead_rbe_and_back_in_one_thread(page, system: System, redis_
     status_url = page.url
 
     r = redis_sync.Redis.from_url(redis_url)
-    system.wait_until(lambda: r.exists(Streams.REQUEST_ROUTED) and stream_bodies(r, Streams.REQUEST_ROUTED),
-                      timeout=60, what="request routed")
+    eventually(lambda: r.exists(Streams.REQUEST_ROUTED) and stream_bodies(r, Streams.REQUEST_ROUTED),
+               timeout=60, what="request routed")
     (routed,) = stream_bodies(r, Streams.REQUEST_ROUTED)
     r.close()
     assert routed["contact"]["email"] == COMPANY_EMAIL
@@ -104,7 +105,7 @@ def test_company_to_lead_rbe_and_back_in_one_thread(page, system: System, redis_
     copies = [rec["rbe_email"] for rec in routed["recipients"] if rec["role"] == "copy"]
     assert uai in [u for rec in routed["recipients"] for u in rec["uais"]]  # the chosen lycée is in
     everyone = [lead["rbe_email"], *copies, COMPANY_EMAIL]
-    system.wait_until(lambda: all(system.sink.to(a) for a in everyone), timeout=60, what="first emails")
+    eventually(lambda: all(system.sink.to(a) for a in everyone), timeout=60, what="first emails")
     first = {a: system.sink.to(a) for a in everyone}
     assert all(len(msgs) == 1 for msgs in first.values()), {a: len(m) for a, m in first.items()}
     roots = {thread_root(msgs[0]) for msgs in first.values()}
@@ -136,7 +137,7 @@ def test_company_to_lead_rbe_and_back_in_one_thread(page, system: System, redis_
         return next((m for m in system.sink.to(COMPANY_EMAIL) if "Je vous appelle jeudi"
                      in m.get_body(("plain",)).get_content()), None)
 
-    system.wait_until(lambda: relayed_reply() is not None, timeout=60, what="reply relayed")
+    eventually(lambda: relayed_reply() is not None, timeout=60, what="reply relayed")
     relayed = relayed_reply()
     assert any("a pris en charge votre demande" in m.get_body(("plain",)).get_content()
                for m in system.sink.to(COMPANY_EMAIL))  # « Je m'en occupe » told the company
@@ -146,8 +147,8 @@ def test_company_to_lead_rbe_and_back_in_one_thread(page, system: System, redis_
     assert str(relayed["Reply-To"]) != str(lead_mail["Reply-To"])  # the company answers with its own address
 
     # The company's status page shows the answer.
-    system.wait_until(lambda: httpx.get(status_url, headers={"Accept": "application/json"}, timeout=5)
-                      .json()["status"] == "answered", timeout=60, what="status answered")
+    eventually(lambda: httpx.get(status_url, headers={"Accept": "application/json"}, timeout=5)
+               .json()["status"] == "answered", timeout=60, what="status answered")
     page.goto(status_url)
     assert "Je vous appelle jeudi" in page.inner_text("#chronologie")
     assert "Historique cité" not in page.inner_text("#chronologie")

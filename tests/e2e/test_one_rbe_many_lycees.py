@@ -8,9 +8,10 @@ import httpx
 import pytest
 import redis as redis_sync
 
-from tests.chaos.support import FAST_ENV, audit_run, query, request_body
+from tests.support.audit import audit_run, query
+from tests.support.eventually import eventually
 from tests.support.servers import RedisServer
-from tests.support.system import System, catalog_template
+from tests.support.system import FAST_ENV, System, catalog_template, request_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -32,15 +33,15 @@ def test_one_rbe_in_charge_of_two_chosen_lycees_gets_one_email_per_request(tmp_p
     try:
         system.start(parallel=True)
         body = request_body(0, tag="grouping")
-        system.wait_until(lambda: len(preview(system, body)) >= 2, timeout=180, interval=0.5, what="routing ready")
+        eventually(lambda: len(preview(system, body)) >= 2, timeout=180, interval=0.5, what="routing ready")
         first, second = preview(system, body)[:2]
         # The same person becomes RBE of the first two lycées chosen for this kind of request.
         csv = f"name,email,uais,deputy_email\nCamille Martin,{SHARED_RBE},{first['uai']};{second['uai']},\n"
         imported = httpx.post(system.url("catalog") + "/api/v1/admin/rbe/import", content=csv.encode(), timeout=30,
                               headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "text/csv"})
         assert imported.status_code == 200 and imported.json()["imported"] == 1, imported.text
-        system.wait_until(lambda: any(p["rbe_email"] == SHARED_RBE for p in preview(system, body)), timeout=60,
-                          what="matcher sees the new directory")
+        eventually(lambda: any(p["rbe_email"] == SHARED_RBE for p in preview(system, body)), timeout=60,
+                   what="matcher sees the new directory")
         ids = set()
         for n in range(N_REQUESTS):
             # Distinct companies, all looking for the same job in the same place.
@@ -48,10 +49,10 @@ def test_one_rbe_in_charge_of_two_chosen_lycees_gets_one_email_per_request(tmp_p
                                       "location": body["location"]})
             assert response.status_code == 202
             ids.add(response.json()["request_id"])
-        system.wait_until(lambda: len(query(tmp_path / "notifier.db", "SELECT 1 FROM notifier_thread")) == N_REQUESTS
-                          and not query(tmp_path / "notifier.db",
-                                        "SELECT 1 FROM notifier_outbound WHERE status != 'sent'"),
-                          timeout=90, what="every request mailed")
+        eventually(lambda: len(query(tmp_path / "notifier.db", "SELECT 1 FROM notifier_thread")) == N_REQUESTS
+                   and not query(tmp_path / "notifier.db",
+                                 "SELECT 1 FROM notifier_outbound WHERE status != 'sent'"),
+                   timeout=90, what="every request mailed")
         audit = audit_run(tmp_path, r, system.sink.snapshot(), ids)
         mails = system.sink.to(SHARED_RBE)
     finally:

@@ -16,8 +16,9 @@ from email.utils import make_msgid
 
 import pytest
 
-from tests.chaos.support import metric, query
-from tests.fuzz.conftest import MAX_INBOUND, Thread, count
+from tests.fuzz.support import MAX_INBOUND, Thread, count
+from tests.support.audit import metric, query
+from tests.support.eventually import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -160,8 +161,8 @@ def test_hostile_mail_is_refused_or_quarantined_counted_and_the_server_keeps_ser
         thread.lead, thread.lead_reply_to,
         f"{marker}, je vous appelle demain.\n\nLe jeu. 26 nov. 2026 à 09:00, MonLycéePro a écrit :\n> citation"))
     assert code == 250
-    system.wait_until(lambda: any(marker in m.get_body(("plain",)).get_content()
-                                  for m in system.sink.to(thread.company)), timeout=60, what="genuine reply")
+    eventually(lambda: any(marker in m.get_body(("plain",)).get_content()
+                           for m in system.sink.to(thread.company)), timeout=60, what="genuine reply")
     genuine = [m for m in system.sink.to(thread.company) if marker in m.get_body(("plain",)).get_content()]
     assert len(genuine) == 1 and "> citation" not in genuine[0].get_body(("plain",)).get_content()
     print(f"\nINBOUND hostile={len(results)} outcomes={dict(sum((Counter(r[2]) for r in results), Counter()))}")
@@ -198,7 +199,7 @@ def test_bare_quoted_lines_are_not_relayed(fuzz_system, thread):
     count("smtp-hostile")
     body = f"{marker}, c'est d'accord.\n\n> Historique cité sans ligne d'attribution\n"
     assert send(port, thread.lead, thread.lead_reply_to, text_mail(thread.lead, thread.lead_reply_to, body))[0] == 250
-    fuzz_system.wait_until(lambda: any(marker in m.get_body(("plain",)).get_content()
-                                       for m in fuzz_system.sink.to(thread.company)), timeout=60, what="relayed")
+    eventually(lambda: any(marker in m.get_body(("plain",)).get_content()
+                           for m in fuzz_system.sink.to(thread.company)), timeout=60, what="relayed")
     relayed = next(m for m in fuzz_system.sink.to(thread.company) if marker in m.get_body(("plain",)).get_content())
     assert "Historique cité" not in relayed.get_body(("plain",)).get_content()

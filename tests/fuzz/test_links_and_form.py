@@ -13,8 +13,10 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from services.catalog.service.magic import issue_link_token
-from tests.chaos.support import query, request_body
-from tests.fuzz.conftest import SECRET, Thread, count
+from tests.fuzz.support import SECRET, Thread, count
+from tests.support.audit import query
+from tests.support.eventually import eventually
+from tests.support.system import request_body
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -121,8 +123,8 @@ def test_rbe_magic_links_tampered_expired_or_replayed_are_refused(fuzz_system, t
     sent_before = len(fuzz_system.sink.to(thread.lead))
     asked = httpx.post(catalog + "/espace-rbe", data={"email": thread.lead}, timeout=10)
     assert asked.status_code == 200
-    fuzz_system.wait_until(lambda: len(fuzz_system.sink.to(thread.lead)) > sent_before, timeout=30,
-                           what="magic link email")
+    eventually(lambda: len(fuzz_system.sink.to(thread.lead)) > sent_before, timeout=30,
+               what="magic link email")
     text = fuzz_system.sink.to(thread.lead)[-1].get_body(("plain",)).get_content()
     link = re.search(r"(http\S+/espace-rbe/connexion\?jeton=\S+)", text).group(1)
     token = link.split("jeton=", 1)[1]

@@ -17,7 +17,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.fuzz.conftest import ADMIN_TOKEN, count
+from tests.fuzz.support import ADMIN_TOKEN, count
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -37,7 +37,7 @@ from shared.platform.db import create_tables, make_engine
 from shared.platform.logging import configure_logging
 from shared.platform.outbox import BACKBONE_TABLES
 from shared.reference.geo import load_communes
-from tests.intake.conftest import body
+from tests.intake.support import body
 from tests.support.cpu_bench import bench_database, bench_parser, consume_all, measure
 
 POSTAL_CODES = ["69007", "75011", "13001", "33000", "59000", "31000", "44000", "67000", "35000", "06000"]

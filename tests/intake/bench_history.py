@@ -38,7 +38,7 @@ from shared.platform.db import unit_of_work
 from shared.platform.housekeeping import purge_backbone
 from shared.platform.outbox import OutboxEvent
 from tests.intake.bench_handlers import bench_context
-from tests.intake.conftest import body
+from tests.intake.support import body
 from tests.support.cpu_bench import bench_database
 
 POSTAL_CODES = ["69007", "75011", "13001", "33000", "59000", "31000", "44000", "67000", "35000", "06000"]

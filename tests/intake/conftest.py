@@ -1,62 +1,26 @@
+"""Fixtures of the intake tests (shared helpers and data are in tests/intake/support.py)."""
+
 from __future__ import annotations
 
-import copy
 import time
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, func, select
 
 from services.intake.app import create_app
-from services.intake.config import IntakeSettings
-from services.intake.models import CompanyRequest
-from shared.platform.outbox import OutboxEvent
-
-VALID_BODY = {
-    "needs": ["pfmp", "apprentissage"],
-    "jobs": ["Boulanger", "D1102"],
-    "naf": "10.71C",
-    "siret": "73282932000074",
-    "location": {"postal_code": "69007"},
-    "radius_km": 20,
-    "company_name": "Boulangerie Dupont",
-    "contact": {"name": "Jeanne Martin", "email": "jeanne.martin@boulangerie-dupont.fr", "phone": "04 72 00 00 00"},
-    "message": "Nous pouvons accueillir deux élèves au printemps.",
-    "places": 2,
-    "period": "mars à juin 2027",
-}
-
-
-def body(**changes) -> dict:
-    data = copy.deepcopy(VALID_BODY)
-    for key, value in changes.items():
-        if "__" in key:
-            outer, inner = key.split("__")
-            data[outer][inner] = value
-        elif value is ...:
-            data.pop(key, None)
-        else:
-            data[key] = value
-    return data
-
-
-def make_settings(tmp_path, redis_url: str, database_url: str | None = None, **overrides) -> IntakeSettings:
-    values = dict(
-        env="test", redis_url=redis_url, database_url=database_url or f"sqlite:///{tmp_path}/intake.db",
-        var_dir=tmp_path / "var", public_base_url="http://intake.test", catalog_url="http://127.0.0.1:9",
-        rate_limit_ip=1000, rate_limit_email=1000, min_fill_seconds=0, retention_interval_s=3600,
-        log_level="WARNING",
-    )
-    values.update(overrides)
-    return IntakeSettings(**values)
+from tests.intake.support import make_settings
+from tests.support.eventually import eventually
 
 
 @pytest.fixture
 def make_client(tmp_path, redis_url):
     clients: list[TestClient] = []
 
-    def factory(database_url: str | None = None, **overrides) -> TestClient:
-        app = create_app(make_settings(tmp_path, redis_url, database_url, **overrides))
+    def factory(database_url: str | None = None, clock: Callable[[], float] = time.time,
+                **overrides) -> TestClient:
+        """A started app; ``clock`` (seconds since the epoch) is what its form checks read."""
+        app = create_app(make_settings(tmp_path, redis_url, database_url, **overrides), clock)
         client = TestClient(app, raise_server_exceptions=True)
         client.__enter__()
         clients.append(client)
@@ -66,8 +30,11 @@ def make_client(tmp_path, redis_url):
     for client in clients:
         # Let the relay finish its turn before the lifespan cancels it: a relay cancelled while its
         # worker thread still claims a batch can leave that SQLite transaction (and its lock) open.
-        client.app.state.runtime.relay.stop()
-        time.sleep(0.3)
+        runtime = client.app.state.runtime
+        runtime.relay.stop()
+        relays = tuple(task for task in runtime.tasks if task.get_name() == f"{runtime.name}-relay")
+        eventually(lambda relays=relays: all(task.done() for task in relays), timeout=10, interval=0.01,
+                   what="the outbox relay stopped")
         client.__exit__(None, None, None)
         client.app.state.runtime.engine.dispose()
 
@@ -75,15 +42,3 @@ def make_client(tmp_path, redis_url):
 @pytest.fixture
 def client(make_client) -> TestClient:
     return make_client()
-
-
-def engine_of(client: TestClient):
-    return client.app.state.runtime.engine
-
-
-def counts(client: TestClient) -> tuple[int, int]:
-    """(requests, outbox rows) stored by the app behind the client."""
-    with Session(engine_of(client)) as session:
-        requests = session.exec(select(func.count()).select_from(CompanyRequest)).one()
-        outbox = session.exec(select(func.count()).select_from(OutboxEvent)).one()
-    return int(requests), int(outbox)

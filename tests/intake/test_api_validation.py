@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from services.intake.models import CompanyRequest
 from shared.platform.http import INVALID_FIELDS as INVALID
-from tests.intake.conftest import body, counts, engine_of
+from tests.intake.support import body, counts, engine_of
 
 CASES = [
     ("needs vides", body(needs=[]), "needs", "Choisissez au moins un élément."),

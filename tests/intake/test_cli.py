@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session
 
 from services.intake.models import CompanyRequest
-from tests.intake.conftest import body, engine_of
+from tests.intake.support import body, engine_of
 from tests.support.live import ROOT
 
 

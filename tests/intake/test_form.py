@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import html
 import re
-import time
 
 from prometheus_client import REGISTRY
 
-from tests.intake.conftest import counts
+from tests.intake.support import counts
+from tests.support.clock import FakeClock
 
 FORM = {
     "besoins": ["pfmp", "visite"], "metiers": ["Boulanger", "", ""], "lieu": "69007", "rayon_km": "30",
@@ -62,13 +62,20 @@ def test_too_fast_submission_is_refused(make_client):
 
 def test_sub_second_fill_guard_holds_whatever_the_fraction_of_second(make_client):
     # Forms served across a whole second: a whole-second token timestamp let those served in its
-    # second half through a 0.5 s guard (and made CI's 1 s guard flaky).
-    client = make_client(min_fill_seconds=0.5)
+    # second half through a 0.5 s guard (and made CI's 1 s guard flaky). A fake clock serves them
+    # at fractions .0, .47, .94, .41, .88 and .35 of a second, each posted 0.3 s later.
+    clock = FakeClock(1_800_000_000.0)
+    client = make_client(min_fill_seconds=0.5, clock=clock)
     statuses = []
     for _ in range(6):
-        statuses.append(_post(client).status_code)
-        time.sleep(0.17)
+        token = _token(client)
+        clock.advance(seconds=0.3)
+        statuses.append(_post(client, token).status_code)
+        clock.advance(seconds=0.17)
     assert statuses == [422] * 6 and counts(client) == (0, 0)
+    token = _token(client)
+    clock.advance(seconds=0.6)  # past the guard: a person could have filled it by now
+    assert _post(client, token).status_code == 303
 
 
 def test_forged_or_missing_form_token_is_refused(client):
@@ -79,9 +86,10 @@ def test_forged_or_missing_form_token_is_refused(client):
 
 
 def test_expired_form_token_is_refused(make_client):
-    client = make_client(max_form_age_s=1)
+    clock = FakeClock(1_800_000_000.0)
+    client = make_client(max_form_age_s=1, clock=clock)
     token = _token(client)
-    time.sleep(2.1)
+    clock.advance(seconds=2.1)
     assert "Ce formulaire a expiré" in _post(client, token=token).text
     assert counts(client) == (0, 0)
 

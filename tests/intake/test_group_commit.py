@@ -15,7 +15,7 @@ from services.intake import metrics
 from services.intake.grouping import GroupCommit
 from services.intake.models import CompanyRequest
 from services.intake.service.submission import RateLimited
-from tests.intake.conftest import body, counts, engine_of
+from tests.intake.support import body, counts, engine_of
 
 
 # ------------------------------------------------------------- queueing (fake writer)

@@ -11,7 +11,8 @@ import pytest
 import redis as redis_sync
 
 from shared.contracts.events import Streams
-from tests.intake.conftest import body
+from tests.intake.support import body
+from tests.support.eventually import eventually
 from tests.support.live import ServiceProcess, service_env
 from tests.support.servers import RedisServer
 
@@ -27,9 +28,8 @@ def test_requests_accepted_while_redis_is_down_are_published_exactly_once(tmp_pa
         ok = httpx.post(f"{intake.url}/api/v1/requests", json=body(contact__email="avant@boulangerie-dupont.fr"))
         assert ok.status_code == 202
         client = redis_sync.Redis.from_url(redis_server.url)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and client.xlen(Streams.REQUEST_SUBMITTED) < 1:
-            time.sleep(0.05)
+        eventually(lambda: client.xlen(Streams.REQUEST_SUBMITTED) >= 1, timeout=20,
+                   what="the first request published")
         assert client.xlen(Streams.REQUEST_SUBMITTED) == 1
 
         redis_server.stop()
@@ -46,9 +46,8 @@ def test_requests_accepted_while_redis_is_down_are_published_exactly_once(tmp_pa
 
         redis_server.start()  # same port, empty (no persistence): only the backlog can arrive
         client = redis_sync.Redis.from_url(redis_server.url)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and client.xlen(Streams.REQUEST_SUBMITTED) < len(accepted):
-            time.sleep(0.1)
+        eventually(lambda: client.xlen(Streams.REQUEST_SUBMITTED) >= len(accepted), timeout=60,
+                   what="the backlog published")
         time.sleep(1.5)  # would a duplicate still arrive?
         entries = client.xrange(Streams.REQUEST_SUBMITTED)
         published = [REQUEST_ID.search(b"".join(fields.values())).group(1).decode() for _, fields in entries]

@@ -24,7 +24,8 @@ from shared.contracts.events import (
     event_to_payload,
 )
 from shared.platform.outbox import OutboxEvent
-from tests.intake.conftest import body, counts, engine_of
+from tests.intake.support import body, counts, engine_of
+from tests.support.eventually import eventually
 
 
 def _submit(client, **changes):
@@ -36,16 +37,6 @@ def _submit(client, **changes):
 def _outbox(client) -> list[OutboxEvent]:
     with Session(engine_of(client)) as session:
         return list(session.exec(select(OutboxEvent).order_by(OutboxEvent.id)).all())
-
-
-def _wait(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_accepted_request_is_stored_with_its_event_and_published(database_url, make_client, redis_url):
@@ -68,7 +59,7 @@ def test_accepted_request_is_stored_with_its_event_and_published(database_url, m
     assert event["status_url"] == data["status_url"]
     # the relay publishes it on the real stream
     r = redis_sync.Redis.from_url(redis_url)
-    entries = _wait(lambda: r.xrange(Streams.REQUEST_SUBMITTED))
+    entries = eventually(lambda: r.xrange(Streams.REQUEST_SUBMITTED), timeout=15)
     assert len(entries) == 1
     status = client.get(f"/api/v1/suivi/{token}").json()
     assert status["status"] == "received" and status["timeline"][0]["kind"] == "received"
@@ -113,11 +104,12 @@ def test_status_timeline_is_built_from_stream_events(database_url, make_client, 
                       author_role="lead", author_label="Lycée Hôtelier François Rabelais", kind="reply",
                       text="Bonjour, nous avons deux élèves intéressés.", sent_at=sent),
     ]
-    _wait(lambda: client.app.state.runtime.broker_ready.is_set())
+    eventually(lambda: client.app.state.runtime.broker_ready.is_set(), timeout=15)
     time.sleep(0.3)  # let the consumer groups be created before the first XADD
     for event in events:
         r.xadd(event.stream, {"__data__": json.dumps(event_to_payload(event))})
-    status = _wait(lambda: len((s := client.get(f"/api/v1/suivi/{token}").json())["timeline"]) >= 4 and s)
+    status = eventually(lambda: len((s := client.get(f"/api/v1/suivi/{token}").json())["timeline"]) >= 4 and s,
+                        timeout=15)
     time.sleep(0.3)  # a duplicate effect of the redelivered routing would show up now
     status = client.get(f"/api/v1/suivi/{token}").json()
     assert status["status"] == "answered"
@@ -165,7 +157,7 @@ def test_published_submission_copy_is_dropped_on_erasure(database_url, make_clie
     client = make_client(database_url)
     data = _submit(client)
     token = data["status_url"].rsplit("/", 1)[1]
-    _wait(lambda: all(r.published_at for r in _outbox(client)))
+    eventually(lambda: all(r.published_at for r in _outbox(client)), timeout=15)
     client.delete(f"/api/v1/suivi/{token}")
     payloads = " ".join(r.payload for r in _outbox(client))
     assert "jeanne" not in payloads.lower()

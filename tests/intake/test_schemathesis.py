@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.intake.app import create_app
-from tests.intake.conftest import make_settings
+from tests.intake.support import make_settings
 
 OPERATIONS = [
     ("/api/v1/requests", "POST"), ("/api/v1/suivi/{token}", "GET"), ("/api/v1/suivi/{token}", "DELETE"),

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from tests.intake.conftest import body, counts
+from tests.intake.support import body, counts
 from tests.support.live import ServiceProcess, service_env
 from tests.support.system import catalog_template
 

@@ -9,7 +9,7 @@ from services.intake.service.impact import french_duration
 from services.intake.service.ratelimit import SlidingWindowLimiter
 from services.intake.service.validation import InvalidRequest, check_email, parse_request, qualify
 from shared.reference.geo import load_communes
-from tests.intake.conftest import body
+from tests.intake.support import body
 
 
 @pytest.fixture(scope="module")

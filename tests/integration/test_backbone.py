@@ -19,6 +19,7 @@ from shared.platform.db import create_tables, make_engine
 from shared.platform.outbox import BACKBONE_TABLES, OutboxEvent, add_to_outbox
 from shared.platform.relay import OutboxRelay
 from tests.support.backbone_worker import Effect
+from tests.support.eventually import eventually, eventually_async
 from tests.support.servers import RedisServer
 
 pytestmark = pytest.mark.timeout(120)
@@ -88,21 +89,12 @@ def _effects(db_url: str) -> dict[str, int]:
     return dict(rows)
 
 
-def _wait(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
-
-
 def test_outbox_event_reaches_consumer_exactly_once(database_url, redis_url):
     events = [_event(i) for i in range(20)]
     worker = Worker(database_url, redis_url, "normal", "a")
     try:
         _publish_via_outbox(database_url, redis_url, events)
-        _wait(lambda: len(_effects(database_url)) == 20)
+        eventually(lambda: len(_effects(database_url)) == 20, timeout=60)
         time.sleep(0.5)
         effects = _effects(database_url)
         assert effects == {str(e.event_id): 1 for e in events}
@@ -170,14 +162,13 @@ def test_an_idle_relay_marks_its_last_batch_at_once_not_at_its_next_poll(databas
             add_to_outbox(session, _event(1))
             session.commit()
         started = time.monotonic()
-        for _ in range(1000):  # polls the database for up to 10 s
-            if not unmarked():
-                break
-            await asyncio.sleep(0.01)
-        waited = time.monotonic() - started
-        relay.stop()
-        await task
-        await broker.stop()
+        try:
+            await eventually_async(lambda: not unmarked(), timeout=10, interval=0.01, what="the event published")
+        finally:
+            waited = time.monotonic() - started
+            relay.stop()
+            await task
+            await broker.stop()
         return waited, unmarked()
 
     try:
@@ -202,8 +193,8 @@ def test_killed_consumer_entry_is_claimed_by_another(database_url, redis_url, tm
     assert r.xpending(Streams.CATALOG_CHANGED, "testgroup")["pending"] == 1
     survivor = Worker(database_url, redis_url, "normal", "survivor")
     try:
-        _wait(lambda: _effects(database_url).get(str(ev.event_id)) == 1)
-        _wait(lambda: r.xpending(Streams.CATALOG_CHANGED, "testgroup")["pending"] == 0)
+        eventually(lambda: _effects(database_url).get(str(ev.event_id)) == 1, timeout=60)
+        eventually(lambda: r.xpending(Streams.CATALOG_CHANGED, "testgroup")["pending"] == 0, timeout=60)
     finally:
         survivor.stop()
 
@@ -215,7 +206,7 @@ def test_always_failing_handler_dead_letters_after_max_deliveries(tmp_path, redi
     try:
         _publish_via_outbox(db_url, redis_url, [_event(2)])
         dlq = Streams.dead_letter("testgroup")
-        _wait(lambda: r.xlen(dlq) == 1)
+        eventually(lambda: r.xlen(dlq) == 1, timeout=60)
         time.sleep(1.5)  # several claim periods: no further delivery, no second dead letter
         assert r.xlen(dlq) == 1
         (_, fields), = r.xrange(dlq)
@@ -237,12 +228,12 @@ def test_a_batch_is_handled_together_and_one_failing_event_does_not_hold_back_th
     r = redis_sync.Redis.from_url(redis_url)
     worker = Worker(database_url, redis_url, "failsome", "s", claim_ms=200)
     try:
-        _wait(lambda: len(_effects(database_url)) == 30)
-        _wait(lambda: r.xlen(Streams.dead_letter("testgroup")) == 1)
+        eventually(lambda: len(_effects(database_url)) == 30, timeout=60)
+        eventually(lambda: r.xlen(Streams.dead_letter("testgroup")) == 1, timeout=60)
         assert _effects(database_url) == {str(e.event_id): 1 for e in good}
         (_, fields), = r.xrange(Streams.dead_letter("testgroup"))
         assert str(bad.event_id).encode() in fields[b"payload"]
-        _wait(lambda: r.xpending(Streams.CATALOG_CHANGED, "testgroup")["pending"] == 0)
+        eventually(lambda: r.xpending(Streams.CATALOG_CHANGED, "testgroup")["pending"] == 0, timeout=60)
     finally:
         worker.stop()
     log = "".join(worker.seen) + (worker.proc.stdout.read() if worker.proc.stdout else "")
@@ -262,9 +253,9 @@ def test_poison_payload_goes_to_dead_letter_at_once(tmp_path, redis_url):
             await broker.stop()
 
         asyncio.run(publish_garbage())
-        _wait(lambda: r.xlen(Streams.dead_letter("testgroup")) == 2)
+        eventually(lambda: r.xlen(Streams.dead_letter("testgroup")) == 2, timeout=60)
         _publish_via_outbox(db_url, redis_url, [ok := _event(3)])  # the consumer keeps serving
-        _wait(lambda: _effects(db_url).get(str(ok.event_id)) == 1)
+        eventually(lambda: _effects(db_url).get(str(ok.event_id)) == 1, timeout=60)
     finally:
         worker.stop()
 
@@ -284,9 +275,9 @@ def test_same_event_delivered_twice_has_one_effect(database_url, redis_url):
         engine.dispose()
         _publish_via_outbox(database_url, redis_url, [])
         r = redis_sync.Redis.from_url(redis_url)
-        _wait(lambda: r.xlen(Streams.CATALOG_CHANGED) == 2)
-        _wait(lambda: r.xpending(Streams.CATALOG_CHANGED, "testgroup")["pending"] == 0
-              and (r.xinfo_groups(Streams.CATALOG_CHANGED)[0]["lag"] or 0) == 0)
+        eventually(lambda: r.xlen(Streams.CATALOG_CHANGED) == 2, timeout=60)
+        eventually(lambda: r.xpending(Streams.CATALOG_CHANGED, "testgroup")["pending"] == 0
+                   and (r.xinfo_groups(Streams.CATALOG_CHANGED)[0]["lag"] or 0) == 0, timeout=60)
         time.sleep(0.3)
         assert _effects(database_url) == {str(ev.event_id): 1}
     finally:
@@ -321,10 +312,8 @@ def test_event_accepted_while_redis_down_is_published_after_restart(tmp_path):
         await asyncio.sleep(1.0)
         server.start()
         r = redis_sync.Redis.from_url(server.url)
-        for _ in range(100):
-            if r.exists(Streams.CATALOG_CHANGED) and r.xlen(Streams.CATALOG_CHANGED) >= 1:
-                break
-            await asyncio.sleep(0.1)
+        await eventually_async(lambda: r.exists(Streams.CATALOG_CHANGED) and r.xlen(Streams.CATALOG_CHANGED) >= 1,
+                               timeout=10, what="the event on the stream")
         await asyncio.sleep(0.3)
         relay.stop()
         task.cancel()
@@ -351,13 +340,13 @@ def test_consumer_survives_redis_restart(tmp_path):
     try:
         before = [_event(10 + i) for i in range(5)]
         _publish_via_outbox(db_url, server.url, before)
-        _wait(lambda: len(_effects(db_url)) == 5)
+        eventually(lambda: len(_effects(db_url)) == 5, timeout=60)
         server.stop()
         time.sleep(1.0)
         server.start()
         after = [_event(20 + i) for i in range(5)]
         _publish_via_outbox(db_url, server.url, after)
-        _wait(lambda: len(_effects(db_url)) == 10, timeout=30)
+        eventually(lambda: len(_effects(db_url)) == 10, timeout=30)
         assert _effects(db_url) == {str(e.event_id): 1 for e in before + after}
     finally:
         worker.stop()
@@ -369,6 +358,6 @@ def test_event_published_before_the_consumer_first_starts_is_delivered(tmp_path,
     _publish_via_outbox(db_url, redis_url, [early := _event(30)])  # no consumer group exists yet
     worker = Worker(db_url, redis_url, "normal", "late")
     try:
-        _wait(lambda: _effects(db_url).get(str(early.event_id)) == 1)
+        eventually(lambda: _effects(db_url).get(str(early.event_id)) == 1, timeout=60)
     finally:
         worker.stop()

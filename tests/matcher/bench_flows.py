@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.fake:
         snapshot = make_snapshot()
     else:
-        from tests.matcher.conftest import build_real_catalog_snapshot
+        from tests.matcher.real_snapshot import build_real_catalog_snapshot
         snapshot = build_real_catalog_snapshot(tmp)
     url, drop = bench_database(args, tmp, "matcher")
     settings = MatcherSettings(env="test", database_url=url, var_dir=tmp, fallback_email="national@monlyceepro.test")

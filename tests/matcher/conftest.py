@@ -9,25 +9,7 @@ from shared.contracts.catalog_snapshot import CatalogSnapshot
 from shared.platform.db import create_tables, make_engine
 from shared.platform.outbox import BACKBONE_TABLES
 from tests.matcher.fakes import make_snapshot
-
-
-def build_real_catalog_snapshot(tmp_dir) -> CatalogSnapshot:
-    """The real open data through the catalog's own loader and snapshot builder; the CSV-only
-    builder of tests/matcher is the fallback when the catalog's helpers are unavailable."""
-    try:
-        from services.catalog.service.snapshot import build_snapshot
-        from tests.support.catalog_data import load_real_catalog
-    except ImportError:  # pragma: no cover - depends on the catalog service being present
-        from tests.matcher.real_snapshot import build_real_snapshot
-
-        return build_real_snapshot()
-    url = f"sqlite:///{tmp_dir}/catalog.db"
-    load_real_catalog(url)
-    engine = make_engine(url)
-    try:
-        return build_snapshot(engine)
-    finally:
-        engine.dispose()
+from tests.matcher.real_snapshot import build_real_catalog_snapshot
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
-"""A CatalogSnapshot built straight from data/*.csv, for the matcher's real-data tests and bench.
+"""The real catalog as a CatalogSnapshot, for the matcher's real-data tests and bench:
+``build_real_catalog_snapshot`` goes through the catalog's own loader and snapshot builder.
 
-Used only when the catalog's own builder (``services.catalog.service.snapshot``) is not available: kept
-minimal (generic school contact as RBE, no services, no capacity), but the data are the real ones.
+``build_real_snapshot``, built straight from data/*.csv, is used only when the catalog's own builder
+(``services.catalog.service.snapshot``) is not available: kept minimal (generic school contact as RBE, no
+services, no capacity), but the data are the real ones.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from shared.contracts.catalog_snapshot import (
     SnapshotLycee,
     SnapshotOffer,
 )
+from shared.platform.db import make_engine
 from shared.platform.settings import PROJECT_ROOT
 from shared.reference.geo import territory_of
 
@@ -87,3 +90,20 @@ def build_real_snapshot(data: Path = DATA) -> CatalogSnapshot:
         generated_at=datetime.now(UTC), version="data-csv", lycees=lycees, formations=formations,
         job_titles=titles, rome_labels=rome_labels, naf_division_romes=dict(naf),
     )
+
+
+def build_real_catalog_snapshot(tmp_dir) -> CatalogSnapshot:
+    """The real open data through the catalog's own loader and snapshot builder; the CSV-only
+    builder of this module is the fallback when the catalog's helpers are unavailable."""
+    try:
+        from services.catalog.service.snapshot import build_snapshot
+        from tests.support.catalog_data import load_real_catalog
+    except ImportError:  # pragma: no cover - depends on the catalog service being present
+        return build_real_snapshot()
+    url = f"sqlite:///{tmp_dir}/catalog.db"
+    load_real_catalog(url)
+    engine = make_engine(url)
+    try:
+        return build_snapshot(engine)
+    finally:
+        engine.dispose()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,6 +18,7 @@ from shared.platform.db import unit_of_work
 from shared.platform.outbox import OutboxEvent
 from tests.matcher.catalog_stub import CatalogStub
 from tests.matcher.fakes import make_snapshot, submitted
+from tests.support.eventually import eventually
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -26,15 +26,6 @@ BODY = {
     "needs": ["pfmp"], "jobs": ["boulanger"], "location": {"postal_code": "69007"},
     "company_name": "Boulangerie du Rhône", "contact": {"name": "Camille Martin", "email": "camille@boulangerie.test"},
 }
-
-
-def wait_for(predicate, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture
@@ -54,7 +45,7 @@ def settings_for(tmp_path, redis_url, stub, **kw) -> MatcherSettings:
 def client(tmp_path, redis_url, stub):
     app = create_app(settings_for(tmp_path, redis_url, stub))
     with TestClient(app) as client:
-        wait_for(lambda: app.state.holder.model is not None)
+        eventually(lambda: app.state.holder.model is not None, timeout=15)
         yield client
 
 
@@ -145,18 +136,18 @@ def test_catalog_changed_refreshes_the_read_model(client, stub, redis_url):
         await broker.stop()
 
     asyncio.run(publish())
-    wait_for(lambda: holder.model.version == "fake-2")
+    eventually(lambda: holder.model.version == "fake-2", timeout=15)
 
 
 def test_restart_while_catalog_is_down_uses_the_cached_snapshot(tmp_path, redis_url, stub):
     settings = settings_for(tmp_path, redis_url, stub)
     app = create_app(settings)
     with TestClient(app):
-        wait_for(lambda: settings.snapshot_cache_path.exists())
+        eventually(lambda: settings.snapshot_cache_path.exists(), timeout=15)
     stub.up = False
     app = create_app(settings_for(tmp_path, redis_url, stub))
     with TestClient(app) as client:
-        wait_for(lambda: app.state.holder.model is not None)
+        eventually(lambda: app.state.holder.model is not None, timeout=15)
         assert app.state.holder.model.version == "fake-1"
         assert client.post("/api/v1/routing/preview", json=BODY).status_code == 200
 
@@ -189,20 +180,20 @@ def test_stream_flow_routes_escalates_and_erases(client, redis_url):
             return []
         return [b["data"]["kind"] for b in stream_bodies(r, Streams.REQUEST_ROUTED)]
 
-    wait_for(lambda: routed_kinds() == ["initial"])
+    eventually(lambda: routed_kinds() == ["initial"], timeout=15)
     with Session(engine) as s:
         lead = next(a for a in repo.assignments_of(s, str(event.request_id)) if a.role == "lead")
     declined = AssignmentChanged(correlation_id="t", request_id=event.request_id, assignment_id=lead.id,
                                  rbe_email=lead.rbe_email, role="lead", status="declined")
     asyncio.run(publish(declined))
-    wait_for(lambda: routed_kinds() == ["initial", "escalation"])
+    eventually(lambda: routed_kinds() == ["initial", "escalation"], timeout=15)
     asyncio.run(publish(RequestErased(correlation_id="t", request_id=event.request_id, reason="retention")))
 
     def erased() -> bool:
         with Session(engine) as s:
             return s.get(RoutedRequest, str(event.request_id)).erased_at is not None
 
-    wait_for(erased)
+    eventually(erased, timeout=15)
     metrics = client.get("/metrics").text
     assert 'mlp_requests_routed_total{academie="Lyon",need="pfmp",outcome="routed"}' in metrics
     assert 'mlp_requests_routed_total{academie="Lyon",need="pfmp",outcome="escalated"}' in metrics
@@ -218,7 +209,7 @@ def test_not_ready_until_the_catalog_read_model_is_loaded(tmp_path, redis_url):
 
     app = create_app(settings_for(tmp_path, redis_url, NoCatalog))
     with TestClient(app) as client:
-        wait_for(lambda: client.get("/readyz").json()["redis"])
+        eventually(lambda: client.get("/readyz").json()["redis"], timeout=15)
         response = client.get("/readyz")
         assert response.status_code == 503
         assert response.json()["catalogue"] is False

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from shared.contracts.events import Streams, event_to_payload
 from tests.matcher.catalog_stub import CatalogStub
 from tests.matcher.fakes import make_snapshot, submitted
+from tests.support.eventually import eventually
 from tests.support.live import ServiceProcess, service_env
 
 pytestmark = pytest.mark.timeout(120)
@@ -44,15 +45,6 @@ def stream_bodies(r: redis_sync.Redis, stream: str) -> list[dict]:
     return out
 
 
-def wait_for(predicate, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
 def test_matcher_killed_mid_batch_routes_every_request_exactly_once(tmp_path, redis_url):
     events = [submitted(POSTCODES[i % len(POSTCODES)], ["pfmp"], ["boulanger"], siret=f"{10_000_000_000_000 + i}")
               for i in range(N)]
@@ -70,15 +62,15 @@ def test_matcher_killed_mid_batch_routes_every_request_exactly_once(tmp_path, re
                 await broker.stop()
 
             asyncio.run(publish())
-            wait_for(lambda: len(decisions(db_path)) >= 15)
+            eventually(lambda: len(decisions(db_path)) >= 15, timeout=60)
             matcher.kill()  # SIGKILL mid-batch: some entries read and not acked, some not read yet
             done_at_kill = len(decisions(db_path))
             assert done_at_kill < N, "the batch finished before the kill: nothing was interrupted"
             matcher.start()
-            wait_for(lambda: len(decisions(db_path)) >= N)
+            eventually(lambda: len(decisions(db_path)) >= N, timeout=60)
             r = redis_sync.Redis.from_url(redis_url)
-            wait_for(lambda: r.xlen(Streams.REQUEST_ROUTED) >= N)
-            wait_for(lambda: r.xpending(Streams.REQUEST_SUBMITTED, "matcher")["pending"] == 0)
+            eventually(lambda: r.xlen(Streams.REQUEST_ROUTED) >= N, timeout=60)
+            eventually(lambda: r.xpending(Streams.REQUEST_SUBMITTED, "matcher")["pending"] == 0, timeout=60)
             time.sleep(0.5)  # anything still in flight would show up now
         finally:
             matcher.stop()

@@ -59,14 +59,15 @@ def test_preview_never_answers_500_on_any_body(tmp_path, redis_url):
     from services.matcher.app import create_app
     from tests.matcher.catalog_stub import CatalogStub
     from tests.matcher.fakes import make_snapshot
-    from tests.matcher.test_api import settings_for, wait_for
+    from tests.matcher.test_api import settings_for
+    from tests.support.eventually import eventually
 
     good = {"needs": ["pfmp"], "jobs": ["boulanger"], "location": {"postal_code": "69007"},
             "company_name": "X", "contact": {"name": "Y", "email": "y@x.test"}}
     with CatalogStub(make_snapshot()) as stub:
         app = create_app(settings_for(tmp_path, redis_url, stub))
         with TestClient(app, raise_server_exceptions=False) as client:
-            wait_for(lambda: app.state.holder.model is not None)
+            eventually(lambda: app.state.holder.model is not None, timeout=15)
 
             @settings(max_examples=120, deadline=None)
             @given(overrides=st.dictionaries(st.sampled_from(FIELDS), BODY_VALUES, max_size=3),

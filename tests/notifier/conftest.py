@@ -9,15 +9,8 @@ from services.notifier.models import TABLES
 from services.notifier.service.mailer import NotifierContext
 from shared.platform.db import create_tables, make_engine
 from shared.platform.outbox import BACKBONE_TABLES
-from tests.notifier.support import FakeClock, SmtpSink
+from tests.support.clock import FakeClock
 from tests.support.servers import free_port
-
-
-@pytest.fixture
-def sink():
-    server = SmtpSink().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -19,19 +18,13 @@ from services.notifier.sender import OutboundSender, Outcome
 from services.notifier.service import threads
 from shared.platform.db import make_engine, unit_of_work
 from tests.notifier.support import COMPANY, COPY, LEAD, routed_event, run
+from tests.support.eventually import eventually
 
 
 def _queue(engine, ctx, requests: int) -> None:
     with unit_of_work(engine) as session:
         for _ in range(requests):
             threads.start_thread(session, ctx, routed_event())
-
-
-def _wait_until(predicate, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition never met"
-        time.sleep(0.02)
 
 
 def _rows(engine) -> list[OutboundEmail]:
@@ -221,7 +214,7 @@ def test_woken_after_a_commit_and_retries_when_due_without_waiting_for_the_poll(
             await asyncio.to_thread(_queue, engine, ctx, 1)
             sender.wake()  # what the handlers' after-commit hook does
             await asyncio.to_thread(sink.wait_for, 2, 10)
-            await asyncio.to_thread(_wait_until, lambda: copy_attempts() > 0)
+            await asyncio.to_thread(eventually, lambda: copy_attempts() > 0, timeout=10, interval=0.02)
             sink.refuse = set()
             await asyncio.to_thread(sink.wait_for, 3, 10)
         finally:

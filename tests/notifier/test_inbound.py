@@ -117,7 +117,7 @@ def test_company_reply_reaches_the_lycees_with_attachments_within_the_limit(syst
     _send(ctx, rcpt, msg.as_bytes(policy=policy.SMTP), COMPANY)
     run(sender.send_due())
     assert sorted(m.to for m in sink.messages) == sorted([LEAD, COPY])
-    relayed = sink.to(LEAD)[0].msg
+    relayed = sink.to(LEAD)[0]
     names = [part.get_filename() for part in relayed.iter_attachments()]
     assert names == ["convention.pdf"]
     assert "video.bin" in relayed.get_body(("plain",)).get_content()

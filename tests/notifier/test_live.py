@@ -15,9 +15,11 @@ from faststream.redis import RedisBroker
 from sqlalchemy import create_engine, text
 
 from shared.contracts.events import RoutedRecipient, Streams, event_to_payload
-from tests.notifier.support import COMPANY, COPY, LEAD, SmtpSink, reply_bytes, routed_event, run
+from tests.notifier.support import COMPANY, COPY, LEAD, reply_bytes, routed_event, run
+from tests.support.eventually import eventually
 from tests.support.live import ServiceProcess, service_env
 from tests.support.servers import free_port
+from tests.support.smtp import SmtpSink
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -32,21 +34,12 @@ def _publish(redis_url: str, event) -> None:
     run(go())
 
 
-def _wait(predicate, timeout: float = 30.0, message: str = "condition not met in time") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(message)
-
-
 class Notifier(ServiceProcess):
     def start(self, wait_ready: bool = True, timeout: float = 60) -> Notifier:
         super().start(wait_ready, timeout)
         # Consumer groups are created when the broker starts; wait for them before publishing.
         r = redis_sync.Redis.from_url(self.env["MLP_REDIS_URL"])
-        _wait(lambda: _has_group(r, Streams.REQUEST_ROUTED, "notifier"), message="consumer group missing")
+        eventually(lambda: _has_group(r, Streams.REQUEST_ROUTED, "notifier"), what="the consumer group")
         return self
 
 
@@ -85,7 +78,7 @@ def test_outage_reply_relay_then_sigkill_between_sends(tmp_path, redis_url):
     try:
         # 1. outage, then one copy per participant
         _publish(redis_url, routed_event())
-        _wait(lambda: _failed_attempts(service) >= 3, message="the sender never tried")
+        eventually(lambda: _failed_attempts(service) >= 3, what="three failed send attempts")
         assert sink.messages == []
         sink.start()  # the relay comes back
         received = sink.wait_for(3)
@@ -95,9 +88,9 @@ def test_outage_reply_relay_then_sigkill_between_sends(tmp_path, redis_url):
         assert all(str(m.msg["In-Reply-To"]).strip() in roots for m in received)
 
         # 2. the lead replies by email
-        lead_reply_to = str(sink.to(LEAD)[0].msg["Reply-To"]).strip()
+        lead_reply_to = str(sink.to(LEAD)[0]["Reply-To"]).strip()
         inbound_port = int(service.env["MLP_INBOUND_SMTP_PORT"])
-        _wait(lambda: _port_open(inbound_port), message="inbound SMTP server not listening")
+        eventually(lambda: _port_open(inbound_port), what="the inbound SMTP server listening")
         body = ("Bonjour,\n\nC'est possible pour mars, je vous appelle demain.\n\nCordialement,\nMarie\n\n"
                 "Le lun. 23 nov. 2026 à 10:00, MonLycéePro a écrit :\n> Une entreprise cherche\n")
         with smtplib.SMTP("127.0.0.1", inbound_port, timeout=10) as smtp:
@@ -111,8 +104,8 @@ def test_outage_reply_relay_then_sigkill_between_sends(tmp_path, redis_url):
             assert "je vous appelle demain" in content and "> Une entreprise" not in content
             assert str(msg["References"]).split()[0] in roots
         r = redis_sync.Redis.from_url(redis_url)
-        _wait(lambda: r.exists(Streams.THREAD_MESSAGE) and r.xlen(Streams.THREAD_MESSAGE) >= 2)
-        _wait(lambda: r.exists(Streams.ASSIGNMENT_CHANGED) and r.xlen(Streams.ASSIGNMENT_CHANGED) >= 1)
+        eventually(lambda: r.exists(Streams.THREAD_MESSAGE) and r.xlen(Streams.THREAD_MESSAGE) >= 2)
+        eventually(lambda: r.exists(Streams.ASSIGNMENT_CHANGED) and r.xlen(Streams.ASSIGNMENT_CHANGED) >= 1)
         metrics = httpx.get(service.url + "/metrics", timeout=5).text
         assert 'mlp_emails_sent_total{kind="initial"} 3.0' in metrics
         assert 'mlp_inbound_messages_total{outcome="accepted"} 1.0' in metrics
@@ -126,7 +119,7 @@ def test_outage_reply_relay_then_sigkill_between_sends(tmp_path, redis_url):
         lead = RoutedRecipient(assignment_id=uuid.uuid4(), rbe_email=LEAD, role="lead", uais=["0690001A"],
                                lycees=["Lycée François Rabelais"])
         _publish(redis_url, routed_event(recipients=[lead, *copies]))
-        _wait(lambda: len(sink.messages) >= before + 2 and _sent_rows(tmp_path) == len(sink.messages))
+        eventually(lambda: len(sink.messages) >= before + 2 and _sent_rows(tmp_path) == len(sink.messages))
         service.kill()
         assert before + 2 <= len(sink.messages) < before + 6
         service.start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from email import message_from_bytes, policy
 
 import pytest
@@ -17,6 +16,7 @@ from services.notifier.service.addresses import make_action_token
 from shared.platform.db import unit_of_work
 from tests.notifier.support import COMPANY, LEAD, routed_event
 from tests.support.browser import screenshot, serious_axe_violations
+from tests.support.eventually import eventually
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.timeout(90)
@@ -30,9 +30,7 @@ def served(settings, tmp_path, clock):
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: server.started, timeout=20, what="the page server started")
     yield app, f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)

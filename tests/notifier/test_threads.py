@@ -57,16 +57,16 @@ def test_routed_request_gives_one_copy_per_participant_with_threading_headers(en
         assert m.mail_from == str(msg["Reply-To"])  # bounces come back to the participant's address
         assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
     assert len(ids) == 3
-    lead_text = sink.to(LEAD)[0].msg.get_body(("plain",)).get_content()
+    lead_text = sink.to(LEAD)[0].get_body(("plain",)).get_content()
     assert "Vous coordonnez la réponse" in lead_text and "Lycée Jean Moulin" in lead_text
     assert "/actions/" in lead_text
-    copy_text = sink.to(COPY)[0].msg.get_body(("plain",)).get_content()
+    copy_text = sink.to(COPY)[0].get_body(("plain",)).get_content()
     assert "Lycée François Rabelais" in copy_text and "coordonne la réponse" in copy_text
-    ack = sink.to(COMPANY)[0].msg.get_body(("plain",)).get_content()
+    ack = sink.to(COMPANY)[0].get_body(("plain",)).get_content()
     assert "Lycée François Rabelais" in ack and "Lycée Jean Moulin" in ack and "/actions/" not in ack
     acks = _events(engine, "thread.message")
     assert [a["kind"] for a in acks] == ["acknowledgement"]
-    assert acks[0]["message_id"] == str(sink.to(COMPANY)[0].msg["Message-ID"]).strip()
+    assert acks[0]["message_id"] == str(sink.to(COMPANY)[0]["Message-ID"]).strip()
 
 
 def test_escalation_moves_the_lead_and_tells_the_company(engine, ctx, sink, clock):
@@ -86,14 +86,14 @@ def test_escalation_moves_the_lead_and_tells_the_company(engine, ctx, sink, cloc
                                                     recipients=[new_lead, copy]))
     _deliver(engine, ctx.settings, clock)
     assert sorted(m.to for m in sink.messages) == sorted(["luc@ac-lyon.fr", COMPANY, COPY])
-    company_text = sink.to(COMPANY)[0].msg.get_body(("plain",)).get_content()
+    company_text = sink.to(COMPANY)[0].get_body(("plain",)).get_content()
     assert "ne pas pouvoir donner suite" in company_text and "Lycée La Martinière" in company_text
-    assert "vous qui coordonnez" in sink.to("luc@ac-lyon.fr")[0].msg.get_body(("plain",)).get_content()
+    assert "vous qui coordonnez" in sink.to("luc@ac-lyon.fr")[0].get_body(("plain",)).get_content()
     # The company's second message threads under its first one.
     with Session(engine) as session:
         copies = session.exec(select(OutboundEmail).where(OutboundEmail.to_email == COMPANY)
                               .order_by(OutboundEmail.id)).all()
-    assert str(sink.to(COMPANY)[0].msg["In-Reply-To"]).strip() == copies[0].message_id
+    assert str(sink.to(COMPANY)[0]["In-Reply-To"]).strip() == copies[0].message_id
     assert [e["kind"] for e in _events(engine, "thread.message")] == ["acknowledgement", "escalation"]
 
 
@@ -109,7 +109,7 @@ def test_followup_reaches_the_lycees_and_erasure_forgets_the_company(engine, ctx
                                                         message="Toujours intéressés, merci !"))
     _deliver(engine, ctx.settings, clock)
     assert sorted(m.to for m in sink.messages) == sorted([LEAD, COPY])
-    assert "Toujours intéressés" in sink.to(LEAD)[0].msg.get_body(("plain",)).get_content()
+    assert "Toujours intéressés" in sink.to(LEAD)[0].get_body(("plain",)).get_content()
     assert [e["kind"] for e in _events(engine, "thread.message")] == ["acknowledgement"]  # intake shows it itself
     with unit_of_work(engine) as session:  # the relay published the thread's messages
         for row in session.exec(select(OutboxEvent)).all():
@@ -135,7 +135,7 @@ def test_unroutable_request_goes_to_the_academie_fallback(engine, ctx, sink, clo
         threads.start_thread(session, ctx, event)
     _deliver(engine, ctx.settings, clock)
     assert sorted(m.to for m in sink.messages) == sorted([ctx.settings.fallback_email, COMPANY])
-    assert "référent entreprises de l'académie" in sink.to(COMPANY)[0].msg.get_body(("plain",)).get_content()
+    assert "référent entreprises de l'académie" in sink.to(COMPANY)[0].get_body(("plain",)).get_content()
 
 
 def test_exhausted_escalation_copies_the_academie_named_by_the_matcher(engine, ctx, sink, clock):
@@ -154,7 +154,7 @@ def test_exhausted_escalation_copies_the_academie_named_by_the_matcher(engine, c
     _deliver(engine, ctx.settings, clock)
     # The expired lead stays informed as a copy; the académie gets the request; the company is told.
     assert sorted(m.to for m in sink.messages) == sorted(["ce.lyon@ac-lyon.fr", COMPANY, LEAD, COPY])
-    company_text = sink.to(COMPANY)[0].msg.get_body(("plain",)).get_content()
+    company_text = sink.to(COMPANY)[0].get_body(("plain",)).get_content()
     assert "aucun autre lycée" in company_text and "référent entreprises de l'académie" in company_text
 
 
@@ -177,7 +177,7 @@ def test_escalation_promoting_an_existing_copy_makes_it_lead_without_a_second_re
     assert people[COPY].role == "lead" and people[COPY].lead_since is not None
     assert (people[LEAD].role, people[LEAD].active) == ("copy", False)  # declined: no longer copied
     assert sorted(m.to for m in sink.messages) == sorted([COPY, COMPANY])
-    assert "vous qui coordonnez" in sink.to(COPY)[0].msg.get_body(("plain",)).get_content()
+    assert "vous qui coordonnez" in sink.to(COPY)[0].get_body(("plain",)).get_content()
 
 
 def test_header_injection_in_company_data_is_neutralised(engine, ctx, sink, clock):

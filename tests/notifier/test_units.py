@@ -46,13 +46,12 @@ def test_forged_reply_addresses_are_refused(mutate):
 
 
 def test_action_token_tampered_and_expired():
-    token = make_action_token(SECRET, "p1", "accept")
+    token = make_action_token(SECRET, "p1", "accept", now=time.time() - 2)  # issued 2 s ago
     claim = read_action_token(SECRET, token, 3600)
     assert (claim.participant_id, claim.action) == ("p1", "accept")
     with pytest.raises(ActionTokenError) as bad:
         read_action_token(SECRET, token[:-3] + ("aaa" if token[-3:] != "aaa" else "bbb"), 3600)
     assert bad.value.reason == "invalid"
-    time.sleep(1.1)
     with pytest.raises(ActionTokenError) as old:
         read_action_token(SECRET, token, 0)
     assert old.value.reason == "expired"

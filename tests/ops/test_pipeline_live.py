@@ -16,6 +16,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.contracts.events import Streams
+from tests.support.eventually import eventually
 from tests.support.live import ServiceProcess
 from tests.support.system import System, catalog_template
 
@@ -91,8 +92,8 @@ def test_metrics_follow_the_pipeline_and_show_a_stopped_consumer(system: System)
     bad["location"] = {"postal_code": "00000"}
     assert system.submit(bad).status_code == 422
 
-    system.wait_until(lambda: scrape(system, "matcher").value("mlp_requests_routed_total")
-                      - before["matcher"].value("mlp_requests_routed_total") >= 2, timeout=60, what="2 routed")
+    eventually(lambda: scrape(system, "matcher").value("mlp_requests_routed_total")
+               - before["matcher"].value("mlp_requests_routed_total") >= 2, timeout=60, what="2 routed")
     recipients = (scrape(system, "matcher").value("mlp_routing_recipients_sum")
                   - before["matcher"].value("mlp_routing_recipients_sum"))
     assert recipients >= 2  # at least one RBE (or the académie's fallback contact) per request
@@ -104,7 +105,7 @@ def test_metrics_follow_the_pipeline_and_show_a_stopped_consumer(system: System)
         return seen >= recipients + 2 and counted == seen == len(system.sink.snapshot())
 
     # One copy per participant: every recipient, plus the company's acknowledgement.
-    system.wait_until(emails_settled, timeout=60, what="emails sent to every participant and counted")
+    eventually(emails_settled, timeout=60, what="emails sent to every participant and counted")
 
     intake, matcher, notifier = (scrape(system, n) for n in ("intake", "matcher", "notifier"))
     delta = {
@@ -139,8 +140,8 @@ def test_metrics_follow_the_pipeline_and_show_a_stopped_consumer(system: System)
     system.process("matcher").stop()
     for n in range(3):
         assert system.submit(request_body(10 + n)).status_code == 202
-    system.wait_until(lambda: scrape(system, "intake").value("mlp_outbox_backlog", service="intake") == 0,
-                      timeout=30, what="outbox drained")
+    eventually(lambda: scrape(system, "intake").value("mlp_outbox_backlog", service="intake") == 0,
+               timeout=30, what="outbox drained")
     # A consumer that read one entry and died before acknowledging it: pending 1.
     probe = redis.Redis.from_url(system.env["MLP_REDIS_URL"])
     read = probe.xreadgroup("matcher", "matcher-crashed", {SUBMITTED: ">"}, count=1)
@@ -155,10 +156,10 @@ def test_metrics_follow_the_pipeline_and_show_a_stopped_consumer(system: System)
 
     # The matcher comes back: it reads the two waiting entries and claims the abandoned one.
     system.process("matcher").start()
-    system.wait_until(lambda: scrape(system, "matcher").value("mlp_requests_routed_total") == 3,
-                      timeout=60, what="3 routed after restart")
-    system.wait_until(lambda: scrape(system, "intake").value("mlp_stream_group_pending", stream=SUBMITTED,
-                                                              group="matcher") == 0, timeout=30, what="pending 0")
+    eventually(lambda: scrape(system, "matcher").value("mlp_requests_routed_total") == 3,
+               timeout=60, what="3 routed after restart")
+    eventually(lambda: scrape(system, "intake").value("mlp_stream_group_pending", stream=SUBMITTED,
+                                                       group="matcher") == 0, timeout=30, what="pending 0")
     resumed = scrape(system, "intake")
     assert resumed.value("mlp_stream_group_lag", stream=SUBMITTED, group="matcher") == 0
     assert resumed.value("mlp_stream_group_oldest_pending_age_seconds", stream=SUBMITTED, group="matcher") == 0
@@ -188,7 +189,7 @@ def test_one_correlation_id_runs_through_intake_matcher_and_notifier_logs(system
     assert response.status_code == 202
     assert response.headers["X-Request-ID"] == correlation_id
     # At least the lead RBE's copy and the company's acknowledgement leave.
-    system.wait_until(lambda: len(system.sink.snapshot()) >= already_sent + 2, timeout=60, what="emails sent")
+    eventually(lambda: len(system.sink.snapshot()) >= already_sent + 2, timeout=60, what="emails sent")
 
     # Every service writes JSON lines under the request's correlation id: intake for the HTTP
     # request, its acceptance (written on a database thread) and the routed event it consumes, the matcher for the submitted event and its
@@ -206,8 +207,8 @@ def test_one_correlation_id_runs_through_intake_matcher_and_notifier_logs(system
             found.add((record["event"], record.get("stream")))
         return found
 
-    system.wait_until(lambda: all(expected[s] <= events(s) for s in expected), timeout=30,
-                      what="the correlation id in the logs of intake, matcher and notifier")
+    eventually(lambda: all(expected[s] <= events(s) for s in expected), timeout=30,
+               what="the correlation id in the logs of intake, matcher and notifier")
     for service in expected:
         records = _lines_with(system, service, correlation_id)
         assert all(r["service"] == service for r in records)

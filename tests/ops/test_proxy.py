@@ -10,13 +10,13 @@ import os
 import shutil
 import subprocess
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from tests.ops.support import ROOT
+from tests.support.eventually import eventually
 from tests.support.servers import free_port
 
 CADDY = shutil.which("caddy")
@@ -56,13 +56,8 @@ def proxy(tmp_path_factory):
                             env={**os.environ, "HOME": home, "XDG_DATA_HOME": home, "XDG_CONFIG_HOME": home},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    eventually(lambda: httpx.get(url + "/", timeout=1), timeout=20, what="Caddy answering",
+               ignoring=(httpx.HTTPError,))
     yield url
     proc.terminate()
     proc.wait(10)

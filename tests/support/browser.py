@@ -14,6 +14,14 @@ CHROMIUM_FLAGS = [
 ]
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Every test that opens Chromium is marked ``browser``, whether or not its module says so
+    (``make test-fast`` deselects them)."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
 def chromium_path() -> str:
     path = shutil.which("chromium")
     if not path:

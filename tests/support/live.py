@@ -2,6 +2,7 @@
 
 * ``ServiceProcess``: a service as a real process (``monlyceepro serve NAME``), which a test can
   SIGKILL and restart; configured through ``MLP_*`` environment variables.
+* ``RelayProcess``: a standalone outbox relay (``monlyceepro relay SERVICE``), likewise.
 * ``service_env``: the environment for a whole test system (private Redis, per-service SQLite or
   PostgreSQL, SMTP sink and inbound SMTP on free ports).
 """
@@ -12,11 +13,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
+from tests.support.eventually import eventually
 from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,14 +45,49 @@ def service_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, s
     return env
 
 
-class ServiceProcess:
+class ChildProcess:
+    """A process of the system under test that a test can SIGKILL (a crash) or stop cleanly."""
+
+    proc: subprocess.Popen | None = None
+    _log = None  # the open log file the process writes to, if any
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if self._log:
+            self._log.close()
+            self._log = None
+
+
+class RelayProcess(ChildProcess):
+    """`monlyceepro relay SERVICE`: a standalone outbox relay, logging to ``log_path``."""
+
+    def __init__(self, service: str, env: dict[str, str], log_path: Path) -> None:
+        self.service, self.env, self.log_path = service, env, log_path
+
+    def start(self) -> RelayProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "relay", self.service], cwd=ROOT,
+                                         env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+
+class ServiceProcess(ChildProcess):
     def __init__(self, name: str, env: dict[str, str], port: int | None = None, log_dir: Path | None = None) -> None:
         self.name = name
         self.env = dict(env)
         self.port = port or int(env[f"MLP_{name.upper()}_URL"].rsplit(":", 1)[1])
         self.log_dir = log_dir
-        self.proc: subprocess.Popen | None = None
-        self._log = None
 
     @property
     def url(self) -> str:
@@ -70,30 +106,9 @@ class ServiceProcess:
         return self
 
     def wait_ready(self, timeout: float = 60, path: str = "/readyz") -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def ready() -> bool:
             if self.proc and self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.proc.returncode}")
-            try:
-                if httpx.get(self.url + path, timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.name} not ready after {timeout}s")
+            return httpx.get(self.url + path, timeout=1).status_code == 200
 
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        if self._log:
-            self._log.close()
-            self._log = None
+        eventually(ready, timeout=timeout, what=f"{self.name} ready", ignoring=(httpx.HTTPError,))

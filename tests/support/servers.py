@@ -7,11 +7,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import redis
+
+from tests.support.eventually import eventually
 
 
 def free_port() -> int:
@@ -45,14 +46,8 @@ class RedisServer:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if client.ping():
-                    return self
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        eventually(client.ping, timeout=10, what="redis-server answering", ignoring=(redis.ConnectionError,))
+        return self
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

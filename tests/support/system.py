@@ -1,13 +1,14 @@
-"""The whole MonLycéePro system as real processes for end-to-end, chaos and benchmark runs:
+"""The whole MonLycéePro system as real processes for end-to-end, chaos, fuzz and benchmark runs:
 four services (optionally several instances), a private Redis, SQLite (or PostgreSQL)
-databases, a recording SMTP sink, and the real catalog data loaded once per session."""
+databases, a recording SMTP sink, the real catalog data loaded once per session, the settings
+that make it react fast (``FAST_ENV``) and the company requests to submit to it."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
-import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,38 @@ import httpx
 from tests.support.live import ROOT, ServiceProcess, service_env
 from tests.support.servers import free_port
 from tests.support.smtp import SmtpSink
+
+# Lyon and around: the real catalog has many lycées with bakery/restaurant formations there.
+PLACES = ["69007", "69003", "69100", "69009", "42100", "38000"]
+JOBS = ["Boulanger", "Cuisinier", "Électricien", "Mécanicien automobile", "Coiffeur", "Serveur"]
+FAST_ENV = {
+    "MLP_CLAIM_IDLE_MS": "1000",
+    "MLP_SEND_POLL_S": "0.1",
+    "MLP_SEND_LEASE_S": "5",
+    "MLP_SEND_RETRY_BASE_S": "0.3",
+    "MLP_SEND_RETRY_MAX_S": "2",
+    "MLP_MAX_SEND_ATTEMPTS": "500",
+    "MLP_SMTP_TIMEOUT_S": "3",
+    "MLP_RATE_LIMIT_IP": "100000",
+    "MLP_MIN_FILL_SECONDS": "1",
+    "MLP_LOG_LEVEL": "INFO",
+}
+
+
+def request_body(n: int, tag: str = "chaos") -> dict:
+    """A valid company request; each n is a distinct company with a distinct contact address."""
+    return {
+        "needs": ["pfmp"],
+        "jobs": [JOBS[n % len(JOBS)]],
+        "location": {"postal_code": PLACES[n % len(PLACES)]},
+        "radius_km": 30,
+        "company_name": f"Entreprise {tag.capitalize()} {n}",
+        "contact": {"name": "Jeanne Martin", "email": f"{tag}.{n}.{uuid.uuid4().hex[:8]}@entreprise-{n}.fr"},
+        "message": "Nous pouvons accueillir deux élèves au printemps.",
+        "places": 2,
+        "period": "mars à juin 2027",
+    }
+
 
 _CATALOG_TEMPLATE: dict[str, Path] = {}
 
@@ -83,14 +116,6 @@ class System:
 
     def submit(self, body: dict, **headers: str) -> httpx.Response:
         return httpx.post(self.url("intake") + "/api/v1/requests", json=body, headers=headers, timeout=10)
-
-    def wait_until(self, predicate, timeout: float = 30, interval: float = 0.1, what: str = "condition") -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return
-            time.sleep(interval)
-        raise AssertionError(f"{what} not met within {timeout}s")
 
     def log_lines(self, service: str) -> list[str]:
         lines: list[str] = []

@@ -1,10 +1,9 @@
-"""Helpers shared by the end-to-end, chaos and fuzz suites: request bodies, reading streams and
-databases of a running `System`, and the "exactly once" audit of a whole run."""
+"""What the end-to-end, chaos and fuzz suites read of a running `System` (streams, databases,
+metrics, threads of mail) and the "exactly once" audit of a whole run."""
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -16,37 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from shared.contracts.events import Streams
-
-# Lyon and around: the real catalog has many lycées with bakery/restaurant formations there.
-PLACES = ["69007", "69003", "69100", "69009", "42100", "38000"]
-JOBS = ["Boulanger", "Cuisinier", "Électricien", "Mécanicien automobile", "Coiffeur", "Serveur"]
-FAST_ENV = {
-    "MLP_CLAIM_IDLE_MS": "1000",
-    "MLP_SEND_POLL_S": "0.1",
-    "MLP_SEND_LEASE_S": "5",
-    "MLP_SEND_RETRY_BASE_S": "0.3",
-    "MLP_SEND_RETRY_MAX_S": "2",
-    "MLP_MAX_SEND_ATTEMPTS": "500",
-    "MLP_SMTP_TIMEOUT_S": "3",
-    "MLP_RATE_LIMIT_IP": "100000",
-    "MLP_MIN_FILL_SECONDS": "1",
-    "MLP_LOG_LEVEL": "INFO",
-}
-
-
-def request_body(n: int, tag: str = "chaos") -> dict:
-    """A valid company request; each n is a distinct company with a distinct contact address."""
-    return {
-        "needs": ["pfmp"],
-        "jobs": [JOBS[n % len(JOBS)]],
-        "location": {"postal_code": PLACES[n % len(PLACES)]},
-        "radius_km": 30,
-        "company_name": f"Entreprise {tag.capitalize()} {n}",
-        "contact": {"name": "Jeanne Martin", "email": f"{tag}.{n}.{uuid.uuid4().hex[:8]}@entreprise-{n}.fr"},
-        "message": "Nous pouvons accueillir deux élèves au printemps.",
-        "places": 2,
-        "period": "mars à juin 2027",
-    }
+from tests.support.smtp import Received
 
 
 def stream_bodies(r: redis_sync.Redis, stream: str) -> list[dict]:
@@ -107,7 +76,7 @@ class Audit:
             self.problems.append(problem)
 
 
-def audit_run(tmp_path: Path, r: redis_sync.Redis, sink_messages, request_ids: set[str]) -> Audit:
+def audit_run(tmp_path: Path, r: redis_sync.Redis, sink_messages: list[Received], request_ids: set[str]) -> Audit:
     """Every request routed exactly once (matcher DB and routed stream), one thread per request,
     every participant of every thread got exactly one initial message, no duplicate Message-ID."""
     audit = Audit(requests=len(request_ids))
@@ -139,13 +108,14 @@ def audit_run(tmp_path: Path, r: redis_sync.Redis, sink_messages, request_ids: s
     audit.check(set(threads.values()) == request_ids, f"{len(threads)} notifier threads for {len(request_ids)}")
     got: dict[str, Counter] = defaultdict(Counter)
     ids = Counter()
-    for rcpts, msg in sink_messages:
+    for received in sink_messages:
+        msg = received.msg
         ids[str(msg["Message-ID"]).strip()] += 1
         request_id = threads.get(thread_root(msg))
         if request_id is None:
             audit.problems.append(f"message outside any thread: {msg['Subject']}")
             continue
-        for rcpt in rcpts:
+        for rcpt in received.rcpt_tos:
             got[request_id][rcpt.lower()] += 1
     audit.messages = sum(ids.values())
     audit.check(all(c == 1 for c in ids.values()), f"duplicate Message-IDs: {[k for k, c in ids.items() if c > 1]}")
