@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 ADMIN_TOKEN = "jeton-admin-de-test"
 

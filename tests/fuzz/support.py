@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import redis as redis_sync
 
-from shared.events import Streams
+from shared.contracts.events import Streams
 from tests.support.audit import stream_bodies, thread_root
 from tests.support.eventually import eventually
 from tests.support.system import System, request_body

@@ -10,7 +10,7 @@ from sqlmodel import Session, func, select
 
 from services.intake.config import IntakeSettings
 from services.intake.models import CompanyRequest
-from shared.outbox import OutboxEvent
+from shared.platform.outbox import OutboxEvent
 
 VALID_BODY = {
     "needs": ["pfmp", "apprentissage"],

@@ -77,7 +77,7 @@ class RelayProcess(ChildProcess):
     def start(self) -> RelayProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "relay", self.service], cwd=ROOT,
+            self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", "relay", self.service], cwd=ROOT,
                                          env=self.env, stdout=log, stderr=subprocess.STDOUT)
         return self
 

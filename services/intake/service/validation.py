@@ -10,23 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import ValidationError
 from stdnum.fr import siret as siret_rule
 
+from shared.contracts.email_address import check_email
 from shared.contracts.request_schema import CompanyRequestIn
 from shared.platform.errors import FieldError, translate_errors
 from shared.reference.geo import Commune, CommuneIndex
 
-DISPOSABLE_DOMAINS = frozenset({
-    "yopmail.com", "yopmail.fr", "mailinator.com", "guerrillamail.com", "10minutemail.com", "trashmail.com",
-    "tempmail.com", "temp-mail.org", "jetable.org", "sharklasers.com", "getnada.com", "maildrop.cc",
-})
-DOMAIN_TYPOS = {
-    "gmial.com": "gmail.com", "gmai.com": "gmail.com", "gmail.fr": "gmail.com", "gamil.com": "gmail.com",
-    "hotmial.com": "hotmail.com", "hotmail.con": "hotmail.com", "orange.com": "orange.fr", "wanadoo.com": "wanadoo.fr",
-    "outlook.fr.com": "outlook.fr", "laposte.com": "laposte.net", "free.com": "free.fr",
-}
 NAF_RE = re.compile(r"^(\d{2})\.?(\d{2})([A-Z])$")
 PHONE_RE = re.compile(r"^\+?\d{8,15}$")
 LINK_RE = re.compile(r"(https?://|www\.)", re.I)
@@ -60,23 +51,6 @@ class Qualified:
     academie: str | None
 
 
-def check_email(email: str) -> tuple[str | None, str | None]:
-    """(normalised email, None) or (None, French message). No network: syntax and domain rules only."""
-    try:
-        info = validate_email(email, check_deliverability=False)
-    except EmailNotValidError as exc:
-        text = str(exc)
-        if "@" not in email:
-            return None, "L'adresse électronique doit contenir un @ (ex. prenom.nom@entreprise.fr)."
-        if "after the @" in text or "domain" in text.lower():
-            return None, "Le domaine de l'adresse électronique (après le @) n'est pas valide."
-        return None, "L'adresse électronique n'est pas valide (ex. prenom.nom@entreprise.fr)."
-    domain = info.domain.lower()
-    if domain in DOMAIN_TYPOS:
-        return None, f"Le domaine « {domain} » semble mal orthographié : vouliez-vous dire « {DOMAIN_TYPOS[domain]} » ?"
-    if domain in DISPOSABLE_DOMAINS:
-        return None, "Les adresses électroniques jetables ne sont pas acceptées : le lycée doit pouvoir vous répondre."
-    return info.normalized.lower(), None  # one address, one rate-limit count, whatever its case
 
 
 def _deep_checks(
