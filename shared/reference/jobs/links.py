@@ -200,7 +200,7 @@ class JobLinks:
                 out[cfd] = self._link(cfd, weight * (0.75 if agrees else 0.25), f"Certif Info (rang {rank}), pas ONISEP")
             else:
                 out[cfd] = self._link(cfd, weight * (1.0 if agrees else UNCONFIRMED), f"Certif Info (rang {rank})")
-        for cfd in onisep - set(certif):
+        for cfd in sorted(onisep - set(certif)):  # a set's order changes with PYTHONHASHSEED: routing must not
             base = 0.85 if certif else 0.9
             out[cfd] = self._link(cfd, base * (1.0 if self.confirmed(rome, cfd) else UNCONFIRMED), "ONISEP")
         return out
