@@ -144,6 +144,7 @@ class RequestRouted(Event):
     explanation: str = ""
     # What each typed job was understood as, in French: « boulangé » → Boulanger / Boulangère (D1102) → CAP …
     understood: list[str] = []
+    status_url: str | None = None  # the company's private status page, repeated in its acknowledgement
 
 
 class RequestFollowUp(Event):

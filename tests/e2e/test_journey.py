@@ -111,6 +111,7 @@ def test_company_to_lead_rbe_and_back_in_one_thread(page, system: System, redis_
     roots = {thread_root(msgs[0]) for msgs in first.values()}
     assert len(roots) == 1  # one thread for everyone
     lead_mail = first[lead["rbe_email"]][0]
+    assert status_url in first[COMPANY_EMAIL][0].get_body(("plain",)).get_content()  # the ack keeps the status page
     assert "Boulangerie Dupont" in lead_mail.get_body(("plain",)).get_content()
 
     # The lead takes the request: GET only asks for confirmation, POST applies it.

@@ -33,7 +33,7 @@ def handle(engine, fn, *args):
 
 
 def test_routing_stores_decision_assignments_and_publishes_through_outbox(engine, fake_model, matcher_settings):
-    event = submitted("69007", ["pfmp"], ["boulanger"])
+    event = submitted("69007", ["pfmp"], ["boulanger"], status_url="http://127.0.0.1:8000/suivi/jeton")
     outcome = handle(engine, flows.route_submitted, event, fake_model, matcher_settings)
     assert outcome.outcome == "routed" and outcome.recipients == 3 and outcome.academie == "Lyon"
     with Session(engine) as s:
@@ -45,6 +45,7 @@ def test_routing_stores_decision_assignments_and_publishes_through_outbox(engine
     assert [a.role for a in assignments].count("lead") == 1
     (routed,) = outbox(engine, "request.routed")
     assert routed.request_id == event.request_id and routed.kind == "initial" and not routed.unroutable
+    assert routed.status_url == event.status_url  # the notifier repeats it in the company's acknowledgement
     assert {str(r.assignment_id) for r in routed.recipients} == {a.id for a in assignments}
     assert routed.recipients[0].role == "lead" and routed.recipients[0].formations
     assert "Référent principal" in routed.explanation

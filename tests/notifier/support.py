@@ -17,6 +17,9 @@ COPY = "paul.martin@ac-lyon.fr"
 COMPANY = "jeanne@boulangerie-exemple.fr"
 
 
+STATUS_URL = "http://127.0.0.1:8000/suivi/jeton-de-suivi-prive"
+
+
 def routed_event(*, kind: str = "initial", request_id: uuid.UUID | None = None, recipients=None,
                  unroutable: bool = False) -> RequestRouted:
     if recipients is None:
@@ -31,7 +34,7 @@ def routed_event(*, kind: str = "initial", request_id: uuid.UUID | None = None, 
         submitted_at=datetime.now(UTC), kind=kind, needs=["pfmp"], academie="Lyon",  # type: ignore[arg-type]
         company_name="Boulangerie Exemple", contact=Contact(name="Jeanne Martin", email=COMPANY, phone="0472000000"),
         jobs=["Boulanger"], message="Nous cherchons deux stagiaires en boulangerie.", places=2, period="mars 2027",
-        commune_name="Lyon", recipients=recipients, unroutable=unroutable,
+        commune_name="Lyon", recipients=recipients, unroutable=unroutable, status_url=STATUS_URL,
     )
 
 

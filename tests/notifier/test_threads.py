@@ -15,7 +15,7 @@ from services.notifier.service.addresses import verify_reply_address
 from shared.contracts.events import RequestErased, RequestFollowUp, RoutedRecipient
 from shared.platform.db import unit_of_work
 from shared.platform.outbox import OutboxEvent
-from tests.notifier.support import COMPANY, COPY, LEAD, routed_event, run
+from tests.notifier.support import COMPANY, COPY, LEAD, STATUS_URL, routed_event, run
 
 
 def _deliver(engine, settings, clock) -> int:
@@ -64,6 +64,9 @@ def test_routed_request_gives_one_copy_per_participant_with_threading_headers(en
     assert "Lycée François Rabelais" in copy_text and "coordonne la réponse" in copy_text
     ack = sink.to(COMPANY)[0].get_body(("plain",)).get_content()
     assert "Lycée François Rabelais" in ack and "Lycée Jean Moulin" in ack and "/actions/" not in ack
+    assert STATUS_URL in ack  # the company keeps its status page beyond the thank-you page
+    assert STATUS_URL in sink.to(COMPANY)[0].get_body(("html",)).get_content()
+    assert STATUS_URL not in lead_text and STATUS_URL not in copy_text  # private to the company
     acks = _events(engine, "thread.message")
     assert [a["kind"] for a in acks] == ["acknowledgement"]
     assert acks[0]["message_id"] == str(sink.to(COMPANY)[0]["Message-ID"]).strip()

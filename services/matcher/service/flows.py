@@ -157,7 +157,7 @@ def routed_event(req: RequestSubmitted, routing_id: str, kind: str, academie: st
         company_name=req.company_name, contact=req.contact, jobs=req.jobs, message=req.message,
         places=req.places, period=req.period, commune_name=req.location.commune_name,
         recipients=recipients, fallback_email=fallback, unroutable=not recipients, explanation=explanation,
-        understood=understood or [],
+        understood=understood or [], status_url=req.status_url,
     )
 
 

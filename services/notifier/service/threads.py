@@ -120,7 +120,7 @@ def start_thread(session: Session, ctx: NotifierContext, event: RequestRouted) -
         queue_copy(session, ctx, thread, entry, fallback, "rbe_request", shared=shared, first_copy=True,
                    batch=rows, intro="unroutable")
     ack = queue_copy(session, ctx, thread, entry, company, "company_ack", shared=shared, first_copy=True,
-                     batch=rows, unroutable=not rbes)
+                     batch=rows, unroutable=not rbes, status_url=event.status_url)
     repo.insert_outbound(session, rows)
     lycees = [p.label for p in rbes if p.label]
     text = (f"Votre demande a été transmise à : {', '.join(lycees)}." if lycees else
