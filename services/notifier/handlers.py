@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlmodel import Session
 
-from services.notifier.service import threads
+from services.notifier.service import followups, threads
 from services.notifier.service.mailer import NotifierContext
 from shared.contracts.events import RequestErased, RequestFollowUp, RequestRouted, Streams
 from shared.platform.consumer import Subscription
@@ -28,7 +28,7 @@ class NotifierHandlers:
         return self.after_commit
 
     def on_followup(self, event: RequestFollowUp, session: Session) -> AfterCommit:
-        threads.follow_up(session, self.ctx, event)
+        followups.follow_up(session, self.ctx, event)
         return self.after_commit
 
     def on_erased(self, event: RequestErased, session: Session) -> None:

@@ -147,6 +147,14 @@ class RequestRouted(Event):
     status_url: str | None = None  # the company's private status page, repeated in its acknowledgement
 
 
+class RequestChange(BaseModel):
+    """One detail a repeat request changed, as shown to people (``needs``: comma-separated codes)."""
+
+    field: Literal["needs", "jobs", "place", "period", "places", "message"]
+    before: str = ""
+    after: str = ""
+
+
 class RequestFollowUp(Event):
     """A repeat request (same company, same need, within 21 days) attached to an existing one."""
 
@@ -155,6 +163,11 @@ class RequestFollowUp(Event):
     request_id: uuid.UUID  # the new, repeated request
     original_request_id: uuid.UUID
     message: str = ""
+    changes: list[RequestChange] = []  # what the repeat changed, for the thread
+    # Set when the new job or place changed whom routing chooses: every RBE now concerned, lead first
+    # (the others leave the thread, newcomers join it with its history).
+    rerouted: bool = False
+    recipients: list[RoutedRecipient] = []
 
 
 class RequestErased(Event):

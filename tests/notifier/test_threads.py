@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from services.notifier.models import OutboundEmail, Participant, Thread
 from services.notifier.sender import OutboundSender
-from services.notifier.service import threads
+from services.notifier.service import followups, threads
 from services.notifier.service.addresses import verify_reply_address
 from shared.contracts.events import RequestErased, RequestFollowUp, RoutedRecipient
 from shared.platform.db import unit_of_work
@@ -107,7 +107,7 @@ def test_followup_reaches_the_lycees_and_erasure_forgets_the_company(engine, ctx
     _deliver(engine, ctx.settings, clock)
     sink.messages.clear()
     with unit_of_work(engine) as session:
-        threads.follow_up(session, ctx, RequestFollowUp(correlation_id="t", request_id=uuid.uuid4(),
+        followups.follow_up(session, ctx, RequestFollowUp(correlation_id="t", request_id=uuid.uuid4(),
                                                         original_request_id=first.request_id,
                                                         message="Toujours intéressés, merci !"))
     _deliver(engine, ctx.settings, clock)

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from services.intake import repository
 from services.intake.models import CompanyRequest, TimelineEntry
+from shared.contracts.changes import change_lines
 from shared.contracts.events import AssignmentChanged, RequestFollowUp, RequestRouted, ThreadMessage
 from shared.contracts.request_schema import NEED_LABELS
 
@@ -87,7 +88,8 @@ def apply_followup(session: Session, event: RequestFollowUp) -> None:
     if new is not None:
         repository.add_entry(session, TimelineEntry(
             request_id=new.id, at=event.occurred_at, kind="followup",
-            title="Rattachée à votre demande précédente : les mêmes lycées la suivent",
+            title=("Rattachée à votre demande précédente, mise à jour : les lycées concernés ont changé"
+                   if event.rerouted else "Rattachée à votre demande précédente : les mêmes lycées la suivent"),
         ))
         if original is not None and original.first_routed_at and new.first_routed_at is None:
             new.first_routed_at = event.occurred_at
@@ -95,7 +97,8 @@ def apply_followup(session: Session, event: RequestFollowUp) -> None:
     if original is not None:
         repository.add_entry(session, TimelineEntry(
             request_id=original.id, at=event.occurred_at, kind="followup",
-            title="Vous avez renouvelé cette demande", text="" if original.anonymised_at else event.message[:2000],
+            title="Vous avez renouvelé cette demande",
+            text="" if original.anonymised_at else "\n".join([*change_lines(event.changes), event.message])[:2000].strip(),
         ))
 
 

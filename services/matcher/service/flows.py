@@ -15,12 +15,13 @@ from sqlmodel import Session
 
 from services.matcher import repository as repo
 from services.matcher.config import MatcherSettings
-from services.matcher.models import Assignment, RoutedRequest, RoutingDecision
+from services.matcher.models import RoutedRequest, RoutingDecision
+from services.matcher.service import followup
+from services.matcher.service.assignments import month_of, recipient_of, store_assignments
 from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.service.routing import (
     Candidate,
     Decision,
-    RecipientPlan,
     RoutingQuery,
     decide,
     select,
@@ -28,9 +29,7 @@ from services.matcher.service.routing import (
 )
 from shared.contracts.events import (
     AssignmentChanged,
-    FormationRef,
     RequestErased,
-    RequestFollowUp,
     RequestRouted,
     RequestSubmitted,
     RoutedRecipient,
@@ -105,49 +104,6 @@ def run_decision(model: CatalogReadModel, query: RoutingQuery, settings: Matcher
     return decision, time.perf_counter() - started
 
 
-def _month(now: datetime) -> str:
-    return now.strftime("%Y-%m")
-
-
-def _store_assignments(session: Session, request_id: str, routing_id: str, plans: list[RecipientPlan],
-                       candidates: list[Candidate], now: datetime) -> list[RoutedRecipient]:
-    """Store one assignment per plan and count the month's loads; returns the event's recipients,
-    built from the plans (the rows are not read back)."""
-    family_of = {c.uai: c.family for c in candidates}
-    ids = [str(uuid.uuid4()) for _ in plans]
-    rows = []
-    for assignment_id, p in zip(ids, plans, strict=True):
-        stamp = utcnow()
-        rows.append(dict(
-            id=assignment_id, request_id=request_id, routing_id=routing_id, rbe_id=p.rbe_id,
-            rbe_email=p.rbe_email, rbe_name=p.rbe_name, is_generic_contact=p.is_generic_contact, role=p.role,
-            status="pending", uais=",".join(p.uais), lycees=json.dumps(p.lycees, ensure_ascii=False),
-            families=",".join(family_of.get(u, u) for u in p.uais), distance_km=p.distance_km,
-            formations=json.dumps([{"cfd": c, "label": label} for c, label in p.formations], ensure_ascii=False),
-            reasons=json.dumps(p.reasons, ensure_ascii=False), created_at=stamp, updated_at=stamp,
-        ))
-    insert_rows(session, Assignment, rows)
-    repo.increment_loads(session, [u for p in plans for u in p.uais], _month(now))
-    return [
-        RoutedRecipient(
-            assignment_id=uuid.UUID(assignment_id), rbe_email=p.rbe_email, rbe_name=p.rbe_name, role=p.role,  # type: ignore[arg-type]
-            is_generic_address=p.is_generic_contact, uais=list(p.uais), lycees=list(p.lycees),
-            distance_km=p.distance_km, formations=[FormationRef(cfd=c, label=label) for c, label in p.formations],
-            reasons=list(p.reasons),
-        )
-        for assignment_id, p in zip(ids, plans, strict=True)
-    ]
-
-
-def recipient_of(row: Assignment) -> RoutedRecipient:
-    return RoutedRecipient(
-        assignment_id=uuid.UUID(row.id), rbe_email=row.rbe_email, rbe_name=row.rbe_name, role=row.role,  # type: ignore[arg-type]
-        is_generic_address=row.is_generic_contact, uais=row.uais.split(","), lycees=json.loads(row.lycees),
-        distance_km=row.distance_km, formations=[FormationRef(**f) for f in json.loads(row.formations)],
-        reasons=json.loads(row.reasons),
-    )
-
-
 def routed_event(req: RequestSubmitted, routing_id: str, kind: str, academie: str | None,
                  recipients: list[RoutedRecipient], explanation: str, fallback: str | None,
                  understood: list[str] | None = None) -> RequestRouted:
@@ -180,17 +136,13 @@ def route_submitted(session: Session, event: RequestSubmitted, model: CatalogRea
     ))
     delay = max((now - submitted).total_seconds(), 0.0)
     if original_id is not None:
-        add_to_outbox(session, RequestFollowUp(
-            correlation_id=event.correlation_id, request_id=event.request_id,
-            original_request_id=uuid.UUID(original_id), message=event.message,
-        ))
-        return Outcome("followup", need, academie or "inconnue", 0, delay)
+        return _follow_up(session, event, original_id, model, settings, now, need, delay)
     routing_id = str(uuid.uuid4())
     if query is None:
         decision = Decision([], [], None, [], None, "Commune de l'entreprise inconnue : routage impossible.", True)
         elapsed = 0.0
     else:
-        decision, elapsed = run_decision(model, query, settings, repo.month_loads(session, _month(now)), now)
+        decision, elapsed = run_decision(model, query, settings, repo.month_loads(session, month_of(now)), now)
     fallback = fallback_for(model, academie, settings) if decision.unroutable else None
     insert_rows(session, RoutingDecision, dict(
         id=routing_id, request_id=request_id, kind="initial", unroutable=decision.unroutable,
@@ -198,13 +150,32 @@ def route_submitted(session: Session, event: RequestSubmitted, model: CatalogRea
         candidates=json.dumps([c.as_json() for c in decision.candidates], ensure_ascii=False),
         romes=",".join(decision.romes)[:400], decision_ms=elapsed * 1000, created_at=utcnow(),
     ))
-    assignments = _store_assignments(session, request_id, routing_id, decision.recipients, decision.candidates, now)
+    assignments = store_assignments(session, request_id, routing_id, decision.recipients, decision.candidates, now)
     if decision.unroutable:
         repo.open_review(session, request_id, "unroutable", academie, fallback)
     add_to_outbox(session, routed_event(event, routing_id, "initial", academie, assignments,
                                         decision.explanation, fallback, decision.paths))
     outcome = "unroutable" if decision.unroutable else "routed"
     return Outcome(outcome, need, academie or "inconnue", len(assignments), delay, elapsed)
+
+
+def _follow_up(session: Session, event: RequestSubmitted, original_id: str, model: CatalogReadModel,
+               settings: MatcherSettings, now: datetime, need: str, delay: float) -> Outcome:
+    """The repeat's changes go to the thread; a new job or place may route the original afresh."""
+    original = repo.get_request(session, original_id)
+    if original is None:  # cannot happen: seen_or_repeat found it in this transaction
+        return Outcome("skipped", need)
+    before = RequestSubmitted.model_validate_json(original.payload)
+    changes = followup.request_changes(before, event)
+    merged = followup.merged_request(before, event)
+    recipients = None
+    query = build_query(merged) if followup.needs_rerouting(changes) else None
+    if query is not None:
+        decision, elapsed = run_decision(model, query, settings, repo.month_loads(session, month_of(now)), now)
+        recipients = followup.reroute(session, original, decision, now, elapsed * 1000)
+    followup.record_merged(session, original, merged)
+    add_to_outbox(session, followup.follow_up_event(event, original_id, changes, recipients))
+    return Outcome("followup", need, original.academie or "inconnue", len(recipients or []), delay)
 
 
 def escalate(session: Session, event: AssignmentChanged, model: CatalogReadModel | None,
@@ -243,7 +214,7 @@ def escalate(session: Session, event: AssignmentChanged, model: CatalogReadModel
         plans = []  # a copy recipient training for the job itself leads before a looser untried candidate
     routing_id = str(uuid.uuid4())
     if plans:
-        new = _store_assignments(session, row.request_id, routing_id, plans, candidates, now)
+        new = store_assignments(session, row.request_id, routing_id, plans, candidates, now)
         explanation = (f"Le référent principal ({event.status}) est remplacé par {plans[0].lycees[0]}, "
                        "le candidat suivant le mieux classé qui n'avait pas encore été sollicité.")
         fallback = None

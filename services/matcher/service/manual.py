@@ -11,7 +11,8 @@ from sqlmodel import Session
 from services.matcher import repository as repo
 from services.matcher.config import MatcherSettings
 from services.matcher.models import RoutingDecision
-from services.matcher.service.flows import Outcome, _store_assignments, routed_event
+from services.matcher.service.assignments import store_assignments
+from services.matcher.service.flows import Outcome, routed_event
 from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.service.routing import Candidate, select
 from shared.contracts.events import RequestSubmitted
@@ -66,7 +67,7 @@ def route_manually(session: Session, request_id: str, uais: list[str], model: Ca
         id=routing_id, request_id=request_id, kind="manual", explanation=explanation,
         candidates=json.dumps([c.as_json() for c in candidates], ensure_ascii=False),
     ))
-    assignments = _store_assignments(session, request_id, routing_id, plans, candidates, now)
+    assignments = store_assignments(session, request_id, routing_id, plans, candidates, now)
     repo.resolve_review(session, item)
     add_to_outbox(session, routed_event(request, routing_id, "escalation", req_row.academie, assignments,
                                         explanation, None))

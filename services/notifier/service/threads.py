@@ -1,5 +1,5 @@
 """Thread life cycle driven by events: creation on routing, lead change on escalation, the
-company's follow-ups, erasure. Each function only writes rows (thread, participants, entries,
+erasure (the company's follow-ups: followups.py). Each function only writes rows (thread, participants, entries,
 copies to send, outbox events) in the caller's transaction."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from services.notifier.service.mailer import (
     queue_copy,
     thread_context,
 )
-from shared.contracts.events import RequestErased, RequestFollowUp, RequestRouted, RoutedRecipient
+from shared.contracts.events import RequestErased, RequestRouted, RoutedRecipient
 from shared.platform.outbox import delete_published_about
 
 
@@ -201,24 +201,6 @@ def escalate(session: Session, ctx: NotifierContext, event: RequestRouted) -> Th
     publish_thread_message(session, ctx, thread, entry, "escalation", text=text,
                            message_id=company_copy.message_id if company_copy else None)
     return thread
-
-
-def follow_up(session: Session, ctx: NotifierContext, event: RequestFollowUp) -> None:
-    """The company asked again: append its message to the existing thread, tell the lycées."""
-    thread = repo.thread_by_request(session, str(event.original_request_id))
-    if thread is None:
-        raise ThreadNotReady(str(event.original_request_id))
-    if thread.erased:
-        return
-    people = repo.participants(session, thread.id, active_only=True)
-    company = next((p for p in people if p.role == "company"), None)
-    text = event.message.strip() or "L'entreprise a renouvelé sa demande."
-    entry = new_entry(session, thread, "followup", author=company, text=text, at=ctx.now())
-    shared = thread_context(session, thread, people)
-    for person in people:
-        if person.role != "company":
-            queue_copy(session, ctx, thread, entry, person, "notice", shared=shared, notice="followup", text=text)
-    # No ThreadMessage: intake consumes request.followup itself and already shows it to the company.
 
 
 def erase(session: Session, ctx: NotifierContext, event: RequestErased) -> None:
