@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
@@ -24,11 +25,16 @@ from services.catalog.service.magic import (
 from services.catalog.service.queries import NEED_LABELS
 from services.catalog.service.rbe_edits import EditError, update_absence, update_lycee
 from shared.contracts.events import NEED_TYPES
+from shared.platform.clock import utcnow
 from shared.platform.db import unit_of_work
 from shared.platform.http import Runtime
+from shared.platform.ratelimit import SlidingWindowLimiter
 from shared.platform.web import make_templates
 
 router = APIRouter(prefix="/espace-rbe", include_in_schema=False)
+# An RBE needs one link to log in; a few allow for a lost email. More would let anyone flood an inbox.
+LINKS_PER_ADDRESS_PER_HOUR = 3
+LINKS_PER_IP_PER_HOUR = 10  # a lycée's staff may share one address on the académie's network
 templates = make_templates(Path(__file__).parent / "templates")
 COOKIE = "mlp_rbe"
 
@@ -52,28 +58,50 @@ async def ask_link(request: Request, runtime: Runtime) -> HTMLResponse:
         return templates.TemplateResponse(request, "rbe_login.html", {
             "sent": False, "email": typed, "error": "Adresse électronique invalide : vérifiez sa saisie (ex. prenom.nom@ac-lyon.fr)."},
             status_code=422)
+    limiter = _ip_limiter(request)
+    ip = request.client.host if request.client else "inconnu"
+    if not limiter.hit(ip):
+        metrics.MAGIC_LINKS.labels("rate_limited").inc()
+        page = templates.TemplateResponse(request, "rbe_login.html", {
+            "sent": False, "email": "", "error": "Trop de demandes de lien depuis votre connexion : réessayez dans une heure."},
+            status_code=429)
+        page.headers["Retry-After"] = str(limiter.retry_after(ip))
+        return page
     settings = runtime.settings
 
-    def issue() -> str | None:
+    def issue() -> tuple[str | None, str]:
         with unit_of_work(runtime.engine) as session:
             if repo.get_rbe(session, email) is None or not repo.uais_of_rbe(session, email):
-                return None
+                return None, "unknown_address"
+            if repo.magic_links_since(session, email, utcnow() - timedelta(hours=1)) >= LINKS_PER_ADDRESS_PER_HOUR:
+                return None, "rate_limited"
             token, claim = issue_link_token(settings.secret_key, email)
             repo.record_magic_link(session, claim.token_id, email)
-            return token
+            return token, "sent"
 
-    token = await runtime.run_db(issue)
-    failed = False
+    token, outcome = await runtime.run_db(issue)
+    # The same page, status and timing whatever the address: the email leaves after the response, so
+    # neither the answer nor its delay tells whether the address is in the directory.
+    tasks = BackgroundTasks()
     if token:
         link = f"{settings.catalog_public_url.rstrip('/')}/espace-rbe/connexion?jeton={token}"
-        failed = not await send(settings, magic_link_message(settings, email, link))
-        metrics.MAGIC_LINKS.labels("send_failed" if failed else "sent").inc()
+        tasks.add_task(_send_link, settings, email, link)
     else:
-        metrics.MAGIC_LINKS.labels("unknown_address").inc()
-    # Same answer whether the address is known or not: the page reveals nothing about the directory.
-    return templates.TemplateResponse(request, "rbe_login.html", {
-        "sent": not failed, "email": "", "error": "L'envoi du courriel a échoué. Réessayez dans quelques minutes." if failed else None,
-    }, status_code=503 if failed else 200)
+        metrics.MAGIC_LINKS.labels(outcome).inc()
+    return templates.TemplateResponse(request, "rbe_login.html", {"sent": True, "email": "", "error": None},
+                                      background=tasks)
+
+
+async def _send_link(settings, email: str, link: str) -> None:
+    sent = await send(settings, magic_link_message(settings, email, link))
+    metrics.MAGIC_LINKS.labels("sent" if sent else "send_failed").inc()
+
+
+def _ip_limiter(request: Request) -> SlidingWindowLimiter:
+    app = request.app
+    if not hasattr(app.state, "magic_link_ip_limiter"):
+        app.state.magic_link_ip_limiter = SlidingWindowLimiter(LINKS_PER_IP_PER_HOUR, 3600)
+    return app.state.magic_link_ip_limiter
 
 
 @router.get("/connexion", response_class=HTMLResponse)

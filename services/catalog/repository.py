@@ -202,6 +202,12 @@ def record_magic_link(session: Session, token_id: str, email: str) -> None:
     session.add(MagicLinkToken(token_id=token_id, email=email))
 
 
+def magic_links_since(session: Session, email: str, since: datetime) -> int:
+    """Links issued to ``email`` since ``since`` (the per-address limit)."""
+    return session.execute(select(func.count()).select_from(MagicLinkToken).where(
+        MagicLinkToken.email == email, MagicLinkToken.created_at >= since)).scalar_one()
+
+
 def consume_magic_link(session: Session, token_id: str) -> bool:
     """Mark the link used; False when unknown or already used (replay)."""
     row = session.get(MagicLinkToken, token_id)

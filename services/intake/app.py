@@ -19,9 +19,9 @@ from services.intake.handlers import SUBSCRIPTIONS
 from services.intake.middleware import BodySizeLimit
 from services.intake.models import INTAKE_TABLES
 from services.intake.service import impact as impact_service
-from services.intake.service.ratelimit import SlidingWindowLimiter
 from services.intake.tasks import retention_task
 from shared.platform.http import install_error_handlers
+from shared.platform.ratelimit import SlidingWindowLimiter
 from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
 from shared.platform.settings import Settings
 from shared.platform.web import make_templates, mount_dsfr

@@ -21,7 +21,6 @@ from services.intake.catalog_client import JobUnderstanding, JobUnderstood
 from services.intake.config import IntakeSettings
 from services.intake.grouping import GroupCommit
 from services.intake.service import impact as impact_service
-from services.intake.service.ratelimit import SlidingWindowLimiter
 from services.intake.service.retention import erase
 from services.intake.service.submission import RateLimited, Submitted, replay, status_path, submit
 from services.intake.service.timeline import status_view
@@ -35,6 +34,7 @@ from services.intake.service.validation import (
 )
 from shared.platform.db import unit_of_work
 from shared.platform.logging import correlation_scope, get_logger
+from shared.platform.ratelimit import SlidingWindowLimiter
 from shared.platform.service import ServiceRuntime
 from shared.reference.geo import CommuneIndex
 

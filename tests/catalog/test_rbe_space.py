@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -119,3 +120,27 @@ def test_unknown_address_gets_the_same_answer_and_no_mail(rbe_client, sink):
     assert bad.status_code == 422 and "Adresse électronique invalide" in bad.text
     _ask_link(client, sink)  # a known address, sent after: the only message that arrives is this one
     assert [m.rcpt_tos for m in sink.messages] == [[RBE_EMAIL]]
+
+
+def test_magic_links_are_limited_per_address_with_the_same_page(rbe_client, sink):
+    """Asking again and again sends at most three links an hour to an address; the page never changes."""
+    client, settings = rbe_client
+    pages = [client.post("/espace-rbe", data={"email": RBE_EMAIL}) for _ in range(6)]
+    unknown = client.post("/espace-rbe", data={"email": "inconnu@example.fr"})
+    assert {p.status_code for p in pages} == {unknown.status_code} == {200}
+    assert all("Vérifiez votre messagerie" in p.text for p in [*pages, unknown])
+    sink.wait_for(3, timeout=10)
+    time.sleep(0.5)  # a fourth email would have arrived by now (sent after each response)
+    assert len(sink.messages) == 3
+    with Session(make_engine(settings.database_url)) as session:
+        assert repo.magic_links_since(session, RBE_EMAIL, datetime.now(UTC) - timedelta(hours=1)) == 3
+
+
+def test_magic_links_are_limited_per_ip(rbe_client, sink):
+    client, _settings = rbe_client
+    answers = [client.post("/espace-rbe", data={"email": f"inconnu{i}@example.fr"}).status_code for i in range(12)]
+    assert answers == [200] * 10 + [429, 429]
+    refused = client.post("/espace-rbe", data={"email": RBE_EMAIL})
+    assert refused.status_code == 429 and "Trop de demandes" in refused.text
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    assert sink.messages == []

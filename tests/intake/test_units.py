@@ -6,7 +6,7 @@ import pytest
 
 from services.intake.service.form import form_field, resolve_place
 from services.intake.service.impact import french_duration
-from services.intake.service.ratelimit import SlidingWindowLimiter
+from shared.platform.ratelimit import SlidingWindowLimiter
 from services.intake.service.validation import InvalidRequest, parse_request, qualify
 from shared.contracts.email_address import check_email
 from shared.reference.geo import load_communes

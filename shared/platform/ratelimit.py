@@ -1,8 +1,8 @@
 """Per-key sliding-window limiter kept in process memory.
 
 Deliberately not in Redis: intake must keep accepting (and limiting) requests while Redis is
-down. Each instance counts on its own; the per-email limit is counted in the database instead.
-Client IPs are never stored anywhere else.
+down, and the catalog's magic links must not depend on it either. Each instance counts on its own;
+per-address limits are counted in the databases instead. Client IPs are never stored anywhere else.
 """
 
 from __future__ import annotations
@@ -35,6 +35,15 @@ class SlidingWindowLimiter:
                 return False
             hits.append(now)
             return True
+
+    def retry_after(self, key: str, now: float | None = None) -> int:
+        """Seconds until ``key`` may try again (for a Retry-After header)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            hits = self._hits.get(key)
+            if not hits or len(hits) < self.limit:
+                return 0
+            return max(1, int(hits[0] + self.window_s - now) + 1)
 
     def _evict(self, now: float) -> None:
         for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window_s]:
