@@ -6,9 +6,9 @@ import pytest
 
 from services.intake.service.form import form_field, resolve_place
 from services.intake.service.impact import french_duration
-from shared.platform.ratelimit import SlidingWindowLimiter
 from services.intake.service.validation import InvalidRequest, parse_request, qualify
 from shared.contracts.email_address import check_email
+from shared.platform.ratelimit import SlidingWindowLimiter
 from shared.reference.geo import load_communes
 from tests.intake.support import body
 
