@@ -4,10 +4,16 @@ status page; axe-core on every page; the same journey with JavaScript disabled."
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
+from services.intake.service import timeline
+from shared.contracts.events import AssignmentChanged, ThreadMessage
+from shared.platform.db import make_engine, unit_of_work
+from tests.intake.support import VALID_BODY
 from tests.support.browser import screenshot, serious_axe_violations
 from tests.support.live import ServiceProcess, service_env
 
@@ -154,3 +160,57 @@ def test_impact_page_is_accessible(page, intake):
     page.goto(f"{intake.url}/impact?periode=12m")
     assert page.locator("#par-academie caption").inner_text() == "Demandes par académie"
     assert_accessible(page, "impact")
+
+
+def test_errors_take_the_focus_with_javascript(page, intake):
+    """With JavaScript on, a form that comes back with errors puts the focus on their summary."""
+    page.goto(f"{intake.url}/demande")
+    page.wait_for_timeout(1100)  # a person takes longer than the minimum fill time
+    page.evaluate("document.getElementById('form-demande').submit()")
+    page.wait_for_selector("#erreurs")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'erreurs'", timeout=5000)
+    page.keyboard.press("Tab")  # the next stop is the first link to a field in error
+    assert page.evaluate("document.activeElement.getAttribute('href')").startswith("#")
+
+
+def test_the_header_fits_a_375_px_screen_behind_a_menu_button(page, intake):
+    page.set_viewport_size({"width": 375, "height": 667})
+    page.goto(f"{intake.url}/demande")
+    header = page.locator("header.fr-header").bounding_box()
+    screenshot(page, "intake-mobile-header")
+    assert header["height"] < 0.25 * 667, header  # logo, service name and the menu button (21 %, was 40 %)
+    assert page.locator("#bouton-menu").is_visible()
+    assert not page.get_by_role("link", name="Notre impact").is_visible()
+    page.click("#bouton-menu")
+    page.get_by_role("link", name="Notre impact").wait_for(state="visible")
+    screenshot(page, "intake-mobile-menu")
+    assert serious_axe_violations(page) == []
+
+
+def test_a_reply_keeps_its_paragraphs_and_each_step_shows_once(page, intake):
+    created = httpx.post(f"{intake.url}/api/v1/requests", json=VALID_BODY, timeout=10)
+    assert created.status_code in (201, 202), created.text
+    status_url, request_id = created.json()["status_url"], created.json()["request_id"]
+    engine = make_engine(intake.env["MLP_DATABASE_URL"].format(service="intake"))
+    try:
+        with unit_of_work(engine) as session:
+            at = datetime.now(UTC)
+            assignment = uuid.uuid4()
+            timeline.apply_assignment(session, AssignmentChanged(
+                correlation_id="t", request_id=uuid.UUID(request_id), assignment_id=assignment,
+                rbe_email="ce.0690001a@ac-lyon.fr", role="lead", status="accepted", occurred_at=at))
+            for kind, role, text in (("status", "lead", "Lycée Rabelais a pris en charge votre demande."),
+                                     ("reply", "lead", "Bonjour,\n\nNous avons deux élèves.\n\nMarie Dubois\nRBE")):
+                timeline.apply_message(session, ThreadMessage(
+                    correlation_id="t", request_id=uuid.UUID(request_id), message_id=uuid.uuid4().hex,
+                    author_role=role, author_label="Lycée Rabelais", kind=kind, text=text, sent_at=at))
+            timeline.apply_assignment(session, AssignmentChanged(
+                correlation_id="t", request_id=uuid.UUID(request_id), assignment_id=assignment,
+                rbe_email="ce.0690001a@ac-lyon.fr", role="lead", status="answered", occurred_at=at))
+    finally:
+        engine.dispose()
+    page.goto(status_url)
+    steps = page.locator("#chronologie > li").all_inner_texts()
+    assert sum("pris en charge" in s for s in steps) == 1, steps  # not once as a step, once as a message
+    assert sum("répondu" in s or "Réponse de" in s for s in steps) == 1, steps
+    assert "Bonjour,\n\nNous avons deux élèves.\n\nMarie Dubois\nRBE" in page.locator("#chronologie blockquote").inner_text()

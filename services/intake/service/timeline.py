@@ -21,6 +21,10 @@ ASSIGNMENT_TITLES = {
     "answered": "{who} vous a répondu",
     "pending": "{who} a reçu votre demande",
 }
+# Thread messages that repeat what another event already put on the timeline: an RBE's « Je m'en
+# occupe » (AssignmentChanged accepted), and an escalation (AssignmentChanged expired/declined, then
+# RequestRouted escalation naming the new lead). Shown once, from the structured event.
+ECHOED_AUTHORS = {"status": ("lead", "copy"), "escalation": ("system",)}
 STATUS_LABELS = {
     "received": "Reçue", "routed": "Transmise aux lycées", "answered": "Réponse reçue",
     "closed": "Clôturée", "erased": "Données supprimées",
@@ -111,6 +115,7 @@ def apply_assignment(session: Session, event: AssignmentChanged) -> None:
     who = ", ".join(lycees) or "Le lycée"
     if event.status == "answered":
         _mark_answered(session, request, event.occurred_at)
+        return  # the reply itself is on the timeline (« Réponse de … », with its text): once is enough
     repository.add_entry(session, TimelineEntry(
         request_id=request.id, at=event.occurred_at, kind="assignment",
         title=ASSIGNMENT_TITLES[event.status].format(who=who), assignment_id=str(event.assignment_id),
@@ -124,6 +129,8 @@ def apply_message(session: Session, event: ThreadMessage) -> None:
         return
     if event.kind == "reply" and event.author_role in {"lead", "copy"}:
         _mark_answered(session, request, event.sent_at)
+    if event.author_role in ECHOED_AUTHORS.get(event.kind, ()):
+        return  # the same step already came as an assignment change or a routing (see ECHOED_AUTHORS)
     titles = {
         "acknowledgement": "Accusé de réception", "reply": "Réponse de {who}", "reminder": "Relance envoyée",
         "escalation": "Votre demande est transmise plus largement", "status": "Information",

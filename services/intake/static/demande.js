@@ -25,6 +25,16 @@
     return b;
   }
 
+  if (hasErrors) {
+    // The page came back with errors: take the focus to their summary, so a screen reader reads it
+    // and the keyboard starts from the list of links to each field (the focus was left on <body>).
+    var summary = document.getElementById("erreurs") || document.getElementById("alerte");
+    if (summary) {
+      summary.setAttribute("tabindex", "-1");
+      summary.focus();
+    }
+  }
+
   if (!hasErrors && steps.length > 1) {
     steps.forEach(function (step, i) {
       var nav = document.createElement("div");
