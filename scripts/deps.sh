@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what MonLycéePro needs on a fresh Debian/Ubuntu machine (idempotent).
 #   scripts/deps.sh          runtime: Python env (uv), redis-server, DSFR assets
-#   scripts/deps.sh --test   + test tools: chromium (browser tests), promtool, PostgreSQL if absent
+#   scripts/deps.sh --test   + test tools: chromium (browser tests), promtool, wrk (benchmarks), PostgreSQL if absent
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want_test=0; [ "${1:-}" = "--test" ] && want_test=1
@@ -24,6 +24,7 @@ if [ $want_test -eq 1 ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   command -v caddy >/dev/null 2>&1 || missing+=(caddy)
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)  # the native load generator of bench/
   command -v psql >/dev/null 2>&1 || missing+=(postgresql)
 fi
 if [ ${#missing[@]} -gt 0 ]; then

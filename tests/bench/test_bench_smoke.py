@@ -24,7 +24,6 @@ HELPERS = {"__init__", "report", "pipeline", "profiling", "sink"}
 # Small arguments for scripts that have no --smoke flag yet (but have --no-write).
 FALLBACK = {
     "routing": ["--requests", "20", "--scales", "1", "--no-write"],
-    "intake_throughput": ["--requests", "40", "--concurrency", "4", "--no-write"],
     "catalog_search": ["--rounds", "5", "--no-write"],
 }
 # A figure: a number followed by a unit, or a markdown table row holding numbers.
