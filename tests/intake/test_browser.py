@@ -153,6 +153,7 @@ def test_errors_are_shown_next_to_fields_without_javascript(page_without_js, int
     assert page.locator("#email-erreur").inner_text().startswith("Les adresses électroniques jetables")
     assert page.locator("#consentement-erreur").is_visible()
     assert page.locator("#email").input_value() == "jeanne@yopmail.com"  # what was typed is kept
+    assert "selon la politique de confidentialité" in page.locator("label[for=consentement]").inner_text()
     assert_accessible(page, "nojs-erreurs")
 
 
