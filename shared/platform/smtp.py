@@ -161,22 +161,31 @@ class SmtpConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    @property
+    def _open_transport(self) -> asyncio.Transport:
+        """The transport once connected (commands are only sent after ``connection_made``)."""
+        if self.transport is None:
+            raise SmtpDisconnected("not connected")
+        return self.transport
+
     # ------------------------------------------------------------------ commands and replies
     def _write(self, data: bytes) -> None:
         # The server may have closed the connection right after its last reply: say so as a
         # disconnection (uvloop raises RuntimeError on a closed transport, asyncio drops the data).
         if self._error is not None:
             raise self._error
-        if self.transport.is_closing():
+        transport = self._open_transport
+        if transport.is_closing():
             raise SmtpDisconnected("connection closing")
-        self.transport.write(data)
+        transport.write(data)
 
     async def _read(self, count: int) -> list[tuple[int, str]]:
         if len(self._replies) < count:
             if self._error is not None:
                 raise self._error
             self._wanted, self._waiter = count, self._loop.create_future()
-            self._timer = self._loop.call_later(self.timeout, self._on_timeout, self.transport.get_write_buffer_size())
+            self._timer = self._loop.call_later(self.timeout, self._on_timeout,
+                                               self._open_transport.get_write_buffer_size())
             try:
                 await self._waiter
             finally:
@@ -185,7 +194,7 @@ class SmtpConnection(asyncio.Protocol):
         return [self._replies.popleft() for _ in range(count)]
 
     def _on_timeout(self, unsent: int) -> None:
-        left = self.transport.get_write_buffer_size()
+        left = self._open_transport.get_write_buffer_size()
         if 0 < left < unsent:  # still writing a large message: progress, not a dead server
             self._timer = self._loop.call_later(self.timeout, self._on_timeout, left)
         else:
@@ -211,7 +220,7 @@ class SmtpConnection(asyncio.Protocol):
                 raise SmtpError("the SMTP server does not offer STARTTLS")
             await self.command("STARTTLS", 220)
             self.transport = await asyncio.wait_for(
-                self._loop.start_tls(self.transport, self, starttls, server_hostname=host), self.timeout)
+                self._loop.start_tls(self._open_transport, self, starttls, server_hostname=host), self.timeout)
             await self._ehlo()
         if username is not None:
             await self._login(username, password or "")
