@@ -196,13 +196,16 @@ class ThreadMessage(Event):
     sent_at: datetime
 
 
+CatalogChange = Literal["profile", "rbe", "capacity", "absence", "reload"]
+
+
 class CatalogChanged(Event):
     """A lycée's profile, services, capacity, absence or RBE changed; the matcher refreshes it."""
 
     event_type: ClassVar[str] = "catalog.changed"
     stream: ClassVar[str] = Streams.CATALOG_CHANGED
     uais: list[str]
-    change: Literal["profile", "rbe", "capacity", "absence", "reload"]
+    change: CatalogChange
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
