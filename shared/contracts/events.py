@@ -182,6 +182,10 @@ class AssignmentChanged(Event):
     note: str = ""
 
 
+ThreadAuthorRole = Literal["system", "lead", "copy", "company"]
+ThreadMessageKind = Literal["acknowledgement", "reply", "reminder", "escalation", "status"]
+
+
 class ThreadMessage(Event):
     """A message in a request's thread, for the company's status page (no body for RBE-only notes)."""
 
@@ -189,9 +193,9 @@ class ThreadMessage(Event):
     stream: ClassVar[str] = Streams.THREAD_MESSAGE
     request_id: uuid.UUID
     message_id: str
-    author_role: Literal["system", "lead", "copy", "company"]
+    author_role: ThreadAuthorRole
     author_label: str  # e.g. "Lycée Hôtelier François Rabelais" or "MonLycéePro"
-    kind: Literal["acknowledgement", "reply", "reminder", "escalation", "status"]
+    kind: ThreadMessageKind
     text: str = ""  # stripped reply text (no quoted history)
     sent_at: datetime
 
