@@ -52,7 +52,7 @@ async def get_model(request: Request) -> CatalogReadModel:
 
 Model = Annotated[CatalogReadModel, Depends(get_model)]
 
-CATALOG_NOT_READY = {503: {"model": ErrorOut, "description": "Catalogue pas encore chargé"}}
+CATALOG_NOT_READY: dict[int | str, dict] = {503: {"model": ErrorOut, "description": "Catalogue pas encore chargé"}}
 
 
 def _settings(runtime: ServiceRuntime) -> MatcherSettings:
