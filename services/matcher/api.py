@@ -56,7 +56,9 @@ CATALOG_NOT_READY: dict[int | str, dict] = {503: {"model": ErrorOut, "descriptio
 
 
 def _settings(runtime: ServiceRuntime) -> MatcherSettings:
-    return runtime.settings  # type: ignore[return-value]
+    settings = runtime.settings
+    assert isinstance(settings, MatcherSettings)  # create_app builds the runtime with them
+    return settings
 
 
 class UnknownLocation(Exception):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,7 +44,7 @@ class Streams:
 NeedType = Literal[
     "pfmp", "apprentissage", "recrutement", "intervention", "visite", "jury", "materiel", "soutien", "autre"
 ]
-NEED_TYPES: tuple[str, ...] = NeedType.__args__  # type: ignore[attr-defined]
+NEED_TYPES: tuple[str, ...] = get_args(NeedType)
 
 
 def _now() -> datetime:

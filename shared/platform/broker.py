@@ -10,6 +10,6 @@ from faststream.redis import RedisBroker
 
 def make_broker(url: str, middlewares: Sequence[Any] = ()) -> RedisBroker:
     """faststream documents ``logger=None`` to silence its logger, but its parameter types accept
-    only a logger: the option goes through an untyped mapping rather than a type: ignore."""
+    only a logger: the option goes through an untyped mapping rather than a silenced check."""
     silent: dict[str, Any] = {"logger": None}
     return RedisBroker(url, middlewares=middlewares, **silent)
