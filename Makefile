@@ -1,4 +1,4 @@
-.PHONY: deps run test test-fast lint
+.PHONY: deps run test test-fast lint typecheck
 
 deps:
 	scripts/deps.sh
@@ -16,3 +16,7 @@ test-fast:
 
 lint:
 	.venv/bin/ruff check .
+
+# mypy on shared/ and services/ (settings in pyproject.toml); scripts/test.sh runs it before pytest.
+typecheck:
+	.venv/bin/mypy

@@ -22,5 +22,9 @@ if [ -z "${MLP_TEST_POSTGRES_URL:-}" ] && ! pg_isready -q -h 127.0.0.1 -p 5432 2
   fi
 fi
 
+# Types first (shared/ and services/, settings in pyproject.toml): a type error fails the run in
+# seconds, before the suite starts.
+.venv/bin/mypy
+
 # The slowest tests are listed at the end: the suite must stay under 15 minutes on slow machines too.
 exec .venv/bin/python -m pytest --durations=15 "$@"

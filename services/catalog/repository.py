@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, insert
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from services.catalog.models import (
     REFERENCE_TABLES,
@@ -31,6 +31,7 @@ from services.catalog.models import (
     RbeCoverage,
 )
 from services.catalog.open_data import CatalogData
+from shared.platform.db import table_of
 from shared.reference.jobs.vocabulary import JobVocabulary
 
 CHUNK = 5000
@@ -38,7 +39,7 @@ VOCABULARY_KEY = "job_vocabulary"
 
 
 def _bulk_insert(session: Session, model: type[SQLModel], rows: Sequence[dict]) -> None:
-    table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     for start in range(0, len(rows), CHUNK):
         session.execute(insert(table), list(rows[start : start + CHUNK]))
 
@@ -149,7 +150,7 @@ def existing_uais(session: Session, uais: Iterable[str]) -> set[str]:
     wanted = list(set(uais))
     if not wanted:
         return set()
-    return set(session.exec(select(Lycee.uai).where(Lycee.uai.in_(wanted))).all())  # type: ignore[attr-defined]
+    return set(session.exec(select(Lycee.uai).where(col(Lycee.uai).in_(wanted))).all())
 
 
 # ------------------------------------------------------------------ reads
@@ -165,7 +166,7 @@ def lycees_by_uai(session: Session, uais: Iterable[str]) -> list[Lycee]:
     wanted = list(set(uais))
     if not wanted:
         return []
-    return list(session.exec(select(Lycee).where(Lycee.uai.in_(wanted)).order_by(Lycee.uai)).all())  # type: ignore[attr-defined]
+    return list(session.exec(select(Lycee).where(col(Lycee.uai).in_(wanted)).order_by(Lycee.uai)).all())
 
 
 def insertion_for(session: Session, uai: str) -> list[InsertionResult]:

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, update
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from services.intake.models import CompanyRequest, IdempotencyKey, TimelineEntry
-from shared.platform.db import column_values, insert_rows
+from shared.platform.db import column_values, insert_rows, table_of
 
 
 # ------------------------------------------------------------- requests
@@ -35,10 +36,11 @@ class RequestState:
 
 
 # Hot statements, built once with bind parameters (their cache keys are then computed once).
-_LOCK_STATE = select(
-    CompanyRequest.id, CompanyRequest.academie, CompanyRequest.first_routed_at,
-    CompanyRequest.first_answered_at, CompanyRequest.anonymised_at,
-).where(CompanyRequest.id == bindparam("request_id")).with_for_update()
+# More than four columns: SQLAlchemy's select (sqlmodel's is typed for up to four), read with execute.
+_LOCK_STATE = select_columns(
+    col(CompanyRequest.id), col(CompanyRequest.academie), col(CompanyRequest.first_routed_at),
+    col(CompanyRequest.first_answered_at), col(CompanyRequest.anonymised_at),
+).where(col(CompanyRequest.id) == bindparam("request_id")).with_for_update()
 _COUNT_RECENT = select(func.count()).select_from(CompanyRequest).where(
     CompanyRequest.contact_email == bindparam("email"), col(CompanyRequest.created_at) >= bindparam("since")
 )
@@ -51,7 +53,7 @@ def lock_request_state(session: Session, request_id: str) -> RequestState | None
     return RequestState(*row) if row is not None else None
 
 
-_REQUESTS = CompanyRequest.__table__  # type: ignore[attr-defined]
+_REQUESTS = table_of(CompanyRequest)
 _UPDATES: dict[tuple[str, ...], Any] = {}
 
 
@@ -89,13 +91,13 @@ def expired_requests(session: Session, before: datetime, limit: int) -> list[Com
 
 def requests_since(session: Session, since: datetime | None) -> list[tuple]:
     """The columns the impact page needs (no personal data)."""
-    query = select(
-        CompanyRequest.created_at, CompanyRequest.needs, CompanyRequest.academie,
-        CompanyRequest.first_routed_at, CompanyRequest.first_answered_at,
+    query = select_columns(
+        col(CompanyRequest.created_at), col(CompanyRequest.needs), col(CompanyRequest.academie),
+        col(CompanyRequest.first_routed_at), col(CompanyRequest.first_answered_at),
     )
     if since is not None:
         query = query.where(col(CompanyRequest.created_at) >= since)
-    return list(session.exec(query).all())
+    return list(session.execute(query).all())
 
 
 # ------------------------------------------------------------- timeline
@@ -139,7 +141,7 @@ class AssignmentEntry:
     lycees: list[str]
 
 
-_TIMELINE = TimelineEntry.__table__  # type: ignore[attr-defined]
+_TIMELINE = table_of(TimelineEntry)
 _ASSIGNMENT_ENTRIES = select(
     _TIMELINE.c.id, _TIMELINE.c.assignment_id, _TIMELINE.c.assignment_status, _TIMELINE.c.lycees,
 ).where(
@@ -179,4 +181,4 @@ def add_idempotency(session: Session, record: IdempotencyKey) -> None:
 
 
 def delete_idempotency_for(session: Session, request_id: str) -> None:
-    session.exec(delete(IdempotencyKey).where(col(IdempotencyKey.request_id) == request_id))  # type: ignore[call-overload]
+    session.exec(delete(IdempotencyKey).where(col(IdempotencyKey.request_id) == request_id))

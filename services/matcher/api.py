@@ -52,11 +52,13 @@ async def get_model(request: Request) -> CatalogReadModel:
 
 Model = Annotated[CatalogReadModel, Depends(get_model)]
 
-CATALOG_NOT_READY = {503: {"model": ErrorOut, "description": "Catalogue pas encore chargé"}}
+CATALOG_NOT_READY: dict[int | str, dict] = {503: {"model": ErrorOut, "description": "Catalogue pas encore chargé"}}
 
 
 def _settings(runtime: ServiceRuntime) -> MatcherSettings:
-    return runtime.settings  # type: ignore[return-value]
+    settings = runtime.settings
+    assert isinstance(settings, MatcherSettings)  # create_app builds the runtime with them
+    return settings
 
 
 class UnknownLocation(Exception):

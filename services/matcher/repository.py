@@ -23,6 +23,7 @@ from services.matcher.models import (
     RoutingDecision,
     utcnow,
 )
+from shared.platform.db import table_of
 
 
 def get_request(session: Session, request_id: str) -> RoutedRequest | None:
@@ -72,7 +73,7 @@ _loads_cache: weakref.WeakKeyDictionary[Engine, _MonthLoads] = weakref.WeakKeyDi
 _loads_lock = threading.Lock()
 
 # Read on every routing: built once with a bind parameter (cache key computed once).
-_LOADS = MonthlyLoad.__table__  # type: ignore[attr-defined]
+_LOADS = table_of(MonthlyLoad)
 _MONTH_SIZE = select(func.count(), func.coalesce(func.sum(_LOADS.c["count"]), 0)).where(_LOADS.c.month == bindparam("month"))
 _MONTH_LOADS = select(_LOADS.c.uai, _LOADS.c["count"]).where(_LOADS.c.month == bindparam("month"))
 
@@ -92,7 +93,7 @@ def month_loads(session: Session, month: str) -> dict[str, int]:
         cached = _loads_cache.get(conn.engine)
         if cached is not None and (cached.month, cached.rows, cached.total) == (month, rows, total):
             return dict(cached.loads)
-    loads = dict(conn.execute(_MONTH_LOADS, {"month": month}).all())
+    loads: dict[str, int] = dict(conn.execute(_MONTH_LOADS, {"month": month}).all())
     with _loads_lock:
         _loads_cache[conn.engine] = _MonthLoads(month, dict(loads), len(loads), sum(loads.values()))
     return loads
@@ -104,7 +105,7 @@ _LOAD_UPSERTS: dict[str, Insert] = {}
 def _load_upsert(dialect: str) -> Insert:
     """INSERT ... ON CONFLICT (uai, month) DO UPDATE SET count = count + excluded.count, built once."""
     if dialect not in _LOAD_UPSERTS:
-        table = MonthlyLoad.__table__  # type: ignore[attr-defined]
+        table = table_of(MonthlyLoad)
         stmt = (postgresql if dialect == "postgresql" else sqlite).insert(table)
         _LOAD_UPSERTS[dialect] = stmt.on_conflict_do_update(
             index_elements=["uai", "month"], set_={"count": table.c["count"] + stmt.excluded["count"]})

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import Engine
+
+if TYPE_CHECKING:  # the service package imports these metrics: no import cycle at run time
+    from services.notifier.service.mailer import NotifierContext
 
 EMAILS_SENT = Counter("mlp_emails_sent_total", "Email copies accepted by the SMTP relay", ["kind"])
 EMAILS_FAILED = Counter(
@@ -34,7 +38,7 @@ class AssignmentGauge:
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
-        self.ctx = None  # NotifierContext: clock and working-day calendar
+        self.ctx: NotifierContext | None = None  # clock and working-day calendar
 
     def describe(self):
         return []

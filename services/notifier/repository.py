@@ -16,11 +16,11 @@ from services.notifier.models import (
     Thread,
     ThreadEntry,
 )
-from shared.platform.db import column_values, insert_rows
+from shared.platform.db import column_values, insert_rows, table_of
 
 # ------------------------------------------------------------------ threads & participants
-_THREAD_ID_BY_REQUEST = select(Thread.__table__.c.id).where(  # type: ignore[attr-defined]
-    Thread.__table__.c.request_id == bindparam("request_id"))  # type: ignore[attr-defined]
+_THREADS = table_of(Thread)
+_THREAD_ID_BY_REQUEST = select(_THREADS.c.id).where(_THREADS.c.request_id == bindparam("request_id"))
 # The lookups of every event (escalation, follow-up, reply), built once with bind parameters:
 # building a statement and its cache key cost more CPU than running it.
 _THREAD_BY_REQUEST = select(Thread).where(Thread.request_id == bindparam("request_id"))
@@ -121,7 +121,7 @@ def unanswered_routed_before(session: Session, before: datetime) -> list[datetim
 
 
 # ------------------------------------------------------------------ outbound copies
-_OUT = OutboundEmail.__table__  # type: ignore[attr-defined]
+_OUT = table_of(OutboundEmail)
 # Read once per copy of every entry but a thread's first (built once, as above).
 _LAST_MESSAGE_ID_TO = (select(OutboundEmail.message_id).where(OutboundEmail.participant_id == bindparam("participant_id"))
                        .order_by(col(OutboundEmail.id).desc()))
@@ -133,7 +133,7 @@ def last_message_id_to(session: Session, participant_id: str) -> str | None:
 
 # The sender's statements are built once, on the tables (no ORM entity: plain rows, no ORM
 # compilation per call); building them per call cost more CPU than running them.
-_PART = Participant.__table__  # type: ignore[attr-defined]
+_PART = table_of(Participant)
 _INSERT = insert(_OUT)
 _FREE = or_(_OUT.c.lease_until.is_(None), _OUT.c.lease_until < bindparam("now"))
 # Lead copies first, then the other RBEs' copies, then the company's (and anything else).
@@ -248,14 +248,14 @@ def outbound_for_thread(session: Session, thread_id: str) -> list[OutboundEmail]
 
 
 def cancel_pending(session: Session, thread_id: str) -> None:
-    session.execute(update(OutboundEmail).where(OutboundEmail.thread_id == thread_id,
-                                                OutboundEmail.status == "pending").values(status="cancelled"))
+    session.execute(update(OutboundEmail).where(col(OutboundEmail.thread_id) == thread_id,
+                                                col(OutboundEmail.status) == "pending").values(status="cancelled"))
 
 
 def wipe_thread_content(session: Session, thread_id: str) -> None:
-    session.execute(update(OutboundEmail).where(OutboundEmail.thread_id == thread_id).values(raw=b""))
-    session.execute(update(InboundEmail).where(InboundEmail.thread_id == thread_id).values(raw=b""))
-    session.execute(update(ThreadEntry).where(ThreadEntry.thread_id == thread_id).values(text=""))
+    session.execute(update(OutboundEmail).where(col(OutboundEmail.thread_id) == thread_id).values(raw=b""))
+    session.execute(update(InboundEmail).where(col(InboundEmail.thread_id) == thread_id).values(raw=b""))
+    session.execute(update(ThreadEntry).where(col(ThreadEntry.thread_id) == thread_id).values(text=""))
 
 
 # ------------------------------------------------------------------ inbound & actions

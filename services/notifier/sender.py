@@ -76,7 +76,7 @@ class OutboundSender:
         self.smtp_url = smtp.SmtpUrl.parse(settings.smtp_url)
         self._tls: ssl.SSLContext | None = None  # built once, on the first TLS connection
         self._db = DbThreads("notifier-sender-db", workers=1)
-        self._idle: list[smtp.SmtpConnection] = []  # open connections between sends
+        self._idle: list[smtp.SmtpConnection[Leased]] = []  # open connections between sends
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the connections belong to
 
     def wake(self) -> None:
@@ -195,7 +195,7 @@ class OutboundSender:
                 await conn.send_all(first, next_row, done)
             except TRANSIENT as exc:
                 in_flight = conn.in_flight if conn is not None else [first]
-                stale = stale and conn.rounds == rounds  # closed by the server while kept: not a try
+                stale = stale and conn is not None and conn.rounds == rounds  # closed by the server while kept: not a try
                 pause = 0.0
                 for row in in_flight:
                     tries[row.id] = count = tries.get(row.id, 0) + (0 if stale else 1)
@@ -222,7 +222,7 @@ class OutboundSender:
                     else:
                         conn.close()
 
-    def _kept_connection(self) -> smtp.SmtpConnection | None:
+    def _kept_connection(self) -> smtp.SmtpConnection[Leased] | None:
         while self._idle:
             conn = self._idle.pop()
             if conn.usable:
@@ -230,7 +230,7 @@ class OutboundSender:
             conn.close()  # the server closed it while idle (timeout, restart)
         return None
 
-    async def _connect(self) -> smtp.SmtpConnection:
+    async def _connect(self) -> smtp.SmtpConnection[Leased]:
         if self.smtp_url.secure and self._tls is None:
             self._tls = await asyncio.to_thread(ssl.create_default_context)
         return await self.smtp_url.connect(self.settings.smtp_timeout_s, self._tls)

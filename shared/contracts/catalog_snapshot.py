@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from shared.reference.jobs.vocabulary import (
     JobVocabulary,
+    TitleKind,
     VocabularyFormation,
     VocabularyJob,
     VocabularyTitle,
@@ -99,9 +100,9 @@ class CatalogSnapshot(BaseModel):
         if self.vocabulary.jobs:
             return self.vocabulary
         jobs = [VocabularyJob(rome=code, label=label, parent=code) for code, label in sorted(self.rome_labels.items())]
-        kinds = {"appellation": "synonyme", "rome": "rome", "onisep": "onisep"}
+        kinds: dict[str, TitleKind] = {"appellation": "synonyme", "rome": "rome", "onisep": "onisep"}
         titles = [VocabularyTitle(label=label, rome=code, kind="rome") for code, label in self.rome_labels.items()]
-        titles += [VocabularyTitle(label=t.label, rome=t.rome, kind=kinds[t.source]) for t in self.job_titles  # type: ignore[arg-type]
+        titles += [VocabularyTitle(label=t.label, rome=t.rome, kind=kinds[t.source]) for t in self.job_titles
                    if t.rome in self.rome_labels]
         formations = [VocabularyFormation(cfd=f.cfd, label=f.label, diploma=f.diploma, level=f.level, closed=f.closed,
                                           romes=list(f.rome_codes), successors=list(f.successor_cfds))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,7 +44,7 @@ class Streams:
 NeedType = Literal[
     "pfmp", "apprentissage", "recrutement", "intervention", "visite", "jury", "materiel", "soutien", "autre"
 ]
-NEED_TYPES: tuple[str, ...] = NeedType.__args__  # type: ignore[attr-defined]
+NEED_TYPES: tuple[str, ...] = get_args(NeedType)
 
 
 def _now() -> datetime:
@@ -196,6 +196,10 @@ class AssignmentChanged(Event):
     note: str = ""
 
 
+ThreadAuthorRole = Literal["system", "lead", "copy", "company"]
+ThreadMessageKind = Literal["acknowledgement", "reply", "reminder", "escalation", "status"]
+
+
 class ThreadMessage(Event):
     """A message in a request's thread, for the company's status page (no body for RBE-only notes)."""
 
@@ -203,11 +207,14 @@ class ThreadMessage(Event):
     stream: ClassVar[str] = Streams.THREAD_MESSAGE
     request_id: uuid.UUID
     message_id: str
-    author_role: Literal["system", "lead", "copy", "company"]
+    author_role: ThreadAuthorRole
     author_label: str  # e.g. "Lycée Hôtelier François Rabelais" or "MonLycéePro"
-    kind: Literal["acknowledgement", "reply", "reminder", "escalation", "status"]
+    kind: ThreadMessageKind
     text: str = ""  # stripped reply text (no quoted history)
     sent_at: datetime
+
+
+CatalogChange = Literal["profile", "rbe", "capacity", "absence", "reload"]
 
 
 class CatalogChanged(Event):
@@ -216,7 +223,7 @@ class CatalogChanged(Event):
     event_type: ClassVar[str] = "catalog.changed"
     stream: ClassVar[str] = Streams.CATALOG_CHANGED
     uais: list[str]
-    change: Literal["profile", "rbe", "capacity", "absence", "reload"]
+    change: CatalogChange
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

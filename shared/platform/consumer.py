@@ -201,7 +201,7 @@ class ReliableConsumer:
         started = time.perf_counter()
         try:
             outcomes = await asyncio.to_thread(handle_batch, self.engine, cfg.group, cfg.stream, self.handler,
-                                               [e.event for e in entries])
+                                               [_parsed(e) for e in entries])
         except Exception as exc:
             log.info("event_batch_split", stream=cfg.stream, group=cfg.group, size=len(entries),
                      error=type(exc).__name__)
@@ -263,6 +263,12 @@ async def _run_after_commit(outcomes: list[tuple[Any, str]]) -> None:
                 await outcome()
             except Exception as exc:  # the effect is committed; a failed nudge is only logged
                 log.warning("after_commit_failed", error=type(exc).__name__)
+
+
+def _parsed(entry: Entry) -> Event:
+    """The event of an entry handled past parsing (poison entries went to the dead letters)."""
+    assert entry.event is not None
+    return entry.event
 
 
 def _correlation_of(body: Any) -> str | None:

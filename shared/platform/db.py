@@ -112,10 +112,19 @@ def _serialize_writers(engine: Engine) -> None:
 LOCK_WAIT_S = 30
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core table. SQLModel sets ``__table__`` on ``table=True`` classes without
+    declaring it, so reading it through here keeps the type (and fails clearly on a plain model)."""
+    table = getattr(model, "__table__", None)
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model (table=True)")
+    return table
+
+
 def create_tables(engine: Engine, tables: Sequence[type[SQLModel] | Table]) -> None:
     """Create only this service's tables: each service owns its own schema. An index added to a
     table that already exists is created too (``create_all`` skips existing tables whole)."""
-    resolved = [t if isinstance(t, Table) else t.__table__ for t in tables]  # type: ignore[attr-defined]
+    resolved = [t if isinstance(t, Table) else table_of(t) for t in tables]
     SQLModel.metadata.create_all(engine, tables=resolved)
     inspector = inspect(engine)
     for table in resolved:
@@ -132,7 +141,7 @@ def insert_rows(session: Session, model: type[SQLModel], rows: Mapping[str, Any]
     not track them: a later query loads them anew. Every column without a database default must be
     given."""
     if rows:
-        table = model.__table__  # type: ignore[attr-defined]
+        table = table_of(model)
         statement = _INSERTS.get(table.name)
         if statement is None:  # one statement object per table: its cache key is computed once
             statement = _INSERTS[table.name] = insert(table)
@@ -147,7 +156,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {}
 
 def column_values(row: SQLModel) -> dict[str, Any]:
     """A model instance's column values for :func:`insert_rows` (a generated integer key left out)."""
-    table = type(row).__table__  # type: ignore[attr-defined]
+    table = table_of(type(row))
     names = _COLUMNS.get(table.name)
     if names is None:
         names = _COLUMNS[table.name] = tuple(c.name for c in table.columns if c is not table.autoincrement_column)

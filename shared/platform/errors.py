@@ -3,8 +3,9 @@ domain code (a service's ``service/`` package) can raise and translate them too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -14,7 +15,7 @@ class FieldError:
 
 
 # ------------------------------------------------------------- pydantic -> French
-def french_message(err: dict) -> str:
+def french_message(err: Mapping[str, Any]) -> str:
     """One pydantic error in French, for a company or a developer reading the API answer."""
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
@@ -69,5 +70,5 @@ def field_path(loc: Iterable) -> str:
     return ".".join(parts) or "corps"
 
 
-def translate_errors(errors: Iterable[dict]) -> list[FieldError]:
+def translate_errors(errors: Iterable[Mapping[str, Any]]) -> list[FieldError]:
     return [FieldError(field_path(err.get("loc", ())), french_message(err)) for err in errors]

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, bindparam, delete, select
 
 from shared.platform.clock import utcnow
+from shared.platform.db import table_of
 from shared.platform.logging import get_logger
 from shared.platform.metrics import HOUSEKEEPING_DELETED
 from shared.platform.outbox import OutboxEvent, ProcessedEvent
@@ -31,8 +32,8 @@ from shared.platform.stream_retention import trim_streams_at
 log = get_logger(__name__)
 
 BATCH = 5_000
-_OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
-_PROCESSED = ProcessedEvent.__table__  # type: ignore[attr-defined]
+_OUTBOX = table_of(OutboxEvent)
+_PROCESSED = table_of(ProcessedEvent)
 
 _PURGE_OUTBOX = delete(_OUTBOX).where(_OUTBOX.c.id.in_(
     select(_OUTBOX.c.id).where(_OUTBOX.c.published_at.is_not(None), _OUTBOX.c.published_at < bindparam("before"))

@@ -75,9 +75,13 @@ ExtraErrors = Callable[[Request, RequestValidationError, list[FieldError]], list
 
 
 def install_error_handlers(app: FastAPI, extra_errors: ExtraErrors | None = None) -> None:
-    """French error bodies for validation errors and every HTTP error, including unknown routes."""
+    """French error bodies for validation errors and every HTTP error, including unknown routes.
 
-    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    Starlette types a handler as taking any exception but calls it only for its own class (or a
+    subclass): each handler narrows to the class it is registered for."""
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
         raw = list(exc.errors())
         if any(err.get("type") == "json_invalid" for err in raw):
             return error_response(400, NOT_JSON)
@@ -86,11 +90,13 @@ def install_error_handlers(app: FastAPI, extra_errors: ExtraErrors | None = None
             errors += extra_errors(request, exc, errors)
         return invalid_fields(errors)
 
-    async def on_http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
         return error_response(exc.status_code, french_detail(exc.status_code, exc.detail),
                               headers=getattr(exc, "headers", None))
 
-    async def on_invalid_fields(_: Request, exc: InvalidFields) -> JSONResponse:
+    async def on_invalid_fields(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, InvalidFields)
         return invalid_fields(exc.errors)
 
     app.add_exception_handler(RequestValidationError, on_validation)

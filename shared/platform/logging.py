@@ -10,7 +10,7 @@ import logging
 import re
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,7 +24,7 @@ def mask_email(value: str) -> str:
     return EMAIL_RE.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", value)
 
 
-def _mask_personal_data(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _mask_personal_data(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in list(event_dict.items()):
         if isinstance(value, str) and "@" in value:
             event_dict[key] = mask_email(value)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, delete, insert, or_
+from sqlalchemy import Column, CursorResult, Index, Text, UniqueConstraint, delete, insert, or_
 from sqlmodel import Field, Session, SQLModel
 
 from shared.contracts.events import Event, event_to_payload
 from shared.platform.clock import utcnow
+from shared.platform.db import table_of
 
 
 class OutboxEvent(SQLModel, table=True):
@@ -54,8 +55,8 @@ BACKBONE_TABLES = (OutboxEvent, ProcessedEvent)
 
 OUTBOX_WRITTEN = "mlp_outbox_written"  # session.info flag: the relay wakes when such a session commits
 
-_INSERT_OUTBOX = insert(OutboxEvent.__table__)  # type: ignore[attr-defined]
-_INSERT_PROCESSED = insert(ProcessedEvent.__table__)  # type: ignore[attr-defined]
+_INSERT_OUTBOX = insert(table_of(OutboxEvent))
+_INSERT_PROCESSED = insert(table_of(ProcessedEvent))
 
 
 def add_to_outbox(session: Session, event: Event) -> None:
@@ -89,9 +90,10 @@ def delete_published_about(session: Session, request_id: str) -> int:
     for a follow-up, ``original_request_id``): they are copies of its personal data (contact,
     message, replies). Unpublished rows must still leave; the purge (``shared.platform.housekeeping``)
     keeps this scan to a few days of rows."""
-    t = OutboxEvent.__table__  # type: ignore[attr-defined]
+    t = table_of(OutboxEvent)
     result = session.execute(delete(t).where(
         t.c.published_at.is_not(None),
         or_(t.c.payload.contains(f'request_id": "{request_id}"'), t.c.payload.contains(f'request_id":"{request_id}"')),
     ))
+    assert isinstance(result, CursorResult)  # a DELETE's result: it carries the row count
     return int(result.rowcount or 0)

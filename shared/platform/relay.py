@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from faststream.redis import RedisBroker
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session as OrmSession
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from shared.platform.clock import utcnow
+from shared.platform.db import table_of
 from shared.platform.db_threads import DbThreads
 from shared.platform.logging import correlation_scope, get_logger
 from shared.platform.metrics import OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
@@ -29,7 +31,7 @@ log = get_logger(__name__)
 
 LEASE_SECONDS = 30
 MARK_LINGER_S = 0.02  # how long a published batch waits for the next turn to carry its mark
-_OUTBOX = OutboxEvent.__table__  # type: ignore[attr-defined]
+_OUTBOX = table_of(OutboxEvent)
 
 
 # Built once with bind parameters: building a statement and its cache key on every turn cost
@@ -144,6 +146,8 @@ class OutboxRelay:
         if not rows:
             return 0
         redis = self.broker._connection  # the broker's client: faststream's own message format
+        if redis is None:  # not connected yet: a failed turn, retried like an unreachable Redis
+            raise ConnectionError("the broker is not connected")
         async with redis.pipeline(transaction=False) as pipe:
             for row in rows:
                 await self.broker.publish(
@@ -177,7 +181,7 @@ class OutboxRelay:
         def after_rollback(session) -> None:
             session.info.pop(OUTBOX_WRITTEN, None)
 
-        self._listeners = [("after_flush", after_flush), ("after_commit", after_commit),
+        self._listeners: list[tuple[str, Callable[..., None]]] = [("after_flush", after_flush), ("after_commit", after_commit),
                            ("after_rollback", after_rollback)]
         for name, fn in self._listeners:
             event.listen(OrmSession, name, fn)

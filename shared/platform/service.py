@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 from sqlmodel import SQLModel
 from tenacity import AsyncRetrying, wait_exponential
 
+from shared.platform.broker import make_broker
 from shared.platform.consumer import Subscription, ensure_consumer_groups, subscribe_reliably
 from shared.platform.db import create_tables, make_engine, ping
 from shared.platform.db_threads import DbThreads
@@ -35,7 +36,7 @@ from shared.platform.settings import Settings
 
 log = get_logger(__name__)
 
-BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
+BackgroundTask = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]  # run by asyncio.create_task
 T = TypeVar("T")
 
 
@@ -77,9 +78,8 @@ def build_runtime(name: str, settings: Settings, tables: Sequence[type[SQLModel]
     engine = make_engine(settings.database_url_for(name))
     create_tables(engine, [*BACKBONE_TABLES, *tables])
     # faststream's own consumer/publisher metrics (received, processed, latency, exceptions).
-    broker = RedisBroker(
+    broker = make_broker(
         settings.redis_url,
-        logger=None,
         middlewares=[RedisPrometheusMiddleware(registry=REGISTRY, app_name=name, metrics_prefix="mlp_faststream")],
     )
     redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
@@ -184,8 +184,8 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sys.setswitchinterval(runtime.settings.gil_switch_interval_s)
         runtime.tasks.append(asyncio.create_task(_start_broker(runtime), name=f"{runtime.name}-broker"))
-        for task in (housekeeping_loop, *background):
-            runtime.tasks.append(asyncio.create_task(task(runtime), name=getattr(task, "__name__", "task")))
+        for start in (housekeeping_loop, *background):
+            runtime.tasks.append(asyncio.create_task(start(runtime), name=getattr(start, "__name__", "task")))
         log.info("service_started", port_hint=runtime.settings.public_base_url)
         try:
             yield

@@ -30,14 +30,23 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 from urllib.parse import unquote, urlparse
 
 
 class Message(Protocol):
-    sender: str  # envelope sender (MAIL FROM), "" for a null reverse path
-    recipient: str
-    raw: bytes  # the message, CRLF line ends expected (others are normalised)
+    # Read-only members: a frozen dataclass (``Envelope``, the notifier's leased rows) is a Message.
+    @property
+    def sender(self) -> str: ...  # envelope sender (MAIL FROM), "" for a null reverse path
+
+    @property
+    def recipient(self) -> str: ...
+
+    @property
+    def raw(self) -> bytes: ...  # the message, CRLF line ends expected (others are normalised)
+
+
+M = TypeVar("M", bound=Message)  # what a connection carries: ``done`` and ``in_flight`` give it back
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +109,13 @@ def data_block(raw: bytes) -> bytes:
     return raw + (b".\r\n" if raw.endswith(b"\r\n") else b"\r\n.\r\n")
 
 
-class SmtpConnection(asyncio.Protocol):
+class SmtpConnection(asyncio.Protocol, Generic[M]):
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self.transport: asyncio.Transport | None = None
         self.extensions: dict[str, str] = {}  # EHLO keywords (upper case) -> parameters
         self.pipelining = False
-        self.in_flight: list[Message] = []  # handed over, outcome unknown yet
+        self.in_flight: list[M] = []  # handed over, outcome unknown yet
         self.rounds = 0  # completed exchanges, so a caller can tell a stale kept connection
         self._loop = asyncio.get_running_loop()
         self._buffer = bytearray()
@@ -161,22 +170,31 @@ class SmtpConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    @property
+    def _open_transport(self) -> asyncio.Transport:
+        """The transport once connected (commands are only sent after ``connection_made``)."""
+        if self.transport is None:
+            raise SmtpDisconnected("not connected")
+        return self.transport
+
     # ------------------------------------------------------------------ commands and replies
     def _write(self, data: bytes) -> None:
         # The server may have closed the connection right after its last reply: say so as a
         # disconnection (uvloop raises RuntimeError on a closed transport, asyncio drops the data).
         if self._error is not None:
             raise self._error
-        if self.transport.is_closing():
+        transport = self._open_transport
+        if transport.is_closing():
             raise SmtpDisconnected("connection closing")
-        self.transport.write(data)
+        transport.write(data)
 
     async def _read(self, count: int) -> list[tuple[int, str]]:
         if len(self._replies) < count:
             if self._error is not None:
                 raise self._error
             self._wanted, self._waiter = count, self._loop.create_future()
-            self._timer = self._loop.call_later(self.timeout, self._on_timeout, self.transport.get_write_buffer_size())
+            self._timer = self._loop.call_later(self.timeout, self._on_timeout,
+                                               self._open_transport.get_write_buffer_size())
             try:
                 await self._waiter
             finally:
@@ -185,7 +203,7 @@ class SmtpConnection(asyncio.Protocol):
         return [self._replies.popleft() for _ in range(count)]
 
     def _on_timeout(self, unsent: int) -> None:
-        left = self.transport.get_write_buffer_size()
+        left = self._open_transport.get_write_buffer_size()
         if 0 < left < unsent:  # still writing a large message: progress, not a dead server
             self._timer = self._loop.call_later(self.timeout, self._on_timeout, left)
         else:
@@ -211,7 +229,7 @@ class SmtpConnection(asyncio.Protocol):
                 raise SmtpError("the SMTP server does not offer STARTTLS")
             await self.command("STARTTLS", 220)
             self.transport = await asyncio.wait_for(
-                self._loop.start_tls(self.transport, self, starttls, server_hostname=host), self.timeout)
+                self._loop.start_tls(self._open_transport, self, starttls, server_hostname=host), self.timeout)
             await self._ehlo()
         if username is not None:
             await self._login(username, password or "")
@@ -255,13 +273,13 @@ class SmtpConnection(asyncio.Protocol):
             replies += await self._read(1)
         return replies
 
-    async def send_all(self, first: Message, next_message: Callable[[], Message | None],
-                       done: Callable[[Message, Exception | None], None]) -> None:
+    async def send_all(self, first: M, next_message: Callable[[], M | None],
+                       done: Callable[[M, Exception | None], None]) -> None:
         """Send ``first``, then what ``next_message()`` returns until ``None``, reporting each
         outcome to ``done``. Raises ``SmtpDisconnected`` with the undecided ones in ``in_flight``."""
         in_flight = self.in_flight
-        ready: Message | None = None  # its DATA got 354: its content leaves with the next write
-        current: Message | None = first
+        ready: M | None = None  # its DATA got 354: its content leaves with the next write
+        current: M | None = first
         while True:
             units = [data_block(ready.raw)] if ready is not None else []
             while current is not None:
@@ -330,10 +348,11 @@ def _outcome(command: str, code: int, text: str, expect: int) -> SmtpReplyError 
 
 async def connect(host: str, port: int, *, timeout_s: float, tls: ssl.SSLContext | None = None,
                   starttls: ssl.SSLContext | None = None, username: str | None = None,
-                  password: str | None = None) -> SmtpConnection:
+                  password: str | None = None) -> SmtpConnection[M]:
     """An open, greeted (EHLO), optionally TLS-protected and authenticated connection."""
     loop = asyncio.get_running_loop()
     try:
+        conn: SmtpConnection[M]
         _, conn = await asyncio.wait_for(loop.create_connection(
             lambda: SmtpConnection(timeout_s), host, port, ssl=tls, server_hostname=host if tls else None), timeout_s)
     except TimeoutError as exc:
@@ -371,7 +390,7 @@ class SmtpUrl:
     def secure(self) -> bool:
         return self.tls or self.starttls
 
-    async def connect(self, timeout_s: float, tls_context: ssl.SSLContext | None = None) -> SmtpConnection:
+    async def connect(self, timeout_s: float, tls_context: ssl.SSLContext | None = None) -> SmtpConnection[M]:
         """``connect`` to this URL; ``tls_context`` (TLS forms only): the system's default when not
         given, built off the event loop (loading the CAs takes milliseconds)."""
         if self.secure and tls_context is None:
@@ -385,7 +404,7 @@ async def send_one(url: SmtpUrl, message: Message, *, timeout_s: float) -> None:
     """``message`` on a connection of its own, closed with QUIT. Raises ``SmtpError`` when it is
     refused (``SmtpReplyError`` by the server), ``OSError`` (``SmtpDisconnected`` among them) when
     the server could not be reached or the connection broke before the outcome was known."""
-    conn = await url.connect(timeout_s)
+    conn: SmtpConnection[Message] = await url.connect(timeout_s)
     outcomes: list[Exception | None] = []
     try:
         await conn.send_all(message, lambda: None, lambda _, error: outcomes.append(error))

@@ -100,7 +100,7 @@ def _job_out(j: JobSense) -> UnderstoodJob:
 def understanding_out(u: Understanding, limit: int = 10) -> JobUnderstanding:
     formations = sorted(u.formations.values(), key=lambda f: (-f.weight, f.label))[:limit]
     return JobUnderstanding(
-        text=u.text, status=u.status, message=u.message, correction=u.correction, diploma=u.diploma,  # type: ignore[arg-type]
+        text=u.text, status=u.status, message=u.message, correction=u.correction, diploma=u.diploma,
         jobs=[_job_out(j) for j in u.jobs], alternatives=[_job_out(j) for j in u.alternatives],
         formations=[UnderstoodFormation(cfd=f.cfd, label=f.label, weight=round(f.weight, 3), why=f.why,
                                         common_first_year=f.common_first_year) for f in formations],
@@ -145,7 +145,8 @@ def search_lycees(index: SearchIndex, communes: CommuneIndex, *, job: str | None
     commune = resolve_place(communes, place, insee)
     query = SearchQuery(
         job=(job or "").strip() or None, text=(text or "").strip() or None, naf_division=naf_division(naf),
-        origin=(commune.latitude, commune.longitude) if commune else None,  # type: ignore[arg-type]
+        origin=(commune.latitude, commune.longitude)
+        if commune and commune.latitude is not None and commune.longitude is not None else None,
         origin_territory=territory_of(commune.departement) if commune else None,
         radius_km=(radius_km if radius_km is not None else 30.0) if commune else None,
         academie=(academie or "").strip() or None, need=need or None, track=track or None,

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from services.catalog import repository as repo
 from services.catalog.models import LyceeSettings
 from services.catalog.service.directory import normalize_email
-from shared.contracts.events import NEED_TYPES, CatalogChanged
+from shared.contracts.events import NEED_TYPES, CatalogChange, CatalogChanged
 from shared.platform.outbox import add_to_outbox
 
 MAX_PITCH = 2000
@@ -50,14 +50,14 @@ def update_lycee(session: Session, email: str, uai: str, pitch: str, services: l
     if errors:
         raise EditError(errors)
     row = repo.get_settings_row(session, uai) or LyceeSettings(uai=uai)
-    change = "capacity" if row.monthly_capacity != capacity else "profile"
+    change: CatalogChange = "capacity" if row.monthly_capacity != capacity else "profile"
     row.pitch = pitch
     row.services = ";".join(s for s in NEED_TYPES if s in services)
     row.pfmp_periods = pfmp_periods
     row.monthly_capacity = capacity
     repo.save_settings_row(session, row)
     repo.bump_version(session)
-    add_to_outbox(session, CatalogChanged(correlation_id=correlation_id, uais=[uai], change=change))  # type: ignore[arg-type]
+    add_to_outbox(session, CatalogChanged(correlation_id=correlation_id, uais=[uai], change=change))
     return change
 
 

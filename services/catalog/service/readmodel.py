@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 from sqlmodel import Session
 
@@ -41,8 +42,8 @@ class Contact:
     name: str | None
     is_generic: bool
     deputy_email: str | None = None
-    absent_from: object = None
-    absent_until: object = None
+    absent_from: date | None = None
+    absent_until: date | None = None
 
 
 @dataclass

@@ -130,8 +130,8 @@ class SearchIndex:
                         per_uai[cfd] = score
                     if score * weight > found.get(uai, 0):
                         found[uai] = score * weight
-            for uai, score in found.items():
-                relevance[uai] += score
+            for uai, gained in found.items():
+                relevance[uai] += gained
             return set(found)
 
         # The place first: scoring a job's relevance is the costly part, and only the lycées within
@@ -166,7 +166,7 @@ class SearchIndex:
         distances: dict[str, float] = {}
         for uai in candidates:
             p = self.points[uai]
-            if p.latitude is None or p.territory != q.origin_territory:
+            if p.latitude is None or p.longitude is None or p.territory != q.origin_territory:
                 continue
             if abs(p.latitude - lat) > dlat or abs(p.longitude - lon) > dlon:
                 continue

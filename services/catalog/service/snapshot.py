@@ -51,7 +51,7 @@ def snapshot_from_read_model(model: ReadModel) -> CatalogSnapshot:
         )
         for f in sorted(model.formations.values(), key=lambda f: f.cfd)
     ]
-    titles = [SnapshotJobTitle(label=t.label, rome=t.rome, source=t.source) for t in model.job_titles]  # type: ignore[arg-type]
+    titles = [SnapshotJobTitle(label=t.label, rome=t.rome, source=t.source) for t in model.job_titles]
     titles += [SnapshotJobTitle(label=j.label, rome=j.rome, source="rome") for j in model.jobs.values()]
     return CatalogSnapshot(
         generated_at=datetime.now(UTC), version=model.version, lycees=lycees, formations=formations,

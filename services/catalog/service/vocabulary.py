@@ -14,6 +14,7 @@ from pathlib import Path
 from services.catalog.open_data import clean_label, read_csv
 from shared.reference.jobs.vocabulary import (
     JobVocabulary,
+    TitleKind,
     VocabularyAbbreviation,
     VocabularyFormation,
     VocabularyJob,
@@ -59,7 +60,7 @@ def build_vocabulary(data_dir: Path, today: date | None = None) -> JobVocabulary
     titles = [VocabularyTitle(label=j.label, rome=j.rome, kind="rome") for j in jobs]
     for r in read_csv(data_dir / "rome_appellations.csv"):
         if r["code_rome"] in known:
-            kind = "principale" if r["classification"] == "PRINCIPALE" else "synonyme"
+            kind: TitleKind = "principale" if r["classification"] == "PRINCIPALE" else "synonyme"
             titles.append(VocabularyTitle(label=r["libelle_appellation"], rome=r["code_rome"], kind=kind))
     for r in read_csv(data_dir / "rome_metiers_onisep.csv"):
         met = _MET_ID.search(r["url_onisep"])
@@ -109,7 +110,7 @@ def _formations(data_dir: Path, today: date) -> list[VocabularyFormation]:
     out = []
     for r in read_csv(data_dir / "formations.csv"):
         closed = re.fullmatch(r"(\d{2})/(\d{2})/(\d{4})", r["date_fermeture"].strip())
-        is_closed = bool(closed) and date(int(closed[3]), int(closed[2]), int(closed[1])) < today
+        is_closed = closed is not None and date(int(closed[3]), int(closed[2]), int(closed[1])) < today
         level = int(r["niveau_europeen"]) if r["niveau_europeen"].isdigit() else None
         out.append(VocabularyFormation(
             cfd=r["cfd"], label=r["intitule_specialite"].strip() or clean_label(r["libelle_long"]), diploma=r["diplome"],

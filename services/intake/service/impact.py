@@ -20,9 +20,7 @@ PERIODS: dict[str, tuple[str, int | None]] = {
 DEFAULT_PERIOD = "90j"
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
+def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

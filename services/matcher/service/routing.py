@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -174,8 +175,8 @@ def _first_year(wanted: Wanted, cfd: str) -> bool:
     return any(cfd in links and links[cfd].common_first_year for links in wanted.per_job)
 
 
-def select(candidates: list[Candidate], k: int, excluded_rbes: set[str] = frozenset(),
-           excluded_families: set[str] = frozenset()) -> list[RecipientPlan]:
+def select(candidates: list[Candidate], k: int, excluded_rbes: AbstractSet[str] = frozenset(),
+           excluded_families: AbstractSet[str] = frozenset()) -> list[RecipientPlan]:
     """At most ``k`` lycées, one per establishment (SEP + parent), one assignment per RBE."""
     families: dict[str, Candidate] = {}
     plans: dict[str, RecipientPlan] = {}

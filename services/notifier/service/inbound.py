@@ -37,7 +37,7 @@ _BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
 
 
 def parse(raw: bytes) -> EmailMessage:
-    return message_from_bytes(raw, policy=policy.default)  # type: ignore[return-value]
+    return message_from_bytes(raw, policy=policy.default)
 
 
 def sender_address(msg: EmailMessage) -> str:
@@ -133,10 +133,11 @@ def attachments(msg: EmailMessage, limit: int) -> tuple[list[Attachment], list[s
     for part in msg.iter_attachments():
         name = part.get_filename() or "piece-jointe"
         try:
-            data = part.get_payload(decode=True) or b""
+            payload = part.get_payload(decode=True)  # bytes, or None for a multipart part
         except Exception:
             dropped.append(name)
             continue
+        data = payload if isinstance(payload, bytes) else b""
         if used + len(data) > limit:
             dropped.append(name)
             continue

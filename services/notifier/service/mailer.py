@@ -4,6 +4,7 @@ publish thread events through the outbox. Everything here runs inside the caller
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,13 +16,13 @@ from services.notifier.models import Participant, Thread, ThreadEntry
 from services.notifier.service.addresses import make_action_token, reply_address
 from services.notifier.service.calendar import Clock, WorkingCalendar, system_clock
 from services.notifier.service.emails import Attachment, OutgoingCopy, compose, need_labels
-from shared.contracts.events import AssignmentChanged, ThreadMessage
+from shared.contracts.events import AssignmentChanged, ThreadAuthorRole, ThreadMessage, ThreadMessageKind
 from shared.platform.clock import utcnow
 from shared.platform.logging import current_correlation_id, new_correlation_id
 from shared.platform.outbox import add_to_outbox
 
 RBE_ROLES = ("lead", "copy")
-THREAD_ROLE = {"lead": "lead", "copy": "copy", "fallback": "copy", "company": "company"}
+THREAD_ROLE: dict[str, ThreadAuthorRole] = {"lead": "lead", "copy": "copy", "fallback": "copy", "company": "company"}
 
 
 @dataclass
@@ -137,12 +138,12 @@ def queue_copy(session: Session, ctx: NotifierContext, thread: Thread, entry: Th
     return QueuedCopy(message_id=message_id, participant_id=recipient.id)
 
 
-def publish_thread_message(session: Session, ctx: NotifierContext, thread: Thread, entry: ThreadEntry, kind: str,
+def publish_thread_message(session: Session, ctx: NotifierContext, thread: Thread, entry: ThreadEntry, kind: ThreadMessageKind,
                            *, author: Participant | None = None, text: str = "", message_id: str | None = None) -> None:
     add_to_outbox(session, ThreadMessage(
-        correlation_id=correlation(), request_id=thread.request_id, message_id=message_id or entry.id,
-        author_role=THREAD_ROLE.get(author.role, "system") if author else "system",  # type: ignore[arg-type]
-        author_label=author_label(author), kind=kind, text=text, sent_at=entry.created_at,  # type: ignore[arg-type]
+        correlation_id=correlation(), request_id=uuid.UUID(thread.request_id), message_id=message_id or entry.id,
+        author_role=THREAD_ROLE.get(author.role, "system") if author else "system",
+        author_label=author_label(author), kind=kind, text=text, sent_at=entry.created_at,
     ))
 
 
@@ -151,7 +152,8 @@ def publish_assignment(session: Session, thread: Thread, participant: Participan
     if participant.assignment_id is None or participant.role not in RBE_ROLES:
         return
     add_to_outbox(session, AssignmentChanged(
-        correlation_id=correlation(), request_id=thread.request_id, assignment_id=participant.assignment_id,
+        correlation_id=correlation(), request_id=uuid.UUID(thread.request_id),
+        assignment_id=uuid.UUID(participant.assignment_id),
         rbe_email=participant.email, role=participant.role, status=status,  # type: ignore[arg-type]
         transfer_to_email=transfer_to, note=note,
     ))

@@ -48,7 +48,8 @@ def encoded_words(text: str, room: int = _WORD_ROOM) -> list[str]:
     q_length = sum(len(_Q_BYTE[b]) for b in data)
     words: list[str] = []
     if q_length <= (len(data) + 2) // 3 * 4:
-        current, size = [], 0
+        current: list[str] = []
+        size = 0
         for char in text:
             encoded = "".join(_Q_BYTE[b] for b in char.encode("utf-8"))
             if current and size + len(encoded) > room:

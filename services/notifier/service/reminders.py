@@ -25,6 +25,7 @@ from services.notifier.service.mailer import (
     queue_copy,
 )
 from services.notifier.service.threads import _ensure_fallback
+from shared.contracts.events import ThreadMessageKind
 
 
 def open_thread_ids(session: Session) -> list[str]:
@@ -73,7 +74,7 @@ def remind_thread(session: Session, ctx: NotifierContext, thread_id: str) -> lis
     return steps
 
 
-def _tell_company(session: Session, ctx: NotifierContext, thread: Thread, kind: str, notice: str, text: str):
+def _tell_company(session: Session, ctx: NotifierContext, thread: Thread, kind: ThreadMessageKind, notice: str, text: str):
     entry = new_entry(session, thread, "escalation" if kind == "escalation" else "giveup", text=text, at=ctx.now())
     company = next((p for p in repo.participants(session, thread.id, active_only=True) if p.role == "company"), None)
     row = None

@@ -114,10 +114,10 @@ class JobLinks:
                 self.predecessors[s].append(f.cfd)
         self.for_rome = lru_cache(maxsize=None)(self._for_rome)
         self._settled = lru_cache(maxsize=None)(self._settled_uncached)
-        self._direct = lru_cache(maxsize=None)(self._direct_uncached)  # type: ignore[method-assign]
-        self.formation_words = lru_cache(maxsize=None)(self._formation_words)  # type: ignore[method-assign]
+        self._direct = lru_cache(maxsize=None)(self._direct_uncached)
+        self.formation_words = lru_cache(maxsize=None)(self._formation_words)
         self.is_taught = lru_cache(maxsize=None)(self._is_taught)
-        self.higher_education_only = lru_cache(maxsize=None)(self._higher_education_only)  # type: ignore[method-assign]
+        self.higher_education_only = lru_cache(maxsize=None)(self._higher_education_only)
 
     # ------------------------------------------------------------------ words
     def _meaningful(self, texts: list[str]) -> frozenset[str]:

@@ -4,8 +4,11 @@ company reads before it submits (« Nous avons compris : … »)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from shared.reference.jobs.links import FormationLink
+
+Status = Literal["compris", "corrige", "vague", "inconnu"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +26,7 @@ class Understanding:
     """What a typed job means; ``status``: compris, corrige (typo), vague, inconnu."""
 
     text: str
-    status: str
+    status: Status
     jobs: list[JobSense] = field(default_factory=list)
     alternatives: list[JobSense] = field(default_factory=list)
     formations: dict[str, FormationLink] = field(default_factory=dict)
