@@ -18,6 +18,7 @@ from services.cli import SERVICE_COMMANDS
 from shared.contracts.events import Streams
 from shared.platform.consumer import ConsumerConfig
 from shared.platform.settings import SERVICE_PORTS, SERVICES, Settings
+from shared.platform.smtp import SmtpUrl
 from tests.ops.support import ROOT, known_env_vars
 
 K8S = ROOT / "deploy/k8s"
@@ -197,6 +198,7 @@ def test_the_secret_shows_the_managed_forms_and_its_placeholder_cannot_start():
     assert secret["MLP_REDIS_URL"].startswith("rediss://mlp:")
     assert "sslmode=verify-full" in secret["MLP_DATABASE_URL"] and "{service}" in secret["MLP_DATABASE_URL"]
     Settings(redis_url=secret["MLP_REDIS_URL"], database_url=secret["MLP_DATABASE_URL"])
+    assert SmtpUrl.parse(secret["MLP_SMTP_URL"]).host == "smtp.example.internal"
     with pytest.raises(ValueError, match="MLP_SECRET_KEY"):
         Settings(env="prod", secret_key=secret["MLP_SECRET_KEY"])
 
