@@ -48,12 +48,16 @@ def ensure_redis(url: str) -> subprocess.Popen | None:
          "--dir", str(settings.var_dir), "--dbfilename", "redis.rdb"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    for _ in range(100):
-        if _redis_alive(url):
-            print(f"Redis démarré sur {url}", flush=True)
-            return proc
-        time.sleep(0.1)
-    sys.exit("redis-server n'a pas démarré.")
+    try:
+        for _ in range(100):
+            if _redis_alive(url):  # exits if the URL's credentials are refused
+                print(f"Redis démarré sur {redacted(url)}", flush=True)
+                return proc
+            time.sleep(0.1)
+        sys.exit("redis-server n'a pas démarré.")
+    except SystemExit:
+        proc.terminate()  # not left behind
+        raise
 
 
 def up(argv: list[str], load_catalog: Callable[[list[str]], int]) -> int:
