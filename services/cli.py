@@ -46,10 +46,10 @@ def relay(argv: list[str]) -> int:
     """A standalone outbox relay for one service's database (run the service with MLP_RELAY_ENABLED=false)."""
     import asyncio
 
-    from shared.platform.broker import make_broker
     from shared.platform.db import create_tables, make_engine
     from shared.platform.logging import configure_logging
     from shared.platform.outbox import BACKBONE_TABLES
+    from shared.platform.redis_conn import redis_broker
     from shared.platform.relay import OutboxRelay
 
     parser = argparse.ArgumentParser(prog="monlyceepro relay")
@@ -61,7 +61,7 @@ def relay(argv: list[str]) -> int:
     create_tables(engine, BACKBONE_TABLES)
 
     async def run() -> None:
-        broker = make_broker(settings.redis_url)
+        broker = redis_broker(settings.redis_url)
         while True:
             try:
                 await broker.connect()

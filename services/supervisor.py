@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlparse
 
+from shared.platform.redis_conn import redacted, redis_client_sync
 from shared.platform.settings import SERVICE_PORTS, get_settings
 
 
@@ -23,7 +24,9 @@ def _redis_alive(url: str) -> bool:
     import redis
 
     try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+        return bool(redis_client_sync(url, connect_timeout_s=1).ping())
+    except redis.AuthenticationError as exc:  # a server answers: starting another one would not help
+        sys.exit(f"Redis refuse l'authentification sur {redacted(url)} ({exc}) : corrigez MLP_REDIS_URL.")
     except Exception:
         return False
 
@@ -34,7 +37,7 @@ def ensure_redis(url: str) -> subprocess.Popen | None:
         return None
     parsed = urlparse(url)
     if parsed.hostname not in {"127.0.0.1", "localhost", "::1"}:
-        sys.exit(f"Redis ne répond pas sur {url}. Démarrez-le ou corrigez MLP_REDIS_URL.")
+        sys.exit(f"Redis ne répond pas sur {redacted(url)}. Démarrez-le ou corrigez MLP_REDIS_URL.")
     binary = shutil.which("redis-server")
     if not binary:
         sys.exit("redis-server est introuvable. Installez-le : sudo apt-get install -y redis-server (ou `make deps`).")
@@ -45,12 +48,16 @@ def ensure_redis(url: str) -> subprocess.Popen | None:
          "--dir", str(settings.var_dir), "--dbfilename", "redis.rdb"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    for _ in range(100):
-        if _redis_alive(url):
-            print(f"Redis démarré sur {url}", flush=True)
-            return proc
-        time.sleep(0.1)
-    sys.exit("redis-server n'a pas démarré.")
+    try:
+        for _ in range(100):
+            if _redis_alive(url):  # exits if the URL's credentials are refused
+                print(f"Redis démarré sur {redacted(url)}", flush=True)
+                return proc
+            time.sleep(0.1)
+        sys.exit("redis-server n'a pas démarré.")
+    except SystemExit:
+        proc.terminate()  # not left behind
+        raise
 
 
 def up(argv: list[str], load_catalog: Callable[[list[str]], int]) -> int:

@@ -35,11 +35,19 @@ def make_engine(url: str) -> Engine:
 
         _serialize_writers(engine)
         return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    url = postgres_driver_url(url)
     engine = create_engine(url, pool_size=10, max_overflow=20)
     _ping_idle_connections(engine)
     return engine
+
+
+def postgres_driver_url(url: str) -> str:
+    """``postgresql://`` (and ``postgres://``, the form many managed offers hand out) on psycopg 3.
+    The query goes to libpq as it is: ``?sslmode=require`` (or ``verify-full&sslrootcert=…``)."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
 
 
 IDLE_PING_S = 10.0

@@ -22,7 +22,6 @@ from sqlalchemy import Engine
 from sqlmodel import SQLModel
 from tenacity import AsyncRetrying, wait_exponential
 
-from shared.platform.broker import make_broker
 from shared.platform.consumer import Subscription, ensure_consumer_groups, subscribe_reliably
 from shared.platform.db import create_tables, make_engine, ping
 from shared.platform.db_threads import DbThreads
@@ -31,6 +30,7 @@ from shared.platform.logging import configure_logging, correlation_scope, get_lo
 from shared.platform.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from shared.platform.observability import refresh_outbox_gauges, refresh_stream_gauges
 from shared.platform.outbox import BACKBONE_TABLES
+from shared.platform.redis_conn import redacted, redis_broker, redis_client
 from shared.platform.relay import OutboxRelay
 from shared.platform.settings import Settings
 
@@ -78,11 +78,11 @@ def build_runtime(name: str, settings: Settings, tables: Sequence[type[SQLModel]
     engine = make_engine(settings.database_url_for(name))
     create_tables(engine, [*BACKBONE_TABLES, *tables])
     # faststream's own consumer/publisher metrics (received, processed, latency, exceptions).
-    broker = make_broker(
+    broker = redis_broker(
         settings.redis_url,
         middlewares=[RedisPrometheusMiddleware(registry=REGISTRY, app_name=name, metrics_prefix="mlp_faststream")],
     )
-    redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=5)
+    redis = redis_client(settings.redis_url, connect_timeout_s=2, timeout_s=5)
     relay = OutboxRelay(
         service=name,
         engine=engine,
@@ -104,7 +104,10 @@ async def _start_broker(runtime: ServiceRuntime) -> None:
                 await ensure_consumer_groups(runtime.broker, runtime.redis)
                 await runtime.broker.start()
             except Exception as exc:
-                log.warning("broker_start_failed", error=type(exc).__name__)
+                # The message says why (wrong password, unverifiable certificate, refused connection);
+                # redis-py never puts the password in it.
+                log.warning("broker_start_failed", error=type(exc).__name__, detail=str(exc)[:300],
+                            redis=redacted(runtime.settings.redis_url))
                 with contextlib.suppress(Exception):
                     await runtime.broker.stop()
                 raise

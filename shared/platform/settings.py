@@ -12,8 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.platform.redis_conn import check_redis_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,8 +33,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MLP_", env_file=".env", extra="ignore")
 
     env: Literal["dev", "test", "prod"] = "dev"
+    # redis://, or rediss:// (TLS) with an ACL user: rediss://user:password@host:6380/0, and
+    # ?ssl_ca_certs=/path/ca.pem for a private CA (shared/platform/redis_conn.py).
     redis_url: str = "redis://127.0.0.1:6379/0"
     # ``{service}`` is replaced by the service name, so one URL gives each service its own database.
+    # PostgreSQL: postgresql://user:password@host:5432/mlp_{service}?sslmode=verify-full&sslrootcert=/path/ca.pem
+    # (any libpq parameter in the query: sslmode, sslrootcert, sslcert, sslkey, connect_timeout…).
     database_url: str = "sqlite:///{var_dir}/{service}.db"
     smtp_url: str = "smtp://127.0.0.1:1025"
     public_base_url: str = "http://127.0.0.1:8001"
@@ -77,6 +83,11 @@ class Settings(BaseSettings):
     # Logging
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_scheme(cls, value: str) -> str:
+        return check_redis_url(value)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -26,6 +26,7 @@ from redis.exceptions import ResponseError
 from shared.contracts.events import Streams
 from shared.platform.logging import get_logger
 from shared.platform.metrics import STREAM_TRIMMED
+from shared.platform.redis_conn import redis_client_sync
 
 log = get_logger(__name__)
 
@@ -78,7 +79,7 @@ def trim_streams(redis: Redis, *, keep_days: int, deadletter_keep_days: int,
 
 def trim_streams_at(redis_url: str, *, keep_days: int, deadletter_keep_days: int) -> dict[str, int]:
     """One pass with a client of its own (for ``asyncio.to_thread``)."""
-    client = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=10)
+    client = redis_client_sync(redis_url, connect_timeout_s=2, timeout_s=10)
     try:
         return trim_streams(client, keep_days=keep_days, deadletter_keep_days=deadletter_keep_days)
     finally:
