@@ -202,14 +202,17 @@ def record_magic_link(session: Session, token_id: str, email: str) -> None:
     session.add(MagicLinkToken(token_id=token_id, email=email))
 
 
-def consume_magic_link(session: Session, token_id: str) -> bool:
-    """Mark the link used; False when unknown or already used (replay)."""
+def consume_magic_link(session: Session, token_id: str) -> str:
+    """Mark the link used. Returns "ok", "unknown" (validly signed but never issued from this
+    database) or "used" (a replay)."""
     row = session.get(MagicLinkToken, token_id)
-    if row is None or row.used_at is not None:
-        return False
+    if row is None:
+        return "unknown"
+    if row.used_at is not None:
+        return "used"
     row.used_at = datetime.now(UTC)
     session.add(row)
-    return True
+    return "ok"
 
 
 # ------------------------------------------------------------- read model (whole tables, as plain tuples)
