@@ -15,7 +15,7 @@ INDEX_BUILD_SECONDS = Histogram(
 )
 MAGIC_LINKS = Counter(
     "mlp_catalog_magic_links_total", "RBE magic links, by outcome",
-    ["outcome"],  # sent, unknown_address, rate_limited, send_failed, opened, tampered, expired, replayed
+    ["outcome"],  # sent, unknown_address, rate_limited, send_failed, opened, tampered, expired, replayed, unknown
 )
 RBE_IMPORT_ROWS = Counter("mlp_catalog_rbe_import_rows_total", "RBE directory CSV rows", ["outcome"])
 PROFILE_EDITS = Counter("mlp_catalog_profile_edits_total", "Edits made by RBEs in their space", ["change"])

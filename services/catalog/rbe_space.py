@@ -104,15 +104,25 @@ def _ip_limiter(request: Request) -> SlidingWindowLimiter:
     return app.state.magic_link_ip_limiter
 
 
+LINK_REFUSALS = {
+    "used": "Ce lien a déjà été utilisé. Pour des raisons de sécurité, chaque lien ne sert qu'une fois : "
+            "demandez-en un nouveau.",
+    # Signed with our key but absent from the issued links: sent by another installation, or issued
+    # before the database was reset. Never used here.
+    "unknown": "Ce lien n'a pas été délivré par ce service (il vient peut-être d'une autre installation ou "
+               "d'avant une réinitialisation) : il n'a jamais servi. Demandez-en un nouveau.",
+}
+
+
 @router.get("/connexion", response_class=HTMLResponse)
 def open_link(request: Request, runtime: Runtime, jeton: str = "") -> Response:
     secret = runtime.settings.secret_key
     try:
         claim = verify_link_token(secret, jeton[:2000])
         with unit_of_work(runtime.engine) as session:
-            if not repo.consume_magic_link(session, claim.token_id):
-                raise LinkError("replayed", "Ce lien a déjà été utilisé. Pour des raisons de sécurité, chaque lien ne sert "
-                                            "qu'une fois : demandez-en un nouveau.")
+            outcome = repo.consume_magic_link(session, claim.token_id)
+        if outcome != "ok":
+            raise LinkError(outcome if outcome == "unknown" else "replayed", LINK_REFUSALS[outcome])
     except LinkError as exc:
         metrics.MAGIC_LINKS.labels(exc.kind).inc()
         return templates.TemplateResponse(request, "rbe_link_error.html", {"message": str(exc), "kind": exc.kind},

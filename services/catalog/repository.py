@@ -209,14 +209,17 @@ def magic_links_since(session: Session, email: str, since: datetime) -> int:
         MagicLinkToken.email == email, MagicLinkToken.created_at >= since)).scalar_one()
 
 
-def consume_magic_link(session: Session, token_id: str) -> bool:
-    """Mark the link used; False when unknown or already used (replay)."""
+def consume_magic_link(session: Session, token_id: str) -> str:
+    """Mark the link used. Returns "ok", "unknown" (validly signed but never issued from this
+    database) or "used" (a replay)."""
     row = session.get(MagicLinkToken, token_id)
-    if row is None or row.used_at is not None:
-        return False
+    if row is None:
+        return "unknown"
+    if row.used_at is not None:
+        return "used"
     row.used_at = datetime.now(UTC)
     session.add(row)
-    return True
+    return "ok"
 
 
 # ------------------------------------------------------------- read model (whole tables, as plain tuples)

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from email_validator import EmailNotValidError, validate_email
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.exc import IntegrityError
 
 from services.notifier.service import actions
 from services.notifier.service.mailer import NotifierContext, author_label
+from shared.contracts.email_address import check_email
 from shared.platform.db import unit_of_work
 from shared.platform.web import make_templates
 
@@ -23,9 +23,46 @@ REFUSALS = {
     "invalid": "Ce lien n'est pas valide. Vérifiez qu'il a été copié en entier depuis le courriel.",
     "expired": "Ce lien a expiré. Répondez simplement au courriel pour donner suite à la demande.",
     "used": "Ce lien a déjà été utilisé : votre choix a bien été enregistré.",
-    "not_yours": "Cette demande ne vous est plus attribuée ou a déjà été traitée.",
+    "erased": "Cette demande a été effacée à la demande de l'entreprise : ses données ont été supprimées et "
+              "il n'y a plus rien à faire.",
+    "erased_retention": "Cette demande a été effacée au terme de sa durée de conservation : ses données ont été "
+                        "supprimées et il n'y a plus rien à faire.",
+    "declined": "Vous avez indiqué que cette demande n'était pas pour vous : elle a été proposée à un autre "
+                "établissement. Rien n'a été modifié.",
+    "transferred": "Vous avez transféré cette demande à un collègue{to} : c'est désormais à lui ou à elle d'y "
+                   "donner suite. Rien n'a été modifié.",
+    "timed_out": "Le délai de réponse était dépassé : la demande a été confiée à {who_or_other}. Vous restez en "
+                 "copie des échanges et pouvez toujours répondre au courriel.",
+    "withdrawn": "L'entreprise a modifié sa demande (métier ou lieu) : votre établissement n'est plus concerné. "
+                 "Rien n'a été modifié.",
+    "already_yours": "Vous avez déjà indiqué vous occuper de cette demande : l'entreprise en est informée. "
+                     "Répondez-lui simplement en répondant au courriel.",
+    "answered": "Vous avez déjà répondu à l'entreprise par courriel : elle sait que vous vous occupez de sa demande. "
+                "Rien d'autre à faire.",
+    "taken": "{who} s'occupe déjà de cette demande et répond à l'entreprise. Rien n'a été modifié ; vous restez "
+             "en copie des échanges et pouvez y répondre si vous pouvez aider.",
+    "taken_answered": "{who} a déjà répondu à l'entreprise et s'occupe de sa demande. Rien n'a été modifié ; "
+                      "vous restez en copie des échanges et pouvez y répondre si vous pouvez aider.",
+    "not_yours": "Cette demande ne vous est plus attribuée.",
     "bad_email": "Indiquez l'adresse électronique valide d'un collègue (différente de la vôtre).",
+    "own_email": "C'est votre propre adresse : indiquez celle du collègue à qui transférer la demande.",
 }
+# A refusal about the request's state (not about the link itself) answers 409; an erased request, 410.
+STATUS = {"invalid": 400, "expired": 410, "used": 410, "erased": 410}
+
+
+def refusal_message(exc: actions.ActionRefused) -> str:
+    """What actually happened, in French, for a refused action."""
+    key = exc.reason
+    if key == "erased" and exc.status == "retention":
+        key = "erased_retention"
+    if key == "taken" and exc.status == "answered":
+        key = "taken_answered"
+    return REFUSALS.get(key, REFUSALS["invalid"]).format(
+        who=exc.who or "Un autre lycée", to=f" ({exc.who})" if exc.who else "",
+        who_or_other=exc.who or "un autre établissement")
+
+
 DONE = {
     "accept": "Merci ! L'entreprise est informée que vous vous occupez de sa demande. Répondez-lui simplement "
               "en répondant au courriel.",
@@ -42,10 +79,10 @@ async def get_ctx(request: Request) -> NotifierContext:
 Ctx = Annotated[NotifierContext, Depends(get_ctx)]
 
 
-def _refused(request: Request, reason: str, status: int = 400) -> HTMLResponse:
+def _refused(request: Request, exc: actions.ActionRefused) -> HTMLResponse:
     return templates.TemplateResponse(request, "action_result.html", {
-        "title": "Action impossible", "message": REFUSALS.get(reason, REFUSALS["invalid"]), "ok": False,
-    }, status_code=status)
+        "title": "Action impossible", "message": refusal_message(exc), "ok": False,
+    }, status_code=STATUS.get(exc.reason, 409))
 
 
 @router.get("/actions/{token}", response_class=HTMLResponse, summary="Confirmer une action en un clic")
@@ -56,43 +93,44 @@ def confirm_action(request: Request, token: str, ctx: Ctx) -> HTMLResponse:
             page = {"label": pending.label, "action": pending.claim.action, "token": token,
                     "company": pending.thread.company_name, "who": author_label(pending.participant), "error": None}
     except actions.ActionRefused as exc:
-        return _refused(request, exc.reason, 410 if exc.reason in ("expired", "used") else 400)
+        return _refused(request, exc)
     return templates.TemplateResponse(request, "action_confirm.html", page)
 
 
 @router.post("/actions/{token}", response_class=HTMLResponse, summary="Appliquer une action en un clic")
 def apply_action(request: Request, token: str, ctx: Ctx,
                  colleague_email: Annotated[str | None, Form()] = None) -> HTMLResponse:
-    colleague = None
-    if colleague_email and len(colleague_email) <= 320:
-        try:
-            colleague = validate_email(colleague_email.strip(), check_deliverability=False).normalized
-        except EmailNotValidError:
-            colleague = None
+    colleague, problem = None, None
+    typed = (colleague_email or "").strip()
+    if typed:
+        # The same rules as intake's form: a typo in a well-known domain is refused with its fix.
+        colleague, problem = check_email(typed) if len(typed) <= 320 else (None, REFUSALS["bad_email"])
+    if problem is not None:
+        return _retry_transfer(request, ctx, token, problem)  # a dead link still says why it is dead
     try:
         with unit_of_work(ctx_engine(request)) as session:
             pending = actions.apply(session, ctx, token, transfer_to=colleague)
     except actions.ActionRefused as exc:
         if exc.reason == "bad_email":
-            return _retry_transfer(request, ctx, token)
-        return _refused(request, exc.reason, 410 if exc.reason in ("expired", "used") else 400)
+            return _retry_transfer(request, ctx, token, REFUSALS[exc.detail or "bad_email"])
+        return _refused(request, exc)
     except IntegrityError:  # the same token applied concurrently
-        return _refused(request, "used", 410)
+        return _refused(request, actions.ActionRefused("used"))
     request.app.state.notifier.wake()
     return templates.TemplateResponse(request, "action_result.html", {
         "title": "C'est enregistré", "message": DONE[pending.claim.action], "ok": True,
     })
 
 
-def _retry_transfer(request: Request, ctx: NotifierContext, token: str) -> HTMLResponse:
+def _retry_transfer(request: Request, ctx: NotifierContext, token: str, problem: str | None) -> HTMLResponse:
     try:
         with unit_of_work(ctx_engine(request)) as session:
             pending = actions.check(session, ctx, token)
             page = {"label": pending.label, "action": "transfer", "token": token,
                     "company": pending.thread.company_name, "who": author_label(pending.participant),
-                    "error": REFUSALS["bad_email"]}
+                    "error": problem or REFUSALS["bad_email"]}
     except actions.ActionRefused as exc:
-        return _refused(request, exc.reason)
+        return _refused(request, exc)
     return templates.TemplateResponse(request, "action_confirm.html", page, status_code=422)
 
 

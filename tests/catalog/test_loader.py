@@ -66,9 +66,10 @@ def _directory_round_trip(engine):
         update_absence(session, "camille@ac-lyon.fr", "2026-12-01", "2026-12-20", "suppleant@ac-lyon.fr", "t")
         repo.record_magic_link(session, "jeton-1", "camille@ac-lyon.fr")
     with unit_of_work(engine) as session:
-        assert repo.consume_magic_link(session, "jeton-1") is True
+        assert repo.consume_magic_link(session, "jeton-1") == "ok"
     with unit_of_work(engine) as session:
-        assert repo.consume_magic_link(session, "jeton-1") is False
+        assert repo.consume_magic_link(session, "jeton-1") == "used"
+        assert repo.consume_magic_link(session, "jamais-emis") == "unknown"
     snapshot = {lyc.uai: lyc for lyc in build_snapshot(engine).lycees}
     assert snapshot["0693504J"].services == ["pfmp"] and snapshot["0693504J"].monthly_capacity == 3
     assert snapshot["0692516K"].rbe_email == "camille@ac-lyon.fr" and not snapshot["0692516K"].is_generic_contact

@@ -112,6 +112,17 @@ def test_tampered_and_expired_links_are_refused(rbe_client, sink):
     assert client.get("/espace-rbe/mes-lycees", follow_redirects=False).status_code == 303  # still not logged in
 
 
+def test_a_signed_link_never_issued_is_not_called_used(rbe_client):
+    """Signed with the right key but never issued from this database (another installation, a reset):
+    the page says so, instead of claiming it was already used."""
+    client, settings = rbe_client
+    never_issued, _ = issue_link_token(settings.secret_key, RBE_EMAIL)
+    response = client.get(f"/espace-rbe/connexion?jeton={never_issued}", follow_redirects=False)
+    assert response.status_code == 400 and "mlp_rbe" not in response.cookies
+    assert "déjà été utilisé" not in response.text and "pas été délivré par ce service" in response.text
+    assert 'data-kind="unknown"' in response.text
+
+
 def test_unknown_address_gets_the_same_answer_and_no_mail(rbe_client, sink):
     client, _ = rbe_client
     page = client.post("/espace-rbe", data={"email": "inconnu@example.fr"})

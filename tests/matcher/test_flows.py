@@ -157,6 +157,28 @@ def test_a_lead_transferring_to_a_colleague_keeps_the_lead_role(engine, fake_mod
     assert [e.kind for e in outbox(engine, "request.routed")] == ["initial"]
 
 
+def test_a_copy_accepting_becomes_the_lead_so_the_former_lead_declining_escalates_nothing(
+        engine, fake_model, matcher_settings):
+    """The notifier makes a copy RBE who clicks « Je m'en occupe » the lead (issue 17 item 3): the
+    matcher follows, or the former lead's later decline would hand the request to a third lycée."""
+    event = submitted("69007", ["pfmp"], ["boulanger"])
+    handle(engine, flows.route_submitted, event, fake_model, matcher_settings)
+    with Session(engine) as s:
+        rows = repo.assignments_of(s, str(event.request_id))
+    lead = next(a for a in rows if a.role == "lead")
+    copy = next(a for a in rows if a.role == "copy")
+    accepted = AssignmentChanged(correlation_id="t", request_id=event.request_id, assignment_id=uuid.UUID(copy.id),
+                                 rbe_email=copy.rbe_email, role="lead", status="accepted")
+    assert handle(engine, flows.escalate, accepted, fake_model, matcher_settings).outcome == "skipped"
+    with Session(engine) as s:
+        roles = {a.id: (a.role, a.status) for a in repo.assignments_of(s, str(event.request_id))}
+    assert roles[copy.id] == ("lead", "accepted") and roles[lead.id] == ("copy", "pending")
+    declined = AssignmentChanged(correlation_id="t", request_id=event.request_id, assignment_id=uuid.UUID(lead.id),
+                                 rbe_email=lead.rbe_email, role="copy", status="declined")
+    assert handle(engine, flows.escalate, declined, fake_model, matcher_settings).outcome == "skipped"
+    assert [e.kind for e in outbox(engine, "request.routed")] == ["initial"]
+
+
 def test_exhausted_escalation_lands_in_review_and_admin_routes_by_hand(engine, fake_model, matcher_settings):
     event = submitted("97400", ["pfmp"], ["boulanger"])  # one candidate only in La Réunion
     handle(engine, flows.route_submitted, event, fake_model, matcher_settings)

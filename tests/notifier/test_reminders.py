@@ -82,6 +82,40 @@ def test_an_answer_stops_reminders(engine, ctx, clock):
     assert reminder_pass(engine, ctx) == {"reminder": 0, "expiry": 0, "give_up": 0}
 
 
+def _action_token(engine, to: str, label: str) -> str:
+    with Session(engine) as session:
+        first = session.exec(select(OutboundEmail).where(OutboundEmail.to_email == to)
+                             .order_by(OutboundEmail.id)).first()
+    text = message_from_bytes(first.raw, policy=policy.default).get_body(("plain",)).get_content()
+    return re.search(rf"- {label} : \S+/actions/(\S+)", text).group(1)
+
+
+def test_reminders_follow_the_rbe_who_took_the_request(engine, ctx, clock):
+    """Issue 17 item 3: a copy RBE clicks « Je m'en occupe » and becomes the lead. The former lead
+    gets no « sans nouvelle de votre part » reminder and does not expire; when the new lead hands the
+    request to a colleague, that colleague gets the reminders a lead gets."""
+    from services.notifier.service import actions
+    from tests.notifier.support import COPY
+
+    with unit_of_work(engine) as session:
+        threads.start_thread(session, ctx, routed_event())
+    with unit_of_work(engine) as session:
+        actions.apply(session, ctx, _action_token(engine, COPY, "Je m'en occupe"))
+    clock.advance(days=3)  # Thursday 09:00: the former lead's reminder would be due
+    assert reminder_pass(engine, ctx) == {"reminder": 0, "expiry": 0, "give_up": 0}
+    with unit_of_work(engine) as session:
+        actions.apply(session, ctx, _action_token(engine, COPY, "Transférer à un collègue"),
+                      transfer_to="collegue@ac-lyon.fr")
+    clock.advance(days=5)  # Tuesday 1 Dec, 09:00: 3 working days after the transfer
+    assert reminder_pass(engine, ctx)["reminder"] == 1
+    assert [r.to_email for r in _copies(engine, "reminder")] == ["collegue@ac-lyon.fr"]
+    clock.advance(days=30)
+    reminder_pass(engine, ctx)
+    assert [(e["rbe_email"], e["status"]) for e in _assignment_events(engine) if e["status"] == "expired"] == [
+        ("collegue@ac-lyon.fr", "expired")]
+    assert LEAD not in [r.to_email for r in _copies(engine, "reminder")]
+
+
 def test_unanswered_gauge_counts_requests_after_5_working_days(engine, ctx, clock):
     from services.notifier.metrics import AssignmentGauge
 

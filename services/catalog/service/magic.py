@@ -20,7 +20,7 @@ SESSION_TTL_S = 2 * 3600
 class LinkError(ValueError):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
-        self.kind = kind  # tampered / expired / replayed
+        self.kind = kind  # tampered / expired / replayed / unknown (never issued)
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,13 @@ def escalate(session: Session, event: AssignmentChanged, model: CatalogReadModel
     if row is None:
         return Outcome("skipped")
     row.status, row.updated_at = event.status, now
+    if event.status == "accepted" and event.role == "lead" and row.role != "lead":
+        # A copy RBE took the request (notifier): it leads now, and the former lead's decline no longer escalates.
+        for other in repo.assignments_of(session, row.request_id):
+            if other.role == "lead" and other.id != row.id:
+                other.role, other.updated_at = "copy", now
+                repo.add(session, other)
+        row.role = "lead"
     repo.add(session, row)
     if event.status not in ESCALATING_STATUSES or row.role != "lead":
         return Outcome("skipped")

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from services.notifier import repository as repo
 from services.notifier.config import NotifierSettings
 from services.notifier.models import Participant, Thread, ThreadEntry
-from services.notifier.service.addresses import make_action_token, reply_address
+from services.notifier.service.addresses import ACTIONS, make_action_token, reply_address
 from services.notifier.service.calendar import Clock, WorkingCalendar, system_clock
 from services.notifier.service.emails import Attachment, OutgoingCopy, compose, need_labels
 from shared.contracts.events import AssignmentChanged, ThreadAuthorRole, ThreadMessage, ThreadMessageKind
@@ -50,12 +50,16 @@ def reply_address_of(ctx: NotifierContext, thread: Thread, participant: Particip
     return reply_address(s.secret_key, s.reply_domain, thread.token, participant.token)
 
 
-def action_links(ctx: NotifierContext, participant: Participant) -> dict[str, str] | None:
+def action_links(ctx: NotifierContext, participant: Participant, lead: Participant | None = None) -> dict[str, str] | None:
+    """The one-click links a copy offers: « Je m'en occupe » only while nobody handles the request
+    (``lead``: the thread's lead, when known); decline and transfer while the RBE is in charge."""
     if participant.role not in RBE_ROLES or not participant.active or participant.status not in ("pending", "accepted"):
         return None
     base = ctx.settings.notifier_url.rstrip("/")
     secret = ctx.settings.secret_key
-    return {a: f"{base}/actions/{make_action_token(secret, participant.id, a)}" for a in ("accept", "decline", "transfer")}
+    handled_by_other = lead is not None and lead.id != participant.id and lead.status in ("accepted", "answered")
+    offered = ("decline", "transfer") if participant.status != "pending" or handled_by_other else ACTIONS
+    return {a: f"{base}/actions/{make_action_token(secret, participant.id, a)}" for a in offered}
 
 
 def author_label(participant: Participant | None) -> str:
@@ -117,9 +121,9 @@ def queue_copy(session: Session, ctx: NotifierContext, thread: Thread, entry: Th
     message_id = f"<{entry.id[:12]}.{recipient.token}.{thread.token}@{s.reply_domain}>"
     previous = None if first_copy else repo.last_message_id_to(session, recipient.id)
     references = [thread.root_message_id] + ([previous] if previous else [])
-    context = {**(shared if shared is not None else thread_context(session, thread)), "recipient": recipient,
-               "entry": entry,
-               "actions": action_links(ctx, recipient), **extra}
+    common = shared if shared is not None else thread_context(session, thread)
+    context = {**common, "recipient": recipient, "entry": entry,
+               "actions": action_links(ctx, recipient, common.get("lead")), **extra}
     own_reply_address = reply_address_of(ctx, thread, recipient)
     now = ctx.now()
     raw = compose(OutgoingCopy(

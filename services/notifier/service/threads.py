@@ -210,7 +210,8 @@ def erase(session: Session, ctx: NotifierContext, event: RequestErased) -> None:
         return
     thread.company_name = "Entreprise (données effacées)"
     thread.subject = "[MonLycéePro] Demande effacée"
-    thread.request_summary = "{}"
+    # Nothing of the request is kept, only why it was erased (the action pages say it).
+    thread.request_summary = json.dumps({"erased": event.reason})
     thread.erased = True
     session.add(thread)
     for person in repo.participants(session, thread.id):
