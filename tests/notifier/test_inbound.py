@@ -90,11 +90,11 @@ def test_lead_reply_is_stripped_and_relayed_to_company_and_copies(system, sink):
         root = session.exec(select(Thread)).one().root_message_id
     for m in sink.messages:
         msg = m.msg
-        text = msg.get_body(("plain",)).get_content()
+        text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
         assert "deux stagiaires en mars" in text
         assert "a écrit :" not in text.split("a écrit :", 1)[1] if "a écrit :" in text else True
         assert "> Une entreprise" not in text and "0472000000" not in text
-        assert "Bien cordialement" not in text
+        assert "Bien cordialement,\nMarie Dupont\nLycée François Rabelais" in text  # the signature is kept
         assert str(msg["References"]).split()[0] == root
         assert str(msg["In-Reply-To"]).strip() in str(msg["References"])
     with Session(engine) as session:
@@ -104,6 +104,23 @@ def test_lead_reply_is_stripped_and_relayed_to_company_and_copies(system, sink):
     assert len(replies) == 1 and replies[0]["author_role"] == "lead" and "stagiaires" in replies[0]["text"]
     assert [e["status"] for e in events if "status" in e] == ["answered"]
     assert lead.status == "answered"
+
+
+def test_the_signature_reaches_the_company_and_the_device_footer_does_not(system, sink):
+    """Issue 17 item 4: « Bien cordialement, Marie Dubois, RBE, Lycée …, 04 72 … » was cut, and
+    « Envoyé de mon iPhone » was relayed."""
+    engine, ctx, sender = system
+    rcpt = _address(engine, ctx, LEAD)
+    body = ("Bonjour,\n\nJe peux vous recevoir jeudi.\n\nBien cordialement,\nMarie Dubois\nRBE\n"
+            "Lycée François Rabelais\n04 72 11 22 33\n\nEnvoyé de mon iPhone\n\n"
+            "Le lun. 23 nov. 2026 à 10:00, MonLycéePro <ne-pas-repondre@monlyceepro.localhost> a écrit :\n"
+            "> Une entreprise s'adresse à votre lycée.\n")
+    _send(ctx, rcpt, reply_bytes(sender=f"Marie Dubois <{LEAD}>", to=rcpt, subject="Re: demande", body=body), LEAD)
+    run(sender.send_due())
+    text = sink.to(COMPANY)[0].get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "Je peux vous recevoir jeudi." in text
+    assert "Bien cordialement,\nMarie Dubois\nRBE\nLycée François Rabelais\n04 72 11 22 33" in text
+    assert "iPhone" not in text and "> Une entreprise" not in text
 
 
 def test_company_reply_reaches_the_lycees_with_attachments_within_the_limit(system, sink):

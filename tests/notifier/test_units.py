@@ -104,14 +104,32 @@ def test_human_reply_is_not_an_auto_reply_and_bounces_are_recognised():
     assert is_bounce(daemon, "bounces@mx.example.fr")
 
 
-def test_quoted_history_and_signature_are_stripped():
-    text = ("Bonjour,\n\nNous pouvons accueillir deux stagiaires en mars.\n\nCordialement,\nMarie Dupont\n\n"
+def test_quoted_history_is_stripped_and_the_signature_kept():
+    """Issue 17 item 4: the sign-off went with the history, so the company did not know whom to call."""
+    text = ("Bonjour,\n\nNous pouvons accueillir deux stagiaires en mars.\n\nCordialement,\nMarie Dupont\n"
+            "RBE, Lycée François Rabelais\n04 72 00 00 00\n\n"
             "Le lun. 23 nov. 2026 à 10:00, MonLycéePro <ne-pas-repondre@x.fr> a écrit :\n"
             "> Une entreprise cherche des stagiaires\n> Contact : Jeanne\n")
     stripped = strip_reply(text)
     assert "deux stagiaires en mars" in stripped
     assert "a écrit" not in stripped and "> Une entreprise" not in stripped
-    assert "Cordialement" not in stripped
+    assert stripped.endswith("Cordialement,\nMarie Dupont\nRBE, Lycée François Rabelais\n04 72 00 00 00")
+
+
+@pytest.mark.parametrize("footer", [
+    "Envoyé de mon iPhone", "Envoyé depuis mon téléphone", "Envoyé depuis mon smartphone Samsung Galaxy.",
+    "Sent from my iPhone", "Télécharger Outlook pour Android", "Get Outlook for iOS",
+    "Envoyé à partir de Courrier pour Windows", "Envoyé depuis Yahoo Mail pour Android",
+])
+def test_device_footers_are_dropped_and_the_signature_kept(footer):
+    text = (f"Oui, c'est d'accord.\n\nBien cordialement,\nMarie Dupont\n04 72 00 00 00\n\n{footer}\n"
+            "________________________________\nDe : MonLycéePro <ne-pas-repondre@x.fr>\nEnvoyé : lundi\n> citation\n")
+    assert strip_reply(text) == "Oui, c'est d'accord.\n\nBien cordialement,\nMarie Dupont\n04 72 00 00 00"
+
+
+def test_a_sentence_that_looks_like_a_footer_but_is_not_last_is_kept():
+    text = "Envoyé de mon bureau ce matin : la convention est signée.\nMarie"
+    assert strip_reply(text) == text
 
 
 @pytest.mark.parametrize("text", [

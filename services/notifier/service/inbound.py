@@ -1,5 +1,5 @@
 """Inbound replies: classify (bounce, auto-reply, wrong sender), strip quoted history and
-signature, store the reply and relay it to the other participants of the thread."""
+device footers, store the reply and relay it to the other participants of the thread."""
 
 from __future__ import annotations
 
@@ -79,10 +79,28 @@ def body_text(msg: EmailMessage) -> str:
     return content.replace("\r\n", "\n")
 
 
-_SIGN_OFF = re.compile(
-    r"^\s*((bien|tr[eè]s|tr[eè]s bien|avec mes|mes|meilleures|sinc[eè]res)\s+)?"
-    r"(cordialement|cordiales salutations|salutations|amiti[eé]s|bonne (journ[eé]e|soir[eé]e)|bien [aà] vous|"
-    r"best regards|kind regards|regards)\s*[,.!]*\s*$", re.IGNORECASE)
+# Device and app footers a phone or webmail appends under the author's text: « Envoyé de mon iPhone »,
+# « Sent from my Galaxy », « Télécharger Outlook pour Android »... Not the author's words: dropped.
+_DEVICE_FOOTER = re.compile(
+    r"^\s*("
+    r"(envoy[ée]|exp[ée]di[ée]|sent|get|obtenir|t[ée]l[ée]charger)\s+(de|depuis|from|[àa] partir d[e']|with|avec|via)"
+    r"\s+(mon|ma|my|un|une|an?|l['’]application|the)\b.{0,60}"
+    r"|(envoy[ée]|sent)\s+(de|depuis|from|[àa] partir de|with|avec|via)\s+(yahoo|gmail|outlook|orange|free|sfr|proton|courrier|mail)"
+    r"\b.{0,60}"
+    r"|(get|obtenir|obtenez|t[ée]l[ée]charger|t[ée]l[ée]chargez)\s+outlook\s+(pour|for|sur|on)\s+.{0,40}"
+    r")\s*$", re.IGNORECASE)
+_SEPARATOR = re.compile(r"^\s*[-_=*]{2,}\s*$")
+
+
+def _drop_device_footer(text: str) -> str:
+    """Trailing device footers (and the separator lines around them) removed; the author's
+    signature above them is kept."""
+    lines = text.split("\n")
+    end = len(lines)
+    while end and (not lines[end - 1].strip() or _SEPARATOR.match(lines[end - 1])
+                   or (len(lines[end - 1]) <= 100 and _DEVICE_FOOTER.match(lines[end - 1]))):
+        end -= 1
+    return "\n".join(lines[:end]).strip()
 
 
 # « Le jeu. 26 nov. 2026 à 09:00, X <x@y> a écrit : » — sometimes wrapped over two lines.
@@ -107,23 +125,20 @@ def _cut_history(text: str) -> str:
 
 
 def strip_reply(text: str) -> str:
-    """The new part of a reply: quoted history and signature removed (our own cut of the French and
-    English attribution lines and quotes, then mail-parser-reply, plus the usual French sign-offs it
-    does not know, such as « Bien cordialement »). Empty when the reply holds nothing new."""
+    """The new part of a reply: quoted history and device footers removed (our own cut of the French
+    and English attribution lines and quotes, then mail-parser-reply for the other history formats).
+    The author's sign-off and signature block (name, role, lycée, phone) are kept: the other side
+    needs to know who wrote and how to call back. Empty when the reply holds nothing new."""
     text = _cut_history(text.replace("\r\n", "\n"))
     if not text:
         return ""
     parsed = EmailReplyParser(languages=["fr", "en"]).read(text)
     body = ""
     if parsed.replies:
-        body = (parsed.replies[0].body or "").strip()
+        body = (parsed.replies[0].content or "").strip()  # content = body + signature
     if not body:
         body = (parsed.latest_reply or "").strip()
-    lines = body.split("\n")
-    for index, line in enumerate(lines[1:], start=1):
-        if _SIGN_OFF.match(line):
-            return "\n".join(lines[:index]).strip()
-    return body
+    return _drop_device_footer(body)
 
 
 def attachments(msg: EmailMessage, limit: int) -> tuple[list[Attachment], list[str]]:
