@@ -9,8 +9,10 @@ from email.message import EmailMessage
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from services.notifier import repository as repo
 from services.notifier.inbound_server import InboundHandler, InboundServer
 from services.notifier.models import TABLES, InboundEmail, Participant, Thread, ThreadEntry
 from services.notifier.sender import OutboundSender
@@ -138,6 +140,55 @@ def test_company_reply_reaches_the_lycees_with_attachments_within_the_limit(syst
     names = [part.get_filename() for part in relayed.iter_attachments()]
     assert names == ["convention.pdf"]
     assert "video.bin" in relayed.get_body(("plain",)).get_content()
+
+
+def _replies_to(sink, address: str, marker: str) -> list[EmailMessage]:
+    return [m for m in sink.to(address) if marker in m.get_body(("plain",)).get_content()]
+
+
+def test_repeated_rcpts_and_a_resent_message_id_are_relayed_once(system, sink):
+    """Issue 17 item 5: one transaction with the reply address three times (case variants), then the
+    same Message-ID again, was relayed once per RCPT and per resend."""
+    engine, ctx, sender = system
+    rcpt = _address(engine, ctx, LEAD)
+    local, domain = rcpt.split("@")
+    raw = reply_bytes(sender=LEAD, to=rcpt, subject="Re: demande", body="Réponse unique, mardi 10 h.")
+    with smtplib.SMTP("127.0.0.1", ctx.settings.inbound_smtp_port, timeout=10) as smtp:
+        smtp.sendmail(LEAD, [rcpt, rcpt.upper(), f"{local}@{domain.upper()}"], raw)
+    _send(ctx, rcpt, raw, LEAD)  # the same message sent again
+    resent = raw.replace("Réponse unique".encode(), b"Reponse unique")  # edited, same Message-ID
+    _send(ctx, rcpt, resent, LEAD)
+    run(sender.send_due())
+    assert sorted(_outcomes(engine)) == ["accepted"] + ["duplicate"] * 4
+    assert len(_replies_to(sink, COMPANY, "unique, mardi")) == 1
+    assert len(_replies_to(sink, COPY, "unique, mardi")) == 1
+    with Session(engine) as session:
+        assert len(session.exec(select(ThreadEntry).where(ThreadEntry.kind == "reply")).all()) == 1
+
+
+def test_a_message_without_message_id_is_relayed_once_by_its_content(system, sink):
+    engine, ctx, sender = system
+    rcpt = _address(engine, ctx, COMPANY)
+
+    def without_id(body: str) -> bytes:
+        raw = reply_bytes(sender=COMPANY, to=rcpt, subject="Re: demande", body=body)
+        return b"\r\n".join(line for line in raw.split(b"\r\n") if not line.lower().startswith(b"message-id:"))
+
+    first = without_id("Sans identifiant, premier message.")
+    _send(ctx, rcpt, first, COMPANY)
+    _send(ctx, rcpt, first, COMPANY)
+    _send(ctx, rcpt, without_id("Sans identifiant, second message."), COMPANY)
+    run(sender.send_due())
+    assert sorted(_outcomes(engine)) == ["accepted", "accepted", "duplicate"]
+    assert len(_replies_to(sink, LEAD, "premier message")) == 1
+    assert len(_replies_to(sink, LEAD, "second message")) == 1
+
+
+def test_the_relay_key_is_unique_in_the_database(engine):
+    """The once-per-message rule holds in the database, not only in the check before the relay."""
+    with pytest.raises(IntegrityError), unit_of_work(engine) as session:
+        repo.mark_relayed(session, "t" * 32, "mid:" + "0" * 64, "a" * 32)
+        repo.mark_relayed(session, "t" * 32, "mid:" + "0" * 64, "b" * 32)
 
 
 def test_forged_token_is_refused_at_rcpt(refusing_system):

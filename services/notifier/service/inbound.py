@@ -3,6 +3,7 @@ device footers, store the reply and relay it to the other participants of the th
 
 from __future__ import annotations
 
+import hashlib
 import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -160,6 +161,18 @@ def attachments(msg: EmailMessage, limit: int) -> tuple[list[Attachment], list[s
     return kept, dropped
 
 
+def message_key(msg: EmailMessage, raw: bytes) -> str:
+    """What makes two receptions the same message: its Message-ID, or when it has none (or an
+    unreadable one) its raw bytes. Hashed: bounded length, nothing personal stored."""
+    try:
+        message_id = " ".join(str(msg.get("Message-ID", "") or "").split())
+    except Exception:
+        message_id = ""
+    if message_id:
+        return "mid:" + hashlib.sha256(message_id.encode("utf-8", "surrogateescape")).hexdigest()
+    return "raw:" + hashlib.sha256(raw).hexdigest()
+
+
 def _matches(person: Participant, msg: EmailMessage, mail_from: str) -> bool:
     expected = person.email.strip().lower()
     froms = {a.lower() for _, a in getaddresses([str(msg.get("From", ""))]) if a}
@@ -204,6 +217,12 @@ def process(session: Session, ctx: NotifierContext, inbound: InboundEmail) -> st
         return _finish(session, ctx, inbound, "malformed")
     if not text and not kept:
         return _finish(session, ctx, inbound, "malformed")
+    # Relayed once per thread and message: the same message in one transaction to several RCPTs
+    # (case variants of an address) or sent again is stored, but not relayed again.
+    key = message_key(msg, inbound.raw)
+    if repo.already_relayed(session, thread.id, key):
+        return _finish(session, ctx, inbound, "duplicate")
+    repo.mark_relayed(session, thread.id, key, inbound.id)
     relay_reply(session, ctx, thread, person, inbound, text[:20_000], kept, dropped)
     return _finish(session, ctx, inbound, "accepted")
 
