@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import smtplib
+import zipfile
 from email import policy
 from email.message import EmailMessage
 
@@ -135,11 +137,87 @@ def test_company_reply_reaches_the_lycees_with_attachments_within_the_limit(syst
     msg.add_attachment(b"x" * 60_000, maintype="application", subtype="octet-stream", filename="video.bin")
     _send(ctx, rcpt, msg.as_bytes(policy=policy.SMTP), COMPANY)
     run(sender.send_due())
-    assert sorted(m.to for m in sink.messages) == sorted([LEAD, COPY])
+    # The relayed reply to the lycées, and a notice to the company about the attachment left out.
+    assert sorted(m.to for m in sink.messages) == sorted([LEAD, COPY, COMPANY])
     relayed = sink.to(LEAD)[0]
     names = [part.get_filename() for part in relayed.iter_attachments()]
     assert names == ["convention.pdf"]
-    assert "video.bin" in relayed.get_body(("plain",)).get_content()
+    assert "video.bin (trop volumineuse)" in relayed.get_body(("plain",)).get_content()
+    assert "video.bin (trop volumineuse)" in sink.to(COMPANY)[0].get_body(("plain",)).get_content()
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+DOCX_BYTES = _zip({"[Content_Types].xml": b"<Types/>", "word/document.xml": b"<w:document/>"})
+DOCM_BYTES = _zip({"[Content_Types].xml": b"<Types macroEnabled/>", "word/document.xml": b"<w:document/>",
+                   "word/vbaProject.bin": b"\x00"})
+EXE_BYTES = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 120 + b"This program cannot be run in DOS mode."
+
+
+def test_only_documents_and_images_are_relayed_by_content_with_safe_names(system, sink):
+    """Issue 17 item 6: « ../../plaquette.pdf.exe » and an HTML file with <script> reached the company."""
+    engine, ctx, sender = system
+    rcpt = _address(engine, ctx, COMPANY)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = COMPANY, rcpt, "Re: demande"
+    msg.set_content("Voici nos documents.")
+    for data, (maintype, subtype), name in [
+        (b"%PDF-1.7 plaquette", ("application", "octet-stream"), "../../plaquette.pdf.exe"),
+        (EXE_BYTES, ("application", "pdf"), "convention.pdf"),
+        (b"<html><body><script>alert(1)</script></body></html>", ("text", "plain"), "lisez-moi.txt"),
+        (_zip({"setup.exe": EXE_BYTES}), ("application", "zip"), "dossier.zip"),
+        (DOCM_BYTES, ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document"), "fiche.docx"),
+        (PNG_BYTES, ("image", "png"), "C:\\Users\\jeanne\\photo atelier.png"),
+        (DOCX_BYTES, ("application", "octet-stream"), "fiche de poste"),
+        (b"Nom;Poste\nJeanne;Tutrice\n", ("application", "octet-stream"), "tuteurs\u202egpj.csv"),
+    ]:
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    _send(ctx, rcpt, msg.as_bytes(policy=policy.SMTP), COMPANY)
+    run(sender.send_due())
+    assert _outcomes(engine) == ["accepted"]
+    relayed = sink.to(LEAD)[0]
+    assert [(part.get_filename(), part.get_content_type()) for part in relayed.iter_attachments()] == [
+        ("plaquette.pdf", "application/pdf"),
+        ("photo atelier.png", "image/png"),
+        ("fiche de poste.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        ("tuteursgpj.csv", "text/csv"),
+    ]
+    text = relayed.get_body(("plain",)).get_content()
+    for dropped in ("convention.pdf (type de fichier non accepté)", "lisez-moi.txt (type de fichier non accepté)",
+                    "dossier.zip (type de fichier non accepté)", "fiche.docx (document contenant des macros)"):
+        assert dropped in text
+    # The sender is told, in French, in one notice of the thread (and nobody else gets it).
+    notices = [m for m in sink.to(COMPANY)]
+    assert len(notices) == 1
+    notice = notices[0].get_body(("plain",)).get_content()
+    assert "Votre message a bien été transmis, mais sans ces pièces jointes" in notice
+    assert "- convention.pdf (type de fichier non accepté)" in notice and "dossier.zip" in notice
+    assert len(sink.to(LEAD)) == 1 and len(sink.to(COPY)) == 1
+    assert REGISTRY.get_sample_value("mlp_inbound_attachments_dropped_total", {"reason": "macro"}) >= 1
+
+
+def test_a_message_of_refused_attachments_only_is_not_relayed_and_the_sender_is_told(system, sink):
+    engine, ctx, sender = system
+    rcpt = _address(engine, ctx, LEAD)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = LEAD, rcpt, "Re: demande"
+    msg.add_attachment(EXE_BYTES, maintype="application", subtype="pdf", filename="plaquette.pdf.exe")
+    _send(ctx, rcpt, msg.as_bytes(policy=policy.SMTP), LEAD)
+    run(sender.send_due())
+    assert _outcomes(engine) == ["refused_attachments"]
+    assert sink.to(COMPANY) == [] and sink.to(COPY) == []
+    notice = sink.to(LEAD)[0].get_body(("plain",)).get_content()
+    assert "n'a pas été transmis" in notice and "plaquette.pdf.exe (type de fichier non accepté)" in notice
+    with Session(engine) as session:
+        assert session.exec(select(ThreadEntry).where(ThreadEntry.kind == "reply")).all() == []
+        assert session.exec(select(Participant).where(Participant.email == LEAD)).one().status == "pending"
 
 
 def _replies_to(sink, address: str, marker: str) -> list[EmailMessage]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
@@ -17,6 +18,7 @@ from sqlmodel import Session
 from services.notifier import metrics
 from services.notifier import repository as repo
 from services.notifier.models import InboundEmail, Participant, Thread
+from services.notifier.service import attachments as attachment_rules
 from services.notifier.service.addresses import verify_reply_address
 from services.notifier.service.emails import Attachment
 from services.notifier.service.mailer import (
@@ -142,22 +144,44 @@ def strip_reply(text: str) -> str:
     return _drop_device_footer(body)
 
 
-def attachments(msg: EmailMessage, limit: int) -> tuple[list[Attachment], list[str]]:
+@dataclass(frozen=True)
+class Dropped:
+    """An attachment not relayed: its cleaned name and why (a key of ``attachment_rules.REASONS``)."""
+
+    name: str
+    reason: str
+
+    def label(self) -> str:
+        return f"{self.name} ({attachment_rules.REASONS[self.reason]})"
+
+
+def attachments(msg: EmailMessage, limit: int) -> tuple[list[Attachment], list[Dropped]]:
+    """The attachments that may be relayed (documents and images, recognised by content, renamed
+    safely, within ``limit`` bytes in all) and the ones dropped, with their reason."""
     kept: list[Attachment] = []
-    dropped: list[str] = []
+    dropped: list[Dropped] = []
     used = 0
     for part in msg.iter_attachments():
-        name = part.get_filename() or "piece-jointe"
+        try:
+            declared = part.get_filename() or ""
+        except Exception:
+            declared = ""
+        name = attachment_rules.clean_name(declared)
         try:
             data = part.get_payload(decode=True) or b""
+            kind = attachment_rules.sniff(data, declared)
+        except attachment_rules.Refused as refused:
+            dropped.append(Dropped(name, refused.reason))
+            continue
         except Exception:
-            dropped.append(name)
+            dropped.append(Dropped(name, "type"))
             continue
         if used + len(data) > limit:
-            dropped.append(name)
+            dropped.append(Dropped(name, "size"))
             continue
         used += len(data)
-        kept.append(Attachment(filename=name, content_type=part.get_content_type(), data=data))
+        kept.append(Attachment(filename=attachment_rules.safe_filename(declared, kind), content_type=kind.content_type,
+                               data=data))
     return kept, dropped
 
 
@@ -215,20 +239,40 @@ def process(session: Session, ctx: NotifierContext, inbound: InboundEmail) -> st
         kept, dropped = attachments(msg, s.attachment_max_bytes)
     except Exception:
         return _finish(session, ctx, inbound, "malformed")
-    if not text and not kept:
-        return _finish(session, ctx, inbound, "malformed")
-    # Relayed once per thread and message: the same message in one transaction to several RCPTs
-    # (case variants of an address) or sent again is stored, but not relayed again.
+    # Handled once per thread and message: the same message in one transaction to several RCPTs
+    # (case variants of an address) or sent again is stored, but not relayed (nor answered) again.
     key = message_key(msg, inbound.raw)
     if repo.already_relayed(session, thread.id, key):
         return _finish(session, ctx, inbound, "duplicate")
+    for item in dropped:
+        metrics.ATTACHMENTS_DROPPED.labels(item.reason).inc()
+    if not text and not kept:
+        if dropped:  # only attachments, none of them relayable: the sender is told why
+            repo.mark_relayed(session, thread.id, key, inbound.id)
+            notify_dropped(session, ctx, thread, person, inbound, dropped, relayed=False)
+            return _finish(session, ctx, inbound, "refused_attachments")
+        return _finish(session, ctx, inbound, "malformed")
     repo.mark_relayed(session, thread.id, key, inbound.id)
     relay_reply(session, ctx, thread, person, inbound, text[:20_000], kept, dropped)
     return _finish(session, ctx, inbound, "accepted")
 
 
+def notify_dropped(session: Session, ctx: NotifierContext, thread: Thread, author: Participant, inbound: InboundEmail,
+                   dropped: list[Dropped], *, relayed: bool) -> None:
+    """Tell the author, in a short notice of the thread, which attachments were not passed on and why."""
+    if not author.active or author.failing:
+        return
+    labels = [d.label() for d in dropped]
+    text = ("Votre message a bien été transmis, sans ces pièces jointes : " if relayed else
+            "Votre message n'a pas été transmis : il ne contenait que des pièces jointes non acceptées : ")
+    text += ", ".join(labels) + "."
+    entry = new_entry(session, thread, "notice", text=text, inbound_id=inbound.id, at=ctx.now())
+    queue_copy(session, ctx, thread, entry, author, "notice", notice="attachments_dropped", text=text,
+               dropped=labels, relayed=relayed)
+
+
 def relay_reply(session: Session, ctx: NotifierContext, thread: Thread, author: Participant, inbound: InboundEmail,
-                text: str, kept: list[Attachment], dropped: list[str]) -> None:
+                text: str, kept: list[Attachment], dropped: list[Dropped]) -> None:
     now = ctx.now()
     entry = new_entry(session, thread, "reply", author=author, text=text, inbound_id=inbound.id, at=now)
     company_copy = None
@@ -236,11 +280,13 @@ def relay_reply(session: Session, ctx: NotifierContext, thread: Thread, author: 
         if person.id == author.id:
             continue
         row = queue_copy(session, ctx, thread, entry, person, "relay", author_label=author_label(author), text=text,
-                         attachments=kept, dropped=dropped)
+                         attachments=kept, dropped=[d.label() for d in dropped])
         if person.role == "company":
             company_copy = row
     publish_thread_message(session, ctx, thread, entry, "reply", author=author, text=text,
                            message_id=company_copy.message_id if company_copy else None)
+    if dropped:
+        notify_dropped(session, ctx, thread, author, inbound, dropped, relayed=True)
     if author.role in ("lead", "copy"):
         if thread.first_answer_at is None:
             thread.first_answer_at = now
