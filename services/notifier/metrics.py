@@ -16,7 +16,7 @@ EMAIL_SEND_ERRORS = Counter("mlp_email_send_errors_total", "Failed SMTP send att
 EMAILS_BOUNCED = Counter("mlp_emails_bounced_total", "Bounces received for a participant's address")
 INBOUND_MESSAGES = Counter(
     "mlp_inbound_messages_total", "Inbound emails by outcome",
-    ["outcome"],  # accepted|duplicate|refused_attachments|bad_token|wrong_sender|auto_reply|bounce|too_large|malformed
+    ["outcome"],  # accepted|duplicate|refused_attachments|undecodable|bad_token|wrong_sender|auto_reply|bounce|too_large|malformed
 )
 ATTACHMENTS_DROPPED = Counter(
     "mlp_inbound_attachments_dropped_total", "Attachments of inbound replies not relayed, by reason",

@@ -135,7 +135,8 @@ class InboundEmail(SQLModel, table=True):
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     thread_id: str | None = Field(default=None, index=True, max_length=32)
     participant_id: str | None = Field(default=None, max_length=32)
-    outcome: str = Field(default="received", max_length=20)  # received|accepted|duplicate|refused_attachments|wrong_sender|auto_reply|bounce|malformed|...
+    # received|accepted|duplicate|refused_attachments|undecodable|wrong_sender|auto_reply|bounce|malformed|failed
+    outcome: str = Field(default="received", max_length=20)
     received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     processed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import smtplib
+import uuid
 import zipfile
 from email import policy
 from email.message import EmailMessage
@@ -218,6 +220,51 @@ def test_a_message_of_refused_attachments_only_is_not_relayed_and_the_sender_is_
     with Session(engine) as session:
         assert session.exec(select(ThreadEntry).where(ThreadEntry.kind == "reply")).all() == []
         assert session.exec(select(Participant).where(Participant.email == LEAD)).one().status == "pending"
+
+
+def _raw_reply(sender: str, to: str, content_type: str, body: bytes) -> bytes:
+    return (f"From: {sender}\r\nTo: {to}\r\nSubject: Re: demande\r\nMessage-ID: <{uuid.uuid4().hex}@ac-lyon.fr>\r\n"
+            f"MIME-Version: 1.0\r\n{content_type}\r\n\r\n").encode() + body
+
+
+def test_a_reply_that_is_only_invalid_base64_is_not_relayed_nor_counted_as_an_answer(system, sink):
+    """Issue 17 item 7: a part with invalid base64 was relayed as mojibake and counted as the lycée's reply."""
+    engine, ctx, sender = system
+    rcpt = _address(engine, ctx, LEAD)
+    before = REGISTRY.get_sample_value("mlp_inbound_messages_total", {"outcome": "undecodable"}) or 0.0
+    _send(ctx, rcpt, _raw_reply(LEAD, rcpt, "Content-Type: text/plain; charset=utf-8\r\n"
+                                "Content-Transfer-Encoding: base64", b"@@@ceci n'est pas du base64 !!!\r\n"), LEAD)
+    run(sender.send_due())
+    assert _outcomes(engine) == ["undecodable"]
+    assert sink.messages == []
+    assert REGISTRY.get_sample_value("mlp_inbound_messages_total", {"outcome": "undecodable"}) - before == 1
+    with Session(engine) as session:
+        assert session.exec(select(Participant).where(Participant.email == LEAD)).one().status == "pending"
+        assert session.exec(select(Thread)).one().first_answer_at is None
+        assert session.exec(select(ThreadEntry).where(ThreadEntry.kind == "reply")).all() == []
+
+
+def test_undecodable_parts_are_left_out_and_the_rest_is_relayed(system, sink):
+    engine, ctx, sender = system
+    rcpt = _address(engine, ctx, LEAD)
+    good_html = base64.encodebytes("<p>Réponse en <b>HTML</b>, lisible.</p>".encode()).replace(b"\n", b"\r\n")
+    body = (b"--b1\r\nContent-Type: multipart/alternative; boundary=b2\r\n\r\n"
+            b"--b2\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            b"\xc3\xa9\xc3\xa9 pas du base64 %%%\r\n"
+            b"--b2\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + good_html + b"--b2--\r\n"
+            b"--b1\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+            b"Content-Disposition: attachment; filename=convention.pdf\r\n\r\nJVBERi0xLjQ*!!\r\n"
+            b"--b1--\r\n")
+    _send(ctx, rcpt, _raw_reply(LEAD, rcpt, 'Content-Type: multipart/mixed; boundary="b1"', body), LEAD)
+    run(sender.send_due())
+    assert _outcomes(engine) == ["accepted"]
+    relayed = sink.to(COMPANY)[0]
+    text = relayed.get_body(("plain",)).get_content()
+    assert "Réponse en HTML, lisible." in text and "pas du base64" not in text
+    assert list(relayed.iter_attachments()) == []
+    assert "convention.pdf (fichier illisible, encodage invalide)" in text
+    assert "convention.pdf (fichier illisible, encodage invalide)" in sink.to(LEAD)[0].get_body(("plain",)).get_content()
 
 
 def _replies_to(sink, address: str, marker: str) -> list[EmailMessage]:

@@ -62,7 +62,7 @@ REASONS = {  # shown to the sender and the other participants
     "type": "type de fichier non accepté",
     "macro": "document contenant des macros",
     "size": "trop volumineuse",
-    "undecodable": "illisible (encodage invalide)",
+    "undecodable": "fichier illisible, encodage invalide",
 }
 
 

@@ -3,6 +3,8 @@ device footers, store the reply and relay it to the other participants of the th
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import re
 from dataclasses import dataclass
@@ -70,8 +72,40 @@ def is_auto_reply(msg: EmailMessage) -> bool:
     return bool(_AUTO_SUBJECT.match(str(msg.get("Subject", ""))))
 
 
-def body_text(msg: EmailMessage) -> str:
-    part = msg.get_body(preferencelist=("plain", "html"))
+def undecodable(part: EmailMessage) -> bool:
+    """A base64 part whose content is not valid base64: Python decodes what it can and would hand
+    over mojibake; such a part is neither relayed nor counted as an answer."""
+    if part.is_multipart() or str(part.get("Content-Transfer-Encoding", "")).strip().lower() != "base64":
+        return False
+    payload = part.get_payload(decode=False)
+    if not isinstance(payload, str):
+        return False
+    data = "".join(payload.split())
+    try:
+        base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return True
+    return False
+
+
+def body_part(msg: EmailMessage) -> tuple[EmailMessage | None, bool]:
+    """The text part of the reply (plain, else HTML) that can be decoded, and whether a candidate
+    could not be."""
+    spoiled = False
+    for preference in ("plain", "html"):
+        part = msg.get_body(preferencelist=(preference,))
+        if part is None:
+            continue
+        if undecodable(part):
+            spoiled = True
+            continue
+        return part, spoiled
+    return None, spoiled
+
+
+def body_text(msg: EmailMessage, part: EmailMessage | None = None) -> str:
+    if part is None:
+        part, _ = body_part(msg)
     if part is None:
         return ""
     content = part.get_content()
@@ -167,6 +201,9 @@ def attachments(msg: EmailMessage, limit: int) -> tuple[list[Attachment], list[D
         except Exception:
             declared = ""
         name = attachment_rules.clean_name(declared)
+        if undecodable(part):
+            dropped.append(Dropped(name, "undecodable"))
+            continue
         try:
             data = part.get_payload(decode=True) or b""
             kind = attachment_rules.sniff(data, declared)
@@ -235,7 +272,8 @@ def process(session: Session, ctx: NotifierContext, inbound: InboundEmail) -> st
     if not _matches(person, msg, inbound.mail_from):
         return _finish(session, ctx, inbound, "wrong_sender")
     try:
-        text = strip_reply(body_text(msg))
+        part, spoiled = body_part(msg)
+        text = strip_reply(body_text(msg, part)) if part is not None else ""
         kept, dropped = attachments(msg, s.attachment_max_bytes)
     except Exception:
         return _finish(session, ctx, inbound, "malformed")
@@ -247,6 +285,9 @@ def process(session: Session, ctx: NotifierContext, inbound: InboundEmail) -> st
     for item in dropped:
         metrics.ATTACHMENTS_DROPPED.labels(item.reason).inc()
     if not text and not kept:
+        if spoiled or any(d.reason == "undecodable" for d in dropped):
+            # Nothing decodable remains: not an answer. Kept raw with its outcome, for review.
+            return _finish(session, ctx, inbound, "undecodable")
         if dropped:  # only attachments, none of them relayable: the sender is told why
             repo.mark_relayed(session, thread.id, key, inbound.id)
             notify_dropped(session, ctx, thread, person, inbound, dropped, relayed=False)
