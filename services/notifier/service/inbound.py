@@ -300,9 +300,8 @@ def process(session: Session, ctx: NotifierContext, inbound: InboundEmail) -> st
 
 def notify_dropped(session: Session, ctx: NotifierContext, thread: Thread, author: Participant, inbound: InboundEmail,
                    dropped: list[Dropped], *, relayed: bool) -> None:
-    """Tell the author, in a short notice of the thread, which attachments were not passed on and why."""
-    if not author.active or author.failing:
-        return
+    """Tell the author, in a short notice of the thread, which attachments were not passed on and why
+    (even if the address bounced once or left the thread: they just wrote from it)."""
     labels = [d.label() for d in dropped]
     text = ("Votre message a bien été transmis, sans ces pièces jointes : " if relayed else
             "Votre message n'a pas été transmis : il ne contenait que des pièces jointes non acceptées : ")
