@@ -20,7 +20,11 @@ EMAIL_SEND_ERRORS = Counter("mlp_email_send_errors_total", "Failed SMTP send att
 EMAILS_BOUNCED = Counter("mlp_emails_bounced_total", "Bounces received for a participant's address")
 INBOUND_MESSAGES = Counter(
     "mlp_inbound_messages_total", "Inbound emails by outcome",
-    ["outcome"],  # accepted|bad_token|wrong_sender|auto_reply|bounce|too_large|malformed
+    ["outcome"],  # accepted|duplicate|refused_attachments|undecodable|bad_token|wrong_sender|auto_reply|bounce|too_large|malformed
+)
+ATTACHMENTS_DROPPED = Counter(
+    "mlp_inbound_attachments_dropped_total", "Attachments of inbound replies not relayed, by reason",
+    ["reason"],  # type|macro|size|undecodable
 )
 FIRST_ANSWER_SECONDS = Histogram(
     "mlp_first_answer_seconds", "From routing to the first human answer of a lycée",

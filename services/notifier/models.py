@@ -135,9 +135,23 @@ class InboundEmail(SQLModel, table=True):
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     thread_id: str | None = Field(default=None, index=True, max_length=32)
     participant_id: str | None = Field(default=None, max_length=32)
-    outcome: str = Field(default="received", max_length=20)  # received|accepted|wrong_sender|auto_reply|bounce|malformed|failed
+    # received|accepted|duplicate|refused_attachments|undecodable|wrong_sender|auto_reply|bounce|malformed|failed
+    outcome: str = Field(default="received", max_length=20)
     received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     processed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class InboundRelayed(SQLModel, table=True):
+    """A message relayed in a thread, once: keyed by its Message-ID (hashed), or by the hash of its raw
+    bytes when it has none. Inserted in the transaction that relays it, so the same message received
+    again (several RCPTs in one transaction, a resend) hits the primary key instead of a second relay."""
+
+    __tablename__ = "notifier_inbound_relayed"
+
+    thread_id: str = Field(primary_key=True, max_length=32)
+    message_key: str = Field(primary_key=True, max_length=80)  # "mid:<sha256>" | "raw:<sha256>"
+    inbound_id: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
 class ActionUse(SQLModel, table=True):
@@ -151,4 +165,4 @@ class ActionUse(SQLModel, table=True):
     used_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
-TABLES = (Thread, Participant, ThreadEntry, OutboundEmail, InboundEmail, ActionUse)
+TABLES = (Thread, Participant, ThreadEntry, OutboundEmail, InboundEmail, InboundRelayed, ActionUse)

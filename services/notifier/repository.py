@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from services.notifier.models import (
     ActionUse,
     InboundEmail,
+    InboundRelayed,
     OutboundEmail,
     Participant,
     Thread,
@@ -266,6 +267,17 @@ def inbound(session: Session, inbound_id: str) -> InboundEmail | None:
 def unprocessed_inbound_ids(session: Session) -> Sequence[str]:
     return session.exec(select(InboundEmail.id).where(InboundEmail.outcome == "received")
                         .order_by(col(InboundEmail.received_at))).all()
+
+
+def already_relayed(session: Session, thread_id: str, message_key: str) -> bool:
+    return session.get(InboundRelayed, (thread_id, message_key)) is not None
+
+
+def mark_relayed(session: Session, thread_id: str, message_key: str, inbound_id: str) -> None:
+    """Inserted (and flushed) with the relay: a concurrent second relay of the same message fails on
+    the primary key and its transaction rolls back."""
+    session.add(InboundRelayed(thread_id=thread_id, message_key=message_key, inbound_id=inbound_id))
+    session.flush()
 
 
 def action_used(session: Session, nonce: str) -> bool:

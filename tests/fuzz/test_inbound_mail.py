@@ -1,6 +1,7 @@
 """The inbound SMTP server (notifier, real process) fed hostile mail: forged and tampered reply
 addresses, malformed MIME, huge messages, wrong charsets, spoofed senders, mail loops, auto-replies
-and bounces. Each is refused at the SMTP level or quarantined (stored, never relayed), counted in
+and bounces, repeated RCPTs and resent messages, executable and HTML attachments, undecodable
+parts. Each is refused at the SMTP level or quarantined (stored, never relayed), counted in
 `mlp_inbound_messages_total{outcome}`, and the server keeps serving: a genuine reply sent after
 the garbage is still relayed to the company."""
 
@@ -45,6 +46,16 @@ def text_mail(sender: str, to: str, body: str, subject: str = "Re: votre demande
 def raw_mail(sender: str, to: str, head: str, body: bytes) -> bytes:
     return (f"From: {sender}\r\nTo: {to}\r\nSubject: Re: votre demande\r\nMessage-ID: {make_msgid()}\r\n"
             f"MIME-Version: 1.0\r\n{head}\r\n\r\n").encode() + body
+
+
+def send_to_many(port: int, mail_from: str, rcpts: list[str], data: bytes) -> int:
+    """One SMTP transaction with several RCPTs; returns the final code."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+        smtp.ehlo()
+        smtp.mail(mail_from)
+        for rcpt in rcpts:
+            assert smtp.rcpt(rcpt)[0] == 250
+        return smtp.data(data)[0]
 
 
 def send(port: int, mail_from: str, rcpt: str, data: bytes, size: int | None = None) -> tuple[int, str]:
@@ -106,7 +117,7 @@ def hostile_cases(t: Thread, rng: random.Random) -> list[tuple[str, str, str, by
          {"malformed"}),
         ("bad base64", lead, to, raw_mail(lead, to, "Content-Type: text/plain; charset=utf-8\r\n"
                                           "Content-Transfer-Encoding: base64", b"@@@not base64!!!\r\n"), None,
-         {"malformed", "accepted"}),
+         {"undecodable"}),
         ("unknown charset", lead, to, raw_mail(lead, to, "Content-Type: text/plain; charset=x-klingon",
                                                "Réponse reçue, à bientôt".encode("latin-1")), None,
          {"malformed", "accepted"}),
@@ -124,8 +135,8 @@ def hostile_cases(t: Thread, rng: random.Random) -> list[tuple[str, str, str, by
 def outcomes(system) -> Counter:
     url = system.url("notifier")
     return Counter({o: metric(url, "mlp_inbound_messages_total", outcome=o)
-                    for o in ("accepted", "bad_token", "too_large", "wrong_sender", "auto_reply", "bounce",
-                              "malformed")})
+                    for o in ("accepted", "duplicate", "refused_attachments", "undecodable", "bad_token",
+                              "too_large", "wrong_sender", "auto_reply", "bounce", "malformed")})
 
 
 def test_hostile_mail_is_refused_or_quarantined_counted_and_the_server_keeps_serving(fuzz_system, thread):
@@ -203,3 +214,97 @@ def test_bare_quoted_lines_are_not_relayed(fuzz_system, thread):
                            for m in fuzz_system.sink.to(thread.company)), timeout=60, what="relayed")
     relayed = next(m for m in fuzz_system.sink.to(thread.company) if marker in m.get_body(("plain",)).get_content())
     assert "Historique cité" not in relayed.get_body(("plain",)).get_content()
+
+
+def _relayed_with(system, address: str, marker: str) -> list[EmailMessage]:
+    return [m for m in system.sink.to(address) if marker in m.get_body(("plain",)).get_content()]
+
+
+def test_repeated_rcpts_and_a_resent_message_id_are_relayed_once(fuzz_system, thread):
+    """Issue 17 item 5: the same message to the reply address and its case variants in one transaction,
+    then sent again (and again, edited, with the same Message-ID), reaches the company once."""
+    port = int(fuzz_system.env["MLP_INBOUND_SMTP_PORT"])
+    to = thread.lead_reply_to
+    local, domain = to.split("@")
+    marker = f"Réponse unique {uuid.uuid4().hex[:6]}"
+    data = text_mail(thread.lead, to, f"{marker}, rendez-vous mardi.")
+    before = outcomes(fuzz_system)
+    count("smtp-hostile", 3)
+    assert send_to_many(port, thread.lead, [to, to.upper(), f"{local}@{domain.upper()}", to], data) == 250
+    assert send(port, thread.lead, to, data)[0] == 250
+    assert send(port, thread.lead, to, data.replace(b"rendez-vous mardi", b"rendez-vous jeudi"))[0] == 250
+    assert +(outcomes(fuzz_system) - before) == Counter({"accepted": 1, "duplicate": 5})
+    eventually(lambda: _relayed_with(fuzz_system, thread.company, marker), timeout=60, what="relayed")
+    assert len(_relayed_with(fuzz_system, thread.company, marker)) == 1
+
+
+def _attachment_mail(sender: str, to: str, body: str, files: list[tuple[bytes, str, str, str]]) -> bytes:
+    msg = _headers(EmailMessage(), sender, to)
+    msg.set_content(body)
+    for data, maintype, subtype, name in files:
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg.as_bytes(policy=policy.SMTP)
+
+
+EXE = b"MZ\x90\x00\x03\x00\x00\x00" + bytes(120) + b"This program cannot be run in DOS mode.\r\r\n$"
+
+
+def test_executable_and_html_attachments_are_not_relayed_and_the_sender_is_told(fuzz_system, thread):
+    """Issue 17 item 6: « ../../plaquette.pdf.exe » and an HTML file with <script> reached the company."""
+    port = int(fuzz_system.env["MLP_INBOUND_SMTP_PORT"])
+    marker = f"Pièces {uuid.uuid4().hex[:6]}"
+    notices_before = len(fuzz_system.sink.to(thread.lead))
+    files = [
+        (EXE, "application", "pdf", "../../plaquette.pdf.exe"),
+        (b"<html><body><script>document.location='https://pirate.example'</script></body></html>", "text", "html",
+         "programme.html"),
+        (b"<script>alert(1)</script>", "text", "plain", "lisez-moi.txt"),
+        (b"%PDF-1.4\n%vraie plaquette\n", "application", "octet-stream", "..\\..\\vraie\u202eplaquette.pdf.exe"),
+    ]
+    before = outcomes(fuzz_system)
+    count("smtp-hostile", 2)
+    assert send(port, thread.lead, thread.lead_reply_to,
+                _attachment_mail(thread.lead, thread.lead_reply_to, f"{marker} : voici la plaquette.", files))[0] == 250
+    assert send(port, thread.lead, thread.lead_reply_to,
+                _attachment_mail(thread.lead, thread.lead_reply_to, "", files[:3]))[0] == 250
+    assert +(outcomes(fuzz_system) - before) == Counter({"accepted": 1, "refused_attachments": 1})
+    eventually(lambda: _relayed_with(fuzz_system, thread.company, marker), timeout=60, what="relayed")
+    relayed = _relayed_with(fuzz_system, thread.company, marker)[0]
+    assert [(p.get_filename(), p.get_content_type()) for p in relayed.iter_attachments()] == [
+        ("vraieplaquette.pdf", "application/pdf")]
+    assert "programme.html (type de fichier non accepté)" in relayed.get_body(("plain",)).get_content()
+    notices = eventually(lambda: len(fuzz_system.sink.to(thread.lead)) >= notices_before + 2
+                         and fuzz_system.sink.to(thread.lead)[notices_before:], timeout=60, what="notices")
+    texts = [m.get_body(("plain",)).get_content() for m in notices]
+    assert any("bien été transmis, mais sans ces pièces jointes" in t and "plaquette.pdf.exe" in t for t in texts)
+    assert any("n'a pas été transmis" in t and "programme.html" in t for t in texts)
+
+
+def test_undecodable_parts_are_not_relayed_nor_counted_as_an_answer(fuzz_system, thread):
+    """Issue 17 item 7: invalid base64 was relayed as mojibake and counted as the lycée's reply."""
+    port = int(fuzz_system.env["MLP_INBOUND_SMTP_PORT"])
+    to, lead = thread.lead_reply_to, thread.lead
+    marker = f"Lisible {uuid.uuid4().hex[:6]}"
+    boundary = "=_frontiere"
+    mixed = (f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{marker}, la pièce suit.\r\n"
+             f"--{boundary}\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+             f"Content-Disposition: attachment; filename=convention.pdf\r\n\r\nJVBERi0x***%%%==\r\n"
+             f"--{boundary}--\r\n").encode()
+    only_bad = (f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n"
+                f"\r\n\u00e9\u00e9\u00e9 ### !!!\r\n--{boundary}\r\nContent-Type: image/png\r\n"
+                f"Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=x.png\r\n\r\n"
+                f"iVBORw0KGgo@@@\r\n--{boundary}--\r\n").encode()
+    before = outcomes(fuzz_system)
+    count("smtp-hostile", 2)
+    assert send(port, lead, to, raw_mail(lead, to, f'Content-Type: multipart/mixed; boundary="{boundary}"',
+                                         only_bad))[0] == 250
+    assert send(port, lead, to, raw_mail(lead, to, f'Content-Type: multipart/mixed; boundary="{boundary}"',
+                                         mixed))[0] == 250
+    assert +(outcomes(fuzz_system) - before) == Counter({"undecodable": 1, "accepted": 1})
+    eventually(lambda: _relayed_with(fuzz_system, thread.company, marker), timeout=60, what="relayed")
+    relayed = _relayed_with(fuzz_system, thread.company, marker)[0]
+    assert list(relayed.iter_attachments()) == []
+    assert "convention.pdf (fichier illisible, encodage invalide)" in relayed.get_body(("plain",)).get_content()
+    stored = Counter(row[0] for row in query(fuzz_system.tmp_path / "notifier.db",
+                                             "SELECT outcome FROM notifier_inbound"))
+    assert stored["undecodable"] >= 1 and stored["received"] == 0

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from services.notifier.service import attachments as att
 from services.notifier.service.addresses import (
     ActionTokenError,
     _serializer,
@@ -104,14 +105,32 @@ def test_human_reply_is_not_an_auto_reply_and_bounces_are_recognised():
     assert is_bounce(daemon, "bounces@mx.example.fr")
 
 
-def test_quoted_history_and_signature_are_stripped():
-    text = ("Bonjour,\n\nNous pouvons accueillir deux stagiaires en mars.\n\nCordialement,\nMarie Dupont\n\n"
+def test_quoted_history_is_stripped_and_the_signature_kept():
+    """Issue 17 item 4: the sign-off went with the history, so the company did not know whom to call."""
+    text = ("Bonjour,\n\nNous pouvons accueillir deux stagiaires en mars.\n\nCordialement,\nMarie Dupont\n"
+            "RBE, Lycée François Rabelais\n04 72 00 00 00\n\n"
             "Le lun. 23 nov. 2026 à 10:00, MonLycéePro <ne-pas-repondre@x.fr> a écrit :\n"
             "> Une entreprise cherche des stagiaires\n> Contact : Jeanne\n")
     stripped = strip_reply(text)
     assert "deux stagiaires en mars" in stripped
     assert "a écrit" not in stripped and "> Une entreprise" not in stripped
-    assert "Cordialement" not in stripped
+    assert stripped.endswith("Cordialement,\nMarie Dupont\nRBE, Lycée François Rabelais\n04 72 00 00 00")
+
+
+@pytest.mark.parametrize("footer", [
+    "Envoyé de mon iPhone", "Envoyé depuis mon téléphone", "Envoyé depuis mon smartphone Samsung Galaxy.",
+    "Sent from my iPhone", "Télécharger Outlook pour Android", "Get Outlook for iOS",
+    "Envoyé à partir de Courrier pour Windows", "Envoyé depuis Yahoo Mail pour Android",
+])
+def test_device_footers_are_dropped_and_the_signature_kept(footer):
+    text = (f"Oui, c'est d'accord.\n\nBien cordialement,\nMarie Dupont\n04 72 00 00 00\n\n{footer}\n"
+            "________________________________\nDe : MonLycéePro <ne-pas-repondre@x.fr>\nEnvoyé : lundi\n> citation\n")
+    assert strip_reply(text) == "Oui, c'est d'accord.\n\nBien cordialement,\nMarie Dupont\n04 72 00 00 00"
+
+
+def test_a_sentence_that_looks_like_a_footer_but_is_not_last_is_kept():
+    text = "Envoyé de mon bureau ce matin : la convention est signée.\nMarie"
+    assert strip_reply(text) == text
 
 
 @pytest.mark.parametrize("text", [
@@ -128,3 +147,54 @@ def test_wrapped_attribution_and_bare_quotes_are_cut_but_new_text_kept():
     text = ("Oui, c'est d'accord.\n> ligne citée sans attribution\nLe stage commence le 4 mars.\n\n"
             "Le jeu. 26 nov. 2026 à 09:00, MonLycéePro <reply+abc@x.fr>\na écrit :\n> citation\n")
     assert strip_reply(text) == "Oui, c'est d'accord.\nLe stage commence le 4 mars."
+
+
+# ------------------------------------------------------------------ attachments (issue 17 item 6)
+def _ole(*streams: str) -> bytes:
+    return b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504 + b"".join(s.encode("utf-16-le") for s in streams)
+
+
+@pytest.mark.parametrize(("data", "name", "kind"), [
+    (b"%PDF-1.7", "x.exe", att.PDF),
+    (b"\xff\xd8\xff\xe0JFIF", "photo", att.JPEG),
+    (b"GIF89a....", "a.gif", att.GIF),
+    (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "a.webp", att.WEBP),
+    (_ole("Root Entry", "WordDocument"), "cv.doc", att.DOC),
+    (_ole("Root Entry", "Workbook"), "t.xls", att.XLS),
+    ("Nom;Ville\nDupré;Lyon\n".encode("cp1252"), "liste.csv", att.CSV),
+    ("Bonjour à tous".encode(), "note", att.TXT),
+])
+def test_allowed_attachments_are_recognised_by_content(data, name, kind):
+    assert att.sniff(data, name) == kind
+
+
+@pytest.mark.parametrize(("data", "name", "reason"), [
+    (b"MZ\x90\x00" + b"\x00" * 60, "plaquette.pdf", "type"),
+    (b"\x7fELF\x02\x01\x01", "doc.pdf", "type"),
+    (_ole("Root Entry", "SummaryInformation"), "setup.doc", "type"),  # an MSI installer
+    (_ole("Root Entry", "WordDocument", "Macros", "_VBA_PROJECT"), "cv.doc", "macro"),
+    (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "logo.txt", "type"),
+    (b"<!DOCTYPE html><p>bonjour</p>", "page.txt", "type"),
+    (b"echo bonjour", "lancer.bat", "type"),
+    (b"PK\x03\x04garbage", "a.docx", "type"),
+    (b"", "vide.txt", "type"),
+])
+def test_other_attachments_are_refused_whatever_their_name(data, name, reason):
+    with pytest.raises(att.Refused) as refused:
+        att.sniff(data, name)
+    assert refused.value.reason == reason
+
+
+@pytest.mark.parametrize(("name", "kind", "expected"), [
+    ("../../plaquette.pdf.exe", att.PDF, "plaquette.pdf"),
+    ("C:\\Users\\x\\Photo.JPEG", att.JPEG, "Photo.jpeg"),
+    ("photo.png", att.JPEG, "photo.jpg"),
+    ("fiche\u202egpj.exe", att.PDF, "fichegpj.pdf"),
+    ("a\x00b\r\nc.txt", att.TXT, "abc.txt"),
+    ("...", att.PDF, "piece-jointe.pdf"),
+    (None, att.PNG, "piece-jointe.png"),
+    ('con<>:"|?*.pdf', att.PDF, "con_______.pdf"),
+    ("é" * 300 + ".pdf", att.PDF, "é" * 96 + ".pdf"),
+])
+def test_file_names_are_sanitised_and_take_the_detected_extension(name, kind, expected):
+    assert att.safe_filename(name, kind) == expected

@@ -1,11 +1,15 @@
 """Inbound replies: classify (bounce, auto-reply, wrong sender), strip quoted history and
-signature, store the reply and relay it to the other participants of the thread."""
+device footers, store the reply and relay it to the other participants of the thread."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import re
+from dataclasses import dataclass
 from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.utils import getaddresses, parseaddr
 from html import unescape
 
@@ -16,6 +20,7 @@ from sqlmodel import Session
 from services.notifier import metrics
 from services.notifier import repository as repo
 from services.notifier.models import InboundEmail, Participant, Thread
+from services.notifier.service import attachments as attachment_rules
 from services.notifier.service.addresses import verify_reply_address
 from services.notifier.service.emails import Attachment
 from services.notifier.service.mailer import (
@@ -67,8 +72,40 @@ def is_auto_reply(msg: EmailMessage) -> bool:
     return bool(_AUTO_SUBJECT.match(str(msg.get("Subject", ""))))
 
 
-def body_text(msg: EmailMessage) -> str:
-    part = msg.get_body(preferencelist=("plain", "html"))
+def undecodable(part: MIMEPart) -> bool:
+    """A base64 part whose content is not valid base64: Python decodes what it can and would hand
+    over mojibake; such a part is neither relayed nor counted as an answer."""
+    if part.is_multipart() or str(part.get("Content-Transfer-Encoding", "")).strip().lower() != "base64":
+        return False
+    payload = part.get_payload(decode=False)
+    if not isinstance(payload, str):
+        return False
+    data = "".join(payload.split())
+    try:
+        base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return True
+    return False
+
+
+def body_part(msg: EmailMessage) -> tuple[MIMEPart | None, bool]:
+    """The text part of the reply (plain, else HTML) that can be decoded, and whether a candidate
+    could not be."""
+    spoiled = False
+    for preference in ("plain", "html"):
+        part = msg.get_body(preferencelist=(preference,))
+        if part is None:
+            continue
+        if undecodable(part):
+            spoiled = True
+            continue
+        return part, spoiled
+    return None, spoiled
+
+
+def body_text(msg: EmailMessage, part: MIMEPart | None = None) -> str:
+    if part is None:
+        part, _ = body_part(msg)
     if part is None:
         return ""
     content = part.get_content()
@@ -79,10 +116,28 @@ def body_text(msg: EmailMessage) -> str:
     return content.replace("\r\n", "\n")
 
 
-_SIGN_OFF = re.compile(
-    r"^\s*((bien|tr[eè]s|tr[eè]s bien|avec mes|mes|meilleures|sinc[eè]res)\s+)?"
-    r"(cordialement|cordiales salutations|salutations|amiti[eé]s|bonne (journ[eé]e|soir[eé]e)|bien [aà] vous|"
-    r"best regards|kind regards|regards)\s*[,.!]*\s*$", re.IGNORECASE)
+# Device and app footers a phone or webmail appends under the author's text: « Envoyé de mon iPhone »,
+# « Sent from my Galaxy », « Télécharger Outlook pour Android »... Not the author's words: dropped.
+_DEVICE_FOOTER = re.compile(
+    r"^\s*("
+    r"(envoy[ée]|exp[ée]di[ée]|sent|get|obtenir|t[ée]l[ée]charger)\s+(de|depuis|from|[àa] partir d[e']|with|avec|via)"
+    r"\s+(mon|ma|my|un|une|an?|l['’]application|the)\b.{0,60}"
+    r"|(envoy[ée]|sent)\s+(de|depuis|from|[àa] partir de|with|avec|via)\s+(yahoo|gmail|outlook|orange|free|sfr|proton|courrier|mail)"
+    r"\b.{0,60}"
+    r"|(get|obtenir|obtenez|t[ée]l[ée]charger|t[ée]l[ée]chargez)\s+outlook\s+(pour|for|sur|on)\s+.{0,40}"
+    r")\s*$", re.IGNORECASE)
+_SEPARATOR = re.compile(r"^\s*[-_=*]{2,}\s*$")
+
+
+def _drop_device_footer(text: str) -> str:
+    """Trailing device footers (and the separator lines around them) removed; the author's
+    signature above them is kept."""
+    lines = text.split("\n")
+    end = len(lines)
+    while end and (not lines[end - 1].strip() or _SEPARATOR.match(lines[end - 1])
+                   or (len(lines[end - 1]) <= 100 and _DEVICE_FOOTER.match(lines[end - 1]))):
+        end -= 1
+    return "\n".join(lines[:end]).strip()
 
 
 # « Le jeu. 26 nov. 2026 à 09:00, X <x@y> a écrit : » — sometimes wrapped over two lines.
@@ -107,43 +162,77 @@ def _cut_history(text: str) -> str:
 
 
 def strip_reply(text: str) -> str:
-    """The new part of a reply: quoted history and signature removed (our own cut of the French and
-    English attribution lines and quotes, then mail-parser-reply, plus the usual French sign-offs it
-    does not know, such as « Bien cordialement »). Empty when the reply holds nothing new."""
+    """The new part of a reply: quoted history and device footers removed (our own cut of the French
+    and English attribution lines and quotes, then mail-parser-reply for the other history formats).
+    The author's sign-off and signature block (name, role, lycée, phone) are kept: the other side
+    needs to know who wrote and how to call back. Empty when the reply holds nothing new."""
     text = _cut_history(text.replace("\r\n", "\n"))
     if not text:
         return ""
     parsed = EmailReplyParser(languages=["fr", "en"]).read(text)
     body = ""
     if parsed.replies:
-        body = (parsed.replies[0].body or "").strip()
+        body = (parsed.replies[0].content or "").strip()  # content = body + signature
     if not body:
         body = (parsed.latest_reply or "").strip()
-    lines = body.split("\n")
-    for index, line in enumerate(lines[1:], start=1):
-        if _SIGN_OFF.match(line):
-            return "\n".join(lines[:index]).strip()
-    return body
+    return _drop_device_footer(body)
 
 
-def attachments(msg: EmailMessage, limit: int) -> tuple[list[Attachment], list[str]]:
+@dataclass(frozen=True)
+class Dropped:
+    """An attachment not relayed: its cleaned name and why (a key of ``attachment_rules.REASONS``)."""
+
+    name: str
+    reason: str
+
+    def label(self) -> str:
+        return f"{self.name} ({attachment_rules.REASONS[self.reason]})"
+
+
+def attachments(msg: EmailMessage, limit: int) -> tuple[list[Attachment], list[Dropped]]:
+    """The attachments that may be relayed (documents and images, recognised by content, renamed
+    safely, within ``limit`` bytes in all) and the ones dropped, with their reason."""
     kept: list[Attachment] = []
-    dropped: list[str] = []
+    dropped: list[Dropped] = []
     used = 0
     for part in msg.iter_attachments():
-        name = part.get_filename() or "piece-jointe"
+        try:
+            declared = part.get_filename() or ""
+        except Exception:
+            declared = ""
+        name = attachment_rules.clean_name(declared)
+        if undecodable(part):
+            dropped.append(Dropped(name, "undecodable"))
+            continue
         try:
             payload = part.get_payload(decode=True)  # bytes, or None for a multipart part
-        except Exception:
-            dropped.append(name)
+            data = payload if isinstance(payload, bytes) else b""
+            kind = attachment_rules.sniff(data, declared)
+        except attachment_rules.Refused as refused:
+            dropped.append(Dropped(name, refused.reason))
             continue
-        data = payload if isinstance(payload, bytes) else b""
+        except Exception:
+            dropped.append(Dropped(name, "type"))
+            continue
         if used + len(data) > limit:
-            dropped.append(name)
+            dropped.append(Dropped(name, "size"))
             continue
         used += len(data)
-        kept.append(Attachment(filename=name, content_type=part.get_content_type(), data=data))
+        kept.append(Attachment(filename=attachment_rules.safe_filename(declared, kind), content_type=kind.content_type,
+                               data=data))
     return kept, dropped
+
+
+def message_key(msg: EmailMessage, raw: bytes) -> str:
+    """What makes two receptions the same message: its Message-ID, or when it has none (or an
+    unreadable one) its raw bytes. Hashed: bounded length, nothing personal stored."""
+    try:
+        message_id = " ".join(str(msg.get("Message-ID", "") or "").split())
+    except Exception:
+        message_id = ""
+    if message_id:
+        return "mid:" + hashlib.sha256(message_id.encode("utf-8", "surrogateescape")).hexdigest()
+    return "raw:" + hashlib.sha256(raw).hexdigest()
 
 
 def _matches(person: Participant, msg: EmailMessage, mail_from: str) -> bool:
@@ -184,18 +273,47 @@ def process(session: Session, ctx: NotifierContext, inbound: InboundEmail) -> st
     if not _matches(person, msg, inbound.mail_from):
         return _finish(session, ctx, inbound, "wrong_sender")
     try:
-        text = strip_reply(body_text(msg))
+        part, spoiled = body_part(msg)
+        text = strip_reply(body_text(msg, part)) if part is not None else ""
         kept, dropped = attachments(msg, s.attachment_max_bytes)
     except Exception:
         return _finish(session, ctx, inbound, "malformed")
+    # Handled once per thread and message: the same message in one transaction to several RCPTs
+    # (case variants of an address) or sent again is stored, but not relayed (nor answered) again.
+    key = message_key(msg, inbound.raw)
+    if repo.already_relayed(session, thread.id, key):
+        return _finish(session, ctx, inbound, "duplicate")
+    for item in dropped:
+        metrics.ATTACHMENTS_DROPPED.labels(item.reason).inc()
     if not text and not kept:
+        if spoiled or any(d.reason == "undecodable" for d in dropped):
+            # Nothing decodable remains: not an answer. Kept raw with its outcome, for review.
+            return _finish(session, ctx, inbound, "undecodable")
+        if dropped:  # only attachments, none of them relayable: the sender is told why
+            repo.mark_relayed(session, thread.id, key, inbound.id)
+            notify_dropped(session, ctx, thread, person, inbound, dropped, relayed=False)
+            return _finish(session, ctx, inbound, "refused_attachments")
         return _finish(session, ctx, inbound, "malformed")
+    repo.mark_relayed(session, thread.id, key, inbound.id)
     relay_reply(session, ctx, thread, person, inbound, text[:20_000], kept, dropped)
     return _finish(session, ctx, inbound, "accepted")
 
 
+def notify_dropped(session: Session, ctx: NotifierContext, thread: Thread, author: Participant, inbound: InboundEmail,
+                   dropped: list[Dropped], *, relayed: bool) -> None:
+    """Tell the author, in a short notice of the thread, which attachments were not passed on and why
+    (even if the address bounced once or left the thread: they just wrote from it)."""
+    labels = [d.label() for d in dropped]
+    text = ("Votre message a bien été transmis, sans ces pièces jointes : " if relayed else
+            "Votre message n'a pas été transmis : il ne contenait que des pièces jointes non acceptées : ")
+    text += ", ".join(labels) + "."
+    entry = new_entry(session, thread, "notice", text=text, inbound_id=inbound.id, at=ctx.now())
+    queue_copy(session, ctx, thread, entry, author, "notice", notice="attachments_dropped", text=text,
+               dropped=labels, relayed=relayed)
+
+
 def relay_reply(session: Session, ctx: NotifierContext, thread: Thread, author: Participant, inbound: InboundEmail,
-                text: str, kept: list[Attachment], dropped: list[str]) -> None:
+                text: str, kept: list[Attachment], dropped: list[Dropped]) -> None:
     now = ctx.now()
     entry = new_entry(session, thread, "reply", author=author, text=text, inbound_id=inbound.id, at=now)
     company_copy = None
@@ -203,11 +321,13 @@ def relay_reply(session: Session, ctx: NotifierContext, thread: Thread, author: 
         if person.id == author.id:
             continue
         row = queue_copy(session, ctx, thread, entry, person, "relay", author_label=author_label(author), text=text,
-                         attachments=kept, dropped=dropped)
+                         attachments=kept, dropped=[d.label() for d in dropped])
         if person.role == "company":
             company_copy = row
     publish_thread_message(session, ctx, thread, entry, "reply", author=author, text=text,
                            message_id=company_copy.message_id if company_copy else None)
+    if dropped:
+        notify_dropped(session, ctx, thread, author, inbound, dropped, relayed=True)
     if author.role in ("lead", "copy"):
         if thread.first_answer_at is None:
             thread.first_answer_at = now
