@@ -122,16 +122,29 @@ def _lock(connection: Connection, schema: ServiceSchema) -> None:
 
 def upgrade(schema: ServiceSchema, engine: Engine, revision: str = "head") -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Bring the database to ``revision``, in one transaction; returns the revisions before and after."""
-    with engine.begin() as connection:
-        _lock(connection, schema)
-        before = current_revisions(connection)
-        cfg = alembic_config(schema, connection=connection)
-        if not before and _tables(connection):
-            # Created by create_all before migrations existed: that schema is the first revision's.
-            log.warning("schema_adopted", service=schema.service, revision=root_revision(schema))
-            command.stamp(cfg, root_revision(schema))
-        command.upgrade(cfg, revision)
-        after = current_revisions(connection)
+    with engine.connect() as connection:
+        raw = connection.connection.dbapi_connection if connection.dialect.name == "sqlite" else None
+        if raw is not None:
+            # A revision that rebuilds a table on SQLite (batch mode: copy, drop, rename) must not
+            # trip, or cascade through, the foreign keys of the rows that reference it. SQLite only
+            # takes this pragma outside a transaction; the keys are checked before the commit.
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                _lock(connection, schema)
+                before = current_revisions(connection)
+                cfg = alembic_config(schema, connection=connection)
+                if not before and _tables(connection):
+                    # Created by create_all before migrations existed: that schema is the first revision's.
+                    log.warning("schema_adopted", service=schema.service, revision=root_revision(schema))
+                    command.stamp(cfg, root_revision(schema))
+                command.upgrade(cfg, revision)
+                after = current_revisions(connection)
+                if raw is not None and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()):
+                    raise RuntimeError(f"{schema.service}: the migration broke foreign keys: {broken[:5]}")
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
     return before, after
 
 
@@ -206,30 +219,16 @@ def _context_options(metadata: MetaData) -> dict:
 
 
 def run_env(schema: ServiceSchema) -> None:
-    """The body of ``services/<name>/migrations/env.py``."""
+    """The body of ``services/<name>/migrations/env.py``. Alembic runs it from :func:`upgrade` and
+    :func:`new_revision`, which open the connection (and take the lock) themselves."""
     from alembic import context
 
-    options = _context_options(schema.metadata())
-    if context.is_offline_mode():  # `alembic upgrade --sql`: the SQL script, for a DBA to review
-        context.configure(url=context.config.get_main_option("sqlalchemy.url"), literal_binds=True, **options)
-        with context.begin_transaction():
-            context.run_migrations()
-        return
     connection = context.config.attributes.get("connection")
-    if connection is not None:
-        context.configure(connection=connection, **options)
-        with context.begin_transaction():
-            context.run_migrations()
-        return
-    engine = make_engine(context.config.get_main_option("sqlalchemy.url"))
-    try:
-        with engine.begin() as connection:
-            _lock(connection, schema)
-            context.configure(connection=connection, **options)
-            with context.begin_transaction():
-                context.run_migrations()
-    finally:
-        engine.dispose()
+    if connection is None:
+        raise RuntimeError("Run migrations through `monlyceepro migrate` (shared.platform.migrations), not `alembic`.")
+    context.configure(connection=connection, **_context_options(schema.metadata()))
+    with context.begin_transaction():
+        context.run_migrations()
 
 
 def upgrade_all(schemas: Sequence[ServiceSchema], url_for) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
