@@ -138,14 +138,20 @@ def mailbox(argv: list[str]) -> int:
     return 0
 
 
+# Sub-commands of the whole system (the composition's own).
+COMMANDS: dict[str, Command] = {
+    "up": (lambda rest: up(rest, catalog_cli.load_catalog, migrate), "tout le système"),
+    "migrate": (migrate, "mettre à jour le schéma des bases (avant de démarrer)"),
+    "serve": (serve, "un service"),
+    "mailsink": (mailsink, "boîte SMTP locale"),
+    "relay": (relay, "relais outbox autonome d'un service"),
+    "mailbox": (mailbox, "lister les courriels reçus"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands: dict[str, Command] = {
-                "up": (lambda rest: up(rest, catalog_cli.load_catalog, migrate), "tout le système"),
-                "migrate": (migrate, "mettre à jour le schéma des bases (avant de démarrer)"),
-                "serve": (serve, "un service"),
-                "mailsink": (mailsink, "boîte SMTP locale"),
-                "relay": (relay, "relais outbox autonome d'un service"), "mailbox": (mailbox, "lister les courriels reçus")}
+    commands = COMMANDS
     if not argv or argv[0] in {"-h", "--help"}:
         print("usage: monlyceepro COMMANDE [options]\n\nCommandes :")
         for name, (_, doc) in commands.items():
