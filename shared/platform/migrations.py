@@ -63,14 +63,12 @@ class SchemaNotCurrent(RuntimeError):
     """The database is not at the head of the service's migration history."""
 
 
-def alembic_config(schema: ServiceSchema, *, url: str | None = None, connection: Connection | None = None) -> Config:
+def alembic_config(schema: ServiceSchema, *, connection: Connection | None = None) -> Config:
+    """Alembic's configuration for one service, without an alembic.ini: env.py runs on ``connection``."""
     cfg = Config()
     cfg.set_main_option("script_location", str(schema.directory))
     cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", str(schema.directory / "versions"))
-    if url:
-        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    cfg.attributes["schema"] = schema
     cfg.attributes["connection"] = connection
     return cfg
 
