@@ -279,9 +279,15 @@ def test_a_database_newer_than_the_code_is_accepted(engine):
     check_schema(schema, engine, upgrade_empty=False)
 
 
-def test_migrate_command_brings_every_database_to_its_head(tmp_path, monkeypatch, capsys):
+@pytest.fixture
+def quiet_cli(monkeypatch):
+    """The command in-process, its output read with capsys: it must not point the logs at capsys's
+    stream, which is closed after the test while later tests still log."""
+    monkeypatch.setattr("shared.platform.logging.configure_logging", lambda *args, **kwargs: None)
+
+
+def test_migrate_command_brings_every_database_to_its_head(tmp_path, monkeypatch, quiet_cli, capsys):
     monkeypatch.setenv("MLP_DATABASE_URL", f"sqlite:///{tmp_path}/{{service}}.db")
-    monkeypatch.setenv("MLP_LOG_JSON", "false")
     get_settings.cache_clear()
     try:
         assert cli_main(["migrate"]) == 0
@@ -301,7 +307,7 @@ def test_migrate_command_brings_every_database_to_its_head(tmp_path, monkeypatch
         eng.dispose()
 
 
-def test_autogenerate_finds_nothing_to_write(capsys):
+def test_autogenerate_finds_nothing_to_write(quiet_cli, capsys):
     assert cli_main(["migrate", "intake", "--autogenerate", "rien"]) == 0
     assert "rien à écrire" in capsys.readouterr().out
 
