@@ -39,7 +39,10 @@ from shared.platform.settings import Settings
 
 
 def _runtime(name: str) -> ServiceRuntime:
-    return build_runtime(name, Settings(), [])
+    # The service's real schema (its migrations), though the floor only uses the backbone tables.
+    from services.cli import SCHEMAS
+
+    return build_runtime(name, Settings(), SCHEMAS[name])
 
 
 def _subscribe(runtime: ServiceRuntime, stream: str, handler, accepts) -> None:

@@ -12,9 +12,13 @@ import sys
 from collections.abc import Callable
 
 from services.catalog import cli as catalog_cli
+from services.catalog.migrations import SCHEMA as CATALOG_SCHEMA
 from services.intake import cli as intake_cli
+from services.intake.migrations import SCHEMA as INTAKE_SCHEMA
 from services.matcher import cli as matcher_cli
+from services.matcher.migrations import SCHEMA as MATCHER_SCHEMA
 from services.notifier import cli as notifier_cli
+from services.notifier.migrations import SCHEMA as NOTIFIER_SCHEMA
 from services.supervisor import up
 from shared.platform.settings import SERVICE_PORTS, SERVICES, get_settings
 
@@ -24,6 +28,39 @@ Command = tuple[Callable[[list[str]], int], str]
 SERVICE_COMMANDS: dict[str, Command] = {
     **catalog_cli.COMMANDS, **matcher_cli.COMMANDS, **intake_cli.COMMANDS, **notifier_cli.COMMANDS,
 }
+
+
+# Each service database's migration history (services/<name>/migrations/), in start order.
+SCHEMAS = {schema.service: schema for schema in (CATALOG_SCHEMA, INTAKE_SCHEMA, MATCHER_SCHEMA, NOTIFIER_SCHEMA)}
+
+
+def migrate(argv: list[str]) -> int:
+    """Bring each service's database to the head of its migration history (idempotent)."""
+    from shared.platform.logging import configure_logging
+    from shared.platform.migrations import new_revision, upgrade_all
+
+    parser = argparse.ArgumentParser(
+        prog="monlyceepro migrate",
+        description="Met à jour le schéma de la base de chaque service (tous si aucun n'est nommé).")
+    parser.add_argument("service", nargs="?", choices=SERVICES)
+    parser.add_argument("--autogenerate", metavar="MESSAGE", help=(
+        "développement : écrire une nouvelle révision pour SERVICE, d'après la différence entre les modèles "
+        "et la dernière révision"))
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    configure_logging("migrate", settings.log_level, settings.log_json)
+    if args.autogenerate:
+        if not args.service:
+            parser.error("--autogenerate demande le nom du service")
+        path = new_revision(SCHEMAS[args.service], args.autogenerate)
+        print(f"Nouvelle révision : {path}" if path else "Les modèles et les migrations concordent : rien à écrire.")
+        return 0
+    schemas = [SCHEMAS[args.service]] if args.service else list(SCHEMAS.values())
+    for service, before, after in upgrade_all(schemas, settings.database_url_for):
+        was, now = ", ".join(before) or "vide", ", ".join(after)
+        state = "à jour" if before == after else f"{was} → {now}"
+        print(f"  {service:9s} révision {now} ({state})", flush=True)
+    return 0
 
 
 def serve(argv: list[str]) -> int:
@@ -46,9 +83,9 @@ def relay(argv: list[str]) -> int:
     """A standalone outbox relay for one service's database (run the service with MLP_RELAY_ENABLED=false)."""
     import asyncio
 
-    from shared.platform.db import create_tables, make_engine
+    from shared.platform.db import make_engine
     from shared.platform.logging import configure_logging
-    from shared.platform.outbox import BACKBONE_TABLES
+    from shared.platform.migrations import check_schema
     from shared.platform.redis_conn import redis_broker
     from shared.platform.relay import OutboxRelay
 
@@ -58,7 +95,7 @@ def relay(argv: list[str]) -> int:
     settings = get_settings()
     configure_logging(f"{args.service}-relay", settings.log_level, settings.log_json)
     engine = make_engine(settings.database_url_for(args.service))
-    create_tables(engine, BACKBONE_TABLES)
+    check_schema(SCHEMAS[args.service], engine, upgrade_empty=settings.env != "prod")
 
     async def run() -> None:
         broker = redis_broker(settings.redis_url)
@@ -100,12 +137,20 @@ def mailbox(argv: list[str]) -> int:
     return 0
 
 
+# Sub-commands of the whole system (the composition's own).
+COMMANDS: dict[str, Command] = {
+    "up": (lambda rest: up(rest, catalog_cli.load_catalog, migrate), "tout le système"),
+    "migrate": (migrate, "mettre à jour le schéma des bases (avant de démarrer)"),
+    "serve": (serve, "un service"),
+    "mailsink": (mailsink, "boîte SMTP locale"),
+    "relay": (relay, "relais outbox autonome d'un service"),
+    "mailbox": (mailbox, "lister les courriels reçus"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands: dict[str, Command] = {
-                "up": (lambda rest: up(rest, catalog_cli.load_catalog), "tout le système"), "serve": (serve, "un service"),
-                "mailsink": (mailsink, "boîte SMTP locale"),
-                "relay": (relay, "relais outbox autonome d'un service"), "mailbox": (mailbox, "lister les courriels reçus")}
+    commands = COMMANDS
     if not argv or argv[0] in {"-h", "--help"}:
         print("usage: monlyceepro COMMANDE [options]\n\nCommandes :")
         for name, (_, doc) in commands.items():

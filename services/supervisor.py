@@ -1,8 +1,8 @@
 """The supervisor behind ``monlyceepro up``: the whole system as child processes on one machine.
 
 Development and demo only (production runs one container per service, docker-compose.yml): it starts
-Redis when none answers, loads the catalog on first start, the local mail sink and the four services,
-and stops everything when one of them stops.
+Redis when none answers, migrates every database (``monlyceepro migrate``), loads the catalog on first
+start, starts the local mail sink and the four services, and stops everything when one of them stops.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def ensure_redis(url: str) -> subprocess.Popen | None:
         raise
 
 
-def up(argv: list[str], load_catalog: Callable[[list[str]], int]) -> int:
+def up(argv: list[str], load_catalog: Callable[[list[str]], int], migrate: Callable[[list[str]], int]) -> int:
     parser = argparse.ArgumentParser(prog="monlyceepro up", description="Tout le système sur cette machine.")
     parser.add_argument("--no-sink", action="store_true", help="ne pas lancer la boîte SMTP locale")
     args = parser.parse_args(argv)
@@ -70,6 +70,9 @@ def up(argv: list[str], load_catalog: Callable[[list[str]], int]) -> int:
     redis_proc = ensure_redis(settings.redis_url)
     if redis_proc:
         children.append(redis_proc)
+    print("Mise à jour du schéma des bases (monlyceepro migrate)…", flush=True)
+    if migrate([]) != 0:
+        sys.exit("La mise à jour du schéma a échoué : rien n'est démarré.")
     marker = settings.var_dir / "catalog.loaded"
     if not marker.exists():
         print("Premier démarrage : chargement du catalogue (données ouvertes)…", flush=True)

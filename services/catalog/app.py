@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.catalog.api import router as api_router
-from services.catalog.models import ALL_TABLES
+from services.catalog.migrations import SCHEMA
 from services.catalog.state import CatalogState, watch_version
 from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
 from shared.platform.settings import Settings
@@ -19,7 +19,7 @@ DESCRIPTION = (
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = Settings.from_any(settings)
-    runtime = build_runtime("catalog", settings, ALL_TABLES)
+    runtime = build_runtime("catalog", settings, SCHEMA)
     state = CatalogState(runtime.engine, settings.fallback_email, settings.catalog_public_url)
 
     async def build_index(_: ServiceRuntime) -> None:

@@ -8,17 +8,17 @@ import time
 import uuid
 from pathlib import Path
 
-from services.catalog.models import ALL_TABLES
+from services.catalog.migrations import SCHEMA
 from services.catalog.tasks import load_catalog_into
-from shared.platform.db import create_tables, make_engine
-from shared.platform.outbox import BACKBONE_TABLES
+from shared.platform.db import make_engine
+from shared.platform.migrations import check_schema
 from shared.platform.settings import get_settings
 
 
 def _engine(database_url: str | None):
     settings = get_settings()
     engine = make_engine(database_url or settings.database_url_for("catalog"))
-    create_tables(engine, [*BACKBONE_TABLES, *ALL_TABLES])
+    check_schema(SCHEMA, engine, upgrade_empty=settings.env != "prod")
     return engine
 
 

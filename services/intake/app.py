@@ -17,7 +17,7 @@ from services.intake.config import IntakeSettings
 from services.intake.deps import IntakeContext
 from services.intake.handlers import SUBSCRIPTIONS
 from services.intake.middleware import BodySizeLimit
-from services.intake.models import INTAKE_TABLES
+from services.intake.migrations import SCHEMA
 from services.intake.service import impact as impact_service
 from services.intake.tasks import retention_task
 from shared.platform.http import install_error_handlers
@@ -41,7 +41,7 @@ def french_time(iso: str) -> str:
 
 def create_app(settings: Settings | None = None, clock: Callable[[], float] = time.time) -> FastAPI:
     s = IntakeSettings.from_any(settings)
-    runtime = build_runtime("intake", s, INTAKE_TABLES)
+    runtime = build_runtime("intake", s, SCHEMA)
     runtime.subscribe(SUBSCRIPTIONS)
     templates = make_templates(HERE / "templates")
     templates.env.globals.update(intake_url="", catalog_url=s.catalog_public_url.rstrip("/"))

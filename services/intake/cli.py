@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 from services.intake.config import get_intake_settings
-from services.intake.models import INTAKE_TABLES
+from services.intake.migrations import SCHEMA
 from services.intake.tasks import run_retention
-from shared.platform.db import create_tables, make_engine
-from shared.platform.outbox import BACKBONE_TABLES
+from shared.platform.db import make_engine
+from shared.platform.migrations import check_schema
 
 
 def retention(argv: list[str]) -> int:
@@ -24,7 +24,7 @@ def retention(argv: list[str]) -> int:
             parser.error("--jours doit être un entier positif")
         settings = settings.model_copy(update={"retention_days": args.jours})
     engine = make_engine(settings.database_url_for("intake"))
-    create_tables(engine, [*BACKBONE_TABLES, *INTAKE_TABLES])
+    check_schema(SCHEMA, engine, upgrade_empty=settings.env != "prod")
     count = run_retention(engine, settings)
     print(f"{count} demande(s) anonymisée(s) (conservation : {settings.retention_days} jours). "
           "Les événements request.erased partiront avec le service intake.")

@@ -8,7 +8,7 @@ from services.matcher.api import router
 from services.matcher.catalog_client import ReadModelHolder, keep_fresh
 from services.matcher.config import MatcherSettings
 from services.matcher.handlers import MatcherHandlers
-from services.matcher.models import TABLES
+from services.matcher.migrations import SCHEMA
 from shared.platform.logging import get_logger
 from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
 
@@ -19,7 +19,7 @@ log = get_logger(__name__)
 
 def create_app(settings: MatcherSettings | None = None) -> FastAPI:
     settings = MatcherSettings.from_any(settings)
-    runtime = build_runtime(NAME, settings, TABLES)
+    runtime = build_runtime(NAME, settings, SCHEMA)
     holder = ReadModelHolder()
     handlers = MatcherHandlers(holder, settings)
     runtime.subscribe(handlers.subscriptions())

@@ -13,7 +13,7 @@ from services.notifier import metrics, pages
 from services.notifier.config import NotifierSettings
 from services.notifier.handlers import NotifierHandlers
 from services.notifier.inbound_server import InboundHandler, InboundServer, process_pending_inbound
-from services.notifier.models import TABLES
+from services.notifier.migrations import SCHEMA
 from services.notifier.sender import OutboundSender
 from services.notifier.service.calendar import Clock, system_clock
 from services.notifier.service.mailer import NotifierContext
@@ -47,7 +47,7 @@ class NotifierParts:
 
 def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
     settings = NotifierSettings.from_any(settings)
-    runtime = build_runtime("notifier", settings, TABLES)
+    runtime = build_runtime("notifier", settings, SCHEMA)
     ctx = NotifierContext(settings=settings, clock=clock)
     parts = NotifierParts(runtime=runtime, ctx=ctx, sender=OutboundSender(runtime.engine, settings, clock))
     metrics.ASSIGNMENTS.engine = runtime.engine

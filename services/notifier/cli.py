@@ -6,11 +6,11 @@ import argparse
 from datetime import UTC, datetime
 
 from services.notifier.config import NotifierSettings
-from services.notifier.models import TABLES
+from services.notifier.migrations import SCHEMA
 from services.notifier.service.mailer import NotifierContext
 from services.notifier.tasks import reminder_pass
-from shared.platform.db import create_tables, make_engine
-from shared.platform.outbox import BACKBONE_TABLES
+from shared.platform.db import make_engine
+from shared.platform.migrations import check_schema
 
 
 def reminders(argv: list[str]) -> int:
@@ -28,7 +28,7 @@ def reminders(argv: list[str]) -> int:
         clock = lambda: datetime.now(UTC)  # noqa: E731
     settings = NotifierSettings()
     engine = make_engine(settings.database_url_for("notifier"))
-    create_tables(engine, [*BACKBONE_TABLES, *TABLES])
+    check_schema(SCHEMA, engine, upgrade_empty=settings.env != "prod")
     counts = reminder_pass(engine, NotifierContext(settings=settings, clock=clock))
     print(f"Relances : {counts['reminder']}, escalades : {counts['expiry']}, "
           f"signalements à l'académie : {counts['give_up']}")

@@ -19,17 +19,16 @@ from faststream.redis.prometheus import RedisPrometheusMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from redis.asyncio import Redis
 from sqlalchemy import Engine
-from sqlmodel import SQLModel
 from tenacity import AsyncRetrying, wait_exponential
 
 from shared.platform.consumer import Subscription, ensure_consumer_groups, subscribe_reliably
-from shared.platform.db import create_tables, make_engine, ping
+from shared.platform.db import make_engine, ping
 from shared.platform.db_threads import DbThreads
 from shared.platform.housekeeping import housekeeping_loop
 from shared.platform.logging import configure_logging, correlation_scope, get_logger
 from shared.platform.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from shared.platform.migrations import ServiceSchema, check_schema
 from shared.platform.observability import refresh_outbox_gauges, refresh_stream_gauges
-from shared.platform.outbox import BACKBONE_TABLES
 from shared.platform.redis_conn import redacted, redis_broker, redis_client
 from shared.platform.relay import OutboxRelay
 from shared.platform.settings import Settings
@@ -73,10 +72,15 @@ class ServiceRuntime:
         return await self.db.run(fn, *args, **kwargs)
 
 
-def build_runtime(name: str, settings: Settings, tables: Sequence[type[SQLModel]]) -> ServiceRuntime:
+def build_runtime(name: str, settings: Settings, schema: ServiceSchema) -> ServiceRuntime:
+    """Raises SchemaNotCurrent when the database is behind the code (``monlyceepro migrate`` first)."""
     configure_logging(name, settings.log_level, settings.log_json)
     engine = make_engine(settings.database_url_for(name))
-    create_tables(engine, [*BACKBONE_TABLES, *tables])
+    try:
+        check_schema(schema, engine, upgrade_empty=settings.env != "prod")
+    except Exception:
+        engine.dispose()
+        raise
     # faststream's own consumer/publisher metrics (received, processed, latency, exceptions).
     broker = redis_broker(
         settings.redis_url,

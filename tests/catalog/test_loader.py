@@ -6,12 +6,14 @@ import pytest
 from sqlmodel import Session, select
 
 from services.catalog import repository as repo
-from services.catalog.models import ALL_TABLES, Lycee, Rbe, RbeCoverage
+from services.catalog.migrations import SCHEMA as CATALOG_SCHEMA
+from services.catalog.models import Lycee, Rbe, RbeCoverage
 from services.catalog.service.rbe_edits import update_absence, update_lycee
 from services.catalog.service.snapshot import build_snapshot
 from services.catalog.tasks import import_rbe_csv, load_catalog_into
-from shared.platform.db import create_tables, make_engine, unit_of_work
-from shared.platform.outbox import BACKBONE_TABLES, OutboxEvent
+from shared.platform.db import make_engine, unit_of_work
+from shared.platform.migrations import upgrade
+from shared.platform.outbox import OutboxEvent
 from shared.platform.settings import get_settings
 
 pytestmark = pytest.mark.timeout(180)
@@ -24,7 +26,7 @@ README_COUNTS = {
 
 def test_load_counts_and_idempotence(database_url):
     engine = make_engine(database_url)
-    create_tables(engine, [*BACKBONE_TABLES, *ALL_TABLES])
+    upgrade(CATALOG_SCHEMA, engine)
     data_dir = get_settings().data_dir
     first = load_catalog_into(engine, data_dir)
     assert first.changed and first.counts == README_COUNTS

@@ -31,11 +31,11 @@ from types import SimpleNamespace
 from services.intake.config import IntakeSettings
 from services.intake.deps import IntakeContext
 from services.intake.handlers import on_message, on_routed
-from services.intake.models import INTAKE_TABLES
+from services.intake.migrations import SCHEMA as INTAKE_SCHEMA
 from shared.contracts.events import RequestRouted, RoutedRecipient, ThreadMessage
-from shared.platform.db import create_tables, make_engine
+from shared.platform.db import make_engine
 from shared.platform.logging import configure_logging
-from shared.platform.outbox import BACKBONE_TABLES
+from shared.platform.migrations import upgrade
 from shared.reference.geo import load_communes
 from tests.intake.support import body
 from tests.support.cpu_bench import bench_database, bench_parser, consume_all, measure
@@ -69,7 +69,7 @@ def bench_context(url: str, tmp: Path) -> IntakeContext:
     settings = IntakeSettings(env="test", database_url=url, var_dir=tmp, public_base_url="http://intake.test",
                               rate_limit_email=1000, log_level="WARNING")
     engine = make_engine(url)
-    create_tables(engine, [*BACKBONE_TABLES, *INTAKE_TABLES])
+    upgrade(INTAKE_SCHEMA, engine)
     return IntakeContext(runtime=SimpleNamespace(engine=engine), settings=settings,  # type: ignore[arg-type]
                          communes=load_communes(settings.data_dir), ip_limiter=None, signer=None,  # type: ignore[arg-type]
                          templates=None)  # type: ignore[arg-type]

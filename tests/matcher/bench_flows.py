@@ -28,12 +28,13 @@ from pathlib import Path
 from services.matcher.catalog_client import ReadModelHolder
 from services.matcher.config import MatcherSettings
 from services.matcher.handlers import MatcherHandlers
-from services.matcher.models import TABLES, MonthlyLoad
+from services.matcher.migrations import SCHEMA as MATCHER_SCHEMA
+from services.matcher.models import MonthlyLoad
 from services.matcher.service import flows
 from shared.contracts.events import Contact, Location, RequestSubmitted
-from shared.platform.db import create_tables, make_engine, unit_of_work
+from shared.platform.db import make_engine, unit_of_work
 from shared.platform.logging import configure_logging
-from shared.platform.outbox import BACKBONE_TABLES
+from shared.platform.migrations import upgrade
 from tests.matcher.fakes import make_snapshot
 from tests.support.cpu_bench import bench_database, bench_parser, consume_all, measure
 
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     url, drop = bench_database(args, tmp, "matcher")
     settings = MatcherSettings(env="test", database_url=url, var_dir=tmp, fallback_email="national@monlyceepro.test")
     engine = make_engine(url)
-    create_tables(engine, [*BACKBONE_TABLES, *TABLES])
+    upgrade(MATCHER_SCHEMA, engine)
     if not args.empty_loads:
         with unit_of_work(engine) as session:
             month = datetime.now(UTC).strftime("%Y-%m")

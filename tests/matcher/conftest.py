@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 
 from services.matcher.config import MatcherSettings
-from services.matcher.models import TABLES
+from services.matcher.migrations import SCHEMA as MATCHER_SCHEMA
 from services.matcher.service import CatalogReadModel
 from shared.contracts.catalog_snapshot import CatalogSnapshot
-from shared.platform.db import create_tables, make_engine
-from shared.platform.outbox import BACKBONE_TABLES
+from shared.platform.db import make_engine
+from shared.platform.migrations import upgrade
 from tests.matcher.fakes import make_snapshot
 from tests.matcher.real_snapshot import build_real_catalog_snapshot
 
@@ -42,6 +42,6 @@ def matcher_settings(tmp_path) -> MatcherSettings:
 @pytest.fixture
 def engine(database_url):
     engine = make_engine(database_url)
-    create_tables(engine, [*BACKBONE_TABLES, *TABLES])
+    upgrade(MATCHER_SCHEMA, engine)
     yield engine
     engine.dispose()

@@ -9,11 +9,13 @@ import pytest
 from sqlmodel import Session, select
 
 from services.matcher import repository as repo
-from services.matcher.models import TABLES, RoutingDecision
+from services.matcher.migrations import SCHEMA as MATCHER_SCHEMA
+from services.matcher.models import RoutingDecision
 from services.matcher.service import CatalogReadModel, decide
 from services.matcher.service.flows import build_query, route_submitted
-from shared.platform.db import create_tables, make_engine, unit_of_work
-from shared.platform.outbox import BACKBONE_TABLES, OutboxEvent
+from shared.platform.db import make_engine, unit_of_work
+from shared.platform.migrations import upgrade
+from shared.platform.outbox import OutboxEvent
 from tests.matcher.fakes import TODAY, submitted
 
 CAP_BOULANGER = "50022137"
@@ -101,7 +103,7 @@ def test_rbe_covering_two_selected_lycees_gets_one_assignment(real_snapshot):
 def test_same_request_twice_in_a_week_one_routing_and_nothing_in_range_goes_to_fallback(
         real_model, matcher_settings, tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path}/m.db")
-    create_tables(engine, [*BACKBONE_TABLES, *TABLES])
+    upgrade(MATCHER_SCHEMA, engine)
     first = submitted("69007", ["pfmp"], ["boulanger"], submitted_at=datetime.now(UTC) - timedelta(days=5))
     again = submitted("69007", ["pfmp"], ["boulanger"])
     corsica = submitted("20000", ["pfmp"], ["boulanger"], siret="11111111100011")  # no CAP/Bac boulanger in Corse

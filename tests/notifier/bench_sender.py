@@ -30,12 +30,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.notifier.config import NotifierSettings
-from services.notifier.models import TABLES
+from services.notifier.migrations import SCHEMA as NOTIFIER_SCHEMA
 from services.notifier.service import threads
 from services.notifier.service.mailer import NotifierContext
-from shared.platform.db import create_tables, make_engine, unit_of_work
+from shared.platform.db import make_engine, unit_of_work
 from shared.platform.logging import configure_logging
-from shared.platform.outbox import BACKBONE_TABLES
+from shared.platform.migrations import upgrade
 from tests.notifier.bench_thread import realistic_event
 from tests.support.servers import free_port
 
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = NotifierSettings(env="test", smtp_url=f"smtp://127.0.0.1:{sink.port}", inbound_smtp_port=free_port(),
                                 var_dir=tmp, database_url=url, notifier_url="http://notifier.test")
     engine = make_engine(url)
-    create_tables(engine, [*BACKBONE_TABLES, *TABLES])
+    upgrade(NOTIFIER_SCHEMA, engine)
     ctx = NotifierContext(settings=settings, clock=lambda: datetime.now(UTC))
     sender = _sender_class(args.rev)(engine, settings)
     backlog = settings.send_batch_size // 4  # requests of 4 emails

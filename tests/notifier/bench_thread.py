@@ -24,14 +24,14 @@ from pathlib import Path
 from sqlalchemy import event as sa_event
 
 from services.notifier.config import NotifierSettings
-from services.notifier.models import TABLES
+from services.notifier.migrations import SCHEMA as NOTIFIER_SCHEMA
 from services.notifier.sender import OutboundSender, Outcome
 from services.notifier.service import threads
 from services.notifier.service.emails import OutgoingCopy, compose
 from services.notifier.service.mailer import NotifierContext
 from shared.contracts.events import RoutedRecipient
-from shared.platform.db import create_tables, make_engine, unit_of_work
-from shared.platform.outbox import BACKBONE_TABLES
+from shared.platform.db import make_engine, unit_of_work
+from shared.platform.migrations import upgrade
 from tests.notifier.support import routed_event
 
 
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         url, drop = create_postgres_database(postgres_admin_url())
     settings = NotifierSettings(env="test", var_dir=tmp, database_url=url, notifier_url="http://notifier.test")
     engine = make_engine(url)
-    create_tables(engine, [*BACKBONE_TABLES, *TABLES])
+    upgrade(NOTIFIER_SCHEMA, engine)
     ctx = NotifierContext(settings=settings, clock=lambda: datetime.now(UTC))
     counter = _count_statements(engine)
     compose_ms = bench_compose(ctx, args.copies)

@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 import pytest
 
 from services.notifier.config import NotifierSettings
-from services.notifier.models import TABLES
+from services.notifier.migrations import SCHEMA as NOTIFIER_SCHEMA
 from services.notifier.service.mailer import NotifierContext
-from shared.platform.db import create_tables, make_engine
-from shared.platform.outbox import BACKBONE_TABLES
+from shared.platform.db import make_engine
+from shared.platform.migrations import upgrade
 from tests.support.clock import FakeClock
 from tests.support.servers import free_port
 
@@ -30,7 +30,7 @@ def settings(sink, tmp_path) -> NotifierSettings:
 @pytest.fixture
 def engine(database_url):
     eng = make_engine(database_url)
-    create_tables(eng, [*BACKBONE_TABLES, *TABLES])
+    upgrade(NOTIFIER_SCHEMA, eng)
     yield eng
     eng.dispose()
 

@@ -18,12 +18,14 @@ from sqlmodel import Session, select
 
 from services.notifier import repository as repo
 from services.notifier.inbound_server import InboundHandler, InboundServer
-from services.notifier.models import TABLES, InboundEmail, Participant, Thread, ThreadEntry
+from services.notifier.migrations import SCHEMA as NOTIFIER_SCHEMA
+from services.notifier.models import InboundEmail, Participant, Thread, ThreadEntry
 from services.notifier.sender import OutboundSender
 from services.notifier.service import threads
 from services.notifier.service.mailer import reply_address_of
-from shared.platform.db import create_tables, make_engine, unit_of_work
-from shared.platform.outbox import BACKBONE_TABLES, OutboxEvent
+from shared.platform.db import make_engine, unit_of_work
+from shared.platform.migrations import upgrade
+from shared.platform.outbox import OutboxEvent
 from tests.notifier.support import COMPANY, COPY, LEAD, reply_bytes, routed_event, run
 
 QUOTED_REPLY = (
@@ -37,7 +39,7 @@ QUOTED_REPLY = (
 @pytest.fixture
 def sqlite_engine(tmp_path):
     eng = make_engine(f"sqlite:///{tmp_path}/refusals.db")
-    create_tables(eng, [*BACKBONE_TABLES, *TABLES])
+    upgrade(NOTIFIER_SCHEMA, eng)
     yield eng
     eng.dispose()
 

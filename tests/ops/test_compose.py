@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from services.cli import SERVICE_COMMANDS
+from services.cli import COMMANDS, SERVICE_COMMANDS
 from shared.platform.settings import SERVICE_PORTS, SERVICES
 from tests.ops.support import ROOT, known_env_vars
 
@@ -42,12 +42,21 @@ def test_each_service_runs_once_on_its_port_with_a_readiness_healthcheck():
 def test_one_shot_commands_exist_in_the_cli():
     for name, svc in app_containers().items():
         command = svc["command"][0]
-        assert command == "serve" or command in SERVICE_COMMANDS, f"{name}: `monlyceepro {command}` n'existe pas"
+        assert command in COMMANDS or command in SERVICE_COMMANDS, f"{name}: `monlyceepro {command}` n'existe pas"
     loader = COMPOSE["services"]["catalog-loader"]
     assert loader["command"] == ["load-catalog"]
     assert loader["restart"] == "no"
     catalog_deps = COMPOSE["services"]["catalog"]["depends_on"]
     assert catalog_deps["catalog-loader"]["condition"] == "service_completed_successfully"
+
+
+def test_the_schemas_are_migrated_before_any_container_of_the_app_starts():
+    migrate = COMPOSE["services"]["migrate"]
+    assert migrate["command"] == ["migrate"] and migrate["restart"] == "no"
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name, svc in app_containers().items():
+        if name != "migrate":
+            assert svc["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
 
 
 def test_every_mlp_variable_is_a_setting():

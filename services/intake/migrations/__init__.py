@@ -1,0 +1,8 @@
+"""The intake database's migration history (Alembic; see shared/platform/migrations.py)."""
+
+from pathlib import Path
+
+from services.intake.models import INTAKE_TABLES
+from shared.platform.migrations import ServiceSchema
+
+SCHEMA = ServiceSchema("intake", INTAKE_TABLES, Path(__file__).parent)
