@@ -202,7 +202,9 @@ class JobLinks:
                 out[cfd] = self._link(cfd, weight * (1.0 if agrees else UNCONFIRMED), f"Certif Info (rang {rank})")
         for cfd in sorted(onisep - set(certif)):  # a set's order changes with PYTHONHASHSEED: routing must not
             base = 0.85 if certif else 0.9
-            out[cfd] = self._link(cfd, base * (1.0 if self.confirmed(rome, cfd) else UNCONFIRMED), "ONISEP")
+            # ONISEP's own job name cannot confirm ONISEP's link: only the diploma's label can.
+            agrees = self._share(self.job_words.get(rome, frozenset()), self.formation_words(cfd))
+            out[cfd] = self._link(cfd, base * (1.0 if agrees else UNCONFIRMED), "ONISEP")
         return out
 
     def _borrowed(self, rome: str, source: str, factor_words: float, factor_labels: float,
