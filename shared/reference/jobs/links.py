@@ -5,7 +5,7 @@
 
 Settlement, per job (docs/job-vocabulary.md):
 * both sources name the formation: full weight;
-* only ONISEP names it: 0.85;
+* only ONISEP names it: 0.85, × 0.6 unless the diploma's label shares a word with the job's titles;
 * only Certif Info names it while ONISEP knows the job: kept at 0.75 × rank weight when the formation's
   label shares a meaningful word with the job's titles, else 0.25 (a CAPA « services aux personnes » is
   not a boulanger's diploma, whatever its rank);
