@@ -11,6 +11,7 @@ from shared.reference.geo import DATA_DIR, fold
 
 HERE = Path(__file__).resolve().parent
 CASES_CSV = HERE / "job_cases.csv"
+HOLDOUT_CSV = HERE / "job_cases_holdout.csv"  # held out: never look at its failures while tuning
 COLUMNS = ["domain", "text", "kind", "commune_insee", "romes", "formation_patterns", "note"]
 DOMAINS = {
     "batiment", "alimentation", "sante_social", "commerce", "logistique", "industrie", "hotellerie_restauration",

@@ -1,4 +1,6 @@
-"""job_cases.csv is well-formed: columns, codes that exist, located communes, patterns that match."""
+"""job_cases.csv and the held-out job_cases_holdout.csv are well-formed: columns, codes that exist, located
+communes, patterns that match. The size and stratification minimums apply to the main set; the held-out set
+(written separately, never used to tune the resolver) must cover every domain and kind."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from tests.quality.cases import (
     CASES_CSV,
     COLUMNS,
     DOMAINS,
+    HOLDOUT_CSV,
     KINDS,
     MIN_PER_BIG_DOMAIN,
     MIN_PER_DOMAIN,
@@ -24,11 +27,18 @@ from tests.quality.cases import (
 )
 
 CASES = load_cases()
+FILES = [CASES_CSV, HOLDOUT_CSV]
+MIN_HOLDOUT = 80
 
 
 def rome_codes() -> set[str]:
     with open(DATA_DIR / "rome.csv", encoding="utf-8", newline="") as fh:
         return {row["code_rome"] for row in csv.DictReader(fh)}
+
+
+@pytest.fixture(params=FILES, ids=lambda p: p.name)
+def cases_file(request):
+    return request.param
 
 
 def test_header_and_size():
@@ -37,8 +47,22 @@ def test_header_and_size():
     assert len(CASES) >= 200
 
 
-def test_fields_are_filled_and_known():
-    for case in CASES:
+def test_holdout_header_size_and_coverage():
+    with open(HOLDOUT_CSV, encoding="utf-8", newline="") as fh:
+        assert next(csv.reader(fh)) == COLUMNS
+    holdout = load_cases(HOLDOUT_CSV)
+    assert len(holdout) >= MIN_HOLDOUT
+    assert {c.domain for c in holdout} == DOMAINS
+    assert {c.kind for c in holdout} == KINDS
+
+
+def test_holdout_does_not_repeat_main_cases():
+    main = {(c.text.casefold(), c.commune_insee) for c in CASES}
+    assert [c.line for c in load_cases(HOLDOUT_CSV) if (c.text.casefold(), c.commune_insee) in main] == []
+
+
+def test_fields_are_filled_and_known(cases_file):
+    for case in load_cases(cases_file):
         assert case.text.strip(), case.line
         assert case.domain in DOMAINS, (case.line, case.domain)
         assert case.kind in KINDS, (case.line, case.kind)
@@ -46,35 +70,35 @@ def test_fields_are_filled_and_known():
         assert case.patterns, case.line
 
 
-def test_no_duplicate_case():
-    counts = Counter((c.text, c.commune_insee) for c in CASES)
+def test_no_duplicate_case(cases_file):
+    counts = Counter((c.text, c.commune_insee) for c in load_cases(cases_file))
     assert [k for k, n in counts.items() if n > 1] == []
 
 
-def test_every_rome_code_exists():
+def test_every_rome_code_exists(cases_file):
     known = rome_codes()
-    unknown = [(c.line, code) for c in CASES for code in c.romes if code not in known]
+    unknown = [(c.line, code) for c in load_cases(cases_file) for code in c.romes if code not in known]
     assert unknown == []
 
 
-def test_every_commune_exists_with_coordinates():
+def test_every_commune_exists_with_coordinates(cases_file):
     communes = load_communes()
-    for case in CASES:
+    for case in load_cases(cases_file):
         commune = communes.by_insee.get(case.commune_insee)
         assert commune is not None, (case.line, case.commune_insee)
         assert commune.latitude is not None and commune.longitude is not None, (case.line, case.commune_insee)
 
 
-def test_outre_mer_rows_and_only_them_are_overseas():
+def test_outre_mer_rows_and_only_them_are_overseas(cases_file):
     communes = load_communes()
-    for case in CASES:
+    for case in load_cases(cases_file):
         overseas = communes.by_insee[case.commune_insee].departement in OVERSEAS_DEPTS
         assert overseas == (case.domain == "outre_mer"), (case.line, case.domain, case.commune_insee)
 
 
-def test_every_pattern_compiles_and_matches_a_formation():
+def test_every_pattern_compiles_and_matches_a_formation(cases_file):
     keys = list(csv_formation_keys().values())
-    for case in CASES:
+    for case in load_cases(cases_file):
         for raw in case.patterns:
             pattern = re.compile(raw)
             assert any(pattern.search(k) for k in keys), (case.line, case.text, raw)
@@ -91,9 +115,9 @@ def test_kind_minimum(kind: str):
     assert sum(c.kind == kind for c in CASES) >= MIN_PER_KIND[kind]
 
 
-def test_child_fiche_rows_name_a_child_fiche():
+def test_child_fiche_rows_name_a_child_fiche(cases_file):
     with open(DATA_DIR / "rome.csv", encoding="utf-8", newline="") as fh:
         children = {row["code_rome"] for row in csv.DictReader(fh) if row["code_rome"] != row["code_rome_parent"]}
-    for case in CASES:
+    for case in load_cases(cases_file):
         if case.kind == "child_fiche":
             assert case.romes & children, (case.line, case.text)

@@ -20,6 +20,7 @@ from shared.reference.jobs import Understanding
 from shared.reference.jobs.wanted import Wanted
 
 RELEVANCE_FLOOR = 0.5  # below: a weak link, used only when nothing better is within the largest radius
+SPECIFIC_SHARE = 0.97  # a lycée this close to the best relevance the request can have teaches the trade itself
 
 
 @dataclass(slots=True)
@@ -240,6 +241,11 @@ def decide(model: CatalogReadModel, query: RoutingQuery, *, k: int, steps: list[
                 break  # widen while fewer than K lycées are found, so coordination has its K options
         if recipients:
             break
+    if recipients and not first_year and radius is not None:
+        specific_radius = _reserve_specific(model, query, wanted, ranked, k, radius, steps, loads, today, memo)
+        if specific_radius is not None:
+            recipients = select(ranked, k)
+            radius = max(radius or 0.0, specific_radius)
     kept = [c for c in ranked if c.chosen] + [c for c in ranked if not c.chosen][: max(keep - k, 0)]
     decision = Decision(
         recipients=recipients, candidates=kept, radius_km=radius, romes=wanted.romes,
@@ -249,6 +255,42 @@ def decide(model: CatalogReadModel, query: RoutingQuery, *, k: int, steps: list[
     )
     decision.explanation = explain(model, query, decision, wanted)
     return decision
+
+
+def _reserve_specific(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, ranked: list[Candidate], k: int,
+                      radius: float, steps: list[int], loads: Mapping[str, int], today: date, memo: dict) -> float | None:
+    """One of the K places goes to the nearest lycée teaching the best-linked diplomas of the job when none
+    of the chosen ones does (docs/job-vocabulary.md, « specific before near »): nearer lycées teaching a
+    related diploma fill the other places. Puts that lycée in ``ranked`` just before the K-th chosen one
+    and returns the radius it was found at; None when nothing changes."""
+    if len(wanted.per_job) != 1 or k < 2:
+        return None
+    links = wanted.per_job[0]
+    best = max((link.weight for c, link in links.items() if c in model.cfd_grid and not link.common_first_year),
+               default=0.0)
+    threshold = SPECIFIC_SHARE * best
+    chosen = [c for c in ranked if c.chosen]
+    if best < RELEVANCE_FLOOR or len(chosen) < k or any(c.relevance >= threshold for c in chosen):
+        return None
+    families = {c.family for c in chosen}
+    steps_km = radius_steps(query, steps)
+    # One search at the largest step (the nearest-first search stops early); the nearest of its best.
+    found = rank(model, query, wanted, steps_km[-1], loads, today, memo, limit=len(families) + 1, floor=threshold)
+    usable = [c for c in found if c.blocked is None and c.family not in families]
+    if not usable:
+        return None
+    specific = min(usable, key=lambda c: (c.distance_km, c.uai))
+    specific.reasons.append("forme précisément au métier demandé : retenu en plus des lycées les plus proches")
+    # Scores are comparable at one radius only: the decision's (beyond it, no proximity points).
+    match = memo[False][specific.uai]
+    specific.score = routing_score(match, specific.distance_km, radius, loads.get(specific.uai, 0),
+                                   query.preferred_uai)
+    for cand in ranked:
+        cand.chosen, cand.skipped = False, None
+    ranked[:] = [c for c in ranked if c.uai != specific.uai]
+    by_score = next((i for i, c in enumerate(ranked) if c.score < specific.score), len(ranked))
+    ranked.insert(min(by_score, ranked.index(chosen[k - 1])), specific)
+    return next((r for r in steps_km if r >= specific.distance_km), steps_km[-1])
 
 
 def understood_paths(model: CatalogReadModel, jobs: list[str], naf: str | None) -> list[str]:

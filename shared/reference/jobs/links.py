@@ -5,7 +5,7 @@
 
 Settlement, per job (docs/job-vocabulary.md):
 * both sources name the formation: full weight;
-* only ONISEP names it: 0.85;
+* only ONISEP names it: 0.85, × 0.6 unless the diploma's label shares a word with the job's titles;
 * only Certif Info names it while ONISEP knows the job: kept at 0.75 × rank weight when the formation's
   label shares a meaningful word with the job's titles, else 0.25 (a CAPA « services aux personnes » is
   not a boulanger's diploma, whatever its rank);
@@ -35,6 +35,7 @@ STRONG = 0.5  # the routing floor: weaker links do not stop the search for bette
 CHILD_OWNED = 0.35  # under the domain fallback (0.4): a parent fiche's link that belongs to one of its child fiches
 UNCONFIRMED = 0.6  # a link whose words share nothing with the job's (a code that changed meaning)
 GENERIC_TITLE_SHARE = 0.01  # a word in more than 1 % of job titles says nothing about the trade
+DOMAIN_WHY = "diplôme commun aux métiers du domaine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +203,9 @@ class JobLinks:
                 out[cfd] = self._link(cfd, weight * (1.0 if agrees else UNCONFIRMED), f"Certif Info (rang {rank})")
         for cfd in sorted(onisep - set(certif)):  # a set's order changes with PYTHONHASHSEED: routing must not
             base = 0.85 if certif else 0.9
-            out[cfd] = self._link(cfd, base * (1.0 if self.confirmed(rome, cfd) else UNCONFIRMED), "ONISEP")
+            # ONISEP's own job name cannot confirm ONISEP's link: only the diploma's label can.
+            agrees = self._share(self.job_words.get(rome, frozenset()), self.formation_words(cfd))
+            out[cfd] = self._link(cfd, base * (1.0 if agrees else UNCONFIRMED), "ONISEP")
         return out
 
     def _borrowed(self, rome: str, source: str, factor_words: float, factor_labels: float,
@@ -219,17 +222,22 @@ class JobLinks:
                     for c, link in links.items()}
         return {}
 
-    def _taught(self, links: dict[str, FormationLink]) -> bool:
+    @staticmethod
+    def is_fallback(link: FormationLink) -> bool:
+        """A link from the last-resort domain step: says the job's domain, not the job."""
+        return link.why.startswith(DOMAIN_WHY)
+
+    def is_taught_strongly(self, links: dict[str, FormationLink]) -> bool:
         """A link worth routing on (the matcher's floor) to a formation a located lycée teaches."""
         return any(c in self.taught_cfds and link.weight >= STRONG for c, link in links.items())
 
     def _for_rome(self, rome: str) -> dict[str, FormationLink]:
         out = dict(self._direct(rome))
         parent = self.parent(rome)
-        if not self._taught(out) and parent != rome:
+        if not self.is_taught_strongly(out) and parent != rome:
             for cfd, link in self._borrowed(rome, parent, 0.9, 0.6, "la fiche parente").items():
                 out.setdefault(cfd, link)
-        if not self._taught(out):
+        if not self.is_taught_strongly(out):
             siblings = [s for s in self.children.get(parent, []) if s != rome]
             if parent != rome:
                 siblings.append(parent)
@@ -237,7 +245,7 @@ class JobLinks:
                 for cfd, link in self._borrowed(rome, sibling, 0.5, 0.0, "la fiche voisine").items():
                     if link.weight > 0 and (cfd not in out or link.weight > out[cfd].weight):
                         out[cfd] = link
-        if not self._taught(out) and not self.higher_education_only(rome):
+        if not self.is_taught_strongly(out) and not self.higher_education_only(rome):
             for cfd, link in self._domain(rome).items():
                 out.setdefault(cfd, link)
         return self._with_successors(out)
@@ -254,7 +262,7 @@ class JobLinks:
             if other != rome:
                 counts.update(c for c, link in self._settled(other).items() if link.weight >= STRONG)
         shared = [(c, n) for c, n in counts.most_common() if c in self.taught_cfds][:6]
-        return {c: replace(self._link(c, DOMAIN_WEIGHT, ""), why=f"diplôme commun aux métiers du domaine {job.domain}")
+        return {c: replace(self._link(c, DOMAIN_WEIGHT, ""), why=f"{DOMAIN_WHY} {job.domain}")
                 for c, _ in shared}
 
     def _with_successors(self, links: dict[str, FormationLink]) -> dict[str, FormationLink]:

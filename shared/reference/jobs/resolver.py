@@ -172,10 +172,17 @@ class JobResolver:
             kept += [s for s in senses if s.exact and s.taught and s not in kept][:2]
             out.jobs = kept
             out.alternatives = [s for s in senses if s not in kept][:5]
-            for sense in kept:
+            per_sense = [(sense, self.links.for_job(sense.rome, typed)) for sense in kept]
+            # A domain's diplomas stand in for a job no diploma trains for: not when another reading of
+            # the same text has diplomas of its own (« couvreur »: F1619 has CAP couvreur, F1610 none).
+            specific = any(self.links.is_taught_strongly(
+                {c: link for c, link in links.items() if not self.links.is_fallback(link)}) for _, links in per_sense)
+            for sense, links in per_sense:
                 # The likeliest sense leads; the others count much less (0.9 of the score -> 0.66).
                 share = (sense.score / top) ** SECONDARY_SENSE_POWER
-                for link in self.links.for_job(sense.rome, typed).values():
+                for link in links.values():
+                    if specific and self.links.is_fallback(link):
+                        continue
                     _merge(out.formations, link.scaled(share))
             out.status = "vague" if vague else "compris"
         self._direct_formations(out, self._query(self.formation_index, typed), senses[0].score if senses else 0.0)
