@@ -27,6 +27,11 @@ def _text(value: str | None, limit: int = 100) -> str:
     return (value or "").strip()[:limit]
 
 
+def _number(value: str | None) -> int | None:
+    """A small positive integer written in ASCII digits, else None (« ² » is a digit to str.isdigit)."""
+    return int(value) if value and len(value) <= 6 and value.isascii() and value.isdecimal() else None
+
+
 class SearchForm:
     def __init__(self, metier: Annotated[str | None, Query()] = None, lieu: Annotated[str | None, Query()] = None,
                  rayon: Annotated[str | None, Query()] = None, voie: Annotated[str | None, Query()] = None,
@@ -34,9 +39,10 @@ class SearchForm:
         # Pages never answer 422: odd values fall back to defaults and the form shows what was used.
         self.metier = _text(metier)
         self.lieu = _text(lieu, 80)
-        self.rayon = int(rayon) if rayon and rayon.isdigit() and int(rayon) in RADII else 30
+        radius = _number(rayon)
+        self.rayon: int = radius if radius is not None and radius in RADII else 30
         self.voie = voie if voie in ("scolaire", "apprentissage") else ""
-        self.page = min(int(page), 500) if page and page.isdigit() and int(page) >= 1 else 1
+        self.page = min(_number(page) or 1, 500)
 
     def url_for_page(self, page: int) -> str:
         return "/?" + urlencode({"metier": self.metier, "lieu": self.lieu, "rayon": self.rayon, "voie": self.voie,
