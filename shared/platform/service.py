@@ -22,7 +22,12 @@ from sqlalchemy import Engine
 from sqlmodel import SQLModel
 from tenacity import AsyncRetrying, wait_exponential
 
-from shared.platform.consumer import Subscription, ensure_consumer_groups, subscribe_reliably
+from shared.platform.consumer import (
+    Subscription,
+    ensure_consumer_groups,
+    subscribe_reliably,
+    watch_consumer_groups,
+)
 from shared.platform.db import create_tables, make_engine, ping
 from shared.platform.db_threads import DbThreads
 from shared.platform.housekeeping import housekeeping_loop
@@ -110,6 +115,10 @@ async def _start_broker(runtime: ServiceRuntime) -> None:
                 raise
     runtime.broker_ready.set()
     log.info("broker_started")
+    # Redis may lose its data while we run (FLUSHALL, failover without persistence): the groups
+    # come back at "0" and stopped subscribers restart, no service restart needed.
+    runtime.tasks.append(asyncio.create_task(watch_consumer_groups(runtime.broker, runtime.redis),
+                                             name=f"{runtime.name}-groups"))
     if runtime.settings.relay_enabled:
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name=f"{runtime.name}-relay"))
 
