@@ -33,7 +33,11 @@ from shared.platform.db_threads import DbThreads
 from shared.platform.housekeeping import housekeeping_loop
 from shared.platform.logging import configure_logging, correlation_scope, get_logger
 from shared.platform.metrics import HTTP_REQUESTS, HTTP_SECONDS
-from shared.platform.observability import refresh_outbox_gauges, refresh_stream_gauges
+from shared.platform.observability import (
+    refresh_outbox_gauges,
+    refresh_outbox_stream_gauge,
+    refresh_stream_gauges,
+)
 from shared.platform.outbox import BACKBONE_TABLES
 from shared.platform.relay import OutboxRelay
 from shared.platform.settings import Settings
@@ -249,6 +253,10 @@ def create_service_app(
             await refresh_stream_gauges(runtime.redis)
         with contextlib.suppress(Exception):
             await refresh_outbox_gauges(runtime.name, runtime.engine)
+        with contextlib.suppress(Exception):
+            s = runtime.settings
+            await refresh_outbox_stream_gauge(runtime.name, runtime.engine, runtime.redis,
+                                              keep_days=min(s.outbox_keep_days, s.stream_keep_days))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
