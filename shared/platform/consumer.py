@@ -29,6 +29,7 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisBatchStreamMessage, RedisStreamMessage
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from sqlalchemy import Engine
@@ -70,14 +71,31 @@ async def ensure_consumer_groups(broker: RedisBroker, redis: Redis) -> list[tupl
     return created
 
 
-async def restore_consumers(broker: RedisBroker, redis: Redis) -> tuple[list[tuple[str, str]], int]:
+def _create_missing_groups(redis: SyncRedis, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    created = []
+    for stream, group in pairs:
+        try:
+            redis.xgroup_create(stream, group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        else:
+            created.append((stream, group))
+    return created
+
+
+async def restore_consumers(broker: RedisBroker, redis: SyncRedis) -> tuple[list[tuple[str, str]], int]:
     """Recover from a Redis that lost its data (FLUSHALL, failover to a replica without it) while
     the service runs: recreate the missing groups at "0", then restart the subscribers that
     stopped. faststream stops a subscriber for good when XREADGROUP answers NOGROUP ("restart the
     application"); without this the service would stay up, ready, and read nothing.
 
-    Returns the groups created and the number of subscribers restarted."""
-    created = await ensure_consumer_groups(broker, redis)
+    The group check runs on a worker thread with a synchronous client: a cancelled asyncio Redis
+    command can swallow the cancellation, and a task that ignores it hangs the service's
+    shutdown (see shared.platform.stream_retention). Returns the groups created and the number of
+    subscribers restarted."""
+    pairs = sorted(_GROUPS_BY_BROKER.get(id(broker), ()))
+    created = await asyncio.to_thread(_create_missing_groups, redis, pairs)
     restarted = 0
     for subscriber in list(getattr(broker, "subscribers", ())):
         if getattr(subscriber, "running", True):
@@ -89,15 +107,19 @@ async def restore_consumers(broker: RedisBroker, redis: Redis) -> tuple[list[tup
     return created, restarted
 
 
-async def watch_consumer_groups(broker: RedisBroker, redis: Redis, interval_s: float = GROUP_CHECK_INTERVAL_S) -> None:
+async def watch_consumer_groups(broker: RedisBroker, redis_url: str, interval_s: float = GROUP_CHECK_INTERVAL_S) -> None:
     """Background task of a started broker: :func:`restore_consumers` every ``interval_s`` (one
     XGROUP CREATE per subscribed group, answered BUSYGROUP while all is well)."""
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            await restore_consumers(broker, redis)
-        except Exception as exc:  # Redis down: the next turn tries again
-            log.info("consumer_group_check_failed", error=type(exc).__name__)
+    client = SyncRedis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await restore_consumers(broker, client)
+            except Exception as exc:  # Redis down: the next turn tries again
+                log.info("consumer_group_check_failed", error=type(exc).__name__)
+    finally:
+        client.close()
 
 
 @dataclass(frozen=True)

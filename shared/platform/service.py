@@ -119,12 +119,17 @@ async def _start_broker(runtime: ServiceRuntime) -> None:
                 raise
     runtime.broker_ready.set()
     log.info("broker_started")
-    # Redis may lose its data while we run (FLUSHALL, failover without persistence): the groups
-    # come back at "0" and stopped subscribers restart, no service restart needed.
-    runtime.tasks.append(asyncio.create_task(watch_consumer_groups(runtime.broker, runtime.redis),
-                                             name=f"{runtime.name}-groups"))
     if runtime.settings.relay_enabled:
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name=f"{runtime.name}-relay"))
+
+
+async def _watch_groups(runtime: ServiceRuntime) -> None:
+    """Redis may lose its data while we run (FLUSHALL, failover without persistence): the groups
+    come back at "0" and stopped subscribers restart, no service restart needed. Started with the
+    other background tasks (not by ``_start_broker``, which may still be running at shutdown) so
+    that the shutdown always cancels it."""
+    await runtime.broker_ready.wait()
+    await watch_consumer_groups(runtime.broker, runtime.settings.redis_url)
 
 
 # Probes and scrapes would drown the access log.
@@ -197,7 +202,7 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sys.setswitchinterval(runtime.settings.gil_switch_interval_s)
         runtime.tasks.append(asyncio.create_task(_start_broker(runtime), name=f"{runtime.name}-broker"))
-        for task in (housekeeping_loop, *background):
+        for task in (housekeeping_loop, _watch_groups, *background):
             runtime.tasks.append(asyncio.create_task(task(runtime), name=getattr(task, "__name__", "task")))
         log.info("service_started", port_hint=runtime.settings.public_base_url)
         try:

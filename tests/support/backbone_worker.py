@@ -53,7 +53,7 @@ def main() -> None:
         )
         await ensure_consumer_groups(broker, redis)  # as shared.platform.service does before start
         await broker.start()
-        watcher = asyncio.create_task(watch_consumer_groups(broker, redis, interval_s=0.5))  # as the services do
+        watcher = asyncio.create_task(watch_consumer_groups(broker, redis_url, interval_s=0.5))  # as the services do
         print("READY", flush=True)
         await asyncio.Event().wait()
         watcher.cancel()
