@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from datetime import timedelta
 
 from services.catalog import cli as catalog_cli
 from services.catalog.migrations import SCHEMA as CATALOG_SCHEMA
@@ -114,6 +115,74 @@ def relay(argv: list[str]) -> int:
     return 0
 
 
+def replay(argv: list[str]) -> int:
+    """After a loss of Redis's data: republish from the outboxes what was published since a time
+    (shared/platform/replay.py; runbook in docs/operations.md#redis-perdu)."""
+    import asyncio
+
+    from shared.platform.clock import utcnow
+    from shared.platform.db import make_engine
+    from shared.platform.redis_conn import redis_broker, redis_client_sync
+    from shared.platform.replay import parse_since, published_not_in_stream, replay_outbox
+
+    parser = argparse.ArgumentParser(
+        prog="monlyceepro replay",
+        description="Republie depuis la boîte d'envoi (outbox) de chaque service les événements publiés depuis "
+                    "--since, avec les mêmes event_id : les consommateurs ignorent ce qu'ils ont déjà traité.")
+    parser.add_argument("--since", required=True, help="durée (2h, 30m, 1d) ou date ISO 8601 (UTC sans fuseau)")
+    parser.add_argument("--dry-run", action="store_true", help="compter sans publier")
+    parser.add_argument("services", nargs="*", metavar="SERVICE",
+                        help=f"services à rejouer (défaut : tous ; {', '.join(SERVICES)})")
+    args = parser.parse_args(argv)
+    if unknown := [name for name in args.services if name not in SERVICES]:
+        parser.error(f"service inconnu : {', '.join(unknown)}")
+    try:
+        since = parse_since(args.since)
+    except ValueError as exc:
+        parser.error(str(exc))
+    settings = get_settings()
+    keep_days = min(settings.outbox_keep_days, settings.stream_keep_days)
+    client = redis_client_sync(settings.redis_url, connect_timeout_s=5, timeout_s=30)
+    failed = False
+
+    async def run() -> None:
+        nonlocal failed
+        broker = redis_broker(settings.redis_url)
+        await broker.connect()
+        try:
+            for service in args.services or SERVICES:
+                engine = make_engine(settings.database_url_for(service))
+                try:
+                    report = await replay_outbox(engine, broker, client, service=service, since=since,
+                                                 maxlen=settings.stream_maxlen, dry_run=args.dry_run)
+                    missing = published_not_in_stream(engine, client, keep_days=keep_days)
+                except Exception as exc:  # one database down: say it, go on with the others
+                    failed = True
+                    print(f"{service} : échec ({type(exc).__name__}: {str(exc)[:200]})", file=sys.stderr)
+                    continue
+                finally:
+                    engine.dispose()
+                verb = "à republier" if args.dry_run else "republié(s)"
+                detail = ", ".join(f"{stream} {n}" for stream, n in sorted(report.published.items()))
+                print(f"{service} : {report.total} événement(s) {verb} depuis {since.isoformat(timespec='seconds')}"
+                      + (f" ({detail})" if detail else "")
+                      + f", {sum(report.already_on_stream.values())} encore dans les flux ; "
+                      + f"absents des flux : {sum(missing.values())}")
+                horizon = utcnow() - timedelta(days=settings.outbox_keep_days)
+                if since < horizon:
+                    print(f"  attention : les lignes publiées avant {horizon.isoformat(timespec='seconds')} sont "
+                          f"purgées (MLP_OUTBOX_KEEP_DAYS={settings.outbox_keep_days}) et ne peuvent être rejouées",
+                          file=sys.stderr)
+        finally:
+            await broker.stop()
+
+    try:
+        asyncio.run(run())
+    finally:
+        client.close()
+    return 1 if failed else 0
+
+
 def mailsink(argv: list[str]) -> int:
     from services.mailsink import serve_mailsink
 
@@ -145,6 +214,7 @@ COMMANDS: dict[str, Command] = {
     "mailsink": (mailsink, "boîte SMTP locale"),
     "relay": (relay, "relais outbox autonome d'un service"),
     "mailbox": (mailbox, "lister les courriels reçus"),
+    "replay": (replay, "republier depuis les outbox après une perte des données de Redis"),
 }
 
 

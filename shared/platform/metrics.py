@@ -47,6 +47,12 @@ HOUSEKEEPING_DELETED = Counter(
     "mlp_housekeeping_deleted_total", "Published outbox rows and processed-event keys purged", ["service", "table"]
 )
 OUTBOX_OLDEST_AGE = Gauge("mlp_outbox_oldest_unpublished_age_seconds", "Age of the oldest unpublished row", ["service"])
+OUTBOX_NOT_IN_STREAM = Gauge(
+    "mlp_outbox_published_not_in_stream",
+    "Outbox rows marked published that their stream cannot hold (published before its first entry): "
+    "events lost with Redis's data, to republish with `monlyceepro replay` (shared.platform.replay)",
+    ["service"],
+)
 
 # HTTP
 HTTP_REQUESTS = Counter("mlp_http_requests_total", "HTTP requests", ["service", "route", "method", "status"])

@@ -17,10 +17,12 @@ from shared.platform.metrics import (
     GROUP_OLDEST_PENDING_AGE,
     GROUP_PENDING,
     OUTBOX_BACKLOG,
+    OUTBOX_NOT_IN_STREAM,
     OUTBOX_OLDEST_AGE,
     STREAM_LENGTH,
 )
 from shared.platform.outbox import OutboxEvent
+from shared.platform.replay import REPLAYED_SINCE_KEY, count_published_not_in_stream, coverage_ms
 from shared.platform.stream_retention import CONSUMER_GROUPS
 
 
@@ -72,3 +74,19 @@ async def refresh_outbox_gauges(service: str, engine: Engine) -> None:
     backlog, age = await asyncio.to_thread(_outbox_state, engine)
     OUTBOX_BACKLOG.labels(service).set(backlog)
     OUTBOX_OLDEST_AGE.labels(service).set(age)
+
+
+async def refresh_outbox_stream_gauge(service: str, engine: Engine, redis: Redis, *, keep_days: int) -> None:
+    """``mlp_outbox_published_not_in_stream``: does each stream still hold what this service's
+    outbox says it published (``shared.platform.replay``)? Left as it was when Redis is down."""
+    now_ms = int(time.time() * 1000)
+    replayed = await redis.hgetall(REPLAYED_SINCE_KEY)
+    coverages = {}
+    for stream in Streams.ALL:
+        try:
+            first = await redis.xrange(stream, min="-", max="+", count=1)
+        except Exception:
+            first = []
+        coverages[stream] = coverage_ms(first[0][0] if first else None, replayed.get(stream.encode()), now_ms)
+    missing = await asyncio.to_thread(count_published_not_in_stream, engine, coverages, keep_days=keep_days)
+    OUTBOX_NOT_IN_STREAM.labels(service).set(sum(missing.values()))

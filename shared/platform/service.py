@@ -21,14 +21,23 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine
 from tenacity import AsyncRetrying, wait_exponential
 
-from shared.platform.consumer import Subscription, ensure_consumer_groups, subscribe_reliably
+from shared.platform.consumer import (
+    Subscription,
+    ensure_consumer_groups,
+    subscribe_reliably,
+    watch_consumer_groups,
+)
 from shared.platform.db import make_engine, ping
 from shared.platform.db_threads import DbThreads
 from shared.platform.housekeeping import housekeeping_loop
 from shared.platform.logging import configure_logging, correlation_scope, get_logger
 from shared.platform.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from shared.platform.migrations import ServiceSchema, check_schema
-from shared.platform.observability import refresh_outbox_gauges, refresh_stream_gauges
+from shared.platform.observability import (
+    refresh_outbox_gauges,
+    refresh_outbox_stream_gauge,
+    refresh_stream_gauges,
+)
 from shared.platform.redis_conn import redacted, redis_broker, redis_client
 from shared.platform.relay import OutboxRelay
 from shared.platform.settings import Settings
@@ -121,6 +130,15 @@ async def _start_broker(runtime: ServiceRuntime) -> None:
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name=f"{runtime.name}-relay"))
 
 
+async def _watch_groups(runtime: ServiceRuntime) -> None:
+    """Redis may lose its data while we run (FLUSHALL, failover without persistence): the groups
+    come back at "0" and stopped subscribers restart, no service restart needed. Started with the
+    other background tasks (not by ``_start_broker``, which may still be running at shutdown) so
+    that the shutdown always cancels it."""
+    await runtime.broker_ready.wait()
+    await watch_consumer_groups(runtime.broker, runtime.settings.redis_url)
+
+
 # Probes and scrapes would drown the access log.
 _QUIET_ROUTES = {"/healthz", "/readyz", "/metrics", "/dsfr", "/static", "unmatched"}
 
@@ -191,7 +209,7 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sys.setswitchinterval(runtime.settings.gil_switch_interval_s)
         runtime.tasks.append(asyncio.create_task(_start_broker(runtime), name=f"{runtime.name}-broker"))
-        for start in (housekeeping_loop, *background):
+        for start in (housekeeping_loop, _watch_groups, *background):
             runtime.tasks.append(asyncio.create_task(start(runtime), name=getattr(start, "__name__", "task")))
         log.info("service_started", port_hint=runtime.settings.public_base_url)
         try:
@@ -247,6 +265,10 @@ def create_service_app(
             await refresh_stream_gauges(runtime.redis)
         with contextlib.suppress(Exception):
             await refresh_outbox_gauges(runtime.name, runtime.engine)
+        with contextlib.suppress(Exception):
+            s = runtime.settings
+            await refresh_outbox_stream_gauge(runtime.name, runtime.engine, runtime.redis,
+                                              keep_days=min(s.outbox_keep_days, s.stream_keep_days))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
 
 import httpx
@@ -17,41 +16,12 @@ import redis as redis_sync
 from tests.support.audit import audit_run, metric, query
 from tests.support.eventually import eventually
 from tests.support.live import RelayProcess
-from tests.support.system import FAST_ENV, System, catalog_template, request_body
+from tests.support.system import FAST_ENV, Submitter, System, catalog_template
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos, pytest.mark.timeout(280)]
 
 N_REQUESTS = 40
 SMTP_OUTAGE_S = 30
-
-
-class Submitter(threading.Thread):
-    """Sends the requests one after the other; a refused connection is retried with the same
-    Idempotency-Key (a client that does not know whether its first try went through)."""
-
-    def __init__(self, system: System, n: int, interval: float) -> None:
-        super().__init__(daemon=True)
-        self.system, self.n, self.interval = system, n, interval
-        self.accepted: dict[str, str] = {}  # request_id -> status_api_url
-        self.posts = 0
-        self.errors: list[str] = []
-
-    def run(self) -> None:
-        for i in range(self.n):
-            body, key = request_body(i), f"chaos-{i}-{os.getpid()}"
-            for _ in range(50):
-                self.posts += 1
-                try:
-                    response = self.system.submit(body, **{"Idempotency-Key": key})
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-                    continue
-                if response.status_code == 202:
-                    self.accepted[response.json()["request_id"]] = response.json()["status_api_url"]
-                else:
-                    self.errors.append(f"{response.status_code} {response.text[:200]}")
-                break
-            time.sleep(self.interval)
 
 
 def test_kills_redis_restart_and_smtp_outage_lose_nothing_and_double_nothing(tmp_path, tmp_path_factory,

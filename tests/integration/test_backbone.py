@@ -361,3 +361,29 @@ def test_event_published_before_the_consumer_first_starts_is_delivered(tmp_path,
         eventually(lambda: _effects(db_url).get(str(early.event_id)) == 1, timeout=60)
     finally:
         worker.stop()
+
+
+def test_consumer_recovers_without_restart_when_redis_loses_its_data(tmp_path):
+    """FLUSHALL while the consumer runs: its group and stream vanish, faststream stops the reader
+    on NOGROUP; the group watch (shared.platform.consumer.watch_consumer_groups) recreates the
+    group at "0" and restarts the subscribers, so what is published next is handled, no restart."""
+    server = RedisServer().start()
+    db_url = f"sqlite:///{tmp_path}/flush.db"
+    worker = Worker(db_url, server.url, "normal", "f")
+    r = redis_sync.Redis.from_url(server.url)
+    try:
+        before = [_event(40 + i) for i in range(3)]
+        _publish_via_outbox(db_url, server.url, before)
+        eventually(lambda: len(_effects(db_url)) == 3, timeout=60)
+        r.flushall()
+        time.sleep(0.3)  # the reader meets NOGROUP (or the relay below recreates the stream first)
+        after = [_event(50 + i) for i in range(3)]
+        _publish_via_outbox(db_url, server.url, after)
+        eventually(lambda: len(_effects(db_url)) == 6, timeout=30, what="events after the flush handled")
+        assert _effects(db_url) == {str(e.event_id): 1 for e in before + after}
+        groups = {g["name"].decode() for g in r.xinfo_groups(Streams.CATALOG_CHANGED)}
+        assert groups == {"testgroup"}
+    finally:
+        worker.stop()
+        r.close()
+        server.stop()

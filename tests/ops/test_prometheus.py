@@ -51,6 +51,7 @@ def test_the_alerts_the_issue_asks_for_exist():
     assert "mlp_requests_unanswered_over_5_working_days" in exprs["MlpRequestsUnanswered"]
     assert "mlp_outbound_oldest_pending_age_seconds" in exprs["MlpEmailsWaiting"]
     assert "up{" in exprs["MlpServiceDown"]
+    assert "mlp_outbox_published_not_in_stream" in exprs["MlpStreamMissingPublishedEvents"]
     for name in ("MlpConsumerLagGrowing", "MlpOldestPendingGrowing", "MlpOutboxBacklogGrowing"):
         assert next(r for r in ALERTS if r["alert"] == name)["for"] == "5m"
 

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from sqlmodel import Field, SQLModel
 
 from shared.contracts.events import CatalogChanged, Streams
-from shared.platform.consumer import ensure_consumer_groups, subscribe_reliably
+from shared.platform.consumer import ensure_consumer_groups, subscribe_reliably, watch_consumer_groups
 from shared.platform.db import create_tables, make_engine
 from shared.platform.logging import configure_logging
 from shared.platform.outbox import BACKBONE_TABLES
@@ -53,8 +53,10 @@ def main() -> None:
         )
         await ensure_consumer_groups(broker, redis)  # as shared.platform.service does before start
         await broker.start()
+        watcher = asyncio.create_task(watch_consumer_groups(broker, redis_url, interval_s=0.5))  # as the services do
         print("READY", flush=True)
         await asyncio.Event().wait()
+        watcher.cancel()
 
     asyncio.run(run())
 

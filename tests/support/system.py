@@ -5,9 +5,12 @@ that make it react fast (``FAST_ENV``) and the company requests to submit to it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -122,3 +125,32 @@ class System:
         for path in sorted(self.logs.glob(f"{service}-*.log")):
             lines.extend(path.read_text(encoding="utf-8", errors="replace").splitlines())
         return lines
+
+
+class Submitter(threading.Thread):
+    """Sends the requests one after the other; a refused connection is retried with the same
+    Idempotency-Key (a client that does not know whether its first try went through)."""
+
+    def __init__(self, system: System, n: int, interval: float) -> None:
+        super().__init__(daemon=True)
+        self.system, self.n, self.interval = system, n, interval
+        self.accepted: dict[str, str] = {}  # request_id -> status_api_url
+        self.posts = 0
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        for i in range(self.n):
+            body, key = request_body(i), f"chaos-{i}-{os.getpid()}"
+            for _ in range(50):
+                self.posts += 1
+                try:
+                    response = self.system.submit(body, **{"Idempotency-Key": key})
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+                    continue
+                if response.status_code == 202:
+                    self.accepted[response.json()["request_id"]] = response.json()["status_api_url"]
+                else:
+                    self.errors.append(f"{response.status_code} {response.text[:200]}")
+                break
+            time.sleep(self.interval)
