@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import structlog
+
+from shared.platform.ids import uuid4_hex
 
 EMAIL_RE = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _configured = False
@@ -57,7 +58,7 @@ def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
 
 
 def new_correlation_id() -> str:
-    return uuid.uuid4().hex
+    return uuid4_hex()
 
 
 def current_correlation_id() -> str | None:

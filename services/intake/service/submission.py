@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ from sqlmodel import Session
 from services.intake import repository
 from services.intake.service.validation import Qualified
 from shared.contracts.events import Contact, Location, RequestSubmitted
+from shared.platform.ids import fast_uuid4
 from shared.platform.outbox import insert_outbox_rows, outbox_row
 
 
@@ -95,7 +95,7 @@ def stage(
     request that breaks the contract (pydantic ValidationError) fails here, before any statement."""
     now = now or datetime.now(UTC)
     body = q.body
-    request_uuid = uuid.uuid4()
+    request_uuid = fast_uuid4()
     request_id = str(request_uuid)
     token = secrets.token_urlsafe(24)
     c = q.commune
@@ -110,7 +110,7 @@ def stage(
         "preferred_uai": body.preferred_uai or None,
     }
     event = RequestSubmitted(
-        event_id=uuid.uuid4(),
+        event_id=fast_uuid4(),
         correlation_id=correlation_id,
         request_id=request_uuid,
         submitted_at=now,
