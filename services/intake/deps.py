@@ -33,6 +33,7 @@ from services.intake.service.validation import (
     qualify,
     raw_deep_errors,
 )
+from shared.contracts.request_schema import CompanyRequestIn
 from shared.platform.db import unit_of_work
 from shared.platform.logging import correlation_scope, get_logger
 from shared.platform.ratelimit import SlidingWindowLimiter
@@ -103,7 +104,10 @@ class IntakeContext:
         return []
 
     def qualify(self, data: object) -> Qualified:
-        """The validated request, or InvalidRequest with every error of the body at once."""
+        """The validated request, or InvalidRequest with every error of the body at once. ``data`` is
+        raw (form, JSON) or a ``CompanyRequestIn`` the route already validated."""
+        if isinstance(data, CompanyRequestIn):
+            return qualify(data, self.communes, self.settings.max_links_in_message)
         try:
             body = parse_request(data)
         except InvalidRequest as exc:
