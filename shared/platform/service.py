@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -168,6 +169,16 @@ def _trusted_request_id(headers) -> str | None:
     return text if text and len(text) <= 64 and text.replace("-", "").isalnum() else None
 
 
+# FastAPI's built-in OpenTelemetry layer looks up the tracer, meter and logger providers on every
+# request (then once more per operation) to find out whether anyone configured one. MonLycéePro does
+# not use OpenTelemetry (its metrics are Prometheus, its traces the correlation id in the logs), so
+# the layer is switched off where this FastAPI has it.
+_NO_OTEL: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {}
+)
+
+
 def create_service_app(
     runtime: ServiceRuntime,
     *,
@@ -207,7 +218,7 @@ def create_service_app(
             runtime.db.shutdown()
             log.info("service_stopped")
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan, **_NO_OTEL)
     app.state.runtime = runtime
     # Imported here: the HTTP edge's typed dependencies name ServiceRuntime, defined in this module.
     from shared.platform.http import install_error_handlers
