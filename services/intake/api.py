@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from services.intake import metrics, repository
-from services.intake.deps import NOT_FOUND, Ctx, IntakeContext, get_context, unknown_jobs
+from services.intake.deps import NOT_FOUND, Ctx, IntakeContext, unknown_jobs
 from services.intake.schemas import ImpactOut, StatusOut, SubmitOut, Suggestion, UnderstoodOut
 from services.intake.service import impact as impact_service
 from services.intake.service.submission import IdempotencyConflict, RateLimited, body_hash
@@ -37,8 +37,10 @@ def rule_errors(request: Request, exc, shape_errors: list[FieldError]) -> list[F
     return [e for e in raw_deep_errors(exc.body, ctx.communes, ctx.settings.max_links_in_message) if e.field not in shape]
 
 
-# async although it never awaits: FastAPI runs a plain def dependency on its thread pool.
-async def limit_ip(request: Request, ctx: Annotated[IntakeContext, Depends(get_context)]) -> None:
+# async although it never awaits: FastAPI runs a plain def dependency on its thread pool. It reads
+# the context itself rather than through a sub-dependency: each one FastAPI solves per request costs.
+async def limit_ip(request: Request) -> None:
+    ctx: IntakeContext = request.app.state.intake
     if not ctx.ip_limiter.hit(ctx.client_ip(request)):
         metrics.rejected("api" if request.url.path.startswith("/api/") else "form", "rate_limited")
         raise HTTPException(429, IP_LIMITED, headers={"Retry-After": str(ctx.settings.rate_limit_ip_window_s)})
@@ -63,9 +65,9 @@ async def limit_ip(request: Request, ctx: Annotated[IntakeContext, Depends(get_c
 async def create_request(
     payload: CompanyRequestIn,
     request: Request,
-    ctx: Ctx,
     idempotency_key: Annotated[str | None, Header(max_length=255, description="Clé d'idempotence")] = None,
 ):
+    ctx: IntakeContext = request.app.state.intake
     idempotency = (idempotency_key, body_hash(payload.model_dump(mode="json"))) if idempotency_key else None
     understood = await ctx.understood(payload.jobs, payload.naf)
     try:
