@@ -69,5 +69,10 @@ def current_correlation_id() -> str | None:
 def correlation_scope(correlation_id: str | None) -> Iterator[str]:
     """Bind a correlation id for the duration of a request or a message."""
     cid = correlation_id or new_correlation_id()
-    with structlog.contextvars.bound_contextvars(correlation_id=cid):
+    # Tokens rather than structlog's bound_contextvars, which copies the whole context to save
+    # what it overrides; resetting the token restores the previous value (or its absence) the same.
+    tokens = structlog.contextvars.bind_contextvars(correlation_id=cid)
+    try:
         yield cid
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)

@@ -127,6 +127,18 @@ class _CorrelationAndMetricsMiddleware:
     def __init__(self, app, service: str) -> None:
         self.app = app
         self.service = service
+        # (route, method, status) -> its counter and histogram children: labels() costs a lock and
+        # a few string operations per call, twice per request. The labels are bounded (route
+        # templates, methods, statuses), so is this cache.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def _metrics(self, template: str, method: str, status: int) -> tuple[Any, Any]:
+        key = (template, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (HTTP_REQUESTS.labels(self.service, template, method, str(status)),
+                                              HTTP_SECONDS.labels(self.service, template, method))
+        return children
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -154,8 +166,9 @@ class _CorrelationAndMetricsMiddleware:
                 template = getattr(route, "path", None) or "unmatched"
                 elapsed = time.perf_counter() - started
                 method = scope["method"]
-                HTTP_REQUESTS.labels(self.service, template, method, str(status)).inc()
-                HTTP_SECONDS.labels(self.service, template, method).observe(elapsed)
+                requests, seconds = self._metrics(template, method, status)
+                requests.inc()
+                seconds.observe(elapsed)
                 if template not in _QUIET_ROUTES:
                     log.info("http_request", method=method, route=template, status=status,
                              duration_ms=round(elapsed * 1000, 1))
