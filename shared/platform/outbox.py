@@ -7,13 +7,12 @@ row in the same transaction as its effect, so a redelivered event has no second 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from sqlalchemy import Column, Connection, Index, Text, UniqueConstraint, delete, insert, or_
 from sqlmodel import Field, Session, SQLModel
 
-from shared.contracts.events import Event, event_to_payload
+from shared.contracts.events import Event, event_payload_json
 from shared.platform.clock import utcnow
 
 
@@ -65,7 +64,7 @@ def outbox_row(event: Event) -> dict[str, object]:
         "stream": event.stream,
         "event_type": event.event_type,
         "correlation_id": event.correlation_id,
-        "payload": json.dumps(event_to_payload(event), ensure_ascii=False),
+        "payload": event_payload_json(event),
         "created_at": utcnow(),
         "attempts": 0,
     }
