@@ -15,10 +15,6 @@ from shared.platform.db import column_values, insert_rows
 
 
 # ------------------------------------------------------------- requests
-def add_request(session: Session, request: CompanyRequest) -> None:
-    insert_rows(session, CompanyRequest, [column_values(request)])
-
-
 def get_request(session: Session, request_id: str) -> CompanyRequest | None:
     return session.get(CompanyRequest, request_id)
 
@@ -40,9 +36,6 @@ _LOCK_STATE = select(
     CompanyRequest.id, CompanyRequest.academie, CompanyRequest.first_routed_at,
     CompanyRequest.first_answered_at, CompanyRequest.anonymised_at,
 ).where(CompanyRequest.id == bindparam("request_id")).with_for_update()
-_COUNT_RECENT = select(func.count()).select_from(CompanyRequest).where(
-    CompanyRequest.contact_email == bindparam("email"), col(CompanyRequest.created_at) >= bindparam("since")
-)
 _COUNT_RECENT_MANY = select(CompanyRequest.contact_email, func.count()).where(
     col(CompanyRequest.contact_email).in_(bindparam("emails", expanding=True)),
     col(CompanyRequest.created_at) >= bindparam("since"),
@@ -76,10 +69,6 @@ def update_request(session: Session, request_id: str, **values: object) -> None:
 
 def get_by_token(session: Session, token: str) -> CompanyRequest | None:
     return session.exec(select(CompanyRequest).where(CompanyRequest.token == token)).first()
-
-
-def count_recent_by_email(session: Session, email: str, since: datetime) -> int:
-    return int(session.execute(_COUNT_RECENT, {"email": email, "since": since}).scalar_one())
 
 
 def count_recent_by_emails(db: Session | Connection, emails: Iterable[str], since: datetime) -> dict[str, int]:
@@ -197,14 +186,6 @@ def scrub_timeline(session: Session, request_id: str) -> None:
 
 
 # ------------------------------------------------------------- idempotency
-def get_idempotency(session: Session, key: str) -> IdempotencyKey | None:
-    return session.get(IdempotencyKey, key)
-
-
-def add_idempotency(session: Session, record: IdempotencyKey) -> None:
-    session.add(record)
-
-
 _IDEMPOTENCY = IdempotencyKey.__table__  # type: ignore[attr-defined]
 _GET_IDEMPOTENCY = select(_IDEMPOTENCY.c.body_hash, _IDEMPOTENCY.c.request_id).where(
     _IDEMPOTENCY.c.key == bindparam("key"))
