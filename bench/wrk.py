@@ -75,7 +75,7 @@ def run_wrk(url: str, seconds: float, connections: int, prefix: str, threads: in
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "requests.lua"
         script.write_text(f'PREFIX = "{prefix}"\n' + LUA, encoding="utf-8")
-        out = subprocess.run([wrk_path(), "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
+        out = subprocess.run([wrk_path(), "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
                               "--timeout", "10s", "-s", str(script), url],
                              capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     match = RESULT.search(out)

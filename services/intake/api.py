@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
 from services.intake import metrics, repository
-from services.intake.deps import NOT_FOUND, Ctx, IntakeContext, get_context, unknown_jobs
+from services.intake.deps import NOT_FOUND, Ctx, IntakeContext, unknown_jobs
 from services.intake.schemas import ImpactOut, StatusOut, SubmitOut, Suggestion, UnderstoodOut
 from services.intake.service import impact as impact_service
 from services.intake.service.submission import IdempotencyConflict, RateLimited, body_hash
@@ -23,6 +23,7 @@ from shared.platform.logging import get_logger
 router = APIRouter(prefix="/api/v1")
 log = get_logger(__name__)
 
+SUBMIT_MESSAGE = SubmitOut.model_fields["message"].default
 IP_LIMITED = "Trop de demandes envoyées depuis votre connexion. Patientez quelques minutes avant de réessayer."
 
 
@@ -36,8 +37,10 @@ def rule_errors(request: Request, exc, shape_errors: list[FieldError]) -> list[F
     return [e for e in raw_deep_errors(exc.body, ctx.communes, ctx.settings.max_links_in_message) if e.field not in shape]
 
 
-# async although it never awaits: FastAPI runs a plain def dependency on its thread pool.
-async def limit_ip(request: Request, ctx: Annotated[IntakeContext, Depends(get_context)]) -> None:
+# async although it never awaits: FastAPI runs a plain def dependency on its thread pool. It reads
+# the context itself rather than through a sub-dependency: each one FastAPI solves per request costs.
+async def limit_ip(request: Request) -> None:
+    ctx: IntakeContext = request.app.state.intake
     if not ctx.ip_limiter.hit(ctx.client_ip(request)):
         metrics.rejected("api" if request.url.path.startswith("/api/") else "form", "rate_limited")
         raise HTTPException(429, IP_LIMITED, headers={"Retry-After": str(ctx.settings.rate_limit_ip_window_s)})
@@ -62,16 +65,16 @@ async def limit_ip(request: Request, ctx: Annotated[IntakeContext, Depends(get_c
 async def create_request(
     payload: CompanyRequestIn,
     request: Request,
-    ctx: Ctx,
     idempotency_key: Annotated[str | None, Header(max_length=255, description="Clé d'idempotence")] = None,
 ):
-    data = payload.model_dump(mode="json")
-    idempotency = (idempotency_key, body_hash(data)) if idempotency_key else None
+    ctx: IntakeContext = request.app.state.intake
+    idempotency = (idempotency_key, body_hash(payload.model_dump(mode="json"))) if idempotency_key else None
     understood = await ctx.understood(payload.jobs, payload.naf)
     try:
         if unknown := unknown_jobs(understood):
             raise InvalidRequest(unknown)
-        submitted = await ctx.accept(data, "api", request.state.correlation_id, idempotency)
+        # The validated model itself: dumping it and validating the dump again cost a second parse.
+        submitted = await ctx.accept(payload, "api", request.state.correlation_id, idempotency)
     except InvalidRequest as exc:
         metrics.rejected("api", "validation")
         return invalid_fields(exc.errors)
@@ -81,13 +84,12 @@ async def create_request(
     except IdempotencyConflict:
         metrics.rejected("api", "idempotency_conflict")
         return error_response(409, "Cette clé d'idempotence a déjà servi pour une demande différente.")
-    return JSONResponse(
-        SubmitOut(request_id=submitted.request_id, status_url=ctx.status_url(submitted.token),
-                  status_api_url=f"{ctx.base_url}/api/v1/suivi/{submitted.token}",
-                  understood=[UnderstoodOut(**u.as_json()) for u in understood or []],
-                  understanding_checked=understood is not None).model_dump(),
-        status_code=202,
-    )
+    # SubmitOut's fields, in its order, without building the model and dumping it again.
+    return JSONResponse({
+        "request_id": submitted.request_id, "status_url": ctx.status_url(submitted.token),
+        "status_api_url": f"{ctx.base_url}/api/v1/suivi/{submitted.token}", "message": SUBMIT_MESSAGE,
+        "understood": [u.as_json() for u in understood or []], "understanding_checked": understood is not None,
+    }, status_code=202)
 
 
 def _status(ctx: IntakeContext, token: str, request_id: str | None = None) -> dict | None:

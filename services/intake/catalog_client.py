@@ -37,12 +37,18 @@ class JobUnderstanding:
         self._cache: OrderedDict[tuple[str, str], JobUnderstood] = OrderedDict()
         self._paused_until = 0.0
 
-    async def one(self, http: httpx.AsyncClient, text: str, naf: str | None = None) -> JobUnderstood | None:
+    def _cached(self, text: str, naf: str | None) -> JobUnderstood | None:
         key = (text.strip().lower(), (naf or "")[:2])
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
+        return hit
+
+    async def one(self, http: httpx.AsyncClient, text: str, naf: str | None = None) -> JobUnderstood | None:
+        hit = self._cached(text, naf)
+        if hit is not None:
             return hit
+        key = (text.strip().lower(), (naf or "")[:2])
         if time.monotonic() < self._paused_until:
             return None
         params = {"q": text.strip()[:120]}
@@ -66,6 +72,13 @@ class JobUnderstanding:
         texts = [j for j in jobs if j and j.strip()]
         if not texts:
             return []
+        # Answered from the cache, or the catalog is paused: no task per job (asyncio.gather wraps
+        # each coroutine in one), which cost more than the lookups on every accepted request.
+        cached = [self._cached(j, naf) for j in texts]
+        if all(c is not None for c in cached):
+            return cached  # type: ignore[return-value]
+        if time.monotonic() < self._paused_until:
+            return None
         found = await asyncio.gather(*(self.one(http, j, naf) for j in texts))
         if any(f is None for f in found):
             return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 import httpx
@@ -22,7 +23,7 @@ from services.intake.config import IntakeSettings
 from services.intake.grouping import GroupCommit
 from services.intake.service import impact as impact_service
 from services.intake.service.retention import erase
-from services.intake.service.submission import RateLimited, Submitted, replay, status_path, submit
+from services.intake.service.submission import Staged, Submitted, replay, stage, status_path, write_staged
 from services.intake.service.timeline import status_view
 from services.intake.service.validation import (
     FieldError,
@@ -32,6 +33,7 @@ from services.intake.service.validation import (
     qualify,
     raw_deep_errors,
 )
+from shared.contracts.request_schema import CompanyRequestIn
 from shared.platform.db import unit_of_work
 from shared.platform.logging import correlation_scope, get_logger
 from shared.platform.ratelimit import SlidingWindowLimiter
@@ -102,7 +104,10 @@ class IntakeContext:
         return []
 
     def qualify(self, data: object) -> Qualified:
-        """The validated request, or InvalidRequest with every error of the body at once."""
+        """The validated request, or InvalidRequest with every error of the body at once. ``data`` is
+        raw (form, JSON) or a ``CompanyRequestIn`` the route already validated."""
+        if isinstance(data, CompanyRequestIn):
+            return qualify(data, self.communes, self.settings.max_links_in_message)
         try:
             body = parse_request(data)
         except InvalidRequest as exc:
@@ -112,12 +117,15 @@ class IntakeContext:
             raise InvalidRequest(exc.errors + extra) from None
         return qualify(body, self.communes, self.settings.max_links_in_message)
 
-    def _submit(self, session: Session, item: Accepting) -> Submitted:
-        return submit(
-            session, item.qualified, channel=item.channel, correlation_id=item.correlation_id,
-            base_url=self.base_url, email_limit=self.settings.rate_limit_email,
-            email_window_s=self.settings.rate_limit_email_window_s, idempotency=item.idempotency,
-        )
+    def _stage(self, item: Accepting, now: datetime) -> Staged:
+        return stage(item.qualified, channel=item.channel, correlation_id=item.correlation_id,
+                     base_url=self.base_url, idempotency=item.idempotency, now=now)
+
+    def _write(self, staged: Sequence[Staged], now: datetime) -> list[Submitted | Exception]:
+        """One transaction (Core: no ORM object is read back) for the staged requests."""
+        with self.runtime.engine.begin() as connection:
+            return write_staged(connection, staged, email_limit=self.settings.rate_limit_email,
+                                email_window_s=self.settings.rate_limit_email_window_s, now=now)
 
     # ---- database boundaries of the status page and the public figures (run with runtime.run_db)
     def erase_by_token(self, token: str, correlation_id: str) -> dict | None:
@@ -149,9 +157,10 @@ class IntakeContext:
         return self._accept_alone(item)
 
     def _accept_alone(self, item: Accepting) -> Submitted:
+        now = datetime.now(UTC)
+        staged = self._stage(item, now)
         try:
-            with unit_of_work(self.runtime.engine) as session:
-                submitted = self._submit(session, item)
+            [outcome] = self._write([staged], now)
         except IntegrityError:
             if not item.idempotency:
                 raise
@@ -160,40 +169,46 @@ class IntakeContext:
             if first is None:
                 raise
             return first
-        self._accepted(item, submitted)
-        return submitted
+        if isinstance(outcome, Exception):
+            raise outcome
+        self._accepted(item, outcome)
+        return outcome
 
     def accept_batch_sync(self, items: Sequence[Accepting]) -> list[Submitted | Exception]:
         """Several qualified requests (without idempotency key) in ONE transaction.
 
-        A refusal (RateLimited) is raised before its request stages anything, so the others go on;
-        the email limit counts the batch's earlier rows, which the transaction already sees. If the
+        Each request's rows are built first: one that cannot be (its event breaks the contract)
+        fails alone before the transaction. A refusal (RateLimited) stages nothing for its request,
+        so the others go on; the email limit counts the batch's earlier requests too. If the
         transaction fails as a whole, each request is retried in its own and gets its own outcome.
         """
-        outcomes: list[Submitted | Exception] = []
+        now = datetime.now(UTC)
+        outcomes: list[Submitted | Exception | None] = []
+        staged: list[Staged] = []
+        for item in items:
+            try:
+                staged.append(self._stage(item, now))
+                outcomes.append(None)
+            except Exception as exc:
+                outcomes.append(exc)
         try:
-            with unit_of_work(self.runtime.engine) as session:
-                for item in items:
-                    with correlation_scope(item.correlation_id):
-                        try:
-                            outcomes.append(self._submit(session, item))
-                        except RateLimited as exc:
-                            outcomes.append(exc)
+            written = self._write(staged, now) if staged else []
         except Exception:
             log.warning("accept_batch_failed", size=len(items))
-            outcomes = []
-            for item in items:
-                with correlation_scope(item.correlation_id):
-                    try:
-                        outcomes.append(self._accept_alone(item))
-                    except Exception as exc:
-                        outcomes.append(exc)
-            return outcomes
-        for item, outcome in zip(items, outcomes, strict=True):
+            written = []
+            for one in staged:
+                try:
+                    written.extend(self._write([one], now))
+                except Exception as exc:
+                    written.append(exc)
+        results = iter(written)
+        final: list[Submitted | Exception] = [outcome if outcome is not None else next(results)
+                                              for outcome in outcomes]
+        for item, outcome in zip(items, final, strict=True):
             if isinstance(outcome, Submitted):
                 with correlation_scope(item.correlation_id):
                     self._accepted(item, outcome)
-        return outcomes
+        return final
 
     def _accepted(self, item: Accepting, submitted: Submitted) -> None:
         if not submitted.replayed:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
@@ -15,10 +16,6 @@ from shared.platform.db import column_values, insert_rows, table_of
 
 
 # ------------------------------------------------------------- requests
-def add_request(session: Session, request: CompanyRequest) -> None:
-    insert_rows(session, CompanyRequest, [column_values(request)])
-
-
 def get_request(session: Session, request_id: str) -> CompanyRequest | None:
     return session.get(CompanyRequest, request_id)
 
@@ -41,9 +38,10 @@ _LOCK_STATE = select_columns(
     col(CompanyRequest.id), col(CompanyRequest.academie), col(CompanyRequest.first_routed_at),
     col(CompanyRequest.first_answered_at), col(CompanyRequest.anonymised_at),
 ).where(col(CompanyRequest.id) == bindparam("request_id")).with_for_update()
-_COUNT_RECENT = select(func.count()).select_from(CompanyRequest).where(
-    CompanyRequest.contact_email == bindparam("email"), col(CompanyRequest.created_at) >= bindparam("since")
-)
+_COUNT_RECENT_MANY = select(col(CompanyRequest.contact_email), func.count()).where(
+    col(CompanyRequest.contact_email).in_(bindparam("emails", expanding=True)),
+    col(CompanyRequest.created_at) >= bindparam("since"),
+).group_by(col(CompanyRequest.contact_email))
 
 
 def lock_request_state(session: Session, request_id: str) -> RequestState | None:
@@ -75,8 +73,18 @@ def get_by_token(session: Session, token: str) -> CompanyRequest | None:
     return session.exec(select(CompanyRequest).where(CompanyRequest.token == token)).first()
 
 
-def count_recent_by_email(session: Session, email: str, since: datetime) -> int:
-    return int(session.execute(_COUNT_RECENT, {"email": email, "since": since}).scalar_one())
+def count_recent_by_emails(db: Session | Connection, emails: Iterable[str], since: datetime) -> dict[str, int]:
+    """Requests per contact email since ``since``, for several addresses in one query (absent: none)."""
+    rows = db.execute(_COUNT_RECENT_MANY, {"emails": list(emails), "since": since})
+    return {email: int(n) for email, n in rows}
+
+
+_INSERT_REQUEST = insert(_REQUESTS)
+
+
+def insert_requests(db: Session | Connection, rows: list[dict[str, object]]) -> None:
+    """Request rows as plain dicts, one executemany (see submission.stage)."""
+    db.execute(_INSERT_REQUEST, rows)
 
 
 def expired_requests(session: Session, before: datetime, limit: int) -> list[CompanyRequest]:
@@ -113,6 +121,14 @@ def entry_row(request_id: str, at: datetime, kind: str, title: str, **fields: ob
 
 def add_entry(session: Session, *entries: TimelineEntry | dict[str, object]) -> None:
     insert_rows(session, TimelineEntry, [e if isinstance(e, dict) else column_values(e) for e in entries])
+
+
+_INSERT_ENTRY = insert(TimelineEntry.__table__)  # type: ignore[attr-defined]
+
+
+def add_entry_rows(db: Session | Connection, rows: list[dict[str, object]]) -> None:
+    """Timeline rows from :func:`entry_row`, one executemany, on a Session or a Core connection."""
+    db.execute(_INSERT_ENTRY, rows)
 
 
 def timeline(session: Session, request_id: str) -> list[TimelineEntry]:
@@ -172,12 +188,25 @@ def scrub_timeline(session: Session, request_id: str) -> None:
 
 
 # ------------------------------------------------------------- idempotency
-def get_idempotency(session: Session, key: str) -> IdempotencyKey | None:
-    return session.get(IdempotencyKey, key)
+_IDEMPOTENCY = IdempotencyKey.__table__  # type: ignore[attr-defined]
+_GET_IDEMPOTENCY = select(_IDEMPOTENCY.c.body_hash, _IDEMPOTENCY.c.request_id).where(
+    _IDEMPOTENCY.c.key == bindparam("key"))
+_TOKEN_OF = select(_REQUESTS.c.token).where(_REQUESTS.c.id == bindparam("request_id"))
+_INSERT_IDEMPOTENCY = insert(_IDEMPOTENCY)
 
 
-def add_idempotency(session: Session, record: IdempotencyKey) -> None:
-    session.add(record)
+def idempotency_record(db: Session | Connection, key: str) -> tuple[str, str] | None:
+    """(body hash, request id) stored for an Idempotency-Key."""
+    row = db.execute(_GET_IDEMPOTENCY, {"key": key}).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def token_of(db: Session | Connection, request_id: str) -> str | None:
+    return db.execute(_TOKEN_OF, {"request_id": request_id}).scalar_one_or_none()
+
+
+def insert_idempotency(db: Session | Connection, rows: list[dict[str, object]]) -> None:
+    db.execute(_INSERT_IDEMPOTENCY, rows)
 
 
 def delete_idempotency_for(session: Session, request_id: str) -> None:

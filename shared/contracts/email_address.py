@@ -5,6 +5,7 @@ network; the messages are French and say what to fix."""
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import DOT_ATOM_TEXT, EMAIL_MAX_LENGTH
 
 DISPOSABLE_DOMAINS = frozenset({
     "yopmail.com", "yopmail.fr", "mailinator.com", "guerrillamail.com", "10minutemail.com", "trashmail.com",
@@ -17,8 +18,34 @@ DOMAIN_TYPOS = {
 }
 
 
+# Domains (as typed, ASCII) already accepted by the full check -> their normalised form. The domain
+# rules (IDNA, label syntax, special-use names) were most of the cost of validating an address, and
+# a few domains make most of the traffic.
+_ACCEPTED_DOMAINS: dict[str, str] = {}
+_MAX_DOMAINS = 10_000
+
+
 def check_email(email: str) -> tuple[str | None, str | None]:
-    """(normalised email, None) or (None, French message). No network: syntax and domain rules only."""
+    """(normalised email, None) or (None, French message). No network: syntax and domain rules only.
+
+    An address whose domain was accepted before and whose local part is plain ASCII dot-atom (the
+    form email_validator accepts as is) is accepted without running the domain rules again; every
+    other address, and every refusal, goes through the full check."""
+    local, at, domain = email.rpartition("@")
+    known = _ACCEPTED_DOMAINS.get(domain) if at else None
+    if known is not None and len(email) <= EMAIL_MAX_LENGTH and DOT_ATOM_TEXT.match(local):
+        normalised = f"{local}@{known}"
+        if len(normalised) <= EMAIL_MAX_LENGTH:
+            return normalised.lower(), None
+    result = _check_email(email)
+    if result[0] is not None and at and domain.isascii():
+        if len(_ACCEPTED_DOMAINS) >= _MAX_DOMAINS:
+            _ACCEPTED_DOMAINS.clear()
+        _ACCEPTED_DOMAINS[domain] = result[0].rpartition("@")[2]
+    return result
+
+
+def _check_email(email: str) -> tuple[str | None, str | None]:
     try:
         info = validate_email(email, check_deliverability=False)
     except EmailNotValidError as exc:

@@ -8,6 +8,7 @@ instead of guessing.
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, ClassVar, Literal, get_args
@@ -256,3 +257,10 @@ def event_from_payload(payload: dict) -> Event:
 
 def event_to_payload(event: Event) -> dict:
     return {"event_type": event.event_type, "data": event.model_dump(mode="json")}
+
+
+def event_payload_json(event: Event) -> str:
+    """``json.dumps(event_to_payload(event))`` in compact form, serialised by pydantic's core in one
+    pass instead of a dict of JSON-ready values then the json module (most of the cost of an
+    outbox row)."""
+    return f'{{"event_type":{json.dumps(event.event_type)},"data":{event.model_dump_json()}}}'

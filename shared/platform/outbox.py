@@ -7,13 +7,12 @@ row in the same transaction as its effect, so a redelivered event has no second 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
-from sqlalchemy import Column, CursorResult, Index, Text, UniqueConstraint, delete, insert, or_
+from sqlalchemy import Column, Connection, CursorResult, Index, Text, UniqueConstraint, delete, insert, or_
 from sqlmodel import Field, Session, SQLModel
 
-from shared.contracts.events import Event, event_to_payload
+from shared.contracts.events import Event, event_payload_json
 from shared.platform.clock import utcnow
 from shared.platform.db import table_of
 
@@ -59,21 +58,33 @@ _INSERT_OUTBOX = insert(table_of(OutboxEvent))
 _INSERT_PROCESSED = insert(table_of(ProcessedEvent))
 
 
+def outbox_row(event: Event) -> dict[str, object]:
+    """The outbox row of an event, for :func:`add_to_outbox` or :func:`insert_outbox_rows`."""
+    return {
+        "event_id": str(event.event_id),
+        "stream": event.stream,
+        "event_type": event.event_type,
+        "correlation_id": event.correlation_id,
+        "payload": event_payload_json(event),
+        "created_at": utcnow(),
+        "attempts": 0,
+    }
+
+
 def add_to_outbox(session: Session, event: Event) -> None:
     """Stage an event for publication; it leaves only if the surrounding transaction commits.
 
     A Core INSERT rather than an ORM object: nothing reads the row back in the transaction,
     and building a SQLModel object costs more than the statement itself."""
-    session.execute(_INSERT_OUTBOX, {
-        "event_id": str(event.event_id),
-        "stream": event.stream,
-        "event_type": event.event_type,
-        "correlation_id": event.correlation_id,
-        "payload": json.dumps(event_to_payload(event), ensure_ascii=False),
-        "created_at": utcnow(),
-        "attempts": 0,
-    })
+    session.execute(_INSERT_OUTBOX, outbox_row(event))
     session.info[OUTBOX_WRITTEN] = True
+
+
+def insert_outbox_rows(connection: Connection, rows: list[dict[str, object]]) -> None:
+    """Stage several outbox rows (one executemany) on a Core connection inside its transaction.
+    Nothing flags the connection for the relay: the caller wakes it after the commit."""
+    if rows:
+        connection.execute(_INSERT_OUTBOX, rows)
 
 
 def mark_processed(session: Session, group: str, stream: str, event_ids: list[str]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -23,7 +24,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 from shared.platform.clock import utcnow
 from shared.platform.db import table_of
 from shared.platform.db_threads import DbThreads
-from shared.platform.logging import correlation_scope, get_logger
+from shared.platform.logging import get_logger
 from shared.platform.metrics import OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
 from shared.platform.outbox import OUTBOX_WRITTEN, OutboxEvent
 
@@ -156,10 +157,15 @@ class OutboxRelay:
                 )
             await pipe.execute()  # one round trip per batch
         self._unmarked = [row.id for row in rows]
+        per_stream = Counter(row.stream for row in rows)
+        for stream, count in per_stream.items():
+            OUTBOX_PUBLISHED.labels(self.service, stream).inc(count)
+        # One bound logger per batch: the module's lazy proxy builds one on every call. Each line
+        # carries its row's correlation id, as the request that wrote the row did.
+        logger = log.bind()
         for row in rows:
-            OUTBOX_PUBLISHED.labels(self.service, row.stream).inc()
-            with correlation_scope(row.correlation_id):
-                log.info("event_published", stream=row.stream, event_type=row.event_type, event_id=row.event_id)
+            logger.info("event_published", correlation_id=row.correlation_id, stream=row.stream,
+                        event_type=row.event_type, event_id=row.event_id)
         return len(rows)
 
     def _listen_for_commits(self) -> None:

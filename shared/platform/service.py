@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
@@ -151,6 +152,18 @@ class _CorrelationAndMetricsMiddleware:
     def __init__(self, app, service: str) -> None:
         self.app = app
         self.service = service
+        # (route, method, status) -> its counter and histogram children: labels() costs a lock and
+        # a few string operations per call, twice per request. The labels are bounded (route
+        # templates, methods, statuses), so is this cache.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def _metrics(self, template: str, method: str, status: int) -> tuple[Any, Any]:
+        key = (template, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (HTTP_REQUESTS.labels(self.service, template, method, str(status)),
+                                              HTTP_SECONDS.labels(self.service, template, method))
+        return children
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -178,8 +191,9 @@ class _CorrelationAndMetricsMiddleware:
                 template = getattr(route, "path", None) or "unmatched"
                 elapsed = time.perf_counter() - started
                 method = scope["method"]
-                HTTP_REQUESTS.labels(self.service, template, method, str(status)).inc()
-                HTTP_SECONDS.labels(self.service, template, method).observe(elapsed)
+                requests, seconds = self._metrics(template, method, status)
+                requests.inc()
+                seconds.observe(elapsed)
                 if template not in _QUIET_ROUTES:
                     log.info("http_request", method=method, route=template, status=status,
                              duration_ms=round(elapsed * 1000, 1))
@@ -191,6 +205,16 @@ def _trusted_request_id(headers) -> str | None:
     found = {name: value for name, value in headers if name in (b"x-request-id", b"x-correlation-id")}
     text = (found.get(b"x-request-id") or found.get(b"x-correlation-id") or b"").decode("latin-1")
     return text if text and len(text) <= 64 and text.replace("-", "").isalnum() else None
+
+
+# FastAPI's built-in OpenTelemetry layer looks up the tracer, meter and logger providers on every
+# request (then once more per operation) to find out whether anyone configured one. MonLycéePro does
+# not use OpenTelemetry (its metrics are Prometheus, its traces the correlation id in the logs), so
+# the layer is switched off where this FastAPI has it.
+_NO_OTEL: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters else {}
+)
 
 
 def create_service_app(
@@ -232,7 +256,7 @@ def create_service_app(
             runtime.db.shutdown()
             log.info("service_stopped")
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan, **_NO_OTEL)
     app.state.runtime = runtime
     # Imported here: the HTTP edge's typed dependencies name ServiceRuntime, defined in this module.
     from shared.platform.http import install_error_handlers

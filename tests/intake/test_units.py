@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.intake.service.form import form_field, resolve_place
 from services.intake.service.impact import french_duration
@@ -78,6 +80,22 @@ def test_email_checks_need_no_network():
     assert check_email("contact@mairie.fr") == ("contact@mairie.fr", None)
     assert check_email("contact@localhost")[1] == "Le domaine de l'adresse électronique (après le @) n'est pas valide."
     assert check_email("con tact@mairie.fr")[1] == "L'adresse électronique n'est pas valide (ex. prenom.nom@entreprise.fr)."
+
+
+_LOCAL_CHARS = "abcXYZ019.-_+!#$%&'*/=?^`{|}~ @\"éß"
+
+
+@settings(max_examples=400, deadline=None)
+@given(local=st.text(alphabet=_LOCAL_CHARS, min_size=0, max_size=70),
+       domain=st.sampled_from(["mairie.fr", "Boulangerie-Dupont.FR", "gmial.com", "yopmail.com", "localhost",
+                               "exemple", "a" * 250 + ".fr", "xn--bcher-kva.fr", "bücher.fr"]))
+def test_an_address_on_a_domain_already_accepted_gets_the_full_check_answer(local, domain):
+    """check_email skips the domain rules for a domain it accepted before: same answer as the full check."""
+    from shared.contracts.email_address import _check_email
+
+    check_email("contact@" + domain)  # the domain is now known (when it is accepted)
+    address = f"{local}@{domain}"
+    assert check_email(address) == _check_email(address)
 
 
 @pytest.mark.parametrize(("hours", "said"), [

@@ -17,6 +17,7 @@ from shared.contracts.events import (
     RequestSubmitted,
     Streams,
     event_from_payload,
+    event_payload_json,
     event_to_payload,
 )
 from shared.platform.logging import configure_logging, correlation_scope, mask_email
@@ -61,6 +62,10 @@ def test_every_event_round_trips_through_its_stream_payload():
     )
     payload = json.loads(json.dumps(event_to_payload(event)))
     assert event_from_payload(payload) == event
+    # what the outbox stores (pydantic's one-pass JSON) reads back as the same payload
+    stored = json.loads(event_payload_json(event.model_copy(update={"message": "Élèves « accueillis » ✓",
+                                                                     "radius_km": 20})))
+    assert stored == event_to_payload(event.model_copy(update={"message": "Élèves « accueillis » ✓", "radius_km": 20}))
     assert set(EVENT_TYPES) == {cls.event_type for cls in EVENT_TYPES.values()}
     assert all(cls.stream in Streams.ALL for cls in EVENT_TYPES.values())
 
