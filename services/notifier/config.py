@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
+
 from shared.platform.settings import Settings
 
 
@@ -31,6 +33,9 @@ class NotifierSettings(Settings):
     inbound_max_bytes: int = 15 * 1024 * 1024
     attachment_max_bytes: int = 5 * 1024 * 1024  # total relayed with one reply
     list_id: str = "Demandes MonLycéePro <demandes.monlyceepro.localhost>"
+    # Who really sent a reply: DKIM/SPF/alignment checks (service/authentication.py); off = From alone
+    inbound_auth_checks: bool = True
+    inbound_dns_timeout_s: float = Field(default=3.0, gt=0, le=30)  # per DNS query of those checks
 
     # One-click actions
     action_ttl_days: int = 30

@@ -8,6 +8,7 @@ is processed, so a crash during processing loses nothing: ``process_pending_inbo
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import AnyStr
 
@@ -84,7 +85,10 @@ class InboundHandler:
         if len(raw) > self.limit:
             return TOO_LARGE
         try:
-            ids = await asyncio.to_thread(self._store, envelope.mail_from or "", list(envelope.rcpt_tos), raw)
+            peer = session.peer if isinstance(session.peer, tuple) and session.peer else ("",)
+            connection = json.dumps({"client_ip": str(peer[0])[:45], "helo": str(session.host_name or "")[:255]})
+            ids = await asyncio.to_thread(self._store, envelope.mail_from or "", list(envelope.rcpt_tos), raw,
+                                          connection)
         except Exception as exc:
             log.error("inbound_store_failed", error=type(exc).__name__)
             return "451 4.3.0 Erreur temporaire, reessayez plus tard"
@@ -93,9 +97,10 @@ class InboundHandler:
         self.on_processed()
         return "250 Message accepte"
 
-    def _store(self, mail_from: str, rcpts: list[str], raw: bytes) -> list[str]:
+    def _store(self, mail_from: str, rcpts: list[str], raw: bytes, connection: str | None = None) -> list[str]:
+        """Stored with the connection (client address, HELO name) that the sender checks need."""
         with unit_of_work(self.engine) as session:
-            rows = [InboundEmail(rcpt=r[:320], mail_from=mail_from[:320], raw=raw) for r in rcpts]
+            rows = [InboundEmail(rcpt=r[:320], mail_from=mail_from[:320], raw=raw, auth=connection) for r in rcpts]
             repo.add(session, *rows)
             return [r.id for r in rows]
 

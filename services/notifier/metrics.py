@@ -20,7 +20,14 @@ EMAIL_SEND_ERRORS = Counter("mlp_email_send_errors_total", "Failed SMTP send att
 EMAILS_BOUNCED = Counter("mlp_emails_bounced_total", "Bounces received for a participant's address")
 INBOUND_MESSAGES = Counter(
     "mlp_inbound_messages_total", "Inbound emails by outcome",
-    ["outcome"],  # accepted|duplicate|refused_attachments|undecodable|bad_token|wrong_sender|auto_reply|bounce|too_large|malformed
+    ["outcome"],  # accepted|duplicate|refused_attachments|undecodable|bad_token|held|auto_reply|bounce|too_large|malformed
+)
+INBOUND_HELD = Counter(
+    "mlp_inbound_held_total", "Inbound replies held in quarantine (not relayed), by reason",
+    ["reason"],  # unknown_sender|dkim_fail|spf_fail|misaligned
+)
+INBOUND_RELEASED = Counter(
+    "mlp_inbound_released_total", "Held replies relayed by the participant (« Transmettre quand même »)",
 )
 ATTACHMENTS_DROPPED = Counter(
     "mlp_inbound_attachments_dropped_total", "Attachments of inbound replies not relayed, by reason",

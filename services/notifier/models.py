@@ -135,8 +135,15 @@ class InboundEmail(SQLModel, table=True):
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     thread_id: str | None = Field(default=None, index=True, max_length=32)
     participant_id: str | None = Field(default=None, max_length=32)
-    # received|accepted|duplicate|refused_attachments|undecodable|wrong_sender|auto_reply|bounce|malformed|failed
+    # received|accepted|duplicate|refused_attachments|undecodable|held|auto_reply|bounce|malformed|failed
+    # (wrong_sender: rows stored before senders were held)
     outcome: str = Field(default="received", max_length=20)
+    # Why a message is held (outcome "held"): unknown_sender | dkim_fail | spf_fail | misaligned
+    hold_reason: str | None = Field(default=None, max_length=20)
+    # The connection (client_ip, helo) then what the sender checks found (service/authentication.py), JSON
+    auth: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # A held message relayed by the participant's « Transmettre quand même »
+    released_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     processed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
@@ -154,6 +161,18 @@ class InboundRelayed(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
+class SenderVouch(SQLModel, table=True):
+    """A sender a participant vouched for in a thread (« Transmettre quand même »): their later replies
+    to that participant's address are relayed. The address is kept as a keyed hash only."""
+
+    __tablename__ = "notifier_sender_vouch"
+
+    thread_id: str = Field(primary_key=True, max_length=32)
+    participant_id: str = Field(primary_key=True, max_length=32)
+    sender_hash: str = Field(primary_key=True, max_length=64)  # HMAC-SHA256(secret, lower-cased address)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
 class ActionUse(SQLModel, table=True):
     """A one-click action token applied once (replays are refused)."""
 
@@ -165,4 +184,4 @@ class ActionUse(SQLModel, table=True):
     used_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
-TABLES = (Thread, Participant, ThreadEntry, OutboundEmail, InboundEmail, InboundRelayed, ActionUse)
+TABLES = (Thread, Participant, ThreadEntry, OutboundEmail, InboundEmail, InboundRelayed, SenderVouch, ActionUse)

@@ -1,19 +1,27 @@
 """One-click action pages: GET shows a confirmation (never changes anything: mail scanners
-prefetch links), POST applies the action once. Refusals are French pages, never a 500."""
+prefetch links), POST applies the action once. Refusals are French pages, never a 500. The same
+for « Transmettre quand même » (a held reply), and the admin review list of held replies."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
 
-from services.notifier.service import actions
+from services.notifier import repository as repo
+from services.notifier.service import actions, senders
+from services.notifier.service.authentication import domain_of, header_from
+from services.notifier.service.inbound import parse
 from services.notifier.service.mailer import NotifierContext, author_label
 from shared.contracts.email_address import check_email
 from shared.platform.db import unit_of_work
+from shared.platform.http import ADMIN_RESPONSES, Admin
 from shared.platform.web import make_templates
 
 router = APIRouter(tags=["actions"])
@@ -136,3 +144,89 @@ def _retry_transfer(request: Request, ctx: NotifierContext, token: str, problem:
 
 def ctx_engine(request: Request):
     return request.app.state.runtime.engine
+
+
+# ------------------------------------------------------------------ « Transmettre quand même »
+RELEASE_REFUSALS = {
+    "invalid": REFUSALS["invalid"],
+    "expired": "Ce lien a expiré : le message n'a pas été transmis. Demandez à l'expéditeur de vous l'envoyer, "
+               "puis transmettez-le en répondant au courriel.",
+    "used": "Ce lien a déjà été utilisé : le message a bien été transmis une fois.",
+    "gone": "Ce message a déjà été transmis. Rien n'a été modifié.",
+    "erased": REFUSALS["erased"],
+}
+RELEASE_STATUS = {"invalid": 400, "expired": 410, "used": 410, "gone": 410, "erased": 410}
+
+
+def _release_refused(request: Request, exc: senders.ReleaseRefused) -> HTMLResponse:
+    return templates.TemplateResponse(request, "action_result.html", {
+        "title": "Action impossible", "message": RELEASE_REFUSALS.get(exc.reason, REFUSALS["invalid"]), "ok": False,
+    }, status_code=RELEASE_STATUS.get(exc.reason, 409))
+
+
+@router.get("/relais/{token}", response_class=HTMLResponse, summary="Confirmer la transmission d'un message retenu")
+def confirm_release(request: Request, token: str, ctx: Ctx) -> HTMLResponse:
+    try:
+        with unit_of_work(ctx_engine(request)) as session:
+            pending = senders.check_release(session, ctx, token)
+            page = {"token": token, "company": pending.thread.company_name, "sender": pending.sender,
+                    "who": author_label(pending.participant)}
+    except senders.ReleaseRefused as exc:
+        return _release_refused(request, exc)
+    return templates.TemplateResponse(request, "release_confirm.html", page)
+
+
+@router.post("/relais/{token}", response_class=HTMLResponse, summary="Transmettre un message retenu (une fois)")
+def apply_release(request: Request, token: str, ctx: Ctx) -> HTMLResponse:
+    try:
+        with unit_of_work(ctx_engine(request)) as session:
+            _, outcome = senders.release(session, ctx, token)
+    except senders.ReleaseRefused as exc:
+        return _release_refused(request, exc)
+    except IntegrityError:  # the same link applied concurrently
+        return _release_refused(request, senders.ReleaseRefused("used"))
+    request.app.state.notifier.wake()
+    message = ("C'est fait : le message a été transmis aux autres participants. Les prochains messages de cet "
+               "expéditeur dans cette demande seront transmis directement." if outcome == "accepted" else
+               "C'est noté : ce message avait déjà été transmis, ou ne contenait rien à transmettre. Les prochains "
+               "messages de cet expéditeur dans cette demande seront transmis directement.")
+    return templates.TemplateResponse(request, "action_result.html", {
+        "title": "C'est enregistré", "message": message, "ok": True,
+    })
+
+
+# ------------------------------------------------------------------ review list (admin)
+class HeldInboundOut(BaseModel):
+    """A held reply, without its body nor any full address (the sender's domain only)."""
+
+    inbound_id: str
+    request_id: str | None
+    participant_role: str | None
+    reason: str
+    sender_domain: str
+    dkim: str | None
+    spf: str | None
+    aligned: bool | None
+    received_at: datetime
+
+
+@router.get("/api/v1/review/inbound", response_model=list[HeldInboundOut], tags=["revue"], responses=ADMIN_RESPONSES,
+            summary="Réponses retenues (expéditeur non reconnu ou non authentifié), sans leur contenu")
+def list_held(request: Request, _: Admin) -> list[HeldInboundOut]:
+    out = []
+    with Session(ctx_engine(request)) as session:
+        for row in repo.held_inbound(session):
+            thread = repo.thread(session, row.thread_id) if row.thread_id else None
+            person = repo.participant(session, row.participant_id) if row.participant_id else None
+            auth = senders.auth_of(row)
+            try:
+                sender = header_from(parse(row.raw)) if row.raw else ""
+            except Exception:
+                sender = ""
+            out.append(HeldInboundOut(
+                inbound_id=row.id, request_id=thread.request_id if thread else None,
+                participant_role=person.role if person else None, reason=row.hold_reason or "unknown_sender",
+                sender_domain=domain_of(sender or row.mail_from), dkim=auth.get("dkim"), spf=auth.get("spf"),
+                aligned=auth.get("aligned"), received_at=row.received_at,
+            ))
+    return out

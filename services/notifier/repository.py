@@ -14,6 +14,7 @@ from services.notifier.models import (
     InboundRelayed,
     OutboundEmail,
     Participant,
+    SenderVouch,
     Thread,
     ThreadEntry,
 )
@@ -278,6 +279,22 @@ def mark_relayed(session: Session, thread_id: str, message_key: str, inbound_id:
     the primary key and its transaction rolls back."""
     session.add(InboundRelayed(thread_id=thread_id, message_key=message_key, inbound_id=inbound_id))
     session.flush()
+
+
+def vouched(session: Session, thread_id: str, participant_id: str, sender_hash: str) -> bool:
+    return session.get(SenderVouch, (thread_id, participant_id, sender_hash)) is not None
+
+
+def vouch(session: Session, thread_id: str, participant_id: str, sender_hash: str) -> None:
+    if not vouched(session, thread_id, participant_id, sender_hash):
+        session.add(SenderVouch(thread_id=thread_id, participant_id=participant_id, sender_hash=sender_hash))
+        session.flush()
+
+
+def held_inbound(session: Session, limit: int = 200) -> Sequence[InboundEmail]:
+    """Held replies not released yet, oldest first (the review list)."""
+    return session.exec(select(InboundEmail).where(InboundEmail.outcome == "held")
+                        .order_by(col(InboundEmail.received_at)).limit(limit)).all()
 
 
 def action_used(session: Session, nonce: str) -> bool:

@@ -1,5 +1,5 @@
 """The inbound SMTP server (notifier, real process) fed hostile mail: forged and tampered reply
-addresses, malformed MIME, huge messages, wrong charsets, spoofed senders, mail loops, auto-replies
+addresses, malformed MIME, huge messages, wrong charsets, spoofed senders, forged From with a failing DKIM signature, mail loops, auto-replies
 and bounces, repeated RCPTs and resent messages, executable and HTML attachments, undecodable
 parts. Each is refused at the SMTP level or quarantined (stored, never relayed), counted in
 `mlp_inbound_messages_total{outcome}`, and the server keeps serving: a genuine reply sent after
@@ -14,7 +14,9 @@ from collections import Counter
 from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
+import dkim
 import pytest
 
 from tests.fuzz.support import MAX_INBOUND, Thread, count
@@ -41,6 +43,16 @@ def text_mail(sender: str, to: str, body: str, subject: str = "Re: votre demande
         msg[key.replace("_", "-")] = value
     msg.set_content(body)
     return msg.as_bytes(policy=policy.SMTP)  # CRLF: smtplib sends bytes as they are
+
+
+DKIM_KEY = (Path(__file__).resolve().parent.parent / "notifier" / "data" / "dkim_test_key.pem").read_bytes()
+
+
+def forged_dkim(sender: str, to: str, body: str) -> bytes:
+    """Signed for a domain whose key cannot be found (RFC 6761 .invalid), then altered: fails either way."""
+    data = text_mail(sender, to, body)
+    signed = dkim.sign(data, b"mlp", b"pirate.invalid", DKIM_KEY, include_headers=[b"from", b"to", b"subject"]) + data
+    return signed.replace(b"nous pouvons", b"virez l'argent")
 
 
 def raw_mail(sender: str, to: str, head: str, body: bytes) -> bytes:
@@ -97,9 +109,13 @@ def hostile_cases(t: Thread, rng: random.Random) -> list[tuple[str, str, str, by
         ("huge, undeclared", lead, to, text_mail(lead, to, "\n".join([body] + ["x" * 70] * (MAX_INBOUND // 70 + 200))), None,
          {"too_large"}),
         ("spoofed sender", "attaquant@pirate.example", to, text_mail("attaquant@pirate.example", to, body), None,
-         {"wrong_sender"}),
+         {"held"}),
         ("spoofed display name", "attaquant@pirate.example", to,
-         text_mail(f'"{lead}" <attaquant@pirate.example>', to, body), None, {"wrong_sender"}),
+         text_mail(f'"{lead}" <attaquant@pirate.example>', to, body), None, {"held"}),
+        # Issue 17 item 8: the lead's From, a DKIM signature that does not verify (body changed after signing).
+        ("forged From, failing DKIM", lead, to, forged_dkim(lead, to, body), None, {"held"}),
+        ("forged From, envelope elsewhere", "attaquant@pirate.example", to, text_mail(lead, to, body), None,
+         {"held"}),
         ("auto-reply (RFC 3834)", lead, to, text_mail(lead, to, "Je suis absente jusqu'au 5 janvier.",
                                                       Auto_Submitted="auto-replied"), None, {"auto_reply"}),
         ("out of office subject", lead, to, text_mail(lead, to, "Absente.", subject="Réponse automatique : absence"),
@@ -107,7 +123,7 @@ def hostile_cases(t: Thread, rng: random.Random) -> list[tuple[str, str, str, by
         ("vacation X-Autoreply", lead, to, text_mail(lead, to, "En congés.", X_Autoreply="yes"), None,
          {"auto_reply"}),
         ("mail loop: our own email forwarded back", "ne-pas-repondre@monlyceepro.localhost", to, loop, None,
-         {"auto_reply", "wrong_sender"}),
+         {"auto_reply", "held"}),
         ("bounce", "", to, text_mail("MAILER-DAEMON@mx.ac-lyon.fr", to, "Delivery failed",
                                      subject="Undelivered Mail Returned to Sender"), None, {"bounce"}),
         ("random bytes, with a From", lead, to, f"From: {lead}\r\n\r\n".encode() + junk, None,
@@ -136,7 +152,7 @@ def outcomes(system) -> Counter:
     url = system.url("notifier")
     return Counter({o: metric(url, "mlp_inbound_messages_total", outcome=o)
                     for o in ("accepted", "duplicate", "refused_attachments", "undecodable", "bad_token",
-                              "too_large", "wrong_sender", "auto_reply", "bounce", "malformed")})
+                              "too_large", "held", "auto_reply", "bounce", "malformed")})
 
 
 def test_hostile_mail_is_refused_or_quarantined_counted_and_the_server_keeps_serving(fuzz_system, thread):

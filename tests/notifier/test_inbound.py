@@ -335,8 +335,8 @@ def test_wrong_sender_is_quarantined_and_not_relayed(system, sink):
     raw = reply_bytes(sender="intrus@example.com", to=rcpt, subject="Re: demande", body="Je réponds à sa place.")
     _send(ctx, rcpt, raw, "intrus@example.com")
     run(sender.send_due())
-    assert _outcomes(engine) == ["wrong_sender"]
-    assert sink.messages == []
+    assert _outcomes(engine) == ["held"]  # held, and both sides told (tests/notifier/test_senders.py)
+    assert sorted(m.to for m in sink.messages) == sorted(["intrus@example.com", LEAD])
     with Session(engine) as session:
         stored = session.exec(select(InboundEmail)).one()
         assert stored.raw == raw  # kept for review

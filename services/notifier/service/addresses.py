@@ -124,3 +124,30 @@ def read_action_token(secret: str, token: str, max_age_s: int) -> ActionClaim:
     if not isinstance(data, dict) or data.get("a") not in ACTIONS or not data.get("p") or not data.get("n"):
         raise ActionTokenError("invalid")
     return ActionClaim(str(data["p"]), str(data["a"]), str(data["n"]))
+
+
+# ------------------------------------------------------------------ « Transmettre quand même »
+@dataclass(frozen=True)
+class ReleaseClaim:
+    inbound_id: str
+    nonce: str
+
+
+_RELEASE_SALT = b"mlp-notifier-release"
+
+
+def make_release_token(secret: str, inbound_id: str) -> str:
+    """The signed link that relays one held reply (and vouches for its sender in the thread)."""
+    return URLSafeTimedSerializer(secret, salt=_RELEASE_SALT).dumps({"i": inbound_id, "n": secrets.token_hex(8)})
+
+
+def read_release_token(secret: str, token: str, max_age_s: int) -> ReleaseClaim:
+    try:
+        data = URLSafeTimedSerializer(secret, salt=_RELEASE_SALT).loads(token, max_age=max_age_s)
+    except SignatureExpired as exc:
+        raise ActionTokenError("expired") from exc
+    except (BadSignature, ValueError, TypeError) as exc:
+        raise ActionTokenError("invalid") from exc
+    if not isinstance(data, dict) or not data.get("i") or not data.get("n"):
+        raise ActionTokenError("invalid")
+    return ReleaseClaim(str(data["i"]), str(data["n"]))

@@ -1,4 +1,4 @@
-"""Inbound replies: classify (bounce, auto-reply, wrong sender), strip quoted history and
+"""Inbound replies: classify (bounce, auto-reply, sender not recognised or not authentic: held), strip quoted history and
 device footers, store the reply and relay it to the other participants of the thread."""
 
 from __future__ import annotations
@@ -6,11 +6,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage, MIMEPart
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 from html import unescape
 
 import structlog
@@ -21,7 +22,9 @@ from services.notifier import metrics
 from services.notifier import repository as repo
 from services.notifier.models import InboundEmail, Participant, Thread
 from services.notifier.service import attachments as attachment_rules
+from services.notifier.service import senders
 from services.notifier.service.addresses import verify_reply_address
+from services.notifier.service.authentication import authenticate
 from services.notifier.service.emails import Attachment
 from services.notifier.service.mailer import (
     NotifierContext,
@@ -235,12 +238,6 @@ def message_key(msg: EmailMessage, raw: bytes) -> str:
     return "raw:" + hashlib.sha256(raw).hexdigest()
 
 
-def _matches(person: Participant, msg: EmailMessage, mail_from: str) -> bool:
-    expected = person.email.strip().lower()
-    froms = {a.lower() for _, a in getaddresses([str(msg.get("From", ""))]) if a}
-    return expected in froms or mail_from.strip().strip("<>").lower() == expected
-
-
 def process(session: Session, ctx: NotifierContext, inbound: InboundEmail) -> str:
     """Decide what one stored inbound message is, and act on it. Returns the outcome."""
     s = ctx.settings
@@ -270,8 +267,30 @@ def process(session: Session, ctx: NotifierContext, inbound: InboundEmail) -> st
         return _finish(session, ctx, inbound, "bounce")
     if is_auto_reply(msg):
         return _finish(session, ctx, inbound, "auto_reply")
-    if not _matches(person, msg, inbound.mail_from):
-        return _finish(session, ctx, inbound, "wrong_sender")
+    auth = None
+    if s.inbound_auth_checks:
+        connection = senders.auth_of(inbound)
+        auth = authenticate(inbound.raw, msg, inbound.mail_from, str(connection.get("client_ip") or ""),
+                            str(connection.get("helo") or ""), ctx.dns(), s.inbound_dns_timeout_s)
+        inbound.auth = json.dumps({**connection, **auth.as_dict()}, ensure_ascii=False)
+    try:
+        if repo.already_relayed(session, thread.id, message_key(msg, inbound.raw)):
+            return _finish(session, ctx, inbound, "duplicate")  # whoever sends it again
+    except Exception:
+        return _finish(session, ctx, inbound, "malformed")
+    judgement = senders.judge(session, ctx, thread, person, msg, inbound.mail_from, auth)
+    if not judgement.relay:
+        senders.hold(session, ctx, thread, person, inbound, msg, judgement)
+        return _finish(session, ctx, inbound, "held")
+    return deliver(session, ctx, thread, person, inbound, msg, judgement.label)
+
+
+def deliver(session: Session, ctx: NotifierContext, thread: Thread, person: Participant, inbound: InboundEmail,
+            msg: EmailMessage, label: str | None = None) -> str:
+    """Relay a reply judged to come from ``person`` (or released by them): strip it, check its
+    attachments, once per thread and message. ``label``: how the reply names its author when it
+    was written from another address than the participant's."""
+    s = ctx.settings
     try:
         part, spoiled = body_part(msg)
         text = strip_reply(body_text(msg, part)) if part is not None else ""
@@ -295,7 +314,7 @@ def process(session: Session, ctx: NotifierContext, inbound: InboundEmail) -> st
             return _finish(session, ctx, inbound, "refused_attachments")
         return _finish(session, ctx, inbound, "malformed")
     repo.mark_relayed(session, thread.id, key, inbound.id)
-    relay_reply(session, ctx, thread, person, inbound, text[:20_000], kept, dropped)
+    relay_reply(session, ctx, thread, person, inbound, text[:20_000], kept, dropped, label=label)
     return _finish(session, ctx, inbound, "accepted")
 
 
@@ -313,14 +332,14 @@ def notify_dropped(session: Session, ctx: NotifierContext, thread: Thread, autho
 
 
 def relay_reply(session: Session, ctx: NotifierContext, thread: Thread, author: Participant, inbound: InboundEmail,
-                text: str, kept: list[Attachment], dropped: list[Dropped]) -> None:
+                text: str, kept: list[Attachment], dropped: list[Dropped], *, label: str | None = None) -> None:
     now = ctx.now()
     entry = new_entry(session, thread, "reply", author=author, text=text, inbound_id=inbound.id, at=now)
     company_copy = None
     for person in repo.participants(session, thread.id, active_only=True):
         if person.id == author.id:
             continue
-        row = queue_copy(session, ctx, thread, entry, person, "relay", author_label=author_label(author), text=text,
+        row = queue_copy(session, ctx, thread, entry, person, "relay", author_label=label or author_label(author), text=text,
                          attachments=kept, dropped=[d.label() for d in dropped])
         if person.role == "company":
             company_copy = row

@@ -14,6 +14,7 @@ from services.notifier import repository as repo
 from services.notifier.config import NotifierSettings
 from services.notifier.models import Participant, Thread, ThreadEntry
 from services.notifier.service.addresses import ACTIONS, make_action_token, reply_address
+from services.notifier.service.authentication import DnspythonResolver, Resolver
 from services.notifier.service.calendar import Clock, WorkingCalendar, system_clock
 from services.notifier.service.emails import Attachment, OutgoingCopy, compose, need_labels
 from shared.contracts.events import AssignmentChanged, ThreadAuthorRole, ThreadMessage, ThreadMessageKind
@@ -31,6 +32,13 @@ class NotifierContext:
 
     settings: NotifierSettings
     clock: Clock = field(default=system_clock)
+    # DNS of the sender checks (service/authentication.py); None: dnspython with MLP_INBOUND_DNS_TIMEOUT_S
+    resolver: Resolver | None = None
+
+    def dns(self) -> Resolver:
+        if self.resolver is None:
+            self.resolver = DnspythonResolver(self.settings.inbound_dns_timeout_s)
+        return self.resolver
 
     @property
     def calendar(self) -> WorkingCalendar:
