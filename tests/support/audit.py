@@ -76,16 +76,25 @@ class Audit:
             self.problems.append(problem)
 
 
-def audit_run(tmp_path: Path, r: redis_sync.Redis, sink_messages: list[Received], request_ids: set[str]) -> Audit:
+def service_db(tmp_path: Path, service: str, database_url: str | None = None) -> Path | str:
+    """Where a test system keeps a service's database: ``tmp_path/<service>.db`` (SQLite, the
+    default of ``System``), or ``database_url`` with ``{service}`` replaced (PostgreSQL)."""
+    return database_url.replace("{service}", service) if database_url else tmp_path / f"{service}.db"
+
+
+def audit_run(tmp_path: Path, r: redis_sync.Redis, sink_messages: list[Received], request_ids: set[str],
+              database_url: str | None = None) -> Audit:
     """Every request routed exactly once (matcher DB and routed stream), one thread per request,
-    every participant of every thread got exactly one initial message, no duplicate Message-ID."""
+    every participant of every thread got exactly one initial message, no duplicate Message-ID.
+    The databases are the SQLite files in ``tmp_path``, or those of ``database_url`` (PostgreSQL)."""
     audit = Audit(requests=len(request_ids))
-    decisions = Counter(row[0] for row in query(tmp_path / "matcher.db",
+    matcher_db, notifier_db = (service_db(tmp_path, s, database_url) for s in ("matcher", "notifier"))
+    decisions = Counter(row[0] for row in query(matcher_db,
                                                 "SELECT request_id FROM matcher_routing_decision"))
     audit.check(set(decisions) == request_ids, f"decisions for {len(decisions)} of {len(request_ids)} requests")
     audit.check(all(c == 1 for c in decisions.values()),
                 f"requests routed twice in the matcher DB: {[k for k, c in decisions.items() if c > 1]}")
-    assignments = query(tmp_path / "matcher.db",
+    assignments = query(matcher_db,
                         "SELECT request_id, rbe_id, count(*) FROM matcher_assignment GROUP BY request_id, rbe_id")
     audit.check(all(row[2] == 1 for row in assignments), "one RBE assigned twice to a request")
     routed_all = [b for b in stream_bodies(r, Streams.REQUEST_ROUTED) if b.get("kind", "initial") == "initial"]
@@ -104,7 +113,7 @@ def audit_run(tmp_path: Path, r: redis_sync.Redis, sink_messages: list[Received]
         if body.get("unroutable") or not people:
             people = [(body.get("fallback_email") or "").lower()]
         expected[body["request_id"]] = Counter([*people, body["contact"]["email"].lower()])
-    threads = dict(query(tmp_path / "notifier.db", "SELECT root_message_id, request_id FROM notifier_thread"))
+    threads = dict(query(notifier_db, "SELECT root_message_id, request_id FROM notifier_thread"))
     audit.check(set(threads.values()) == request_ids, f"{len(threads)} notifier threads for {len(request_ids)}")
     got: dict[str, Counter] = defaultdict(Counter)
     ids = Counter()

@@ -87,3 +87,24 @@ def create_postgres_database(admin_url: str) -> tuple[str, callable]:
         admin.dispose()
 
     return f"{base}/{name}", drop
+
+
+def create_postgres_databases(admin_url: str, services: tuple[str, ...]) -> tuple[str, callable]:
+    """A fresh database per service for one test system; returns the ``MLP_DATABASE_URL`` (with
+    ``{service}`` in the database name, as production's) and a function that drops them all."""
+    import sqlalchemy as sa
+
+    prefix = f"mlp_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for service in services:
+            conn.execute(sa.text(f'CREATE DATABASE "{prefix}_{service}"'))
+    base = admin_url.rsplit("/", 1)[0]
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            for service in services:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{prefix}_{service}" WITH (FORCE)'))
+        admin.dispose()
+
+    return f"{base}/{prefix}_{{service}}", drop

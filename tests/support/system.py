@@ -68,6 +68,30 @@ def catalog_template(cache_dir: Path) -> Path:
     return db
 
 
+def copy_catalog(template: Path, database_url: str) -> None:
+    """Copy the catalog loaded once (``catalog_template``, SQLite) into a migrated catalog database
+    elsewhere (PostgreSQL), row for row: a few seconds instead of a load from the open data."""
+    from sqlalchemy import Integer, create_engine, text
+
+    from services.catalog.migrations import SCHEMA
+
+    metadata = SCHEMA.metadata()
+    source, target = create_engine(f"sqlite:///{template}"), create_engine(database_url)
+    try:
+        with source.connect() as src, target.begin() as dst:
+            for table in metadata.sorted_tables:
+                rows = [dict(row._mapping) for row in src.execute(table.select())]
+                for start in range(0, len(rows), 5000):
+                    dst.execute(table.insert(), rows[start:start + 5000])
+                for column in table.primary_key.columns:  # serial keys go on after the copied ids
+                    if isinstance(column.type, Integer) and len(table.primary_key.columns) == 1:
+                        dst.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column.name}'), "
+                                         f"coalesce(max({column.name}), 0) + 1, false) FROM {table.name}"))
+    finally:
+        source.dispose()
+        target.dispose()
+
+
 class System:
     def __init__(self, tmp_path: Path, redis_url: str, *, catalog_db: Path, extra_env: dict[str, str] | None = None,
                  database_url: str | None = None) -> None:
@@ -129,28 +153,42 @@ class System:
 
 class Submitter(threading.Thread):
     """Sends the requests one after the other; a refused connection is retried with the same
-    Idempotency-Key (a client that does not know whether its first try went through)."""
+    Idempotency-Key (a client that does not know whether its first try went through), every
+    ``retry_s`` for up to ``tries`` times. A request counts as accepted only once intake answered
+    202. ``finish()`` ends the run early, after the request in progress."""
 
-    def __init__(self, system: System, n: int, interval: float) -> None:
+    def __init__(self, system: System, n: int, interval: float, *, tries: int = 50, retry_s: float = 0.2) -> None:
         super().__init__(daemon=True)
         self.system, self.n, self.interval = system, n, interval
+        self.tries, self.retry_s = tries, retry_s
         self.accepted: dict[str, str] = {}  # request_id -> status_api_url
         self.posts = 0
+        self.retried = 0  # requests that needed more than one POST (intake unreachable)
         self.errors: list[str] = []
+        self._finish = threading.Event()
+
+    def finish(self) -> None:
+        self._finish.set()
 
     def run(self) -> None:
         for i in range(self.n):
+            if self._finish.is_set():
+                return
             body, key = request_body(i), f"chaos-{i}-{os.getpid()}"
-            for _ in range(50):
+            for attempt in range(self.tries):
                 self.posts += 1
                 try:
                     response = self.system.submit(body, **{"Idempotency-Key": key})
                 except httpx.HTTPError:
-                    time.sleep(0.2)
+                    time.sleep(self.retry_s)
                     continue
+                if attempt:
+                    self.retried += 1
                 if response.status_code == 202:
                     self.accepted[response.json()["request_id"]] = response.json()["status_api_url"]
                 else:
                     self.errors.append(f"{response.status_code} {response.text[:200]}")
                 break
+            else:
+                self.errors.append(f"request {i}: intake unreachable after {self.tries} tries")
             time.sleep(self.interval)
