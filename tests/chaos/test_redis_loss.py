@@ -33,7 +33,12 @@ NOT_IN_STREAM = "mlp_outbox_published_not_in_stream"
 def test_redis_flushed_mid_flow_then_replayed_loses_no_email_and_doubles_none(tmp_path, tmp_path_factory):
     redis_server = RedisServer().start()  # no AOF: a flush or a failover loses everything
     catalog_db = catalog_template(tmp_path_factory.getbasetemp() / "chaos-catalog")
-    system = System(tmp_path, redis_server.url, catalog_db=catalog_db, extra_env=FAST_ENV)
+    # The matcher and the notifier are frozen (SIGSTOP) for several seconds below, to keep events unread
+    # in Redis. A frozen sender must not outlive its lease or its SMTP timeout while a batch is in flight:
+    # FAST_ENV's 5 s lease and 3 s timeout would have it resend, after SIGCONT, mails the sink already has
+    # (at-least-once SMTP, what a lease allows). Production's are 120 s and 15 s.
+    env = {**FAST_ENV, "MLP_SEND_LEASE_S": "60", "MLP_SMTP_TIMEOUT_S": "30"}
+    system = System(tmp_path, redis_server.url, catalog_db=catalog_db, extra_env=env)
     r = redis_sync.Redis.from_url(redis_server.url)
     frozen: list[int] = []
     submitter = Submitter(system, N_REQUESTS, interval=0.25)
