@@ -153,7 +153,9 @@ def test_errors_are_shown_next_to_fields_without_javascript(page_without_js, int
     assert page.locator("#email-erreur").inner_text().startswith("Les adresses électroniques jetables")
     assert page.locator("#consentement-erreur").is_visible()
     assert page.locator("#email").input_value() == "jeanne@yopmail.com"  # what was typed is kept
-    assert "selon la politique de confidentialité" in page.locator("label[for=consentement]").inner_text()
+    # The label holds no link: DSFR lays a link in a label out as a block, read « selon lapolitique ».
+    assert page.locator("label[for=consentement]").inner_text().endswith("selon la politique de confidentialité.")
+    assert page.get_by_role("link", name="Lire la politique de confidentialité (nouvelle fenêtre)").is_visible()
     assert_accessible(page, "nojs-erreurs")
 
 
