@@ -18,7 +18,7 @@ from services.notifier.service.mailer import (
     queue_copy,
     thread_context,
 )
-from services.notifier.service.threads import ThreadNotReady, _from_recipient
+from services.notifier.service.threads import ThreadNotReady, participant_from_recipient
 from shared.contracts.changes import change_lines
 from shared.contracts.events import RequestChange, RequestFollowUp
 
@@ -98,7 +98,7 @@ def _reroute(session: Session, ctx: NotifierContext, thread: Thread, event: Requ
     for assignment_id, r in wanted.items():
         person = by_assignment.get(assignment_id)
         if person is None:
-            person = _from_recipient(session, ctx, thread, r, r.role)
+            person = participant_from_recipient(session, ctx, thread, r, r.role)
             joining.append(person)
         elif not person.active:
             person.active, person.status = True, "pending"

@@ -66,7 +66,7 @@ def _participant(session: Session, thread: Thread, role: str, email: str, *, nam
     return person
 
 
-def _from_recipient(session: Session, ctx: NotifierContext, thread: Thread, r: RoutedRecipient,
+def participant_from_recipient(session: Session, ctx: NotifierContext, thread: Thread, r: RoutedRecipient,
                     role: str, taken: set[str] | None = None, staged: list[Participant] | None = None) -> Participant:
     return _participant(session, thread, role, r.rbe_email, name=r.rbe_name, label=", ".join(r.lycees),
                         assignment_id=str(r.assignment_id), ctx=ctx, taken=taken, staged=staged)
@@ -100,7 +100,7 @@ def start_thread(session: Session, ctx: NotifierContext, event: RequestRouted) -
         recipients[0] = recipients[0].model_copy(update={"role": "lead"})
     taken: set[str] = set()
     people: list[Participant] = []
-    created = [_from_recipient(session, ctx, thread, r, r.role, taken, people) for r in recipients]
+    created = [participant_from_recipient(session, ctx, thread, r, r.role, taken, people) for r in recipients]
     rbes = sorted(created, key=lambda p: p.role != "lead")
     fallback = None
     if not rbes:
@@ -152,7 +152,7 @@ def escalate(session: Session, ctx: NotifierContext, event: RequestRouted) -> Th
     for r in [] if event.unroutable else event.recipients:
         person = repo.participant_by_assignment(session, thread.id, str(r.assignment_id))
         if person is None:
-            person = _from_recipient(session, ctx, thread, r, r.role)
+            person = participant_from_recipient(session, ctx, thread, r, r.role)
             newcomers.append(person)
         if r.role == "lead":
             person.role, person.lead_since, person.reminded_at, person.expired_at = "lead", ctx.now(), None, None
