@@ -33,6 +33,7 @@ from services.intake.service.validation import (
     qualify,
     raw_deep_errors,
 )
+from shared.contracts.events import RequestSource
 from shared.contracts.request_schema import CompanyRequestIn
 from shared.platform.db import unit_of_work
 from shared.platform.logging import correlation_scope, get_logger
@@ -119,7 +120,7 @@ class IntakeContext:
 
     def _stage(self, item: Accepting, now: datetime) -> Staged:
         return stage(item.qualified, channel=item.channel, correlation_id=item.correlation_id,
-                     base_url=self.base_url, idempotency=item.idempotency, now=now)
+                     base_url=self.base_url, idempotency=item.idempotency, now=now, source=item.source)
 
     def _write(self, staged: Sequence[Staged], now: datetime) -> list[Submitted | Exception]:
         """One transaction (Core: no ORM object is read back) for the staged requests."""
@@ -143,7 +144,7 @@ class IntakeContext:
             return impact_service.impact(session, period)
 
     def accept_sync(self, data: object, channel: str, correlation_id: str,
-                    idempotency: tuple[str, str] | None = None) -> Submitted:
+                    idempotency: tuple[str, str] | None = None, source: RequestSource | None = None) -> Submitted:
         """Validate, then write the request and its outbox event in ONE transaction.
 
         Raises InvalidRequest, RateLimited or IdempotencyConflict; nothing is stored then.
@@ -153,7 +154,7 @@ class IntakeContext:
                 first = replay(session, *idempotency)
             if first:
                 return first
-        item = Accepting(self.qualify(data), channel, correlation_id, idempotency)
+        item = Accepting(self.qualify(data), channel, correlation_id, idempotency, source)
         return self._accept_alone(item)
 
     def _accept_alone(self, item: Accepting) -> Submitted:
@@ -228,14 +229,16 @@ class IntakeContext:
         return outcomes
 
     async def accept(self, data: object, channel: str, correlation_id: str,
-                     idempotency: tuple[str, str] | None = None) -> Submitted:
+                     idempotency: tuple[str, str] | None = None, source: RequestSource | None = None) -> Submitted:
+        """Accept one request. ``source`` attributes it (partner, campaign); None means direct, by ``channel``."""
         if idempotency:  # rare (partner APIs), and replays must be checked before validation
-            submitted = await self.runtime.run_db(self.accept_sync, data, channel, correlation_id, idempotency)
+            submitted = await self.runtime.run_db(self.accept_sync, data, channel, correlation_id, idempotency,
+                                                  source)
             self.runtime.relay.wake()
             return submitted
         if self._group is None:
             self._group = GroupCommit(self._write_batch, max_batch=self.settings.accept_batch_max)
-        return await self._group.submit(Accepting(self.qualify(data), channel, correlation_id))
+        return await self._group.submit(Accepting(self.qualify(data), channel, correlation_id, source=source))
 
 
 def unknown_jobs(understood: list[JobUnderstood] | None, field_prefix: str = "jobs") -> list[FieldError]:
@@ -252,6 +255,7 @@ class Accepting:
     channel: str
     correlation_id: str
     idempotency: tuple[str, str] | None = None
+    source: RequestSource | None = None  # None: direct, attributed by channel
 
 
 # Dependencies are ``async def`` although they never await: FastAPI runs a plain ``def``

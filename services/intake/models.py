@@ -27,6 +27,10 @@ class CompanyRequest(SQLModel, table=True):
     token: str = Field(unique=True, index=True, max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     channel: str = Field(max_length=10)  # form | api
+    # Attribution (issue 20): RequestSource's kind, partner slug and campaign id.
+    source_kind: str = Field(default="form", max_length=12)
+    source_partner: str | None = Field(default=None, max_length=40)
+    source_campaign: str | None = Field(default=None, max_length=40)
     correlation_id: str = Field(max_length=64)
     needs: list[str] = Field(sa_column=Column(JSON, nullable=False))
     jobs: list[str] = Field(default_factory=no_items, sa_column=Column(JSON, nullable=False))

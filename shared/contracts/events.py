@@ -79,6 +79,19 @@ class Contact(BaseModel):
     phone: str | None = None
 
 
+SourceKind = Literal["form", "api", "embed", "partner_api", "campaign"]
+
+
+class RequestSource(BaseModel):
+    """Where a request came from (issue 20): the direct form or API, a partner's embedded form, a
+    partner's API key, or an invitation campaign. Attribution for the impact figures and the
+    partners' own summaries; it never changes routing."""
+
+    kind: SourceKind = "form"
+    partner: str | None = None  # partner slug: the embedding site, the API key's owner, or the campaign's
+    campaign: str | None = None  # campaign id, for kind == "campaign"
+
+
 class RequestSubmitted(Event):
     """A company's qualified request, accepted by intake."""
 
@@ -99,6 +112,7 @@ class RequestSubmitted(Event):
     period: str | None = None
     preferred_uai: str | None = None  # set when the company came from a lycée's profile page
     status_url: str | None = None
+    source: RequestSource = Field(default_factory=RequestSource)
 
 
 class FormationRef(BaseModel):

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from services.intake import repository
 from services.intake.service.validation import Qualified
-from shared.contracts.events import Contact, Location, RequestSubmitted
+from shared.contracts.events import Contact, Location, RequestSource, RequestSubmitted
 from shared.platform.ids import fast_uuid4
 from shared.platform.outbox import insert_outbox_rows, outbox_row
 
@@ -81,6 +81,14 @@ class Staged:
     idempotency: tuple[str, str] | None = None
 
 
+_DIRECT_SOURCES = {"form": RequestSource(kind="form"), "api": RequestSource(kind="api")}
+
+
+def default_source(channel: str) -> RequestSource:
+    """A request nobody attributed came straight to MonLycéePro, through the form or the API."""
+    return _DIRECT_SOURCES.get(channel, _DIRECT_SOURCES["form"])
+
+
 def stage(
     q: Qualified,
     *,
@@ -89,6 +97,7 @@ def stage(
     base_url: str,
     idempotency: tuple[str, str] | None = None,
     now: datetime | None = None,
+    source: RequestSource | None = None,
 ) -> Staged:
     """Everything a request writes, as plain rows (no ORM object: a ``CompanyRequest`` and a
     ``TimelineEntry`` cost ~0.2 ms each to build). The event is the contract's pydantic model, so a
@@ -99,6 +108,7 @@ def stage(
     request_id = str(request_uuid)
     token = secrets.token_urlsafe(24)
     c = q.commune
+    source = source or default_source(channel)
     row: dict[str, object] = {
         "id": request_id, "token": token, "created_at": now, "channel": channel, "correlation_id": correlation_id,
         "needs": list(body.needs), "jobs": list(body.jobs), "naf": q.naf, "siret": q.siret,
@@ -108,6 +118,7 @@ def stage(
         "contact_name": body.contact.name.strip(), "contact_email": q.email, "contact_phone": q.phone,
         "message": body.message, "places": body.places, "period": body.period or None,
         "preferred_uai": body.preferred_uai or None,
+        "source_kind": source.kind, "source_partner": source.partner, "source_campaign": source.campaign,
     }
     event = RequestSubmitted(
         event_id=fast_uuid4(),
@@ -130,6 +141,7 @@ def stage(
         period=row["period"],  # type: ignore[arg-type]
         preferred_uai=row["preferred_uai"],  # type: ignore[arg-type]
         status_url=base_url.rstrip("/") + status_path(token),
+        source=source,
     )
     return Staged(
         submitted=Submitted(request_id, token), email=q.email, request=row,
