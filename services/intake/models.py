@@ -31,6 +31,7 @@ class CompanyRequest(SQLModel, table=True):
     source_kind: str = Field(default="form", max_length=12)
     source_partner: str | None = Field(default=None, max_length=40)
     source_campaign: str | None = Field(default=None, max_length=40)
+    in_pilot: bool = True  # the académie was in the pilot when the request was taken (issue 20)
     correlation_id: str = Field(max_length=64)
     needs: list[str] = Field(sa_column=Column(JSON, nullable=False))
     jobs: list[str] = Field(default_factory=no_items, sa_column=Column(JSON, nullable=False))

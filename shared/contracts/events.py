@@ -113,6 +113,9 @@ class RequestSubmitted(Event):
     preferred_uai: str | None = None  # set when the company came from a lycée's profile page
     status_url: str | None = None
     source: RequestSource = Field(default_factory=RequestSource)
+    # Pilot académies (issue 20), decided once by intake when the request is taken: False means the
+    # company's académie is not open yet, so the request goes to the académie's contact, not to RBEs.
+    in_pilot: bool = True
 
 
 class FormationRef(BaseModel):

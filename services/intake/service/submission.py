@@ -119,6 +119,7 @@ def stage(
         "message": body.message, "places": body.places, "period": body.period or None,
         "preferred_uai": body.preferred_uai or None,
         "source_kind": source.kind, "source_partner": source.partner, "source_campaign": source.campaign,
+        "in_pilot": True,
     }
     event = RequestSubmitted(
         event_id=fast_uuid4(),
