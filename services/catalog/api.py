@@ -54,12 +54,15 @@ State = Annotated[CatalogState, Depends(get_state)]
 
 @router.get("/snapshot", tags=["matcher"], summary="Instantané complet du catalogue (lu par le matcher)",
             response_model=CatalogSnapshot, responses={200: {"model": CatalogSnapshot}})
-async def snapshot(state: State, runtime: Runtime) -> Response:
+async def snapshot(request: Request, state: State, runtime: Runtime) -> Response:
     # Always as fresh as the database: a CatalogChanged written by another process (CLI import)
     # may reach the matcher before this process's periodic version check.
     await runtime.run_db(state.refresh)
-    body = await runtime.run_db(state.snapshot_json)
-    return Response(content=body, media_type="application/json", headers={"X-Catalog-Version": state.built.version})
+    body, etag = await runtime.run_db(state.snapshot_payload)
+    headers = {"X-Catalog-Version": state.built.version, "ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(content=body, media_type="application/json", headers=headers)
 
 
 @router.get("/metiers", tags=["recherche"], summary="Autocomplétion des métiers (appellations, ROME, ONISEP)",

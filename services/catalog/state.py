@@ -17,6 +17,7 @@ from services.catalog.metrics import INDEX_BUILD_SECONDS
 from services.catalog.service.readmodel import ReadModel, load_read_model, with_directory
 from services.catalog.service.search import SearchIndex
 from services.catalog.service.snapshot import snapshot_from_read_model
+from shared.contracts.catalog_snapshot import etag_of
 from shared.platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -29,6 +30,7 @@ class _Built:
     model: ReadModel
     index: SearchIndex
     snapshot_json: bytes | None = None
+    snapshot_etag: str | None = None
 
 
 class CatalogState:
@@ -87,10 +89,17 @@ class CatalogState:
         return self.built.model
 
     def snapshot_json(self) -> bytes:
+        return self.snapshot_payload()[0]
+
+    def snapshot_payload(self) -> tuple[bytes, str]:
+        """The serialized snapshot and its strong ETag (a hash of these exact bytes, so a matcher
+        holding the same snapshot is answered 304 whatever bumped the version), from one build."""
         built = self.built
-        if built.snapshot_json is None:
-            built.snapshot_json = snapshot_from_read_model(built.model).model_dump_json().encode()
-        return built.snapshot_json
+        if built.snapshot_json is None or built.snapshot_etag is None:
+            body = snapshot_from_read_model(built.model).model_dump_json().encode()
+            built.snapshot_etag = etag_of(body)
+            built.snapshot_json = body
+        return built.snapshot_json, built.snapshot_etag
 
 
 async def watch_version(state: CatalogState, run_db: Callable[..., Awaitable], interval_s: float = 5.0) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.catalog.service.snapshot import build_snapshot
-from shared.contracts.catalog_snapshot import CatalogSnapshot
+from shared.contracts.catalog_snapshot import CatalogSnapshot, etag_of
 from shared.platform.db import make_engine
 
 pytestmark = pytest.mark.timeout(120)
@@ -62,3 +62,9 @@ def test_snapshot_api_serves_the_contract(readonly_client):
     parsed = CatalogSnapshot.model_validate_json(response.content)
     assert len(parsed.lycees) == 4559
     assert response.headers["x-catalog-version"] == parsed.version
+    etag = response.headers["etag"]
+    assert etag == etag_of(response.content)
+    unchanged = readonly_client.get("/api/v1/snapshot", headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.content == b"" and unchanged.headers["etag"] == etag
+    other = readonly_client.get("/api/v1/snapshot", headers={"If-None-Match": '"autre"'})
+    assert other.status_code == 200 and other.content == response.content

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from shared.contracts.catalog_snapshot import CatalogSnapshot
+from shared.contracts.catalog_snapshot import CatalogSnapshot, etag_of
 
 
 class CatalogStub:
@@ -13,6 +13,7 @@ class CatalogStub:
         self.body = snapshot.model_dump_json().encode()
         self.up = True
         self.hits = 0
+        self.not_modified = 0  # answers 304 to the matcher's If-None-Match, as the catalog does
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -22,7 +23,15 @@ class CatalogStub:
                     self.send_response(503 if not stub.up else 404)
                     self.end_headers()
                     return
+                etag = etag_of(stub.body)
+                if self.headers.get("If-None-Match") == etag:
+                    stub.not_modified += 1
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
                 self.send_response(200)
+                self.send_header("ETag", etag)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(stub.body)))
                 self.end_headers()

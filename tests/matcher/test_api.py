@@ -152,6 +152,25 @@ def test_restart_while_catalog_is_down_uses_the_cached_snapshot(tmp_path, redis_
         assert client.post("/api/v1/routing/preview", json=BODY).status_code == 200
 
 
+def test_a_restart_on_an_unchanged_catalog_keeps_the_cached_model(tmp_path, redis_url, stub):
+    """The cached snapshot is installed first; the catalog then answers 304 to its ETag, so the model is
+    not parsed and built a second time (each build leaves ~50 MiB in the process)."""
+    settings = settings_for(tmp_path, redis_url, stub)
+    with TestClient(create_app(settings)):
+        eventually(lambda: settings.snapshot_cache_path.exists(), timeout=15)
+    assert stub.not_modified == 0
+    app = create_app(settings_for(tmp_path, redis_url, stub))
+    with TestClient(app) as client:
+        eventually(lambda: stub.not_modified == 1, timeout=15)
+        first = app.state.holder.model
+        assert first is not None and first.version == "fake-1"
+        assert client.post("/api/v1/routing/preview", json=BODY).status_code == 200
+        stub.serve(make_snapshot(version="fake-2"))  # a change is still fetched in full
+        app.state.holder.request_refresh()
+        eventually(lambda: app.state.holder.model.version == "fake-2", timeout=15)
+        assert stub.not_modified == 1
+
+
 def test_stream_flow_routes_escalates_and_erases(client, redis_url):
     """Submitted -> routed; the lead declines -> escalation; erased -> personal data gone; metrics move."""
     import redis as redis_sync

