@@ -31,6 +31,21 @@ from bench.report import write_section
 ORDER = ("intake", "catalog", "matcher", "notifier")
 
 
+def private_mib(pid: int) -> float:
+    """Memory only this process holds (USS: private clean + dirty pages, /proc/<pid>/smaps_rollup). RSS
+    also counts the shared libraries' pages once per process; summed over four Python processes, it
+    counts the same libpython and extension modules four times."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
+    except OSError:
+        return 0.0
+    return sum(int(fields[k].split()[0]) for k in ("Private_Clean", "Private_Dirty") if k in fields) / 1024
+
+
+def private_now(pipeline: Pipeline) -> dict[str, float]:
+    return {name: private_mib(pid) for name, pid in pipeline.pids().items()}
+
+
 def rss_now(pipeline: Pipeline) -> dict[str, float]:
     out = {name: proc_rss_kib(pid) / 1024 for name, pid in pipeline.pids().items()}
     if pipeline.redis_server.proc:
@@ -58,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             warm = asyncio.run(drive(pipeline.url("intake"), 5, 1, targets))
             wait_delivered(pipeline, [warm], 60)
             time.sleep(1 if args.smoke else 5)
-            idle = rss_now(pipeline)
+            idle, idle_private = rss_now(pipeline), private_now(pipeline)
             sampler = Sampler(pipeline, interval=0.5)
             sampler.start()
             run = asyncio.run(drive(pipeline.url("intake"), rate, duration, targets))
@@ -71,19 +86,21 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             pipeline.stop()
 
-    lines = [f"| process | idle (MiB) | peak under {rate:g} req/s (MiB) | after drain (MiB) |",
-             "|---|---:|---:|---:|"]
+    lines = [f"| process | idle RSS (MiB) | idle private (MiB) | peak RSS under {rate:g} req/s (MiB) "
+             "| RSS after drain (MiB) |", "|---|---:|---:|---:|---:|"]
     for name in (*ORDER, "redis-server"):
         under = f"{peak[name]:.0f}" if name in peak else "—"
-        lines.append(f"| {name} | {idle.get(name, 0):.0f} | {under} | {after.get(name, 0):.0f} |")
-    total = sum(idle.get(n, 0) for n in ORDER), sum(peak.get(n, 0) for n in ORDER), sum(after.get(n, 0) for n in ORDER)
-    lines.append(f"| **four services** | **{total[0]:.0f}** | **{total[1]:.0f}** | **{total[2]:.0f}** |")
+        own = f"{idle_private[name]:.0f}" if name in idle_private else "—"
+        lines.append(f"| {name} | {idle.get(name, 0):.0f} | {own} | {under} | {after.get(name, 0):.0f} |")
+    total = [sum(d.get(n, 0) for n in ORDER) for d in (idle, idle_private, peak, after)]
+    lines.append("| **four services** | " + " | ".join(f"**{t:.0f}**" for t in total) + " |")
     table = "\n".join(lines)
     print(f"{requests} requests accepted, drained: {drained}\n\n{table}")
     if args.smoke or args.no_write:
         return 0 if requests and drained else 1
     notes = (f"{variant}; real catalog; open-loop load of {rate:g} req/s for {duration:g} s ({requests} requests, "
-             f"drained: {'yes' if drained else 'no'}). RSS from /proc/<pid>/status (VmRSS); peak = highest "
+             f"drained: {'yes' if drained else 'no'}). RSS from /proc/<pid>/status (VmRSS); private = pages no other "
+             "process shares (Private_Clean + Private_Dirty of /proc/<pid>/smaps_rollup); peak = highest "
              "0.5 s sample from the start of the load to the end of the drain (redis-server not sampled "
              "under load).\n\n")
     write_section("memory" + ("_postgres" if args.postgres else ""), f"Resident memory per service ({variant})",

@@ -19,6 +19,7 @@ from services.catalog.service.search import SearchIndex
 from services.catalog.service.snapshot import snapshot_from_read_model
 from shared.contracts.catalog_snapshot import etag_of
 from shared.platform.logging import get_logger
+from shared.platform.memory import release_free_memory
 
 log = get_logger(__name__)
 
@@ -62,6 +63,8 @@ class CatalogState:
                     model = load_read_model(session, self.fallback_email)
                     index = SearchIndex(model)
             self._built = _Built(version=model.version, fingerprint=fingerprint, model=model, index=index)
+            del built  # the previous build, if any, goes now
+            release_free_memory()  # the rows read to build it are garbage: give their pages back
             INDEX_BUILD_SECONDS.observe(time.perf_counter() - started)
             log.info("catalog_index_built", version=model.version, lycees=len(model.lycees))
             return True
@@ -99,6 +102,7 @@ class CatalogState:
             body = snapshot_from_read_model(built.model).model_dump_json().encode()
             built.snapshot_etag = etag_of(body)
             built.snapshot_json = body
+            release_free_memory()  # the snapshot's pydantic objects (~85 MiB) are garbage now
         return built.snapshot_json, built.snapshot_etag
 
 
