@@ -54,7 +54,8 @@ def mail_domain(mail_from: str) -> str:
 
 
 def message_id(campaign_id: str, contact_id: int, domain: str) -> str:
-    return f"<invitation.{campaign_id}.{contact_id}@{domain}>"
+    """Unique (the contact id is) and short enough for one header line (a folded one trips some tools)."""
+    return f"<invitation.{contact_id}.{campaign_id[:12]}@{domain}>"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 from stdnum import luhn
 
+from services.intake.campaigns import invitations, repository
 from services.intake.campaigns.importer import ImportReport, import_rows, read_table
 from services.intake.campaigns.models import Campaign, CampaignContact, CampaignInvitation
 from services.intake.campaigns.tokens import CampaignTokens
@@ -116,3 +117,12 @@ def campaign_id(engine: Engine, name: str) -> str:
 def contacts(engine: Engine) -> list[CampaignContact]:
     with Session(engine) as session:
         return list(session.scalars(select(CampaignContact).order_by(CampaignContact.line)))
+
+
+def prepare_all(engine: Engine, name: str) -> None:
+    """The invitation rows of every contact of the campaign, as `campaign send --all-academies` writes first."""
+    with unit_of_work(engine) as session:
+        campaign = repository.campaign_by_name(session, name)
+        assert campaign is not None
+        invitations.prepare(session, campaign, pilot=frozenset(), all_academies=True, address_hash=TOKENS.hash,
+                            domain="mlp.test")
