@@ -116,7 +116,7 @@ class InvitationComposer:
         unsubscribe = f"{self.base_url}/desinscription/{self.tokens.unsubscribe(contact.id, contact.contact_email)}"
         context = {
             "contact_name": contact.contact_name, "company_name": contact.company_name, "siret": contact.siret,
-            "commune": f"{contact.commune_name} ({contact.postal_code})" if contact.postal_code else contact.commune_name,
+            "commune": f"{contact.postal_code} {contact.commune_name}" if contact.postal_code else contact.commune_name,
             "partner": partner_label(partner), "link": link, "unsubscribe": unsubscribe,
             "privacy": f"{self.base_url}/confidentialite", "retention_months": self.retention_months,
         }

@@ -6,7 +6,9 @@ erased after their period; the privacy page says so."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
+import io
 import re
 from collections import Counter
 from datetime import timedelta
@@ -51,13 +53,12 @@ def _send_all(client, sink, name: str) -> None:
     assert _send(engine_of(client), settings, args) == 0
 
 
-def test_invitation_link_unsubscribe_funnel_and_retention(make_client, sink, capsys):
+def test_invitation_link_unsubscribe_funnel_and_retention(make_client, sink):
     client = make_client(secret_key=SECRET, campaign_rate_per_min=60_000)
     engine = engine_of(client)
     group = companies(5)
     import_text(engine, csv_text([row_of(c) for c in group]), "printemps", partner="lees")
     _send_all(client, sink, "printemps")
-    capsys.readouterr()
     assert Counter(m.to for m in sink.snapshot()) == Counter({c.email: 1 for c in group})
     first, second, third = (sink.to(c.email)[0] for c in group[:3])
 
@@ -133,8 +134,10 @@ def test_invitation_link_unsubscribe_funnel_and_retention(make_client, sink, cap
     academie = stored[0].academie
     assert spring.by_academie[academie].submitted == 1
     assert sum(c.invited for c in spring.by_academie.values()) == 5
-    assert stats_command(client.app.state.intake.settings, argparse.Namespace(name="printemps")) == 0
-    text = capsys.readouterr().out
+    # Not capsys: the app configured the logs on the test's stdout, which capsys would close after the test.
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert stats_command(client.app.state.intake.settings, argparse.Namespace(name="printemps")) == 0
+    text = out.getvalue()
     assert "Campagne « printemps » (partenaire : lees)" in text
     assert "invités → lien ouvert → demande déposée → réponse : 5 → 2 → 1 → 1 (40 % ouvrent, 20 % déposent" in text
     assert re.search(rf"  {re.escape(academie[:28])} +\d+ +\d+ +\d+ +1 +1\n", text)
