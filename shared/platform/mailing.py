@@ -161,6 +161,13 @@ class LeasedMailer:
             while limit is None or report.sent < limit:
                 if last_start is not None and self.interval_s:
                     await self.sleep(max(0.0, last_start + self.interval_s - time.monotonic()))
+                if self._conn is None or not self._conn.usable:  # connect only when something is due
+                    wait = await self._db.run(self._next_due_in)
+                    if wait is None or wait > self.max_wait_s:
+                        break
+                    if wait > 0:
+                        await self.sleep(wait)
+                        continue
                 try:
                     conn = await self._connection()
                 except (smtp.SmtpError, OSError) as exc:

@@ -62,7 +62,7 @@ def mailer(engine, name, sink, **kw) -> LeasedMailer:
     composer = InvitationComposer(TOKENS, base_url=BASE, mail_from="MonLycéePro <ne-pas-repondre@mlp.test>",
                                   retention_days=183)
     return LeasedMailer(engine, table_of(CampaignInvitation), campaign_id(engine, name), composer,
-                        smtp_url=sink.url, **kw)
+                        **{"smtp_url": sink.url, **kw})
 
 
 def received(sink) -> Counter:
@@ -158,6 +158,24 @@ def test_a_connection_lost_refused_or_unsubscribed_recipient(engine, sink):
     # The dropped one never arrived: the operator sends it again.
     asyncio.run(mailer(engine, "incidents", sink).run(retry_uncertain=True))
     assert received(sink)[group[1].email] == 1
+
+
+def test_an_smtp_server_down_loses_nothing(engine, sink):
+    group = companies(3)
+    import_text(engine, csv_text([row_of(c) for c in group]), "panne")
+    prepare_all(engine, "panne")
+    sink.stop()
+    naps: list[float] = []
+
+    async def nap(seconds: float) -> None:
+        naps.append(seconds)
+
+    report = asyncio.run(mailer(engine, "panne", sink, sleep=nap).run())
+    assert report.smtp_down and report.sent == 0 and len(naps) == 4
+    assert invitation_states(engine) == {"pending": 3}  # nothing leased, nothing lost
+    sink.start()
+    assert asyncio.run(mailer(engine, "panne", sink).run()).sent == 3
+    assert received(sink) == Counter({c.email: 1 for c in group})
 
 
 def test_two_senders_share_a_campaign_without_sending_twice(engine, sink):
