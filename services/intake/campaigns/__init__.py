@@ -11,7 +11,8 @@ an unsubscribed address is kept only as a keyed hash, and honoured forever.
 
 Modules: ``models`` (tables), ``repository`` (SQL), ``tokens`` (signed links, address hashes),
 ``importer`` (reading and checking a file), ``invitations`` (who is invited, the message),
-``contacts`` (opening a link, attributing a request, unsubscribing), ``funnel`` (the figures),
+``contacts`` (opening a link, attributing a request, unsubscribing), ``attribution`` (what the form's
+POST asks of them), ``funnel`` (the figures),
 ``retention`` (erasing contacts), ``pilot`` (the pilot académies), ``pages`` (the HTTP edge) and
 ``cli`` (``monlyceepro campaign``). Documentation: docs/campaigns.md.
 """

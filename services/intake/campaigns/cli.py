@@ -26,6 +26,7 @@ from shared.platform.mailing import LeasedMailer, MailingReport
 from shared.platform.migrations import check_schema
 from shared.reference.geo import load_communes
 
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 RATE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:/\s*(min|minute|h|heure|s|sec))?\s*$", re.I)
 PER_MINUTE = {None: 1.0, "min": 1.0, "minute": 1.0, "h": 1 / 60, "heure": 1 / 60, "s": 60.0, "sec": 60.0}
 SHOWN_UNCERTAIN = 20
@@ -48,6 +49,13 @@ def _engine(settings: IntakeSettings) -> Engine:
 
 # ------------------------------------------------------------------ import
 def import_command(settings: IntakeSettings, args: argparse.Namespace) -> int:
+    if args.partner is not None and not SLUG.match(args.partner):
+        print(f"--partner : « {args.partner} » n'est pas un identifiant de partenaire (minuscules, chiffres et tirets, "
+              "40 caractères au plus, ex. les-entreprises-s-engagent).", file=sys.stderr)
+        return 2
+    if not args.name.strip() or len(args.name) > 120:
+        print("--name : donnez un nom de campagne de 1 à 120 caractères.", file=sys.stderr)
+        return 2
     path = Path(args.file)
     try:
         names, rows = read_table(decode(path.read_bytes()))

@@ -3,6 +3,7 @@ with the exact reasons; nothing half-imported."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -12,8 +13,10 @@ import pytest
 from sqlmodel import Session
 
 from services.intake.campaigns import repository
+from services.intake.campaigns.cli import import_command
 from services.intake.campaigns.importer import FileProblem, read_table
 from services.intake.campaigns.models import Campaign, CampaignContact, Unsubscribed
+from services.intake.config import IntakeSettings
 from services.intake.models import CompanyRequest
 from tests.intake.campaigns.support import (
     HEADER,
@@ -177,3 +180,9 @@ def test_import_command(sqlite_engine, tmp_path):
     done = subprocess.run([sys.executable, "-m", "services.cli", "campaign", "import", str(missing), "--name", "x"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "Rien n'a été importé." in done.stderr
+
+
+def test_a_partner_must_be_a_slug(capsys):
+    args = argparse.Namespace(file="x.csv", name="essai", partner="Les Entreprises !", verifier=False)
+    assert import_command(IntakeSettings(env="test"), args) == 2
+    assert "n'est pas un identifiant de partenaire" in capsys.readouterr().err
