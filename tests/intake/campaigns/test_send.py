@@ -13,6 +13,7 @@ import sys
 import time
 from collections import Counter
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -73,7 +74,7 @@ def test_invitations_go_to_the_pilot_academies_once_each(engine, sink, monkeypat
     group = companies(40)
     import_text(engine, csv_text([row_of(c) for c in group]), "pilote", partner="lees")
     first_academie = contacts(engine)[0].academie
-    monkeypatch.setenv("MLP_PILOT_ACADEMIES", f"Académie de {first_academie.upper()}, Nulle-Part")
+    monkeypatch.setenv("MLP_PILOT_ACADEMIES", first_academie)
     settings = settings_for(engine, sink)
     pilot = pilot_academies(settings)
     inside = [c for c in contacts(engine) if in_pilot(c.academie, pilot)]
@@ -106,6 +107,16 @@ def test_invitations_go_to_the_pilot_academies_once_each(engine, sink, monkeypat
     assert send(engine, settings, "pilote", all_academies=True) == 0
     assert received(sink) == Counter({c.contact_email: 1 for c in contacts(engine)})
     assert invitation_states(engine) == {"sent": 40}
+
+
+def test_the_pilot_list_is_read_loosely(monkeypatch):
+    monkeypatch.setenv("MLP_PILOT_ACADEMIES", "Académie de LYON, créteil")
+    pilot = pilot_academies(object())  # settings without the pilot's own field: the environment
+    assert pilot == {"lyon", "creteil"} and in_pilot("Lyon", pilot) and in_pilot("Créteil", pilot)
+    assert not in_pilot("Grenoble", pilot) and not in_pilot(None, pilot)
+    assert pilot_academies(SimpleNamespace(pilot_academies=["Aix-Marseille"])) == {"aix marseille"}
+    assert pilot_academies(SimpleNamespace(pilot_academies=[])) == frozenset()
+    assert in_pilot("Grenoble", frozenset())  # empty: everywhere
 
 
 def test_a_crash_after_smtp_accepted_is_uncertain_and_never_sent_again(engine, sink, monkeypatch):
