@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from itsdangerous import Signer
 
 from services.intake import api, pages
+from services.intake.campaigns import pages as campaign_pages
 from services.intake.config import IntakeSettings
 from services.intake.deps import IntakeContext
 from services.intake.handlers import SUBSCRIPTIONS
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
     app.add_middleware(BodySizeLimit, max_bytes=s.max_body_bytes)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(campaign_pages.router)
     mount_dsfr(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="intake-static")
     return app

@@ -1,12 +1,14 @@
-"""``monlyceepro retention``: anonymise requests older than the retention period."""
+"""``monlyceepro retention``: anonymise requests older than the retention period (and erase the
+campaigns' contacts past theirs); ``monlyceepro campaign``: services/intake/campaigns/cli.py."""
 
 from __future__ import annotations
 
 import argparse
 
+from services.intake.campaigns.cli import campaign
 from services.intake.config import get_intake_settings
 from services.intake.migrations import SCHEMA
-from services.intake.tasks import run_retention
+from services.intake.tasks import run_contact_retention, run_retention
 from shared.platform.db import make_engine
 from shared.platform.migrations import check_schema
 
@@ -28,8 +30,14 @@ def retention(argv: list[str]) -> int:
     count = run_retention(engine, settings)
     print(f"{count} demande(s) anonymisée(s) (conservation : {settings.retention_days} jours). "
           "Les événements request.erased partiront avec le service intake.")
+    contacts = run_contact_retention(engine, settings)
+    print(f"{contacts} contact(s) de campagne supprimé(s) (conservation : "
+          f"{settings.campaign_contact_retention_days} jours après la dernière invitation).")
     return 0
 
 
 # The `monlyceepro` sub-commands this service brings (composed by services/cli.py).
-COMMANDS = {"retention": (retention, "anonymiser les demandes au-delà de la durée de conservation")}
+COMMANDS = {
+    "retention": (retention, "anonymiser les demandes au-delà de la durée de conservation"),
+    "campaign": (campaign, "campagnes d'invitation : import FICHIER.csv, send NOM, stats [NOM]"),
+}

@@ -26,6 +26,19 @@ class IntakeSettings(Settings):
     retention_interval_s: float = 3600.0
     retention_batch: int = 500
 
+    # Invitation campaigns (services/intake/campaigns, docs/campaigns.md)
+    # An imported contact's personal data is erased this long after its last invitation (or its
+    # import, if it was never invited), whether or not the company answered.
+    campaign_contact_retention_days: int = 183
+    campaign_rate_per_min: float = 60.0  # invitations per minute (`campaign send --rate`)
+    campaign_lease_s: float = 120.0  # a row being sent is someone's for this long (kill -9: then uncertain)
+    campaign_max_attempts: int = 5  # tries of an invitation the SMTP server refuses with a 4xx
+    campaign_retry_base_s: float = 60.0  # first retry after a 4xx, doubled at each try
+    campaign_retry_wait_s: float = 300.0  # `campaign send` waits for retries due within this delay
+    # Key of the unsubscribed addresses' hashes (HMAC-SHA256); the secret key when unset. Never change
+    # it once addresses are unsubscribed: their hashes would no longer match, and they would be invited again.
+    campaign_hash_key: str | None = None
+
     # Outbound HTTP (autocomplete proxy, optional routing preview)
     catalog_timeout_s: float = 1.5
 

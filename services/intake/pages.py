@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlmodel import Session
 
 from services.intake import metrics, repository
+from services.intake.campaigns.attribution import attribution, link_request
 from services.intake.deps import NOT_FOUND, Ctx, IntakeContext, unknown_jobs
 from services.intake.service import impact as impact_service
 from services.intake.service.form import JOB_SLOTS, RADIUS_CHOICES, body_from_form, form_field
@@ -50,6 +51,11 @@ def _form_page(ctx: IntakeContext, request: Request, values: dict, errors: dict[
         labels=FIELD_LABELS, anchors=ANCHORS, needs=NEED_LABELS, radius_choices=RADIUS_CHOICES,
         form_token=issue_form_token(ctx.signer, now=ctx.clock()),
     )
+
+
+def render_form(ctx: IntakeContext, request: Request, values: dict) -> HTMLResponse:
+    """The request form with these values (another way in, such as a campaign's invitation link)."""
+    return _form_page(ctx, request, values)
 
 
 @router.get("/")
@@ -118,6 +124,8 @@ async def submit_form(request: Request, ctx: Ctx) -> Response:
     if timing:
         metrics.rejected("form", timing[0])
         return _form_page(ctx, request, values, status=422, alert=timing[1])
+    # An invitation's signed token attributes the request to its campaign (checked in the database).
+    source, invited_contact = await attribution(ctx, str(form.get("invitation") or ""))
     body, errors = body_from_form(form, form.getlist, ctx.communes)
     understood = await ctx.understood(list(body.get("jobs") or []), body.get("naf"))
     if unknown := unknown_jobs(understood):
@@ -125,7 +133,7 @@ async def submit_form(request: Request, ctx: Ctx) -> Response:
     try:
         if errors:  # form-only mistakes: show them with every other one, store nothing
             raise InvalidRequest(await ctx.runtime.run_db(ctx.problems, body))
-        submitted = await ctx.accept(body, "form", request.state.correlation_id)
+        submitted = await ctx.accept(body, "form", request.state.correlation_id, source=source)
     except InvalidRequest as exc:
         for err in exc.errors:
             errors.setdefault(form_field(err.field), err.message)
@@ -136,6 +144,8 @@ async def submit_form(request: Request, ctx: Ctx) -> Response:
         page = _form_page(ctx, request, values, status=429, alert=exc.message)
         page.headers["Retry-After"] = str(ctx.settings.rate_limit_email_window_s)
         return page
+    if invited_contact is not None:
+        await link_request(ctx, invited_contact, submitted.request_id)
     return RedirectResponse(f"/demande/merci/{submitted.token}", status_code=303)
 
 
@@ -206,7 +216,8 @@ async def impact_page(request: Request, ctx: Ctx, periode: Annotated[str, Query(
 
 @router.get("/confidentialite")
 async def privacy(request: Request, ctx: Ctx) -> HTMLResponse:
-    return _render(ctx, request, "confidentialite.html", retention_days=ctx.settings.retention_days)
+    return _render(ctx, request, "confidentialite.html", retention_days=ctx.settings.retention_days,
+                   campaign_retention_days=ctx.settings.campaign_contact_retention_days)
 
 
 @router.get("/accessibilite")

@@ -86,6 +86,7 @@ class CommuneIndex:
             if c.postal_code:
                 self.by_postal.setdefault(c.postal_code, []).append(c)
         self._folded = [(fold(c.name), c) for c in communes]
+        self._by_name: dict[str, list[Commune]] | None = None
 
     def resolve(self, postal_code: str | None = None, insee: str | None = None) -> Commune | None:
         """The commune for an INSEE code and/or a postal code (first candidate when only the postal code is known)."""
@@ -130,6 +131,20 @@ class CommuneIndex:
             if len(out) >= limit:
                 break
         return out
+
+    def named(self, text: str) -> list[Commune]:
+        """The communes whose name is exactly ``text`` (accent- and case-insensitive), in data order;
+        the index is built on first use (a file of hundreds of commune names: one lookup each, where
+        ``suggest`` scans every name)."""
+        if self._by_name is None:
+            by_name: dict[str, list[Commune]] = {}
+            seen: set[tuple[str, str]] = set()
+            for name, c in self._folded:
+                if (c.insee, c.postal_code) not in seen:
+                    seen.add((c.insee, c.postal_code))
+                    by_name.setdefault(name, []).append(c)
+            self._by_name = by_name
+        return list(self._by_name.get(fold(text), ()))
 
     def nearest_postal_codes(self, postal_code: str, limit: int = 3) -> list[str]:
         """Suggestions for an unknown postal code: known codes of the same département, closest in value."""

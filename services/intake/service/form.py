@@ -41,8 +41,7 @@ def resolve_place(text: str, insee: str, communes: CommuneIndex) -> dict | None:
         return {"postal_code": text}
     match = LABEL_WITH_POSTAL.match(text)
     name = match["name"] if match else text
-    folded = fold(name)
-    candidates = [c for c in communes.suggest(name, limit=50) if fold(c.name) == folded]
+    candidates = communes.named(name)
     if match:
         candidates = [c for c in candidates if c.postal_code == match["postal"]] or candidates
         if not candidates:

@@ -118,6 +118,15 @@ def _deep_checks(
     return errors, out
 
 
+def check_company_fields(*, siret: object, naf: object, email: object, postal: object, insee: object,
+                         communes: CommuneIndex) -> tuple[list[FieldError], dict]:
+    """The rules a request's company fields pass, for another way in (a campaign's file): the errors
+    (fields named as in the API: ``siret``, ``naf``, ``contact.email``, ``location.postal_code``,
+    ``location.commune_insee``) and the normalised ``siret``, ``naf``, ``email`` and ``commune``."""
+    return _deep_checks(siret=siret, naf=naf, email=email, phone=None, postal=postal, insee=insee, message=None,
+                        communes=communes, max_links=0)
+
+
 def _get(data: object, *path: str) -> object:
     for key in path:
         if not isinstance(data, dict):
