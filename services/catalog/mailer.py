@@ -30,6 +30,21 @@ def magic_link_message(settings: Settings, to: str, link: str) -> EmailMessage:
     return msg
 
 
+def referent_link_message(settings: Settings, to: str, link: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = settings.mail_from
+    msg["To"] = to
+    msg["Subject"] = "Votre lien de connexion au suivi des demandes de l'académie — MonLycéePro"
+    msg.set_content(
+        "Bonjour,\n\n"
+        "Vous avez demandé à vous connecter au suivi des demandes d'entreprises de votre académie.\n"
+        f"Cliquez sur ce lien (valable 30 minutes, utilisable une seule fois) :\n\n{link}\n\n"
+        "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n\n"
+        "L'équipe MonLycéePro\n"
+    )
+    return msg
+
+
 async def send(settings: Settings, message: EmailMessage) -> bool:
     """Send to the ``To`` address, from the ``From`` one; False (logged) when it did not go."""
     envelope = smtp.Envelope(sender=parseaddr(message["From"])[1], recipient=parseaddr(message["To"])[1],
