@@ -36,7 +36,7 @@ def _detail(response: httpx.Response) -> str:
 class BackofficeClient:
     def __init__(self, settings: Settings) -> None:
         self.matcher = settings.matcher_url.rstrip("/")
-        self.notifier = settings.notifier_url.rstrip("/")
+        self.notifier = settings.notifier_api_url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {settings.admin_token or ''}"}
 
     async def _call(self, method: str, url: str, *, key: str | None = None, **kwargs: Any) -> Any:

@@ -32,7 +32,7 @@ def backoffice(catalog_url, sink, template_state):
         session.commit()
     nowhere = f"http://127.0.0.1:{free_port()}"  # neither the matcher nor the notifier answers
     settings = catalog_settings(catalog_url, smtp_url=sink.url, catalog_public_url="http://testserver",
-                                matcher_url=nowhere, notifier_url=nowhere)
+                                matcher_url=nowhere, notifier_api_url=nowhere)
     app = create_app(settings)
     app.state.catalog.seed_from(template_state)
     yield TestClient(app), settings, engine
