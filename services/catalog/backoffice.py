@@ -121,24 +121,7 @@ async def _lists(client: BackofficeClient, academie: str) -> dict:
     }
 
 
-@router.get("", response_class=HTMLResponse)
-def login_page(request: Request, runtime: Runtime) -> HTMLResponse:
-    return SPACE.page(request, runtime)
-
-
-@router.post("", response_class=HTMLResponse)
-async def ask_link(request: Request, runtime: Runtime) -> HTMLResponse:
-    return await SPACE.ask_link(request, runtime)
-
-
-@router.get("/connexion", response_class=HTMLResponse)
-def open_link(request: Request, runtime: Runtime, jeton: str = "") -> Response:
-    return SPACE.open_link(request, runtime, jeton)
-
-
-@router.post("/deconnexion")
-def logout() -> Response:
-    return SPACE.logout()
+SPACE.add_login_routes(router)
 
 
 @router.get("/tableau", response_class=HTMLResponse)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 
-from fastapi import BackgroundTasks, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
@@ -30,6 +30,7 @@ from services.catalog.service.magic import (
 )
 from shared.platform.clock import utcnow
 from shared.platform.db import unit_of_work
+from shared.platform.http import Runtime
 from shared.platform.ratelimit import SlidingWindowLimiter
 from shared.platform.service import ServiceRuntime
 from shared.platform.settings import Settings
@@ -153,6 +154,26 @@ class MagicSpace:
         response = RedirectResponse(self.prefix, status_code=303)
         response.delete_cookie(self.cookie, path=self.prefix)
         return response
+
+    def add_login_routes(self, router: APIRouter) -> None:
+        """The login page, the link request, the link itself and the logout, on ``router`` (at ``prefix``)."""
+        space = self
+
+        @router.get("", response_class=HTMLResponse)
+        def login_page(request: Request, runtime: Runtime) -> HTMLResponse:
+            return space.page(request, runtime)
+
+        @router.post("", response_class=HTMLResponse)
+        async def ask_link(request: Request, runtime: Runtime) -> HTMLResponse:
+            return await space.ask_link(request, runtime)
+
+        @router.get("/connexion", response_class=HTMLResponse)
+        def open_link(request: Request, runtime: Runtime, jeton: str = "") -> Response:
+            return space.open_link(request, runtime, jeton)
+
+        @router.post("/deconnexion")
+        def logout() -> Response:
+            return space.logout()
 
 
 async def _send_link(settings: Settings, message: EmailMessage) -> None:

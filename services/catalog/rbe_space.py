@@ -39,19 +39,7 @@ def _cid(request: Request) -> str:
     return getattr(request.state, "correlation_id", "rbe")
 
 
-@router.get("", response_class=HTMLResponse)
-def login_page(request: Request, runtime: Runtime) -> HTMLResponse:
-    return SPACE.page(request, runtime)
-
-
-@router.post("", response_class=HTMLResponse)
-async def ask_link(request: Request, runtime: Runtime) -> HTMLResponse:
-    return await SPACE.ask_link(request, runtime)
-
-
-@router.get("/connexion", response_class=HTMLResponse)
-def open_link(request: Request, runtime: Runtime, jeton: str = "") -> Response:
-    return SPACE.open_link(request, runtime, jeton)
+SPACE.add_login_routes(router)
 
 
 def _dashboard_data(runtime: Runtime, email: str) -> dict:
@@ -128,8 +116,3 @@ async def save_absence(request: Request, runtime: Runtime, state: State) -> Resp
     await runtime.run_db(state.refresh)  # before the event leaves, so the matcher reads the new snapshot
     runtime.relay.wake()
     return RedirectResponse("/espace-rbe/mes-lycees?ok=absence", status_code=303)
-
-
-@router.post("/deconnexion")
-def logout() -> Response:
-    return SPACE.logout()

@@ -6,14 +6,12 @@ nothing is written. A referent is keyed by their address: importing it again mov
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 
 from sqlmodel import Session
 
 from services.catalog import repository as repo
-from services.catalog.service.directory import ImportReport, LineError, normalize_email
+from services.catalog.service.directory import ImportReport, LineError, csv_rows, normalize_email
 from shared.contracts.events import CatalogChanged
 from shared.platform.outbox import add_to_outbox
 from shared.reference.geo import fold
@@ -31,14 +29,9 @@ def academie_key(value: str) -> str:
 def import_referent_rows(session: Session, content: str, correlation_id: str) -> ImportReport:
     """Check every line; write them all only when none is refused. Never commits (the caller does)."""
     report = ImportReport()
-    reader = csv.DictReader(io.StringIO(content))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        report.errors.append(LineError(1, "colonnes manquantes : " + ", ".join(missing)
-                                       + " (attendu : academie,name,email)"))
+    reader = csv_rows(content, REQUIRED_COLUMNS, "academie,name,email", report)
+    if reader is None:
         return report
-    reader.fieldnames = header
     known = {academie_key(a): a for a in repo.academies(session)}
     rows: list[tuple[str, str, str]] = []
     seen: dict[str, int] = {}
