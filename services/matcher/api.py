@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from sqlmodel import Session
 
+from services.matcher import metrics
 from services.matcher import repository as repo
 from services.matcher.catalog_client import ReadModelHolder
 from services.matcher.config import MatcherSettings
@@ -153,9 +154,11 @@ def review_action(request_id: uuid.UUID, body: ReviewActionIn, runtime: Runtime,
         with unit_of_work(runtime.engine) as session:
             result = act(session, str(request_id), idempotency_key, ask, model, _settings(runtime), utcnow())
     except ManualRouteError as exc:
+        metrics.REVIEW_ACTIONS.labels(body.action, "conflict" if exc.status == 409 else "refused").inc()
         if exc.status == 422:
             raise InvalidFields([FieldError(_FIELD_OF.get(body.action, "action"), str(exc))]) from None
         raise HTTPException(exc.status, str(exc)) from exc
+    metrics.REVIEW_ACTIONS.labels(body.action, "replayed" if result.replayed else "done").inc()
     if not result.replayed:
         runtime.relay.wake()
     return ReviewActionOut(**asdict(result))

@@ -65,7 +65,7 @@ class ReviewActionIn(BaseModel):
     actor: str = Field(min_length=3, max_length=254, description="Adresse du référent qui agit")
     actor_name: str | None = Field(default=None, max_length=200)
     academie: str | None = Field(default=None, max_length=80, description="Académie du référent (portée)")
-    expected_version: int = Field(ge=0, description="Version de la demande affichée au référent (0 : jamais en revue)")
+    expected_version: int = Field(ge=0, le=1_000_000_000, description="Version de la demande affichée au référent (0 : jamais en revue)")
     uais: list[str] = Field(default=[], max_length=10, description="assign : lycées choisis, le premier mène")
     jobs: list[str] = Field(default=[], max_length=5, description="reroute : métier corrigé")
     postal_code: str | None = Field(default=None, max_length=10, description="reroute : code postal corrigé")

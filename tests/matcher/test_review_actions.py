@@ -84,6 +84,9 @@ def test_scope_validation_reroute_close_and_audit(client):
     items = {i["request_id"]: i for i in client.get("/api/v1/review", params={"traitees": "true"}, headers=AUTH).json()}
     assert (items[lost]["resolution"], items[lost]["handled_by_name"], items[lost]["version"]) == ("rerouted", "Camille Martin", 1)
     assert items[other]["resolution"] == "closed" and client.get("/api/v1/review", headers=AUTH).json() == []
+    metrics = client.get("/metrics").text
+    assert 'mlp_review_actions_total{action="reroute",outcome="replayed"} 1.0' in metrics
+    assert 'mlp_review_actions_total{action="close",outcome="conflict"} 1.0' in metrics
     engine = client.app.state.runtime.engine
     audit = query(str(engine.url), "SELECT request_id, action, actor FROM matcher_review_action ORDER BY created_at")
     assert audit == [(lost, "reroute", "camille.martin@ac-lyon.fr"), (other, "close", "dominique.petit@ac-lyon.fr")]
