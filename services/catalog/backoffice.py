@@ -148,7 +148,8 @@ async def _request_page(request: Request, runtime: ServiceRuntime, state_index: 
         return SPACE.error(request, "Demande inconnue dans votre académie (ou déjà sortie des listes).", "absent", 404)
     form = form or {}
     query = str(form.get("q", request.query_params.get("q", "")))[:100].strip()
-    metier = str(form.get("metier", request.query_params.get("metier", (item or {}).get("jobs", [""])[0] if item and item.get("jobs") else "")))[:100].strip()
+    asked_job = ((item or {}).get("jobs") or [""])[0]  # the search starts from the job the company asked for
+    metier = str(form.get("metier", request.query_params.get("metier", asked_job)))[:100].strip()
     found, search_error = [], None
     try:
         found = search_lycees(state_index, load_communes(), text=query or None, job=metier or None,
