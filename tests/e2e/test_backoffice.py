@@ -1,7 +1,8 @@
 """The académie referents' back-office over the running system, in headless Chromium: referents imported
 (`import-referents`), two requests no lycée fits (Lyon and Rennes); the Lyon referent logs in by a magic link
 read from the SMTP sink, sees only her académie's queue, assigns the request to a lycée found by search, and
-that lycée's RBE receives it in the request's thread. axe finds nothing on the back-office pages."""
+that lycée's RBE receives it in the request's thread; her colleague, on the same request at the same time, is
+told who did it and when. axe finds nothing on the back-office pages."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(300)]
 
 TOKEN = "jeton-admin-e2e"
 REFERENT = "camille.martin@ac-lyon.fr"
+COLLEAGUE = "dominique.petit@ac-lyon.fr"  # the other referent of Lyon
 
 
 @pytest.fixture
@@ -30,7 +32,8 @@ def system(tmp_path, tmp_path_factory, redis_url):
     running = System(tmp_path, redis_url, catalog_db=catalog_db, extra_env={**FAST_ENV, "MLP_ADMIN_TOKEN": TOKEN})
     directory = tmp_path / "referents.csv"
     directory.write_text("academie,name,email\nLyon,Camille Martin,Camille.Martin@ac-lyon.fr\n"
-                         "Rennes,Alex Durand,alex.durand@ac-rennes.fr\n", encoding="utf-8")
+                         f"Lyon,Dominique Petit,{COLLEAGUE}\nRennes,Alex Durand,alex.durand@ac-rennes.fr\n",
+                         encoding="utf-8")
     assert import_referents([str(directory), "--database-url", f"sqlite:///{tmp_path}/catalog.db"]) == 0
     running.start(parallel=True)
     yield running
@@ -45,12 +48,23 @@ def _unroutable(system: System, n: int, company: str, postal_code: str) -> str:
     return response.json()["request_id"]
 
 
+def _log_in(page, system: System, email: str) -> None:
+    """Ask for a link, read it from the SMTP sink, open it: the dashboard."""
+    page.goto(system.url("catalog") + "/referents")
+    page.fill("#email", email)
+    page.click("button[type=submit]")
+    assert "Vérifiez votre messagerie" in page.inner_text("main")
+    mail = eventually(lambda: system.sink.to(email), timeout=30, what="magic link email")[-1]
+    page.goto(re.search(r"(http://\S+/referents/connexion\?jeton=\S+)", mail.get_content()).group(1))
+    page.wait_for_url(re.compile(r"/referents/tableau$"))
+
+
 def _axe_clean(page, name: str) -> None:
     screenshot(page, name)
     assert serious_axe_violations(page) == [], name
 
 
-def test_referent_logs_in_sees_her_academie_and_assigns_a_request(page, system: System, redis_url):
+def test_referent_logs_in_sees_her_academie_and_assigns_a_request(page, browser, system: System, redis_url):
     lyon = _unroutable(system, 1, "Lutherie Lyonnaise", "69007")
     rennes = _unroutable(system, 2, "Lutherie Rennaise", "35000")
     auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -58,16 +72,9 @@ def test_referent_logs_in_sees_her_academie_and_assigns_a_request(page, system: 
                                                            timeout=5).json()} == {lyon, rennes},
                timeout=90, what="both requests in the review queue")
 
-    catalog = system.url("catalog")
-    page.goto(catalog + "/referents")
+    page.goto(system.url("catalog") + "/referents")
     _axe_clean(page, "backoffice-1-connexion")
-    page.fill("#email", REFERENT)
-    page.click("button[type=submit]")
-    assert "Vérifiez votre messagerie" in page.inner_text("main")
-    mail = eventually(lambda: system.sink.to(REFERENT), timeout=30, what="magic link email")[-1]
-    link = re.search(r"(http://\S+/referents/connexion\?jeton=\S+)", mail.get_content()).group(1)
-    page.goto(link)
-    page.wait_for_url(re.compile(r"/referents/tableau$"))
+    _log_in(page, system, REFERENT)
     main = page.inner_text("main")
     assert "académie de Lyon" in main and "Lutherie Lyonnaise" in page.inner_text("#file-revue")
     assert "Lutherie Rennaise" not in main  # another académie's request is never shown
@@ -82,13 +89,24 @@ def test_referent_logs_in_sees_her_academie_and_assigns_a_request(page, system: 
     page.click("text=Chercher dans l'académie de Lyon")
     page.wait_for_selector("#attribuer")
     _axe_clean(page, "backoffice-3-demande")
-    first = page.locator("input[name=uai]").first
-    uai = first.get_attribute("value")
+    uai = page.locator("input[name=uai]").first.get_attribute("value")
+    # Her colleague opens the same request at the same time, in another browser.
+    other = browser.new_context(locale="fr-FR").new_page()
+    _log_in(other, system, COLLEAGUE)
+    other.goto(page.url)
+    other.wait_for_selector("#attribuer")
+
     page.click(f"label[for=lycee-{uai}]")
     page.click("#attribuer")
     page.wait_for_selector("#fait")
     assert "Lutherie Lyonnaise" not in page.inner_text("main")  # out of the queue
     _axe_clean(page, "backoffice-4-attribuee")
+    other.click(f"label[for=lycee-{uai}]")
+    other.click("#attribuer")
+    other.wait_for_selector("#erreur")
+    assert re.search(r"Déjà traité par Camille Martin à \d\d:\d\d\.", other.inner_text("#erreur"))
+    _axe_clean(other, "backoffice-5-deja-traite")
+    other.context.close()
 
     # The chosen lycée's RBE receives the request in the request's one thread.
     r = redis_sync.Redis.from_url(redis_url)
