@@ -1,4 +1,4 @@
-"""Catalog sub-commands of `monlyceepro`: load-catalog and import-rbe."""
+"""Catalog sub-commands of `monlyceepro`: load-catalog, import-rbe and import-referents."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ import argparse
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from services.catalog.migrations import SCHEMA
+from services.catalog.service.directory import ImportReport
 from services.catalog.tasks import load_catalog_into
 from shared.platform.db import make_engine
 from shared.platform.migrations import check_schema
@@ -43,31 +47,57 @@ def load_catalog(argv: list[str]) -> int:
     return 0
 
 
-def import_rbe(argv: list[str]) -> int:
-    from services.catalog.tasks import import_rbe_csv
-
-    parser = argparse.ArgumentParser(prog="monlyceepro import-rbe", description="Importer l'annuaire des RBE (CSV).")
-    parser.add_argument("file", type=Path, help="CSV : name,email,uais,deputy_email (uais séparés par « ; »)")
+def _import_csv(argv: list[str], prog: str, description: str, columns: str,
+                importer: Callable[[Engine, str, str], ImportReport]) -> tuple[int, ImportReport | None]:
+    parser = argparse.ArgumentParser(prog=f"monlyceepro {prog}", description=description)
+    parser.add_argument("file", type=Path, help=f"CSV : {columns}")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args(argv)
     try:
         content = args.file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         print(f"Impossible de lire {args.file} : {exc}", file=sys.stderr)
-        return 2
+        return 2, None
     engine = _engine(args.database_url)
     try:
-        report = import_rbe_csv(engine, content, correlation_id=f"import-{uuid.uuid4().hex[:12]}")
+        report = importer(engine, content, f"import-{uuid.uuid4().hex[:12]}")
     finally:
         engine.dispose()
-    print(f"{report.imported} ligne(s) importée(s), {len(report.errors)} ligne(s) refusée(s).")
+    return (0 if not report.errors else 1), report
+
+
+def _print_errors(report: ImportReport) -> None:
     for error in report.errors:
         print(f"  ligne {error.line} : {error.message}")
-    return 0 if not report.errors else 1
+
+
+def import_rbe(argv: list[str]) -> int:
+    from services.catalog.tasks import import_rbe_csv
+
+    code, report = _import_csv(argv, "import-rbe", "Importer l'annuaire des RBE (CSV).",
+                               "name,email,uais,deputy_email (uais séparés par « ; »)", import_rbe_csv)
+    if report is not None:
+        print(f"{report.imported} ligne(s) importée(s), {len(report.errors)} ligne(s) refusée(s).")
+        _print_errors(report)
+    return code
+
+
+def import_referents(argv: list[str]) -> int:
+    from services.catalog.tasks import import_referents_csv
+
+    code, report = _import_csv(argv, "import-referents", "Importer l'annuaire des référents entreprises des "
+                               "académies (CSV, tout ou rien).", "academie,name,email", import_referents_csv)
+    if report is not None and report.errors:
+        print(f"Aucun référent importé : {len(report.errors)} ligne(s) à corriger.")
+        _print_errors(report)
+    elif report is not None:
+        print(f"{report.imported} référent(s) importé(s).")
+    return code
 
 
 # The `monlyceepro` sub-commands this service brings (composed by services/cli.py).
 COMMANDS = {
     "load-catalog": (load_catalog, "charger le catalogue depuis data/ (idempotent)"),
     "import-rbe": (import_rbe, "importer l'annuaire des RBE depuis un CSV"),
+    "import-referents": (import_referents, "importer l'annuaire des référents entreprises des académies (CSV)"),
 }

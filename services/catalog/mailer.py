@@ -15,19 +15,29 @@ log = get_logger(__name__)
 SEND_TIMEOUT_S = 15.0
 
 
-def magic_link_message(settings: Settings, to: str, link: str) -> EmailMessage:
+def _link_message(settings: Settings, to: str, subject: str, why: str, link: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = settings.mail_from
     msg["To"] = to
-    msg["Subject"] = "Votre lien de connexion à l'espace RBE — MonLycéePro"
+    msg["Subject"] = subject
     msg.set_content(
-        "Bonjour,\n\n"
-        "Vous avez demandé à mettre à jour la fiche de votre lycée sur MonLycéePro.\n"
+        f"Bonjour,\n\n{why}\n"
         f"Cliquez sur ce lien (valable 30 minutes, utilisable une seule fois) :\n\n{link}\n\n"
         "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n\n"
         "L'équipe MonLycéePro\n"
     )
     return msg
+
+
+def magic_link_message(settings: Settings, to: str, link: str) -> EmailMessage:
+    return _link_message(settings, to, "Votre lien de connexion à l'espace RBE — MonLycéePro",
+                         "Vous avez demandé à mettre à jour la fiche de votre lycée sur MonLycéePro.", link)
+
+
+def referent_link_message(settings: Settings, to: str, link: str) -> EmailMessage:
+    return _link_message(settings, to, "Votre lien de connexion au suivi des demandes de l'académie — MonLycéePro",
+                         "Vous avez demandé à vous connecter au suivi des demandes d'entreprises de votre académie.",
+                         link)
 
 
 async def send(settings: Settings, message: EmailMessage) -> bool:

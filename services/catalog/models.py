@@ -219,6 +219,18 @@ class AcademieFallback(SQLModel, table=True):
     email: str = Field(max_length=254)
 
 
+class Referent(SQLModel, table=True):
+    """An académie's *référent entreprises* (``monlyceepro import-referents``): works the back-office of
+    their académie only. Until an académie has one, its generic contact (``AcademieFallback``) stands in."""
+
+    __tablename__ = "catalog_referent"
+
+    email: str = Field(primary_key=True, max_length=254)  # lower-cased
+    academie: str = Field(index=True, max_length=80)  # as the catalog's lycées spell it
+    name: str = Field(max_length=200)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class MagicLinkToken(SQLModel, table=True):
     """Issued magic links; ``used_at`` makes each one single-use."""
 
@@ -243,6 +255,6 @@ REFERENCE_TABLES: tuple[type[SQLModel], ...] = (
     NafSubclass, NafDivisionJob, InsertionResult, CommuneRow,
 )
 DIRECTORY_TABLES: tuple[type[SQLModel], ...] = (
-    Rbe, RbeCoverage, LyceeSettings, AcademieFallback, MagicLinkToken, CatalogMeta,
+    Rbe, RbeCoverage, LyceeSettings, AcademieFallback, Referent, MagicLinkToken, CatalogMeta,
 )
 ALL_TABLES: tuple[type[SQLModel], ...] = REFERENCE_TABLES + DIRECTORY_TABLES

@@ -29,6 +29,7 @@ from services.catalog.models import (
     Offer,
     Rbe,
     RbeCoverage,
+    Referent,
 )
 from services.catalog.open_data import CatalogData
 from shared.platform.db import table_of
@@ -191,6 +192,36 @@ def set_academie_fallback(session: Session, academie: str, email: str) -> None:
     session.add(AcademieFallback(academie=academie, email=email) if row is None else row)
     if row is not None:
         row.email = email
+
+
+# ------------------------------------------------------------------ académie referents
+def academies(session: Session) -> list[str]:
+    """Every académie the catalog's lycées name, sorted."""
+    return sorted(a for a in session.exec(select(Lycee.academie).distinct()).all() if a)
+
+
+def upsert_referent(session: Session, email: str, academie: str, name: str) -> None:
+    row = session.get(Referent, email)
+    if row is None:
+        row = Referent(email=email, academie=academie, name=name)
+    row.academie, row.name, row.updated_at = academie, name, datetime.now(UTC)
+    session.add(row)
+
+
+def get_referent(session: Session, email: str) -> Referent | None:
+    return session.get(Referent, email.strip().lower())
+
+
+def referents(session: Session) -> list[Referent]:
+    return list(session.exec(select(Referent).order_by(Referent.academie, Referent.email)).all())
+
+
+def academie_contact_owner(session: Session, email: str) -> str | None:
+    """The académie whose generic contact (fallback) is ``email``, when that académie has no referent yet."""
+    row = session.exec(select(AcademieFallback).where(AcademieFallback.email == email.strip().lower())).first()
+    if row is None or session.exec(select(Referent).where(Referent.academie == row.academie)).first() is not None:
+        return None
+    return row.academie
 
 
 def naf_label(session: Session, division: str) -> str | None:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from services.catalog import repository as repo
 from services.catalog.open_data import fingerprint, generic_contacts, read_catalog
 from services.catalog.service.directory import ImportReport, import_rbe_rows
+from services.catalog.service.referents import import_referent_rows
 from services.catalog.service.vocabulary import build_vocabulary
 from shared.contracts.events import CatalogChanged
 from shared.platform.db import unit_of_work
@@ -46,3 +47,8 @@ def load_catalog_into(engine: Engine, data_dir: Path, force: bool = False) -> Lo
 def import_rbe_csv(engine: Engine, content: str, correlation_id: str) -> ImportReport:
     with unit_of_work(engine) as session:
         return import_rbe_rows(session, content, correlation_id)
+
+
+def import_referents_csv(engine: Engine, content: str, correlation_id: str) -> ImportReport:
+    with unit_of_work(engine) as session:
+        return import_referent_rows(session, content, correlation_id)

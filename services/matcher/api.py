@@ -1,15 +1,17 @@
-"""HTTP routes of the matcher (thin): routing preview, admin review queue."""
+"""HTTP routes of the matcher (thin): routing preview, admin review queue and the referents' actions."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from sqlmodel import Session
 
+from services.matcher import metrics
 from services.matcher import repository as repo
 from services.matcher.catalog_client import ReadModelHolder
 from services.matcher.config import MatcherSettings
@@ -20,13 +22,17 @@ from services.matcher.schemas import (
     ManualRouteOut,
     PreviewOut,
     PreviewRecipient,
+    ReviewActionIn,
+    ReviewActionOut,
     ReviewItemOut,
 )
 from services.matcher.service import RoutingQuery, decide
 from services.matcher.service.flows import fallback_for
 from services.matcher.service.manual import ManualRouteError, route_manually
 from services.matcher.service.readmodel import CatalogReadModel
+from services.matcher.service.review import ReviewActionRequest, act
 from shared.contracts.request_schema import CompanyRequestIn
+from shared.platform.clock import utcnow
 from shared.platform.db import unit_of_work
 from shared.platform.errors import FieldError
 from shared.platform.http import (
@@ -109,11 +115,14 @@ async def preview(body: CompanyRequestIn, runtime: Runtime, model: Model) -> Pre
 
 
 @router.get("/review", response_model=list[ReviewItemOut], tags=["revue"], responses=ADMIN_RESPONSES,
-            summary="Demandes sans lycée pertinent, à router à la main")
-def list_review(runtime: Runtime, _: Admin) -> list[ReviewItemOut]:
+            summary="Demandes sans lycée pertinent, à router à la main (par académie)")
+def list_review(runtime: Runtime, _: Admin,
+                academie: Annotated[str | None, Query(max_length=80, description="Seulement cette académie")] = None,
+                traitees: Annotated[bool, Query(description="Inclure les demandes déjà traitées")] = False,
+                ) -> list[ReviewItemOut]:
     out = []
     with Session(runtime.engine) as session:
-        for item in repo.list_review(session):
+        for item in repo.list_review(session, include_resolved=traitees, academie=academie):
             req = repo.get_request(session, item.request_id)
             payload = json.loads(req.payload) if req else {}
             decisions = repo.decisions_of(session, item.request_id)
@@ -122,9 +131,40 @@ def list_review(runtime: Runtime, _: Admin) -> list[ReviewItemOut]:
                 fallback_email=item.fallback_email, created_at=item.created_at, needs=payload.get("needs", []),
                 jobs=payload.get("jobs", []), commune=(payload.get("location") or {}).get("commune_name"),
                 company_name=payload.get("company_name", ""),
-                explanation=decisions[-1].explanation if decisions else "",
+                explanation=decisions[-1].explanation if decisions else "", version=item.version,
+                resolution=item.resolution if item.resolved_at else None, handled_by=item.handled_by,
+                handled_by_name=item.handled_by_name, handled_at=item.handled_at,
             ))
     return out
+
+
+@router.post("/review/{request_id}/actions", response_model=ReviewActionOut, tags=["revue"],
+             responses={**VALIDATION_RESPONSES, **ADMIN_RESPONSES, **CATALOG_NOT_READY,
+                        404: {"model": ErrorOut, "description": "Demande inconnue (dans cette académie)"},
+                        409: {"model": ErrorOut, "description": "Déjà traitée par un autre référent"}},
+             summary="Action d'un référent sur une demande : attribuer, rerouter ou clore (une seule fois)")
+def review_action(request_id: uuid.UUID, body: ReviewActionIn, runtime: Runtime, model: Model, _: Admin,
+                  idempotency_key: Annotated[str, Header(min_length=8, max_length=80)]) -> ReviewActionOut:
+    ask = ReviewActionRequest(
+        action=body.action, actor=body.actor.strip().lower(), actor_name=body.actor_name, seen_version=body.expected_version,
+        academie=body.academie, uais=[u.strip().upper() for u in body.uais], jobs=[j.strip() for j in body.jobs if j.strip()],
+        postal_code=(body.postal_code or "").strip() or None, reason=body.reason.strip(),
+    )
+    try:
+        with unit_of_work(runtime.engine) as session:
+            result = act(session, str(request_id), idempotency_key, ask, model, _settings(runtime), utcnow())
+    except ManualRouteError as exc:
+        metrics.REVIEW_ACTIONS.labels(body.action, "conflict" if exc.status == 409 else "refused").inc()
+        if exc.status == 422:
+            raise InvalidFields([FieldError(_FIELD_OF.get(body.action, "action"), str(exc))]) from None
+        raise HTTPException(exc.status, str(exc)) from exc
+    metrics.REVIEW_ACTIONS.labels(body.action, "replayed" if result.replayed else "done").inc()
+    if not result.replayed:
+        runtime.relay.wake()
+    return ReviewActionOut(**asdict(result))
+
+
+_FIELD_OF = {"assign": "uais", "reroute": "jobs", "close": "reason"}
 
 
 @router.post("/review/{request_id}/route", response_model=ManualRouteOut, tags=["revue"],

@@ -25,3 +25,8 @@ CATALOG_SNAPSHOT_AGE = Gauge(
     "mlp_matcher_catalog_loaded_timestamp_seconds", "When the matcher last loaded a catalog snapshot"
 )
 CATALOG_REFRESHES = Counter("mlp_matcher_catalog_refreshes_total", "Snapshot loads by source", ["source", "outcome"])
+REVIEW_ACTIONS = Counter(
+    "mlp_review_actions_total", "Académie referents' actions on requests (back-office), by action and outcome "
+    "(done, replayed: the same idempotency key again, conflict: another referent acted first, refused)",
+    ["action", "outcome"],
+)

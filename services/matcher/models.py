@@ -80,6 +80,29 @@ class ReviewItem(SQLModel, table=True):
     fallback_email: str | None = Field(default=None, max_length=254)
     created_at: datetime = Field(default_factory=utcnow)
     resolved_at: datetime | None = None
+    # Optimistic concurrency of the referents' actions: an action names the version it was offered on and
+    # claims the item by a conditional UPDATE (version = seen); reopening the item bumps it too.
+    version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    handled_by: str | None = Field(default=None, max_length=254)  # who acted last (referent's address)
+    handled_by_name: str | None = Field(default=None, max_length=200)
+    handled_at: datetime | None = None
+    resolution: str | None = Field(default=None, max_length=20)  # assigned, rerouted, closed
+
+
+class ReviewAction(SQLModel, table=True):
+    """The audit of every referent's action on a request (who, when, what), one row per idempotency key:
+    the same key again is answered with the stored result instead of acting twice."""
+
+    __tablename__ = "matcher_review_action"
+
+    idempotency_key: str = Field(primary_key=True, max_length=80)
+    request_id: str = Field(index=True, max_length=36)
+    action: str = Field(max_length=20)  # assign, reroute, close
+    actor: str = Field(max_length=254)
+    actor_name: str | None = Field(default=None, max_length=200)
+    detail: str = Field(sa_column=Column(Text, nullable=False))  # JSON: what was asked
+    result: str = Field(sa_column=Column(Text, nullable=False))  # JSON: the answer given
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class MonthlyLoad(SQLModel, table=True):
@@ -94,4 +117,4 @@ class MonthlyLoad(SQLModel, table=True):
     count: int = 0
 
 
-TABLES = (RoutedRequest, RoutingDecision, Assignment, ReviewItem, MonthlyLoad)
+TABLES = (RoutedRequest, RoutingDecision, Assignment, ReviewItem, ReviewAction, MonthlyLoad)

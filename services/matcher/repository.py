@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from services.matcher.models import (
     Assignment,
     MonthlyLoad,
+    ReviewAction,
     ReviewItem,
     RoutedRequest,
     RoutingDecision,
@@ -158,16 +159,48 @@ def open_review(session: Session, request_id: str, reason: str, academie: str | 
     item = session.get(ReviewItem, request_id)
     if item is None:
         session.add(ReviewItem(request_id=request_id, reason=reason, academie=academie, fallback_email=fallback))
-    else:
-        item.reason, item.resolved_at = reason, None
+    else:  # back in the queue: a referent's page offered before this is stale
+        item.reason, item.resolved_at, item.resolution = reason, None, None
+        item.version += 1
         session.add(item)
 
 
-def list_review(session: Session, include_resolved: bool = False, limit: int = 200) -> list[ReviewItem]:
+def list_review(session: Session, include_resolved: bool = False, limit: int = 200,
+                academie: str | None = None) -> list[ReviewItem]:
     query = select(ReviewItem).order_by(col(ReviewItem.created_at)).limit(limit)
     if not include_resolved:
         query = query.where(col(ReviewItem.resolved_at).is_(None))
+    if academie is not None:
+        query = query.where(col(ReviewItem.academie) == academie)
     return list(session.exec(query).all())
+
+
+_ITEMS = table_of(ReviewItem)
+
+
+def claim_review(session: Session, request_id: str, seen_version: int, *, actor: str, actor_name: str | None,
+                 resolution: str, academie: str | None, now: datetime) -> bool:
+    """Take the request for one action, exactly once: a conditional UPDATE on the version the referent was
+    offered (PostgreSQL: a concurrent claim waits for this one's commit, then matches no row), or, for a
+    request never queued (version 0), an INSERT that does nothing on a conflict. False: someone else did."""
+    values = dict(resolved_at=now, handled_by=actor, handled_by_name=actor_name, handled_at=now, resolution=resolution)
+    conn = session.connection()
+    updated = conn.execute(_ITEMS.update().where(_ITEMS.c.request_id == request_id, _ITEMS.c.version == seen_version)
+                           .values(version=_ITEMS.c.version + 1, **values))
+    if updated.rowcount == 1:
+        session.expire_all()
+        return True
+    if seen_version != 0:
+        return False
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    inserted = conn.execute(dialect.insert(_ITEMS).values(
+        request_id=request_id, reason="referent", academie=academie, created_at=now, version=1, **values,
+    ).on_conflict_do_nothing(index_elements=["request_id"]))
+    return inserted.rowcount == 1
+
+
+def get_action(session: Session, key: str) -> ReviewAction | None:
+    return session.get(ReviewAction, key)
 
 
 def get_review(session: Session, request_id: str) -> ReviewItem | None:

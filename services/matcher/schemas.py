@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,6 +49,39 @@ class ReviewItemOut(BaseModel):
     commune: str | None
     company_name: str
     explanation: str
+    version: int = 0  # name it in an action (expected_version): the action takes effect only on this version
+    resolution: str | None = None  # assigned, rerouted, closed (when resolved by a referent)
+    handled_by: str | None = None
+    handled_by_name: str | None = None
+    handled_at: datetime | None = None
+
+
+class ReviewActionIn(BaseModel):
+    """A referent's action on a request (back-office). Send an ``Idempotency-Key`` header with it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["assign", "reroute", "close"]
+    actor: str = Field(min_length=3, max_length=254, description="Adresse du référent qui agit")
+    actor_name: str | None = Field(default=None, max_length=200)
+    academie: str | None = Field(default=None, max_length=80, description="Académie du référent (portée)")
+    expected_version: int = Field(ge=0, le=1_000_000_000, description="Version de la demande affichée au référent (0 : jamais en revue)")
+    uais: list[str] = Field(default=[], max_length=10, description="assign : lycées choisis, le premier mène")
+    jobs: list[str] = Field(default=[], max_length=5, description="reroute : métier corrigé")
+    postal_code: str | None = Field(default=None, max_length=10, description="reroute : code postal corrigé")
+    reason: str = Field(default="", max_length=1000, description="close : raison de la clôture")
+
+
+class ReviewActionOut(BaseModel):
+    request_id: str
+    action: str
+    resolution: str
+    assignments: int
+    handled_by: str
+    handled_by_name: str | None
+    handled_at: datetime
+    explanation: str = ""
+    replayed: bool = False
 
 
 class ManualRouteIn(BaseModel):

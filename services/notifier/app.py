@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI
 
-from services.notifier import metrics, pages
+from services.notifier import api, metrics, pages
 from services.notifier.config import NotifierSettings
 from services.notifier.handlers import NotifierHandlers
 from services.notifier.inbound_server import InboundHandler, InboundServer, process_pending_inbound
@@ -103,5 +103,6 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     )
     app.state.notifier = parts
     app.include_router(pages.router)
+    app.include_router(api.router)
     mount_dsfr(app)
     return app

@@ -184,4 +184,21 @@ class ActionUse(SQLModel, table=True):
     used_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
-TABLES = (Thread, Participant, ThreadEntry, OutboundEmail, InboundEmail, InboundRelayed, SenderVouch, ActionUse)
+class ReferentAction(SQLModel, table=True):
+    """The audit of an académie referent's action in a thread (a message to the company, a held reply
+    relayed or set aside): who, when, what. Keyed by the back-office's idempotency key, inserted in the
+    transaction of the action: the same key again finds the row and does nothing."""
+
+    __tablename__ = "notifier_referent_action"
+
+    idempotency_key: str = Field(primary_key=True, max_length=80)
+    request_id: str = Field(index=True, max_length=36)
+    action: str = Field(max_length=20)  # message, release, discard
+    actor: str = Field(max_length=254)
+    actor_name: str | None = Field(default=None, max_length=200)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+TABLES = (Thread, Participant, ThreadEntry, OutboundEmail, InboundEmail, InboundRelayed, SenderVouch, ActionUse,
+          ReferentAction)

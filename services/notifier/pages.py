@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
@@ -208,14 +208,18 @@ class HeldInboundOut(BaseModel):
     spf: str | None
     aligned: bool | None
     received_at: datetime
+    company_name: str | None = None
+    academie: str | None = None
 
 
 @router.get("/api/v1/review/inbound", response_model=list[HeldInboundOut], tags=["revue"], responses=ADMIN_RESPONSES,
             summary="Réponses retenues (expéditeur non reconnu ou non authentifié), sans leur contenu")
-def list_held(request: Request, _: Admin) -> list[HeldInboundOut]:
+def list_held(request: Request, _: Admin,
+              academie: Annotated[str | None, Query(max_length=80, description="Seulement cette académie")] = None,
+              ) -> list[HeldInboundOut]:
     out = []
     with Session(ctx_engine(request)) as session:
-        for row in repo.held_inbound(session):
+        for row in repo.held_inbound(session, academie=academie):
             thread = repo.thread(session, row.thread_id) if row.thread_id else None
             person = repo.participant(session, row.participant_id) if row.participant_id else None
             auth = senders.auth_of(row)
@@ -228,5 +232,6 @@ def list_held(request: Request, _: Admin) -> list[HeldInboundOut]:
                 participant_role=person.role if person else None, reason=row.hold_reason or "unknown_sender",
                 sender_domain=domain_of(sender or row.mail_from), dkim=auth.get("dkim"), spf=auth.get("spf"),
                 aligned=auth.get("aligned"), received_at=row.received_at,
+                company_name=thread.company_name if thread else None, academie=thread.academie if thread else None,
             ))
     return out

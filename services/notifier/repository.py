@@ -14,6 +14,7 @@ from services.notifier.models import (
     InboundRelayed,
     OutboundEmail,
     Participant,
+    ReferentAction,
     SenderVouch,
     Thread,
     ThreadEntry,
@@ -291,10 +292,31 @@ def vouch(session: Session, thread_id: str, participant_id: str, sender_hash: st
         session.flush()
 
 
-def held_inbound(session: Session, limit: int = 200) -> Sequence[InboundEmail]:
-    """Held replies not released yet, oldest first (the review list)."""
-    return session.exec(select(InboundEmail).where(InboundEmail.outcome == "held")
-                        .order_by(col(InboundEmail.received_at)).limit(limit)).all()
+def held_inbound(session: Session, limit: int = 200, academie: str | None = None) -> Sequence[InboundEmail]:
+    """Held replies not released yet, oldest first (the review list); ``academie``: of its threads only."""
+    query = select(InboundEmail).where(InboundEmail.outcome == "held")
+    if academie is not None:
+        query = query.join(Thread, col(Thread.id) == col(InboundEmail.thread_id)).where(Thread.academie == academie)
+    return session.exec(query.order_by(col(InboundEmail.received_at)).limit(limit)).all()
+
+
+def given_up_threads(session: Session, academie: str | None = None, limit: int = 200) -> list[Thread]:
+    """Requests nobody answered, after the reminders and escalations (the give-up step), oldest first."""
+    query = select(Thread).where(col(Thread.gave_up_at).is_not(None), col(Thread.first_answer_at).is_(None),
+                                 col(Thread.erased).is_(False))
+    if academie is not None:
+        query = query.where(Thread.academie == academie)
+    return list(session.exec(query.order_by(col(Thread.gave_up_at)).limit(limit)))
+
+
+def referent_action(session: Session, key: str) -> ReferentAction | None:
+    return session.get(ReferentAction, key)
+
+
+def referent_action_on(session: Session, detail: str, actions: tuple[str, ...]) -> ReferentAction | None:
+    """The referent's action whose ``detail`` names this object (a held reply's id)."""
+    return session.exec(select(ReferentAction).where(ReferentAction.detail == detail,
+                                                     col(ReferentAction.action).in_(actions))).first()
 
 
 def action_used(session: Session, nonce: str) -> bool:

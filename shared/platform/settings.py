@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     catalog_public_url: str = "http://127.0.0.1:8002"
     catalog_url: str = "http://127.0.0.1:8002"
     intake_url: str = "http://127.0.0.1:8001"
+    # The catalog's referent back-office reads and acts through the matcher's and the notifier's admin APIs
+    # (internal addresses; MLP_NOTIFIER_URL is the notifier's public one, for the links in emails).
+    matcher_url: str = "http://127.0.0.1:8003"
+    notifier_api_url: str = "http://127.0.0.1:8004"
     secret_key: str = DEV_SECRET
     # Bearer token for admin endpoints (RBE import, review queue). None = admin API disabled.
     admin_token: str | None = None

@@ -40,6 +40,7 @@ def service_env(tmp_path: Path, redis_url: str, **overrides: str) -> dict[str, s
         "MLP_CATALOG_PUBLIC_URL": f"http://127.0.0.1:{ports['catalog']}",
         "MLP_MATCHER_URL": f"http://127.0.0.1:{ports['matcher']}",
         "MLP_NOTIFIER_URL": f"http://127.0.0.1:{ports['notifier']}",
+        "MLP_NOTIFIER_API_URL": f"http://127.0.0.1:{ports['notifier']}",
     }
     env.update(overrides)
     return env

@@ -41,17 +41,25 @@ def normalize_email(value: str) -> str:
         raise ValueError(f"adresse électronique invalide « {value[:80]} »") from None
 
 
+def csv_rows(content: str, required: tuple[str, ...], expected: str, report: ImportReport) -> csv.DictReader | None:
+    """A reader over a directory CSV with lower-cased column names; None (the error reported on line 1)
+    when a required column is missing."""
+    reader = csv.DictReader(io.StringIO(content))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in header]
+    if missing:
+        report.errors.append(LineError(1, "colonnes manquantes : " + ", ".join(missing) + f" (attendu : {expected})"))
+        return None
+    reader.fieldnames = header
+    return reader
+
+
 def import_rbe_rows(session: Session, content: str, correlation_id: str) -> ImportReport:
     """Import what is valid, report the rest line by line. Never commits (the caller does)."""
     report = ImportReport()
-    reader = csv.DictReader(io.StringIO(content))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
-    if missing:
-        report.errors.append(LineError(1, "colonnes manquantes : " + ", ".join(missing)
-                                       + " (attendu : name,email,uais,deputy_email)"))
+    reader = csv_rows(content, REQUIRED_COLUMNS, "name,email,uais,deputy_email", report)
+    if reader is None:
         return report
-    reader.fieldnames = header
     for number, raw in enumerate(reader, start=2):
         if number > MAX_ROWS + 1:
             report.errors.append(LineError(number, f"fichier trop long : {MAX_ROWS} lignes au plus"))

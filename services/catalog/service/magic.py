@@ -1,4 +1,5 @@
-"""Signed, expiring, single-use magic links and the RBE session cookie (HMAC-SHA256, no password).
+"""Signed, expiring, single-use magic links and the session cookies of the RBE space and of the referents'
+back-office (HMAC-SHA256, no password; each space signs with its own purpose).
 
 Single use is enforced by the caller, which records each token id and refuses it once used.
 """
@@ -66,23 +67,27 @@ def verify(secret: str, purpose: str, token: str, ttl_s: int, now: float | None 
     return claim
 
 
-def issue_link_token(secret: str, email: str, now: float | None = None) -> tuple[str, SignedClaim]:
-    return sign(secret, "rbe-magic-link", email, now)
+RBE_LINK, RBE_SESSION = "rbe-magic-link", "rbe-session"
+REFERENT_LINK, REFERENT_SESSION = "referent-magic-link", "referent-session"  # the académie referents' back-office
 
 
-def verify_link_token(secret: str, token: str, now: float | None = None) -> SignedClaim:
-    return verify(secret, "rbe-magic-link", token, LINK_TTL_S, now)
+def issue_link_token(secret: str, email: str, now: float | None = None, purpose: str = RBE_LINK) -> tuple[str, SignedClaim]:
+    return sign(secret, purpose, email, now)
 
 
-def issue_session(secret: str, email: str) -> str:
-    return sign(secret, "rbe-session", email)[0]
+def verify_link_token(secret: str, token: str, now: float | None = None, purpose: str = RBE_LINK) -> SignedClaim:
+    return verify(secret, purpose, token, LINK_TTL_S, now)
 
 
-def verify_session(secret: str, cookie: str | None) -> SignedClaim | None:
+def issue_session(secret: str, email: str, purpose: str = RBE_SESSION) -> str:
+    return sign(secret, purpose, email)[0]
+
+
+def verify_session(secret: str, cookie: str | None, purpose: str = RBE_SESSION) -> SignedClaim | None:
     if not cookie:
         return None
     try:
-        return verify(secret, "rbe-session", cookie, SESSION_TTL_S)
+        return verify(secret, purpose, cookie, SESSION_TTL_S)
     except LinkError:
         return None
 

@@ -168,6 +168,8 @@ def load_directory(
         if rbe is not None:
             contacts[cov.uai] = Contact(rbe.email, rbe.name, rbe.is_generic, rbe.deputy_email, rbe.absent_from, rbe.absent_until)
     fallbacks = repo.academie_fallbacks(session)
+    for referent in reversed(repo.referents(session)):  # an académie's referent replaces its generic contact
+        fallbacks[referent.academie] = referent.email
     if fallback_email:
         for uai, lycee in lycees.items():
             if uai not in contacts:

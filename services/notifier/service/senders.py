@@ -222,8 +222,6 @@ def release(session: Session, ctx: NotifierContext, token: str) -> tuple[Pending
     """POST: relay the held message once, as the participant whose address was used, and vouch for
     its sender in this thread (their later replies to that address are relayed). Returns the outcome
     of the relay (accepted, or duplicate / refused_attachments… as for any reply)."""
-    from services.notifier.service.inbound import deliver, parse  # inbound imports this module
-
     try:
         claim = read_release_token(ctx.settings.secret_key, token, ctx.settings.action_ttl_days * 86400)
         row = repo.inbound(session, claim.inbound_id)
@@ -232,8 +230,15 @@ def release(session: Session, ctx: NotifierContext, token: str) -> tuple[Pending
     except ActionTokenError:
         pass  # check_release says why
     pending = check_release(session, ctx, token)
-    inbound, thread, person = pending.inbound, pending.thread, pending.participant
-    repo.add(session, ActionUse(nonce=pending.claim.nonce, participant_id=person.id, action="release"))
+    repo.add(session, ActionUse(nonce=pending.claim.nonce, participant_id=pending.participant.id, action="release"))
+    return pending, relay_held(session, ctx, pending.inbound, pending.thread, pending.participant)
+
+
+def relay_held(session: Session, ctx: NotifierContext, inbound: InboundEmail, thread: Thread, person: Participant) -> str:
+    """Relay a held message as ``person`` (whose address it was sent to) and vouch for its sender in the
+    thread. The caller has locked the thread and checked the message is still held."""
+    from services.notifier.service.inbound import deliver, parse  # inbound imports this module
+
     msg = parse(inbound.raw)
     sender = header_from(msg)
     label = None
@@ -243,8 +248,7 @@ def release(session: Session, ctx: NotifierContext, token: str) -> tuple[Pending
     inbound.released_at = ctx.now()
     inbound.outcome = "received"  # deliver() sets the outcome of the relay
     metrics.INBOUND_RELEASED.inc()
-    outcome = deliver(session, ctx, thread, person, inbound, msg, label)
-    return pending, outcome
+    return deliver(session, ctx, thread, person, inbound, msg, label)
 
 
 def parse_message(raw: bytes) -> EmailMessage:

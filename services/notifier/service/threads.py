@@ -171,7 +171,11 @@ def escalate(session: Session, ctx: NotifierContext, event: RequestRouted) -> Th
     before = author_label(old_leads[0]) if old_leads else "Le lycée sollicité"
     reason = _departure_reason(old_leads[0]) if old_leads else "n'a pas pu donner suite"
     fallback = _ensure_fallback(session, ctx, thread) if new_lead is None else None
-    if new_lead is not None:
+    if new_lead is not None and not old_leads:  # nobody led (no lycée fitted): the académie's referent chose one
+        before, reason = "Le référent entreprises de l'académie", "vous a confié cette demande"
+        text = (f"Le référent entreprises de l'académie a confié votre demande à {author_label(new_lead)}, qui "
+                "coordonne désormais la réponse.")
+    elif new_lead is not None:
         text = f"{before} {reason}. {author_label(new_lead)} coordonne désormais la réponse."
     else:
         text = (f"{before} {reason}, et aucun autre lycée proche n'a été trouvé pour l'instant. "
