@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from fastapi import APIRouter, BackgroundTasks, Request
@@ -22,6 +22,7 @@ from services.catalog.service.magic import (
     verify_link_token,
     verify_session,
 )
+from services.catalog.service.profile import completeness
 from services.catalog.service.queries import NEED_LABELS
 from services.catalog.service.rbe_edits import EditError, update_absence, update_lycee
 from shared.contracts.events import NEED_TYPES
@@ -134,11 +135,15 @@ def open_link(request: Request, runtime: Runtime, jeton: str = "") -> Response:
     return response
 
 
-def _dashboard_data(runtime: Runtime, email: str) -> dict:
+def _dashboard_data(runtime: Runtime, email: str, state=None) -> dict:
+    extras = state.model.extras if state is not None else {}
+    today = date.today()
     with Session(runtime.engine) as session:
         uais = repo.uais_of_rbe(session, email)
-        return {"rbe": repo.get_rbe(session, email), "lycees": repo.lycees_by_uai(session, uais),
-                "settings": {u: repo.get_settings_row(session, u) for u in uais}}
+        settings = {u: repo.get_settings_row(session, u) for u in uais}
+        return {"rbe": repo.get_rbe(session, email), "lycees": repo.lycees_by_uai(session, uais), "settings": settings,
+                "completeness": {u: completeness(settings[u], extras.get(u), today,
+                                                 all_partners=len(repo.partners_of(session, u))) for u in uais}}
 
 
 def _dashboard(request: Request, data: dict, csrf: str, errors: dict | None = None,
@@ -154,11 +159,12 @@ def _session(request: Request, runtime: Runtime):
 
 
 @router.get("/mes-lycees", response_class=HTMLResponse)
-def dashboard(request: Request, runtime: Runtime) -> Response:
+def dashboard(request: Request, runtime: Runtime, state: State) -> Response:
     session = _session(request, runtime)
     if session is None:
         return RedirectResponse("/espace-rbe", status_code=303)
-    return _dashboard(request, _dashboard_data(runtime, session.email), csrf_token(runtime.settings.secret_key, session))
+    return _dashboard(request, _dashboard_data(runtime, session.email, state),
+                      csrf_token(runtime.settings.secret_key, session))
 
 
 async def _checked_form(request: Request, runtime: Runtime):
@@ -183,11 +189,14 @@ async def save_lycee(uai: str, request: Request, runtime: Runtime, state: State)
     session, form, csrf = await _checked_form(request, runtime)
     if session is None:
         return _expired_page(request)
+    legacy = form.get("pfmp_periods")  # the free text of before the periods per class (API clients, old pages)
+    draft = str(form.get("brouillon", ""))[:5000] or None
+
     def save() -> str:
         with unit_of_work(runtime.engine) as db:
             return update_lycee(db, session.email, uai.upper()[:8], str(form.get("pitch", "")),
-                                [str(s) for s in form.getlist("services")], str(form.get("pfmp_periods", "")),
-                                str(form.get("monthly_capacity", "")), _cid(request))
+                                [str(s) for s in form.getlist("services")], str(legacy) if legacy is not None else None,
+                                str(form.get("monthly_capacity", "")), _cid(request), draft=draft)
 
     try:
         change = await runtime.run_db(save)
@@ -195,12 +204,16 @@ async def save_lycee(uai: str, request: Request, runtime: Runtime, state: State)
         return templates.TemplateResponse(request, "rbe_link_error.html", {"message": str(exc), "kind": "forbidden"},
                                           status_code=403)
     except EditError as exc:
-        data = await runtime.run_db(_dashboard_data, runtime, session.email)
-        return _dashboard(request, data, csrf, {uai.upper(): exc.errors}, status=422)
+        from services.catalog.rbe_profile import editor_data, render_editor
+
+        data = await runtime.run_db(editor_data, runtime, state, session.email, uai.upper()[:8])
+        if data is None:
+            return _expired_page(request)
+        return render_editor(request, data, csrf, {"essentiel": exc.errors}, status=422)
     metrics.PROFILE_EDITS.labels(change).inc()
     await runtime.run_db(state.refresh)  # before the event leaves, so the matcher reads the new snapshot
     runtime.relay.wake()
-    return RedirectResponse(f"/espace-rbe/mes-lycees?ok={uai.upper()[:8]}", status_code=303)
+    return RedirectResponse(f"/espace-rbe/lycees/{uai.upper()[:8]}?ok=essentiel#essentiel", status_code=303)
 
 
 @router.post("/absence", response_class=HTMLResponse)
@@ -219,7 +232,7 @@ async def save_absence(request: Request, runtime: Runtime, state: State) -> Resp
         return templates.TemplateResponse(request, "rbe_link_error.html", {"message": str(exc), "kind": "forbidden"},
                                           status_code=403)
     except EditError as exc:
-        data = await runtime.run_db(_dashboard_data, runtime, session.email)
+        data = await runtime.run_db(_dashboard_data, runtime, session.email, state)
         return _dashboard(request, data, csrf, {"absence": exc.errors}, status=422)
     metrics.PROFILE_EDITS.labels("absence").inc()
     await runtime.run_db(state.refresh)  # before the event leaves, so the matcher reads the new snapshot
