@@ -29,14 +29,20 @@ def name_rbe(database_url: str, uais: list[str]) -> None:
     engine.dispose()
 
 
-def login(client: TestClient, secret: str, database_url: str) -> str:
-    """Open a magic link issued like the login form does; returns the CSRF token of the session."""
+def issue_link(secret: str, database_url: str) -> str:
+    """A magic link token for the RBE, issued and recorded as the login form does."""
     token, claim = issue_link_token(secret, RBE_EMAIL)
     engine = make_engine(database_url)
     with Session(engine) as session:
         repo.record_magic_link(session, claim.token_id, RBE_EMAIL)
         session.commit()
     engine.dispose()
+    return token
+
+
+def login(client: TestClient, secret: str, database_url: str) -> str:
+    """Open a magic link; returns the CSRF token of the session."""
+    token = issue_link(secret, database_url)
     assert client.get(f"/espace-rbe/connexion?jeton={token}", follow_redirects=False).status_code == 303
     page = client.get("/espace-rbe/mes-lycees")
     return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)

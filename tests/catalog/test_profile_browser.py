@@ -7,12 +7,8 @@ import shutil
 from datetime import date, timedelta
 
 import pytest
-from sqlmodel import Session
 
-from services.catalog import repository as repo
-from services.catalog.service.magic import issue_link_token
-from shared.platform.db import make_engine
-from tests.catalog.profile_support import RABELAIS, RBE_EMAIL, jpeg_with_gps, name_rbe
+from tests.catalog.profile_support import RABELAIS, issue_link, jpeg_with_gps, name_rbe
 from tests.support.browser import screenshot, serious_axe_violations
 from tests.support.live import ServiceProcess, service_env
 
@@ -25,12 +21,7 @@ def catalog_with_rbe(tmp_path, redis_server, catalog_template):
     shutil.copyfile(catalog_template, tmp_path / "catalog.db")
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
     name_rbe(url, [RABELAIS])
-    token, claim = issue_link_token(SECRET, RBE_EMAIL)
-    engine = make_engine(url)
-    with Session(engine) as session:
-        repo.record_magic_link(session, claim.token_id, RBE_EMAIL)
-        session.commit()
-    engine.dispose()
+    token = issue_link(SECRET, url)
     env = service_env(tmp_path, redis_server.url, MLP_DATABASE_URL=url, MLP_SECRET_KEY=SECRET)
     process = ServiceProcess("catalog", env, log_dir=tmp_path / "logs").start(timeout=120)
     yield process, token

@@ -40,3 +40,10 @@ def test_nothing_to_read_and_strict_refusals():
         parse_period("31 février", strict=True)
     with pytest.raises(PeriodError, match="Précisez le mois"):
         parse_period("du 2 au 27", strict=True)
+
+
+def test_the_free_text_of_before_is_read_per_class():
+    from services.catalog.service.profile import legacy_periods
+
+    rows = legacy_periods("2de du 12 janvier au 6 février ; 1re du 2 au 27 mars\nTerminale : mai ; à voir")
+    assert [(r.classe, r.ranges) for r in rows] == [("2de", "01-12/02-06"), ("1re", "03-02/03-27"), ("tle", "05-01/05-31")]

@@ -3,6 +3,7 @@ and how complete it is. Each part is optional; the public page shows only what e
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -11,7 +12,8 @@ from sqlmodel import Session
 
 from services.catalog import repository as repo
 from services.catalog.models import LyceeSettings, PfmpPeriod, ProfileEvent
-from shared.reference.periods import PFMP_CLASSES, Period, classes_during, fit_sentence
+from shared.reference.geo import fold
+from shared.reference.periods import PFMP_CLASSES, Period, classes_during, fit_sentence, parse_period
 
 EVENT_KINDS = {
     "job_dating": "Job dating", "portes_ouvertes": "Portes ouvertes", "forum": "Forum des métiers",
@@ -68,6 +70,25 @@ class LyceeExtras:
         return fit_sentence(company, classes) if classes else None
 
 
+CLASS_WORDS = {"2de": "2de", "2nde": "2de", "seconde": "2de", "1re": "1re", "1ere": "1re", "premiere": "1re",
+               "tle": "tle", "terminale": "tle", "term": "tle"}
+
+
+def legacy_periods(text: str) -> list[PfmpPeriod]:
+    """The free text typed before the periods per class (« 2de du 12 janvier au 6 février ; 1re du 2 au 27
+    mars »), read segment by segment; a segment without a class is « autre classe ». Not stored: used only
+    while the RBE has not entered periods per class."""
+    out = []
+    for segment in re.split(r"[;\n]+", text):
+        period = parse_period(segment)
+        if period is None:
+            continue
+        first = re.match(r"[a-z0-9]+", fold(segment))
+        classe = CLASS_WORDS.get(first.group(), "autre") if first else "autre"
+        out.append(PfmpPeriod(uai="", classe=classe, dates=segment.strip()[:200], ranges=period.code()))
+    return out
+
+
 def load_extras(session: Session) -> dict[str, LyceeExtras]:
     extras: dict[str, LyceeExtras] = defaultdict(LyceeExtras)
     for period in repo.all_pfmp_rows(session):
@@ -78,6 +99,9 @@ def load_extras(session: Session) -> dict[str, LyceeExtras]:
         extras[partner.uai].partners.append(partner.name)
     for uai, meta in repo.image_meta(session).items():
         extras[uai].image = meta
+    for row in repo.all_rows(session, LyceeSettings):
+        if row.pfmp_periods.strip() and not extras.get(row.uai, LyceeExtras()).pfmp:
+            extras[row.uai].pfmp = legacy_periods(row.pfmp_periods)
     for one in extras.values():
         one.events.sort(key=lambda e: (e.starts_on, e.id or 0))
     return dict(extras)

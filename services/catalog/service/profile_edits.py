@@ -16,7 +16,7 @@ from services.catalog import repository as repo
 from services.catalog.models import LyceeImage, LyceeSettings, PartnerCompany, PfmpPeriod, ProfileEvent
 from services.catalog.service.images import clean_image
 from services.catalog.service.profile import EVENT_KINDS, lines
-from services.catalog.service.rbe_edits import EditError, check_owner
+from services.catalog.service.rbe_edits import EditError, check_owner, parse_day
 from shared.contracts.events import CatalogChanged
 from shared.platform.outbox import add_to_outbox
 from shared.reference.periods import PFMP_CLASSES, PeriodError, parse_period
@@ -82,16 +82,6 @@ def update_partners(session: Session, email: str, uai: str, form: Mapping[str, s
     _published(session, uai, correlation_id)
 
 
-def _day(value: str, label: str, key: str, errors: dict[str, str]) -> date | None:
-    if not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        errors[key] = f"{label} : date invalide (format attendu AAAA-MM-JJ)."
-        return None
-
-
 def add_event(session: Session, email: str, uai: str, form: Mapping[str, str], today: date,
               correlation_id: str) -> None:
     check_owner(session, email, uai)
@@ -102,8 +92,8 @@ def add_event(session: Session, email: str, uai: str, form: Mapping[str, str], t
     title = form.get("title", "").strip() or EVENT_KINDS.get(kind, "")
     if len(title) > 120:
         errors["title"] = "L'intitulé doit faire au plus 120 caractères."
-    start = _day(form.get("starts_on", ""), "Date", "starts_on", errors)
-    end = _day(form.get("ends_on", ""), "Date de fin", "ends_on", errors)
+    start = parse_day(form.get("starts_on", ""), "Date", errors, "starts_on")
+    end = parse_day(form.get("ends_on", ""), "Date de fin", errors, "ends_on")
     if start is None and "starts_on" not in errors:
         errors["starts_on"] = "Indiquez la date de l'événement."
     elif start is not None and start < today:

@@ -70,7 +70,7 @@ def update_lycee(session: Session, email: str, uai: str, pitch: str, services: l
     return change
 
 
-def _date(value: str, label: str, errors: dict[str, str], key: str) -> date | None:
+def parse_day(value: str, label: str, errors: dict[str, str], key: str) -> date | None:
     if not value.strip():
         return None
     try:
@@ -86,8 +86,8 @@ def update_absence(session: Session, email: str, absent_from: str, absent_until:
     if rbe is None:
         raise PermissionError("Adresse inconnue dans l'annuaire.")
     errors: dict[str, str] = {}
-    start = _date(absent_from, "Début d'absence", errors, "absent_from")
-    end = _date(absent_until, "Fin d'absence", errors, "absent_until")
+    start = parse_day(absent_from, "Début d'absence", errors, "absent_from")
+    end = parse_day(absent_until, "Fin d'absence", errors, "absent_until")
     if (start is None) != (end is None) and not errors:
         errors["absent_until"] = "Indiquez le début et la fin de l'absence (ou aucun des deux)."
     if start and end and end < start:
