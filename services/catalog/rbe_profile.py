@@ -12,9 +12,17 @@ from sqlmodel import Session
 from services.catalog import metrics
 from services.catalog import repository as repo
 from services.catalog.api import State
-from services.catalog.rbe_space import _checked_form, _cid, _expired_page, _session, templates
+from services.catalog.rbe_session import (
+    checked_form,
+    correlation_id,
+    expired_page,
+    rbe_session,
+    refused_page,
+    templates,
+)
 from services.catalog.service import profile_edits as edits
 from services.catalog.service.images import MAX_BYTES, ImageRefused
+from services.catalog.service.magic import csrf_token
 from services.catalog.service.pitch import draft_pitch
 from services.catalog.service.profile import EVENT_KINDS, completeness, event_when
 from services.catalog.service.queries import NEED_LABELS, formations_of
@@ -56,33 +64,26 @@ def render_editor(request: Request, data: dict, csrf: str, errors: dict | None =
     }, status_code=status)
 
 
-def _forbidden(request: Request, message: str) -> HTMLResponse:
-    return templates.TemplateResponse(request, "rbe_link_error.html", {"message": message, "kind": "forbidden"},
-                                      status_code=403)
-
-
 NOT_YOURS = "Ce lycée ne fait pas partie de ceux dont vous êtes responsable."
 
 
 @router.get("/lycees/{uai}", response_class=HTMLResponse)
 async def editor(uai: str, request: Request, runtime: Runtime, state: State) -> Response:
-    session = _session(request, runtime)
+    session = rbe_session(request, runtime)
     if session is None:
         return RedirectResponse("/espace-rbe", status_code=303)
-    from services.catalog.service.magic import csrf_token
-
     data = await runtime.run_db(editor_data, runtime, state, session.email, uai.upper()[:8])
     if data is None:
-        return _forbidden(request, NOT_YOURS)
+        return refused_page(request, NOT_YOURS)
     return render_editor(request, data, csrf_token(runtime.settings.secret_key, session))
 
 
 async def _edit(request: Request, runtime: Runtime, state, uai: str, part: str,
                 change: Callable[[Session, str, dict], None]) -> Response:
     """One part's form: check the session and CSRF, apply, refresh, redirect; errors re-render the editor."""
-    session, form, csrf = await _checked_form(request, runtime)
+    session, form, csrf = await checked_form(request, runtime)
     if session is None or csrf is None:
-        return _expired_page(request)
+        return expired_page(request)
     uai = uai.upper()[:8]
     values: dict = {k: v for k, v in form.items()}
 
@@ -93,11 +94,11 @@ async def _edit(request: Request, runtime: Runtime, state, uai: str, part: str,
     try:
         await runtime.run_db(save)
     except PermissionError as exc:
-        return _forbidden(request, str(exc))
+        return refused_page(request, str(exc))
     except (EditError, ImageRefused) as exc:
         data = await runtime.run_db(editor_data, runtime, state, session.email, uai)
         if data is None:
-            return _forbidden(request, NOT_YOURS)
+            return refused_page(request, NOT_YOURS)
         found = exc.errors if isinstance(exc, EditError) else {"image": str(exc)}
         return render_editor(request, data, csrf, {part: found}, status=422)
     metrics.PROFILE_EDITS.labels("profile").inc()
@@ -113,47 +114,47 @@ def _text(values: dict) -> dict[str, str]:
 @router.post("/lycees/{uai}/vitrine", response_class=HTMLResponse)
 async def save_showcase(uai: str, request: Request, runtime: Runtime, state: State) -> Response:
     return await _edit(request, runtime, state, uai, "vitrine", lambda db, email, v: edits.update_showcase(
-        db, email, uai.upper()[:8], _text(v), _cid(request)))
+        db, email, uai.upper()[:8], _text(v), correlation_id(request)))
 
 
 @router.post("/lycees/{uai}/partenaires", response_class=HTMLResponse)
 async def save_partners(uai: str, request: Request, runtime: Runtime, state: State) -> Response:
     return await _edit(request, runtime, state, uai, "partenaires", lambda db, email, v: edits.update_partners(
-        db, email, uai.upper()[:8], _text(v), _cid(request)))
+        db, email, uai.upper()[:8], _text(v), correlation_id(request)))
 
 
 @router.post("/lycees/{uai}/evenements", response_class=HTMLResponse)
 async def add_event(uai: str, request: Request, runtime: Runtime, state: State) -> Response:
     return await _edit(request, runtime, state, uai, "evenements", lambda db, email, v: edits.add_event(
-        db, email, uai.upper()[:8], _text(v), date.today(), _cid(request)))
+        db, email, uai.upper()[:8], _text(v), date.today(), correlation_id(request)))
 
 
 @router.post("/lycees/{uai}/pfmp", response_class=HTMLResponse)
 async def add_pfmp(uai: str, request: Request, runtime: Runtime, state: State) -> Response:
     cfds = set(state.model.offers.get(uai.upper()[:8], {}))
     return await _edit(request, runtime, state, uai, "pfmp", lambda db, email, v: edits.add_pfmp(
-        db, email, uai.upper()[:8], _text(v), cfds, _cid(request)))
+        db, email, uai.upper()[:8], _text(v), cfds, correlation_id(request)))
 
 
 @router.post("/lycees/{uai}/{what}/{row_id}/suppression", response_class=HTMLResponse)
 async def delete_item(uai: str, what: str, row_id: int, request: Request, runtime: Runtime, state: State) -> Response:
     if what not in ("evenements", "pfmp"):
-        return _forbidden(request, "Élément inconnu.")
+        return refused_page(request, "Élément inconnu.")
     return await _edit(request, runtime, state, uai, what, lambda db, email, v: edits.delete_item(
-        db, email, uai.upper()[:8], what, row_id, _cid(request)))
+        db, email, uai.upper()[:8], what, row_id, correlation_id(request)))
 
 
 @router.post("/lycees/{uai}/image", response_class=HTMLResponse)
 async def upload_image(uai: str, request: Request, runtime: Runtime, state: State) -> Response:
     if int(request.headers.get("content-length") or 0) > MAX_BYTES + 100_000:
-        return _forbidden(request, "L'image dépasse 5 Mo : réduisez-la avant de l'envoyer.")
+        return refused_page(request, "L'image dépasse 5 Mo : réduisez-la avant de l'envoyer.", status=413)
 
     def change(db: Session, email: str, values: dict) -> None:
         if values.get("supprimer"):
-            edits.remove_image(db, email, uai.upper()[:8], _cid(request))
+            edits.remove_image(db, email, uai.upper()[:8], correlation_id(request))
             return
         upload = values.get("fichier")
         data = upload.file.read(MAX_BYTES + 1) if upload is not None and hasattr(upload, "file") else b""
-        edits.save_image(db, email, uai.upper()[:8], str(values.get("kind", "")), data, _cid(request))
+        edits.save_image(db, email, uai.upper()[:8], str(values.get("kind", "")), data, correlation_id(request))
 
     return await _edit(request, runtime, state, uai, "image", change)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -13,6 +12,12 @@ from services.catalog import metrics
 from services.catalog import repository as repo
 from services.catalog.api import State
 from services.catalog.mailer import magic_link_message, send
+from services.catalog.rbe_profile import editor_data, render_editor
+from services.catalog.rbe_session import COOKIE, templates
+from services.catalog.rbe_session import checked_form as _checked_form
+from services.catalog.rbe_session import correlation_id as _cid
+from services.catalog.rbe_session import expired_page as _expired_page
+from services.catalog.rbe_session import rbe_session as _session
 from services.catalog.service.directory import normalize_email
 from services.catalog.service.magic import (
     LinkError,
@@ -20,7 +25,6 @@ from services.catalog.service.magic import (
     issue_link_token,
     issue_session,
     verify_link_token,
-    verify_session,
 )
 from services.catalog.service.profile import completeness
 from services.catalog.service.queries import NEED_LABELS
@@ -30,19 +34,11 @@ from shared.platform.clock import utcnow
 from shared.platform.db import unit_of_work
 from shared.platform.http import Runtime
 from shared.platform.ratelimit import SlidingWindowLimiter
-from shared.platform.web import make_templates
 
 router = APIRouter(prefix="/espace-rbe", include_in_schema=False)
 # An RBE needs one link to log in; a few allow for a lost email. More would let anyone flood an inbox.
 LINKS_PER_ADDRESS_PER_HOUR = 3
 LINKS_PER_IP_PER_HOUR = 10  # a lycée's staff may share one address on the académie's network
-templates = make_templates(Path(__file__).parent / "templates")
-COOKIE = "mlp_rbe"
-
-
-def _cid(request: Request) -> str:
-    return getattr(request.state, "correlation_id", "rbe")
-
 
 @router.get("", response_class=HTMLResponse)
 def login_page(request: Request) -> HTMLResponse:
@@ -154,10 +150,6 @@ def _dashboard(request: Request, data: dict, csrf: str, errors: dict | None = No
     }, status_code=status)
 
 
-def _session(request: Request, runtime: Runtime):
-    return verify_session(runtime.settings.secret_key, request.cookies.get(COOKIE))
-
-
 @router.get("/mes-lycees", response_class=HTMLResponse)
 def dashboard(request: Request, runtime: Runtime, state: State) -> Response:
     session = _session(request, runtime)
@@ -165,23 +157,6 @@ def dashboard(request: Request, runtime: Runtime, state: State) -> Response:
         return RedirectResponse("/espace-rbe", status_code=303)
     return _dashboard(request, _dashboard_data(runtime, session.email, state),
                       csrf_token(runtime.settings.secret_key, session))
-
-
-async def _checked_form(request: Request, runtime: Runtime):
-    session = _session(request, runtime)
-    form = await request.form()
-    if session is None:
-        return None, form, None
-    csrf = csrf_token(runtime.settings.secret_key, session)
-    if str(form.get("csrf", "")) != csrf:
-        return None, form, None
-    return session, form, csrf
-
-
-def _expired_page(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "rbe_link_error.html", {
-        "message": "Votre session a expiré ou le formulaire n'est plus valable. Reconnectez-vous.", "kind": "session"},
-        status_code=403)
 
 
 @router.post("/lycees/{uai}", response_class=HTMLResponse)
@@ -204,8 +179,6 @@ async def save_lycee(uai: str, request: Request, runtime: Runtime, state: State)
         return templates.TemplateResponse(request, "rbe_link_error.html", {"message": str(exc), "kind": "forbidden"},
                                           status_code=403)
     except EditError as exc:
-        from services.catalog.rbe_profile import editor_data, render_editor
-
         data = await runtime.run_db(editor_data, runtime, state, session.email, uai.upper()[:8])
         if data is None:
             return _expired_page(request)
