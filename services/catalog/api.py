@@ -101,6 +101,8 @@ def lycees(
     academie: Annotated[str | None, Query(max_length=60)] = None,
     besoin: Annotated[str | None, Query(max_length=20, description="Type de besoin (pfmp, apprentissage…)")] = None,
     voie: Annotated[Literal["scolaire", "apprentissage"] | None, Query()] = None,
+    periode: Annotated[str | None, Query(max_length=200, description="Dates souhaitées en clair (« mars », "
+                                         "« du 2 au 27 mars ») : les lycées en PFMP à ces dates montent")] = None,
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
     par_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> LyceeSearchPage:
@@ -109,7 +111,7 @@ def lycees(
     try:
         page_out = search_lycees(state.index, load_communes(), job=metier, text=q, naf=naf, place=lieu, insee=code_insee,
                                  radius_km=rayon_km, academie=academie, need=besoin, track=voie, page=page,
-                                 per_page=par_page, profile_base=state.public_url)
+                                 per_page=par_page, profile_base=state.public_url, period=periode)
     except CatalogError as exc:
         metrics.SEARCHES.labels(kind, "invalid").inc()
         raise InvalidFields([FieldError(exc.field, str(exc))]) from None

@@ -34,10 +34,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     from services.catalog.backoffice import router as backoffice_router
     from services.catalog.pages import router as pages_router
+    from services.catalog.rbe_profile import router as rbe_profile_router
     from services.catalog.rbe_space import router as rbe_router
 
     app.include_router(pages_router)
     app.include_router(rbe_router)
     app.include_router(backoffice_router)
+    app.include_router(rbe_profile_router)
     mount_dsfr(app)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shared.platform.clock import utcnow
@@ -210,6 +210,65 @@ class LyceeSettings(SQLModel, table=True):
     pfmp_periods: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     monthly_capacity: int | None = None
     updated_at: datetime = Field(default_factory=utcnow)
+    # The richer profile (issue 22): each part optional, shown publicly only when filled.
+    pitch_origin: str = Field(default="", max_length=12)  # "lycee"; "brouillon": the draft, saved unchanged
+    platforms: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # one per line
+    label_lycee_metiers: str = Field(default="", max_length=200)  # its title: « Lycée des métiers de … »
+    label_cmq: str = Field(default="", max_length=200)  # name of the campus des métiers et des qualifications
+    networks: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # one per line
+
+
+class PfmpPeriod(SQLModel, table=True):
+    """When one class of the lycée is in PFMP (work placement), as the RBE typed it and as day ranges."""
+
+    __tablename__ = "catalog_pfmp_period"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uai: str = Field(index=True, max_length=8)
+    classe: str = Field(max_length=16)  # a code of services.catalog.service.profile.CLASSES: 2de, 1re, tle…
+    cfd: str | None = Field(default=None, max_length=8)  # one formation of the lycée, or all of that class
+    dates: str = Field(max_length=200)  # as typed: « du 2 au 27 mars »
+    ranges: str = Field(max_length=200)  # shared.reference.periods.Period.code(): « 03-02/03-27 »
+
+
+class ProfileEvent(SQLModel, table=True):
+    """A dated event open to companies: job dating, open day, forum, jury."""
+
+    __tablename__ = "catalog_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uai: str = Field(index=True, max_length=8)
+    kind: str = Field(max_length=16)
+    title: str = Field(max_length=120)
+    starts_on: date = Field(index=True)
+    ends_on: date | None = None
+    details: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+class PartnerCompany(SQLModel, table=True):
+    """A company the lycée works with; shown publicly only once the RBE records its consent."""
+
+    __tablename__ = "catalog_partner"
+
+    id: int | None = Field(default=None, primary_key=True)
+    uai: str = Field(index=True, max_length=8)
+    name: str = Field(max_length=120)
+    consent_at: datetime | None = None
+
+
+class LyceeImage(SQLModel, table=True):
+    """The lycée's logo or photo, re-encoded (no metadata) and resized at upload."""
+
+    __tablename__ = "catalog_lycee_image"
+
+    uai: str = Field(primary_key=True, max_length=8)
+    kind: str = Field(max_length=8)  # logo / photo
+    mime: str = Field(max_length=20)
+    width: int
+    height: int
+    digest: str = Field(max_length=16)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
 
 
 class AcademieFallback(SQLModel, table=True):
@@ -256,5 +315,6 @@ REFERENCE_TABLES: tuple[type[SQLModel], ...] = (
 )
 DIRECTORY_TABLES: tuple[type[SQLModel], ...] = (
     Rbe, RbeCoverage, LyceeSettings, AcademieFallback, Referent, MagicLinkToken, CatalogMeta,
+    PfmpPeriod, ProfileEvent, PartnerCompany, LyceeImage,
 )
 ALL_TABLES: tuple[type[SQLModel], ...] = REFERENCE_TABLES + DIRECTORY_TABLES

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from datetime import date
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -11,42 +11,31 @@ from sqlmodel import Session
 from services.catalog import metrics
 from services.catalog import repository as repo
 from services.catalog.api import State
-from services.catalog.magic_login import MagicSpace
-from services.catalog.mailer import magic_link_message
-from services.catalog.service.magic import RBE_LINK, RBE_SESSION
+from services.catalog.rbe_profile import editor_data, render_editor
+from services.catalog.rbe_session import SPACE, templates
+from services.catalog.rbe_session import correlation_id as _cid
+from services.catalog.service.profile import completeness
 from services.catalog.service.queries import NEED_LABELS
 from services.catalog.service.rbe_edits import EditError, update_absence, update_lycee
 from shared.contracts.events import NEED_TYPES
 from shared.platform.db import unit_of_work
 from shared.platform.http import Runtime
-from shared.platform.web import make_templates
 
 router = APIRouter(prefix="/espace-rbe", include_in_schema=False)
-templates = make_templates(Path(__file__).parent / "templates")
-COOKIE = "mlp_rbe"
-
-
-def _known_rbe(session: Session, email: str) -> bool:
-    return repo.get_rbe(session, email) is not None and bool(repo.uais_of_rbe(session, email))
-
-
-SPACE = MagicSpace(prefix="/espace-rbe", home="/espace-rbe/mes-lycees", cookie=COOKIE, link_purpose=RBE_LINK,
-                   session_purpose=RBE_SESSION, templates=templates, login_template="rbe_login.html",
-                   error_template="rbe_link_error.html", known=_known_rbe, message=magic_link_message)
-
-
-def _cid(request: Request) -> str:
-    return getattr(request.state, "correlation_id", "rbe")
 
 
 SPACE.add_login_routes(router)
 
 
-def _dashboard_data(runtime: Runtime, email: str) -> dict:
+def _dashboard_data(runtime: Runtime, email: str, state=None) -> dict:
+    extras = state.model.extras if state is not None else {}
+    today = date.today()
     with Session(runtime.engine) as session:
         uais = repo.uais_of_rbe(session, email)
-        return {"rbe": repo.get_rbe(session, email), "lycees": repo.lycees_by_uai(session, uais),
-                "settings": {u: repo.get_settings_row(session, u) for u in uais}}
+        settings = {u: repo.get_settings_row(session, u) for u in uais}
+        return {"rbe": repo.get_rbe(session, email), "lycees": repo.lycees_by_uai(session, uais), "settings": settings,
+                "completeness": {u: completeness(settings[u], extras.get(u), today,
+                                                 all_partners=len(repo.partners_of(session, u))) for u in uais}}
 
 
 def _dashboard(request: Request, data: dict, csrf: str, errors: dict | None = None,
@@ -58,11 +47,11 @@ def _dashboard(request: Request, data: dict, csrf: str, errors: dict | None = No
 
 
 @router.get("/mes-lycees", response_class=HTMLResponse)
-def dashboard(request: Request, runtime: Runtime) -> Response:
+def dashboard(request: Request, runtime: Runtime, state: State) -> Response:
     session = SPACE.session(request, runtime)
     if session is None:
         return RedirectResponse("/espace-rbe", status_code=303)
-    return _dashboard(request, _dashboard_data(runtime, session.email), SPACE.csrf(runtime, session))
+    return _dashboard(request, _dashboard_data(runtime, session.email, state), SPACE.csrf(runtime, session))
 
 
 def _expired_page(request: Request) -> HTMLResponse:
@@ -74,11 +63,14 @@ async def save_lycee(uai: str, request: Request, runtime: Runtime, state: State)
     session, form, csrf = await SPACE.checked_form(request, runtime)
     if session is None:
         return _expired_page(request)
+    legacy = form.get("pfmp_periods")  # the free text of before the periods per class (API clients, old pages)
+    draft = str(form.get("brouillon", ""))[:5000] or None
+
     def save() -> str:
         with unit_of_work(runtime.engine) as db:
             return update_lycee(db, session.email, uai.upper()[:8], str(form.get("pitch", "")),
-                                [str(s) for s in form.getlist("services")], str(form.get("pfmp_periods", "")),
-                                str(form.get("monthly_capacity", "")), _cid(request))
+                                [str(s) for s in form.getlist("services")], str(legacy) if legacy is not None else None,
+                                str(form.get("monthly_capacity", "")), _cid(request), draft=draft)
 
     try:
         change = await runtime.run_db(save)
@@ -86,12 +78,14 @@ async def save_lycee(uai: str, request: Request, runtime: Runtime, state: State)
         return templates.TemplateResponse(request, "rbe_link_error.html", {"message": str(exc), "kind": "forbidden"},
                                           status_code=403)
     except EditError as exc:
-        data = await runtime.run_db(_dashboard_data, runtime, session.email)
-        return _dashboard(request, data, csrf, {uai.upper(): exc.errors}, status=422)
+        data = await runtime.run_db(editor_data, runtime, state, session.email, uai.upper()[:8])
+        if data is None:
+            return _expired_page(request)
+        return render_editor(request, data, csrf, {"essentiel": exc.errors}, status=422)
     metrics.PROFILE_EDITS.labels(change).inc()
     await runtime.run_db(state.refresh)  # before the event leaves, so the matcher reads the new snapshot
     runtime.relay.wake()
-    return RedirectResponse(f"/espace-rbe/mes-lycees?ok={uai.upper()[:8]}", status_code=303)
+    return RedirectResponse(f"/espace-rbe/lycees/{uai.upper()[:8]}?ok=essentiel#essentiel", status_code=303)
 
 
 @router.post("/absence", response_class=HTMLResponse)
@@ -110,7 +104,7 @@ async def save_absence(request: Request, runtime: Runtime, state: State) -> Resp
         return templates.TemplateResponse(request, "rbe_link_error.html", {"message": str(exc), "kind": "forbidden"},
                                           status_code=403)
     except EditError as exc:
-        data = await runtime.run_db(_dashboard_data, runtime, session.email)
+        data = await runtime.run_db(_dashboard_data, runtime, session.email, state)
         return _dashboard(request, data, csrf, {"absence": exc.errors}, status=422)
     metrics.PROFILE_EDITS.labels("absence").inc()
     await runtime.run_db(state.refresh)  # before the event leaves, so the matcher reads the new snapshot

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import delete, func, insert
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, SQLModel, col, select
 
 from services.catalog.models import (
@@ -22,11 +23,15 @@ from services.catalog.models import (
     Job,
     JobTitle,
     Lycee,
+    LyceeImage,
     LyceeSettings,
     MagicLinkToken,
     NafDivisionJob,
     NafSubclass,
     Offer,
+    PartnerCompany,
+    PfmpPeriod,
+    ProfileEvent,
     Rbe,
     RbeCoverage,
     Referent,
@@ -181,6 +186,78 @@ def get_settings_row(session: Session, uai: str) -> LyceeSettings | None:
 def save_settings_row(session: Session, row: LyceeSettings) -> None:
     row.updated_at = datetime.now(UTC)
     session.add(row)
+
+
+# ------------------------------------------------------------------ the richer profile (issue 22)
+def pfmp_periods_of(session: Session, uai: str) -> list[PfmpPeriod]:
+    return list(session.exec(select(PfmpPeriod).where(PfmpPeriod.uai == uai).order_by(col(PfmpPeriod.id))).all())
+
+
+def events_of(session: Session, uai: str) -> list[ProfileEvent]:
+    return list(session.exec(select(ProfileEvent).where(ProfileEvent.uai == uai)
+                             .order_by(col(ProfileEvent.starts_on), col(ProfileEvent.id))).all())
+
+
+def partners_of(session: Session, uai: str) -> list[PartnerCompany]:
+    return list(session.exec(select(PartnerCompany).where(PartnerCompany.uai == uai)
+                             .order_by(col(PartnerCompany.id))).all())
+
+
+def add_row(session: Session, row: SQLModel) -> None:
+    session.add(row)
+
+
+def delete_owned(session: Session, model: type[PfmpPeriod] | type[ProfileEvent] | type[PartnerCompany],
+                 uai: str, row_id: int) -> bool:
+    """Delete one row of a lycée's profile; False when it is not that lycée's."""
+    row = session.get(model, row_id)
+    if row is None or getattr(row, "uai", None) != uai:
+        return False
+    session.delete(row)
+    return True
+
+
+def upcoming_event_rows(session: Session, since: date) -> list[ProfileEvent]:
+    return list(session.exec(select(ProfileEvent).where(
+        (col(ProfileEvent.starts_on) >= since) | (col(ProfileEvent.ends_on) >= since))).all())
+
+
+def all_pfmp_rows(session: Session) -> list[PfmpPeriod]:
+    return list(session.exec(select(PfmpPeriod).order_by(col(PfmpPeriod.uai), col(PfmpPeriod.id))).all())
+
+
+def consented_partner_rows(session: Session) -> list[PartnerCompany]:
+    return list(session.exec(select(PartnerCompany).where(col(PartnerCompany.consent_at).is_not(None))
+                             .order_by(col(PartnerCompany.uai), col(PartnerCompany.id))).all())
+
+
+def image_meta(session: Session) -> dict[str, tuple[str, str, int, int]]:
+    """uai -> (kind, digest, width, height), without the bytes."""
+    table = table_of(LyceeImage)
+    rows = session.execute(sql_select(table.c.uai, table.c.kind, table.c.digest, table.c.width, table.c.height)).all()
+    return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+
+def get_image(session: Session, uai: str) -> LyceeImage | None:
+    return session.get(LyceeImage, uai)
+
+
+def save_image(session: Session, image: LyceeImage) -> None:
+    row = session.get(LyceeImage, image.uai)
+    if row is None:
+        session.add(image)
+        return
+    for name in ("kind", "mime", "width", "height", "digest", "content"):
+        setattr(row, name, getattr(image, name))
+    row.updated_at = datetime.now(UTC)
+    session.add(row)
+
+
+def delete_image(session: Session, uai: str) -> bool:
+    row = session.get(LyceeImage, uai)
+    if row is not None:
+        session.delete(row)
+    return row is not None
 
 
 def academie_fallbacks(session: Session) -> dict[str, str]:

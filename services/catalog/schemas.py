@@ -82,6 +82,8 @@ class LyceeResult(BaseModel):
     relevance: float = Field(description="Pertinence pour le métier ou le texte cherché (0 à 1 pour un métier)")
     formations: list[FormationBrief]
     profile_url: str
+    highlights: list[str] = Field(default=[], description="Ce que le lycée a écrit qui le fait monter : services, "
+                                  "période de PFMP compatible, événements à venir")
 
 
 class LyceeSearchPage(BaseModel):
@@ -122,6 +124,26 @@ class ContactInfo(BaseModel):
     absent_until: date | None = None
 
 
+class PfmpClassOut(BaseModel):
+    classe: str
+    label: str = Field(description="Classe en clair : « Première (1re) »")
+    formation: str | None = Field(default=None, description="Formation concernée, sinon toute la classe")
+    cfd: str | None = None
+    dates: str = Field(description="Dates saisies par le lycée")
+    period: str = Field(description="Dates comprises, en clair")
+    ranges: str = Field(description="Plages MM-JJ/MM-JJ séparées par « ; » (l'année n'est pas prise en compte)")
+
+
+class EventOut(BaseModel):
+    kind: str
+    kind_label: str
+    title: str
+    starts_on: date
+    ends_on: date | None = None
+    when: str = Field(description="« le 12 mars 2027 »")
+    details: str = ""
+
+
 class LyceeProfile(BaseModel):
     uai: str
     name: str
@@ -150,6 +172,19 @@ class LyceeProfile(BaseModel):
     monthly_capacity: int | None
     contact: ContactInfo | None
     contact_url: str = Field(description="Lien vers le formulaire de demande, prérempli")
+    pitch_origin: str = Field(default="", description="« lycee » : rédigée par le lycée ; « brouillon » : proposée "
+                              "à partir des données publiques et validée par le lycée")
+    pfmp: list[PfmpClassOut] = []
+    platforms: list[str] = []
+    label_lycee_metiers: str = ""
+    label_cmq: str = ""
+    networks: list[str] = []
+    partners: list[str] = Field(default=[], description="Entreprises partenaires ayant donné leur accord")
+    events: list[EventOut] = Field(default=[], description="Événements à venir ouverts aux entreprises")
+    image_url: str | None = None
+    image_kind: str | None = None
+    image_width: int | None = None
+    image_height: int | None = None
 
 
 class ImportLineError(BaseModel):

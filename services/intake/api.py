@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from services.intake import metrics, repository
 from services.intake.deps import NOT_FOUND, Ctx, IntakeContext, unknown_jobs
-from services.intake.schemas import ImpactOut, StatusOut, SubmitOut, Suggestion, UnderstoodOut
+from services.intake.schemas import ImpactOut, PeriodOut, StatusOut, SubmitOut, Suggestion, UnderstoodOut
 from services.intake.service import impact as impact_service
 from services.intake.service.submission import IdempotencyConflict, RateLimited, body_hash
 from services.intake.service.timeline import status_view
@@ -19,6 +19,7 @@ from shared.contracts.request_schema import CompanyRequestIn
 from shared.platform.errors import FieldError
 from shared.platform.http import ErrorOut, error_response, invalid_fields
 from shared.platform.logging import get_logger
+from shared.reference.periods import Period, classes_during, fit_sentence, miss_sentence, parse_period
 
 router = APIRouter(prefix="/api/v1")
 log = get_logger(__name__)
@@ -183,6 +184,27 @@ async def understand_job(ctx: Ctx, q: Annotated[str, Query(max_length=120)] = ""
         return None
     found = await ctx.understood([q], naf)
     return UnderstoodOut(**found[0].as_json()) if found else None
+
+
+@router.get("/autocomplete/periode", response_model=PeriodOut | None, tags=["saisie"],
+            summary="Ce que le service comprend de la période saisie, et si elle tombe pendant une PFMP du lycée choisi")
+async def understand_period(ctx: Ctx, q: Annotated[str, Query(max_length=200)] = "",
+                            uai: Annotated[str, Query(max_length=8)] = ""):
+    if len(q.strip()) < 3:
+        return None
+    period = parse_period(q)
+    if period is None:
+        return PeriodOut(text=q, message="Période non reconnue : elle sera transmise telle quelle au lycée.")
+    message = f"Nous avons compris : {period.french()}."
+    fit: bool | None = None
+    declared = await ctx.pfmp_periods(uai.strip().upper()) if uai.strip() else None
+    periods = [(c, p) for c, code in declared or [] if (p := Period.from_code(code)) is not None]
+    if periods:
+        classes = classes_during(period, periods)
+        fit = bool(classes)
+        sentence = fit_sentence(period, classes) if classes else miss_sentence(period)
+        message += " " + sentence[0].upper() + sentence[1:] + (" du lycée choisi." if classes else ".")
+    return PeriodOut(text=q, understood=period.french(), message=message, pfmp_fit=fit)
 
 
 @router.get("/autocomplete/communes", response_model=list[Suggestion], tags=["saisie"],

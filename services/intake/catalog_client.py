@@ -83,3 +83,40 @@ class JobUnderstanding:
         if any(f is None for f in found):
             return None
         return [f for f in found if f is not None]
+
+
+PFMP_CACHE_S = 300.0
+
+
+class LyceePfmp:
+    """A lycée's PFMP periods per class, read from its public profile (``GET /api/v1/lycees/{uai}``, field
+    ``pfmp``), for the form's « vos dates (mars) tombent pendant la PFMP des 1re ». Cached a few minutes;
+    None when the catalog does not answer (the form then only says what it understood of the dates)."""
+
+    def __init__(self, catalog_url: str, timeout_s: float) -> None:
+        self.url = catalog_url.rstrip("/") + "/api/v1/lycees/"
+        self.timeout_s = timeout_s
+        self._cache: OrderedDict[str, tuple[float, list[tuple[str, str]]]] = OrderedDict()
+        self._paused_until = 0.0
+
+    async def periods(self, http: httpx.AsyncClient, uai: str) -> list[tuple[str, str]] | None:
+        """(class code, ranges code) of each declared period."""
+        hit = self._cache.get(uai)
+        if hit is not None and time.monotonic() - hit[0] < PFMP_CACHE_S:
+            return hit[1]
+        if time.monotonic() < self._paused_until:
+            return None
+        try:
+            response = await http.get(self.url + uai, timeout=self.timeout_s)
+            if response.status_code == 404:
+                found: list[tuple[str, str]] = []
+            else:
+                response.raise_for_status()
+                found = [(str(p["classe"]), str(p["ranges"])) for p in response.json().get("pfmp") or []]
+        except Exception:
+            self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE_S
+            return None
+        self._cache[uai] = (time.monotonic(), found)
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return found

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from services.intake import metrics, repository
-from services.intake.catalog_client import JobUnderstanding, JobUnderstood
+from services.intake.catalog_client import JobUnderstanding, JobUnderstood, LyceePfmp
 from services.intake.config import IntakeSettings
 from services.intake.grouping import GroupCommit
 from services.intake.service import impact as impact_service
@@ -63,6 +63,7 @@ class IntakeContext:
     _http: httpx.AsyncClient | None = field(default=None, repr=False)
     _group: GroupCommit | None = field(default=None, repr=False)
     _jobs: JobUnderstanding | None = field(default=None, repr=False)
+    _pfmp: LyceePfmp | None = field(default=None, repr=False)
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -75,6 +76,12 @@ class IntakeContext:
         if self._jobs is None:
             self._jobs = JobUnderstanding(self.settings.catalog_url, self.settings.catalog_timeout_s)
         return await self._jobs.all(self.http, jobs, naf)
+
+    async def pfmp_periods(self, uai: str) -> list[tuple[str, str]] | None:
+        """The lycée's PFMP periods per class (catalog, cached); None if the catalog could not be asked."""
+        if self._pfmp is None:
+            self._pfmp = LyceePfmp(self.settings.catalog_url, self.settings.catalog_timeout_s)
+        return await self._pfmp.periods(self.http, uai)
 
     async def close(self) -> None:
         if self._http is not None:

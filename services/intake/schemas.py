@@ -12,6 +12,15 @@ class UnderstoodOut(BaseModel):
     correction: str | None = Field(default=None, description="Proposition quand le texte semble mal orthographié")
 
 
+class PeriodOut(BaseModel):
+    text: str = Field(description="Période telle que saisie")
+    understood: str | None = Field(default=None, description="Dates comprises, en clair (« du 2 au 27 mars »)")
+    message: str = Field(description="« Nous avons compris : mars. Vos dates (mars) tombent pendant la PFMP des 1re "
+                         "du lycée choisi. »")
+    pfmp_fit: bool | None = Field(default=None, description="Les dates tombent pendant une PFMP du lycée choisi "
+                                  "(vide sans lycée choisi ou sans périodes déclarées)")
+
+
 class SubmitOut(BaseModel):
     request_id: str = Field(description="Identifiant de la demande")
     status_url: str = Field(description="Page de suivi privée (HTML ; JSON avec Accept: application/json)")

@@ -82,7 +82,7 @@ def _preview(runtime: ServiceRuntime, model: CatalogReadModel, body: CompanyRequ
         request_id=uuid.uuid4(), needs=list(body.needs), jobs=list(body.jobs), naf=body.naf,
         latitude=commune.latitude, longitude=commune.longitude, territory=territory_of(commune.departement),
         academie=territoire.academie if territoire else None, commune_name=commune.name,
-        radius_km=body.radius_km, preferred_uai=body.preferred_uai,
+        radius_km=body.radius_km, preferred_uai=body.preferred_uai, period=body.period,
     )
     now = datetime.now(UTC)
     with Session(runtime.engine) as session:  # read only: no commit, no outbox

@@ -31,6 +31,24 @@ class SnapshotOffer(BaseModel):
     derived_from: str | None = None  # "famille": inferred from the lycée's "2nde commune", not listed
 
 
+class SnapshotPfmpPeriod(BaseModel):
+    """When one class of the lycée is in PFMP, written by its RBE (issue 22)."""
+
+    classe: str  # a code of shared.reference.periods.PFMP_CLASSES: 2de, 1re, tle, cap1…
+    cfd: str | None = None  # one formation, or the whole class
+    dates: str  # as the RBE typed them
+    ranges: str  # shared.reference.periods.Period.code(): « 03-02/03-27 »; years are ignored
+
+
+class SnapshotEvent(BaseModel):
+    """A dated event open to companies (job dating, portes ouvertes, forum, jury)."""
+
+    kind: str
+    title: str
+    starts_on: date
+    ends_on: date | None = None
+
+
 class SnapshotLycee(BaseModel):
     uai: str
     name: str
@@ -62,6 +80,9 @@ class SnapshotLycee(BaseModel):
     deputy_email: str | None = None
     absent_from: date | None = None
     absent_until: date | None = None
+    # The RBE's words (issue 22): empty in older snapshots.
+    pfmp_periods: list[SnapshotPfmpPeriod] = []
+    events: list[SnapshotEvent] = []  # upcoming ones
 
 
 class SnapshotFormation(BaseModel):

@@ -7,7 +7,10 @@ import re
 import shutil
 
 import pytest
+from sqlmodel import Session
 
+from services.catalog.models import PfmpPeriod
+from shared.platform.db import make_engine
 from tests.intake.support import body, counts
 from tests.support.live import ServiceProcess, service_env
 from tests.support.system import catalog_template
@@ -19,6 +22,11 @@ pytestmark = pytest.mark.timeout(180)
 def catalog(tmp_path_factory, redis_server):
     tmp = tmp_path_factory.mktemp("catalog-understanding")
     shutil.copyfile(catalog_template(tmp_path_factory.getbasetemp() / "catalog-cache"), tmp / "catalog.db")
+    engine = make_engine(f"sqlite:///{tmp / 'catalog.db'}")
+    with Session(engine) as session:  # the RBE of lycée Rabelais declared the PFMP of its 1re (issue 22)
+        session.add(PfmpPeriod(uai="0693504J", classe="1re", dates="du 2 au 27 mars", ranges="03-02/03-27"))
+        session.commit()
+    engine.dispose()
     env = service_env(tmp, redis_server.url, MLP_DATABASE_URL=f"sqlite:///{tmp / 'catalog.db'}")
     process = ServiceProcess("catalog", env, log_dir=tmp / "logs").start(timeout=120)
     yield process
@@ -77,3 +85,18 @@ def test_without_the_catalog_the_request_is_accepted_as_typed(make_client):
     response = offline.post("/api/v1/requests", json=body(jobs=["xqzwvk"]))
     assert response.status_code == 202
     assert response.json()["understanding_checked"] is False and response.json()["understood"] == []
+
+
+def test_the_form_says_when_the_dates_fall_during_the_chosen_lycees_pfmp(client):
+    """The period field: what was understood, and the chosen lycée's PFMP read from the catalog over HTTP."""
+    def ask(q: str, uai: str = "0693504J") -> dict:
+        return client.get("/api/v1/autocomplete/periode", params={"q": q, "uai": uai}).json()
+
+    during = ask("mars 2027")
+    assert during["pfmp_fit"] is True and during["understood"] == "mars"
+    assert during["message"] == ("Nous avons compris : mars. Vos dates (mars) tombent pendant la PFMP des 1re "
+                                 "du lycée choisi.")
+    outside = ask("juillet")
+    assert outside["pfmp_fit"] is False and "ne tombent pendant aucune PFMP déclarée" in outside["message"]
+    assert ask("mars", uai="")["pfmp_fit"] is None
+    assert ask("dès que possible")["message"].startswith("Période non reconnue")

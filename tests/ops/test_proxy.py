@@ -71,6 +71,8 @@ def proxy(tmp_path_factory):
     ("/api/v1/metiers?q=boulanger", "catalog"),
     ("/api/v1/lycees?metier=boulanger", "catalog"),
     ("/espace-rbe", "catalog"),
+    ("/evenements?lieu=69007", "catalog"),
+    ("/lycees/0690001A/image?v=abc", "catalog"),
     ("/dsfr/dsfr.min.css", "catalog"),
     ("/demande", "intake"),
     ("/demande?uai=0690001A&metiers=Boulanger", "intake"),
@@ -81,6 +83,7 @@ def proxy(tmp_path_factory):
     ("/api/v1/suivi/abc", "intake"),
     ("/api/v1/impact?period=30j", "intake"),
     ("/api/v1/autocomplete/communes?q=lyon", "intake"),
+    ("/api/v1/autocomplete/periode?q=mars&uai=0690001A", "intake"),
     ("/static/form.js", "intake"),
     ("/actions/token123", "notifier"),
 ])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from datetime import date
 from urllib.parse import urlencode
 
 from services.catalog.schemas import (
     CommuneSuggestion,
     ContactInfo,
     DomainGroup,
+    EventOut,
     FormationBrief,
     InsertionFigure,
     JobGroup,
@@ -17,14 +19,17 @@ from services.catalog.schemas import (
     LyceeProfile,
     LyceeResult,
     LyceeSearchPage,
+    PfmpClassOut,
     UnderstoodFormation,
     UnderstoodJob,
 )
+from services.catalog.service.profile import EVENT_KINDS, class_label, event_when, lines
 from services.catalog.service.readmodel import MergedOffer, ReadModel
 from services.catalog.service.search import SearchIndex, SearchQuery
 from shared.contracts.events import NEED_TYPES
 from shared.reference.geo import Commune, CommuneIndex, territory_of
 from shared.reference.jobs import JobSense, Understanding
+from shared.reference.periods import Period
 
 NAF_RE = re.compile(r"^\s*(\d{2})(?:\.?\d{0,2}[A-Za-z]?)?\s*$")
 
@@ -139,7 +144,8 @@ def formations_of(model: ReadModel, uai: str, only: set[str] | None = None) -> l
 def search_lycees(index: SearchIndex, communes: CommuneIndex, *, job: str | None = None, text: str | None = None,
                   naf: str | None = None, place: str | None = None, insee: str | None = None,
                   radius_km: float | None = None, academie: str | None = None, need: str | None = None,
-                  track: str | None = None, page: int = 1, per_page: int = 20, profile_base: str = "") -> LyceeSearchPage:
+                  track: str | None = None, page: int = 1, per_page: int = 20, profile_base: str = "",
+                  period: str | None = None, today: date | None = None) -> LyceeSearchPage:
     if need and need not in NEED_TYPES:
         raise CatalogError("Type de besoin inconnu : " + need[:40] + ". Valeurs possibles : " + ", ".join(NEED_TYPES) + ".", "besoin")
     commune = resolve_place(communes, place, insee)
@@ -150,6 +156,7 @@ def search_lycees(index: SearchIndex, communes: CommuneIndex, *, job: str | None
         origin_territory=territory_of(commune.departement) if commune else None,
         radius_km=(radius_km if radius_km is not None else 30.0) if commune else None,
         academie=(academie or "").strip() or None, need=need or None, track=track or None,
+        period=(period or "").strip() or None, today=today,
     )
     start = (page - 1) * per_page
     total, hits = index.search(query, limit=start + per_page)
@@ -174,6 +181,7 @@ def search_lycees(index: SearchIndex, communes: CommuneIndex, *, job: str | None
             postal_code=lyc.postal_code or None, departement=lyc.departement_code, academie=lyc.academie,
             distance_km=hit.distance_km, relevance=hit.relevance, formations=formations,
             profile_url=f"{profile_base}/lycees/{lyc.uai}" + (f"?{urlencode({'metier': query.job})}" if query.job else ""),
+            highlights=hit.highlights,
         ))
     return LyceeSearchPage(total=total, page=page, per_page=per_page, place=commune_out(commune) if commune else None,
                            radius_km=query.radius_km, results=results)
@@ -207,8 +215,34 @@ def contact_url(intake_url: str, uai: str, domains: list[DomainGroup], limit: in
     return f"{intake_url}/demande?" + urlencode([("uai", uai), *[("metiers", t) for t in titles]])
 
 
+def _rich_parts(model: ReadModel, uai: str, today: date) -> dict:
+    """The parts the RBE wrote (issue 22); each one empty when not filled."""
+    settings = model.settings.get(uai)
+    extras = model.extras.get(uai)
+    out: dict = {}
+    if settings is not None:
+        out.update(pitch_origin=settings.pitch_origin if settings.pitch else "", platforms=lines(settings.platforms),
+                   label_lycee_metiers=settings.label_lycee_metiers, label_cmq=settings.label_cmq,
+                   networks=lines(settings.networks))
+    if extras is not None:
+        labels = {cfd: f"{f.diploma} {f.label}" for cfd, f in model.formations.items() if cfd in model.offers.get(uai, {})}
+        out["pfmp"] = [PfmpClassOut(classe=p.classe, label=class_label(p.classe), cfd=p.cfd,
+                                    formation=labels.get(p.cfd or "") if p.cfd else None, dates=p.dates,
+                                    period=(Period.from_code(p.ranges) or Period(())).french(), ranges=p.ranges)
+                       for p in extras.pfmp]
+        out["partners"] = list(extras.partners)
+        out["events"] = [EventOut(kind=e.kind, kind_label=EVENT_KINDS.get(e.kind, "Événement"), title=e.title,
+                                  starts_on=e.starts_on, ends_on=e.ends_on, when=event_when(e), details=e.details)
+                         for e in extras.upcoming(today)]
+        if extras.image is not None:
+            kind, digest, width, height = extras.image
+            out.update(image_url=f"/lycees/{uai}/image?v={digest}", image_kind=kind, image_width=width,
+                       image_height=height)
+    return out
+
+
 def build_profile(model: ReadModel, uai: str, insertion_rows: list, intake_url: str,
-                  searched_job: str | None = None) -> LyceeProfile | None:
+                  searched_job: str | None = None, today: date | None = None) -> LyceeProfile | None:
     lyc = model.lycees.get(uai)
     if lyc is None:
         return None
@@ -235,4 +269,5 @@ def build_profile(model: ReadModel, uai: str, insertion_rows: list, intake_url: 
                             deputy_email=contact.deputy_email, absent_from=contact.absent_from,
                             absent_until=contact.absent_until) if contact else None,
         contact_url=contact_url(intake_url, uai, domains, searched_job=searched_job),
+        **_rich_parts(model, uai, today or date.today()),
     )

@@ -24,11 +24,17 @@ class EditError(ValueError):
         self.errors = errors
 
 
-def update_lycee(session: Session, email: str, uai: str, pitch: str, services: list[str], pfmp_periods: str,
-                 monthly_capacity: str, correlation_id: str) -> str:
-    """Returns the kind of change published; raises PermissionError / EditError."""
+def check_owner(session: Session, email: str, uai: str) -> None:
     if uai not in repo.uais_of_rbe(session, email):
         raise PermissionError("Ce lycée ne fait pas partie de ceux dont vous êtes responsable.")
+
+
+def update_lycee(session: Session, email: str, uai: str, pitch: str, services: list[str], pfmp_periods: str | None,
+                 monthly_capacity: str, correlation_id: str, draft: str | None = None) -> str:
+    """Returns the kind of change published; raises PermissionError / EditError. ``pfmp_periods`` (the free
+    text of before the periods per class) is left as it is when None; ``draft``: the pitch proposed from the
+    data, so that a pitch saved unchanged is told apart from one the lycée wrote."""
+    check_owner(session, email, uai)
     errors: dict[str, str] = {}
     pitch = pitch.strip()
     if len(pitch) > MAX_PITCH:
@@ -36,8 +42,8 @@ def update_lycee(session: Session, email: str, uai: str, pitch: str, services: l
     unknown = [s for s in services if s not in NEED_TYPES]
     if unknown:
         errors["services"] = "Service inconnu : " + ", ".join(s[:20] for s in unknown[:3]) + "."
-    pfmp_periods = pfmp_periods.strip()
-    if len(pfmp_periods) > MAX_PERIODS:
+    pfmp_periods = pfmp_periods.strip() if pfmp_periods is not None else None
+    if pfmp_periods is not None and len(pfmp_periods) > MAX_PERIODS:
         errors["pfmp_periods"] = f"Les périodes de stage doivent tenir en {MAX_PERIODS} caractères."
     capacity: int | None = None
     if monthly_capacity.strip():
@@ -51,9 +57,12 @@ def update_lycee(session: Session, email: str, uai: str, pitch: str, services: l
         raise EditError(errors)
     row = repo.get_settings_row(session, uai) or LyceeSettings(uai=uai)
     change: CatalogChange = "capacity" if row.monthly_capacity != capacity else "profile"
+    if pitch != row.pitch:
+        row.pitch_origin = "" if not pitch else "brouillon" if draft and " ".join(pitch.split()) == " ".join(draft.split()) else "lycee"
     row.pitch = pitch
     row.services = ";".join(s for s in NEED_TYPES if s in services)
-    row.pfmp_periods = pfmp_periods
+    if pfmp_periods is not None:
+        row.pfmp_periods = pfmp_periods
     row.monthly_capacity = capacity
     repo.save_settings_row(session, row)
     repo.bump_version(session)
@@ -61,7 +70,7 @@ def update_lycee(session: Session, email: str, uai: str, pitch: str, services: l
     return change
 
 
-def _date(value: str, label: str, errors: dict[str, str], key: str) -> date | None:
+def parse_day(value: str, label: str, errors: dict[str, str], key: str) -> date | None:
     if not value.strip():
         return None
     try:
@@ -77,8 +86,8 @@ def update_absence(session: Session, email: str, absent_from: str, absent_until:
     if rbe is None:
         raise PermissionError("Adresse inconnue dans l'annuaire.")
     errors: dict[str, str] = {}
-    start = _date(absent_from, "Début d'absence", errors, "absent_from")
-    end = _date(absent_until, "Fin d'absence", errors, "absent_until")
+    start = parse_day(absent_from, "Début d'absence", errors, "absent_from")
+    end = parse_day(absent_until, "Fin d'absence", errors, "absent_until")
     if (start is None) != (end is None) and not errors:
         errors["absent_until"] = "Indiquez le début et la fin de l'absence (ou aucun des deux)."
     if start and end and end < start:

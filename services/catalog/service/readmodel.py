@@ -25,6 +25,7 @@ from services.catalog.models import (
     Rbe,
     RbeCoverage,
 )
+from services.catalog.service.profile import LyceeExtras, load_extras
 from shared.reference.jobs.vocabulary import JobVocabulary
 
 
@@ -61,6 +62,7 @@ class ReadModel:
     contacts: dict[str, Contact]  # uai -> contact (absent: no address known)
     academie_fallbacks: dict[str, str]
     vocabulary: JobVocabulary = field(default_factory=JobVocabulary)
+    extras: dict[str, LyceeExtras] = field(default_factory=dict)  # the richer profile, per uai (issue 22)
 
 
 def _merge(target: dict[str, MergedOffer], cfd: str, tracks: set[str], year: int | None, how: str | None) -> None:
@@ -154,6 +156,7 @@ def load_read_model(session: Session, fallback_email: str | None = None) -> Read
         contacts=contacts,
         academie_fallbacks=fallbacks,
         vocabulary=repo.get_vocabulary(session),
+        extras=load_extras(session),
     )
 
 
@@ -182,4 +185,4 @@ def with_directory(model: ReadModel, session: Session, fallback_email: str | Non
     """A new read model sharing the (unchanged) reference data, with fresh directory data."""
     contacts, settings, fallbacks = load_directory(session, model.lycees, fallback_email)
     return replace(model, version=repo.get_meta(session, "version") or "vide", contacts=contacts, settings=settings,
-                   academie_fallbacks=fallbacks)
+                   academie_fallbacks=fallbacks, extras=load_extras(session))

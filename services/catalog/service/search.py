@@ -11,12 +11,16 @@ import heapq
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 
+from services.catalog.service.profile import words_of
+from services.catalog.service.profile_rank import words_fit
 from services.catalog.service.readmodel import ReadModel
 from services.catalog.service.textindex import PrefixIndex, tokens
 from shared.reference.geo import fold, haversine_km
 from shared.reference.jobs import JobResolver, JobSuggestion, Understanding
 from shared.reference.jobs.wanted import INFERRED_OFFER, offer_relevance, resolve_wanted
+from shared.reference.periods import parse_period
 
 
 @dataclass
@@ -26,6 +30,7 @@ class LyceeHit:
     relevance: float
     distance_km: float | None
     cfds: list[str] = field(default_factory=list)
+    highlights: list[str] = field(default_factory=list)  # the RBE's words that moved it up
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +56,8 @@ class SearchQuery:
     academie: str | None = None
     need: str | None = None
     track: str | None = None
+    period: str | None = None  # the company's dates, in French (« mars », « du 2 au 27 mars »)
+    today: date | None = None
 
 
 class SearchIndex:
@@ -87,11 +94,21 @@ class SearchIndex:
             u: (lyc.parent_uai if lyc.type_court == "SEP" and lyc.parent_uai in model.lycees else u)
             for u, lyc in model.lycees.items()
         }
+        self._index_words()
+
+    def _index_words(self) -> None:
+        """The RBE's own words (pitch, platforms, labels, events…), searched as free text."""
+        today = date.today()
+        uais = sorted(set(self.model.settings) | set(self.model.extras))
+        texts = [words_of(self.model.settings.get(u), self.model.extras.get(u), today) for u in uais]
+        self.words_uais = [u for u, t in zip(uais, texts, strict=True) if t]
+        self.words_index = PrefixIndex([t for t in texts if t])
 
     def with_model(self, model: ReadModel) -> SearchIndex:
-        """Same text indexes (reference data unchanged), new directory data (settings, contacts)."""
+        """Same text indexes (reference data unchanged), new directory data (settings, contacts, the RBE's words)."""
         clone = copy.copy(self)
         clone.model = model
+        clone._index_words()
         return clone
 
     # ------------------------------------------------------------ jobs
@@ -144,9 +161,12 @@ class SearchIndex:
         if q.text:
             by_name = {self.lycee_uais[d]: s for d, s in self.lycee_index.search(tokens(q.text)).items()}
             by_formation = restrict_by_cfds(self.cfds_for_text(q.text))
+            by_words = {self.words_uais[d]: s for d, s in self.words_index.search(tokens(q.text)).items()}
             for uai, score in by_name.items():
                 relevance[uai] += 2 * score
-            candidates &= set(by_name) | by_formation
+            for uai, score in by_words.items():
+                relevance[uai] += score
+            candidates &= set(by_name) | by_formation | set(by_words)
         if q.academie:
             wanted = fold(q.academie)
             candidates = {u for u in candidates if points[u].academie == wanted}
@@ -154,7 +174,7 @@ class SearchIndex:
             candidates = {u for u in candidates if q.track in points[u].tracks}
         if q.need:
             candidates = {u for u in candidates if self._welcomes(u, q.need)}
-        return self._group(candidates, relevance, distances, matched_cfds, limit)
+        return self._group(candidates, relevance, distances, matched_cfds, limit, q)
 
     def _within(self, q: SearchQuery, candidates: set[str]) -> dict[str, float]:
         """uai -> distance (km) for the candidates within the query's radius, in its territory."""
@@ -212,22 +232,27 @@ class SearchIndex:
         return need in settings.services.split(";")
 
     def _group(self, candidates: set[str], relevance: dict[str, float], distances: dict[str, float],
-               matched: dict[str, dict[str, float]], limit: int | None) -> tuple[int, list[LyceeHit]]:
+               matched: dict[str, dict[str, float]], limit: int | None, q: SearchQuery) -> tuple[int, list[LyceeHit]]:
         """One hit per lycée: a SEP and its mother lycée share one result."""
         groups: dict[str, list[str]] = defaultdict(list)
         for uai in candidates:
             groups[self.group_of[uai]].append(uai)
+        today = q.today or date.today()
+        period = parse_period(q.period)
+        model = self.model
         keyed = []
         for head, members in groups.items():
             known = [distances[u] for u in members if u in distances]
             distance = min(known) if known else None
             score = max(relevance.get(u, 0) for u in members)
+            fit = words_fit(model.settings.get(head), model.extras.get(head), q.need, period, today)
             # Relevance by steps of 0.1, then distance: routing weighs a tenth of relevance like a few km.
-            keyed.append(((-round(score, 1), distance if distance is not None else 1e9, self.points[head].name), head, score,
-                          distance))
+            # The RBE's words (services, PFMP periods, events, capacity) move a lycée by up to a step or two.
+            keyed.append(((-(round(score, 1) + round(fit.bonus, 2)), distance if distance is not None else 1e9,
+                           self.points[head].name), head, score, distance, fit.highlights))
         best = heapq.nsmallest(limit, keyed) if limit is not None else sorted(keyed)
         hits: list[LyceeHit] = []
-        for _, head, score, distance in best:
+        for _, head, score, distance, highlights in best:
             members = sorted(groups[head], key=lambda u: (u != head, u))
             cfds: dict[str, float] = {}
             for u in members:
@@ -235,5 +260,5 @@ class SearchIndex:
                     cfds[cfd] = max(cfds.get(cfd, 0), s)
             hits.append(LyceeHit(uai=members[0], uais=members, relevance=score,
                                  distance_km=round(distance, 2) if distance is not None else None,
-                                 cfds=sorted(cfds, key=lambda c: (-cfds[c], c))))
+                                 cfds=sorted(cfds, key=lambda c: (-cfds[c], c)), highlights=highlights))
         return len(groups), hits

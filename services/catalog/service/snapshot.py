@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -10,10 +10,12 @@ from sqlmodel import Session
 from services.catalog.service.readmodel import ReadModel, load_read_model
 from shared.contracts.catalog_snapshot import (
     CatalogSnapshot,
+    SnapshotEvent,
     SnapshotFormation,
     SnapshotJobTitle,
     SnapshotLycee,
     SnapshotOffer,
+    SnapshotPfmpPeriod,
 )
 from shared.contracts.events import NEED_TYPES
 from shared.platform.settings import get_settings
@@ -21,6 +23,7 @@ from shared.platform.settings import get_settings
 
 def snapshot_from_read_model(model: ReadModel) -> CatalogSnapshot:
     lycees: list[SnapshotLycee] = []
+    today = date.today()
     for uai, lyc in sorted(model.lycees.items()):
         offers = [
             SnapshotOffer(cfd=o.cfd, tracks=sorted(o.tracks), last_seen_year=o.last_seen_year,  # type: ignore[arg-type]
@@ -43,6 +46,7 @@ def snapshot_from_read_model(model: ReadModel) -> CatalogSnapshot:
             rbe_name=contact.name if contact else None, is_generic_contact=contact.is_generic if contact else True,
             deputy_email=contact.deputy_email if contact else None,
             absent_from=contact.absent_from if contact else None, absent_until=contact.absent_until if contact else None,
+            **_words(model, uai, today),
         ))
     formations = [
         SnapshotFormation(
@@ -59,6 +63,18 @@ def snapshot_from_read_model(model: ReadModel) -> CatalogSnapshot:
         naf_division_romes=model.naf_division_romes, academie_fallbacks=model.academie_fallbacks,
         vocabulary=model.vocabulary,
     )
+
+
+def _words(model: ReadModel, uai: str, today: date) -> dict:
+    extras = model.extras.get(uai)
+    if extras is None:
+        return {}
+    return {
+        "pfmp_periods": [SnapshotPfmpPeriod(classe=p.classe, cfd=p.cfd, dates=p.dates, ranges=p.ranges)
+                         for p in extras.pfmp],
+        "events": [SnapshotEvent(kind=e.kind, title=e.title, starts_on=e.starts_on, ends_on=e.ends_on)
+                   for e in extras.upcoming(today)],
+    }
 
 
 def build_snapshot(session_or_engine: Session | Engine) -> CatalogSnapshot:

@@ -100,6 +100,28 @@
         .catch(function () { out.textContent = ""; });
     }, 350);
   }
+  // « Nous avons compris : mars. Vos dates (mars) tombent pendant la PFMP des 1re du lycée choisi. »
+  var period = document.getElementById("periode");
+  var periodOut = document.getElementById("periode-compris");
+  var periodTimer = null;
+  function understandPeriod() {
+    var q = period.value.trim();
+    clearTimeout(periodTimer);
+    if (q.length < 3) { periodOut.textContent = ""; return; }
+    periodTimer = setTimeout(function () {
+      var uai = period.getAttribute("data-uai") || "";
+      fetch("/api/v1/autocomplete/periode?q=" + encodeURIComponent(q) + (uai ? "&uai=" + encodeURIComponent(uai) : ""),
+            { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (u) { periodOut.textContent = u && period.value.trim() === q ? u.message : ""; })
+        .catch(function () { periodOut.textContent = ""; });
+    }, 350);
+  }
+  if (period && periodOut) {
+    period.addEventListener("input", understandPeriod);
+    if (period.value.trim()) understandPeriod();
+  }
+
   form.querySelectorAll("[data-autocomplete=metiers]").forEach(function (input) {
     input.addEventListener("input", function () { understand(input); });
     input.addEventListener("change", function () { understand(input); });

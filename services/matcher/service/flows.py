@@ -81,7 +81,7 @@ def build_query(event: RequestSubmitted) -> RoutingQuery | None:
         latitude=lat, longitude=lon, territory=territory_of(departement),
         academie=territoire.academie if territoire else None,
         commune_name=loc.commune_name or (commune.name if commune else None),
-        radius_km=event.radius_km, preferred_uai=event.preferred_uai,
+        radius_km=event.radius_km, preferred_uai=event.preferred_uai, period=event.period,
     )
 
 

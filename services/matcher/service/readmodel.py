@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from shared.contracts.catalog_snapshot import CatalogSnapshot
+from shared.contracts.catalog_snapshot import CatalogSnapshot, SnapshotPfmpPeriod
 from shared.reference.jobs import JobResolver
+from shared.reference.periods import Period
 
 CELL_DEG = 0.1  # ~11 x 8 km: fine enough for the nearest-first search to stop early in dense cities
 
@@ -45,6 +46,9 @@ class LyceeView:
     deputy_email: str | None
     absent_from: date | None
     absent_until: date | None
+    # The RBE's words (issue 22): (class, cfd or None, period) and (kind, title, starts_on, ends_on)
+    pfmp_periods: tuple[tuple[str, str | None, Period], ...] = ()
+    events: tuple[tuple[str, str, date, date | None], ...] = ()
 
     def absent_on(self, day: date) -> bool:
         if self.absent_from is None and self.absent_until is None:
@@ -83,6 +87,15 @@ def cells_by_distance(territory: str, lat: float, lon: float, radius_km: float,
             out.append((d, cell))
     out.sort()
     return out
+
+
+def _periods(rows: list[SnapshotPfmpPeriod]) -> tuple[tuple[str, str | None, Period], ...]:
+    out = []
+    for row in rows:
+        period = Period.from_code(row.ranges)
+        if period is not None:
+            out.append((row.classe, row.cfd, period))
+    return tuple(out)
 
 
 class CatalogReadModel:
@@ -125,6 +138,8 @@ class CatalogReadModel:
                 monthly_capacity=ly.monthly_capacity, rbe_id=(ly.rbe_id or ly.rbe_email or f"uai:{ly.uai}").lower(), rbe_email=ly.rbe_email,
                 rbe_name=ly.rbe_name, is_generic_contact=ly.is_generic_contact, deputy_email=ly.deputy_email,
                 absent_from=ly.absent_from, absent_until=ly.absent_until,
+                pfmp_periods=_periods(ly.pfmp_periods),
+                events=tuple((e.kind, e.title, e.starts_on, e.ends_on) for e in ly.events),
             )
 
     def _build_formations(self, snapshot: CatalogSnapshot) -> None:

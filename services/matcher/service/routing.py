@@ -11,6 +11,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
 
+from services.matcher.service.profile_fit import ProfileFit, capacity_reason
 from services.matcher.service.readmodel import CatalogReadModel, LyceeView
 from services.matcher.service.relevance import Match, wanted_for
 from services.matcher.service.scoring import score as routing_score
@@ -36,6 +37,7 @@ class RoutingQuery:
     commune_name: str | None = None
     radius_km: int | None = None
     preferred_uai: str | None = None
+    period: str | None = None  # the company's dates, free text (« mars à juin »)
 
 
 @dataclass(slots=True)
@@ -116,11 +118,12 @@ def rank(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, radius: f
     """Candidates best first: the best ``limit`` askable ones, plus the blocked ones ranked among them,
     each explained."""
     memo = {} if memo is None else memo
+    fits: ProfileFit = memo.setdefault("fits", ProfileFit(query.needs, query.period, today))
     found = nearest_relevant(
         model, query.needs, wanted, query.territory, query.latitude, query.longitude, radius, loads=loads,
         today=today, limit=limit, memo=memo.setdefault(first_year, {}), preferred=query.preferred_uai,
-        score=lambda m, d, load: routing_score(m, d, radius, load, query.preferred_uai), first_year=first_year,
-        min_relevance=floor,
+        score=lambda m, d, load: routing_score(m, d, radius, load, query.preferred_uai) + fits.of(m).points,
+        first_year=first_year, min_relevance=floor, extra_bound=fits.max_points,
     )
     out: list[Candidate] = []
     askable = 0
@@ -133,14 +136,14 @@ def rank(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, radius: f
             # The grid search uses a flat-earth distance, off by up to ~1 % at 150 km: the radius
             # promised to the company is checked on the great-circle distance that is reported.
             continue
-        cand = _explained(model, query, wanted, m, round(distance, 1), score, loads.get(ly.uai, 0), today)
+        cand = _explained(model, query, wanted, m, round(distance, 1), score, loads.get(ly.uai, 0), today, fits)
         askable += cand.blocked is None
         out.append(cand)
     return out
 
 
 def _explained(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, m: Match, distance: float,
-               score: float, load: int, today: date) -> Candidate:
+               score: float, load: int, today: date, fits: ProfileFit | None = None) -> Candidate:
     ly = m.lycee
     weights = wanted.cfd_weights
     formations = [(c, model.formation_label(c)) for c in sorted(m.cfds, key=lambda c: (-weights.get(c, 0.0), c))][:6]
@@ -151,6 +154,10 @@ def _explained(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, m: 
             reasons.append("formation déduite de sa seconde commune (famille de métiers)")
     reasons.append(f"à {km(distance)}")
     reasons.extend(m.reasons)
+    if fits is not None:
+        reasons.extend(fits.of(m).reasons)
+    if (room := capacity_reason(ly, load)) is not None:
+        reasons.append(room)
     if query.preferred_uai == ly.uai:
         reasons.append("lycée choisi par l'entreprise")
     cand = Candidate(
@@ -284,7 +291,7 @@ def _reserve_specific(model: CatalogReadModel, query: RoutingQuery, wanted: Want
     # Scores are comparable at one radius only: the decision's (beyond it, no proximity points).
     match = memo[False][specific.uai]
     specific.score = routing_score(match, specific.distance_km, radius, loads.get(specific.uai, 0),
-                                   query.preferred_uai)
+                                   query.preferred_uai) + memo["fits"].of(match).points
     for cand in ranked:
         cand.chosen, cand.skipped = False, None
     ranked[:] = [c for c in ranked if c.uai != specific.uai]
@@ -329,7 +336,8 @@ def explain(model: CatalogReadModel, query: RoutingQuery, decision: Decision, wa
     n = sum(len(r.uais) for r in decision.recipients)
     return (f"{n} lycée(s) retenu(s) dans un rayon de {decision.radius_km:.0f} km autour de {where} ({asked}). "
             f"Référent principal : {lead.lycees[0]} à {km(lead.distance_km)}, le mieux classé "
-            "(pertinence, distance, services proposés, charge du mois).")
+            "(pertinence, distance, services proposés, périodes de PFMP et événements du lycée, charge du mois)"
+            + "".join(f" ; {r}" for r in lead.reasons if r.startswith("période de PFMP compatible")) + ".")
 
 
 def km(value: float) -> str:

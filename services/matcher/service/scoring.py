@@ -6,6 +6,7 @@ Score (documented in docs/matcher.md), 0..110:
   + 10 if the lycée says it welcomes the need   (services declared in the catalog)
   + 10 x (1 - load ratio)                       routed this month / monthly capacity
   + 100 if the company chose this lycée         (came from its profile page)
+  + the RBE's words, 0..20                      PFMP period meeting the dates, event (profile_fit.py)
 
 ``score_bound`` is the best score a lycée at a given distance can still reach: the nearest-first
 search (``search.py``) stops on it, and its stop is exact only while no score exceeds it
@@ -41,9 +42,11 @@ def score(m: Match, distance: float, radius: float, load: int, preferred: str | 
     return total + (w.preferred if preferred and ly.uai == preferred else 0)
 
 
-def score_bound(distance: float, radius: float, services_possible: bool, max_relevance: float = 1.0) -> float:
+def score_bound(distance: float, radius: float, services_possible: bool, max_relevance: float = 1.0,
+                extra: float = 0.0) -> float:
     """The best score a relevant lycée at ``distance`` or farther can reach (``score`` of a lycée the
-    company did not choose, with relevance at most ``max_relevance`` and no load)."""
+    company did not choose, with relevance at most ``max_relevance`` and no load; ``extra``: the most the
+    RBE's words can add, profile_fit.py)."""
     w = WEIGHTS
     return (w.relevance * max_relevance + w.proximity * max(0.0, 1 - distance / radius)
-            + (w.services if services_possible else 0) + w.load)
+            + (w.services if services_possible else 0) + w.load + extra)

@@ -38,7 +38,7 @@ def nearest_relevant(model: CatalogReadModel, needs: list[str], wanted: Wanted, 
                      lon: float, radius: float, *, loads: Mapping[str, int], today: date, score: Scorer,
                      limit: int, memo: dict[str, Match | None], preferred: str | None = None,
                      max_examined: int = MAX_EXAMINED, first_year: bool = False,
-                     min_relevance: float = 0.0) -> list[tuple[float, float, Match]]:
+                     min_relevance: float = 0.0, extra_bound: float = 0.0) -> list[tuple[float, float, Match]]:
     """(score, distance_km, match) for the best-scored relevant lycées within ``radius``, best first.
     ``first_year``: a "2nde commune" counts too (the caller found no lycée teaching the trade)."""
     cfds = wanted.specific_cfds() + (wanted.first_year_cfds() if first_year else [])
@@ -94,13 +94,14 @@ def nearest_relevant(model: CatalogReadModel, needs: list[str], wanted: Wanted, 
         next_cell = cells[ci][0] if ci < len(cells) else math.inf
         while heap and heap[0][0] <= next_cell:
             d, _, ly = heapq.heappop(heap)
-            if len(top) >= limit and top[0] >= score_bound(d, radius, services_possible, max_relevance):
+            if len(top) >= limit and top[0] >= score_bound(d, radius, services_possible, max_relevance, extra_bound):
                 return _best_first(found)
             if examined >= max_examined and len(top) >= limit:
                 return _best_first(found)  # bounded work at extreme density (see module doc)
             examined += 1
             consider(ly, d)
-        if ci >= len(cells) or (len(top) >= limit and top[0] >= score_bound(next_cell, radius, services_possible, max_relevance)):
+        if ci >= len(cells) or (len(top) >= limit and top[0] >= score_bound(next_cell, radius, services_possible,
+                                                                            max_relevance, extra_bound)):
             return _best_first(found)
         cell = cells[ci][1]
         ci += 1
