@@ -6,6 +6,7 @@ import argparse
 
 from services.intake.config import get_intake_settings
 from services.intake.migrations import SCHEMA
+from services.intake.partners import cli as partner_cli
 from services.intake.tasks import run_retention
 from shared.platform.db import make_engine
 from shared.platform.migrations import check_schema
@@ -32,4 +33,7 @@ def retention(argv: list[str]) -> int:
 
 
 # The `monlyceepro` sub-commands this service brings (composed by services/cli.py).
-COMMANDS = {"retention": (retention, "anonymiser les demandes au-delà de la durée de conservation")}
+COMMANDS = {
+    "retention": (retention, "anonymiser les demandes au-delà de la durée de conservation"),
+    **partner_cli.COMMANDS,
+}

@@ -26,6 +26,12 @@ class IntakeSettings(Settings):
     retention_interval_s: float = 3600.0
     retention_batch: int = 500
 
+    # Partners (services/intake/partners, docs/partners.md)
+    partner_key_secret: str = ""  # HMAC key of the partners' API keys; empty: derived from MLP_SECRET_KEY
+    partner_rate_limit: int = 120  # API calls per partner key per window (in-process memory, per instance)
+    partner_rate_limit_window_s: int = 60
+    partner_refresh_s: float = 30.0  # how often the partners' origins (CORS) are reloaded from the database
+
     # Outbound HTTP (autocomplete proxy, optional routing preview)
     catalog_timeout_s: float = 1.5
 
