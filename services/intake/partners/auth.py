@@ -38,13 +38,20 @@ class PartnerContext:
 
 
 def presented_key(request: Request) -> str | None:
-    """The key the caller sent, or None when it sent none (then it is the direct, anonymous API)."""
-    headers = request.headers
-    key = headers.get("x-api-key")
-    if key is not None:
-        return key.strip()
-    scheme, _, value = (headers.get("authorization") or "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else None
+    """The key the caller sent, or None when it sent none (then it is the direct, anonymous API).
+
+    One pass over the raw ASGI headers (names are lower-case there): this runs on every direct
+    submission, where building Starlette's header mapping for it would cost more than the check."""
+    bearer = None
+    for name, value in request.scope["headers"]:
+        if name == b"x-api-key":
+            return value.decode("latin-1").strip()
+        if name == b"authorization":
+            bearer = value
+    if bearer is None:
+        return None
+    scheme, _, token = bearer.decode("latin-1").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
 
 
 def _owner(engine, key_hash: str) -> KeyOwner | None:
