@@ -95,11 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         f"\n\nBest of 5 runs of {args.calls} calls each, in one process; 201 partners registered (one origin each). "
         "The first two rows are all the partners' code adds to a direct `POST /api/v1/requests` (no `Origin`, no key); "
         "intake spends 1.5 to 1.7 ms of CPU per accepted request (intake_throughput above), so they are about a "
-        "thousandth of it. The origin set is an in-memory frozenset (services/intake/partners/registry.py): no "
-        "database query on any of these paths.")
+        "thousandth of it (on a shared machine they move between runs by about 1 µs: each is a difference of two "
+        "timings). The origin set is an in-memory frozenset (services/intake/partners/registry.py): no database "
+        "query on any of these paths.")
     if not args.no_write:
-        write_section("partner_overhead", "Partners on intake's hot path (CORS middleware, key check)", body)
-        print("written to docs/benchmarks.md")
+        write_section("partner_overhead", "Partners on intake's hot path (CORS middleware, key check)", body,
+                      command=f".venv/bin/python -m bench.partner_overhead --calls {args.calls}")
     return 0
 
 
