@@ -5,7 +5,8 @@ http://localhost:Q (a different origin), with the snippet of /integrer/{slug}/co
 Checked: the frame loads and is sized to its content through postMessage, the form is filled and
 sent inside the frame, the thank-you page shows in the frame, and the request is stored attributed
 ``embed`` + the partner; the same without JavaScript; a page on an origin the partner did not
-register (http://localhost:R) cannot frame the form (CSP frame-ancestors)."""
+register (http://localhost:R) cannot frame the form (CSP frame-ancestors), nor read the API's answers
+(CORS), which the partner's own page can, with its key."""
 
 from __future__ import annotations
 
@@ -13,18 +14,23 @@ import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from sqlmodel import Session, select
 
 from services.intake.models import CompanyRequest
 from services.intake.partners import admin
+from services.intake.partners.keys import key_secret
 from services.intake.partners.pages import snippet
 from shared.platform.db import make_engine
+from tests.intake.support import VALID_BODY
 from tests.support.browser import ARTIFACTS, screenshot, serious_axe_violations
+from tests.support.eventually import eventually
 from tests.support.live import ServiceProcess, service_env
 
 pytestmark = pytest.mark.timeout(120)
 SLUG = "lese"
+KEY_SECRET = "the partner key secret of this test, long enough"
 
 
 class PartnerSite:
@@ -62,7 +68,8 @@ def partner_page(intake_url: str) -> str:
 @pytest.fixture(scope="module")
 def system(tmp_path_factory, redis_server):
     tmp_path = tmp_path_factory.mktemp("partners-browser")
-    env = service_env(tmp_path, redis_server.url, MLP_MIN_FILL_SECONDS="1", MLP_RATE_LIMIT_IP="1000")
+    env = service_env(tmp_path, redis_server.url, MLP_MIN_FILL_SECONDS="1", MLP_RATE_LIMIT_IP="1000",
+                      MLP_PARTNER_REFRESH_S="0.2", MLP_PARTNER_KEY_SECRET=KEY_SECRET)
     intake = ServiceProcess("intake", env, log_dir=tmp_path / "logs").start()
     listed, unlisted = PartnerSite(partner_page(intake.url)), PartnerSite(partner_page(intake.url))
     engine = make_engine(env["MLP_DATABASE_URL"].format(service="intake"))
@@ -169,3 +176,31 @@ def test_the_embedded_form_is_accessible(page, system):
     intake, _, _, _ = system
     page.goto(f"{intake.url}/integrer/{SLUG}")  # opened alone: axe-core checks the form's own document
     assert serious_axe_violations(page) == []
+
+
+FETCH = """async ([url, key, body]) => {
+  try {
+    const r = await fetch(url, {method: body ? "POST" : "GET", body: body ? JSON.stringify(body) : undefined,
+                                headers: {"X-API-Key": key, "Content-Type": "application/json"}});
+    return [r.status, await r.json()];
+  } catch (e) { return ["refusé", String(e)]; }
+}"""
+
+
+def test_cors_lets_the_partner_s_page_call_the_api_and_no_other(page, system):
+    intake, listed, unlisted, engine = system
+    key = admin.create_key(engine, key_secret(KEY_SECRET), SLUG, "submit,status").key
+    eventually(lambda: httpx.options(f"{intake.url}/api/v1/requests", headers={
+        "Origin": listed.origin, "Access-Control-Request-Method": "POST"}).status_code == 204,
+        timeout=10, what="the service reloaded the partner's origins")
+    page.goto(listed.origin + "/")
+    status, answer = page.evaluate(FETCH, [f"{intake.url}/api/v1/requests", key, VALID_BODY])
+    assert status == 202, answer
+    status, summary = page.evaluate(FETCH, [f"{intake.url}/api/v1/partenaire/bilan", key, None])
+    assert status == 200 and summary["partner"] == SLUG and summary["totals"]["requests"] >= 1
+    with Session(engine) as session:
+        stored = session.get(CompanyRequest, answer["request_id"])
+    assert (stored.source_kind, stored.source_partner) == ("partner_api", SLUG)
+    page.goto(unlisted.origin + "/")
+    refused, error = page.evaluate(FETCH, [f"{intake.url}/api/v1/partenaire/bilan", key, None])
+    assert refused == "refusé" and "Failed to fetch" in error
