@@ -57,7 +57,8 @@ DIRECT = FormPlace()
 def render(ctx: IntakeContext, request: Request, name: str, status: int = 200, place: FormPlace = DIRECT,
            **context) -> HTMLResponse:
     response = ctx.templates.TemplateResponse(
-        request, name, {"layout": place.layout, "embedded": place is not DIRECT, **context}, status_code=status)
+        request, name, {"layout": place.layout, "embedded": place.layout != DIRECT.layout, **context},
+        status_code=status)
     response.headers.update(place.headers)
     return response
 
