@@ -10,11 +10,16 @@ from sqlmodel import Session
 
 from services.intake import metrics, repository
 from services.intake.deps import NOT_FOUND, Ctx, IntakeContext, unknown_jobs
+from services.intake.partners.auth import authenticate, presented_key
+from services.intake.partners.keys import partner_idempotency_key
+from services.intake.partners.openapi import PARTNER_KEY_OPTIONAL
+from services.intake.partners.repository import KeyOwner
 from services.intake.schemas import ImpactOut, PeriodOut, StatusOut, SubmitOut, Suggestion, UnderstoodOut
 from services.intake.service import impact as impact_service
 from services.intake.service.submission import IdempotencyConflict, RateLimited, body_hash
 from services.intake.service.timeline import status_view
 from services.intake.service.validation import InvalidRequest, raw_deep_errors
+from shared.contracts.events import RequestSource
 from shared.contracts.request_schema import CompanyRequestIn
 from shared.platform.errors import FieldError
 from shared.platform.http import ErrorOut, error_response, invalid_fields
@@ -38,9 +43,14 @@ def rule_errors(request: Request, exc, shape_errors: list[FieldError]) -> list[F
     return [e for e in raw_deep_errors(exc.body, ctx.communes, ctx.settings.max_links_in_message) if e.field not in shape]
 
 
-# async although it never awaits: FastAPI runs a plain def dependency on its thread pool. It reads
-# the context itself rather than through a sub-dependency: each one FastAPI solves per request costs.
-async def limit_ip(request: Request) -> None:
+# async: FastAPI runs a plain def dependency on its thread pool. It reads the context itself rather
+# than through a sub-dependency: each one FastAPI solves per request costs. Runs before the body is
+# validated, so a refused key is a 401 even for a faulty body.
+async def guard_submission(request: Request) -> None:
+    """A partner's key (scope ``submit``, its own rate limit) when one is sent; else the per-IP limit."""
+    if presented_key(request) is not None:
+        await authenticate(request, "submit")
+        return
     ctx: IntakeContext = request.app.state.intake
     if not ctx.ip_limiter.hit(ctx.client_ip(request)):
         metrics.rejected("api" if request.url.path.startswith("/api/") else "form", "rate_limited")
@@ -53,15 +63,20 @@ async def limit_ip(request: Request) -> None:
     description=(
         "Valide la demande (SIRET, adresse électronique, code postal…), l'enregistre avec son événement "
         "`request.submitted` dans la même transaction, et renvoie son lien de suivi privé. "
-        "Un en-tête `Idempotency-Key` rend un nouvel envoi identique sans effet : il renvoie le premier résultat."
+        "Un en-tête `Idempotency-Key` rend un nouvel envoi identique sans effet : il renvoie le premier résultat.\n\n"
+        "Sans clé d'API, la demande est directe. Un partenaire envoie sa clé (`X-API-Key`, portée `submit`) : "
+        "la demande lui est attribuée, et la limite est celle de sa clé et non celle de l'adresse IP."
     ),
+    openapi_extra={"security": PARTNER_KEY_OPTIONAL},
     responses={
+        401: {"model": ErrorOut, "description": "Clé d'API invalide, révoquée, ou partenaire désactivé"},
+        403: {"model": ErrorOut, "description": "Clé d'API sans la portée `submit`"},
         409: {"model": ErrorOut, "description": "Clé d'idempotence déjà utilisée pour un autre contenu"},
         413: {"model": ErrorOut, "description": "Corps trop volumineux"},
         422: {"model": ErrorOut, "description": "Champs invalides (messages en français par champ)"},
         429: {"model": ErrorOut, "description": "Trop de demandes"},
     },
-    dependencies=[Depends(limit_ip)],
+    dependencies=[Depends(guard_submission)],
 )
 async def create_request(
     payload: CompanyRequestIn,
@@ -69,13 +84,17 @@ async def create_request(
     idempotency_key: Annotated[str | None, Header(max_length=255, description="Clé d'idempotence")] = None,
 ):
     ctx: IntakeContext = request.app.state.intake
+    partner: KeyOwner | None = getattr(request.state, "partner_key", None)
+    source = RequestSource(kind="partner_api", partner=partner.partner) if partner else None
+    if idempotency_key and partner:  # a partner's keys are its own: never another caller's first answer
+        idempotency_key = partner_idempotency_key(partner.partner, idempotency_key)
     idempotency = (idempotency_key, body_hash(payload.model_dump(mode="json"))) if idempotency_key else None
     understood = await ctx.understood(payload.jobs, payload.naf)
     try:
         if unknown := unknown_jobs(understood):
             raise InvalidRequest(unknown)
         # The validated model itself: dumping it and validating the dump again cost a second parse.
-        submitted = await ctx.accept(payload, "api", request.state.correlation_id, idempotency)
+        submitted = await ctx.accept(payload, "api", request.state.correlation_id, idempotency, source)
     except InvalidRequest as exc:
         metrics.rejected("api", "validation")
         return invalid_fields(exc.errors)

@@ -19,6 +19,13 @@ from services.intake.deps import IntakeContext
 from services.intake.handlers import SUBSCRIPTIONS
 from services.intake.middleware import BodySizeLimit
 from services.intake.migrations import SCHEMA
+from services.intake.partners import api as partner_api
+from services.intake.partners import pages as partner_pages
+from services.intake.partners.auth import PartnerContext
+from services.intake.partners.cors import PartnerCors
+from services.intake.partners.keys import key_secret
+from services.intake.partners.openapi import document_partner_keys
+from services.intake.partners.registry import refresh_task
 from services.intake.service import impact as impact_service
 from services.intake.tasks import retention_task
 from shared.platform.http import install_error_handlers
@@ -52,6 +59,9 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
     async def close_context(_: ServiceRuntime) -> None:
         await app.state.intake.close()
 
+    partners = PartnerContext(secret=key_secret(s.partner_key_secret or s.secret_key),
+                              limiter=SlidingWindowLimiter(s.partner_rate_limit, s.partner_rate_limit_window_s))
+
     app = create_service_app(
         runtime,
         title="MonLycéePro — dépôt des demandes d'entreprises",
@@ -59,7 +69,7 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
             "Les entreprises (ou leurs partenaires : Les Entreprises s'Engagent, services publics) déposent ici "
             "leurs demandes aux lycées professionnels, puis les suivent grâce à un lien privé."
         ),
-        background=[retention_task(s)],
+        background=[retention_task(s), refresh_task(partners.registry, s.partner_refresh_s)],
         on_shutdown=[close_context],
     )
     app.state.intake = IntakeContext(
@@ -67,11 +77,16 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
         ip_limiter=SlidingWindowLimiter(s.rate_limit_ip, s.rate_limit_ip_window_s),
         signer=Signer(s.secret_key, salt="intake-form"), templates=templates, clock=clock,
     )
+    app.state.partners = partners
     install_error_handlers(app, extra_errors=api.rule_errors)
+    document_partner_keys(app)
     app.add_middleware(BodySizeLimit, max_bytes=s.max_body_bytes)
+    app.add_middleware(PartnerCors, registry=partners.registry)  # outside: a 413 carries CORS headers too
     app.include_router(api.router)
+    app.include_router(partner_api.router)
     app.include_router(pages.router)
     app.include_router(campaign_pages.router)
+    app.include_router(partner_pages.router)
     mount_dsfr(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="intake-static")
     return app

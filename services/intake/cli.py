@@ -8,6 +8,7 @@ import argparse
 from services.intake.campaigns.cli import campaign
 from services.intake.config import get_intake_settings
 from services.intake.migrations import SCHEMA
+from services.intake.partners import cli as partner_cli
 from services.intake.tasks import run_contact_retention, run_retention
 from shared.platform.db import make_engine
 from shared.platform.migrations import check_schema
@@ -40,4 +41,5 @@ def retention(argv: list[str]) -> int:
 COMMANDS = {
     "retention": (retention, "anonymiser les demandes au-delà de la durée de conservation"),
     "campaign": (campaign, "campagnes d'invitation : import FICHIER.csv, send NOM, stats [NOM]"),
+    **partner_cli.COMMANDS,
 }

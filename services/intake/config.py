@@ -38,6 +38,11 @@ class IntakeSettings(Settings):
     # Key of the unsubscribed addresses' hashes (HMAC-SHA256); the secret key when unset. Never change
     # it once addresses are unsubscribed: their hashes would no longer match, and they would be invited again.
     campaign_hash_key: str | None = None
+    # Partners (services/intake/partners, docs/partners.md)
+    partner_key_secret: str = ""  # HMAC key of the partners' API keys; empty: derived from MLP_SECRET_KEY
+    partner_rate_limit: int = 120  # API calls per partner key per window (in-process memory, per instance)
+    partner_rate_limit_window_s: int = 60
+    partner_refresh_s: float = 30.0  # how often the partners' origins (CORS) are reloaded from the database
 
     # Outbound HTTP (autocomplete proxy, optional routing preview)
     catalog_timeout_s: float = 1.5

@@ -5,6 +5,7 @@ Everything works without JavaScript; ``static/demande.js`` adds step-by-step dis
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -20,6 +21,7 @@ from services.intake.service.form_token import FormTokenProblem, form_token_prob
 from services.intake.service.submission import RateLimited
 from services.intake.service.timeline import close, status_view
 from services.intake.service.validation import InvalidRequest
+from shared.contracts.events import RequestSource
 from shared.contracts.request_schema import NEED_LABELS
 from shared.platform.db import unit_of_work
 from shared.platform.http import error_response
@@ -36,26 +38,57 @@ TOO_FAST = "Votre demande a été envoyée trop vite pour avoir été saisie par
 EXPIRED = "Ce formulaire a expiré : vérifiez votre saisie puis renvoyez-le."
 
 
+@dataclass(frozen=True)
+class FormPlace:
+    """Where the form is shown and sent: MonLycéePro's own page (``DIRECT``), or a partner's frame
+    (services/intake/partners/pages.py: a layout without the site's header and footer, the
+    partner's attribution, a Content-Security-Policy naming the sites that may frame it)."""
+
+    action: str = "/demande"
+    thanks: str = "/demande/merci/{token}"
+    layout: str = "base.html"
+    partner_name: str | None = None
+    source: RequestSource | None = None  # None: a direct request
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+DIRECT = FormPlace()
+
+
+def render(ctx: IntakeContext, request: Request, name: str, status: int = 200, place: FormPlace = DIRECT,
+           **context) -> HTMLResponse:
+    response = ctx.templates.TemplateResponse(
+        request, name, {"layout": place.layout, "embedded": place.layout != DIRECT.layout, **context},
+        status_code=status)
+    response.headers.update(place.headers)
+    return response
+
+
 def _render(ctx: IntakeContext, request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
-    return ctx.templates.TemplateResponse(request, name, context, status_code=status)
+    return render(ctx, request, name, status, DIRECT, **context)
 
 
 def _form_page(ctx: IntakeContext, request: Request, values: dict, errors: dict[str, str] | None = None,
-               status: int = 200, alert: str | None = None) -> HTMLResponse:
+               status: int = 200, alert: str | None = None, place: FormPlace = DIRECT) -> HTMLResponse:
     order = list(FIELD_LABELS)
     errors = dict(sorted((errors or {}).items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99))
     jobs = list(values.get("metiers") or [])[:JOB_SLOTS]
     jobs += [""] * (JOB_SLOTS - len(jobs))
-    return _render(
-        ctx, request, "demande.html", status, values=values, jobs=jobs, errors=errors, alert=alert,
+    return render(
+        ctx, request, "demande.html", status, place, values=values, jobs=jobs, errors=errors, alert=alert,
         labels=FIELD_LABELS, anchors=ANCHORS, needs=NEED_LABELS, radius_choices=RADIUS_CHOICES,
-        form_token=issue_form_token(ctx.signer, now=ctx.clock()),
+        form_token=issue_form_token(ctx.signer, now=ctx.clock()), form_action=place.action,
+        partner_name=place.partner_name,
     )
 
 
 def render_form(ctx: IntakeContext, request: Request, values: dict) -> HTMLResponse:
     """The request form with these values (another way in, such as a campaign's invitation link)."""
     return _form_page(ctx, request, values)
+
+
+def blank_form(ctx: IntakeContext, request: Request, place: FormPlace = DIRECT) -> HTMLResponse:
+    return _form_page(ctx, request, {"uai": "", "metiers": [], "rayon_km": "30", "besoins": []}, place=place)
 
 
 @router.get("/")
@@ -101,52 +134,58 @@ async def _read_form(request: Request) -> FormFields:
 
 @router.post("/demande")
 async def submit_form(request: Request, ctx: Ctx) -> Response:
+    return await take_form(request, ctx, DIRECT)
+
+
+async def take_form(request: Request, ctx: IntakeContext, place: FormPlace) -> Response:
+    """The posted form: stored and redirected to its thank-you page, or shown again with every mistake."""
     try:
         form = await _read_form(request)
     except Exception:  # malformed multipart / too many parts: the browser never sends that
         metrics.rejected("form", "validation")
         return _form_page(ctx, request, {"besoins": [], "metiers": []}, status=400,
-                          alert="Le formulaire reçu est illisible : rechargez la page et recommencez.")
+                          alert="Le formulaire reçu est illisible : rechargez la page et recommencez.", place=place)
     values = {k: v for k, v in form.items() if k not in {"form_token"}}
     values["besoins"] = form.getlist("besoins")
     values["metiers"] = form.getlist("metiers")
     if not ctx.ip_limiter.hit(ctx.client_ip(request)):
         metrics.rejected("form", "rate_limited")
         alert = "Trop de demandes envoyées depuis votre connexion. Patientez quelques minutes avant de réessayer."
-        page = _form_page(ctx, request, values, status=429, alert=alert)
+        page = _form_page(ctx, request, values, status=429, alert=alert, place=place)
         page.headers["Retry-After"] = str(ctx.settings.rate_limit_ip_window_s)
         return page
     if (form.get("site_web") or "").strip():
         # Honeypot filled: a robot. Answer like a refusal, store nothing.
         metrics.rejected("form", "honeypot")
-        return _form_page(ctx, request, values, status=422, alert="Votre demande n'a pas pu être enregistrée.")
+        return _form_page(ctx, request, values, status=422, alert="Votre demande n'a pas pu être enregistrée.",
+                          place=place)
     timing = _fill_time_error(ctx, str(form.get("form_token") or ""))
     if timing:
         metrics.rejected("form", timing[0])
-        return _form_page(ctx, request, values, status=422, alert=timing[1])
-    # An invitation's signed token attributes the request to its campaign (checked in the database).
-    source, invited_contact = await attribution(ctx, str(form.get("invitation") or ""))
+        return _form_page(ctx, request, values, status=422, alert=timing[1], place=place)
     body, errors = body_from_form(form, form.getlist, ctx.communes)
     understood = await ctx.understood(list(body.get("jobs") or []), body.get("naf"))
     if unknown := unknown_jobs(understood):
         errors.setdefault("metiers", " ".join(e.message for e in unknown))
+    # An invitation's signed token attributes the request to its campaign (checked in the database).
+    source, invited_contact = await attribution(ctx, str(form.get("invitation") or ""))
     try:
         if errors:  # form-only mistakes: show them with every other one, store nothing
             raise InvalidRequest(await ctx.runtime.run_db(ctx.problems, body))
-        submitted = await ctx.accept(body, "form", request.state.correlation_id, source=source)
+        submitted = await ctx.accept(body, "form", request.state.correlation_id, source=place.source or source)
     except InvalidRequest as exc:
         for err in exc.errors:
             errors.setdefault(form_field(err.field), err.message)
         metrics.rejected("form", "validation")
-        return _form_page(ctx, request, values, errors, status=422)
+        return _form_page(ctx, request, values, errors, status=422, place=place)
     except RateLimited as exc:
         metrics.rejected("form", "rate_limited")
-        page = _form_page(ctx, request, values, status=429, alert=exc.message)
+        page = _form_page(ctx, request, values, status=429, alert=exc.message, place=place)
         page.headers["Retry-After"] = str(ctx.settings.rate_limit_email_window_s)
         return page
     if invited_contact is not None:
         await link_request(ctx, invited_contact, submitted.request_id)
-    return RedirectResponse(f"/demande/merci/{submitted.token}", status_code=303)
+    return RedirectResponse(place.thanks.format(token=submitted.token), status_code=303)
 
 
 def _load_status(ctx: IntakeContext, token: str) -> dict | None:
@@ -158,10 +197,15 @@ def _load_status(ctx: IntakeContext, token: str) -> dict | None:
 @router.get("/demande/merci/{token}")
 async def confirmation(token: str, request: Request, ctx: Ctx) -> HTMLResponse:
     view = await ctx.runtime.run_db(_load_status, ctx, token)
+    return await thanks_page(request, ctx, view)
+
+
+async def thanks_page(request: Request, ctx: IntakeContext, view: dict | None,
+                      place: FormPlace = DIRECT) -> HTMLResponse:
     if view is None:
-        return _render(ctx, request, "introuvable.html", 404)
+        return render(ctx, request, "introuvable.html", 404, place)
     understood = await ctx.understood(list(view.get("jobs") or []))
-    return _render(ctx, request, "merci.html", view=view, understood=understood or [])
+    return render(ctx, request, "merci.html", 200, place, view=view, understood=understood or [])
 
 
 @router.get("/suivi/{token}")

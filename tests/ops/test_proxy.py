@@ -85,6 +85,10 @@ def proxy(tmp_path_factory):
     ("/api/v1/autocomplete/communes?q=lyon", "intake"),
     ("/api/v1/autocomplete/periode?q=mars&uai=0690001A", "intake"),
     ("/static/form.js", "intake"),
+    ("/integrer/les-entreprises-s-engagent", "intake"),
+    ("/integrer/les-entreprises-s-engagent/merci/abc", "intake"),
+    ("/api/v1/partenaire/bilan", "intake"),
+    ("/api/v1/partenaire/demandes/abc", "intake"),
     ("/actions/token123", "notifier"),
 ])
 def test_public_paths_reach_their_service(proxy, path, service):
@@ -105,3 +109,11 @@ def test_client_cannot_forge_its_ip_for_the_rate_limits(proxy):
     response = httpx.post(proxy + "/api/v1/requests", headers={"X-Forwarded-For": "203.0.113.7"}, timeout=5)
     assert response.text.split()[0] == "intake"
     assert response.text.split()[2] == "127.0.0.1"  # the connection's address, not the forged header
+
+
+def test_only_the_embedded_form_may_be_framed(proxy):
+    """X-Frame-Options DENY everywhere but /integrer/*, which intake protects with CSP frame-ancestors."""
+    for path in ("/demande", "/suivi/abc", "/", "/api/v1/requests"):
+        assert httpx.get(proxy + path, timeout=5).headers["x-frame-options"] == "DENY", path
+    for path in ("/integrer/les-entreprises-s-engagent", "/integrer/les-entreprises-s-engagent/merci/abc"):
+        assert "x-frame-options" not in httpx.get(proxy + path, timeout=5).headers, path

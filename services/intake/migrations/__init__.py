@@ -4,6 +4,7 @@ from pathlib import Path
 
 from services.intake.campaigns.models import CAMPAIGN_TABLES
 from services.intake.models import INTAKE_TABLES
+from services.intake.partners.models import PARTNER_TABLES
 from shared.platform.migrations import ServiceSchema
 
-SCHEMA = ServiceSchema("intake", (*INTAKE_TABLES, *CAMPAIGN_TABLES), Path(__file__).parent)
+SCHEMA = ServiceSchema("intake", (*INTAKE_TABLES, *CAMPAIGN_TABLES, *PARTNER_TABLES), Path(__file__).parent)
