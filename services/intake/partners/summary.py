@@ -14,13 +14,8 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session
 
 from services.intake.partners import repository
+from services.intake.service.impact import PERIODS  # the same periods as the public impact page
 
-PERIODS: dict[str, tuple[str, int | None]] = {
-    "30j": ("30 derniers jours", 30),
-    "90j": ("3 derniers mois", 90),
-    "12m": ("12 derniers mois", 365),
-    "tout": ("Depuis le lancement", None),
-}
 DEFAULT_PERIOD = "tout"
 KIND_LABELS = {"embed": "formulaire intégré", "partner_api": "API (clé du partenaire)", "campaign": "campagne"}
 
