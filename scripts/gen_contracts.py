@@ -48,6 +48,7 @@ PRODUCERS: dict[str, str] = {
     Streams.ASSIGNMENT_CHANGED: "notifier",
     Streams.THREAD_MESSAGE: "notifier",
     Streams.CATALOG_CHANGED: "catalog",
+    Streams.OUTCOME_RECORDED: "notifier",
 }
 
 

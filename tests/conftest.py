@@ -56,3 +56,14 @@ def database_url(request, tmp_path):
 def postgres_url():
     """A fresh PostgreSQL database, for tests about PostgreSQL only."""
     yield from _fresh_postgres_database()
+
+
+@pytest.hookimpl(trylast=True)  # after tests.support.browser has marked the Chromium tests
+def pytest_collection_modifyitems(items) -> None:
+    """How scripts/test.sh spreads the suite over pytest-xdist workers (``--dist loadgroup``): the
+    heavy tests (a live system of four services, a crash scenario, Chromium) run one after the
+    other on one worker, as their timeouts assume; every other module stays whole on one worker,
+    so its module-scoped fixtures start once."""
+    for item in items:
+        heavy = any(item.get_closest_marker(name) for name in ("slow", "chaos", "browser"))
+        item.add_marker(pytest.mark.xdist_group("heavy" if heavy else item.nodeid.split("::", 1)[0]))

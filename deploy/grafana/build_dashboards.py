@@ -248,6 +248,25 @@ def impact() -> dict:
                  unit="s"), w=4, h=5)
     lay.add(stat("Sans réponse > 5 jours ouvrés", "max(mlp_requests_unanswered_over_5_working_days)",
                  thresholds=[{"color": "green", "value": None}, {"color": "orange", "value": 1}]), w=4, h=5)
+    lay.row("Interactions et actions conjointes (12 derniers mois, chiffres exacts)")
+    acad = 'academie=~"$academie"'
+    # One series per académie even with several intake instances (each computes the same figures).
+    lay.add(stat("Interactions", f"sum(max by (academie) (mlp_impact_interactions{{{acad}}}))",
+                 description="Demandes avec une réponse humaine d'un lycée (docs/impact.md)"), w=4, h=5)
+    lay.add(stat("Actions conjointes", f"sum(max by (academie, kind) (mlp_impact_joint_actions{{{acad}}}))"),
+            w=4, h=5)
+    lay.add(stat("Taux de réponse (France)", 'max(mlp_impact_answer_rate{academie="all"})', unit="percentunit"),
+            w=4, h=5)
+    lay.add(stat("Délai médian de première réponse (France)",
+                 'max(mlp_impact_first_answer_median_hours{academie="all"})', unit="h"), w=4, h=5)
+    lay.add(bars("Actions conjointes par type",
+                 f"sort_desc(sum by (kind) (max by (academie, kind) (mlp_impact_joint_actions{{{acad}}})))",
+                 "{{kind}}"), w=8, h=10)
+    lay.add(bars("Interactions par académie",
+                 f"sort_desc(max by (academie) (mlp_impact_interactions{{{acad}}}))", "{{academie}}"), w=8, h=10)
+    lay.add(bars("Taux de réponse par académie",
+                 f"sort_desc(max by (academie) (mlp_impact_answer_rate{{{acad}}}))", "{{academie}}",
+                 unit="percentunit"), w=8, h=10)
     lay.row("Par académie et par besoin")
     lay.add(bars("Demandes routées par académie",
                  f'sort_desc(sum by (academie) (increase(mlp_requests_routed_total{{outcome="routed", {filt}}}'
@@ -260,6 +279,25 @@ def impact() -> dict:
                  "[$__range])))", "{{academie}}"), w=12, h=10)
     lay.add(bars("Issues du routage", f"sum by (outcome) (increase(mlp_requests_routed_total{{{filt}}}[$__range]))",
                  "{{outcome}}", description="routed, unroutable, followup (demande répétée), escalated"), w=12, h=10)
+    lay.row("Couverture du réseau : RBE désignés et fiches complétées")
+    # Every catalog replica sets the same gauges: one series per (académie, département) first.
+    def per_academie(metric: str) -> str:
+        return f'sum by (academie) (max by (academie, departement) ({metric}{{academie=~"$academie"}}))'
+
+    def national(metric: str) -> str:
+        return f"sum(max by (academie, departement) ({metric}))"
+
+    lay.add(stat("Lycées avec un RBE confirmé", f"{national('mlp_catalog_network_lycees_with_rbe')} / "
+                 f"{national('mlp_catalog_network_lycees')}", unit="percentunit",
+                 description="Part des lycées dont le ou la RBE est désigné(e) et a confirmé (issue 22)."), w=6, h=5)
+    lay.add(stat("Lycées à la fiche complétée", f"{national('mlp_catalog_network_lycees_profile_complete')} / "
+                 f"{national('mlp_catalog_network_lycees')}", unit="percentunit",
+                 description="Services, périodes de PFMP et présentation renseignés."), w=6, h=5)
+    lay.add(bars("RBE confirmé, par académie", f"sort_desc({per_academie('mlp_catalog_network_lycees_with_rbe')} / "
+                 f"{per_academie('mlp_catalog_network_lycees')})", "{{academie}}", unit="percentunit"), w=12, h=12)
+    lay.add(bars("Fiche complétée, par académie",
+                 f"sort_desc({per_academie('mlp_catalog_network_lycees_profile_complete')} / "
+                 f"{per_academie('mlp_catalog_network_lycees')})", "{{academie}}", unit="percentunit"), w=12, h=12)
     lay.row("Dans le temps")
     lay.add(timeseries("Demandes reçues et refusées", [
         ("sum by (channel) (increase(mlp_requests_received_total[$__rate_interval]))", "reçues ({{channel}})"),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Path, Query, Request, Response
 from sqlmodel import Session
 
 from services.catalog import metrics
@@ -14,14 +15,17 @@ from services.catalog.schemas import (
     AcademieFallbackIn,
     AcademieFallbackOut,
     CommuneSuggestion,
+    CoverageLineOut,
     ImportLineError,
     JobSuggestion,
     JobUnderstanding,
     LyceeProfile,
     LyceeSearchPage,
+    NetworkCoverageOut,
     RbeImportReport,
 )
 from services.catalog.service.directory import normalize_email
+from services.catalog.service.network_coverage import CoverageLine, network_coverage
 from services.catalog.service.queries import (
     CatalogError,
     build_profile,
@@ -134,7 +138,10 @@ def lycee(state: State, runtime: Runtime, uai: Annotated[str, Path(pattern=UAI_P
 @router.post("/admin/rbe/import", tags=["administration"], summary="Importer l'annuaire des RBE (CSV)",
              response_model=RbeImportReport, dependencies=[Depends(require_admin)], responses=ADMIN_RESPONSES,
              openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True}})
-async def import_rbe(request: Request, state: State, runtime: Runtime) -> RbeImportReport:
+async def import_rbe(request: Request, state: State, runtime: Runtime, background: BackgroundTasks,
+                     confirmes: Annotated[bool, Query(description=(
+                         "true : l'académie a déjà vérifié ces adresses, les RBE reçoivent les demandes tout de "
+                         "suite ; sinon chaque RBE confirme par le lien reçu à son adresse"))] = False) -> RbeImportReport:
     raw = await request.body()
     if len(raw) > 5_000_000:
         raise HTTPException(status_code=413, detail="Fichier trop volumineux (5 Mo au plus).")
@@ -143,13 +150,17 @@ async def import_rbe(request: Request, state: State, runtime: Runtime) -> RbeImp
     except UnicodeDecodeError:
         raise InvalidFields([FieldError("corps", "Le fichier doit être encodé en UTF-8.")]) from None
     cid = getattr(request.state, "correlation_id", "admin-import")
-    report = await runtime.run_db(import_rbe_csv, runtime.engine, content, cid)
+    report = await runtime.run_db(import_rbe_csv, runtime.engine, content, cid, confirmes, runtime.settings)
     metrics.RBE_IMPORT_ROWS.labels("imported").inc(report.imported)
     metrics.RBE_IMPORT_ROWS.labels("rejected").inc(len(report.errors))
-    if report.imported:
+    if report.uais:
         await runtime.run_db(state.refresh)  # before the event leaves, so the matcher reads the new snapshot
         runtime.relay.wake()
-    return RbeImportReport(imported=report.imported,
+    elif report.imported:  # awaiting confirmation: the links leave after the response
+        from services.catalog.rbe_naming_pages import send_naming_mail
+
+        background.add_task(send_naming_mail, runtime)
+    return RbeImportReport(imported=report.imported, awaiting_confirmation=0 if confirmes else report.imported,
                            errors=[ImportLineError(line=e.line, message=e.message) for e in report.errors])
 
 
@@ -177,3 +188,28 @@ async def set_fallback(academie: Annotated[str, Path(max_length=80)], body: Acad
     await runtime.run_db(save)
     runtime.relay.wake()
     return AcademieFallbackOut(academie=name, email=email)
+
+
+def _coverage_line(line: CoverageLine) -> CoverageLineOut:
+    return CoverageLineOut(academie=line.academie, departement=line.departement, lycees=line.lycees,
+                           avec_rbe=line.with_rbe, profil_complete=line.profile_complete, part_rbe=line.rbe_share,
+                           part_profil=line.profile_share)
+
+
+@router.get("/couverture", tags=["référents"], response_model=NetworkCoverageOut,
+            responses={404: {"description": "Académie inconnue"}},
+            summary="Couverture du réseau : lycées avec un RBE confirmé et avec une fiche complétée, par académie "
+                    "et par département (chiffres agrégés, sans donnée personnelle)")
+async def network_coverage_figures(state: State, runtime: Runtime,
+                                   academie: Annotated[str | None, Query(max_length=80)] = None) -> NetworkCoverageOut:
+    await runtime.run_db(state.refresh)
+    figures = network_coverage(state.model, date.today())
+    academies, departements = figures.academies, figures.departements
+    if academie:
+        wanted = academie.strip().lower()
+        academies = [a for a in academies if a.academie.lower() == wanted]
+        departements = [d for d in departements if d.academie.lower() == wanted]
+        if not academies:
+            raise HTTPException(404, f"Académie inconnue : {academie[:80]}.")
+    return NetworkCoverageOut(total=_coverage_line(figures.total), academies=[_coverage_line(a) for a in academies],
+                              departements=[_coverage_line(d) for d in departements])

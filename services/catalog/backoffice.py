@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +23,7 @@ from services.catalog.backoffice_client import BackofficeClient, Refused, Unavai
 from services.catalog.magic_login import MagicSpace
 from services.catalog.mailer import referent_link_message
 from services.catalog.service.magic import REFERENT_LINK, REFERENT_SESSION
+from services.catalog.service.network_coverage import CoverageLine, network_coverage
 from services.catalog.service.queries import NEED_LABELS, CatalogError, search_lycees
 from shared.platform.http import Runtime
 from shared.platform.service import ServiceRuntime
@@ -125,7 +126,7 @@ SPACE.add_login_routes(router)
 
 
 @router.get("/tableau", response_class=HTMLResponse)
-async def dashboard(request: Request, runtime: Runtime) -> Response:
+async def dashboard(request: Request, runtime: Runtime, state: State) -> Response:
     who = await _who(request, runtime)
     if who is None:
         return RedirectResponse("/referents", status_code=303)
@@ -135,7 +136,16 @@ async def dashboard(request: Request, runtime: Runtime) -> Response:
     return templates.TemplateResponse(request, "backoffice.html", {
         **lists, "who": who, "csrf": SPACE.csrf(runtime, claim), "unavailable": UNAVAILABLE,
         "done": DONE.get(request.query_params.get("ok", "")), "new_key": lambda: uuid.uuid4().hex,
+        "network": _network_of(state, who.academie),
     })
+
+
+def _network_of(state: Any, academie: str) -> list[CoverageLine]:
+    """The académie's coverage lines (its total first, then each département) from the in-memory read model."""
+    figures = network_coverage(state.model, date.today())
+    wanted = academie.lower()
+    return ([a for a in figures.academies if a.academie.lower() == wanted]
+            + [d for d in figures.departements if d.academie.lower() == wanted])
 
 
 async def _request_page(request: Request, runtime: ServiceRuntime, state_index: Any, who: Referent, request_id: str,

@@ -1,8 +1,9 @@
-"""Catalog sub-commands of `monlyceepro`: load-catalog, import-rbe and import-referents."""
+"""Catalog sub-commands of `monlyceepro`: load-catalog, import-rbe, rbe-invite and import-referents."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
 import uuid
@@ -48,8 +49,9 @@ def load_catalog(argv: list[str]) -> int:
 
 
 def _import_csv(argv: list[str], prog: str, description: str, columns: str,
-                importer: Callable[[Engine, str, str], ImportReport]) -> tuple[int, ImportReport | None]:
-    parser = argparse.ArgumentParser(prog=f"monlyceepro {prog}", description=description)
+                importer: Callable[[Engine, str, str], ImportReport],
+                parser: argparse.ArgumentParser | None = None) -> tuple[int, ImportReport | None]:
+    parser = parser or argparse.ArgumentParser(prog=f"monlyceepro {prog}", description=description)
     parser.add_argument("file", type=Path, help=f"CSV : {columns}")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args(argv)
@@ -72,12 +74,29 @@ def _print_errors(report: ImportReport) -> None:
 
 
 def import_rbe(argv: list[str]) -> int:
-    from services.catalog.tasks import import_rbe_csv
+    from services.catalog.models import CONFIRM_MAILING
+    from services.catalog.tasks import import_rbe_csv, rbe_mailer
 
-    code, report = _import_csv(argv, "import-rbe", "Importer l'annuaire des RBE (CSV).",
-                               "name,email,uais,deputy_email (uais séparés par « ; »)", import_rbe_csv)
+    parser = argparse.ArgumentParser(prog="monlyceepro import-rbe", description=(
+        "Importer l'annuaire des RBE d'une académie (CSV). Chaque RBE confirme par un lien reçu à son adresse ; "
+        "d'ici là, les demandes vont à l'adresse actuelle du lycée."))
+    parser.add_argument("--confirmes", action="store_true",
+                        help="adresses déjà vérifiées par l'académie : les RBE reçoivent les demandes tout de suite")
+    confirmed = "--confirmes" in argv
+
+    def importer(engine: Engine, content: str, correlation_id: str) -> ImportReport:
+        report = import_rbe_csv(engine, content, correlation_id, confirmed)
+        if report.imported and not confirmed:
+            sent = asyncio.run(rbe_mailer(engine, get_settings(), CONFIRM_MAILING).run())
+            print(f"{sent.sent} lien(s) de confirmation envoyé(s) aux RBE importés.")
+        return report
+
+    code, report = _import_csv(argv, "import-rbe", "", "name,email,uais,deputy_email (uais séparés par « ; »)",
+                               importer, parser)
     if report is not None:
         print(f"{report.imported} ligne(s) importée(s), {len(report.errors)} ligne(s) refusée(s).")
+        if report.imported and not confirmed:
+            print("Les demandes iront à chaque RBE dès qu'il ou elle aura confirmé.")
         _print_errors(report)
     return code
 
@@ -95,9 +114,16 @@ def import_referents(argv: list[str]) -> int:
     return code
 
 
+def _rbe_invite(argv: list[str]) -> int:
+    from services.catalog.rbe_invite_cli import rbe_invite
+
+    return rbe_invite(argv)
+
+
 # The `monlyceepro` sub-commands this service brings (composed by services/cli.py).
 COMMANDS = {
     "load-catalog": (load_catalog, "charger le catalogue depuis data/ (idempotent)"),
     "import-rbe": (import_rbe, "importer l'annuaire des RBE depuis un CSV"),
+    "rbe-invite": (_rbe_invite, "inviter les lycées à désigner leur RBE : send | remind | status"),
     "import-referents": (import_referents, "importer l'annuaire des référents entreprises des académies (CSV)"),
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 SEARCHES = Counter("mlp_catalog_searches_total", "Lycée searches, by main criterion", ["criterion", "outcome"])
 SEARCH_SECONDS = Histogram(
@@ -29,3 +29,22 @@ def criterion(job: str | None, text: str | None, naf: str | None, place: str | N
     if text:
         return "texte"
     return "lieu" if place else "aucun"
+
+# Coverage of the network (issue 22): set from the read model whenever it is rebuilt. Labels: académie (≈30)
+# and département code (≈100), each lycée counted once per gauge.
+NETWORK_LYCEES = Gauge("mlp_catalog_network_lycees", "Lycées of the catalog", ["academie", "departement"])
+NETWORK_WITH_RBE = Gauge("mlp_catalog_network_lycees_with_rbe", "Lycées whose RBE is named and confirmed",
+                         ["academie", "departement"])
+NETWORK_PROFILE_COMPLETE = Gauge("mlp_catalog_network_lycees_profile_complete",
+                                 "Lycées whose profile has services, PFMP periods and pitch", ["academie", "departement"])
+RBE_NAMING = Counter("mlp_catalog_rbe_naming_total", "RBE naming flow", ["step"])  # named, confirmed, replaced
+
+
+def publish_coverage(lines) -> None:
+    """Replace the gauges' series by ``lines`` (a département that left the catalog disappears)."""
+    for gauge in (NETWORK_LYCEES, NETWORK_WITH_RBE, NETWORK_PROFILE_COMPLETE):
+        gauge.clear()
+    for line in lines:
+        NETWORK_LYCEES.labels(line.academie, line.departement).set(line.lycees)
+        NETWORK_WITH_RBE.labels(line.academie, line.departement).set(line.with_rbe)
+        NETWORK_PROFILE_COMPLETE.labels(line.academie, line.departement).set(line.profile_complete)

@@ -8,6 +8,7 @@ from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from shared.platform.clock import utcnow
+from shared.platform.mailing import MailingFields, mailing_indexes
 
 
 # ------------------------------------------------------------------ reference data (loader)
@@ -302,6 +303,47 @@ class MagicLinkToken(SQLModel, table=True):
     used_at: datetime | None = None
 
 
+# ------------------------------------------------------------------ naming the RBE (issue 22)
+INVITE_MAILING = "rbe-invite"  # invitations and reminders to the lycées' official addresses (the CLI sends them)
+CONFIRM_MAILING = "rbe-confirm"  # confirmation links and notices to replaced RBEs (the service sends them)
+
+
+class RbeMail(MailingFields, table=True):
+    """One email of the RBE naming flow (a ``shared.platform.mailing`` table). ``mailing`` is
+    ``rbe-invite`` (invitations and reminders to the lycée's official address, sent by the CLI) or
+    ``rbe-confirm`` (confirmation links to named RBEs, notices to replaced ones, sent by the service)."""
+
+    __tablename__ = "catalog_rbe_mail"
+    __table_args__ = (*mailing_indexes("catalog_rbe_mail"),
+                      UniqueConstraint("uai", "kind", "ref", name="uq_catalog_rbe_mail_key"))
+
+    uai: str = Field(max_length=8)
+    academie: str = Field(default="", max_length=80)
+    kind: str = Field(max_length=16)  # invitation | relance-7 | relance-21 | confirmation | remplace
+    ref: str = Field(max_length=40)  # invitation round (« 1 », « 2 »…) or the nomination id
+
+
+class RbeNomination(SQLModel, table=True):
+    """An RBE named by the lycée (naming page) or by an académie's list (``import-rbe``); routes
+    requests only once confirmed by the magic link sent to their own address."""
+
+    __tablename__ = "catalog_rbe_nomination"
+    __table_args__ = (Index("ix_catalog_rbe_nomination_uai", "uai", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uai: str = Field(max_length=8)
+    batch: str = Field(max_length=32)  # one submission of the naming form (or one import line)
+    email: str = Field(max_length=254)  # lower-cased
+    name: str = Field(max_length=200)
+    role: str = Field(default="", max_length=120)
+    source: str = Field(default="lycee", max_length=8)  # lycee | import
+    # An académie's list may give the RBE's deputy: kept here until the RBE confirms, then in the directory.
+    deputy_email: str | None = Field(default=None, max_length=254)
+    status: str = Field(default="pending", max_length=10)  # pending | confirmed | replaced | withdrawn
+    created_at: datetime = Field(default_factory=utcnow)
+    confirmed_at: datetime | None = None
+
+
 class CatalogMeta(SQLModel, table=True):
     __tablename__ = "catalog_meta"
 
@@ -315,6 +357,6 @@ REFERENCE_TABLES: tuple[type[SQLModel], ...] = (
 )
 DIRECTORY_TABLES: tuple[type[SQLModel], ...] = (
     Rbe, RbeCoverage, LyceeSettings, AcademieFallback, Referent, MagicLinkToken, CatalogMeta,
-    PfmpPeriod, ProfileEvent, PartnerCompany, LyceeImage,
+    PfmpPeriod, ProfileEvent, PartnerCompany, LyceeImage, RbeMail, RbeNomination,
 )
 ALL_TABLES: tuple[type[SQLModel], ...] = REFERENCE_TABLES + DIRECTORY_TABLES

@@ -194,6 +194,9 @@ class ImportLineError(BaseModel):
 
 class RbeImportReport(BaseModel):
     imported: int
+    awaiting_confirmation: int = Field(default=0, description="RBE importés qui doivent encore confirmer par le lien "
+                                                              "reçu à leur adresse (les demandes vont d'ici là à "
+                                                              "l'adresse actuelle du lycée)")
     errors: list[ImportLineError]
 
 
@@ -204,3 +207,19 @@ class AcademieFallbackIn(BaseModel):
 class AcademieFallbackOut(BaseModel):
     academie: str
     email: str
+
+
+class CoverageLineOut(BaseModel):
+    academie: str = Field(description="Académie (vide sur le total national)")
+    departement: str = Field(description="Code du département (vide sur le total d'une académie)")
+    lycees: int
+    avec_rbe: int = Field(description="Lycées dont le ou la RBE est désigné(e) et a confirmé")
+    profil_complete: int = Field(description="Lycées dont la fiche indique services, périodes de PFMP et présentation")
+    part_rbe: float = Field(description="avec_rbe / lycees (0 à 1)")
+    part_profil: float = Field(description="profil_complete / lycees (0 à 1)")
+
+
+class NetworkCoverageOut(BaseModel):
+    total: CoverageLineOut
+    academies: list[CoverageLineOut]
+    departements: list[CoverageLineOut]

@@ -8,12 +8,14 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from services.catalog import repository as repo
-from services.catalog.metrics import INDEX_BUILD_SECONDS
+from services.catalog.metrics import INDEX_BUILD_SECONDS, publish_coverage
+from services.catalog.service.network_coverage import network_coverage
 from services.catalog.service.readmodel import ReadModel, load_read_model, with_directory
 from services.catalog.service.search import SearchIndex
 from services.catalog.service.snapshot import snapshot_from_read_model
@@ -66,6 +68,7 @@ class CatalogState:
             del built  # the previous build, if any, goes now
             release_free_memory()  # the rows read to build it are garbage: give their pages back
             INDEX_BUILD_SECONDS.observe(time.perf_counter() - started)
+            publish_coverage(network_coverage(model, date.today()).departements)
             log.info("catalog_index_built", version=model.version, lycees=len(model.lycees))
             return True
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlmodel import Session
 
@@ -14,8 +14,18 @@ from services.intake.partners.auth import authenticate, presented_key
 from services.intake.partners.keys import partner_idempotency_key
 from services.intake.partners.openapi import PARTNER_KEY_OPTIONAL
 from services.intake.partners.repository import KeyOwner
-from services.intake.schemas import ImpactOut, PeriodOut, StatusOut, SubmitOut, Suggestion, UnderstoodOut
+from services.intake.schemas import (
+    ImpactOut,
+    ImpactV2Out,
+    PeriodOut,
+    PilotOut,
+    StatusOut,
+    SubmitOut,
+    Suggestion,
+    UnderstoodOut,
+)
 from services.intake.service import impact as impact_service
+from services.intake.service.form import commune_of_text
 from services.intake.service.submission import IdempotencyConflict, RateLimited, body_hash
 from services.intake.service.timeline import status_view
 from services.intake.service.validation import InvalidRequest, raw_deep_errors
@@ -25,11 +35,13 @@ from shared.platform.errors import FieldError
 from shared.platform.http import ErrorOut, error_response, invalid_fields
 from shared.platform.logging import get_logger
 from shared.reference.periods import Period, classes_during, fit_sentence, miss_sentence, parse_period
+from shared.reference.pilot import academie_of
 
 router = APIRouter(prefix="/api/v1")
 log = get_logger(__name__)
 
 SUBMIT_MESSAGE = SubmitOut.model_fields["message"].default
+OUTSIDE_PILOT_MESSAGE = "Demande reçue. {notice}"
 IP_LIMITED = "Trop de demandes envoyées depuis votre connexion. Patientez quelques minutes avant de réessayer."
 
 
@@ -107,9 +119,28 @@ async def create_request(
     # SubmitOut's fields, in its order, without building the model and dumping it again.
     return JSONResponse({
         "request_id": submitted.request_id, "status_url": ctx.status_url(submitted.token),
-        "status_api_url": f"{ctx.base_url}/api/v1/suivi/{submitted.token}", "message": SUBMIT_MESSAGE,
+        "status_api_url": f"{ctx.base_url}/api/v1/suivi/{submitted.token}",
+        "message": OUTSIDE_PILOT_MESSAGE.format(notice=submitted.pilot_notice) if submitted.pilot_notice
+        else SUBMIT_MESSAGE,
         "understood": [u.as_json() for u in understood or []], "understanding_checked": understood is not None,
+        "in_pilot": submitted.in_pilot, "pilot_notice": submitted.pilot_notice,
     }, status_code=202)
+
+
+@router.get("/pilote", response_model=PilotOut, tags=["demandes"], summary="La commune est-elle dans les académies pilotes ?",
+            description=(
+                "Le formulaire l'appelle dès que la commune est connue : hors des académies pilotes, l'entreprise est "
+                "prévenue avant d'envoyer sa demande (qui reste acceptée et transmise à l'académie ou à l'équipe "
+                "nationale). `commune` : un code postal, un code INSEE, ou « Nom (code postal) »."))
+async def pilot_for_commune(ctx: Ctx, commune: Annotated[str, Query(max_length=120)] = "",
+                            insee: Annotated[str, Query(max_length=5, description="Code INSEE choisi dans la liste")]
+                            = "") -> PilotOut:
+    place = commune_of_text(ctx.communes, commune, insee)
+    pilot = ctx.pilot.current
+    academie = academie_of(ctx.communes, place.postal_code, place.insee) if place else None
+    notice = pilot.notice(academie) if place else None
+    return PilotOut(commune=place.label if place else None, academie=academie, in_pilot=notice is None,
+                    notice=notice, pilot_academies=list(pilot.academies))
 
 
 def _status(ctx: IntakeContext, token: str, request_id: str | None = None) -> dict | None:
@@ -153,13 +184,30 @@ async def erase_json(token: str, request: Request, ctx: Ctx):
 
 
 
-@router.get("/impact", response_model=ImpactOut, tags=["impact"], summary="Chiffres publics d'impact",
+PeriodParam = Annotated[str, Query(max_length=10, description="30j, 90j, 12m ou tout")]
+UNKNOWN_PERIOD = FieldError("period", "Période inconnue : choisissez 30j, 90j, 12m ou tout.")
+
+
+@router.get("/impact", response_model=ImpactOut, tags=["impact"], deprecated=True,
+            summary="Chiffres publics d'impact (v1, remplacée par /api/v2/impact)",
             responses={422: {"model": ErrorOut}})
-async def impact_json(ctx: Ctx, period: Annotated[str, Query(max_length=10, description="30j, 90j, 12m ou tout")]
-                      = impact_service.DEFAULT_PERIOD):
+async def impact_json(ctx: Ctx, response: Response, period: PeriodParam = impact_service.DEFAULT_PERIOD):
     if period not in impact_service.PERIODS:
-        return invalid_fields([FieldError("period", "Période inconnue : choisissez 30j, 90j, 12m ou tout.")])
+        return invalid_fields([UNKNOWN_PERIOD])
+    response.headers["Deprecation"] = "true"
+    response.headers["Link"] = f'</api/v2/impact?period={period}>; rel="successor-version"'
     return await ctx.runtime.run_db(ctx.impact, period)
+
+
+router_v2 = APIRouter(prefix="/api/v2")
+
+
+@router_v2.get("/impact", response_model=ImpactV2Out, tags=["impact"], responses={422: {"model": ErrorOut}},
+               summary="Chiffres publics d'impact : interactions, actions conjointes, taux et délai de réponse")
+async def impact_v2_json(ctx: Ctx, period: PeriodParam = impact_service.DEFAULT_PERIOD):
+    if period not in impact_service.PERIODS:
+        return invalid_fields([UNKNOWN_PERIOD])
+    return await ctx.runtime.run_db(ctx.impact_v2, period)
 
 
 # ------------------------------------------------------------- autocomplete (same-origin proxy)

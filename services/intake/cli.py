@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from services.intake import pilot_cli
 from services.intake.campaigns.cli import campaign
 from services.intake.config import get_intake_settings
 from services.intake.migrations import SCHEMA
@@ -42,4 +43,5 @@ COMMANDS = {
     "retention": (retention, "anonymiser les demandes au-delà de la durée de conservation"),
     "campaign": (campaign, "campagnes d'invitation : import FICHIER.csv, send NOM, stats [NOM]"),
     **partner_cli.COMMANDS,
+    **pilot_cli.COMMANDS,
 }

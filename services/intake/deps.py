@@ -37,6 +37,7 @@ from shared.contracts.events import RequestSource
 from shared.contracts.request_schema import CompanyRequestIn
 from shared.platform.db import unit_of_work
 from shared.platform.logging import correlation_scope, get_logger
+from shared.platform.pilot_live import LivePilot
 from shared.platform.ratelimit import SlidingWindowLimiter
 from shared.platform.service import ServiceRuntime
 from shared.reference.geo import CommuneIndex
@@ -54,6 +55,7 @@ class IntakeContext:
     ip_limiter: SlidingWindowLimiter
     signer: Signer
     templates: Jinja2Templates
+    pilot: LivePilot  # the pilot académies now (setting, or the operators' override polled from Redis)
     # Seconds since the epoch, as time.time(): the form's fill-time and expiry checks read it (tests
     # inject a fake clock instead of sleeping).
     clock: Callable[[], float] = time.time
@@ -127,7 +129,8 @@ class IntakeContext:
 
     def _stage(self, item: Accepting, now: datetime) -> Staged:
         return stage(item.qualified, channel=item.channel, correlation_id=item.correlation_id,
-                     base_url=self.base_url, idempotency=item.idempotency, now=now, source=item.source)
+                     base_url=self.base_url, idempotency=item.idempotency, now=now, source=item.source,
+                     pilot=self.pilot.current)
 
     def _write(self, staged: Sequence[Staged], now: datetime) -> list[Submitted | Exception]:
         """One transaction (Core: no ORM object is read back) for the staged requests."""
@@ -149,6 +152,10 @@ class IntakeContext:
     def impact(self, period: str) -> dict:
         with Session(self.runtime.engine) as session:
             return impact_service.impact(session, period)
+
+    def impact_v2(self, period: str) -> dict:
+        with Session(self.runtime.engine) as session:
+            return impact_service.impact_v2(session, period)
 
     def accept_sync(self, data: object, channel: str, correlation_id: str,
                     idempotency: tuple[str, str] | None = None, source: RequestSource | None = None) -> Submitted:
@@ -220,9 +227,10 @@ class IntakeContext:
 
     def _accepted(self, item: Accepting, submitted: Submitted) -> None:
         if not submitted.replayed:
-            metrics.received(item.channel)
+            metrics.received(item.channel, submitted.in_pilot)
             log.info("request_accepted", request_id=submitted.request_id, channel=item.channel,
-                     academie=item.qualified.academie, needs=list(item.qualified.body.needs))
+                     academie=item.qualified.academie, needs=list(item.qualified.body.needs),
+                     in_pilot=submitted.in_pilot)
         else:
             log.info("request_replayed", request_id=submitted.request_id, channel=item.channel)
 

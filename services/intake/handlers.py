@@ -7,8 +7,16 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from services.intake.outcomes.recording import apply_outcome
 from services.intake.service import timeline
-from shared.contracts.events import AssignmentChanged, RequestFollowUp, RequestRouted, Streams, ThreadMessage
+from shared.contracts.events import (
+    AssignmentChanged,
+    OutcomeRecorded,
+    RequestFollowUp,
+    RequestRouted,
+    Streams,
+    ThreadMessage,
+)
 from shared.platform.consumer import Subscription
 
 
@@ -28,9 +36,14 @@ def on_message(event: ThreadMessage, session: Session) -> None:
     timeline.apply_message(session, event)
 
 
+def on_outcome(event: OutcomeRecorded, session: Session) -> None:
+    apply_outcome(session, event)
+
+
 SUBSCRIPTIONS = (
     Subscription(Streams.REQUEST_ROUTED, RequestRouted, on_routed),
     Subscription(Streams.REQUEST_FOLLOWUP, RequestFollowUp, on_followup),
     Subscription(Streams.ASSIGNMENT_CHANGED, AssignmentChanged, on_assignment),
     Subscription(Streams.THREAD_MESSAGE, ThreadMessage, on_message),
+    Subscription(Streams.OUTCOME_RECORDED, OutcomeRecorded, on_outcome),
 )

@@ -68,7 +68,7 @@ class TimelineEntry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     request_id: str = Field(max_length=36)
     at: datetime = Field(default_factory=utcnow)
-    kind: str = Field(max_length=20)  # received, routed, followup, assignment, message, closed, erased
+    kind: str = Field(max_length=20)  # received, routed, followup, assignment, message, outcome, closed, erased
     title: str = Field(max_length=300)
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     author: str | None = Field(default=None, max_length=200)

@@ -18,6 +18,8 @@ from services.intake.deps import NOT_FOUND, Ctx, IntakeContext, unknown_jobs
 from services.intake.service import impact as impact_service
 from services.intake.service.form import JOB_SLOTS, RADIUS_CHOICES, body_from_form, form_field
 from services.intake.service.form_token import FormTokenProblem, form_token_problem, issue_form_token
+from services.intake.service.impact_chart import actions_by_month_svg
+from services.intake.service.pilot_notice import PilotCheck, pilot_check
 from services.intake.service.submission import RateLimited
 from services.intake.service.timeline import close, status_view
 from services.intake.service.validation import InvalidRequest
@@ -25,6 +27,7 @@ from shared.contracts.events import RequestSource
 from shared.contracts.request_schema import NEED_LABELS
 from shared.platform.db import unit_of_work
 from shared.platform.http import error_response
+from shared.reference.pilot import outside_recipient
 
 router = APIRouter(include_in_schema=False)
 FIELD_LABELS = {
@@ -69,7 +72,8 @@ def _render(ctx: IntakeContext, request: Request, name: str, status: int = 200, 
 
 
 def _form_page(ctx: IntakeContext, request: Request, values: dict, errors: dict[str, str] | None = None,
-               status: int = 200, alert: str | None = None, place: FormPlace = DIRECT) -> HTMLResponse:
+               status: int = 200, alert: str | None = None, place: FormPlace = DIRECT,
+               pilot: PilotCheck | None = None, form_token: str | None = None) -> HTMLResponse:
     order = list(FIELD_LABELS)
     errors = dict(sorted((errors or {}).items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99))
     jobs = list(values.get("metiers") or [])[:JOB_SLOTS]
@@ -77,8 +81,8 @@ def _form_page(ctx: IntakeContext, request: Request, values: dict, errors: dict[
     return render(
         ctx, request, "demande.html", status, place, values=values, jobs=jobs, errors=errors, alert=alert,
         labels=FIELD_LABELS, anchors=ANCHORS, needs=NEED_LABELS, radius_choices=RADIUS_CHOICES,
-        form_token=issue_form_token(ctx.signer, now=ctx.clock()), form_action=place.action,
-        partner_name=place.partner_name,
+        form_token=form_token or issue_form_token(ctx.signer, now=ctx.clock()), form_action=place.action,
+        partner_name=place.partner_name, pilot=pilot,
     )
 
 
@@ -164,6 +168,7 @@ async def take_form(request: Request, ctx: IntakeContext, place: FormPlace) -> R
         metrics.rejected("form", timing[0])
         return _form_page(ctx, request, values, status=422, alert=timing[1], place=place)
     body, errors = body_from_form(form, form.getlist, ctx.communes)
+    pilot = pilot_check(ctx.communes, ctx.pilot.current, body.get("location") or {})
     understood = await ctx.understood(list(body.get("jobs") or []), body.get("naf"))
     if unknown := unknown_jobs(understood):
         errors.setdefault("metiers", " ".join(e.message for e in unknown))
@@ -172,6 +177,13 @@ async def take_form(request: Request, ctx: IntakeContext, place: FormPlace) -> R
     try:
         if errors:  # form-only mistakes: show them with every other one, store nothing
             raise InvalidRequest(await ctx.runtime.run_db(ctx.problems, body))
+        if pilot is not None and form.get("pilote_vu") != pilot.seen:
+            # Outside the pilot, and the company has not seen the notice yet (no JavaScript): a
+            # confirmation step, with every valid value kept, before anything is stored.
+            if problems := await ctx.runtime.run_db(ctx.problems, body):
+                raise InvalidRequest(problems)
+            return _form_page(ctx, request, values, place=place, pilot=pilot,
+                              form_token=str(form.get("form_token") or ""))
         submitted = await ctx.accept(body, "form", request.state.correlation_id, source=place.source or source)
     except InvalidRequest as exc:
         for err in exc.errors:
@@ -205,7 +217,9 @@ async def thanks_page(request: Request, ctx: IntakeContext, view: dict | None,
     if view is None:
         return render(ctx, request, "introuvable.html", 404, place)
     understood = await ctx.understood(list(view.get("jobs") or []))
-    return render(ctx, request, "merci.html", 200, place, view=view, understood=understood or [])
+    pilot_recipient = None if view.get("in_pilot", True) else outside_recipient(view.get("academie"))
+    return render(ctx, request, "merci.html", 200, place, view=view, understood=understood or [],
+                  pilot_recipient=pilot_recipient)
 
 
 @router.get("/suivi/{token}")
@@ -254,8 +268,9 @@ async def close_page(token: str, request: Request, ctx: Ctx) -> Response:
 @router.get("/impact")
 async def impact_page(request: Request, ctx: Ctx, periode: Annotated[str, Query(max_length=10)] = "") -> HTMLResponse:
     period = periode if periode in impact_service.PERIODS else impact_service.DEFAULT_PERIOD
-    figures = await ctx.runtime.run_db(ctx.impact, period)
-    return _render(ctx, request, "impact.html", figures=figures, periods=impact_service.PERIODS)
+    figures = await ctx.runtime.run_db(ctx.impact_v2, period)
+    chart = actions_by_month_svg(figures["actions_by_month"], figures["threshold"])
+    return _render(ctx, request, "impact.html", figures=figures, periods=impact_service.PERIODS, chart=chart)
 
 
 @router.get("/confidentialite")

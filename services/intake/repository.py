@@ -102,6 +102,20 @@ def requests_since(session: Session, since: datetime | None) -> list[tuple]:
     query = select_columns(
         col(CompanyRequest.created_at), col(CompanyRequest.needs), col(CompanyRequest.academie),
         col(CompanyRequest.first_routed_at), col(CompanyRequest.first_answered_at),
+        col(CompanyRequest.source_kind), col(CompanyRequest.in_pilot),
+    )
+    if since is not None:
+        query = query.where(col(CompanyRequest.created_at) >= since)
+    return list(session.execute(query).all())
+
+
+def impact_rows_since(session: Session, since: datetime | None) -> list[tuple]:
+    """What the impact figures (v2) need of each request, no personal data: (id, created_at, needs,
+    academie, source_kind, first_routed_at, first_answered_at, source_partner, in_pilot)."""
+    query = select_columns(
+        col(CompanyRequest.id), col(CompanyRequest.created_at), col(CompanyRequest.needs),
+        col(CompanyRequest.academie), col(CompanyRequest.source_kind), col(CompanyRequest.first_routed_at),
+        col(CompanyRequest.first_answered_at), col(CompanyRequest.source_partner), col(CompanyRequest.in_pilot),
     )
     if since is not None:
         query = query.where(col(CompanyRequest.created_at) >= since)

@@ -143,3 +143,12 @@ async def keep_fresh(holder: ReadModelHolder, catalog_url: str, cache: Path, deb
         await asyncio.sleep(debounce_s)  # coalesce a burst of CatalogChanged events
         holder.refresh_requested.clear()
         await _fetch_until_ok(holder, catalog_url, cache)
+
+
+async def fetch_network_coverage(catalog_url: str, http_timeout_s: float = 30.0) -> dict:
+    """The catalog's coverage of the network (``GET /api/v1/couverture``): lycées with a confirmed RBE and
+    with a completed profile, by académie and département (issue 22)."""
+    async with httpx.AsyncClient(timeout=http_timeout_s) as client:
+        response = await client.get(catalog_url.rstrip("/") + "/api/v1/couverture")
+        response.raise_for_status()
+        return response.json()

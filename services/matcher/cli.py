@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from services.matcher.catalog_client import fetch_snapshot, load_cached
+from services.matcher.catalog_client import fetch_network_coverage, fetch_snapshot, load_cached
 from services.matcher.config import MatcherSettings
 from services.matcher.service.coverage import coverage as compute_coverage
 from services.matcher.service.readmodel import CatalogReadModel
@@ -26,6 +26,26 @@ def _snapshot(args: argparse.Namespace, settings: MatcherSettings) -> CatalogSna
     except Exception as exc:
         print(f"Catalogue injoignable ({type(exc).__name__}) : utilisation de l'instantané en cache.", file=sys.stderr)
         return load_cached(settings.snapshot_cache_path)
+
+
+def _network(args: argparse.Namespace, settings: MatcherSettings) -> dict | None:
+    """The catalog's RBE and profile coverage (by académie), or None when it is not asked for or unreachable."""
+    if args.snapshot and not args.catalog_url:
+        return None
+    try:
+        return asyncio.run(fetch_network_coverage(args.catalog_url or settings.catalog_url))
+    except Exception as exc:
+        print(f"Couverture des RBE indisponible : catalogue injoignable ({type(exc).__name__}).", file=sys.stderr)
+        return None
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part}/{whole} ({round(100 * part / whole) if whole else 0} %)"
+
+
+def _network_line(line: dict) -> str:
+    return (f"lycées avec un RBE confirmé : {_share(line['avec_rbe'], line['lycees'])} ; "
+            f"fiches complétées : {_share(line['profil_complete'], line['lycees'])}")
 
 
 def coverage(argv: list[str]) -> int:
@@ -52,11 +72,24 @@ def coverage(argv: list[str]) -> int:
         if not report:
             print(f"Académie inconnue : {args.academie}", file=sys.stderr)
             return 2
+    network = _network(args, settings)
+    by_academie = {a["academie"].lower(): a for a in network["academies"]} if network else {}
+    departements: dict[str, list[dict]] = {}
+    for d in network["departements"] if network else []:
+        departements.setdefault(d["academie"].lower(), []).append(d)
     if args.json:
-        print(json.dumps([asdict(r) for r in report], ensure_ascii=False, indent=1))
+        print(json.dumps([{**asdict(r), "reseau": by_academie.get(r.academie.lower()),
+                           "reseau_departements": departements.get(r.academie.lower(), [])} for r in report],
+                         ensure_ascii=False, indent=1))
         return 0
+    if network and not args.academie:
+        print(f"Réseau (France) : {_network_line(network['total'])}")
     for r in report:
         print(f"\n## Académie de {r.academie} ({r.places} zones)")
+        if r.academie.lower() in by_academie:
+            print(f"Réseau : {_network_line(by_academie[r.academie.lower()])}")
+            for d in departements.get(r.academie.lower(), []):
+                print(f"  - département {d['departement']} : {_network_line(d)}")
         print(f"Métiers sans lycée à moins de {args.rayon:.0f} km d'au moins une zone : {len(r.gaps)}")
         for rome, label, missing, national, examples in r.gaps[: args.limite]:
             print(f"  - {rome} {label} : {missing}/{r.places} zones, enseigné dans {national} lycées en France "

@@ -29,8 +29,9 @@ def _record(outcome: flows.Outcome) -> AfterCommit:
     async def after_commit() -> None:
         if outcome.outcome == "skipped":
             return
-        metrics.REQUESTS_ROUTED.labels(outcome.outcome, outcome.need, outcome.academie).inc()
-        if outcome.outcome in ("routed", "unroutable"):
+        metrics.REQUESTS_ROUTED.labels(outcome.outcome, outcome.need, outcome.academie,
+                                       "inside" if outcome.in_pilot else "outside").inc()
+        if outcome.outcome in ("routed", "unroutable", "outside_pilot"):
             metrics.ROUTING_RECIPIENTS.observe(outcome.recipients)
         if outcome.delay_s is not None:
             metrics.ROUTING_DELAY_SECONDS.observe(outcome.delay_s)

@@ -6,8 +6,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS_ROUTED = Counter(
     "mlp_requests_routed_total",
-    "Requests handled by the matcher, by outcome (routed, unroutable, followup, escalated)",
-    ["outcome", "need", "academie"],
+    "Requests handled by the matcher, by outcome (routed, unroutable, outside_pilot, followup, escalated) and "
+    "pilot (inside: full routing; outside: sent to the académie's contact)",
+    ["outcome", "need", "academie", "pilot"],
 )
 ROUTING_RECIPIENTS = Histogram(
     "mlp_routing_recipients", "Assignments (RBEs) per routed request", buckets=(0, 1, 2, 3, 4, 5, 8),

@@ -75,7 +75,7 @@ class ReviewItem(SQLModel, table=True):
     __tablename__ = "matcher_review_item"
 
     request_id: str = Field(primary_key=True, max_length=36)
-    reason: str = Field(max_length=40)  # unroutable, escalation_exhausted
+    reason: str = Field(max_length=40)  # unroutable, escalation_exhausted, outside_pilot
     academie: str | None = Field(default=None, max_length=80)
     fallback_email: str | None = Field(default=None, max_length=254)
     created_at: datetime = Field(default_factory=utcnow)

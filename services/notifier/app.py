@@ -14,10 +14,11 @@ from services.notifier.config import NotifierSettings
 from services.notifier.handlers import NotifierHandlers
 from services.notifier.inbound_server import InboundHandler, InboundServer, process_pending_inbound
 from services.notifier.migrations import SCHEMA
+from services.notifier.outcomes import pages as outcome_pages
 from services.notifier.sender import OutboundSender
 from services.notifier.service.calendar import Clock, system_clock
 from services.notifier.service.mailer import NotifierContext
-from services.notifier.tasks import reminder_pass
+from services.notifier.tasks import outcome_pass, reminder_pass
 from shared.platform.logging import get_logger
 from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
 from shared.platform.settings import Settings
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         while True:
             try:
                 counts = await rt.run_db(reminder_pass, rt.engine, ctx)
+                counts |= await rt.run_db(outcome_pass, rt.engine, ctx)
                 if any(counts.values()):
                     parts._wake_now()
             except Exception as exc:
@@ -91,6 +93,10 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
                     parts._wake_now()
             await asyncio.sleep(30)
 
+    async def stop_sending(rt: ServiceRuntime) -> None:
+        if parts.loop is not None:  # the sender runs: let it finish its pass
+            await parts.sender.stop()
+
     async def stop_inbound(rt: ServiceRuntime) -> None:
         if parts.inbound is not None:
             await asyncio.to_thread(parts.inbound.stop)
@@ -99,10 +105,11 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app = create_service_app(
         runtime, title="MonLycéePro — notifier",
         description="Un fil de courriels coordonné par demande : envoi, réponses par courriel, relances.",
-        background=[sending, reminders, inbound], on_shutdown=[stop_inbound],
+        background=[sending, reminders, inbound], on_drain=[stop_sending], on_shutdown=[stop_inbound],
     )
     app.state.notifier = parts
     app.include_router(pages.router)
+    app.include_router(outcome_pages.router)
     app.include_router(api.router)
     mount_dsfr(app)
     return app

@@ -1,4 +1,5 @@
-"""``monlyceepro reminders``: one pass of reminders and escalations (cron-friendly, idempotent)."""
+"""``monlyceepro reminders``: one pass of reminders and escalations, then of outcome questions (« Qu'est-ce qui
+en est sorti ? »), like the periodic task (cron-friendly, idempotent)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from datetime import UTC, datetime
 from services.notifier.config import NotifierSettings
 from services.notifier.migrations import SCHEMA
 from services.notifier.service.mailer import NotifierContext
-from services.notifier.tasks import reminder_pass
+from services.notifier.tasks import outcome_pass, reminder_pass
 from shared.platform.db import make_engine
 from shared.platform.migrations import check_schema
 
 
 def reminders(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="monlyceepro reminders", description="Une passe de relances et d'escalades.")
+    parser = argparse.ArgumentParser(prog="monlyceepro reminders", description="Une passe de relances et d'escalades, puis des questions « Qu'est-ce qui en est sorti ? ».")
     parser.add_argument("--now", help="date et heure de référence ISO 8601 (tests, rattrapage)", default=None)
     args = parser.parse_args(argv)
     if args.now:
@@ -29,12 +30,15 @@ def reminders(argv: list[str]) -> int:
     settings = NotifierSettings()
     engine = make_engine(settings.database_url_for("notifier"))
     check_schema(SCHEMA, engine, upgrade_empty=settings.env != "prod")
-    counts = reminder_pass(engine, NotifierContext(settings=settings, clock=clock))
+    ctx = NotifierContext(settings=settings, clock=clock)
+    counts = reminder_pass(engine, ctx)
+    asked = outcome_pass(engine, ctx)
     print(f"Relances : {counts['reminder']}, escalades : {counts['expiry']}, "
-          f"signalements à l'académie : {counts['give_up']}")
+          f"signalements à l'académie : {counts['give_up']}, "
+          f"questions « Qu'est-ce qui en est sorti ? » : {asked['asked']} (dont reposées : {asked['asked_again']})")
     engine.dispose()
     return 0
 
 
 # The `monlyceepro` sub-commands this service brings (composed by services/cli.py).
-COMMANDS = {"reminders": (reminders, "lancer une passe de relances/escalades")}
+COMMANDS = {"reminders": (reminders, "lancer une passe de relances/escalades et de questions sur les suites")}

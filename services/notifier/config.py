@@ -40,6 +40,14 @@ class NotifierSettings(Settings):
     # One-click actions
     action_ttl_days: int = 30
 
+    # Outcomes (« Qu'est-ce qui en est sorti ? »): asked this long after a request was taken, once more this
+    # long after « rien pour l'instant »; a pass that comes later than the window after that asks nothing
+    # (an old thread is not asked about on a first deployment)
+    outcome_delay_days: int = Field(default=30, ge=1, le=365)
+    outcome_again_days: int = Field(default=60, ge=1, le=365)
+    outcome_window_days: int = Field(default=30, ge=1, le=365)
+    outcome_link_ttl_days: int = Field(default=90, ge=1, le=365)
+
     # Reminders and escalation
     reminder_working_days: int = 3
     escalation_working_days: int = 7

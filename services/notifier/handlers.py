@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 
 from sqlmodel import Session
 
-from services.notifier.service import followups, threads
+from services.notifier.service import followups, rbe_changes, threads
 from services.notifier.service.mailer import NotifierContext
-from shared.contracts.events import RequestErased, RequestFollowUp, RequestRouted, Streams
+from shared.contracts.events import CatalogChanged, RequestErased, RequestFollowUp, RequestRouted, Streams
 from shared.platform.consumer import Subscription
 
 AfterCommit = Callable[[], Awaitable[None]]
@@ -34,10 +34,15 @@ class NotifierHandlers:
     def on_erased(self, event: RequestErased, session: Session) -> None:
         threads.erase(session, self.ctx, event)
 
+    def on_catalog_changed(self, event: CatalogChanged, session: Session) -> AfterCommit | None:
+        if event.change != "rbe" or not event.rbe_changes:
+            return None
+        return self.after_commit if rbe_changes.join_new_rbe(session, self.ctx, event) else None
 
     def subscriptions(self) -> list[Subscription]:
         return [
             Subscription(Streams.REQUEST_ROUTED, RequestRouted, self.on_routed),
             Subscription(Streams.REQUEST_FOLLOWUP, RequestFollowUp, self.on_followup),
             Subscription(Streams.REQUEST_ERASED, RequestErased, self.on_erased),
+            Subscription(Streams.CATALOG_CHANGED, CatalogChanged, self.on_catalog_changed),
         ]

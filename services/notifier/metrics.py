@@ -33,6 +33,11 @@ ATTACHMENTS_DROPPED = Counter(
     "mlp_inbound_attachments_dropped_total", "Attachments of inbound replies not relayed, by reason",
     ["reason"],  # type|macro|size|undecodable
 )
+OUTCOME_QUESTIONS = Counter(
+    "mlp_outcome_questions_total", "« Qu'est-ce qui en est sorti ? » emails queued, by round (1, or 2 after « rien "
+    "pour l'instant »)", ["round"],
+)
+OUTCOME_ANSWERS = Counter("mlp_outcome_answers_total", "Outcome questions answered, by outcome kind", ["kind"])
 FIRST_ANSWER_SECONDS = Histogram(
     "mlp_first_answer_seconds", "From routing to the first human answer of a lycée",
     buckets=(60, 300, 900, 3600, 4 * 3600, 86400, 2 * 86400, 3 * 86400, 7 * 86400, 14 * 86400, 21 * 86400,

@@ -92,6 +92,15 @@ def open_threads(session: Session) -> list[Thread]:
     return list(session.exec(select(Thread).where(Thread.erased == False)))  # noqa: E712
 
 
+def active_school_participants(session: Session, email: str) -> list[Participant]:
+    """The active lycée-side participants (lead, copy) with this address, in threads not erased."""
+    query = (select(Participant).join(Thread, col(Thread.id) == col(Participant.thread_id))
+             .where(func.lower(Participant.email) == email.strip().lower(), col(Participant.active).is_(True),
+                    col(Participant.role).in_(("lead", "copy")), col(Thread.erased).is_(False))
+             .order_by(col(Participant.created_at)))
+    return list(session.exec(query).all())
+
+
 def entries(session: Session, thread_id: str) -> list[ThreadEntry]:
     return list(session.exec(select(ThreadEntry).where(ThreadEntry.thread_id == thread_id)
                              .order_by(col(ThreadEntry.created_at))))

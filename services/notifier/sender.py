@@ -78,6 +78,16 @@ class OutboundSender:
         self._db = DbThreads("notifier-sender-db", workers=1)
         self._idle: list[smtp.SmtpConnection[Leased]] = []  # open connections between sends
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the connections belong to
+        self._stopping = False
+        self.stopped = asyncio.Event()
+
+    async def stop(self) -> None:
+        """A clean stop (SIGTERM): finish the sends in flight and record them, release what is
+        leased but not started, then return. Cancelling a pass instead would leave sent rows
+        unrecorded, and the next process would send them again once their lease ends."""
+        self._stopping = True
+        self.wake_event.set()
+        await self.stopped.wait()
 
     def wake(self) -> None:
         self.wake_event.set()
@@ -89,7 +99,7 @@ class OutboundSender:
         two per wake-up (lease, record), instead of an extra empty lease and a next-retry query."""
         ahead: Ahead | None = None
         try:
-            while True:
+            while not self._stopping:
                 self.wake_event.clear()  # before the pass: a wake during the pass triggers another one
                 try:
                     handled, ahead = await self._pass(ahead, look_ahead=True)
@@ -105,8 +115,11 @@ class OutboundSender:
                         await asyncio.wait_for(self.wake_event.wait(), timeout=wait)
                     except TimeoutError:
                         pass
+            if ahead is not None and ahead.rows:
+                await self._db_call(self._release, [row.id for row in ahead.rows])
         finally:
             await self.close()
+            self.stopped.set()
 
     async def _idle_wait(self) -> float:
         """Sleep until woken, or until the next retry is due; the poll interval is only a safety net."""
@@ -176,7 +189,7 @@ class OutboundSender:
         def next_row() -> Leased | None:
             while again or queue:
                 row = again.popleft() if again else queue.popleft()
-                if time.monotonic() <= deadline:
+                if time.monotonic() <= deadline and not self._stopping:
                     return row
                 outcomes.append(Outcome(row, skipped=True))
             return None
@@ -252,6 +265,10 @@ class OutboundSender:
     def _leased(rows) -> list[Leased]:
         return [Leased(r.id, r.kind, r.raw, r.envelope_from, r.to_email, r.message_id, r.correlation_id, r.attempts)
                 for r in rows]
+
+    def _release(self, ids: list[int]) -> None:
+        with self.engine.begin() as conn:
+            repo.release(conn, ids)
 
     def _next_due(self, now: datetime) -> datetime | None:
         with self.engine.begin() as conn:

@@ -49,6 +49,13 @@ class SnapshotEvent(BaseModel):
     ends_on: date | None = None
 
 
+class SnapshotRbe(BaseModel):
+    """An additional confirmed RBE of a lycée (issue 22): copied on every request routed to it."""
+
+    email: str
+    name: str | None = None
+
+
 class SnapshotLycee(BaseModel):
     uai: str
     name: str
@@ -80,6 +87,9 @@ class SnapshotLycee(BaseModel):
     deputy_email: str | None = None
     absent_from: date | None = None
     absent_until: date | None = None
+    # The lycée's other confirmed RBEs (same naming as the contact, first confirmed first): copied on each
+    # request routed to the lycée, in the same thread. Empty in older snapshots.
+    additional_rbes: list[SnapshotRbe] = []
     # The RBE's words (issue 22): empty in older snapshots.
     pfmp_periods: list[SnapshotPfmpPeriod] = []
     events: list[SnapshotEvent] = []  # upcoming ones

@@ -25,7 +25,8 @@ class Streams:
     REQUEST_ERASED = "mlp.request.erased"  # intake -> matcher, notifier (personal data deleted)
     ASSIGNMENT_CHANGED = "mlp.assignment.changed"  # notifier -> matcher, intake (accepted/declined/expired…)
     THREAD_MESSAGE = "mlp.thread.message"  # notifier -> intake (status page timeline)
-    CATALOG_CHANGED = "mlp.catalog.changed"  # catalog -> matcher
+    CATALOG_CHANGED = "mlp.catalog.changed"  # catalog -> matcher, notifier (a lycée's RBE changed)
+    OUTCOME_RECORDED = "mlp.outcome.recorded"  # notifier -> intake (what came out of a taken request)
 
     ALL: ClassVar[tuple[str, ...]] = (
         REQUEST_SUBMITTED,
@@ -35,6 +36,7 @@ class Streams:
         ASSIGNMENT_CHANGED,
         THREAD_MESSAGE,
         CATALOG_CHANGED,
+        OUTCOME_RECORDED,
     )
 
     @staticmethod
@@ -116,11 +118,23 @@ class RequestSubmitted(Event):
     # Pilot académies (issue 20), decided once by intake when the request is taken: False means the
     # company's académie is not open yet, so the request goes to the académie's contact, not to RBEs.
     in_pilot: bool = True
+    # What the company was told, outside the pilot (« Le service s'ouvre d'abord dans les académies de … ;
+    # votre demande sera transmise à … »); None inside the pilot.
+    pilot_notice: str | None = None
 
 
 class FormationRef(BaseModel):
     cfd: str
     label: str
+
+
+class AdditionalRbe(BaseModel):
+    """Another confirmed RBE of a recipient's lycées (issue 22): a copy participant of the thread, without an
+    assignment of their own; ``lycees``: the display names of the lycées they answer for."""
+
+    email: str
+    name: str | None = None
+    lycees: list[str] = []
 
 
 class RoutedRecipient(BaseModel):
@@ -136,6 +150,9 @@ class RoutedRecipient(BaseModel):
     distance_km: float | None = None
     formations: list[FormationRef] = []
     reasons: list[str] = []
+    # The other confirmed RBEs of these lycées, copied in the thread; never one of the event's recipients, and
+    # each address in one recipient at most (empty in older events).
+    additional_rbes: list[AdditionalRbe] = []
 
 
 class RequestRouted(Event):
@@ -163,6 +180,10 @@ class RequestRouted(Event):
     # What each typed job was understood as, in French: « boulangé » → Boulanger / Boulangère (D1102) → CAP …
     understood: list[str] = []
     status_url: str | None = None  # the company's private status page, repeated in its acknowledgement
+    # Outside the pilot académies (issue 20): sent to the académie's contact (or the national team), not to
+    # RBEs; the notifier says why in both emails, with the notice the company was shown.
+    in_pilot: bool = True
+    pilot_notice: str | None = None
 
 
 class RequestChange(BaseModel):
@@ -235,13 +256,64 @@ class ThreadMessage(Event):
 CatalogChange = Literal["profile", "rbe", "capacity", "absence", "reload"]
 
 
+class RbeChange(BaseModel):
+    """A lycée's confirmed RBE (``change="rbe"``): ``new_email`` now answers for the lycée, next to or in
+    place of ``previous_email`` (the address its open threads were sent to)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    uai: str
+    lycee_name: str
+    previous_email: str
+    new_email: str
+    new_name: str | None = None
+    replaces: bool = True  # False: an additional RBE of the lycée, the previous one stays
+
+
 class CatalogChanged(Event):
-    """A lycée's profile, services, capacity, absence or RBE changed; the matcher refreshes it."""
+    """A lycée's profile, services, capacity, absence or RBE changed; the matcher refreshes it, the
+    notifier adds a newly confirmed RBE to the lycée's open threads (``rbe_changes``)."""
 
     event_type: ClassVar[str] = "catalog.changed"
     stream: ClassVar[str] = Streams.CATALOG_CHANGED
     uais: list[str]
     change: CatalogChange
+    rbe_changes: list[RbeChange] = Field(default_factory=list)
+
+
+OutcomeKind = Literal[
+    "pfmp", "apprenti", "embauche", "intervention", "visite", "autre_action", "rien_encore", "pas_de_suite"
+]
+OUTCOME_KINDS: tuple[str, ...] = get_args(OutcomeKind)
+# The outcomes that are joint actions (the others say nothing came of it, yet or at all).
+JOINT_ACTION_KINDS: tuple[str, ...] = OUTCOME_KINDS[:6]
+OUTCOME_LABELS: dict[str, str] = {  # what the emails, the status page and the impact page say
+    "pfmp": "PFMP accueillie",
+    "apprenti": "Apprenti·e recruté·e",
+    "embauche": "Embauche",
+    "intervention": "Intervention en classe",
+    "visite": "Visite",
+    "autre_action": "Autre action",
+    "rien_encore": "Rien pour l'instant",
+    "pas_de_suite": "Pas de suite",
+}
+
+
+class OutcomeRecorded(Event):
+    """The company or the RBE who answered said what came out of a taken request (one-click choice in
+    the notifier's « Qu'est-ce qui en est sorti ? » email). ``outcome_id`` is the question asked:
+    one answer per question, so a repeat carries the same id."""
+
+    event_type: ClassVar[str] = "outcome.recorded"
+    stream: ClassVar[str] = Streams.OUTCOME_RECORDED
+    request_id: uuid.UUID
+    outcome_id: str
+    respondent: Literal["company", "rbe"]
+    respondent_label: str = ""  # the lycée's name for an RBE, the company's name otherwise
+    kind: OutcomeKind
+    note: str = Field(default="", max_length=1000)
+    asked_round: int = 1  # 2: the one more question after « rien pour l'instant »
+    answered_at: datetime
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -254,6 +326,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AssignmentChanged,
         ThreadMessage,
         CatalogChanged,
+        OutcomeRecorded,
     )
 }
 

@@ -109,6 +109,23 @@ def build_runtime(name: str, settings: Settings, schema: ServiceSchema) -> Servi
                           db=DbThreads(f"{name}-db", workers=8))
 
 
+SHUTDOWN_STEP_S = 10.0
+
+
+async def _bounded(step: str, awaitable: Awaitable[Any], timeout_s: float = SHUTDOWN_STEP_S) -> None:
+    """One shutdown step, never longer than ``timeout_s``: a step stuck on a dead connection
+    must not hold the process past its orchestrator's grace period (it would be SIGKILLed with
+    the rest of the shutdown undone). ``asyncio.wait`` rather than ``wait_for``: on timeout it
+    does not wait for the step to acknowledge its cancellation."""
+    task = asyncio.ensure_future(awaitable)
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if not done:
+        task.cancel()
+        log.warning("shutdown_step_timeout", step=step, timeout_s=timeout_s)
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("shutdown_step_failed", step=step, error=type(task.exception()).__name__)
+
+
 async def _start_broker(runtime: ServiceRuntime) -> None:
     # Redis may be down at start-up: the HTTP side still serves (intake accepts requests into
     # its outbox) and the broker connects as soon as Redis answers.
@@ -223,6 +240,7 @@ def create_service_app(
     title: str,
     description: str = "",
     background: Sequence[BackgroundTask] = (),
+    on_drain: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = (),
     on_shutdown: Sequence[Callable[[ServiceRuntime], Awaitable[None]]] = (),
     ready_checks: dict[str, Callable[[], bool]] | None = None,
     version: str = "1.0.0",
@@ -240,19 +258,16 @@ def create_service_app(
             yield
         finally:
             runtime.relay.stop()
+            for drain in on_drain:  # work in flight ends cleanly before its task is cancelled
+                await _bounded(getattr(drain, "__name__", "on_drain"), drain(runtime))
             for task in runtime.tasks:
                 task.cancel()
-            for task in runtime.tasks:
-                with contextlib.suppress(BaseException):
-                    await task
+            await _bounded("background_tasks", asyncio.gather(*runtime.tasks, return_exceptions=True))
             runtime.tasks.clear()
             for hook in on_shutdown:
-                with contextlib.suppress(Exception):
-                    await hook(runtime)
-            with contextlib.suppress(Exception):
-                await runtime.broker.stop()
-            with contextlib.suppress(Exception):
-                await runtime.redis.aclose()
+                await _bounded(getattr(hook, "__name__", "on_shutdown"), hook(runtime))
+            await _bounded("broker", runtime.broker.stop())
+            await _bounded("redis", runtime.redis.aclose())
             runtime.db.shutdown()
             log.info("service_stopped")
 

@@ -52,7 +52,13 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     # Bearer token for admin endpoints (RBE import, review queue). None = admin API disabled.
     admin_token: str | None = None
-    # Fallback contact when no lycée is relevant and the académie has none configured.
+    # Pilot académies (issue 20): names or codes as the catalog spells them, comma-separated; empty =
+    # everywhere. Checked at startup against data/territoires.csv. `monlyceepro pilot` changes the live
+    # value (Redis key mlp:pilot:academies) without restart; services read it every pilot_refresh_s.
+    pilot_academies: str = ""
+    pilot_refresh_s: float = Field(default=2.0, gt=0)
+    # Fallback contact when no lycée is relevant and the académie has none configured; also the national
+    # team that receives requests from outside the pilot when their académie has no contact.
     fallback_email: str = "referent-entreprises@monlyceepro.localhost"
     mail_from: str = "MonLycéePro <ne-pas-repondre@monlyceepro.localhost>"
 
@@ -92,6 +98,15 @@ class Settings(BaseSettings):
     @classmethod
     def _redis_url_scheme(cls, value: str) -> str:
         return check_redis_url(value)
+
+    @model_validator(mode="after")
+    def _known_pilot_academies(self) -> Settings:
+        if self.pilot_academies.strip():
+            from shared.reference.pilot import parse_pilot_from_data  # geo imports this module
+
+            pilot = parse_pilot_from_data(self.pilot_academies, self.data_dir)  # UnknownAcademie: a ValueError
+            self.pilot_academies = pilot.as_text()
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -62,6 +62,9 @@ def test_the_generic_contact_stands_in_until_a_referent_exists(backoffice, sink)
     assert board.status_code == 200 and "académie de Rennes" in board.text
     assert "Pas encore de référent pour cette académie" in board.text and "contact générique" in board.text
     assert board.text.count("momentanément indisponible") == 3  # the owners of the lists do not answer
+    # The coverage of the académie's lycées (issue 22): its total, then each of its départements.
+    assert re.search(r'<th scope="row">Académie de Rennes</th>\s*<td>\d+</td>', board.text)
+    assert '<th scope="row">Département 35</th>' in board.text and "Département 69" not in board.text
     replay = TestClient(client.app).get(link, follow_redirects=False)
     assert replay.status_code == 400 and "déjà été utilisé" in replay.text
 

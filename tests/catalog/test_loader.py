@@ -61,7 +61,7 @@ def test_load_counts_and_idempotence(database_url):
 def _directory_round_trip(engine):
     """The directory's SQL on the same backend: import, RBE edits, single-use link ids, snapshot."""
     report = import_rbe_csv(engine, "name,email,uais,deputy_email\nCamille Martin,camille@ac-lyon.fr,0693504J;0692516K,\n"
-                                    "Mauvaise,x@ac-lyon.fr,0000000A,\n", correlation_id="test")
+                                    "Mauvaise,x@ac-lyon.fr,0000000A,\n", correlation_id="test", confirmed=True)
     assert report.imported == 1 and [e.line for e in report.errors] == [3]
     with unit_of_work(engine) as session:
         assert update_lycee(session, "camille@ac-lyon.fr", "0693504J", "Bienvenue", ["pfmp"], "mars", "3", "t") == "capacity"

@@ -8,10 +8,14 @@ import pytest
 from sqlmodel import Session, select
 
 from services.catalog.cli import import_rbe
-from services.catalog.models import Rbe, RbeCoverage
-from shared.platform.db import make_engine
+from services.catalog.models import Rbe, RbeCoverage, RbeNomination
+from services.catalog.service.rbe_naming import confirm
+from services.catalog.service.snapshot import build_snapshot
+from services.catalog.tasks import import_rbe_csv
+from shared.platform.clock import utcnow
+from shared.platform.db import make_engine, unit_of_work
 from shared.platform.outbox import OutboxEvent
-from tests.catalog.support import ADMIN_TOKEN
+from tests.catalog.support import ADMIN_TOKEN, catalog_settings
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -42,11 +46,11 @@ def test_import_requires_the_admin_token(client):
 
 def test_import_keeps_good_rows_and_reports_bad_ones(client, catalog_url):
     before = len(_catalog_events(catalog_url))
-    response = client.post("/api/v1/admin/rbe/import", content=CSV.encode(),
+    response = client.post("/api/v1/admin/rbe/import?confirmes=true", content=CSV.encode(),
                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "text/csv"})
     assert response.status_code == 200, response.text
     report = response.json()
-    assert report["imported"] == 2
+    assert report["imported"] == 2 and report["awaiting_confirmation"] == 0
     errors = {e["line"]: e["message"] for e in report["errors"]}
     assert set(errors) == {3, 4, 5, 6}
     assert "adresse électronique invalide" in errors[3]
@@ -76,7 +80,7 @@ def test_import_without_the_right_columns_changes_nothing(client, catalog_url):
 def test_cli_import(catalog_url, tmp_path, capsys):
     path = tmp_path / "rbe.csv"
     path.write_text(CSV, encoding="utf-8")
-    code = import_rbe([str(path), "--database-url", catalog_url])
+    code = import_rbe([str(path), "--database-url", catalog_url, "--confirmes"])
     out = capsys.readouterr().out
     assert code == 1  # some rows were refused
     assert "2 ligne(s) importée(s), 4 ligne(s) refusée(s)" in out and "ligne 5 : UAI inconnue" in out
@@ -100,3 +104,21 @@ def test_academie_fallback_is_set_by_an_admin(client):
     assert bad.status_code == 422
     [error] = bad.json()["errors"]
     assert error["field"] == "email" and error["message"].startswith("Adresse de repli :")
+
+
+def test_an_imported_rbe_awaiting_confirmation_keeps_the_lists_deputy(catalog_url):
+    engine = make_engine(catalog_url)
+    report = import_rbe_csv(engine, "name,email,uais,deputy_email\n"
+                                    "Lou Bernard,lou.bernard@ac-lyon.fr,0693504J,Remi.Roux@ac-lyon.fr\n",
+                            correlation_id="t", settings=catalog_settings(catalog_url))
+    assert report.imported == 1 and not report.errors
+    with Session(engine) as session:
+        (nomination,) = session.exec(select(RbeNomination).where(RbeNomination.email == "lou.bernard@ac-lyon.fr")).all()
+        assert nomination.deputy_email == "remi.roux@ac-lyon.fr"
+        assert session.get(Rbe, "lou.bernard@ac-lyon.fr") is None  # nothing routes before the confirmation
+    with unit_of_work(engine) as session:
+        assert confirm(session, nomination.id, now=utcnow(), correlation_id="t", mail_domain="mlp.test").routing
+    snapshot = {lyc.uai: lyc for lyc in build_snapshot(engine).lycees}
+    assert snapshot["0693504J"].rbe_email == "lou.bernard@ac-lyon.fr"
+    assert snapshot["0693504J"].deputy_email == "remi.roux@ac-lyon.fr"
+    engine.dispose()

@@ -37,7 +37,7 @@ def test_one_rbe_in_charge_of_two_chosen_lycees_gets_one_email_per_request(tmp_p
         first, second = preview(system, body)[:2]
         # The same person becomes RBE of the first two lycées chosen for this kind of request.
         csv = f"name,email,uais,deputy_email\nCamille Martin,{SHARED_RBE},{first['uai']};{second['uai']},\n"
-        imported = httpx.post(system.url("catalog") + "/api/v1/admin/rbe/import", content=csv.encode(), timeout=30,
+        imported = httpx.post(system.url("catalog") + "/api/v1/admin/rbe/import?confirmes=true", content=csv.encode(), timeout=30,
                               headers={"Authorization": f"Bearer {ADMIN}", "Content-Type": "text/csv"})
         assert imported.status_code == 200 and imported.json()["imported"] == 1, imported.text
         eventually(lambda: any(p["rbe_email"] == SHARED_RBE for p in preview(system, body)), timeout=60,

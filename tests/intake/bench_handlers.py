@@ -36,7 +36,9 @@ from shared.contracts.events import RequestRouted, RoutedRecipient, ThreadMessag
 from shared.platform.db import make_engine
 from shared.platform.logging import configure_logging
 from shared.platform.migrations import upgrade
+from shared.platform.pilot_live import LivePilot
 from shared.reference.geo import load_communes
+from shared.reference.pilot import Pilot
 from tests.intake.support import body
 from tests.support.cpu_bench import bench_database, bench_parser, consume_all, measure
 
@@ -72,7 +74,7 @@ def bench_context(url: str, tmp: Path) -> IntakeContext:
     upgrade(INTAKE_SCHEMA, engine)
     return IntakeContext(runtime=SimpleNamespace(engine=engine), settings=settings,  # type: ignore[arg-type]
                          communes=load_communes(settings.data_dir), ip_limiter=None, signer=None,  # type: ignore[arg-type]
-                         templates=None)  # type: ignore[arg-type]
+                         templates=None, pilot=LivePilot(Pilot()))  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from services.intake.app import create_app
 from tests.intake.support import make_settings
 from tests.support.eventually import eventually
+from tests.support.live import ServiceProcess, service_env
 
 
 @pytest.fixture
@@ -42,3 +43,13 @@ def make_client(tmp_path, redis_url):
 @pytest.fixture
 def client(make_client) -> TestClient:
     return make_client()
+
+
+@pytest.fixture(scope="module")
+def intake(tmp_path_factory, redis_server):
+    """A real intake process (``monlyceepro serve intake``) for the browser tests, one per test module."""
+    tmp_path = tmp_path_factory.mktemp("intake-browser")
+    env = service_env(tmp_path, redis_server.url, MLP_MIN_FILL_SECONDS="1", MLP_RATE_LIMIT_IP="1000")
+    service = ServiceProcess("intake", env, log_dir=tmp_path / "logs").start()
+    yield service
+    service.stop()

@@ -15,18 +15,8 @@ from shared.contracts.events import AssignmentChanged, ThreadMessage
 from shared.platform.db import make_engine, unit_of_work
 from tests.intake.support import VALID_BODY
 from tests.support.browser import screenshot, serious_axe_violations
-from tests.support.live import ServiceProcess, service_env
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def intake(tmp_path_factory, redis_server):
-    tmp_path = tmp_path_factory.mktemp("intake-browser")
-    env = service_env(tmp_path, redis_server.url, MLP_MIN_FILL_SECONDS="1", MLP_RATE_LIMIT_IP="1000")
-    service = ServiceProcess("intake", env, log_dir=tmp_path / "logs").start()
-    yield service
-    service.stop()
 
 
 def tab_to(page, element_id: str, limit: int = 80) -> None:

@@ -153,9 +153,9 @@ def test_autocomplete_works_without_the_catalog(client):
 
 def test_metrics_count_received_requests_by_channel(client):
     def received(channel):
-        return REGISTRY.get_sample_value("mlp_requests_received_total", {"channel": channel}) or 0.0
+        return REGISTRY.get_sample_value("mlp_requests_received_total", {"channel": channel, "pilot": "inside"}) or 0.0
 
     before = received("form")
     _post(client)
     assert received("form") == before + 1
-    assert 'mlp_requests_received_total{channel="form"}' in client.get("/metrics").text
+    assert 'mlp_requests_received_total{channel="form",pilot="inside"}' in client.get("/metrics").text

@@ -13,7 +13,8 @@ from tests.intake.support import make_settings
 
 OPERATIONS = [
     ("/api/v1/requests", "POST"), ("/api/v1/suivi/{token}", "GET"), ("/api/v1/suivi/{token}", "DELETE"),
-    ("/api/v1/requests/{request_id}", "GET"), ("/api/v1/impact", "GET"), ("/api/v1/autocomplete/communes", "GET"),
+    ("/api/v1/requests/{request_id}", "GET"), ("/api/v1/impact", "GET"), ("/api/v2/impact", "GET"),
+    ("/api/v1/autocomplete/communes", "GET"),
 ]
 
 

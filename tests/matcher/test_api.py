@@ -214,8 +214,8 @@ def test_stream_flow_routes_escalates_and_erases(client, redis_url):
 
     eventually(erased, timeout=15)
     metrics = client.get("/metrics").text
-    assert 'mlp_requests_routed_total{academie="Lyon",need="pfmp",outcome="routed"}' in metrics
-    assert 'mlp_requests_routed_total{academie="Lyon",need="pfmp",outcome="escalated"}' in metrics
+    assert 'mlp_requests_routed_total{academie="Lyon",need="pfmp",outcome="routed",pilot="inside"}' in metrics
+    assert 'mlp_requests_routed_total{academie="Lyon",need="pfmp",outcome="escalated",pilot="inside"}' in metrics
     assert "mlp_routing_decision_seconds_count" in metrics
     assert isinstance(event, RequestSubmitted)
 

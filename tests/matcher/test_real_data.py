@@ -13,6 +13,7 @@ from services.matcher.migrations import SCHEMA as MATCHER_SCHEMA
 from services.matcher.models import RoutingDecision
 from services.matcher.service import CatalogReadModel, decide
 from services.matcher.service.flows import build_query, route_submitted
+from services.matcher.service.routing import RELEVANCE_FLOOR
 from shared.platform.db import make_engine, unit_of_work
 from shared.platform.migrations import upgrade
 from shared.platform.outbox import OutboxEvent
@@ -129,3 +130,44 @@ def test_same_request_twice_in_a_week_one_routing_and_nothing_in_range_goes_to_f
 ])
 def test_job_titles_resolve_through_the_real_vocabulary(real_model, text, rome):
     assert rome in real_model.resolver.understand(text).romes[:3]
+
+
+def test_places_the_relevance_floor_leaves_empty_go_to_weaker_links_after_the_strong_ones(real_model):
+    # Aide-soignant from Dijon: few lycées teach the state diploma (a strong link) within 150 km, while
+    # the bac pro ASSP, which only Certif Info links to the job, is taught next door: it completes the K places.
+    decision = route(real_model, submitted("21000", ["pfmp"], ["aide-soignant"]))
+    chosen = [c for c in decision.candidates if c.chosen]
+    assert len(chosen) == 3
+    strong = [c for c in chosen if c.relevance >= RELEVANCE_FLOOR]
+    weak = [c for c in chosen if c.relevance < RELEVANCE_FLOOR]
+    assert strong and weak
+    assert decision.recipients[0].uais[0] == strong[0].uai  # the lead is still a lycée above the floor
+    for c in weak:
+        assert any(reason.startswith("formation proche du métier demandé") for reason in c.reasons)
+    assert any("Accompagnement soins" in label for c in weak for _, label in c.formations)
+    assert min(c.distance_km for c in weak) < min(c.distance_km for c in strong)
+
+
+def test_a_near_lycee_with_a_related_diploma_takes_a_place_when_every_chosen_one_is_far(real_model):
+    # Charpentier bois from Chamonix: the CAP charpentier bois is taught 59 km away and farther; a lycée
+    # 22 km away teaches the bac pro technicien constructeur bois (a weaker link): it takes the K-th place.
+    decision = route(real_model, submitted("74400", ["pfmp"], ["charpentière bois"]))
+    chosen = [c for c in decision.candidates if c.chosen]
+    assert len(chosen) == 3
+    near = [c for c in chosen if c.distance_km <= 30]
+    assert len(near) == 1 and near[0] is chosen[-1]
+    assert any(reason.startswith("lycée le plus proche formant à un métier voisin") for reason in near[0].reasons)
+    assert decision.recipients[0].uais[0] == chosen[0].uai and chosen[0].relevance > near[0].relevance
+    assert all(c.relevance >= RELEVANCE_FLOOR for c in chosen[:-1])
+
+
+def test_a_second_commune_found_at_a_small_step_does_not_mark_a_decision_a_wider_step_made(real_model):
+    # Opérateur de fabrication en industrie pharmaceutique from Orléans: within 30 km only a « 2nde commune »
+    # is reached; at 100 km lycées teach related bac pro. The decision is not a « 2nde commune » one, and the
+    # nearest lycée teaching the bac pro PIAC (the best-linked diploma, 104 km) takes the K-th place.
+    decision = route(real_model, submitted("45000", ["pfmp"], ["opérateur de fabrication en industrie pharmaceutique"]))
+    assert not decision.first_year_only
+    chosen = [c for c in decision.candidates if c.chosen]
+    assert len(chosen) == 3
+    assert any(teaches(real_model, c.uai, "40022005") for c in chosen)
+    assert not any("seconde commune" in reason for c in chosen for reason in c.reasons)

@@ -67,3 +67,21 @@ def run(coro):
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+def take_request(engine, ctx, request_id: uuid.UUID | None = None) -> None:
+    """A thread started, then taken by its lead's « Je m'en occupe » (the thread's first human answer)."""
+    from sqlmodel import select
+
+    from services.notifier.models import Participant
+    from services.notifier.service import actions, threads
+    from services.notifier.service.addresses import make_action_token
+    from shared.platform.db import unit_of_work
+
+    with unit_of_work(engine) as session:
+        thread = threads.start_thread(session, ctx, routed_event(request_id=request_id))
+        lead = session.exec(select(Participant).where(Participant.thread_id == thread.id,
+                                                      Participant.email == LEAD)).one()
+        token = make_action_token(ctx.settings.secret_key, lead.id, "accept")
+    with unit_of_work(engine) as session:
+        actions.apply(session, ctx, token)

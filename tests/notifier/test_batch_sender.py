@@ -224,3 +224,27 @@ def test_woken_after_a_commit_and_retries_when_due_without_waiting_for_the_poll(
     run(scenario())
     assert sorted(m.to for m in sink.messages) == sorted([LEAD, COPY, COMPANY])
     assert [(r.to_email, r.status) for r in _rows(engine)] == [(LEAD, "sent"), (COPY, "sent"), (COMPANY, "sent")]
+
+
+def test_a_clean_stop_finishes_the_sends_in_flight_and_releases_the_rest(engine, ctx, sink):
+    """SIGTERM in the middle of a batch: what was sent is recorded as sent (a cancelled pass would
+    leave it leased, and the next process would send it again once the lease ends), what was not
+    started is given back at once, not held until its lease runs out."""
+    sender = OutboundSender(engine, ctx.settings.model_copy(update={"send_batch_size": 9, "send_concurrency": 1,
+                                                                     "send_lease_s": 600.0}))
+    sink.delay_s = 0.2  # a slow mail server: the stop comes while the batch is on the wire
+
+    async def scenario() -> None:
+        await asyncio.to_thread(_queue, engine, ctx, 3)  # 9 rows, one batch
+        task = asyncio.create_task(sender.run())
+        await asyncio.to_thread(sink.wait_for, 2, 10)
+        await sender.stop()
+        assert task.done()
+
+    run(scenario())
+    received = Counter(m.to for m in sink.snapshot())
+    rows = _rows(engine)
+    sent = [r for r in rows if r.status == "sent"]
+    assert 2 <= len(sent) < 9, "the stop came too late to prove anything"
+    assert sorted(received.elements()) == sorted(r.to_email for r in sent)  # every sent row recorded
+    assert all(r.status == "pending" and r.lease_until is None and r.attempts == 0 for r in rows if r not in sent)

@@ -70,3 +70,40 @@ def test_action_pages_and_emails_on_a_phone_without_javascript_and_accessible(se
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
         assert serious_axe_violations(page) == []
     screenshot(page, "notifier-email-company")
+
+
+def test_outcome_choice_page_works_without_javascript_and_is_accessible(served, page, page_without_js, ctx, clock):
+    """« Qu'est-ce qui en est sorti ? »: the page after the click, its optional free text, its answer."""
+    from services.notifier.outcomes.models import OutcomeQuestion
+    from services.notifier.service.addresses import make_outcome_token
+    from services.notifier.tasks import outcome_pass
+    from tests.notifier.support import take_request
+
+    app, base = served
+    engine = app.state.runtime.engine
+    take_request(engine, ctx)
+    clock.advance(days=30)
+    assert outcome_pass(engine, ctx)["asked"] == 2
+    with Session(engine) as session:
+        question = session.exec(select(OutcomeQuestion).where(OutcomeQuestion.respondent == "company")).one()
+    link = f"{base}/suite/{make_outcome_token(ctx.settings.secret_key, question.id, 'apprenti')}"
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto(link)
+    assert page.locator("h1").inner_text() == "Qu'est-ce qui en est sorti ?"
+    assert serious_axe_violations(page) == []
+    page_without_js.goto(link)
+    page_without_js.fill("#note", "Une apprentie en CAP boulanger à la rentrée.")
+    page_without_js.click("button[type=submit]")
+    assert "Apprenti·e recruté·e" in page_without_js.locator(".fr-alert").inner_text()
+    page.goto(link)  # the same link again: refused, says what was recorded
+    assert "déjà été utilisé" in page.locator(".fr-alert").inner_text()
+    assert serious_axe_violations(page) == []
+    # The email itself: eight choices that fit a phone screen.
+    with Session(engine) as session:
+        raw = session.exec(select(OutboundEmail).where(OutboundEmail.kind == "outcome",
+                                                       OutboundEmail.to_email == COMPANY)).one().raw
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.set_content(message_from_bytes(raw, policy=policy.default).get_body(("html",)).get_content())
+    assert page.locator("a").count() == 8
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    assert serious_axe_violations(page) == []

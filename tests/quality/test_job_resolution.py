@@ -60,7 +60,9 @@ def test_a_shop_assistant_is_not_a_warehouse_picker(resolver):
 
 @pytest.mark.parametrize("text, label", [
     ("MELEC", "électricité"), ("bac pro MELEC", "électricité"), ("CAP AEPE", "petite enfance"),
-    ("ASSP", "soins et services"), ("bac pro SN", "cybersécurité"),
+    ("ASSP", "soins et services"), ("bac pro SN", "cybersécurité"), ("bac pro OTM", "transport de marchandises"),
+    ("bac pro AFB", "finition"), ("CAP AAGA", "grand"), ("bac pro TCB", "constructeur bois"),
+    ("bac pro MEE", "efficacit"), ("CAP ECP", "esthétique"),
 ])
 def test_sigles_name_their_diploma(resolver, text, label):
     u = resolver.understand(text)
@@ -98,3 +100,14 @@ def test_every_title_of_a_taught_job_reaches_a_taught_formation(resolver):
     missed = [(t.label, t.rome) for t in titles
               if not any(c in resolver.links.taught_cfds for c in resolver.understand(t.label).formations)]
     assert not missed, f"{len(missed)} of {len(titles)} titles reach no taught formation: {missed[:20]}"
+
+
+def test_a_domain_named_is_read_as_its_jobs_lycees_train_for(resolver):
+    # « santé » matches « Médiateur en santé » only partly: it names the health domain, whose jobs lycées
+    # train for (aide-soignant…) lead; the title typed in full is still that job.
+    sante = resolver.understand("santé")
+    assert sante.status == "vague" and "J1501" in sante.romes[:3]
+    assert resolver.understand("médiateur en santé").romes[0] == "K1220"
+    # Among the domain's jobs, those whose titles hold the typed word first: drivers for « transport ».
+    transport = resolver.understand("transport")
+    assert transport.status == "vague" and any(r.startswith("N41") for r in transport.romes[:3])

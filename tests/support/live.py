@@ -113,3 +113,18 @@ class ServiceProcess(ChildProcess):
             return httpx.get(self.url + path, timeout=1).status_code == 200
 
         eventually(ready, timeout=timeout, what=f"{self.name} ready", ignoring=(httpx.HTTPError,))
+
+
+def sigkill_when(command: list[str], env: dict[str, str], condition, what) -> int:
+    """Run ``command`` (a CLI run) and kill it with SIGKILL once ``condition()`` holds: a crash mid-run.
+    Returns its return code (``-SIGKILL`` unless it finished first)."""
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        eventually(condition, timeout=120, interval=0.005, what=what)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+    return process.returncode

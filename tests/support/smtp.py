@@ -6,6 +6,7 @@ content. It advertises PIPELINING, as Postfix does, unless told not to (aiosmtpd
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -55,6 +56,8 @@ class _Recorder(PipeliningAdvertised):
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+        if self.sink.delay_s:
+            await asyncio.sleep(self.sink.delay_s)
         if envelope.rcpt_tos[0].lower() in self.sink.drop:
             self.sink.drop.discard(envelope.rcpt_tos[0].lower())
             server.transport.abort()  # the connection drops after the content, before the reply
@@ -72,6 +75,7 @@ class SmtpSink:
         self.messages: list[Received] = []
         self.refuse: set[str] = set()  # recipients answered 550 at RCPT
         self.drop: set[str] = set()  # recipients whose next DATA drops the connection, unanswered
+        self.delay_s = 0.0  # a slow server: each DATA answered after this long
         self.lock = threading.Lock()
         self.controller: Controller | None = None
 

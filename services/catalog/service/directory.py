@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
@@ -54,8 +55,15 @@ def csv_rows(content: str, required: tuple[str, ...], expected: str, report: Imp
     return reader
 
 
-def import_rbe_rows(session: Session, content: str, correlation_id: str) -> ImportReport:
-    """Import what is valid, report the rest line by line. Never commits (the caller does)."""
+# What an import does with a valid line instead of routing to the RBE at once:
+# (session, email, name, uais, deputy_email).
+Nominate = Callable[[Session, str, str, list[str], str | None], None]
+
+
+def import_rbe_rows(session: Session, content: str, correlation_id: str, nominate: Nominate | None = None) -> ImportReport:
+    """Import what is valid, report the rest line by line. Never commits (the caller does). ``nominate``: each
+    valid line becomes a naming awaiting the RBE's confirmation (the routing does not change yet); without it
+    the RBEs route at once (an académie's list already verified)."""
     report = ImportReport()
     reader = csv_rows(content, REQUIRED_COLUMNS, "name,email,uais,deputy_email", report)
     if reader is None:
@@ -98,11 +106,14 @@ def import_rbe_rows(session: Session, content: str, correlation_id: str) -> Impo
             report.errors.append(LineError(number, " ; ".join(problems)))
             continue
         assert email is not None
+        report.imported += 1
+        if nominate is not None:
+            nominate(session, email, name, uais, deputy)
+            continue
         repo.upsert_rbe(session, email, name, deputy)
         repo.assign_coverage(session, email, uais)
-        report.imported += 1
         report.uais.update(uais)
-    if report.imported:
+    if report.uais:
         repo.bump_version(session)
         add_to_outbox(session, CatalogChanged(correlation_id=correlation_id, uais=sorted(report.uais), change="rbe"))
     return report

@@ -15,6 +15,7 @@ from datetime import date
 
 from sqlmodel import Session
 
+from services.catalog import naming_repository as naming_repo
 from services.catalog import repository as repo
 from services.catalog.models import (
     Formation,
@@ -24,6 +25,7 @@ from services.catalog.models import (
     LyceeSettings,
     Rbe,
     RbeCoverage,
+    RbeNomination,
 )
 from services.catalog.service.profile import LyceeExtras, load_extras
 from shared.reference.jobs.vocabulary import JobVocabulary
@@ -45,6 +47,8 @@ class Contact:
     deputy_email: str | None = None
     absent_from: date | None = None
     absent_until: date | None = None
+    # The lycée's other confirmed RBEs, (email, name), first confirmed first (issue 22): copied on its requests.
+    additional: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -170,6 +174,7 @@ def load_directory(
         rbe = rbes.get(cov.rbe_email)
         if rbe is not None:
             contacts[cov.uai] = Contact(rbe.email, rbe.name, rbe.is_generic, rbe.deputy_email, rbe.absent_from, rbe.absent_until)
+    _add_confirmed_names(contacts, naming_repo.confirmed_nominations(session))
     fallbacks = repo.academie_fallbacks(session)
     for referent in reversed(repo.referents(session)):  # an académie's referent replaces its generic contact
         fallbacks[referent.academie] = referent.email
@@ -179,6 +184,26 @@ def load_directory(
                 contacts[uai] = Contact(fallbacks.get(lycee.academie, fallback_email), None, True)
     settings = {row.uai: row for row in repo.all_rows(session, LyceeSettings)}
     return contacts, settings, fallbacks
+
+
+def _add_confirmed_names(contacts: dict[str, Contact], confirmed: list[RbeNomination]) -> None:
+    """A lycée's additional RBEs: the others confirmed in the naming its contact was confirmed in. A lycée whose
+    contact came another way (generic address, an académie's list imported as confirmed) has none: a replaced
+    naming's RBEs never receive new requests, even before their nominations are marked replaced."""
+    by_uai: dict[str, list[RbeNomination]] = defaultdict(list)
+    for row in confirmed:  # ordered by confirmation, then id
+        by_uai[row.uai].append(row)
+    for uai, rows in by_uai.items():
+        contact = contacts.get(uai)
+        if contact is None or contact.is_generic:
+            continue
+        own = contact.email.lower()
+        batches = {row.batch for row in rows if row.email.lower() == own}
+        listed = {own}
+        for row in rows:
+            if row.batch in batches and row.email.lower() not in listed:
+                listed.add(row.email.lower())
+                contact.additional.append((row.email, row.name))
 
 
 def with_directory(model: ReadModel, session: Session, fallback_email: str | None) -> ReadModel:

@@ -16,6 +16,7 @@ from shared.contracts.catalog_snapshot import (
     SnapshotLycee,
     SnapshotOffer,
     SnapshotPfmpPeriod,
+    SnapshotRbe,
 )
 from shared.contracts.events import NEED_TYPES
 from shared.platform.settings import get_settings
@@ -46,6 +47,7 @@ def snapshot_from_read_model(model: ReadModel) -> CatalogSnapshot:
             rbe_name=contact.name if contact else None, is_generic_contact=contact.is_generic if contact else True,
             deputy_email=contact.deputy_email if contact else None,
             absent_from=contact.absent_from if contact else None, absent_until=contact.absent_until if contact else None,
+            additional_rbes=[SnapshotRbe(email=email, name=name) for email, name in contact.additional] if contact else [],
             **_words(model, uai, today),
         ))
     formations = [

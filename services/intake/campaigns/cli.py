@@ -15,7 +15,7 @@ from sqlmodel import Session
 from services.intake.campaigns import funnel, invitations, repository
 from services.intake.campaigns.importer import FileProblem, decode, import_rows, read_table
 from services.intake.campaigns.models import CampaignInvitation
-from services.intake.campaigns.pilot import pilot_academies
+from services.intake.campaigns.pilot import live_override, pilot_academies
 from services.intake.campaigns.tokens import tokens_for
 from services.intake.config import IntakeSettings, get_intake_settings
 from services.intake.migrations import SCHEMA
@@ -92,7 +92,7 @@ def send_command(settings: IntakeSettings, args: argparse.Namespace) -> int:
 
 def _send(engine: Engine, settings: IntakeSettings, args: argparse.Namespace) -> int:
     tokens = tokens_for(settings)
-    pilot = pilot_academies(settings)
+    pilot = pilot_academies(settings, live_override(settings.redis_url))
     with unit_of_work(engine) as session:
         campaign = repository.campaign_by_name(session, args.name)
         if campaign is None:

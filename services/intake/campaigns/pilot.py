@@ -2,27 +2,35 @@
 
 The pilot list is ``MLP_PILOT_ACADEMIES`` (académie names, comma-separated; empty: everywhere). This
 is the one place campaigns read it: the settings' ``pilot_academies`` when intake's settings have
-that field, else the environment variable as it is.
+that field, else the environment variable as it is. ``live_override`` reads the list an operator set
+with ``monlyceepro pilot`` (Redis), which wins over the setting, as it does for the form.
 """
 
 from __future__ import annotations
 
 import os
 
-from shared.reference.geo import fold
+import redis
+
+from shared.platform.pilot_live import read_override
+from shared.platform.redis_conn import redis_client_sync
+from shared.reference.pilot import academie_key as _key
 
 
-def _key(name: str) -> str:
-    folded = fold(name)
-    for prefix in ("academie de ", "academie d ", "academie "):
-        if folded.startswith(prefix):
-            folded = folded[len(prefix):]
-    return " ".join(folded.split())
+def live_override(redis_url: str) -> str | None:
+    """The operators' pilot list (``monlyceepro pilot``), or None: none set, or Redis unreachable."""
+    client = redis_client_sync(redis_url, connect_timeout_s=1, timeout_s=2)
+    try:
+        return read_override(client)
+    except (redis.RedisError, OSError):
+        return None
+    finally:
+        client.close()
 
 
-def pilot_academies(settings: object) -> frozenset[str]:
-    """The pilot académies (folded names); empty means everywhere."""
-    configured = getattr(settings, "pilot_academies", None)
+def pilot_academies(settings: object, override: str | None = None) -> frozenset[str]:
+    """The pilot académies (folded names); empty means everywhere. ``override``: the live list, if any."""
+    configured = override if override is not None else getattr(settings, "pilot_academies", None)
     if configured is None:
         configured = os.environ.get("MLP_PILOT_ACADEMIES", "")
     names = configured.split(",") if isinstance(configured, str) else list(configured)

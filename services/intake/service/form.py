@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from shared.reference.geo import CommuneIndex, fold
+from shared.reference.geo import Commune, CommuneIndex, fold
 
 RADIUS_CHOICES = (5, 10, 20, 30, 50, 100)
 JOB_SLOTS = 3
@@ -51,6 +51,14 @@ def resolve_place(text: str, insee: str, communes: CommuneIndex) -> dict | None:
     if re.fullmatch(r"\d+", text):
         return {"postal_code": text}
     return {"commune_insee": "?"}  # unknown name: reported by the form as a commune error
+
+
+def commune_of_text(communes: CommuneIndex, text: str, insee: str = "") -> Commune | None:
+    """The commune the form's place field names (as the submission will read it), or None."""
+    place = resolve_place(text, insee, communes)
+    if not place or place.get("commune_insee") == "?":
+        return None
+    return communes.resolve(place.get("postal_code"), place.get("commune_insee"))
 
 
 def _int_or_raw(value: str | None):

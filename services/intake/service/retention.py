@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from services.intake import repository
 from services.intake.models import CompanyRequest, TimelineEntry
+from services.intake.outcomes import repository as outcomes_repo
 from shared.contracts.events import RequestErased
 from shared.platform.outbox import add_to_outbox, delete_published_about
 
@@ -38,6 +39,7 @@ def erase(
     request.erasure_reason = reason
     session.add(request)
     repository.scrub_timeline(session, request.id)
+    outcomes_repo.scrub_notes(session, request.id)
     repository.delete_idempotency_for(session, request.id)
     delete_published_about(session, request.id)
     title = ("Données personnelles supprimées à votre demande" if reason == "company_request"

@@ -18,6 +18,7 @@ from services.intake.service.validation import Qualified
 from shared.contracts.events import Contact, Location, RequestSource, RequestSubmitted
 from shared.platform.ids import fast_uuid4
 from shared.platform.outbox import insert_outbox_rows, outbox_row
+from shared.reference.pilot import Pilot
 
 
 class RateLimited(Exception):
@@ -37,6 +38,8 @@ class Submitted:
     request_id: str
     token: str
     replayed: bool = False
+    in_pilot: bool = True
+    pilot_notice: str | None = None  # what the company is told outside the pilot (not kept for a replay)
 
 
 def status_path(token: str) -> str:
@@ -98,6 +101,7 @@ def stage(
     idempotency: tuple[str, str] | None = None,
     now: datetime | None = None,
     source: RequestSource | None = None,
+    pilot: Pilot | None = None,
 ) -> Staged:
     """Everything a request writes, as plain rows (no ORM object: a ``CompanyRequest`` and a
     ``TimelineEntry`` cost ~0.2 ms each to build). The event is the contract's pydantic model, so a
@@ -109,6 +113,7 @@ def stage(
     token = secrets.token_urlsafe(24)
     c = q.commune
     source = source or default_source(channel)
+    notice = pilot.notice(q.academie) if pilot is not None else None
     row: dict[str, object] = {
         "id": request_id, "token": token, "created_at": now, "channel": channel, "correlation_id": correlation_id,
         "needs": list(body.needs), "jobs": list(body.jobs), "naf": q.naf, "siret": q.siret,
@@ -119,7 +124,7 @@ def stage(
         "message": body.message, "places": body.places, "period": body.period or None,
         "preferred_uai": body.preferred_uai or None,
         "source_kind": source.kind, "source_partner": source.partner, "source_campaign": source.campaign,
-        "in_pilot": True,
+        "in_pilot": notice is None,
     }
     event = RequestSubmitted(
         event_id=fast_uuid4(),
@@ -143,9 +148,11 @@ def stage(
         preferred_uai=row["preferred_uai"],  # type: ignore[arg-type]
         status_url=base_url.rstrip("/") + status_path(token),
         source=source,
+        in_pilot=notice is None,
+        pilot_notice=notice,
     )
     return Staged(
-        submitted=Submitted(request_id, token), email=q.email, request=row,
+        submitted=Submitted(request_id, token, in_pilot=notice is None, pilot_notice=notice), email=q.email, request=row,
         entry=repository.entry_row(request_id, now, "received", RECEIVED_TITLE),
         outbox=outbox_row(event), idempotency=idempotency,
     )

@@ -82,8 +82,10 @@ def apply_routed(session: Session, event: RequestRouted) -> None:
             repository.name_entry(session, entry.id, list(r.lycees),
                                   ASSIGNMENT_TITLES[entry.assignment_status].format(who=", ".join(r.lycees)))
     if not event.recipients:
-        repository.add_entry(session, repository.entry_row(
-            request.id, at, "routed", "Transmise au référent entreprises de l'académie, qui cherche le bon lycée"))
+        title = ("Transmise au référent entreprises de l'académie, qui cherche le bon lycée" if event.in_pilot else
+                 "Hors des académies pilotes : transmise au référent entreprises de l'académie (ou à l'équipe "
+                 "nationale), qui cherche le bon lycée")
+        repository.add_entry(session, repository.entry_row(request.id, at, "routed", title))
 
 
 def apply_followup(session: Session, event: RequestFollowUp) -> None:
@@ -162,7 +164,8 @@ def status_view(session: Session, request: CompanyRequest, status_url: str) -> d
     return {
         "request_id": request.id,
         "status": status,
-        "status_label": STATUS_LABELS[status],
+        "status_label": STATUS_LABELS[status] if request.in_pilot or status != "routed"
+        else "Transmise au référent entreprises de l'académie",
         "status_url": status_url,
         "submitted_at": _aware(request.created_at).isoformat(),
         "needs": [{"code": n, "label": NEED_LABELS.get(n, n)} for n in request.needs],
@@ -172,6 +175,8 @@ def status_view(session: Session, request: CompanyRequest, status_url: str) -> d
         "company_name": None if erased else request.company_name,
         "places": request.places,
         "period": request.period,
+        "in_pilot": request.in_pilot,
+        "academie": request.academie,
         "timeline": [
             {"at": _aware(e.at).isoformat(), "kind": e.kind, "title": e.title, "text": e.text or None,
              "author": e.author}

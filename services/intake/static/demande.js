@@ -128,6 +128,41 @@
     if (input.value.trim()) understand(input);
   });
 
+  // Outside the pilot académies, the company is told before it sends (GET /api/v1/pilote).
+  var place = document.getElementById("lieu");
+  var pilotBox = document.getElementById("pilote");
+  var pilotSeen = document.getElementById("pilote_vu");
+  var pilotTimer = null;
+  function checkPilot() {
+    clearTimeout(pilotTimer);
+    pilotTimer = setTimeout(function () {
+      var q = place.value.trim();
+      var insee = document.getElementById("commune_insee").value;
+      if (q.length < 2 && !insee) { pilotBox.textContent = ""; pilotSeen.value = ""; return; }
+      fetch("/api/v1/pilote?commune=" + encodeURIComponent(q) + "&insee=" + encodeURIComponent(insee),
+            { headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (p) {
+          if (!p || place.value.trim() !== q) return;
+          pilotBox.textContent = "";
+          pilotSeen.value = "";
+          if (!p.notice) return;
+          var notice = document.createElement("div");
+          notice.className = "fr-notice fr-notice--info fr-mb-2w";
+          notice.innerHTML = '<div class="fr-container"><div class="fr-notice__body"><p class="fr-notice__title" id="pilote-texte"></p></div></div>';
+          notice.querySelector("p").textContent = p.notice;
+          pilotBox.appendChild(notice);
+          pilotSeen.value = p.academie || "national";
+        })
+        .catch(function () { /* the server shows the notice on a confirmation step */ });
+    }, 250);
+  }
+  if (place && pilotBox && pilotSeen) {
+    place.addEventListener("input", checkPilot);
+    place.addEventListener("change", checkPilot);
+    if (place.value.trim()) checkPilot();
+  }
+
   form.querySelectorAll("[data-autocomplete]").forEach(function (input) {
     input.addEventListener("input", function () {
       if (input.getAttribute("data-autocomplete") === "communes") {

@@ -18,6 +18,7 @@ from services.matcher.config import MatcherSettings
 from services.matcher.models import RoutedRequest, RoutingDecision
 from services.matcher.service import followup
 from services.matcher.service.assignments import month_of, recipient_of, store_assignments
+from services.matcher.service.explanation import understood_paths
 from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.service.routing import (
     Candidate,
@@ -25,7 +26,6 @@ from services.matcher.service.routing import (
     RoutingQuery,
     decide,
     select,
-    understood_paths,
 )
 from shared.contracts.events import (
     AssignmentChanged,
@@ -38,6 +38,7 @@ from shared.platform.clock import utcnow
 from shared.platform.db import insert_rows
 from shared.platform.outbox import add_to_outbox, delete_published_about
 from shared.reference.geo import fold, load_communes, territory_of
+from shared.reference.pilot import outside_recipient
 
 # A transfer keeps the lead role with the colleague it names (the notifier puts the colleague in the
 # thread under the same assignment): only a decline or an expired deadline moves the lead elsewhere.
@@ -49,12 +50,13 @@ COPY_MARGIN = 0.1  # a copy recipient leads after a decline when it is this much
 class Outcome:
     """What happened, for metrics after commit (bounded labels only)."""
 
-    outcome: str  # routed, unroutable, followup, escalated, skipped
+    outcome: str  # routed, unroutable, outside_pilot, followup, escalated, skipped
     need: str = "autre"
     academie: str = "inconnue"
     recipients: int = 0
     delay_s: float | None = None
     decision_s: float | None = None
+    in_pilot: bool = True
 
 
 def company_key(event: RequestSubmitted) -> str | None:
@@ -113,7 +115,7 @@ def routed_event(req: RequestSubmitted, routing_id: str, kind: str, academie: st
         company_name=req.company_name, contact=req.contact, jobs=req.jobs, message=req.message,
         places=req.places, period=req.period, commune_name=req.location.commune_name,
         recipients=recipients, fallback_email=fallback, unroutable=not recipients, explanation=explanation,
-        understood=understood or [], status_url=req.status_url,
+        understood=understood or [], status_url=req.status_url, in_pilot=req.in_pilot, pilot_notice=req.pilot_notice,
     )
 
 
@@ -138,7 +140,10 @@ def route_submitted(session: Session, event: RequestSubmitted, model: CatalogRea
     if original_id is not None:
         return _follow_up(session, event, original_id, model, settings, now, need, delay)
     routing_id = str(uuid.uuid4())
-    if query is None:
+    if not event.in_pilot:
+        # Outside the pilot académies: never to an RBE, to the académie's contact (or the national team).
+        decision, elapsed = Decision([], [], None, [], academie, outside_pilot_explanation(event, academie), True), 0.0
+    elif query is None:
         decision = Decision([], [], None, [], None, "Commune de l'entreprise inconnue : routage impossible.", True)
         elapsed = 0.0
     else:
@@ -150,13 +155,22 @@ def route_submitted(session: Session, event: RequestSubmitted, model: CatalogRea
         candidates=json.dumps([c.as_json() for c in decision.candidates], ensure_ascii=False),
         romes=",".join(decision.romes)[:400], decision_ms=elapsed * 1000, created_at=utcnow(),
     ))
-    assignments = store_assignments(session, request_id, routing_id, decision.recipients, decision.candidates, now)
+    assignments = store_assignments(session, request_id, routing_id, decision.recipients, decision.candidates, now,
+                                    model=model)
     if decision.unroutable:
-        repo.open_review(session, request_id, "unroutable", academie, fallback)
+        repo.open_review(session, request_id, "unroutable" if event.in_pilot else "outside_pilot", academie, fallback)
     add_to_outbox(session, routed_event(event, routing_id, "initial", academie, assignments,
                                         decision.explanation, fallback, decision.paths))
-    outcome = "unroutable" if decision.unroutable else "routed"
-    return Outcome(outcome, need, academie or "inconnue", len(assignments), delay, elapsed)
+    outcome = "outside_pilot" if not event.in_pilot else "unroutable" if decision.unroutable else "routed"
+    return Outcome(outcome, need, academie or "inconnue", len(assignments), delay, elapsed, event.in_pilot)
+
+
+def outside_pilot_explanation(event: RequestSubmitted, academie: str | None) -> str:
+    """Why no lycée was chosen: the request came from outside the pilot académies (intake decided it)."""
+    where = f"L'académie {academie}" if academie else "L'académie de l'entreprise"
+    told = f" L'entreprise a été prévenue : « {event.pilot_notice} »" if event.pilot_notice else ""
+    return (f"{where} ne fait pas partie des académies pilotes : la demande n'est pas transmise aux lycées, "
+            f"mais à {outside_recipient(academie)}, qui lui trouvera un interlocuteur.{told}")
 
 
 def _follow_up(session: Session, event: RequestSubmitted, original_id: str, model: CatalogReadModel,
@@ -169,13 +183,15 @@ def _follow_up(session: Session, event: RequestSubmitted, original_id: str, mode
     changes = followup.request_changes(before, event)
     merged = followup.merged_request(before, event)
     recipients = None
-    query = build_query(merged) if followup.needs_rerouting(changes) else None
+    # Outside the pilot, a repeat goes to the thread only: it is never routed to RBEs.
+    query = build_query(merged) if followup.needs_rerouting(changes) and before.in_pilot else None
     if query is not None:
         decision, elapsed = run_decision(model, query, settings, repo.month_loads(session, month_of(now)), now)
-        recipients = followup.reroute(session, original, decision, now, elapsed * 1000)
+        recipients = followup.reroute(session, original, decision, now, elapsed * 1000, model)
     followup.record_merged(session, original, merged)
     add_to_outbox(session, followup.follow_up_event(event, original_id, changes, recipients))
-    return Outcome("followup", need, original.academie or "inconnue", len(recipients or []), delay)
+    return Outcome("followup", need, original.academie or "inconnue", len(recipients or []), delay,
+                   in_pilot=before.in_pilot)
 
 
 def escalate(session: Session, event: AssignmentChanged, model: CatalogReadModel | None,
@@ -221,7 +237,7 @@ def escalate(session: Session, event: AssignmentChanged, model: CatalogReadModel
         plans = []  # a copy recipient training for the job itself leads before a looser untried candidate
     routing_id = str(uuid.uuid4())
     if plans:
-        new = store_assignments(session, row.request_id, routing_id, plans, candidates, now)
+        new = store_assignments(session, row.request_id, routing_id, plans, candidates, now, model=model)
         explanation = (f"Le référent principal ({event.status}) est remplacé par {plans[0].lycees[0]}, "
                        "le candidat suivant le mieux classé qui n'avait pas encore été sollicité.")
         fallback = None

@@ -17,7 +17,8 @@ from sqlmodel import Session
 
 from services.matcher import repository as repo
 from services.matcher.models import RoutedRequest, RoutingDecision
-from services.matcher.service.assignments import recipient_of, store_assignments
+from services.matcher.service.assignments import additional_rbes, recipient_of, store_assignments
+from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.service.routing import Decision
 from shared.contracts.events import RequestChange, RequestFollowUp, RequestSubmitted, RoutedRecipient
 from shared.platform.clock import utcnow
@@ -91,7 +92,8 @@ def needs_rerouting(changes: list[RequestChange]) -> bool:
     return any(c.field in ("jobs", "place") for c in changes)
 
 
-def reroute(session: Session, original: RoutedRequest, decision: Decision, now: datetime, decision_ms: float) -> list[RoutedRecipient] | None:
+def reroute(session: Session, original: RoutedRequest, decision: Decision, now: datetime, decision_ms: float,
+            model: CatalogReadModel | None = None) -> list[RoutedRecipient] | None:
     """Apply ``decision`` (computed for the merged request) to the original request's assignments.
     None when it chooses the RBEs already concerned, or nobody (the current RBEs then stay: a follow-up
     never leaves a company with no one)."""
@@ -128,7 +130,12 @@ def reroute(session: Session, original: RoutedRequest, decision: Decision, now: 
     session.flush()
     current = [a for a in repo.assignments_of(session, original.request_id) if a.status not in (*GONE, WITHDRAWN)]
     current.sort(key=lambda a: (a.role != "lead", a.created_at))
-    return [recipient_of(a) for a in current]
+    recipients = [recipient_of(a) for a in current]
+    if model is None:
+        return recipients
+    # The concerned lycées' other confirmed RBEs follow the request to its new lycées (issue 22).
+    return [r.model_copy(update={"additional_rbes": extra})
+            for r, extra in zip(recipients, additional_rbes(model, recipients), strict=True)]
 
 
 def record_merged(session: Session, original: RoutedRequest, merged: RequestSubmitted) -> None:

@@ -80,7 +80,7 @@ def route_to_lycees(session: Session, req_row: RoutedRequest, uais: list[str], m
         id=routing_id, request_id=request_id, kind="manual", explanation=explanation,
         candidates=json.dumps([c.as_json() for c in candidates], ensure_ascii=False),
     ))
-    assignments = store_assignments(session, request_id, routing_id, plans, candidates, now)
+    assignments = store_assignments(session, request_id, routing_id, plans, candidates, now, model=model)
     add_to_outbox(session, routed_event(request, routing_id, "escalation", req_row.academie, assignments,
                                         explanation, None))
     need = request.needs[0] if request.needs else "autre"

@@ -49,6 +49,8 @@ class LyceeView:
     # The RBE's words (issue 22): (class, cfd or None, period) and (kind, title, starts_on, ends_on)
     pfmp_periods: tuple[tuple[str, str | None, Period], ...] = ()
     events: tuple[tuple[str, str, date, date | None], ...] = ()
+    # The lycée's other confirmed RBEs (email, name), copied in the thread of each request routed to it (issue 22)
+    additional_rbes: tuple[tuple[str, str | None], ...] = ()
 
     def absent_on(self, day: date) -> bool:
         if self.absent_from is None and self.absent_until is None:
@@ -140,6 +142,7 @@ class CatalogReadModel:
                 absent_from=ly.absent_from, absent_until=ly.absent_until,
                 pfmp_periods=_periods(ly.pfmp_periods),
                 events=tuple((e.kind, e.title, e.starts_on, e.ends_on) for e in ly.events),
+                additional_rbes=tuple((r.email, r.name) for r in ly.additional_rbes),
             )
 
     def _build_formations(self, snapshot: CatalogSnapshot) -> None:

@@ -155,7 +155,8 @@ def _reroute(session: Session, req_row: RoutedRequest, ask: ReviewActionRequest,
         explanation=decision.explanation, romes=",".join(decision.romes)[:400], decision_ms=elapsed * 1000,
         candidates=json.dumps([c.as_json() for c in decision.candidates], ensure_ascii=False),
     ))
-    assignments = store_assignments(session, req_row.request_id, routing_id, plans, decision.candidates, now)
+    assignments = store_assignments(session, req_row.request_id, routing_id, plans, decision.candidates, now,
+                                    model=model)
     req_row.payload, req_row.academie = corrected.model_dump_json(), query.academie or req_row.academie
     repo.add(session, req_row)
     add_to_outbox(session, routed_event(corrected, routing_id, "escalation", req_row.academie, assignments,

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
 
+from services.matcher.service.candidates import Candidate, RecipientPlan, select
+from services.matcher.service.explanation import explain, km, path, understood_json
 from services.matcher.service.profile_fit import ProfileFit, capacity_reason
 from services.matcher.service.readmodel import CatalogReadModel, LyceeView
 from services.matcher.service.relevance import Match, wanted_for
 from services.matcher.service.scoring import score as routing_score
 from services.matcher.service.search import nearest_relevant
 from shared.reference.geo import haversine_km
-from shared.reference.jobs import Understanding
 from shared.reference.jobs.wanted import Wanted
 
 RELEVANCE_FLOOR = 0.5  # below: a weak link, used only when nothing better is within the largest radius
@@ -38,48 +38,6 @@ class RoutingQuery:
     radius_km: int | None = None
     preferred_uai: str | None = None
     period: str | None = None  # the company's dates, free text (« mars à juin »)
-
-
-@dataclass(slots=True)
-class Candidate:
-    uai: str
-    lycee: str
-    family: str
-    rbe_id: str
-    rbe_email: str
-    rbe_name: str | None
-    is_generic_contact: bool
-    distance_km: float
-    relevance: float
-    score: float
-    formations: list[tuple[str, str]]
-    reasons: list[str]
-    chosen: bool = False
-    blocked: str | None = None  # cannot be asked at all: capacity reached, RBE away without deputy
-    skipped: str | None = None  # why the selection passed it over
-
-    def as_json(self) -> dict:
-        return {
-            "uai": self.uai, "lycee": self.lycee, "rbe_id": self.rbe_id, "rbe_email": self.rbe_email,
-            "distance_km": self.distance_km, "relevance": round(self.relevance, 3), "score": round(self.score, 2),
-            "formations": [{"cfd": c, "label": label} for c, label in self.formations],
-            "reasons": self.reasons, "chosen": self.chosen, "blocked": self.blocked, "skipped": self.skipped, "family": self.family,
-            "rbe_name": self.rbe_name, "is_generic_contact": self.is_generic_contact,
-        }
-
-
-@dataclass(slots=True)
-class RecipientPlan:
-    rbe_id: str
-    rbe_email: str
-    rbe_name: str | None
-    is_generic_contact: bool
-    role: str
-    uais: list[str]
-    lycees: list[str]
-    distance_km: float
-    formations: list[tuple[str, str]]
-    reasons: list[str]
 
 
 @dataclass(slots=True)
@@ -183,44 +141,6 @@ def _first_year(wanted: Wanted, cfd: str) -> bool:
     return any(cfd in links and links[cfd].common_first_year for links in wanted.per_job)
 
 
-def select(candidates: list[Candidate], k: int, excluded_rbes: AbstractSet[str] = frozenset(),
-           excluded_families: AbstractSet[str] = frozenset()) -> list[RecipientPlan]:
-    """At most ``k`` lycées, one per establishment (SEP + parent), one assignment per RBE."""
-    families: dict[str, Candidate] = {}
-    plans: dict[str, RecipientPlan] = {}
-    chosen = 0
-    for cand in candidates:
-        if cand.blocked:
-            continue
-        if cand.family in excluded_families or cand.rbe_id in excluded_rbes:
-            cand.skipped = "déjà sollicité pour cette demande"
-            continue
-        if cand.family in families:
-            cand.skipped = f"même établissement que {families[cand.family].uai} : une seule sollicitation"
-            continue
-        if chosen >= k:
-            cand.skipped = f"au-delà des {k} lycées retenus"
-            continue
-        families[cand.family] = cand
-        chosen += 1
-        cand.chosen = True
-        plan = plans.get(cand.rbe_id)
-        if plan is None:
-            plans[cand.rbe_id] = RecipientPlan(
-                rbe_id=cand.rbe_id, rbe_email=cand.rbe_email, rbe_name=cand.rbe_name,
-                is_generic_contact=cand.is_generic_contact, role="lead" if not plans else "copy",
-                uais=[cand.uai], lycees=[cand.lycee], distance_km=cand.distance_km,
-                formations=list(cand.formations), reasons=list(cand.reasons),
-            )
-        else:
-            plan.uais.append(cand.uai)
-            plan.lycees.append(cand.lycee)
-            plan.formations.extend(f for f in cand.formations if f not in plan.formations)
-            plan.reasons.append(f"couvre aussi {cand.lycee} ({cand.uai}) : une seule affectation")
-            cand.reasons.append("même référent qu'un autre lycée retenu : une seule affectation")
-    return list(plans.values())
-
-
 def decide(model: CatalogReadModel, query: RoutingQuery, *, k: int, steps: list[int],
            loads: Mapping[str, int], today: date, keep: int = 20) -> Decision:
     wanted = wanted_for(model, query.jobs, query.naf)
@@ -237,6 +157,7 @@ def decide(model: CatalogReadModel, query: RoutingQuery, *, k: int, steps: list[
     for floor in floors:
         for radius in radius_steps(query, steps):
             ranked = rank(model, query, wanted, radius, loads, today, memo, limit=limit, floor=floor)
+            first_year = False  # said of this step's lycées only: a wider step may list the trade itself
             if not ranked and wanted.per_job:
                 # A "2nde commune" (PFMP), or a speciality only inferred from one, only where no lycée
                 # listing the trade itself is within this step.
@@ -247,8 +168,12 @@ def decide(model: CatalogReadModel, query: RoutingQuery, *, k: int, steps: list[
             if sum(len(r.uais) for r in recipients) >= k:
                 break  # widen while fewer than K lycées are found, so coordination has its K options
         if recipients:
+            if floor > 0 and not first_year and radius is not None:
+                recipients = _fill_with_weak(model, query, wanted, ranked, k, radius, loads, today, memo, limit)
             break
     if recipients and not first_year and radius is not None:
+        _reserve_near(model, query, wanted, ranked, k, radius, steps, loads, today, memo)
+        recipients = select(ranked, k)
         specific_radius = _reserve_specific(model, query, wanted, ranked, k, radius, steps, loads, today, memo)
         if specific_radius is not None:
             recipients = select(ranked, k)
@@ -258,10 +183,47 @@ def decide(model: CatalogReadModel, query: RoutingQuery, *, k: int, steps: list[
         recipients=recipients, candidates=kept, radius_km=radius, romes=wanted.romes,
         academie=query.academie, explanation="", unroutable=not recipients, unresolved_jobs=wanted.unresolved_jobs,
         understood=[understood_json(u) for u in wanted.understood], first_year_only=first_year,
-        paths=[_path(u) for u in wanted.understood],
+        paths=[path(u) for u in wanted.understood],
     )
     decision.explanation = explain(model, query, decision, wanted)
     return decision
+
+
+def _fill_with_weak(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, ranked: list[Candidate], k: int,
+                    radius: float, loads: Mapping[str, int], today: date, memo: dict, limit: int) -> list[RecipientPlan]:
+    """The places the relevance floor left empty go to lycées reached through weaker links (a related
+    diploma, a neighbouring fiche's) rather than staying empty (docs/job-vocabulary.md, « weak links fill
+    empty places »): they come after every lycée above the floor, so the lead is still one of those."""
+    recipients = select(ranked, k)
+    if sum(len(r.uais) for r in recipients) >= k:
+        return recipients
+    known = {c.uai for c in ranked}
+    weak = [c for c in rank(model, query, wanted, radius, loads, today, memo, limit=limit) if c.uai not in known]
+    if not weak:
+        return recipients
+    for cand in weak:
+        cand.reasons.append("formation proche du métier demandé : complète les lycées qui y forment précisément")
+    for cand in ranked:
+        cand.chosen, cand.skipped = False, None
+    ranked.extend(weak)
+    return select(ranked, k)
+
+
+def _reserve_near(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, ranked: list[Candidate], k: int,
+                  radius: float, steps: list[int], loads: Mapping[str, int], today: date, memo: dict) -> None:
+    """When every chosen lycée lies beyond the first radius step, the K-th place goes to the nearest lycée
+    within it that any link reaches (docs/job-vocabulary.md, « near beside specific »): the farther lycées
+    that teach the trade keep the other places. Puts it in ``ranked`` just before the K-th chosen one."""
+    chosen = [c for c in ranked if c.chosen]
+    first = radius_steps(query, steps)[0]
+    if k < 2 or len(chosen) < k or any(c.distance_km <= first for c in chosen):
+        return
+    near = _nearest_other(rank(model, query, wanted, first, loads, today, memo, limit=len(chosen) + 1), chosen)
+    if near is None:
+        return
+    _take_kth_place(model, query, ranked, chosen, near, radius, loads, memo,
+                    "lycée le plus proche formant à un métier voisin : retenu en plus des lycées plus éloignés",
+                    by_score=near.relevance >= RELEVANCE_FLOOR)  # a weaker link never leads
 
 
 def _reserve_specific(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, ranked: list[Candidate], k: int,
@@ -279,67 +241,44 @@ def _reserve_specific(model: CatalogReadModel, query: RoutingQuery, wanted: Want
     chosen = [c for c in ranked if c.chosen]
     if best < RELEVANCE_FLOOR or len(chosen) < k or any(c.relevance >= threshold for c in chosen):
         return None
-    families = {c.family for c in chosen}
     steps_km = radius_steps(query, steps)
     # One search at the largest step (the nearest-first search stops early); the nearest of its best.
-    found = rank(model, query, wanted, steps_km[-1], loads, today, memo, limit=len(families) + 1, floor=threshold)
-    usable = [c for c in found if c.blocked is None and c.family not in families]
-    if not usable:
+    found = rank(model, query, wanted, steps_km[-1], loads, today, memo, limit=len(chosen) + 1, floor=threshold)
+    specific = _nearest_other(found, chosen)
+    if specific is None:
         return None
-    specific = min(usable, key=lambda c: (c.distance_km, c.uai))
-    specific.reasons.append("forme précisément au métier demandé : retenu en plus des lycées les plus proches")
-    # Scores are comparable at one radius only: the decision's (beyond it, no proximity points).
-    match = memo[False][specific.uai]
-    specific.score = routing_score(match, specific.distance_km, radius, loads.get(specific.uai, 0),
-                                   query.preferred_uai) + memo["fits"].of(match).points
-    for cand in ranked:
-        cand.chosen, cand.skipped = False, None
-    ranked[:] = [c for c in ranked if c.uai != specific.uai]
-    by_score = next((i for i, c in enumerate(ranked) if c.score < specific.score), len(ranked))
-    ranked.insert(min(by_score, ranked.index(chosen[k - 1])), specific)
+    _take_kth_place(model, query, ranked, chosen, specific, radius, loads, memo,
+                    "forme précisément au métier demandé : retenu en plus des lycées les plus proches", by_score=True)
     return next((r for r in steps_km if r >= specific.distance_km), steps_km[-1])
 
 
-def understood_paths(model: CatalogReadModel, jobs: list[str], naf: str | None) -> list[str]:
-    return [_path(u) for u in wanted_for(model, jobs, naf).understood]
+def _nearest_other(found: list[Candidate], chosen: list[Candidate]) -> Candidate | None:
+    """The nearest askable candidate of another establishment than the chosen ones."""
+    families = {c.family for c in chosen}
+    usable = [c for c in found if c.blocked is None and c.family not in families]
+    return min(usable, key=lambda c: (c.distance_km, c.uai)) if usable else None
 
 
-def understood_json(u: Understanding) -> dict:
-    best = sorted(u.formations.values(), key=lambda f: (-f.weight, f.label))[:3]
-    return {"text": u.text, "status": u.status, "message": u.message, "romes": u.romes,
-            "formations": [{"cfd": f.cfd, "label": f.label, "why": f.why} for f in best]}
+def _take_kth_place(model: CatalogReadModel, query: RoutingQuery, ranked: list[Candidate], chosen: list[Candidate],
+                    cand: Candidate, radius: float, loads: Mapping[str, int], memo: dict, reason: str, *,
+                    by_score: bool) -> None:
+    """Puts ``cand`` in ``ranked`` just before the K-th chosen candidate (earlier when ``by_score`` and its
+    score at the decision's radius is higher), explained by ``reason``; the selection is then run again."""
+    cand.reasons.append(reason)
+    cand.score = _score_at(model, query, cand, radius, loads, memo)
+    for other in ranked:
+        other.chosen, other.skipped = False, None
+    ranked[:] = [c for c in ranked if c.uai != cand.uai]
+    position = ranked.index(chosen[-1])
+    if by_score:
+        position = min(position, next((i for i, c in enumerate(ranked) if c.score < cand.score), len(ranked)))
+    ranked.insert(position, cand)
 
 
-def _path(u: Understanding) -> str:
-    """« boulangé » → Boulanger / Boulangère (D1102) → CAP Boulanger (Certif Info (rang 1) et ONISEP)."""
-    if u.status == "inconnu":
-        return f"« {u.text[:60]} » non reconnu"
-    jobs = ", ".join(f"{j.label} ({j.rome})" for j in u.jobs[:3]) or u.summary
-    best = sorted(u.formations.values(), key=lambda f: (-f.weight, f.label))[:2]
-    diplomas = ", ".join(f"{f.label} ({f.why})" for f in best)
-    head = "secteur d'activité" if u.from_sector else f"« {u.text[:60]} »"
-    return f"{head} → {jobs}" + (f" → {diplomas}" if diplomas else "")
-
-
-def explain(model: CatalogReadModel, query: RoutingQuery, decision: Decision, wanted: Wanted) -> str:
-    where = query.commune_name or "la commune de l'entreprise"
-    if wanted.understood:
-        asked = "compris : " + " ; ".join(_path(u) for u in wanted.understood)
-    else:
-        asked = "besoins : " + ", ".join(query.needs)
-    if decision.first_year_only:
-        asked += " ; aucun lycée formant au métier lui-même à cette distance : lycées de la seconde commune de la famille"
-    if decision.unroutable:
-        return (f"Aucun lycée pertinent à moins de {decision.radius_km or 0:.0f} km de {where} ({asked}). "
-                "La demande est confiée au contact de l'académie et placée en file de revue.")
-    lead = decision.recipients[0]
-    n = sum(len(r.uais) for r in decision.recipients)
-    return (f"{n} lycée(s) retenu(s) dans un rayon de {decision.radius_km:.0f} km autour de {where} ({asked}). "
-            f"Référent principal : {lead.lycees[0]} à {km(lead.distance_km)}, le mieux classé "
-            "(pertinence, distance, services proposés, périodes de PFMP et événements du lycée, charge du mois)"
-            + "".join(f" ; {r}" for r in lead.reasons if r.startswith("période de PFMP compatible")) + ".")
-
-
-def km(value: float) -> str:
-    """'4,2 km' (French decimal comma)."""
-    return f"{value:.1f}".replace(".", ",") + " km"
+def _score_at(model: CatalogReadModel, query: RoutingQuery, cand: Candidate, radius: float,
+              loads: Mapping[str, int], memo: dict) -> float:
+    """A candidate found at another radius, scored at the decision's: scores are comparable at one radius
+    only (beyond it, no proximity points)."""
+    match = memo[False][cand.uai]
+    return routing_score(match, cand.distance_km, radius, loads.get(cand.uai, 0), query.preferred_uai) + \
+        memo["fits"].of(match).points

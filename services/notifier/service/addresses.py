@@ -84,15 +84,28 @@ def _serializer(secret: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt=_ACTION_SALT)
 
 
-@lru_cache(maxsize=4)
-def _action_mac(secret: str) -> hmac.HMAC:
+@lru_cache(maxsize=8)
+def _action_mac(secret: str, salt: bytes = _ACTION_SALT) -> hmac.HMAC:
     """The HMAC ``_serializer`` signs with (SHA-1, "django-concat" key derivation), keyed once."""
-    key = hashlib.sha1(_ACTION_SALT + b"signer" + secret.encode()).digest()
+    key = hashlib.sha1(salt + b"signer" + secret.encode()).digest()
     return hmac.new(key, digestmod=hashlib.sha1)
 
 
 def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _signed_token(secret: str, salt: bytes, claim: dict) -> str:
+    """What ``URLSafeTimedSerializer(secret, salt=salt).dumps(claim)`` writes, written directly (see
+    ``make_action_token``)."""
+    issued_at = claim.pop("t", None)
+    payload = json.dumps(claim, ensure_ascii=False, separators=(",", ":")).encode()
+    issued = int(time.time() if issued_at is None else issued_at)
+    body = _b64(payload)
+    signed = body + b"." + _b64(issued.to_bytes(8, "big").lstrip(b"\x00"))
+    mac = _action_mac(secret, salt).copy()
+    mac.update(signed)
+    return (signed + b"." + _b64(mac.digest())).decode("ascii")
 
 
 def make_action_token(secret: str, participant_id: str, action: str, now: float | None = None) -> str:
@@ -104,23 +117,21 @@ def make_action_token(secret: str, participant_id: str, action: str, now: float 
     epoch), the current time by default."""
     if action not in ACTIONS:
         raise ValueError(action)
-    payload = json.dumps({"p": participant_id, "a": action, "n": secrets.token_hex(8)},
-                         ensure_ascii=False, separators=(",", ":")).encode()
-    issued = int(time.time() if now is None else now)
-    body = _b64(payload)
-    signed = body + b"." + _b64(issued.to_bytes(8, "big").lstrip(b"\x00"))
-    mac = _action_mac(secret).copy()
-    mac.update(signed)
-    return (signed + b"." + _b64(mac.digest())).decode("ascii")
+    return _signed_token(secret, _ACTION_SALT, {"p": participant_id, "a": action, "n": secrets.token_hex(8), "t": now})
 
 
-def read_action_token(secret: str, token: str, max_age_s: int) -> ActionClaim:
+def _loads(serializer: URLSafeTimedSerializer, token: str, max_age_s: int) -> object:
+    """The claim of a signed token, or ActionTokenError("expired" | "invalid")."""
     try:
-        data = _serializer(secret).loads(token, max_age=max_age_s)
+        return serializer.loads(token, max_age=max_age_s)
     except SignatureExpired as exc:
         raise ActionTokenError("expired") from exc
     except (BadSignature, ValueError, TypeError) as exc:
         raise ActionTokenError("invalid") from exc
+
+
+def read_action_token(secret: str, token: str, max_age_s: int) -> ActionClaim:
+    data = _loads(_serializer(secret), token, max_age_s)
     if not isinstance(data, dict) or data.get("a") not in ACTIONS or not data.get("p") or not data.get("n"):
         raise ActionTokenError("invalid")
     return ActionClaim(str(data["p"]), str(data["a"]), str(data["n"]))
@@ -142,12 +153,30 @@ def make_release_token(secret: str, inbound_id: str) -> str:
 
 
 def read_release_token(secret: str, token: str, max_age_s: int) -> ReleaseClaim:
-    try:
-        data = URLSafeTimedSerializer(secret, salt=_RELEASE_SALT).loads(token, max_age=max_age_s)
-    except SignatureExpired as exc:
-        raise ActionTokenError("expired") from exc
-    except (BadSignature, ValueError, TypeError) as exc:
-        raise ActionTokenError("invalid") from exc
+    data = _loads(URLSafeTimedSerializer(secret, salt=_RELEASE_SALT), token, max_age_s)
     if not isinstance(data, dict) or not data.get("i") or not data.get("n"):
         raise ActionTokenError("invalid")
     return ReleaseClaim(str(data["i"]), str(data["n"]))
+
+
+# ------------------------------------------------------------------ « Qu'est-ce qui en est sorti ? »
+@dataclass(frozen=True)
+class OutcomeClaim:
+    question_id: str  # the nonce of every choice of one question: the first one used spends them all
+    kind: str
+
+
+_OUTCOME_SALT = b"mlp-notifier-outcome"
+
+
+def make_outcome_token(secret: str, question_id: str, kind: str, now: float | None = None) -> str:
+    """One choice of an outcome question, signed like the one-click actions (same key derivation,
+    another salt, so neither link can stand for the other)."""
+    return _signed_token(secret, _OUTCOME_SALT, {"q": question_id, "k": kind, "t": now})
+
+
+def read_outcome_token(secret: str, token: str, max_age_s: int, kinds: tuple[str, ...]) -> OutcomeClaim:
+    data = _loads(URLSafeTimedSerializer(secret, salt=_OUTCOME_SALT), token, max_age_s)
+    if not isinstance(data, dict) or data.get("k") not in kinds or not data.get("q"):
+        raise ActionTokenError("invalid")
+    return OutcomeClaim(str(data["q"]), str(data["k"]))

@@ -18,7 +18,11 @@ from services.notifier.service.mailer import (
     queue_copy,
     thread_context,
 )
-from services.notifier.service.threads import ThreadNotReady, participant_from_recipient
+from services.notifier.service.threads import (
+    ThreadNotReady,
+    additional_participants,
+    participant_from_recipient,
+)
 from shared.contracts.changes import change_lines
 from shared.contracts.events import RequestChange, RequestFollowUp
 
@@ -92,8 +96,15 @@ def _reroute(session: Session, ctx: NotifierContext, thread: Thread, event: Requ
              everyone: list[Participant], entry, text: str, history: list[str]) -> None:
     wanted = {str(r.assignment_id): r for r in event.recipients}
     by_assignment = {p.assignment_id: p for p in everyone if p.assignment_id}
-    leaving = [p for p in everyone if p.active and p.role in ("lead", "copy") and p.assignment_id not in wanted]
-    staying = [p for p in everyone if p.active and p.assignment_id in wanted]
+    names = [name.lower() for r in wanted.values() for name in r.lycees]
+    # A copy without an assignment (a lycée's other RBE, issue 22) follows its lycée: it stays while one of the
+    # lycées its label names is still concerned.
+    copied = {extra.email.strip().lower() for r in wanted.values() for extra in r.additional_rbes}
+    kept = {p.id for p in everyone if p.active and p.assignment_id is None and p.role == "copy"
+            and (p.email.strip().lower() in copied or (p.label and any(name in p.label.lower() for name in names)))}
+    leaving = [p for p in everyone if p.active and p.role in ("lead", "copy") and p.assignment_id not in wanted
+               and p.id not in kept]
+    staying = [p for p in everyone if p.active and (p.assignment_id in wanted or p.id in kept)]
     joining: list[Participant] = []
     for assignment_id, r in wanted.items():
         person = by_assignment.get(assignment_id)
@@ -107,6 +118,17 @@ def _reroute(session: Session, ctx: NotifierContext, thread: Thread, event: Requ
             person.lead_since, person.reminded_at, person.expired_at = ctx.now(), None, None
         person.role = r.role
         session.add(person)
+    # The new lycées' other confirmed RBEs join as copies (issue 22), each address once in the thread; one who
+    # had left with an earlier change comes back rather than twice.
+    for person in everyone:
+        if (not person.active and person.assignment_id is None and person.role == "copy"
+                and person.email.strip().lower() in copied):
+            person.active, person.status = True, "pending"
+            session.add(person)
+            joining.append(person)
+    known = {p.email.strip().lower() for p in everyone if p.active and p.role != "company"} | {
+        p.email.strip().lower() for p in joining}
+    joining += additional_participants(session, ctx, thread, list(wanted.values()), known)
     session.flush()
     leaving_text = ("L'entreprise a modifié sa demande (métier ou lieu) : votre établissement n'est plus concerné. "
                     "Merci de votre attention ; vous ne recevrez plus de message sur cette demande.\n\n" + text)

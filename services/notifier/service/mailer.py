@@ -117,13 +117,15 @@ class QueuedCopy:
 
 def queue_copy(session: Session, ctx: NotifierContext, thread: Thread, entry: ThreadEntry, recipient: Participant,
                template: str, *, attachments: list[Attachment] | None = None, shared: dict | None = None,
-               first_copy: bool = False, batch: list[dict] | None = None, **extra) -> QueuedCopy:
+               first_copy: bool = False, batch: list[dict] | None = None, subject: str | None = None,
+               **extra) -> QueuedCopy:
     """One copy of ``entry`` for ``recipient``, with its own Message-ID and reply address.
 
     ``shared``: the thread context already computed for this entry (several copies of one entry
     share it); ``first_copy``: the recipient got nothing in this thread yet (no lookup needed);
     ``batch``: the row is appended there, for the caller to insert with ``repo.insert_outbound``
-    (one statement for all the copies of an entry), else it is inserted at once.
+    (one statement for all the copies of an entry), else it is inserted at once; ``subject``: instead
+    of the thread's (the copy still threads by its references).
     """
     s = ctx.settings
     message_id = f"<{entry.id[:12]}.{recipient.token}.{thread.token}@{s.reply_domain}>"
@@ -136,7 +138,7 @@ def queue_copy(session: Session, ctx: NotifierContext, thread: Thread, entry: Th
     now = ctx.now()
     raw = compose(OutgoingCopy(
         to_email=recipient.email, to_name=recipient.name, mail_from=s.mail_from, reply_to=own_reply_address,
-        subject=thread.subject, message_id=message_id, references=references, list_id=s.list_id,
+        subject=subject or thread.subject, message_id=message_id, references=references, list_id=s.list_id,
         template=template, context=context, date=now, attachments=attachments or [],
     ))
     row = {"thread_id": thread.id, "entry_id": entry.id, "participant_id": recipient.id, "kind": entry.kind,

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from services.notifier import repository as repo
 from services.notifier.models import Participant, Thread, ThreadEntry
+from services.notifier.outcomes import repository as outcomes_repo
 from services.notifier.service.addresses import new_participant_token, new_thread_token
 from services.notifier.service.emails import need_labels, one_line
 from services.notifier.service.mailer import (
@@ -72,6 +73,24 @@ def participant_from_recipient(session: Session, ctx: NotifierContext, thread: T
                         assignment_id=str(r.assignment_id), ctx=ctx, taken=taken, staged=staged)
 
 
+def additional_participants(session: Session, ctx: NotifierContext, thread: Thread, recipients: list[RoutedRecipient],
+                            known: set[str], taken: set[str] | None = None,
+                            staged: list[Participant] | None = None) -> list[Participant]:
+    """The other confirmed RBEs of the recipients' lycées (issue 22): copies of the thread without an assignment,
+    like an RBE who joined after their confirmation. ``known``: the addresses already in the thread (lower-cased),
+    completed here: nobody gets two copies of one message."""
+    people = []
+    for r in recipients:
+        for extra in r.additional_rbes:
+            key = extra.email.strip().lower()
+            if not key or key in known:
+                continue
+            known.add(key)
+            people.append(_participant(session, thread, "copy", extra.email, name=extra.name,
+                                       label=", ".join(extra.lycees or r.lycees), ctx=ctx, taken=taken, staged=staged))
+    return people
+
+
 def _ensure_fallback(session: Session, ctx: NotifierContext, thread: Thread) -> Participant | None:
     existing = [p for p in repo.participants(session, thread.id) if p.role == "fallback"]
     if existing:
@@ -102,6 +121,8 @@ def start_thread(session: Session, ctx: NotifierContext, event: RequestRouted) -
     people: list[Participant] = []
     created = [participant_from_recipient(session, ctx, thread, r, r.role, taken, people) for r in recipients]
     rbes = sorted(created, key=lambda p: p.role != "lead")
+    known = {p.email.lower() for p in created}
+    copied = additional_participants(session, ctx, thread, recipients, known, taken, people)
     fallback = None
     if not rbes:
         email = thread.fallback_email or ctx.settings.fallback_email
@@ -113,17 +134,22 @@ def start_thread(session: Session, ctx: NotifierContext, event: RequestRouted) -
     repo.insert_new_thread(session, thread, people, entry)
     shared = thread_context(session, thread, people)
     rows: list[dict] = []  # one INSERT for every copy
-    for person in rbes:
+    for person in rbes + copied:
         queue_copy(session, ctx, thread, entry, person, "rbe_request", shared=shared, first_copy=True,
                    batch=rows, intro="new")
+    # Outside the pilot académies the contact is told why the request reached it, and the company again
+    # what it was told before it submitted (issue 20).
+    outside = None if event.in_pilot else (event.pilot_notice or "Votre académie ne fait pas encore partie des "
+                                                                  "académies pilotes de MonLycéePro.")
     if fallback is not None:
         queue_copy(session, ctx, thread, entry, fallback, "rbe_request", shared=shared, first_copy=True,
-                   batch=rows, intro="unroutable")
+                   batch=rows, intro="unroutable" if outside is None else "outside_pilot", pilot_notice=outside)
     ack = queue_copy(session, ctx, thread, entry, company, "company_ack", shared=shared, first_copy=True,
-                     batch=rows, unroutable=not rbes, status_url=event.status_url)
+                     batch=rows, unroutable=not rbes, status_url=event.status_url, pilot_notice=outside)
     repo.insert_outbound(session, rows)
     lycees = [p.label for p in rbes if p.label]
     text = (f"Votre demande a été transmise à : {', '.join(lycees)}." if lycees else
+            f"{outside} Le référent entreprises de l'académie a reçu votre demande." if outside else
             "Aucun lycée proche ne correspond encore : le référent entreprises de l'académie a reçu votre demande.")
     publish_thread_message(session, ctx, thread, entry, "acknowledgement", text=text, message_id=ack.message_id)
     return thread
@@ -161,6 +187,9 @@ def escalate(session: Session, ctx: NotifierContext, event: RequestRouted) -> Th
             person.active = True
             new_lead = person
         session.add(person)
+    if not event.unroutable:
+        known = {p.email.strip().lower() for p in people if p.active} | {p.email.lower() for p in newcomers}
+        newcomers += additional_participants(session, ctx, thread, list(event.recipients), known)
     for old in old_leads:
         if new_lead is not None and old.id == new_lead.id:
             continue
@@ -227,5 +256,6 @@ def erase(session: Session, ctx: NotifierContext, event: RequestErased) -> None:
             session.add(person)
     repo.cancel_pending(session, thread.id)
     repo.wipe_thread_content(session, thread.id)
+    outcomes_repo.wipe_notes(session, thread.id)
     delete_published_about(session, thread.request_id)  # thread messages: replies may quote the company
     session.flush()

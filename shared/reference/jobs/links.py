@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from shared.reference.jobs.index import related_stems
+from shared.reference.jobs.renovations import CHAIN, Renovations
 from shared.reference.jobs.text import stems
 from shared.reference.jobs.vocabulary import JobVocabulary
 
@@ -109,10 +110,7 @@ class JobLinks:
             for cfd in m.cfds:
                 romes_of_cfd[cfd] |= met_romes.get(m.id, set())
         self.onisep_formation_romes = {cfd: sorted(r) for cfd, r in romes_of_cfd.items()}
-        self.predecessors: dict[str, list[str]] = defaultdict(list)
-        for f in vocabulary.formations:
-            for s in f.successors:
-                self.predecessors[s].append(f.cfd)
+        self.renovations = Renovations(self.formations)
         self.for_rome = lru_cache(maxsize=None)(self._for_rome)
         self._settled = lru_cache(maxsize=None)(self._settled_uncached)
         self._direct = lru_cache(maxsize=None)(self._direct_uncached)
@@ -190,11 +188,13 @@ class JobLinks:
         certif = {c: r for c, r in self.certif.get(rome, {}).items() if self.lycee_level(c)}
         onisep = {c for m in self.onisep_by_rome.get(rome, ()) for c in self.onisep[m].cfds
                   if self.lycee_level(c)} if rome in self.onisep_by_rome else set()
+        # ONISEP naming a renovation of the diploma (its successor or predecessor in the BCN) names it.
+        onisep_family = onisep | {c for cfd in onisep for c in self.renovations.of(cfd)}
         out: dict[str, FormationLink] = {}
         for cfd, rank in certif.items():
             weight = RANK_WEIGHT.get(rank, 0.6)
             agrees = self.confirmed(rome, cfd)
-            if cfd in onisep:
+            if cfd in onisep_family:
                 out[cfd] = self._link(cfd, max(weight, 0.95) * (1.0 if agrees else UNCONFIRMED),
                                       f"Certif Info (rang {rank}) et ONISEP")
             elif onisep:
@@ -268,19 +268,18 @@ class JobLinks:
     def _with_successors(self, links: dict[str, FormationLink]) -> dict[str, FormationLink]:
         out = dict(links)
         frontier = list(links.values())
-        for _ in range(3):  # successor chains are short
+        for _ in range(CHAIN):
             nxt = []
             for link in frontier:
                 for other in self.successors_of(link).values():
-                    if other.cfd not in out:
+                    if other.cfd not in out or other.weight > out[other.cfd].weight:
                         out[other.cfd] = other
                         nxt.append(other)
             frontier = nxt
         return out
 
     def successors_of(self, link: FormationLink) -> dict[str, FormationLink]:
-        f = self.formations.get(link.cfd)
-        others = [*(f.successors if f else ()), *self.predecessors.get(link.cfd, ())]
+        others = self.renovations.neighbours(link.cfd)
         return {c: FormationLink(c, link.weight, f"{link.why} (diplôme rénové)",
                                  link.common_first_year, self.formation_label(c))
                 for c in others if c in self.formations}

@@ -33,8 +33,9 @@ PARTIAL_SCORE = 0.15  # with nothing above MIN_SCORE, the best readings from her
 SENSE_MIN_COVERAGE = 0.15  # titles covering less of the text cannot reach MIN_SCORE (with every bonus)
 FORMATION_MIN = 0.6  # a formation label the text covers counts from this score
 SIGLE_FORMATION_MIN = 0.3  # a sigle's expansion covering a label: options may lengthen it
-EXECUTIVE = 0.85  # an emploi cadre: a lycée's pupils are rarely trained for it
+EXECUTIVE = 0.7  # an emploi cadre: as rarely what a lycée trains for as a job no lycée teaches (UNTAUGHT)
 DOMAIN_MIN = 0.5  # a domain's label that covers the text this well stands for the domain (« transport »)
+DOMAIN_JOB_MAX = 0.75  # a job title matching the text this well is what it means, whatever domain it names
 NOT_HEAD = 0.9  # the typed trade is not the title's first word
 SUPPORT_STEP, SUPPORT_MAX = 0.02, 0.08  # several titles of one job naming the text: a surer sense
 EXACT = 0.999  # a title score this high: the text is the title
@@ -74,6 +75,7 @@ class JobResolver:
         self.domain_romes = [domains[label] for label in self.domain_labels]
         self.domain_index = WordIndex(self.domain_labels)
         self._domain_jobs = lru_cache(maxsize=None)(self._domain_jobs_uncached)
+        self._stems_by_rome: dict[str, frozenset[str]] | None = None  # built on the first vague request
         self.understand = lru_cache(maxsize=8192)(self._understand)
 
     # ------------------------------------------------------------------ parsing
@@ -207,7 +209,7 @@ class JobResolver:
     def _domain_senses(self, typed: list[str], best_job: float) -> list[JobSense]:
         """« transport », « industrie », « métiers du bâtiment »: a text that names a ROME domain better than
         any job stands for the domain's jobs lycées train for most (vague, said so to the company)."""
-        if not typed or len(typed) > 3 or best_job >= DOMAIN_MIN + 0.1:
+        if not typed or len(typed) > 3 or best_job >= DOMAIN_JOB_MAX:
             return []
         query = self._query(self.domain_index, typed)
         if not all(qw.matches for qw in query):
@@ -220,8 +222,22 @@ class JobResolver:
         if score < DOMAIN_MIN or score <= best_job:
             return []
         label = self.domain_labels[doc]
+        # Among the domain's jobs, those a title of which holds a typed word first (« transport »: the
+        # drivers of « conducteur de transport routier » before the domain's warehouse jobs).
+        typed_stems = {s for qw in query for s in qw.matches}
+        jobs = self._domain_jobs(doc)
+        named = [r for r in jobs if typed_stems & self._title_stems(r)]
+        jobs = named + [r for r in jobs if r not in named]
         return [JobSense(rome, self.rome_labels[rome], round(score * (1 - 0.02 * i), 4), label, True)
-                for i, rome in enumerate(self._domain_jobs(doc)[:5])]
+                for i, rome in enumerate(jobs[:5])]
+
+    def _title_stems(self, rome: str) -> frozenset[str]:
+        if self._stems_by_rome is None:
+            by_rome: dict[str, set[str]] = defaultdict(set)
+            for doc, title in enumerate(self.titles):
+                by_rome[title.rome or ""].update(self.title_index.doc_stems[doc])
+            self._stems_by_rome = {r: frozenset(v) for r, v in by_rome.items()}
+        return self._stems_by_rome.get(rome, frozenset())
 
     def _domain_jobs_uncached(self, doc: int) -> list[str]:
         """The domain's jobs, those the most lycées' CAP and bac pro train for first (no emploi cadre)."""

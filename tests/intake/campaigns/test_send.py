@@ -39,8 +39,7 @@ from tests.intake.campaigns.support import (
     prepare_all,
     row_of,
 )
-from tests.support.eventually import eventually
-from tests.support.live import ROOT
+from tests.support.live import ROOT, sigkill_when
 
 BASE = "http://intake.test"
 
@@ -223,21 +222,13 @@ def test_a_campaign_killed_with_sigkill_and_resumed_sends_each_invitation_once(s
            "MLP_SMTP_URL": sink.url, "MLP_SECRET_KEY": SECRET, "MLP_PUBLIC_BASE_URL": BASE,
            "MLP_CAMPAIGN_LEASE_S": "2", "MLP_LOG_LEVEL": "WARNING", "MLP_PILOT_ACADEMIES": ""}
     command = [sys.executable, "-m", "services.cli", "campaign", "send", "reprise", "--rate", "600/min"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        def between_two_sends() -> bool:
-            states = invitation_states(sqlite_engine)
-            return len(sink.messages) >= 8 and states.get("sent") == len(sink.messages) and not states.get("sending")
+    def between_two_sends() -> bool:
+        states = invitation_states(sqlite_engine)
+        return len(sink.messages) >= 8 and states.get("sent") == len(sink.messages) and not states.get("sending")
 
-        eventually(between_two_sends, timeout=120, interval=0.005,
-                   what=lambda: f"8 invitations sent (sink: {len(sink.messages)})")
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
-    assert process.returncode == -signal.SIGKILL
+    returncode = sigkill_when(command, env, between_two_sends,
+                              lambda: f"8 invitations sent (sink: {len(sink.messages)})")
+    assert returncode == -signal.SIGKILL
     killed_at = len(sink.snapshot())
     assert 8 <= killed_at < 30 and max(received(sink).values()) == 1
 
