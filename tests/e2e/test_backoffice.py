@@ -54,9 +54,20 @@ def _log_in(page, system: System, email: str) -> None:
     page.fill("#email", email)
     page.click("button[type=submit]")
     assert "Vérifiez votre messagerie" in page.inner_text("main")
-    mail = eventually(lambda: system.sink.to(email), timeout=30, what="magic link email")[-1]
-    page.goto(re.search(r"(http://\S+/referents/connexion\?jeton=\S+)", mail.get_content()).group(1))
+    link = eventually(lambda: _magic_link(system.sink.to(email)), timeout=30, what="magic link email")
+    page.goto(link)
     page.wait_for_url(re.compile(r"/referents/tableau$"))
+
+
+def _magic_link(mails) -> str | None:
+    """The newest login link among ``mails``: the referent may also receive other mail (a request sent to
+    her académie), in any order, so the last message is not always the link."""
+    for mail in reversed(mails):
+        found = re.search(r"(http://\S+/referents/connexion\?jeton=\S+)",
+                          mail.get_body(preferencelist=("plain",)).get_content())
+        if found:
+            return found.group(1)
+    return None
 
 
 def _axe_clean(page, name: str) -> None:
