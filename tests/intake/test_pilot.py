@@ -4,15 +4,18 @@ endpoint, form without JavaScript, API answer), the request always stored with `
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
 import pytest
 from sqlmodel import Session, select
 
+from services.intake import repository
 from services.intake.config import get_intake_settings
 from services.intake.models import CompanyRequest
 from services.intake.pilot_cli import pilot as pilot_command
+from shared.platform.db import unit_of_work
 from shared.platform.outbox import OutboxEvent
 from tests.intake.support import body, counts, engine_of
 from tests.support.eventually import eventually
@@ -185,22 +188,50 @@ def test_the_pilot_command_refuses_in_french_and_changes_nothing(run_pilot, caps
         run_pilot(["set"])
 
 
+def _received_by_row(page: str, table_id: str) -> dict[str, str]:
+    """One figures table of the impact page: row heading -> its « Demandes reçues » cell, as shown."""
+    table = re.search(rf'id="{table_id}">(.*?)</table>', html.unescape(page), re.S)
+    assert table, table_id
+    return dict(re.findall(r'<th scope="row">([^<]+)</th><td>([^<]+)</td>', table.group(1)))
+
+
 def test_the_impact_figures_are_split_by_pilot_and_by_source(database_url, make_client):
+    """Enough requests per group (the publication threshold is 5) for the page to show the counts, and one
+    group under it, shown « moins de 5 »."""
     pilot_client = make_client(database_url, pilot_academies="Lyon")
-    pilot_client.post("/api/v1/requests", json=body(location={"postal_code": "38000"}))
-    pilot_client.post("/api/v1/requests", json=body(contact__email="b@boulangerie-dupont.fr"))
-    pilot_client.post("/api/v1/requests", json=body(contact__email="c@boulangerie-dupont.fr"))
+
+    def submit(n: int, postal_code: str, tag: str) -> list[str]:
+        ids = []
+        for i in range(n):
+            response = pilot_client.post("/api/v1/requests", json=body(
+                location={"postal_code": postal_code}, contact__email=f"{tag}{i}@boulangerie-dupont.fr"))
+            assert response.status_code == 202, response.text
+            ids.append(response.json()["request_id"])
+        return ids
+
+    submit(5, "69007", "lyon")
+    grenoble = submit(7, "38000", "grenoble")
+    with unit_of_work(engine_of(pilot_client)) as session:  # as if taken through a campaign, a partner's form
+        for request_id in grenoble[:5]:
+            repository.update_request(session, request_id, source_kind="campaign")
+        repository.update_request(session, grenoble[5], source_kind="embed")
+
     figures = pilot_client.get("/api/v1/impact", params={"period": "tout"}).json()
-    # published counts under 5 are null (« moins de 5 »): the split is there, the small counts are not
     assert [(p["pilot"], p["label"], p["received"]) for p in figures["by_pilot"]] == [
-        ("inside", "Académies pilotes", None),
-        ("outside", "Hors académies pilotes", None),
+        ("inside", "Académies pilotes", 5),
+        ("outside", "Hors académies pilotes", 7),
     ]
-    assert [(s["source"], s["received"]) for s in figures["by_source"]] == [("api", None)]
+    assert [(s["source"], s["received"]) for s in figures["by_source"]] == [
+        ("api", 6), ("embed", None), ("campaign", 5)]  # under 5: null, « moins de 5 »
     v2 = pilot_client.get("/api/v2/impact", params={"period": "tout"}).json()
-    assert [p["pilot"] for p in v2["by_pilot"]] == ["inside", "outside"]
+    assert [(p["pilot"], p["received"]) for p in v2["by_pilot"]] == [("inside", 5), ("outside", 7)]
+    assert [(s["source"], s["received"]) for s in v2["by_source"]] == [
+        ("form", 6), ("partner", None), ("campaign", 5)]
+
     page = pilot_client.get("/impact?periode=tout").text
-    assert 'id="par-pilote"' in page and "Hors académies pilotes" in page and 'id="par-origine"' in page
+    assert _received_by_row(page, "par-pilote") == {"Académies pilotes": "5", "Hors académies pilotes": "7"}
+    assert _received_by_row(page, "par-origine") == {
+        "Formulaire MonLycéePro": "6", "Site partenaire": "moins de 5", "Campagne d'invitation": "5"}
 
 
 def test_campaigns_follow_the_live_pilot_list(run_pilot, redis_url):
