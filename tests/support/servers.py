@@ -60,13 +60,19 @@ class RedisServer:
 
 
 def postgres_admin_url() -> str | None:
-    """PostgreSQL to test against: MLP_TEST_POSTGRES_URL, or the local server if it answers."""
+    """PostgreSQL to test against: MLP_TEST_POSTGRES_URL, or the local server if it answers. None when
+    neither does (the PostgreSQL variants skip, the live systems use SQLite), unless
+    MLP_TEST_REQUIRE_POSTGRES is set (CI, .ci/run): then a missing PostgreSQL fails the tests that need it
+    instead of letting them pass on SQLite alone."""
     url = os.environ.get("MLP_TEST_POSTGRES_URL")
     if url:
         return url
     with socket.socket() as s:
         s.settimeout(0.5)
         if s.connect_ex(("127.0.0.1", 5432)) != 0:
+            if os.environ.get("MLP_TEST_REQUIRE_POSTGRES"):
+                raise RuntimeError("MLP_TEST_REQUIRE_POSTGRES est défini mais aucun PostgreSQL ne répond "
+                                   "(MLP_TEST_POSTGRES_URL non défini, rien sur 127.0.0.1:5432)")
             return None
     return "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
