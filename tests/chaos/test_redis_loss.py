@@ -3,7 +3,11 @@ persistence, as a failover to an empty replica would), while the matcher and the
 frozen so that events are in flight: published, not yet read. The services recover their consumer
 groups without a restart, `mlp_outbox_published_not_in_stream` shows the loss, the runbook's
 command `monlyceepro replay --since 10m` republishes from the outboxes, and at the end every
-request is routed exactly once and every participant got exactly one message."""
+request is routed exactly once and every participant got exactly one message.
+
+It runs on PostgreSQL (a database per service, as in production) whenever one answers
+(MLP_TEST_POSTGRES_URL, or 127.0.0.1:5432: CI has one), on SQLite otherwise; the backend used is
+printed."""
 
 from __future__ import annotations
 
@@ -18,19 +22,21 @@ import pytest
 import redis as redis_sync
 
 from shared.platform.replay import CLOCK_SLACK_S
-from tests.support.audit import audit_run, metric, query
+from tests.support.audit import audit_run, metric, query, service_db
 from tests.support.eventually import eventually
 from tests.support.live import ROOT
 from tests.support.servers import RedisServer
-from tests.support.system import FAST_ENV, Submitter, System, catalog_template
+from tests.support.system import FAST_ENV, Submitter, System, catalog_template, copy_catalog
 
-pytestmark = [pytest.mark.slow, pytest.mark.chaos, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.chaos, pytest.mark.timeout(300)]
 
 N_REQUESTS = 30
 NOT_IN_STREAM = "mlp_outbox_published_not_in_stream"
 
 
-def test_redis_flushed_mid_flow_then_replayed_loses_no_email_and_doubles_none(tmp_path, tmp_path_factory):
+def test_redis_flushed_mid_flow_then_replayed_loses_no_email_and_doubles_none(tmp_path, tmp_path_factory,
+                                                                              system_database_url):
+    database_url, backend = system_database_url, "postgresql" if system_database_url else "sqlite"
     redis_server = RedisServer().start()  # no AOF: a flush or a failover loses everything
     catalog_db = catalog_template(tmp_path_factory.getbasetemp() / "chaos-catalog")
     # The matcher and the notifier are frozen (SIGSTOP) for several seconds below, to keep events unread
@@ -38,12 +44,18 @@ def test_redis_flushed_mid_flow_then_replayed_loses_no_email_and_doubles_none(tm
     # FAST_ENV's 5 s lease and 3 s timeout would have it resend, after SIGCONT, mails the sink already has
     # (at-least-once SMTP, what a lease allows). Production's are 120 s and 15 s.
     env = {**FAST_ENV, "MLP_SEND_LEASE_S": "60", "MLP_SMTP_TIMEOUT_S": "30"}
-    system = System(tmp_path, redis_server.url, catalog_db=catalog_db, extra_env=env)
+    system = System(tmp_path, redis_server.url, catalog_db=catalog_db, extra_env=env, database_url=database_url)
+    matcher_db, notifier_db = (service_db(tmp_path, name, database_url) for name in ("matcher", "notifier"))
     r = redis_sync.Redis.from_url(redis_server.url)
     frozen: list[int] = []
     submitter = Submitter(system, N_REQUESTS, interval=0.25)
     phases: dict[str, float] = {}
     try:
+        if database_url:  # the schemas first (docs/operations.md), then the catalog's data
+            migrated = subprocess.run([sys.executable, "-m", "services.cli", "migrate"], cwd=ROOT, env=system.env,
+                                      capture_output=True, text=True, timeout=120)
+            assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+            copy_catalog(catalog_db, service_db(tmp_path, "catalog", database_url))
         system.start(parallel=True)
         t0 = time.monotonic()
         submitter.start()
@@ -75,7 +87,7 @@ def test_redis_flushed_mid_flow_then_replayed_loses_no_email_and_doubles_none(tm
         eventually(lambda: {g["name"].decode() for g in r.xinfo_groups("mlp.request.submitted")} == {"matcher"},
                    timeout=30, what="the matcher's group recreated without a restart",
                    ignoring=(redis_sync.ResponseError,))
-        routed_before_replay = len(query(tmp_path / "matcher.db", "SELECT 1 FROM matcher_routing_decision"))
+        routed_before_replay = len(query(matcher_db, "SELECT 1 FROM matcher_routing_decision"))
         phases["loss_seen"] = time.monotonic() - t0
 
         # The runbook's command (docs/operations.md#redis-perdu).
@@ -85,9 +97,8 @@ def test_redis_flushed_mid_flow_then_replayed_loses_no_email_and_doubles_none(tm
         print(result.stdout)
         phases["replayed"] = time.monotonic() - t0
 
-        eventually(lambda: len(query(tmp_path / "notifier.db", "SELECT 1 FROM notifier_outbound "
-                                     "WHERE status != 'sent'")) == 0
-                   and len(query(tmp_path / "notifier.db", "SELECT 1 FROM notifier_thread")) == N_REQUESTS,
+        eventually(lambda: len(query(notifier_db, "SELECT 1 FROM notifier_outbound WHERE status != 'sent'")) == 0
+                   and len(query(notifier_db, "SELECT 1 FROM notifier_thread")) == N_REQUESTS,
                    timeout=90, what="every request routed and every email sent")
         eventually(lambda: all(httpx.get(url, timeout=5).json()["status"] == "routed"
                                for url in submitter.accepted.values()),
@@ -97,7 +108,7 @@ def test_redis_flushed_mid_flow_then_replayed_loses_no_email_and_doubles_none(tm
                        what=f"{name}: streams and outbox agree again")
         phases["delivered"] = time.monotonic() - t0
         time.sleep(1.5)  # would a late duplicate still arrive?
-        audit = audit_run(tmp_path, r, system.sink.snapshot(), ids)
+        audit = audit_run(tmp_path, r, system.sink.snapshot(), ids, database_url=database_url)
         duplicates = metric(system.url("matcher"), "mlp_events_consumed_total", group="matcher",
                             stream="mlp.request.submitted", outcome="duplicate")
     finally:
@@ -106,7 +117,7 @@ def test_redis_flushed_mid_flow_then_replayed_loses_no_email_and_doubles_none(tm
         system.stop()
         r.close()
         redis_server.stop()
-    print(f"\nREDIS-LOSS requests={N_REQUESTS} submitted_in_flight_at_flush={in_flight} "
+    print(f"\nREDIS-LOSS backend={backend} requests={N_REQUESTS} submitted_in_flight_at_flush={in_flight} "
           f"routed_before_replay={routed_before_replay} replays_skipped_by_matcher={duplicates:.0f} "
           f"routed={audit.routed} messages_checked={audit.messages} "
           f"phases={ {k: round(v, 1) for k, v in phases.items()} }")

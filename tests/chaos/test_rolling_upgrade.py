@@ -23,11 +23,9 @@ import httpx
 import pytest
 import redis as redis_sync
 
-from shared.platform.settings import SERVICES
 from tests.support.audit import audit_run, query, service_db
 from tests.support.eventually import eventually
 from tests.support.live import ROOT
-from tests.support.servers import create_postgres_databases, postgres_admin_url
 from tests.support.system import FAST_ENV, Submitter, System, catalog_template, copy_catalog
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos, pytest.mark.timeout(300)]
@@ -39,18 +37,6 @@ MAX_REQUESTS = 400  # an upper bound: the client stops a few requests after the 
 AFTER_LAST_RESTART = 4  # requests accepted once every service runs its new version
 
 
-@pytest.fixture
-def database_url():
-    """PostgreSQL databases, one per service, when a PostgreSQL answers; None: SQLite files."""
-    admin = postgres_admin_url()
-    if admin is None:
-        yield None
-        return
-    url, drop = create_postgres_databases(admin, tuple(SERVICES))
-    yield url
-    drop()
-
-
 def monlyceepro(env: dict[str, str], *args: str) -> str:
     """The documented command (`monlyceepro …` is `python -m services.cli …`)."""
     result = subprocess.run([sys.executable, "-m", "services.cli", *args], cwd=ROOT, env=env,
@@ -60,7 +46,8 @@ def monlyceepro(env: dict[str, str], *args: str) -> str:
 
 
 def test_each_service_stopped_migrated_restarted_in_turn_under_traffic_loses_nothing(tmp_path, tmp_path_factory,
-                                                                                  redis_url, database_url):
+                                                                                  redis_url, system_database_url):
+    database_url = system_database_url
     t0 = time.monotonic()
     catalog_db = catalog_template(tmp_path_factory.getbasetemp() / "chaos-catalog")
     system = System(tmp_path, redis_url, catalog_db=catalog_db, extra_env=FAST_ENV, database_url=database_url)
