@@ -1,5 +1,6 @@
-"""The backup and restore commands of docs/operations.md, run on a service database: pg_dump in
-custom format while it is in use, then pg_restore --clean over a database that changed since."""
+"""The backup and restore commands of docs/operations.md, run on a service database (intake's, migrated
+to its head): pg_dump in custom format while it is in use, then pg_restore --clean over a database that
+changed since; the restored database is at its revision, and a service would start on it."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, func, select
 
+from services.intake.migrations import SCHEMA
 from shared.contracts.events import CatalogChanged
-from shared.platform.db import create_tables, make_engine
-from shared.platform.outbox import BACKBONE_TABLES, OutboxEvent, add_to_outbox
+from shared.platform.db import make_engine
+from shared.platform.migrations import check_schema, current_revisions, heads, upgrade
+from shared.platform.outbox import OutboxEvent, add_to_outbox
 from tests.ops.support import ROOT
 
 pytestmark = pytest.mark.postgres
@@ -27,7 +30,7 @@ def test_pg_dump_then_pg_restore_brings_a_service_database_back(postgres_url, tm
     if not (shutil.which("pg_dump") and shutil.which("pg_restore")):
         pytest.skip("pg_dump / pg_restore absent (apt-get install postgresql-client)")
     engine = make_engine(postgres_url)
-    create_tables(engine, BACKBONE_TABLES)
+    upgrade(SCHEMA, engine)  # what `monlyceepro migrate intake` leaves
     events = [CatalogChanged(correlation_id=f"backup{i}", uais=["0690001A"], change="profile") for i in range(3)]
     with Session(engine) as session:
         for event in events:
@@ -55,6 +58,9 @@ def test_pg_dump_then_pg_restore_brings_a_service_database_back(postgres_url, tm
         assert ids() == before and len(before) == 3
         with Session(engine) as session:
             assert session.exec(select(func.count()).select_from(OutboxEvent)).one() == 3
+        with engine.connect() as conn:
+            assert current_revisions(conn) == heads(SCHEMA)
+        check_schema(SCHEMA, engine, upgrade_empty=False)  # what a service checks at start-up
     finally:
         engine.dispose()
     docs = (ROOT / "docs/operations.md").read_text(encoding="utf-8")
