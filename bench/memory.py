@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.load import drive
 from bench.pipeline import (
     Pipeline,
     Sampler,
-    drive,
     peak_rss_mib,
     proc_rss_kib,
     usable_targets,

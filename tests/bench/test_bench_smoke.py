@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
-HELPERS = {"__init__", "report", "pipeline", "profiling", "sink"}
+HELPERS = {"__init__", "report", "pipeline", "load", "profiling", "sink", "wrk"}
 # Small arguments for scripts that have no --smoke flag yet (but have --no-write).
 FALLBACK = {
     "routing": ["--requests", "20", "--scales", "1", "--no-write"],

@@ -83,12 +83,33 @@ class RelayProcess(ChildProcess):
         return self
 
 
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM when the process that started it dies (a benchmark killed
+    mid-run leaves no orphaned services). Linux's PR_SET_PDEATHSIG follows the starting *thread*, so
+    only runs that start their processes from the main thread opt in."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - not Linux/glibc: best effort
+        pass
+
+
 class ServiceProcess(ChildProcess):
-    def __init__(self, name: str, env: dict[str, str], port: int | None = None, log_dir: Path | None = None) -> None:
+    """``monlyceepro serve NAME`` as a real process; ``orphan_safe`` ties its life to this process."""
+
+    def __init__(self, name: str, env: dict[str, str], port: int | None = None, log_dir: Path | None = None, *,
+                 orphan_safe: bool = False) -> None:
         self.name = name
         self.env = dict(env)
         self.port = port or int(env[f"MLP_{name.upper()}_URL"].rsplit(":", 1)[1])
         self.log_dir = log_dir
+        self.orphan_safe = orphan_safe
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, f"{self.name} not started"
+        return self.proc.pid
 
     @property
     def url(self) -> str:
@@ -98,9 +119,10 @@ class ServiceProcess(ChildProcess):
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_dir / f"{self.name}-{self.port}.log", "ab")
+        command = [sys.executable, "-m", "services.cli", "serve", self.name, "--port", str(self.port)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "serve", self.name, "--port", str(self.port)],
-            cwd=ROOT, env=self.env, stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            command, cwd=ROOT, env=self.env, stdout=self._log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT, preexec_fn=die_with_parent if self.orphan_safe else None,
         )
         if wait_ready:
             self.wait_ready(timeout)

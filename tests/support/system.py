@@ -5,6 +5,7 @@ that make it react fast (``FAST_ENV``) and the company requests to submit to it.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -52,19 +53,28 @@ def request_body(n: int, tag: str = "chaos") -> dict:
     }
 
 
-_CATALOG_TEMPLATE: dict[str, Path] = {}
+_LOADED: list[Path] = []
 
 
 def catalog_template(cache_dir: Path) -> Path:
-    """The real catalog loaded once into an SQLite file, copied for each system."""
-    if "db" in _CATALOG_TEMPLATE and _CATALOG_TEMPLATE["db"].exists():
-        return _CATALOG_TEMPLATE["db"]
+    """The real catalog loaded once into an SQLite file, copied for each system. The file is named by a
+    hash of data/ and the catalog's code, so a cache directory kept between runs (the benchmarks')
+    never serves a stale catalog; concurrent loaders each write their own temporary file."""
+    if _LOADED and _LOADED[0].exists():  # loaded already by this process: the sources do not change under it
+        return _LOADED[0]
+    digest = hashlib.sha256()
+    for path in sorted([*(ROOT / "data").glob("*.csv"), *(ROOT / "services" / "catalog").rglob("*.py")]):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
     cache_dir.mkdir(parents=True, exist_ok=True)
-    db = cache_dir / "catalog-template.db"
-    env = {**service_env(cache_dir, "redis://127.0.0.1:1/0"), "MLP_DATABASE_URL": f"sqlite:///{db}"}
-    subprocess.run([sys.executable, "-m", "services.cli", "load-catalog"], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-    _CATALOG_TEMPLATE["db"] = db
+    db = cache_dir / f"catalog-{digest.hexdigest()[:12]}.db"
+    _LOADED[:] = [db]
+    if not db.exists():
+        loading = db.with_suffix(f".{os.getpid()}.tmp")
+        env = {**service_env(cache_dir, "redis://127.0.0.1:1/0"), "MLP_DATABASE_URL": f"sqlite:///{loading}"}
+        subprocess.run([sys.executable, "-m", "services.cli", "load-catalog"], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        loading.rename(db)
     return db
 
 
@@ -93,10 +103,15 @@ def copy_catalog(template: Path, database_url: str) -> None:
 
 
 class System:
+    """The four services (``start``), extra instances (``add_instance``) and the SMTP sink they send to:
+    an in-process ``SmtpSink`` by default, or any object with ``url``, ``start()`` and ``stop()`` (the
+    benchmarks' sink runs in its own process). ``orphan_safe`` ties the services' lives to this process."""
+
     def __init__(self, tmp_path: Path, redis_url: str, *, catalog_db: Path, extra_env: dict[str, str] | None = None,
-                 database_url: str | None = None) -> None:
+                 database_url: str | None = None, sink=None, orphan_safe: bool = False) -> None:
         self.tmp_path = tmp_path
-        self.sink = SmtpSink()
+        self.sink = sink if sink is not None else SmtpSink()
+        self.orphan_safe = orphan_safe
         self.env = service_env(tmp_path, redis_url, MLP_SMTP_URL=self.sink.url, **(extra_env or {}))
         if database_url:
             self.env["MLP_DATABASE_URL"] = database_url
@@ -128,7 +143,8 @@ class System:
             instance_env["MLP_INBOUND_SMTP_PORT"] = str(free_port())
         instance_env.update(env or {})
         port = None if primary else free_port()
-        proc = ServiceProcess(name, instance_env, port=port, log_dir=self.logs).start(wait_ready=wait)
+        proc = ServiceProcess(name, instance_env, port=port, log_dir=self.logs,
+                              orphan_safe=self.orphan_safe).start(wait_ready=wait)
         self.processes.setdefault(name, []).append(proc)
         return proc
 
