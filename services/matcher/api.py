@@ -27,7 +27,7 @@ from services.matcher.schemas import (
     ReviewItemOut,
 )
 from services.matcher.service import RoutingQuery, decide
-from services.matcher.service.flows import fallback_for
+from services.matcher.service.flows import fallback_for, outside_pilot_explanation
 from services.matcher.service.manual import ManualRouteError, route_manually
 from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.service.review import ReviewActionRequest, act
@@ -43,8 +43,10 @@ from shared.platform.http import (
     InvalidFields,
     Runtime,
 )
+from shared.platform.pilot_live import LivePilot
 from shared.platform.service import ServiceRuntime
 from shared.reference.geo import load_communes, territory_of
+from shared.reference.pilot import Pilot
 
 router = APIRouter(prefix="/api/v1")
 
@@ -57,6 +59,14 @@ async def get_model(request: Request) -> CatalogReadModel:
 
 
 Model = Annotated[CatalogReadModel, Depends(get_model)]
+
+
+def get_pilot(request: Request) -> Pilot:
+    live: LivePilot = request.app.state.pilot
+    return live.current
+
+
+CurrentPilot = Annotated[Pilot, Depends(get_pilot)]
 
 CATALOG_NOT_READY: dict[int | str, dict] = {503: {"model": ErrorOut, "description": "Catalogue pas encore chargé"}}
 
@@ -71,7 +81,7 @@ class UnknownLocation(Exception):
     """The postal code / INSEE code matches no commune."""
 
 
-def _preview(runtime: ServiceRuntime, model: CatalogReadModel, body: CompanyRequestIn) -> PreviewOut:
+def _preview(runtime: ServiceRuntime, model: CatalogReadModel, body: CompanyRequestIn, pilot: Pilot) -> PreviewOut:
     communes = load_communes()
     commune = communes.resolve(body.location.postal_code, body.location.commune_insee)
     if commune is None or commune.latitude is None or commune.longitude is None:
@@ -84,6 +94,13 @@ def _preview(runtime: ServiceRuntime, model: CatalogReadModel, body: CompanyRequ
         academie=territoire.academie if territoire else None, commune_name=commune.name,
         radius_km=body.radius_km, preferred_uai=body.preferred_uai, period=body.period,
     )
+    if not pilot.includes(query.academie):  # what route_submitted does with a request intake marked outside
+        return PreviewOut(
+            recipients=[], fallback=FallbackOut(email=fallback_for(model, query.academie, settings),
+                                                academie=query.academie),
+            explanation=outside_pilot_explanation(query.academie, pilot.notice(query.academie)),
+            in_pilot=False,
+        )
     now = datetime.now(UTC)
     with Session(runtime.engine) as session:  # read only: no commit, no outbox
         loads = repo.month_loads(session, now.strftime("%Y-%m"))
@@ -107,9 +124,9 @@ def _preview(runtime: ServiceRuntime, model: CatalogReadModel, body: CompanyRequ
 @router.post("/routing/preview", response_model=PreviewOut, tags=["routage"],
              responses={**VALIDATION_RESPONSES, **CATALOG_NOT_READY},
              summary="Aperçu, sans effet, des lycées qui recevraient la demande")
-async def preview(body: CompanyRequestIn, runtime: Runtime, model: Model) -> PreviewOut:
+async def preview(body: CompanyRequestIn, runtime: Runtime, model: Model, pilot: CurrentPilot) -> PreviewOut:
     try:
-        return await runtime.run_db(_preview, runtime, model, body)
+        return await runtime.run_db(_preview, runtime, model, body, pilot)
     except UnknownLocation:
         raise InvalidFields([FieldError("location", "Code postal ou commune inconnu(e).")]) from None
 

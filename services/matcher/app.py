@@ -10,7 +10,9 @@ from services.matcher.config import MatcherSettings
 from services.matcher.handlers import MatcherHandlers
 from services.matcher.migrations import SCHEMA
 from shared.platform.logging import get_logger
+from shared.platform.pilot_live import LivePilot
 from shared.platform.service import ServiceRuntime, build_runtime, create_service_app
+from shared.reference.pilot import parse_pilot_from_data
 
 NAME = "matcher"
 
@@ -22,6 +24,9 @@ def create_app(settings: MatcherSettings | None = None) -> FastAPI:
     runtime = build_runtime(NAME, settings, SCHEMA)
     holder = ReadModelHolder()
     handlers = MatcherHandlers(holder, settings)
+    # Routing follows the in_pilot that intake stamped on each request; the preview, which has no request,
+    # asks the live pilot, so it never shows lycées that a request from outside the pilot would not reach.
+    pilot = LivePilot(parse_pilot_from_data(settings.pilot_academies, settings.data_dir), settings.data_dir)
     runtime.subscribe(handlers.subscriptions())
 
     async def catalog_read_model(rt: ServiceRuntime) -> None:
@@ -31,9 +36,10 @@ def create_app(settings: MatcherSettings | None = None) -> FastAPI:
     app = create_service_app(
         runtime, title="MonLycéePro — routage (matcher)",
         description="Route chaque demande d'entreprise vers les bons référents (RBE), explique chaque choix.",
-        background=[catalog_read_model],
+        background=[catalog_read_model, pilot.task(settings.pilot_refresh_s)],
         ready_checks={"catalogue": lambda: holder.model is not None},
     )
     app.state.holder = holder
+    app.state.pilot = pilot
     app.include_router(router)
     return app

@@ -36,6 +36,7 @@ class PreviewOut(BaseModel):
     explanation: str
     radius_km: float | None = None
     romes: list[str] = []
+    in_pilot: bool = True  # False: outside the pilot académies, the request would go to the fallback only
 
 
 class ReviewItemOut(BaseModel):

@@ -233,3 +233,26 @@ def test_not_ready_until_the_catalog_read_model_is_loaded(tmp_path, redis_url):
         assert response.status_code == 503
         assert response.json()["catalogue"] is False
         assert client.get("/healthz").status_code == 200
+
+
+def test_preview_outside_the_pilot_shows_no_lycee_and_follows_a_live_change(tmp_path, redis_url, stub):
+    """The preview says what would happen to a request: outside the pilot académies, no lycée, the
+    académie's contact; an operator's change (`monlyceepro pilot`, one Redis key) applies without restart."""
+    import redis as redis_sync
+
+    from shared.platform.pilot_live import write_override
+    from shared.reference.pilot import parse_pilot_from_data
+
+    app = create_app(settings_for(tmp_path, redis_url, stub, pilot_academies="Créteil", pilot_refresh_s=0.1))
+    with TestClient(app) as client:
+        eventually(lambda: app.state.holder.model is not None, timeout=15)
+        outside = client.post("/api/v1/routing/preview", json=BODY).json()
+        assert outside["recipients"] == [] and outside["in_pilot"] is False
+        assert outside["fallback"] == {"email": "entreprises@ac-lyon.test", "academie": "Lyon"}
+        assert "ne fait pas partie des académies pilotes" in outside["explanation"]
+        assert "Créteil" in outside["explanation"]  # the notice the company is shown names the pilot
+
+        write_override(redis_sync.Redis.from_url(redis_url), parse_pilot_from_data("Créteil,Lyon"))
+        inside = eventually(lambda: (r := client.post("/api/v1/routing/preview", json=BODY).json())["in_pilot"] and r,
+                            timeout=10, what="the override applied")
+        assert [r["uai"] for r in inside["recipients"]][:1] == ["0690001A"] and inside["fallback"] is None

@@ -142,7 +142,8 @@ def route_submitted(session: Session, event: RequestSubmitted, model: CatalogRea
     routing_id = str(uuid.uuid4())
     if not event.in_pilot:
         # Outside the pilot académies: never to an RBE, to the académie's contact (or the national team).
-        decision, elapsed = Decision([], [], None, [], academie, outside_pilot_explanation(event, academie), True), 0.0
+        explanation = outside_pilot_explanation(academie, event.pilot_notice)
+        decision, elapsed = Decision([], [], None, [], academie, explanation, True), 0.0
     elif query is None:
         decision = Decision([], [], None, [], None, "Commune de l'entreprise inconnue : routage impossible.", True)
         elapsed = 0.0
@@ -165,10 +166,10 @@ def route_submitted(session: Session, event: RequestSubmitted, model: CatalogRea
     return Outcome(outcome, need, academie or "inconnue", len(assignments), delay, elapsed, event.in_pilot)
 
 
-def outside_pilot_explanation(event: RequestSubmitted, academie: str | None) -> str:
-    """Why no lycée was chosen: the request came from outside the pilot académies (intake decided it)."""
+def outside_pilot_explanation(academie: str | None, pilot_notice: str | None) -> str:
+    """Why no lycée was chosen: the request came from outside the pilot académies."""
     where = f"L'académie {academie}" if academie else "L'académie de l'entreprise"
-    told = f" L'entreprise a été prévenue : « {event.pilot_notice} »" if event.pilot_notice else ""
+    told = f" L'entreprise a été prévenue : « {pilot_notice} »" if pilot_notice else ""
     return (f"{where} ne fait pas partie des académies pilotes : la demande n'est pas transmise aux lycées, "
             f"mais à {outside_recipient(academie)}, qui lui trouvera un interlocuteur.{told}")
 
