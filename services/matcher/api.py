@@ -27,6 +27,7 @@ from services.matcher.schemas import (
     ReviewItemOut,
 )
 from services.matcher.service import RoutingQuery, decide
+from services.matcher.service.assignments import additional_rbes
 from services.matcher.service.flows import fallback_for, outside_pilot_explanation
 from services.matcher.service.manual import ManualRouteError, route_manually
 from services.matcher.service.readmodel import CatalogReadModel
@@ -106,6 +107,7 @@ def _preview(runtime: ServiceRuntime, model: CatalogReadModel, body: CompanyRequ
         loads = repo.month_loads(session, now.strftime("%Y-%m"))
     decision = decide(model, query, k=settings.max_lycees, steps=settings.radius_steps_km, loads=loads,
                       today=now.date(), keep=settings.kept_candidates)
+    copies = additional_rbes(model, decision.recipients)
     fallback = (FallbackOut(email=fallback_for(model, query.academie, settings), academie=query.academie)
                 if decision.unroutable else None)
     return PreviewOut(
@@ -113,9 +115,9 @@ def _preview(runtime: ServiceRuntime, model: CatalogReadModel, body: CompanyRequ
             PreviewRecipient(
                 uai=p.uais[0], lycee=p.lycees[0], uais=p.uais, lycees=p.lycees, rbe_email=p.rbe_email, role=p.role,
                 distance_km=p.distance_km, formations=[FormationOut(cfd=c, label=label) for c, label in p.formations],
-                reasons=p.reasons,
+                reasons=p.reasons, additional_rbes=extra,
             )
-            for p in decision.recipients
+            for p, extra in zip(decision.recipients, copies, strict=True)
         ],
         fallback=fallback, explanation=decision.explanation, radius_km=decision.radius_km, romes=decision.romes,
     )

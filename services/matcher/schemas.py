@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.events import AdditionalRbe
+
 
 class FormationOut(BaseModel):
     cfd: str
@@ -23,6 +25,8 @@ class PreviewRecipient(BaseModel):
     distance_km: float | None
     formations: list[FormationOut]
     reasons: list[str]
+    # The other confirmed RBEs of these lycées: copied in the thread, without an assignment of their own.
+    additional_rbes: list[AdditionalRbe] = []
 
 
 class FallbackOut(BaseModel):

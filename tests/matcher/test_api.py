@@ -256,3 +256,21 @@ def test_preview_outside_the_pilot_shows_no_lycee_and_follows_a_live_change(tmp_
         inside = eventually(lambda: (r := client.post("/api/v1/routing/preview", json=BODY).json())["in_pilot"] and r,
                             timeout=10, what="the override applied")
         assert [r["uai"] for r in inside["recipients"]][:1] == ["0690001A"] and inside["fallback"] is None
+
+
+def test_preview_lists_the_other_confirmed_rbes_copied_in_the_thread(tmp_path, redis_url):
+    """A lycée that named several RBEs: the preview shows who would be copied, as the routed event does."""
+    from shared.contracts.catalog_snapshot import SnapshotRbe
+
+    snapshot = make_snapshot()
+    lead = next(ly for ly in snapshot.lycees if ly.uai == "0690001A")
+    lead.additional_rbes = [SnapshotRbe(email="lou.rossi@ac-test.fr", name="Lou Rossi")]
+    with CatalogStub(snapshot) as stub:
+        app = create_app(settings_for(tmp_path, redis_url, stub))
+        with TestClient(app) as client:
+            eventually(lambda: app.state.holder.model is not None, timeout=15)
+            recipients = client.post("/api/v1/routing/preview", json=BODY).json()["recipients"]
+    assert recipients[0]["uai"] == "0690001A"
+    assert recipients[0]["additional_rbes"] == [
+        {"email": "lou.rossi@ac-test.fr", "name": "Lou Rossi", "lycees": [recipients[0]["lycee"]]}]
+    assert all(r["additional_rbes"] == [] for r in recipients[1:])
