@@ -2,7 +2,8 @@
 (SQLite in the var directory, the local SMTP sink writing to var/mailbox, a redis-server it starts
 itself because none answers), only the ports moved to free ones. It migrates every database, loads
 the catalog on first start, starts the four services; one request is routed and its emails land in
-the mailbox; SIGTERM (or Ctrl-C) stops the whole system cleanly: exit code 0, no process left."""
+the mailbox; SIGTERM, or Ctrl-C (SIGINT to the process group), stops the whole system cleanly: exit
+code 0, no port left open."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_monlyceepro_up_migrates_starts_routes_one_request_and_stops_cleanly(tmp_path):
+@pytest.mark.parametrize("stop", ["sigterm", "ctrl-c"])
+def test_monlyceepro_up_migrates_starts_routes_one_request_and_stops_cleanly(tmp_path, stop):
     redis_port = free_port()
     env = service_env(tmp_path, f"redis://127.0.0.1:{redis_port}/0", **FAST_ENV)
     del env["MLP_DATABASE_URL"]  # the default: sqlite:///{var_dir}/{service}.db
@@ -75,7 +77,10 @@ def test_monlyceepro_up_migrates_starts_routes_one_request_and_stops_cleanly(tmp
         eventually(lambda: any(company in to for to in recipients()) and len(recipients()) >= 2, timeout=60,
                    what="emails at the local sink")
 
-        proc.send_signal(signal.SIGTERM)
+        if stop == "sigterm":  # a service manager, `kill`
+            proc.send_signal(signal.SIGTERM)
+        else:  # Ctrl-C in the terminal: SIGINT to the whole foreground process group, children included
+            os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(60) == 0, (tmp_path / "up.log").read_text()
         # Nothing left behind: the services, the sink and the redis-server `up` started are gone.
         for port in (*ports.values(), smtp_port, redis_port):
