@@ -60,6 +60,15 @@ def ensure_redis(url: str) -> subprocess.Popen | None:
         raise
 
 
+def service_ports() -> dict[str, int]:
+    """Each service's port: the one of its configured URL (``MLP_<SERVICE>_URL``, the notifier's
+    ``MLP_NOTIFIER_API_URL``), so the services find each other wherever they listen; 8001–8004 by default."""
+    settings = get_settings()
+    urls = {"intake": settings.intake_url, "catalog": settings.catalog_url, "matcher": settings.matcher_url,
+            "notifier": settings.notifier_api_url}
+    return {name: urlparse(url).port or SERVICE_PORTS[name] for name, url in urls.items()}
+
+
 def up(argv: list[str], load_catalog: Callable[[list[str]], int], migrate: Callable[[list[str]], int]) -> int:
     parser = argparse.ArgumentParser(prog="monlyceepro up", description="Tout le système sur cette machine.")
     parser.add_argument("--no-sink", action="store_true", help="ne pas lancer la boîte SMTP locale")
@@ -83,10 +92,11 @@ def up(argv: list[str], load_catalog: Callable[[list[str]], int], migrate: Calla
     if not args.no_sink:
         children.append(subprocess.Popen([*exe, "mailsink", "--host", smtp.hostname or "127.0.0.1",
                                           "--port", str(smtp.port or 1025)]))
+    ports = service_ports()
     for name in ("catalog", "intake", "matcher", "notifier"):
-        children.append(subprocess.Popen([*exe, "serve", name]))
+        children.append(subprocess.Popen([*exe, "serve", name, "--port", str(ports[name])]))
     print("MonLycéePro démarre :", flush=True)
-    for name, port in SERVICE_PORTS.items():
+    for name, port in ports.items():
         print(f"  {name:9s} http://127.0.0.1:{port}/  (santé : /readyz, métriques : /metrics)", flush=True)
     print(f"  courriels reçus : {settings.var_dir / 'mailbox'}  (monlyceepro mailbox)", flush=True)
 

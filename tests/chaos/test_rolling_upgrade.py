@@ -6,11 +6,18 @@ message: nothing lost, nothing doubled.
 
 It runs on PostgreSQL (a database per service, as in production) whenever one answers
 (MLP_TEST_POSTGRES_URL, or 127.0.0.1:5432: CI has one), on SQLite otherwise; the backend used is
-printed. The code does not change between the stop and the restart (the test has only one
-version at hand), so `migrate` finds each database at its head: what the test proves is that the
-procedure itself (stop, migrate, restart, one service at a time) loses and doubles nothing while
-requests keep arriving; that each revision stays compatible with the previous release is the
-expand/contract rule of docs/operations.md, checked in review."""
+printed.
+
+The migrate step applies a real revision for intake and the notifier: while each of them is stopped,
+its database is taken one revision back (`alembic downgrade -1`: the schema of the previous release,
+without intake's 0005 `intake_outcome` / the notifier's 0005 `notifier_outcome_question`, both still
+empty at that point), so `monlyceepro migrate SERVICE` finds it behind and applies the head revision
+while the three other services run under traffic. What this does not show: the *previous release's
+code* running on the older schema before its stop. The test has one version of the code, which
+refuses to start on a schema older than its own (`check_schema`); the previous release (the parent of
+the commit that added these revisions) differs in much more than the schema. That each revision
+stays compatible with the previous release is the expand/contract rule of docs/operations.md,
+checked in review."""
 
 from __future__ import annotations
 
@@ -18,11 +25,16 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 import redis as redis_sync
+from alembic import command
 
+from services.cli import SCHEMAS
+from shared.platform.db import make_engine
+from shared.platform.migrations import alembic_config, current_revisions, heads
 from tests.support.audit import audit_run, query, service_db
 from tests.support.eventually import eventually
 from tests.support.live import ROOT
@@ -35,6 +47,24 @@ pytestmark = [pytest.mark.slow, pytest.mark.chaos, pytest.mark.timeout(300)]
 ORDER = ("catalog", "intake", "matcher", "notifier")
 MAX_REQUESTS = 400  # an upper bound: the client stops a few requests after the last restart
 AFTER_LAST_RESTART = 4  # requests accepted once every service runs its new version
+# Services whose database is taken one revision back while stopped, so that their migrate step applies
+# their head revision (each adds a table that is still empty during the run).
+BEHIND = {"intake": "intake_outcome", "notifier": "notifier_outcome_question"}
+
+
+def one_revision_back(database: Path | str, service: str, table: str) -> str:
+    """`alembic downgrade -1` on a stopped service's database; returns the revision it is now at."""
+    engine = make_engine(database if isinstance(database, str) else f"sqlite:///{database}")
+    try:
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() == 0, table
+        with engine.begin() as connection:
+            command.downgrade(alembic_config(SCHEMAS[service], connection=connection), "-1")
+            (revision,) = current_revisions(connection)
+    finally:
+        engine.dispose()
+    assert (revision,) != heads(SCHEMAS[service])
+    return revision
 
 
 def monlyceepro(env: dict[str, str], *args: str) -> str:
@@ -76,6 +106,9 @@ def test_each_service_stopped_migrated_restarted_in_turn_under_traffic_loses_not
             exit_code = process.proc.wait(30)
             process.stop()  # closes its log
             clean = '"service_stopped"' in system.log_lines(name)[-1]
+            behind = None
+            if name in BEHIND:  # the previous release's schema (see the module's docstring)
+                behind = one_revision_back(service_db(tmp_path, name, database_url), name, BEHIND[name])
             # 2. Migrate its database (what the new version needs; compatible with the old one).
             migrated = monlyceepro(system.env, "migrate", name)
             # 3. Start it again (the new version) and wait until it is ready before the next one.
@@ -83,7 +116,7 @@ def test_each_service_stopped_migrated_restarted_in_turn_under_traffic_loses_not
             process.wait_ready(180)
             steps.append({"service": name, "exit_code": exit_code, "clean_stop": clean, "down_s": round(time.monotonic() - down_at, 1),
                           "accepted_meanwhile": len(submitter.accepted) - accepted_before,
-                          "posts_meanwhile": submitter.posts - posts_before, "migrate": migrated.strip()})
+                          "posts_meanwhile": submitter.posts - posts_before, "behind": behind, "migrate": migrated.strip()})
         phases["rolled"] = time.monotonic() - t0
         accepted_at_end = len(submitter.accepted)
         eventually(lambda: len(submitter.accepted) >= accepted_at_end + AFTER_LAST_RESTART, timeout=60,
@@ -116,6 +149,13 @@ def test_each_service_stopped_migrated_restarted_in_turn_under_traffic_loses_not
     # that service's database.
     assert all(s["exit_code"] in (0, -signal.SIGTERM) and s["clean_stop"] for s in steps), steps
     assert all(s["service"] in s["migrate"] for s in steps)
+    # intake's and the notifier's migrate applied their head revision for real (e.g. "0004 → 0005").
+    for s in steps:
+        if s["service"] in BEHIND:
+            head = heads(SCHEMAS[s["service"]])[0]
+            assert f"{s['behind']} → {head}" in s["migrate"], s
+        else:
+            assert "à jour" in s["migrate"], s
     # Requests kept arriving during every restart: accepted while a back-end service was down,
     # retried by the client while intake itself was down.
     assert all(s["accepted_meanwhile"] > 0 for s in steps if s["service"] != "intake"), steps

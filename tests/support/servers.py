@@ -24,10 +24,12 @@ def free_port() -> int:
 class RedisServer:
     """A redis-server process on a free loopback port, which tests may stop and restart."""
 
-    def __init__(self, port: int | None = None, persistent: bool = False) -> None:
+    def __init__(self, port: int | None = None, persistent: bool = False, args: list[str] | None = None) -> None:
         # persistent: append-only file fsynced on every write, as production runs it, so a
         # restart keeps streams, consumer groups and pending entries.
+        # args: the persistence options instead (e.g. docker-compose.yml's), after the port, bind and dir.
         self.persistent = persistent
+        self.args = args
         self.binary = shutil.which("redis-server")
         if not self.binary:
             raise RuntimeError("redis-server introuvable : lancez `make deps` (apt-get install redis-server)")
@@ -40,9 +42,10 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        persistence = self.args if self.args is not None else [
+            "--save", "", "--appendonly", "yes" if self.persistent else "no", "--appendfsync", "always"]
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "yes" if self.persistent else "no", "--appendfsync", "always", "--dir", str(self.dir)],
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir), *persistence],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)
