@@ -51,6 +51,13 @@ class FormationLink:
         return replace(self, weight=round(self.weight * factor, 4)) if factor != 1 else self
 
 
+def merge_link(target: dict[str, FormationLink], link: FormationLink) -> None:
+    """Adds a link to a job's formations, keeping the stronger of two links to one formation."""
+    current = target.get(link.cfd)
+    if current is None or link.weight > current.weight:
+        target[link.cfd] = link
+
+
 class JobLinks:
     def __init__(self, vocabulary: JobVocabulary, taught_cfds: frozenset[str]) -> None:
         self.taught_cfds = taught_cfds
