@@ -13,8 +13,8 @@ Settlement, per job (docs/job-vocabulary.md):
   not a boulanger's diploma, whatever its rank);
 * one source only knows the job: its links, as weighted.
 A ROME 4 child fiche with no link of its own borrows its parent's links, only those whose label shares
-a word with the child's titles (0.9); if none does but the two fiches' labels share one, all of them
-(0.6); otherwise none: a split can put unrelated jobs under one old fiche. Siblings (same parent) are
+a word with the child's titles (0.9), with, when the two fiches' labels share a word, those both sources
+name (0.6); if none does but the labels share one, all of them (0.6); otherwise none: a split can put unrelated jobs under one old fiche. Siblings (same parent) are
 next, with the same word check and only the links both sources name (0.5); last, the taught diplomas the other jobs of the same ROME domain name most (0.4).
 Each step is taken only when the previous ones reach no formation a located lycée teaches. Successor and predecessor diplomas (a renovated diploma, same trade) inherit a link as it is.
 """
@@ -37,6 +37,7 @@ LYCEE_MAX_LEVEL = 5  # CAP (3) … BTS (5): what a lycée teaches
 DOMAIN_WEIGHT = 0.4
 STRONG = 0.5  # the routing floor: weaker links do not stop the search for better ones
 CHILD_OWNED = 0.35  # under the domain fallback (0.4): a parent fiche's link that belongs to one of its child fiches
+AGREED = 0.95  # a link both sources name and the diploma's words confirm
 UNCONFIRMED = 0.6  # a link whose words share nothing with the job's (a code that changed meaning)
 GENERIC_TITLE_SHARE = 0.01  # a word in more than 1 % of job titles says nothing about the trade
 DOMAIN_WHY = "diplôme commun aux métiers du domaine"
@@ -232,7 +233,7 @@ class JobLinks:
             weight = RANK_WEIGHT.get(rank, 0.6)
             agrees = self.confirmed(rome, cfd)
             if cfd in onisep_family:
-                out[cfd] = self._link(cfd, max(weight, 0.95) * (1.0 if agrees else UNCONFIRMED),
+                out[cfd] = self._link(cfd, max(weight, AGREED) * (1.0 if agrees else UNCONFIRMED),
                                       f"Certif Info (rang {rank}) et ONISEP")
             elif onisep:
                 out[cfd] = self._link(cfd, weight * (0.75 if agrees else 0.25), f"Certif Info (rang {rank}), pas ONISEP")
@@ -252,8 +253,15 @@ class JobLinks:
         links = self._settled(source)  # as the sources say, before the source fiche gave some to its children
         agreeing = {c: link for c, link in links.items() if self._share(words, self.formation_words(c))}
         if agreeing:
-            return {c: replace(link.scaled(factor_words), why=f"{link.why}, via {what} {source}")
-                    for c, link in agreeing.items()}
+            out = {c: replace(link.scaled(factor_words), why=f"{link.why}, via {what} {source}")
+                   for c, link in agreeing.items()}
+            # The fiches' labels agree (the all-links case below): the related fiche's links both sources
+            # name in full come too (« ATSEM »: its parent K1303's CAP AEPE shares no word with its titles).
+            if factor_labels > 0 and self._share(words, self.job_words.get(source, frozenset())):
+                for c, link in links.items():
+                    if c not in out and _both_sources(link) and link.weight >= AGREED:
+                        out[c] = replace(link.scaled(factor_labels), why=f"{link.why}, via {what} {source}")
+            return out
         if links and self._share(words, self.job_words.get(source, frozenset())):
             return {c: replace(link.scaled(factor_labels), why=f"{link.why}, via {what} {source}")
                     for c, link in links.items()}
