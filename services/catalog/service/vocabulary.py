@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from services.catalog.open_data import clean_label, read_csv
+from shared.reference.jobs.text import fold
 from shared.reference.jobs.vocabulary import (
     JobVocabulary,
     TitleKind,
@@ -67,11 +68,16 @@ def build_vocabulary(data_dir: Path, today: date | None = None) -> JobVocabulary
         if r["code_rome"] in known and r["metier_onisep"].strip():
             titles.append(VocabularyTitle(label=onisep_name(r["metier_onisep"].replace(" / ", "/")), rome=r["code_rome"],
                                           kind="onisep", onisep=met.group(0) if met else None))
+    formations = _formations(data_dir, today)
+    by_label = _formations_by_label(formations)
     onisep_cfds: dict[str, list[str]] = defaultdict(list)
     for r in read_csv(data_dir / "onisep_metiers_formations.csv"):
         cfd = r["code_scolarite"].strip()
-        if cfd and cfd not in onisep_cfds[r["met_id"]]:
-            onisep_cfds[r["met_id"]].append(cfd)
+        # A sheet carrying a code the BCN does not know (« MC (futur CS) … » under a code yet to come):
+        # the diploma of the same type and label, and its renovations through the BCN.
+        for c in [cfd] if cfd in by_label.known else by_label.named(r["type_formation"], r["formation"]):
+            if c not in onisep_cfds[r["met_id"]]:
+                onisep_cfds[r["met_id"]].append(c)
     onisep_jobs = []
     for r in read_csv(data_dir / "onisep_metiers.csv"):
         romes = _split(r["romes_v3"])
@@ -82,8 +88,40 @@ def build_vocabulary(data_dir: Path, today: date | None = None) -> JobVocabulary
             if rome in known:
                 titles.append(VocabularyTitle(label=onisep_name(r["metier"]), rome=rome, kind="onisep", onisep=r["met_id"]))
     return JobVocabulary(jobs=jobs, titles=_unique(titles), onisep_jobs=onisep_jobs,
-                         formations=_formations(data_dir, today), abbreviations=_abbreviations(data_dir),
+                         formations=formations, abbreviations=_abbreviations(data_dir),
                          naf_division_romes=_naf(data_dir))
+
+
+# ONISEP's diploma types -> the BCN's (``formations.csv`` ``diplome``) of lycée level.
+_ONISEP_TYPES = {"CAP": ("CAP",), "CAP agricole": ("CAPA",), "bac pro": ("BAC PRO",), "bac pro agricole": ("BAC PRO AG",),
+                 "BP": ("BP",), "BPA": ("BPA",), "BTS": ("BTS",), "BTSA": ("BTSA",), "BMA": ("BMA",),
+                 "MC (futur CS)": ("MC", "CS"), "MC": ("MC", "CS"), "CS": ("CS", "MC")}
+
+
+class _FormationsByLabel:
+    def __init__(self, formations: list[VocabularyFormation]) -> None:
+        self.known = {f.cfd for f in formations}
+        self.by_key: dict[str, list[VocabularyFormation]] = defaultdict(list)
+        for f in formations:
+            self.by_key[_label_key(f.label)].append(f)
+
+    def named(self, kind: str, label: str) -> list[str]:
+        """The lycée-level formations of this ONISEP type whose label is the ONISEP label less its type."""
+        diplomas = _ONISEP_TYPES.get(kind.strip())
+        text = label.strip()
+        if not diplomas or not text.lower().startswith(kind.strip().lower()):
+            return []
+        found = [f for f in self.by_key.get(_label_key(text[len(kind.strip()):]), [])
+                 if f.diploma.split()[0] in {d.split()[0] for d in diplomas} and f.diploma.startswith(diplomas)]
+        return sorted(f.cfd for f in found)
+
+
+def _formations_by_label(formations: list[VocabularyFormation]) -> _FormationsByLabel:
+    return _FormationsByLabel(formations)
+
+
+def _label_key(label: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", fold(label)).split())
 
 
 def _unique(titles: list[VocabularyTitle]) -> list[VocabularyTitle]:

@@ -1,7 +1,9 @@
 """Which formations train for a job, from two independent sources, and how they are settled.
 
 * Certif Info (``VocabularyFormation.romes``): a formation's ROME codes, rank 1 first. Weighted by rank.
-* ONISEP (``VocabularyOnisepJob.cfds``): the national guidance body's own job ↔ diploma links.
+* ONISEP (``VocabularyOnisepJob.cfds``): the national guidance body's own job ↔ diploma links, attached to
+  the ROME codes ONISEP gives its job and to any fiche of the same domain one of whose titles is the
+  ONISEP job's name word for word (ROME 4 child fiches: « plâtrier plaquiste » is F1604's as well as F1601's).
 
 Settlement, per job (docs/job-vocabulary.md):
 * both sources name the formation: full weight;
@@ -11,14 +13,15 @@ Settlement, per job (docs/job-vocabulary.md):
   not a boulanger's diploma, whatever its rank);
 * one source only knows the job: its links, as weighted.
 A ROME 4 child fiche with no link of its own borrows its parent's links, only those whose label shares
-a word with the child's titles (0.9); if none does but the two fiches' labels share one, all of them
-(0.6); otherwise none: a split can put unrelated jobs under one old fiche. Siblings (same parent) are
-next, with the same word check (0.5); last, the taught diplomas the other jobs of the same ROME domain name most (0.4).
+a word with the child's titles (0.9), with, when the two fiches' labels share a word, those both sources
+name (0.6); if none does but the labels share one, all of them (0.6); otherwise none: a split can put unrelated jobs under one old fiche. Siblings (same parent) are
+next, with the same word check and only the links both sources name (0.5); last, the taught diplomas the other jobs of the same ROME domain name most (0.4).
 Each step is taken only when the previous ones reach no formation a located lycée teaches. Successor and predecessor diplomas (a renovated diploma, same trade) inherit a link as it is.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -34,9 +37,15 @@ LYCEE_MAX_LEVEL = 5  # CAP (3) … BTS (5): what a lycée teaches
 DOMAIN_WEIGHT = 0.4
 STRONG = 0.5  # the routing floor: weaker links do not stop the search for better ones
 CHILD_OWNED = 0.35  # under the domain fallback (0.4): a parent fiche's link that belongs to one of its child fiches
+AGREED = 0.95  # a link both sources name and the diploma's words confirm
 UNCONFIRMED = 0.6  # a link whose words share nothing with the job's (a code that changed meaning)
 GENERIC_TITLE_SHARE = 0.01  # a word in more than 1 % of job titles says nothing about the trade
 DOMAIN_WHY = "diplôme commun aux métiers du domaine"
+_BOTH = re.compile(r"Certif Info \(rang \d+\) et ONISEP")  # the ``why`` of a link both sources name
+
+
+def _both_sources(link: FormationLink) -> bool:
+    return _BOTH.match(link.why) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +58,13 @@ class FormationLink:
 
     def scaled(self, factor: float) -> FormationLink:
         return replace(self, weight=round(self.weight * factor, 4)) if factor != 1 else self
+
+
+def merge_link(target: dict[str, FormationLink], link: FormationLink) -> None:
+    """Adds a link to a job's formations, keeping the stronger of two links to one formation."""
+    current = target.get(link.cfd)
+    if current is None or link.weight > current.weight:
+        target[link.cfd] = link
 
 
 class JobLinks:
@@ -110,6 +126,11 @@ class JobLinks:
             for cfd in m.cfds:
                 romes_of_cfd[cfd] |= met_romes.get(m.id, set())
         self.onisep_formation_romes = {cfd: sorted(r) for cfd, r in romes_of_cfd.items()}
+        # An ONISEP job named word for word like another fiche of its domain is that fiche's too: ONISEP
+        # attaches its jobs to ROME v3 codes, and ROME 4 split many of them (« plâtrier plaquiste »,
+        # MET.538, is filed under F1601 plâtrier; F1604 Plaquiste has the appellation « plâtrier-plaquiste »).
+        for rome, mets in self._onisep_named_like(vocabulary, met_romes).items():
+            self.onisep_by_rome[rome] |= mets
         self.renovations = Renovations(self.formations)
         self.for_rome = lru_cache(maxsize=None)(self._for_rome)
         self._settled = lru_cache(maxsize=None)(self._settled_uncached)
@@ -117,6 +138,23 @@ class JobLinks:
         self.formation_words = lru_cache(maxsize=None)(self._formation_words)
         self.is_taught = lru_cache(maxsize=None)(self._is_taught)
         self.higher_education_only = lru_cache(maxsize=None)(self._higher_education_only)
+
+    def _onisep_named_like(self, vocabulary: JobVocabulary, met_romes: dict[str, set[str]]) -> dict[str, set[str]]:
+        """ROME code -> ONISEP jobs whose name has exactly the words of one of its titles (ROME label or
+        appellation), attached by ONISEP to other fiches of the same ROME domain only."""
+        by_words: dict[frozenset[str], set[str]] = defaultdict(set)
+        for t in vocabulary.titles:
+            if t.rome and t.kind != "onisep":
+                by_words[frozenset(stems(t.label))].add(t.rome)
+        out: dict[str, set[str]] = defaultdict(set)
+        for m in vocabulary.onisep_jobs:
+            own = met_romes.get(m.id, set()) | set(m.romes)
+            domains = {self.jobs[r].domain for r in own if r in self.jobs}
+            key = frozenset(stems(m.name))
+            for rome in by_words.get(key, ()) if key else ():
+                if rome not in own and rome in self.jobs and self.jobs[rome].domain in domains:
+                    out[rome].add(m.id)
+        return out
 
     # ------------------------------------------------------------------ words
     def _meaningful(self, texts: list[str]) -> frozenset[str]:
@@ -195,7 +233,7 @@ class JobLinks:
             weight = RANK_WEIGHT.get(rank, 0.6)
             agrees = self.confirmed(rome, cfd)
             if cfd in onisep_family:
-                out[cfd] = self._link(cfd, max(weight, 0.95) * (1.0 if agrees else UNCONFIRMED),
+                out[cfd] = self._link(cfd, max(weight, AGREED) * (1.0 if agrees else UNCONFIRMED),
                                       f"Certif Info (rang {rank}) et ONISEP")
             elif onisep:
                 out[cfd] = self._link(cfd, weight * (0.75 if agrees else 0.25), f"Certif Info (rang {rank}), pas ONISEP")
@@ -215,8 +253,15 @@ class JobLinks:
         links = self._settled(source)  # as the sources say, before the source fiche gave some to its children
         agreeing = {c: link for c, link in links.items() if self._share(words, self.formation_words(c))}
         if agreeing:
-            return {c: replace(link.scaled(factor_words), why=f"{link.why}, via {what} {source}")
-                    for c, link in agreeing.items()}
+            out = {c: replace(link.scaled(factor_words), why=f"{link.why}, via {what} {source}")
+                   for c, link in agreeing.items()}
+            # The fiches' labels agree (the all-links case below): the related fiche's links both sources
+            # name in full come too (« ATSEM »: its parent K1303's CAP AEPE shares no word with its titles).
+            if factor_labels > 0 and self._share(words, self.job_words.get(source, frozenset())):
+                for c, link in links.items():
+                    if c not in out and _both_sources(link) and link.weight >= AGREED:
+                        out[c] = replace(link.scaled(factor_labels), why=f"{link.why}, via {what} {source}")
+            return out
         if links and self._share(words, self.job_words.get(source, frozenset())):
             return {c: replace(link.scaled(factor_labels), why=f"{link.why}, via {what} {source}")
                     for c, link in links.items()}
@@ -243,12 +288,18 @@ class JobLinks:
                 siblings.append(parent)
             for sibling in siblings:
                 for cfd, link in self._borrowed(rome, sibling, 0.5, 0.0, "la fiche voisine").items():
+                    if not _both_sources(link):
+                        continue  # a sibling's link one source alone names says the sibling's trade, not this one's
                     if link.weight > 0 and (cfd not in out or link.weight > out[cfd].weight):
                         out[cfd] = link
         if not self.is_taught_strongly(out) and not self.higher_education_only(rome):
             for cfd, link in self._domain(rome).items():
                 out.setdefault(cfd, link)
         return self._with_successors(out)
+
+    def domain_links(self, rome: str) -> dict[str, FormationLink]:
+        """The domain step's links (weight 0.4), whatever the job's own links; with their renovations."""
+        return self._with_successors(self._domain(rome))
 
     def _domain(self, rome: str) -> dict[str, FormationLink]:
         """Last resort (« pizzaïolo », a fiche with no diploma of its own): the taught diplomas the other

@@ -1,0 +1,110 @@
+"""The jobs a text names, read on their titles: ROME appellations (principale over synonyme), fiche labels
+and ONISEP job names, each job scored by its best title, then weighed by what the data says of it (taught
+by a lycée, emploi cadre, bac + 3, the company's sector). The form's autocomplete reads the same titles.
+See docs/job-vocabulary.md, « Jobs (senses) »."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+
+from shared.reference.jobs.index import QueryWord, WordIndex
+from shared.reference.jobs.links import JobLinks
+from shared.reference.jobs.text import fold
+from shared.reference.jobs.understanding import JobSense, JobSuggestion
+from shared.reference.jobs.vocabulary import VocabularyTitle
+
+KIND_WEIGHT = {"principale": 1.0, "rome": 1.0, "onisep": 0.97, "synonyme": 0.93}
+UNTAUGHT = 0.7  # a job no located lycée trains for ranks below one they do
+HIGHER_EDUCATION = 0.5  # ONISEP says the job starts at bac + 3 or more
+NAF_BOOST = 1.15
+PARTIAL_SCORE = 0.15  # with nothing above the resolver's MIN_SCORE, the best readings from here on, said vague
+SENSE_MIN_COVERAGE = 0.15  # titles covering less of the text cannot reach MIN_SCORE (with every bonus)
+EXECUTIVE = 0.7  # an emploi cadre: as rarely what a lycée trains for as a job no lycée teaches (UNTAUGHT)
+NOT_HEAD = 0.9  # the typed trade is not the title's first word
+SUPPORT_STEP, SUPPORT_MAX = 0.02, 0.08  # several titles of one job naming the text: a surer sense
+EXACT = 0.999  # a title score this high: the text is the title
+
+
+class JobTitles:
+    def __init__(self, titles: list[VocabularyTitle], rome_labels: Mapping[str, str],
+                 naf_romes: Mapping[str, frozenset[str]], links: JobLinks) -> None:
+        self.titles = titles
+        self.rome_labels = rome_labels
+        self.naf_romes = naf_romes
+        self.links = links
+        self.index = WordIndex([t.label for t in titles])
+        self._stems_by_rome: dict[str, frozenset[str]] | None = None  # built on the first vague request
+
+    def senses(self, query: list[QueryWord], naf_division: str | None) -> list[JobSense]:
+        """Every job a title of which the text names, best first."""
+        best: dict[str, JobSense] = {}
+        support: dict[str, int] = defaultdict(int)
+        exact: set[str] = set()
+        naf = self.naf_romes.get(naf_division or "", frozenset())
+        heads = set(query[0].matches) if query else set()
+        for doc, score in self.index.score(query, min_coverage=SENSE_MIN_COVERAGE).items():
+            title = self.titles[doc]
+            rome = title.rome or ""
+            # French job titles put the trade first: « Vendeur en boulangerie » is a vendeur.
+            s = score * KIND_WEIGHT[title.kind] * (1.0 if self.index.doc_stems[doc][0] in heads else NOT_HEAD)
+            if s + SUPPORT_MAX < PARTIAL_SCORE / NAF_BOOST:
+                continue  # cannot be kept, whatever the bonuses
+            if s >= 0.5:
+                support[rome] += 1
+            if score >= EXACT:
+                exact.add(rome)
+            current = best.get(rome)
+            if current is None or s > current.score:
+                best[rome] = JobSense(rome, self.rome_labels[rome], s, title.label, False)
+        out = []
+        for rome, sense in best.items():
+            s = sense.score + min(SUPPORT_MAX, SUPPORT_STEP * max(0, support[rome] - 1))
+            taught = self.links.is_taught(rome)
+            if self.links.jobs[rome].executive:
+                s *= EXECUTIVE
+            if not taught:
+                s *= UNTAUGHT
+            elif self.links.higher_education_only(rome):
+                s *= HIGHER_EDUCATION
+            if naf and (rome in naf or self.links.parent(rome) in naf):
+                s *= NAF_BOOST
+            out.append(JobSense(rome, sense.label, round(min(s, 1.0), 4), sense.via, taught, rome in exact))
+        return sorted(out, key=lambda j: (-j.score, not j.taught, j.rome))
+
+    def stems_of(self, rome: str) -> frozenset[str]:
+        """The words of all the job's titles (stems)."""
+        if self._stems_by_rome is None:
+            by_rome: dict[str, set[str]] = defaultdict(set)
+            for doc, title in enumerate(self.titles):
+                by_rome[title.rome or ""].update(self.index.doc_stems[doc])
+            self._stems_by_rome = {r: frozenset(v) for r, v in by_rome.items()}
+        return self._stems_by_rome.get(rome, frozenset())
+
+    def suggest(self, query: list[QueryWord], limit: int) -> list[JobSuggestion]:
+        """The form's autocomplete: titles covering the text, the taught ones first, one per wording."""
+        scored = []
+        for doc, score in self.index.score(query, min_coverage=0.9).items():
+            title = self.titles[doc]
+            taught = self.links.is_taught(title.rome or "")
+            s = score * KIND_WEIGHT[title.kind] * (1.0 if taught else UNTAUGHT)
+            scored.append((-s, len(title.label), title.label, doc))
+        scored.sort()
+        out: list[JobSuggestion] = []
+        seen: set[str] = set()
+        for neg, _, label, doc in scored:
+            key = fold(label)
+            if key in seen:
+                continue
+            seen.add(key)
+            title = self.titles[doc]
+            rome = title.rome or ""
+            out.append(JobSuggestion(label, rome, self.rome_labels.get(rome, ""), _source(title.kind), round(-neg, 4),
+                                     self.links.is_taught(rome)))
+            if len(out) >= limit:
+                break
+        return out
+
+
+def _source(kind: str) -> str:
+    return {"principale": "appellation", "synonyme": "appellation"}.get(kind, kind)

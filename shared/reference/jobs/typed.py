@@ -1,0 +1,44 @@
+"""Reading what a company typed: its meaningful words, sigles expanded (« MELEC », « CAP AEPE »), and the
+diploma it names (« CAP boulanger » is boulanger, with the CAP first). See docs/job-vocabulary.md."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.reference.jobs.index import QueryWord, WordIndex
+from shared.reference.jobs.text import DIPLOMA_FILLER, DIPLOMA_WORDS, STOP_WORDS, fold, words
+
+
+@dataclass(frozen=True, slots=True)
+class Typed:
+    words: list[str]  # the meaningful typed words, sigles expanded
+    diploma: str | None  # « CAP » when the text names a diploma
+    sigle: bool  # a sigle was expanded
+
+
+def read_typed(text: str, abbreviations: Mapping[str, str]) -> Typed:
+    """``abbreviations``: folded sigle -> what it stands for."""
+    typed = [w for w in words(text) if w]
+    whole = fold(text)
+    if whole in abbreviations:
+        return Typed([w for w in words(abbreviations[whole]) if w not in STOP_WORDS], None, True)
+    expanded: list[str] = []
+    diploma = None
+    sigle = False
+    for w in typed:
+        if w in DIPLOMA_WORDS and len(typed) > 1:
+            diploma = diploma or DIPLOMA_WORDS[w]
+            continue
+        if w in abbreviations and len(w) >= 2:
+            expanded.extend(x for x in words(abbreviations[w]) if x not in STOP_WORDS)
+            sigle = True
+        elif w not in STOP_WORDS and not (diploma and w in DIPLOMA_FILLER):
+            expanded.append(w)
+    return Typed(expanded, diploma, sigle)
+
+
+def query_words(index: WordIndex, typed: list[str], *, prefix: bool = False) -> list[QueryWord]:
+    """The typed words as the index reads them; with ``prefix``, the last one may be unfinished."""
+    last = len(typed) - 1
+    return [index.prefix_word(w) if prefix and i == last else index.query_word(w) for i, w in enumerate(typed)]
