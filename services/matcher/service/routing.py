@@ -18,10 +18,9 @@ from services.matcher.service.relevance import Match, wanted_for
 from services.matcher.service.scoring import score as routing_score
 from services.matcher.service.search import nearest_relevant
 from shared.reference.geo import haversine_km
-from shared.reference.jobs.wanted import Wanted, domain_wanted
+from shared.reference.jobs.wanted import Wanted
 
 RELEVANCE_FLOOR = 0.5  # below: a weak link, used only when nothing better is within the largest radius
-DOMAIN_PLACES = 1  # lycées asked through the domain when none within the largest step trains for the job
 SPECIFIC_SHARE = 0.97  # a lycée this close to the best relevance the request can have teaches the trade itself
 
 
@@ -172,9 +171,7 @@ def decide(model: CatalogReadModel, query: RoutingQuery, *, k: int, steps: list[
             if floor > 0 and not first_year and radius is not None:
                 recipients = _fill_with_weak(model, query, wanted, ranked, k, radius, loads, today, memo, limit)
             break
-    if not recipients and wanted.per_job and not wanted.from_sector:
-        recipients, ranked, radius = _domain_nearby(model, query, wanted, steps, loads, today, limit, ranked, radius)
-    elif recipients and not first_year and radius is not None:
+    if recipients and not first_year and radius is not None:
         _reserve_near(model, query, wanted, ranked, k, radius, steps, loads, today, memo)
         recipients = select(ranked, k)
         specific_radius = _reserve_specific(model, query, wanted, ranked, k, radius, steps, loads, today, memo)
@@ -190,24 +187,6 @@ def decide(model: CatalogReadModel, query: RoutingQuery, *, k: int, steps: list[
     )
     decision.explanation = explain(model, query, decision, wanted)
     return decision
-
-
-def _domain_nearby(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, steps: list[int],
-                   loads: Mapping[str, int], today: date, limit: int, ranked: list[Candidate],
-                   radius: float | None) -> tuple[list[RecipientPlan], list[Candidate], float | None]:
-    """No lycée within the largest step trains for the jobs: the nearest lycées within the first step that
-    teach their domain's most taught diplomas (docs/job-vocabulary.md, « the domain when nobody answers »)."""
-    nearby = domain_wanted(model.resolver, wanted)
-    if nearby is None:
-        return [], ranked, radius
-    first = radius_steps(query, steps)[0]
-    found = rank(model, query, nearby, first, loads, today, {}, limit=limit)
-    if not found:
-        return [], ranked, radius
-    for cand in found:
-        cand.reasons.append("aucun lycée ne forme à ce métier à moins de "
-                            f"{radius_steps(query, steps)[-1]} km : lycée proche formant aux métiers du même domaine")
-    return select(found, DOMAIN_PLACES), found, first
 
 
 def _fill_with_weak(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, ranked: list[Candidate], k: int,

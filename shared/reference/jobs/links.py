@@ -297,10 +297,6 @@ class JobLinks:
                 out.setdefault(cfd, link)
         return self._with_successors(out)
 
-    def domain_links(self, rome: str) -> dict[str, FormationLink]:
-        """The domain step's links (weight 0.4), whatever the job's own links; with their renovations."""
-        return self._with_successors(self._domain(rome))
-
     def _domain(self, rome: str) -> dict[str, FormationLink]:
         """Last resort (« pizzaïolo », a fiche with no diploma of its own): the taught diplomas the other
         jobs of the same ROME domain name most often (« production culinaire » -> CAP cuisine), at a low

@@ -60,26 +60,6 @@ def resolve_wanted(resolver: JobResolver, jobs: list[str], naf: str | None) -> W
                   from_sector=bool(understood) and all(u.from_sector for u in understood), unresolved_jobs=unresolved)
 
 
-def domain_wanted(resolver: JobResolver, wanted: Wanted) -> Wanted | None:
-    """The same request read as its leading jobs' ROME domains (their most taught diplomas, weight 0.4):
-    for when no lycée within reach trains for the jobs themselves (docs/job-vocabulary.md)."""
-    per_job = []
-    for u in wanted.understood:
-        links: dict[str, FormationLink] = {}
-        for sense in u.jobs[:1]:
-            links.update(resolver.links.domain_links(sense.rome))
-        if links:
-            per_job.append(links)
-    if not per_job:
-        return None
-    weights: dict[str, float] = {}
-    for links in per_job:
-        for cfd, link in links.items():
-            weights[cfd] = max(weights.get(cfd, 0.0), link.weight)
-    return Wanted(understood=wanted.understood, per_job=per_job, cfd_weights=weights, from_sector=False,
-                  unresolved_jobs=wanted.unresolved_jobs)
-
-
 def offer_relevance(wanted: Wanted, offered: Mapping[str, object], *, first_year: bool,
                     factor: Callable[[str], float] = lambda cfd: 1.0) -> tuple[float, set[str]]:
     """(relevance 0..1, formations that made it): the mean over typed jobs of the best weighted
