@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlmodel import Session
 
 from services.intake import metrics, repository
@@ -92,27 +94,6 @@ def idempotency_key_of(request: Request, payload: CompanyRequestIn) -> str | Non
     return key
 
 
-@router.post(
-    "/requests", status_code=202, response_model=SubmitOut, tags=["demandes"],
-    summary="Déposer la demande d'une entreprise",
-    description=(
-        "Valide la demande (SIRET, adresse électronique, code postal…), l'enregistre avec son événement "
-        "`request.submitted` dans la même transaction, et renvoie son lien de suivi privé. "
-        "Un en-tête `Idempotency-Key` rend un nouvel envoi identique sans effet : il renvoie le premier résultat.\n\n"
-        "Sans clé d'API, la demande est directe. Un partenaire envoie sa clé (`X-API-Key`, portée `submit`) : "
-        "la demande lui est attribuée, et la limite est celle de sa clé et non celle de l'adresse IP."
-    ),
-    openapi_extra={"security": PARTNER_KEY_OPTIONAL, "parameters": [IDEMPOTENCY_KEY_PARAMETER]},
-    responses={
-        401: {"model": ErrorOut, "description": "Clé d'API invalide, révoquée, ou partenaire désactivé"},
-        403: {"model": ErrorOut, "description": "Clé d'API sans la portée `submit`"},
-        409: {"model": ErrorOut, "description": "Clé d'idempotence déjà utilisée pour un autre contenu"},
-        413: {"model": ErrorOut, "description": "Corps trop volumineux"},
-        422: {"model": ErrorOut, "description": "Champs invalides (messages en français par champ)"},
-        429: {"model": ErrorOut, "description": "Trop de demandes"},
-    },
-    dependencies=[Depends(guard_submission)],
-)
 async def create_request(payload: CompanyRequestIn, request: Request):
     ctx: IntakeContext = request.app.state.intake
     idempotency_key = idempotency_key_of(request, payload)
@@ -145,6 +126,45 @@ async def create_request(payload: CompanyRequestIn, request: Request):
         "understood": [u.as_json() for u in understood or []], "understanding_checked": understood is not None,
         "in_pilot": submitted.in_pilot, "pilot_notice": submitted.pilot_notice,
     }, status_code=202)
+
+
+class _GuardedRoute(APIRoute):
+    """``guard_submission`` before FastAPI's handler (and so before the body is validated: a refused key
+    is a 401 even for a faulty body), called directly rather than as a declared dependency: solving a
+    sub-dependency on every request cost about a tenth of the route's CPU. Nothing changes in the
+    OpenAPI document (the guard declared no parameter)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            await guard_submission(request)
+            return await handler(request)
+
+        return guarded
+
+
+router.add_api_route(
+    "/requests", create_request, methods=["POST"], status_code=202, response_model=SubmitOut, tags=["demandes"],
+    summary="Déposer la demande d'une entreprise",
+    description=(
+        "Valide la demande (SIRET, adresse électronique, code postal…), l'enregistre avec son événement "
+        "`request.submitted` dans la même transaction, et renvoie son lien de suivi privé. "
+        "Un en-tête `Idempotency-Key` rend un nouvel envoi identique sans effet : il renvoie le premier résultat.\n\n"
+        "Sans clé d'API, la demande est directe. Un partenaire envoie sa clé (`X-API-Key`, portée `submit`) : "
+        "la demande lui est attribuée, et la limite est celle de sa clé et non celle de l'adresse IP."
+    ),
+    openapi_extra={"security": PARTNER_KEY_OPTIONAL, "parameters": [IDEMPOTENCY_KEY_PARAMETER]},
+    responses={
+        401: {"model": ErrorOut, "description": "Clé d'API invalide, révoquée, ou partenaire désactivé"},
+        403: {"model": ErrorOut, "description": "Clé d'API sans la portée `submit`"},
+        409: {"model": ErrorOut, "description": "Clé d'idempotence déjà utilisée pour un autre contenu"},
+        413: {"model": ErrorOut, "description": "Corps trop volumineux"},
+        422: {"model": ErrorOut, "description": "Champs invalides (messages en français par champ)"},
+        429: {"model": ErrorOut, "description": "Trop de demandes"},
+    },
+    route_class_override=_GuardedRoute,
+)
 
 
 @router.get("/pilote", response_model=PilotOut, tags=["demandes"], summary="La commune est-elle dans les académies pilotes ?",
