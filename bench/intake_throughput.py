@@ -163,8 +163,8 @@ raised for the run. Bare endpoint then intake, {args.rounds} round(s), after a 1
 
 The bare endpoint's rate is what this generator reaches with this body on this machine: a ratio is printed only
 while intake stays under a third of it. The last column is each server's own CPU per request (from /proc); on the
-*intake / bare* line, bare's CPU per request over intake's, a ratio the machine's other load disturbs less than rates. Rows checked after the run: {rows} requests, {outbox} outbox rows (warm-up
-included), one for one.
+*intake / bare* line, bare's CPU per request over intake's, a ratio the machine's other load disturbs less than rates.
+Rows checked after the run: {rows} requests, {outbox} outbox rows (warm-up included), one for one.
 """
     print(body)
     if not args.no_write:
