@@ -104,15 +104,17 @@ def main(argv: list[str] | None = None) -> int:
             return (conn.execute(text("SELECT COUNT(*) FROM intake_request")).scalar_one(),
                     conn.execute(text("SELECT COUNT(*) FROM outbox_event")).scalar_one())
 
-    rounds: list[tuple[WrkResult, WrkResult, int, float]] = []
+    rounds: list[tuple[WrkResult, WrkResult, int, float, float]] = []
     try:
         wait_up(f"http://127.0.0.1:{intake_port}/healthz")
         wait_up(f"http://127.0.0.1:{bare_port}/docs")
         run_wrk(f"http://127.0.0.1:{bare_port}/api/v1/requests", 1, 4, "warm")
         run_wrk(f"http://127.0.0.1:{intake_port}/api/v1/requests", 1, 4, "warm")
         for i in range(args.rounds):
+            bare_cpu_before = cpu_seconds(bare.pid)
             bare_result = run_wrk(f"http://127.0.0.1:{bare_port}/api/v1/requests", args.seconds, args.connections,
                                   f"b{i}")
+            bare_cpu = cpu_seconds(bare.pid) - bare_cpu_before
             rows_before, _ = counts()
             cpu_before = cpu_seconds(intake.pid)
             intake_result = run_wrk(f"http://127.0.0.1:{intake_port}/api/v1/requests", args.seconds,
@@ -120,11 +122,13 @@ def main(argv: list[str] | None = None) -> int:
             cpu = cpu_seconds(intake.pid) - cpu_before
             rows_after, _ = counts()
             accepted = rows_after - rows_before
-            rounds.append((bare_result, intake_result, accepted, cpu))
+            rounds.append((bare_result, intake_result, accepted, cpu, bare_cpu))
             ratio = honest_ratio(intake_result.rate, bare_result.rate)
-            print(f"round {i + 1}: generator ceiling (bare) {bare_result.rate:7.0f} req/s | intake "
-                  f"{intake_result.rate:6.0f} req/s, {accepted} accepted, {cpu * 1000 / max(accepted, 1):.2f} ms CPU "
-                  f"per request | ratio {'—' if ratio is None else f'{ratio:.1%}'}")
+            bare_ms, intake_ms = bare_cpu * 1000 / max(bare_result.requests, 1), cpu * 1000 / max(accepted, 1)
+            print(f"round {i + 1}: generator ceiling (bare) {bare_result.rate:7.0f} req/s, {bare_ms:.2f} ms CPU per "
+                  f"request | intake {intake_result.rate:6.0f} req/s, {accepted} accepted, {intake_ms:.2f} ms CPU "
+                  f"per request | ratio {'—' if ratio is None else f'{ratio:.1%}'} (CPU per request: bare / intake "
+                  f"{bare_ms / intake_ms:.1%})")
         rows, outbox = counts()
     finally:
         for proc in (intake, bare):
@@ -133,31 +137,34 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
         redis_server.stop()
     assert rows == outbox, (rows, outbox)  # one outbox row per accepted request, nothing half-stored
-    for _, intake_result, accepted, _ in rounds:
+    for _, intake_result, accepted, _, _ in rounds:
         # wrk counts the responses it read before it stopped; requests still in flight then are stored too.
         answered = intake_result.requests - intake_result.non_2xx
         assert answered <= accepted <= answered + args.connections, (accepted, intake_result)
         assert intake_result.non_2xx == 0, intake_result  # every distinct valid request is accepted
     db = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite (WAL)"
     lines = []
-    for i, (bare_result, intake_result, accepted, cpu) in enumerate(rounds, start=1):
+    for i, (bare_result, intake_result, accepted, cpu, bare_cpu) in enumerate(rounds, start=1):
         ratio = honest_ratio(intake_result.rate, bare_result.rate)
-        lines.append(row(f"round {i}: bare FastAPI (JSON parse, 202) — the generator's ceiling", bare_result, "—"))
-        lines.append(row(f"round {i}: intake `POST /api/v1/requests`", intake_result, accepted,
-                         f"{cpu * 1000 / max(accepted, 1):.2f}"))
-        lines.append(f"| round {i}: **intake / bare** | {'not reported (intake above 1/3 of the ceiling)' if ratio is None else f'**{ratio:.1%}**'} | | | | | | |")
+        bare_ms, intake_ms = bare_cpu * 1000 / max(bare_result.requests, 1), cpu * 1000 / max(accepted, 1)
+        lines.append(row(f"round {i}: bare FastAPI (JSON parse, 202) — the generator's ceiling", bare_result, "—",
+                         f"{bare_ms:.2f}"))
+        lines.append(row(f"round {i}: intake `POST /api/v1/requests`", intake_result, accepted, f"{intake_ms:.2f}"))
+        shown = "not reported (intake above 1/3 of the ceiling)" if ratio is None else f"**{ratio:.1%}**"
+        lines.append(f"| round {i}: **intake / bare** | {shown} | | | | | | {bare_ms / intake_ms:.1%} |")
     body = f"""
 wrk (C, 1 thread, {args.connections} connections, {args.seconds:g} s per run, `--timeout 10s`) with a Lua script that
 sends distinct valid company requests (`bench/wrk.py`); one uvicorn worker per server, loopback, {db}; rate limits
 raised for the run. Bare endpoint then intake, {args.rounds} round(s), after a 1 s warm-up of each.
 
-| run | requests/s | p50 (ms) | p95 (ms) | p99 (ms) | accepted (rows) | errors | intake CPU per request (ms) |
+| run | requests/s | p50 (ms) | p95 (ms) | p99 (ms) | accepted (rows) | errors | server CPU per request (ms) |
 |---|---:|---:|---:|---:|---:|---:|---:|
 {chr(10).join(lines)}
 
 The bare endpoint's rate is what this generator reaches with this body on this machine: a ratio is printed only
-while intake stays under a third of it. Rows checked after the run: {rows} requests, {outbox} outbox rows (warm-up
-included), one for one.
+while intake stays under a third of it. The last column is each server's own CPU per request (from /proc); on the
+*intake / bare* line, bare's CPU per request over intake's, a ratio the machine's other load disturbs less than rates.
+Rows checked after the run: {rows} requests, {outbox} outbox rows (warm-up included), one for one.
 """
     print(body)
     if not args.no_write:

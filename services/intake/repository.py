@@ -12,7 +12,7 @@ from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
 from services.intake.models import CompanyRequest, IdempotencyKey, TimelineEntry
-from shared.platform.db import column_values, insert_rows, table_of
+from shared.platform.db import column_values, insert_raw, insert_rows, table_of
 
 
 # ------------------------------------------------------------- requests
@@ -79,12 +79,9 @@ def count_recent_by_emails(db: Session | Connection, emails: Iterable[str], sinc
     return {email: int(n) for email, n in rows}
 
 
-_INSERT_REQUEST = insert(_REQUESTS)
-
-
-def insert_requests(db: Session | Connection, rows: list[dict[str, object]]) -> None:
-    """Request rows as plain dicts, one executemany (see submission.stage)."""
-    db.execute(_INSERT_REQUEST, rows)
+def insert_requests(connection: Connection, rows: list[dict[str, object]]) -> None:
+    """Request rows as plain dicts (see submission.stage), one driver executemany."""
+    insert_raw(connection, _REQUESTS, rows)
 
 
 def expired_requests(session: Session, before: datetime, limit: int) -> list[CompanyRequest]:
@@ -138,11 +135,16 @@ def add_entry(session: Session, *entries: TimelineEntry | dict[str, object]) -> 
 
 
 _INSERT_ENTRY = insert(TimelineEntry.__table__)  # type: ignore[attr-defined]
+_TIMELINE_TABLE = table_of(TimelineEntry)
 
 
 def add_entry_rows(db: Session | Connection, rows: list[dict[str, object]]) -> None:
-    """Timeline rows from :func:`entry_row`, one executemany, on a Session or a Core connection."""
-    db.execute(_INSERT_ENTRY, rows)
+    """Timeline rows from :func:`entry_row`, one executemany, on a Session or a Core connection (there
+    by the driver's own executemany: the accept path)."""
+    if isinstance(db, Connection):
+        insert_raw(db, _TIMELINE_TABLE, rows)
+    else:
+        db.execute(_INSERT_ENTRY, rows)
 
 
 def timeline(session: Session, request_id: str) -> list[TimelineEntry]:

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, insert, inspect, text
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy import Connection, Engine, bindparam, event, insert, inspect, text
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.schema import Table
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -190,3 +190,70 @@ def ping(engine: Engine) -> bool:
         return True
     except Exception:
         return False
+
+
+class RawInsert:
+    """An INSERT of whole rows run with the driver's own ``executemany``, inside the caller's
+    SQLAlchemy transaction (same connection).
+
+    For the hottest writes only (intake's accepted requests): SQLAlchemy's execution of a Core
+    INSERT (parameter set-up per row, result and event machinery) cost more than SQLite's own work.
+    The statement is compiled once per dialect by SQLAlchemy, and each value still goes through its
+    column type's bind processor (JSON, dates stored as SQLAlchemy stores them), so the rows are
+    exactly those ``connection.execute(insert(table), rows)`` writes. Every column of ``columns``
+    must be in each row; nothing else is written (no Python-side defaults are applied)."""
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        left_out = [c.name for c in table.columns
+                    if c.name not in self.columns and c.default is not None and c is not table.autoincrement_column]
+        if left_out:  # a Core INSERT would fill them from their defaults; this one would not
+            raise ValueError(f"{table.name}: columns with a default must be given: {left_out}")
+        self._compiled: dict[str, tuple[str, bool, tuple[Any, ...]]] = {}
+
+    def _for(self, dialect: Any) -> tuple[str, bool, tuple[Any, ...]]:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            statement = insert(self.table).values({name: bindparam(name) for name in self.columns})
+            compiled = statement.compile(dialect=dialect)
+            order = tuple(compiled.positiontup or ()) if compiled.positional else self.columns
+            processors = compiled._bind_processors  # noqa: SLF001 - the processors SQLAlchemy itself applies
+            found = (compiled.string, compiled.positional,
+                     tuple((name, processors.get(name)) for name in order))
+            self._compiled[dialect.name] = found
+        return found
+
+    def execute(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        sql, positional, columns = self._for(connection.dialect)
+        if any(len(row) != len(columns) for row in rows):  # a key this statement does not write
+            raise ValueError(f"{self.table.name}: rows must have exactly the columns {self.columns}")
+        if positional:
+            params: list[Any] = [tuple(row[name] if process is None else process(row[name]) for name, process in columns)
+                                 for row in rows]
+        else:
+            params = [{name: row[name] if process is None else process(row[name]) for name, process in columns}
+                      for row in rows]
+        dbapi_error = connection.dialect.loaded_dbapi.Error
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, params)
+        except dbapi_error as exc:  # as SQLAlchemy raises it (IntegrityError…), for the callers that catch it
+            raise DBAPIError.instance(sql, params, exc, dbapi_error) from exc
+        finally:
+            cursor.close()
+
+
+_RAW_INSERTS: dict[tuple[str, tuple[str, ...]], RawInsert] = {}
+
+
+def insert_raw(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """:class:`RawInsert` of ``rows`` (all with the same keys: the columns written) into ``table``."""
+    if rows:
+        key = (table.name, tuple(rows[0]))
+        statement = _RAW_INSERTS.get(key)
+        if statement is None:
+            statement = _RAW_INSERTS[key] = RawInsert(table, key[1])
+        statement.execute(connection, rows)

@@ -14,7 +14,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from shared.contracts.events import Event, event_payload_json
 from shared.platform.clock import utcnow
-from shared.platform.db import table_of
+from shared.platform.db import insert_raw, table_of
 
 
 class OutboxEvent(SQLModel, table=True):
@@ -54,7 +54,8 @@ BACKBONE_TABLES = (OutboxEvent, ProcessedEvent)
 
 OUTBOX_WRITTEN = "mlp_outbox_written"  # session.info flag: the relay wakes when such a session commits
 
-_INSERT_OUTBOX = insert(table_of(OutboxEvent))
+_OUTBOX_TABLE = table_of(OutboxEvent)
+_INSERT_OUTBOX = insert(_OUTBOX_TABLE)
 _INSERT_PROCESSED = insert(table_of(ProcessedEvent))
 
 
@@ -83,8 +84,7 @@ def add_to_outbox(session: Session, event: Event) -> None:
 def insert_outbox_rows(connection: Connection, rows: list[dict[str, object]]) -> None:
     """Stage several outbox rows (one executemany) on a Core connection inside its transaction.
     Nothing flags the connection for the relay: the caller wakes it after the commit."""
-    if rows:
-        connection.execute(_INSERT_OUTBOX, rows)
+    insert_raw(connection, _OUTBOX_TABLE, rows)  # the driver's executemany (shared.platform.db.RawInsert)
 
 
 def mark_processed(session: Session, group: str, stream: str, event_ids: list[str]) -> None:

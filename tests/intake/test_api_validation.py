@@ -139,6 +139,16 @@ def test_idempotency_key_reused_with_another_body_is_a_conflict(client):
     assert counts(client) == (1, 1)
 
 
+def test_an_idempotency_key_too_long_is_a_french_422_and_nothing_stored(client):
+    """The route reads the header itself (no FastAPI parameter to solve): same refusal as before."""
+    response = client.post("/api/v1/requests", json=body(), headers={"Idempotency-Key": "k" * 256})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {"field": "idempotency-key", "message": "Ce texte ne doit pas dépasser 255 caractères."}]
+    assert client.post("/api/v1/requests", json=body(), headers={"Idempotency-Key": "k" * 255}).status_code == 202
+    assert counts(client) == (1, 1)
+
+
 def test_unknown_status_token_is_a_french_404(client):
     response = client.get("/api/v1/suivi/inconnu")
     assert response.status_code == 404
@@ -157,7 +167,8 @@ def test_openapi_documents_the_request_endpoint(client):
     post = spec["paths"]["/api/v1/requests"]["post"]
     assert {"202", "409", "413", "422", "429"} <= set(post["responses"])
     assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/CompanyRequestIn")
-    assert any(p["name"] == "idempotency-key" for p in post["parameters"])
+    [key] = [p for p in post["parameters"] if p["name"] == "idempotency-key"]
+    assert key["in"] == "header" and key["schema"]["anyOf"][0] == {"type": "string", "maxLength": 255}
     assert "/api/v1/suivi/{token}" in spec["paths"] and "/api/v1/impact" in spec["paths"]
 
 

@@ -128,6 +128,7 @@ def stage(
     }
     event = RequestSubmitted(
         event_id=fast_uuid4(),
+        occurred_at=now,  # not its default factory: one clock read per request
         correlation_id=correlation_id,
         request_id=request_uuid,
         submitted_at=now,
