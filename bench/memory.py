@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.memory [--rate 50] [--duration 30] [--postgres] [--smoke]
 
-The whole system runs as real processes with the real catalog. RSS is read at idle (after
+The whole system runs as real processes with the real catalog, its databases migrated beforehand by
+``monlyceepro migrate`` as in production (a service then only checks its schema at start-up). RSS is read at idle (after
 start-up and a short warm-up, then 5 s of quiet), every 0.5 s during an open-loop load of
 ``--rate`` requests/s for ``--duration`` s (peak reported), and again once the pipeline has
 drained. ``--smoke``: 2 s at 5/s, nothing written.
@@ -40,7 +41,7 @@ ORDER = ("intake", "catalog", "matcher", "notifier")
 IMPORT_ONLY = """
 import importlib, sys
 import services.cli
-import uvicorn, uvicorn.lifespan.on, uvicorn.loops.auto, uvicorn.protocols.http.auto, uvicorn.protocols.websockets.auto
+import uvicorn, uvicorn.lifespan.on, uvicorn.loops.auto, uvicorn.protocols.http.auto
 importlib.import_module(f"services.{sys.argv[1]}.app")
 rss = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:"))
 private = sum(int(line.split()[1]) for line in open("/proc/self/smaps_rollup") if line.startswith(("Private_Clean", "Private_Dirty")))
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
     stack = {name: imported_stack(name) for name in ORDER}
     with tempfile.TemporaryDirectory(prefix="mlp-bench-mem-") as tmp:
-        pipeline = Pipeline(Path(tmp), postgres=args.postgres, log_level=args.log_level)
+        pipeline = Pipeline(Path(tmp), postgres=args.postgres, log_level=args.log_level, migrate_first=True)
         try:
             pipeline.start()
             targets = usable_targets(pipeline)
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{requests} requests accepted, drained: {drained}\n\n{table}")
     if args.smoke or args.no_write:
         return 0 if requests and drained else 1
-    notes = (f"{variant}; real catalog; open-loop load of {rate:g} req/s for {duration:g} s ({requests} requests, "
+    notes = (f"{variant}; real catalog; databases migrated before the services start (as in production); open-loop load of {rate:g} req/s for {duration:g} s ({requests} requests, "
              f"drained: {'yes' if drained else 'no'}). RSS from /proc/<pid>/status (VmRSS); private = pages no other "
              "process shares (Private_Clean + Private_Dirty of /proc/<pid>/smaps_rollup); peak = highest "
              "0.5 s sample from the start of the load to the end of the drain (redis-server not sampled "

@@ -202,8 +202,13 @@ def _catalog_template() -> Path:
 
 class Pipeline:
     def __init__(self, workdir: Path, *, postgres: bool = False, log_level: str = "INFO",
-                 extra_env: dict[str, str] | None = None, pyinstrument: dict[str, Path] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, pyinstrument: dict[str, Path] | None = None,
+                 migrate_first: bool = False) -> None:
         self.workdir = workdir
+        # As production does (the `migrate` one-shot of docker-compose.yml, the k8s job): every database is
+        # migrated by its own process before the services start, which then only check it. Otherwise each
+        # service migrates its empty database itself at start-up (test settings), and keeps what that imported.
+        self.migrate_first = migrate_first
         self.postgres = postgres
         self.redis_server = RedisServer()
         self.sink = Sink(workdir / "sink.tsv")
@@ -238,6 +243,10 @@ class Pipeline:
         else:
             shutil.copy(_catalog_template(), self.workdir / "catalog.db")
             self.service_env = {name: self.env for name in SERVICES}
+        if self.migrate_first:
+            for name in SERVICES:
+                subprocess.run([sys.executable, "-m", "services.cli", "migrate", name], cwd=ROOT,
+                               env=self.service_env[name], check=True, stdout=subprocess.DEVNULL)
         for name in SERVICES:  # all at once: the matcher retries its snapshot until the catalog answers
             svc = Service(name, self.service_env[name], self.workdir / "logs", self.pyinstrument.get(name))
             self.services[name] = svc.start()
