@@ -26,7 +26,7 @@ from functools import lru_cache
 from shared.reference.jobs.index import related_stems
 from shared.reference.jobs.renovations import CHAIN, Renovations
 from shared.reference.jobs.text import stems
-from shared.reference.jobs.vocabulary import JobVocabulary
+from shared.reference.jobs.vocabulary import CompactVocabulary
 
 RANK_WEIGHT = {1: 1.0, 2: 0.85, 3: 0.75, 4: 0.65, 5: 0.6}
 COMMON_FIRST_YEAR = 0.5
@@ -52,7 +52,7 @@ class FormationLink:
 
 
 class JobLinks:
-    def __init__(self, vocabulary: JobVocabulary, taught_cfds: frozenset[str]) -> None:
+    def __init__(self, vocabulary: CompactVocabulary, taught_cfds: frozenset[str]) -> None:
         self.taught_cfds = taught_cfds
         self.formations = {f.cfd: f for f in vocabulary.formations}
         self.jobs = {j.rome: j for j in vocabulary.jobs}
