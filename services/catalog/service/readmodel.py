@@ -30,7 +30,7 @@ from services.catalog.models import (
     RbeNomination,
 )
 from services.catalog.service.profile import LyceeExtras, load_extras
-from shared.reference.jobs.vocabulary import JobVocabulary
+from shared.reference.jobs.vocabulary import CompactVocabulary, JobVocabulary, compact_vocabulary
 
 
 @dataclass(slots=True)
@@ -67,7 +67,8 @@ class ReadModel:
     settings: dict[str, LyceeSettings]
     contacts: dict[str, Contact]  # uai -> contact (absent: no address known)
     academie_fallbacks: dict[str, str]
-    vocabulary: JobVocabulary = field(default_factory=JobVocabulary)
+    # Slotted copies (shared.reference.jobs.vocabulary), the very objects the search index's resolver keeps.
+    vocabulary: CompactVocabulary | JobVocabulary = field(default_factory=lambda: compact_vocabulary(JobVocabulary()))
     extras: dict[str, LyceeExtras] = field(default_factory=dict)  # the richer profile, per uai (issue 22)
 
 
@@ -165,7 +166,7 @@ def load_read_model(session: Session, fallback_email: str | None = None) -> Read
         settings=settings,
         contacts=contacts,
         academie_fallbacks=fallbacks,
-        vocabulary=repo.get_vocabulary(session),
+        vocabulary=compact_vocabulary(repo.get_vocabulary(session)),
         extras=load_extras(session),
     )
 
