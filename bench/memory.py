@@ -2,16 +2,23 @@
 
     .venv/bin/python -m bench.memory [--rate 50] [--duration 30] [--postgres] [--smoke]
 
-The whole system runs as real processes with the real catalog. RSS is read at idle (after
+The whole system runs as real processes with the real catalog, its databases migrated beforehand by
+``monlyceepro migrate`` as in production (a service then only checks its schema at start-up). RSS is read at idle (after
 start-up and a short warm-up, then 5 s of quiet), every 0.5 s during an open-loop load of
 ``--rate`` requests/s for ``--duration`` s (peak reported), and again once the pipeline has
 drained. ``--smoke``: 2 s at 5/s, nothing written.
+
+Before the system starts, each service's imported stack alone is measured the same way: a fresh
+interpreter imports what ``monlyceepro serve NAME`` imports before it builds the app (the CLI, uvicorn's
+server modules, ``services.NAME.app``) and nothing else runs; the difference with the idle figure is the
+service's data and what it built at start-up.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +36,24 @@ from bench.pipeline import (
 from bench.report import write_section
 
 ORDER = ("intake", "catalog", "matcher", "notifier")
+
+# What ``monlyceepro serve NAME`` has imported when uvicorn calls the app factory (services/cli.py: serve).
+IMPORT_ONLY = """
+import importlib, sys
+import services.cli
+import uvicorn, uvicorn.lifespan.on, uvicorn.loops.auto, uvicorn.protocols.http.auto
+importlib.import_module(f"services.{sys.argv[1]}.app")
+rss = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:"))
+private = sum(int(line.split()[1]) for line in open("/proc/self/smaps_rollup") if line.startswith(("Private_Clean", "Private_Dirty")))
+print(rss / 1024, private / 1024, len(sys.modules))
+"""
+
+
+def imported_stack(name: str) -> tuple[float, float, int]:
+    """RSS and private MiB, and module count, of a fresh interpreter that only imports what serving ``name`` does."""
+    out = subprocess.run([sys.executable, "-c", IMPORT_ONLY, name], cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+                         check=True).stdout.split()
+    return float(out[0]), float(out[1]), int(out[2])
 
 
 def private_mib(pid: int) -> float:
@@ -65,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     rate, duration = (5.0, 2.0) if args.smoke else (args.rate, args.duration)
     variant = "PostgreSQL" if args.postgres else "SQLite"
 
+    stack = {name: imported_stack(name) for name in ORDER}
     with tempfile.TemporaryDirectory(prefix="mlp-bench-mem-") as tmp:
-        pipeline = Pipeline(Path(tmp), postgres=args.postgres, log_level=args.log_level)
+        pipeline = Pipeline(Path(tmp), postgres=args.postgres, log_level=args.log_level, migrate_first=True)
         try:
             pipeline.start()
             targets = usable_targets(pipeline)
@@ -86,23 +112,27 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             pipeline.stop()
 
-    lines = [f"| process | idle RSS (MiB) | idle private (MiB) | peak RSS under {rate:g} req/s (MiB) "
-             "| RSS after drain (MiB) |", "|---|---:|---:|---:|---:|"]
+    lines = [f"| process | imports only: RSS / private (MiB) | idle RSS (MiB) | idle private (MiB) "
+             f"| peak RSS under {rate:g} req/s (MiB) | RSS after drain (MiB) |", "|---|---:|---:|---:|---:|---:|"]
     for name in (*ORDER, "redis-server"):
         under = f"{peak[name]:.0f}" if name in peak else "—"
         own = f"{idle_private[name]:.0f}" if name in idle_private else "—"
-        lines.append(f"| {name} | {idle.get(name, 0):.0f} | {own} | {under} | {after.get(name, 0):.0f} |")
+        bare = f"{stack[name][0]:.0f} / {stack[name][1]:.0f}" if name in stack else "—"
+        lines.append(f"| {name} | {bare} | {idle.get(name, 0):.0f} | {own} | {under} | {after.get(name, 0):.0f} |")
     total = [sum(d.get(n, 0) for n in ORDER) for d in (idle, idle_private, peak, after)]
-    lines.append("| **four services** | " + " | ".join(f"**{t:.0f}**" for t in total) + " |")
+    bare_total = f"**{sum(s[0] for s in stack.values()):.0f} / {sum(s[1] for s in stack.values()):.0f}**"
+    lines.append(f"| **four services** | {bare_total} | " + " | ".join(f"**{t:.0f}**" for t in total) + " |")
     table = "\n".join(lines)
     print(f"{requests} requests accepted, drained: {drained}\n\n{table}")
     if args.smoke or args.no_write:
         return 0 if requests and drained else 1
-    notes = (f"{variant}; real catalog; open-loop load of {rate:g} req/s for {duration:g} s ({requests} requests, "
+    notes = (f"{variant}; real catalog; databases migrated before the services start (as in production); open-loop load of {rate:g} req/s for {duration:g} s ({requests} requests, "
              f"drained: {'yes' if drained else 'no'}). RSS from /proc/<pid>/status (VmRSS); private = pages no other "
              "process shares (Private_Clean + Private_Dirty of /proc/<pid>/smaps_rollup); peak = highest "
              "0.5 s sample from the start of the load to the end of the drain (redis-server not sampled "
-             "under load).\n\n")
+             "under load). Imports only: a fresh interpreter that imports what `monlyceepro serve NAME` imports "
+             "before it builds the app, and nothing else (module count: "
+             + ", ".join(f"{name} {stack[name][2]}" for name in ORDER) + ").\n\n")
     write_section("memory" + ("_postgres" if args.postgres else ""), f"Resident memory per service ({variant})",
                   notes + table,
                   command=".venv/bin/python -m bench.memory " + " ".join(sys.argv[1:] if argv is None else argv))

@@ -103,8 +103,12 @@ class Sink:
 
 class Pipeline:
     def __init__(self, workdir: Path, *, postgres: bool = False, log_level: str = "INFO",
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, migrate_first: bool = False) -> None:
         self.workdir = workdir
+        # As production does (the `migrate` one-shot of docker-compose.yml, the k8s job): every database is
+        # migrated by its own process before the services start, which then only check it. Otherwise each
+        # service migrates its empty database itself at start-up (test settings), and keeps what that imported.
+        self.migrate_first = migrate_first
         self.postgres = postgres
         self.redis_server = RedisServer()
         self.sink = Sink(workdir / "sink.tsv")
@@ -138,6 +142,11 @@ class Pipeline:
         if self.postgres:
             subprocess.run([sys.executable, "-m", "services.cli", "load-catalog"], cwd=ROOT,
                            env={**self.system.env, **per_service["catalog"]}, check=True, stdout=subprocess.DEVNULL)
+        if self.migrate_first:
+            for name in SERVICES:
+                subprocess.run([sys.executable, "-m", "services.cli", "migrate", name], cwd=ROOT,
+                               env={**self.system.env, **per_service.get(name, {})}, check=True,
+                               stdout=subprocess.DEVNULL)
         # All at once: the matcher retries its snapshot until the catalog answers.
         self.system.start(SERVICES, parallel=True, env=per_service, timeout=240)
         self.redis = redis.Redis.from_url(self.redis_server.url)

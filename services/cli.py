@@ -11,28 +11,49 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import timedelta
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from services.catalog import cli as catalog_cli
-from services.catalog.migrations import SCHEMA as CATALOG_SCHEMA
-from services.intake import cli as intake_cli
-from services.intake.migrations import SCHEMA as INTAKE_SCHEMA
-from services.matcher import cli as matcher_cli
-from services.matcher.migrations import SCHEMA as MATCHER_SCHEMA
-from services.notifier import cli as notifier_cli
-from services.notifier.migrations import SCHEMA as NOTIFIER_SCHEMA
-from services.supervisor import up
 from shared.platform.settings import SERVICE_PORTS, SERVICES, get_settings
+
+if TYPE_CHECKING:
+    from shared.platform.migrations import ServiceSchema
 
 Command = tuple[Callable[[list[str]], int], str]
 
-# Sub-commands implemented by a service, each taking its own argv.
-SERVICE_COMMANDS: dict[str, Command] = {
-    **catalog_cli.COMMANDS, **matcher_cli.COMMANDS, **intake_cli.COMMANDS, **notifier_cli.COMMANDS,
-}
+# The services' own commands and migration histories are imported by the commands that use them, not at
+# start: `monlyceepro serve NAME` then holds one service's modules, not the four (issue 18: memory at rest).
 
 
-# Each service database's migration history (services/<name>/migrations/), in start order.
-SCHEMAS = {schema.service: schema for schema in (CATALOG_SCHEMA, INTAKE_SCHEMA, MATCHER_SCHEMA, NOTIFIER_SCHEMA)}
+@cache
+def service_commands() -> dict[str, Command]:
+    """Sub-commands implemented by a service, each taking its own argv."""
+    from services.catalog import cli as catalog_cli
+    from services.intake import cli as intake_cli
+    from services.matcher import cli as matcher_cli
+    from services.notifier import cli as notifier_cli
+
+    return {**catalog_cli.COMMANDS, **matcher_cli.COMMANDS, **intake_cli.COMMANDS, **notifier_cli.COMMANDS}
+
+
+@cache
+def schemas() -> dict[str, ServiceSchema]:
+    """Each service database's migration history (services/<name>/migrations/), in start order."""
+    from services.catalog.migrations import SCHEMA as CATALOG_SCHEMA
+    from services.intake.migrations import SCHEMA as INTAKE_SCHEMA
+    from services.matcher.migrations import SCHEMA as MATCHER_SCHEMA
+    from services.notifier.migrations import SCHEMA as NOTIFIER_SCHEMA
+
+    return {schema.service: schema for schema in (CATALOG_SCHEMA, INTAKE_SCHEMA, MATCHER_SCHEMA, NOTIFIER_SCHEMA)}
+
+
+def __getattr__(name: str) -> Any:
+    """``SERVICE_COMMANDS`` and ``SCHEMAS`` as module attributes, imported on first use (PEP 562)."""
+    if name == "SERVICE_COMMANDS":
+        return service_commands()
+    if name == "SCHEMAS":
+        return schemas()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def migrate(argv: list[str]) -> int:
@@ -53,11 +74,11 @@ def migrate(argv: list[str]) -> int:
     if args.autogenerate:
         if not args.service:
             parser.error("--autogenerate demande le nom du service")
-        path = new_revision(SCHEMAS[args.service], args.autogenerate)
+        path = new_revision(schemas()[args.service], args.autogenerate)
         print(f"Nouvelle révision : {path}" if path else "Les modèles et les migrations concordent : rien à écrire.")
         return 0
-    schemas = [SCHEMAS[args.service]] if args.service else list(SCHEMAS.values())
-    for service, before, after in upgrade_all(schemas, settings.database_url_for):
+    chosen = [schemas()[args.service]] if args.service else list(schemas().values())
+    for service, before, after in upgrade_all(chosen, settings.database_url_for):
         was, now = ", ".join(before) or "vide", ", ".join(after)
         state = "à jour" if before == after else f"{was} → {now}"
         print(f"  {service:9s} révision {now} ({state})", flush=True)
@@ -76,6 +97,7 @@ def serve(argv: list[str]) -> int:
     uvicorn.run(
         f"services.{args.service}.app:create_app", factory=True, host=args.host, port=port,
         log_level="warning", access_log=False, timeout_graceful_shutdown=5,
+        ws="none",  # no service speaks WebSocket: "auto" would import the websockets library in each
     )
     return 0
 
@@ -96,7 +118,7 @@ def relay(argv: list[str]) -> int:
     settings = get_settings()
     configure_logging(f"{args.service}-relay", settings.log_level, settings.log_json)
     engine = make_engine(settings.database_url_for(args.service))
-    check_schema(SCHEMAS[args.service], engine, upgrade_empty=settings.env != "prod")
+    check_schema(schemas()[args.service], engine, upgrade_empty=settings.env != "prod")
 
     async def run() -> None:
         broker = redis_broker(settings.redis_url)
@@ -206,9 +228,16 @@ def mailbox(argv: list[str]) -> int:
     return 0
 
 
+def _up(argv: list[str]) -> int:
+    from services.catalog.cli import load_catalog
+    from services.supervisor import up
+
+    return up(argv, load_catalog, migrate)
+
+
 # Sub-commands of the whole system (the composition's own).
 COMMANDS: dict[str, Command] = {
-    "up": (lambda rest: up(rest, catalog_cli.load_catalog, migrate), "tout le système"),
+    "up": (_up, "tout le système"),
     "migrate": (migrate, "mettre à jour le schéma des bases (avant de démarrer)"),
     "serve": (serve, "un service"),
     "mailsink": (mailsink, "boîte SMTP locale"),
@@ -225,14 +254,14 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: monlyceepro COMMANDE [options]\n\nCommandes :")
         for name, (_, doc) in commands.items():
             print(f"  {name:14s} {doc}")
-        for name, (_, doc) in SERVICE_COMMANDS.items():
+        for name, (_, doc) in service_commands().items():
             print(f"  {name:14s} {doc}")
         return 0
     name, rest = argv[0], argv[1:]
     if name in commands:
         return commands[name][0](rest)
-    if name in SERVICE_COMMANDS:
-        return int(SERVICE_COMMANDS[name][0](rest) or 0)
+    if name in service_commands():
+        return int(service_commands()[name][0](rest) or 0)
     print(f"Commande inconnue : {name}. Voir `monlyceepro --help`.", file=sys.stderr)
     return 2
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import time
 from datetime import date
 from typing import Annotated, Literal
@@ -62,11 +63,26 @@ async def snapshot(request: Request, state: State, runtime: Runtime) -> Response
     # Always as fresh as the database: a CatalogChanged written by another process (CLI import)
     # may reach the matcher before this process's periodic version check.
     await runtime.run_db(state.refresh)
-    body, etag = await runtime.run_db(state.snapshot_payload)
-    headers = {"X-Catalog-Version": state.built.version, "ETag": etag}
+    body, etag = await runtime.run_db(state.snapshot_gzip_payload)
+    headers = {"X-Catalog-Version": state.built.version, "ETag": etag, "Vary": "Accept-Encoding"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    return Response(content=body, media_type="application/json", headers=headers)
+    if _accepts_gzip(request.headers.get("accept-encoding", "")):
+        return Response(content=body, media_type="application/json", headers={**headers, "Content-Encoding": "gzip"})
+    return Response(content=gzip.decompress(body), media_type="application/json", headers=headers)
+
+
+def _accepts_gzip(accept_encoding: str) -> bool:
+    """``Accept-Encoding`` names gzip (or ``*``) without refusing it with ``q=0``."""
+    for part in accept_encoding.lower().split(","):
+        coding, _, params = part.partition(";")
+        if coding.strip() in ("gzip", "*"):
+            q = params.replace(" ", "").removeprefix("q=")
+            try:
+                return not params.strip() or float(q) > 0
+            except ValueError:
+                return False
+    return False
 
 
 @router.get("/metiers", tags=["recherche"], summary="Autocomplétion des métiers (appellations, ROME, ONISEP)",

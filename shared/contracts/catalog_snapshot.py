@@ -9,7 +9,7 @@ import hashlib
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from shared.reference.jobs.vocabulary import (
     JobVocabulary,
@@ -114,6 +114,11 @@ class SnapshotJobTitle(BaseModel):
 
 
 class CatalogSnapshot(BaseModel):
+    # Parsing 12 MB of JSON must leave nothing behind once the reader is done with it: pydantic's cache of
+    # parsed strings (16,384 of them, kept by the parser) would hold a few strings in most of the memory
+    # arenas the parse used, and none of them could be given back (issue 18: memory at rest).
+    model_config = ConfigDict(cache_strings=False)
+
     generated_at: datetime
     version: str  # changes whenever the catalog data changes
     lycees: list[SnapshotLycee]

@@ -12,7 +12,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
-from functools import cache
+import io
+import pickle
+from collections.abc import Callable
+from functools import cache, lru_cache
+from typing import Any, TypeVar
 
 
 @cache
@@ -34,3 +38,44 @@ def release_free_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+T = TypeVar("T")
+_LRU_WRAPPER = type(lru_cache(maxsize=None)(lambda: None))
+
+
+def _rebuilt_cache(function: Callable, maxsize: int | None) -> Callable:
+    return lru_cache(maxsize=maxsize)(function)
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles ``lru_cache(...)(self.method)`` attributes as a new, empty cache of the same method."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, _LRU_WRAPPER) and hasattr(obj.__wrapped__, "__self__"):
+            return _rebuilt_cache, (obj.__wrapped__, obj.cache_parameters()["maxsize"])
+        return NotImplemented
+
+
+def rebuilt_compact(build: Callable[[], T]) -> T:
+    """``build()``'s result, re-made from a pickle of it once everything the build allocated is freed.
+
+    CPython's allocator gets small objects from 1 MiB arenas and gives an arena back only when nothing
+    in it is alive. A long-lived structure built while a large temporary one is alive (a read model
+    built from a parsed snapshot) ends up with a few objects in each of the temporary's arenas: they all
+    stay resident once the temporary is gone (measured on the matcher: 131 arenas for 81 MiB of live
+    objects). Pickled, dropped, freed, then unpickled, the structure fills fresh arenas. Its method
+    caches (``lru_cache`` of a bound method) come back empty. The result is an equal copy, never the
+    object ``build`` returned; when it cannot be pickled, that object is returned as is."""
+    obj = build()
+    buffer = io.BytesIO()
+    try:
+        _Pickler(buffer, pickle.HIGHEST_PROTOCOL).dump(obj)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return obj
+    del obj
+    release_free_memory()
+    rebuilt = pickle.loads(buffer.getbuffer())
+    del buffer
+    release_free_memory()
+    return rebuilt

@@ -19,23 +19,27 @@ A database created before migrations existed (tables, no ``alembic_version``) is
 
 from __future__ import annotations
 
+import ast
 import tempfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, TypeDecorator, inspect, text
 from sqlmodel import SQLModel
 
 from shared.platform.db import make_engine
 from shared.platform.logging import get_logger
 from shared.platform.outbox import BACKBONE_TABLES
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+# Alembic (and Mako, and every revision module) is imported only to migrate or to explain a mismatch:
+# a service starting on a current database checks it with the two functions below (issue 18: memory).
 
 log = get_logger(__name__)
 
@@ -65,6 +69,8 @@ class SchemaNotCurrent(RuntimeError):
 
 def alembic_config(schema: ServiceSchema, *, connection: Connection | None = None) -> Config:
     """Alembic's configuration for one service, without an alembic.ini: env.py runs on ``connection``."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(schema.directory))
     cfg.set_main_option("path_separator", "os")
@@ -77,6 +83,8 @@ _HEADS: dict[Path, tuple[tuple[str, ...], str]] = {}
 
 
 def _script(schema: ServiceSchema) -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config(schema))
 
 
@@ -93,16 +101,55 @@ def root_revision(schema: ServiceSchema) -> str:
 def _heads_and_root(schema: ServiceSchema) -> tuple[tuple[str, ...], str]:
     cached = _HEADS.get(schema.directory)
     if cached is None:
-        script = _script(schema)
-        bases = script.get_bases()
-        if len(bases) != 1:
-            raise RuntimeError(f"{schema.directory}: expected one first revision, found {bases}")
-        cached = _HEADS[schema.directory] = (tuple(sorted(script.get_heads())), bases[0])
+        cached = _chain_from_files(schema.directory / "versions")
+        if cached is None:  # a history the plain reading below does not cover: ask Alembic
+            script = _script(schema)
+            bases = script.get_bases()
+            if len(bases) != 1:
+                raise RuntimeError(f"{schema.directory}: expected one first revision, found {bases}")
+            cached = (tuple(sorted(script.get_heads())), bases[0])
+        _HEADS[schema.directory] = cached
     return cached
 
 
+def _chain_from_files(versions: Path) -> tuple[tuple[str, ...], str] | None:
+    """Heads and first revision read from the revision files' ``revision`` and ``down_revision``
+    assignments, without importing them (nor Alembic). None when a file is not the plain kind this
+    reads (a computed value, branch labels, dependencies, a merge, several first revisions): Alembic
+    then reads the history. tests/integration/test_migrations.py checks both readings agree."""
+    parents: dict[str, str | None] = {}
+    for path in sorted(versions.glob("*.py")):
+        values: dict[str, object] = {}
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                target, value = node.target, node.value
+            else:
+                continue
+            if isinstance(target, ast.Name):
+                try:
+                    values[target.id] = ast.literal_eval(value)
+                except (ValueError, TypeError, SyntaxError):
+                    values[target.id] = ValueError  # not a plain literal
+        revision, down = values.get("revision"), values.get("down_revision")
+        if not isinstance(revision, str) or not (down is None or isinstance(down, str)) or revision in parents:
+            return None
+        if values.get("branch_labels") is not None or values.get("depends_on") is not None:
+            return None
+        parents[revision] = down
+    bases = [rev for rev, down in parents.items() if down is None]
+    if len(bases) != 1 or any(down is not None and down not in parents for down in parents.values()):
+        return None
+    heads = tuple(sorted(set(parents) - {down for down in parents.values() if down is not None}))
+    return heads, bases[0]
+
+
 def current_revisions(connection: Connection) -> tuple[str, ...]:
-    return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
+    """The database's revision(s), as Alembic's ``MigrationContext.get_current_heads`` reads them."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return ()
+    return tuple(sorted(connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()))
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -120,6 +167,8 @@ def _lock(connection: Connection, schema: ServiceSchema) -> None:
 
 def upgrade(schema: ServiceSchema, engine: Engine, revision: str = "head") -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Bring the database to ``revision``, in one transaction; returns the revisions before and after."""
+    from alembic import command
+
     with engine.connect() as connection:
         raw = connection.connection.dbapi_connection if connection.dialect.name == "sqlite" else None
         if raw is not None:
@@ -180,6 +229,9 @@ def check_schema(schema: ServiceSchema, engine: Engine, *, upgrade_empty: bool) 
 
 def schema_differences(schema: ServiceSchema, connection: Connection) -> list:
     """What autogenerate would write: the differences between the models and the database."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
     context = MigrationContext.configure(connection, opts=_context_options(schema.metadata()))
     return compare_metadata(context, schema.metadata())
 
@@ -187,6 +239,8 @@ def schema_differences(schema: ServiceSchema, connection: Connection) -> list:
 def new_revision(schema: ServiceSchema, message: str) -> Path | None:
     """Write the next revision from the models' difference with the head of the chain (computed on
     a scratch SQLite database, so no real database is needed). None when there is nothing to write."""
+    from alembic import command
+
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/scratch.db")
         try:

@@ -40,6 +40,8 @@ from shared.platform.db import create_tables, make_engine
 from shared.platform.migrations import (
     SchemaNotCurrent,
     ServiceSchema,
+    _chain_from_files,
+    _script,
     check_schema,
     current_revisions,
     heads,
@@ -327,6 +329,30 @@ def test_a_database_newer_than_the_code_is_accepted(engine):
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
     check_schema(schema, engine, upgrade_empty=False)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_history_read_from_the_files_is_alembics(service):
+    """A service checks its database without importing Alembic: it reads its history from the revision
+    files (issue 18, memory at rest). That reading and Alembic's agree."""
+    schema = SCHEMAS[service]
+    script = _script(schema)
+    assert _chain_from_files(schema.directory / "versions") == (tuple(sorted(script.get_heads())),
+                                                                 script.get_bases()[0])
+
+
+def test_a_service_checks_a_current_database_without_importing_alembic(tmp_path):
+    url = f"sqlite:///{tmp_path}/matcher.db"
+    engine = make_engine(url)
+    upgrade(SCHEMAS["matcher"], engine)
+    engine.dispose()
+    code = ("import sys; from services.matcher.migrations import SCHEMA; from shared.platform.db import make_engine; "
+            "from shared.platform.migrations import check_schema; "
+            f"check_schema(SCHEMA, make_engine({url!r}), upgrade_empty=False); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
 
 
 @pytest.fixture

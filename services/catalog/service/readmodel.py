@@ -9,7 +9,9 @@ Merging rules (data pitfalls):
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
+from collections.abc import Set
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -28,13 +30,13 @@ from services.catalog.models import (
     RbeNomination,
 )
 from services.catalog.service.profile import LyceeExtras, load_extras
-from shared.reference.jobs.vocabulary import JobVocabulary
+from shared.reference.jobs.vocabulary import CompactVocabulary, JobVocabulary, compact_vocabulary
 
 
-@dataclass
+@dataclass(slots=True)
 class MergedOffer:
     cfd: str
-    tracks: set[str] = field(default_factory=set)
+    tracks: frozenset[str] = frozenset()
     last_seen_year: int | None = None
     derived_from: str | None = None  # "parent", "famille", "successeur" when not listed directly
 
@@ -65,16 +67,18 @@ class ReadModel:
     settings: dict[str, LyceeSettings]
     contacts: dict[str, Contact]  # uai -> contact (absent: no address known)
     academie_fallbacks: dict[str, str]
-    vocabulary: JobVocabulary = field(default_factory=JobVocabulary)
+    # Slotted copies (shared.reference.jobs.vocabulary), the very objects the search index's resolver keeps.
+    vocabulary: CompactVocabulary | JobVocabulary = field(default_factory=lambda: compact_vocabulary(JobVocabulary()))
     extras: dict[str, LyceeExtras] = field(default_factory=dict)  # the richer profile, per uai (issue 22)
 
 
-def _merge(target: dict[str, MergedOffer], cfd: str, tracks: set[str], year: int | None, how: str | None) -> None:
+def _merge(target: dict[str, MergedOffer], cfd: str, tracks: Set[str], year: int | None, how: str | None) -> None:
     offer = target.get(cfd)
     if offer is None:
-        target[cfd] = MergedOffer(cfd=cfd, tracks=set(tracks), last_seen_year=year, derived_from=how)
+        target[cfd] = MergedOffer(cfd=cfd, tracks=frozenset(tracks), last_seen_year=year, derived_from=how)
         return
-    offer.tracks |= tracks
+    if not tracks <= offer.tracks:
+        offer.tracks = offer.tracks | tracks
     if year is not None and (offer.last_seen_year is None or year > offer.last_seen_year):
         offer.last_seen_year = year
     if how is None:
@@ -87,7 +91,7 @@ def merged_offers(
 ) -> dict[str, dict[str, MergedOffer]]:
     own: dict[str, dict[str, MergedOffer]] = defaultdict(dict)
     for uai, cfd, track, year in rows:
-        _merge(own[uai], cfd, {track}, year, None)
+        _merge(own[uai], sys.intern(cfd), {track}, year, None)
     common_to_specialities: dict[str, list[str]] = defaultdict(list)
     group_of_common: dict[str, list[str]] = defaultdict(list)
     members: dict[str, set[str]] = defaultdict(set)
@@ -107,6 +111,7 @@ def merged_offers(
             if open_ones:
                 successors[cfd] = open_ones
     result: dict[str, dict[str, MergedOffer]] = {}
+    track_sets: dict[frozenset[str], frozenset[str]] = {}
     for uai, lycee in lycees.items():
         merged: dict[str, MergedOffer] = {}
         for cfd, offer in own.get(uai, {}).items():
@@ -125,6 +130,8 @@ def merged_offers(
             for successor in successors[cfd]:
                 if successor not in merged:
                     _merge(merged, successor, offer.tracks, offer.last_seen_year, "successeur")
+        for offer in merged.values():  # 55,000 offers, a handful of distinct sets of tracks: one object each
+            offer.tracks = track_sets.setdefault(offer.tracks, offer.tracks)
         result[uai] = merged
     return result
 
@@ -159,7 +166,7 @@ def load_read_model(session: Session, fallback_email: str | None = None) -> Read
         settings=settings,
         contacts=contacts,
         academie_fallbacks=fallbacks,
-        vocabulary=repo.get_vocabulary(session),
+        vocabulary=compact_vocabulary(repo.get_vocabulary(session)),
         extras=load_extras(session),
     )
 

@@ -20,6 +20,7 @@ from shared.contracts.catalog_snapshot import (
 )
 from shared.contracts.events import NEED_TYPES
 from shared.platform.settings import get_settings
+from shared.reference.jobs.vocabulary import JobVocabulary
 
 
 def snapshot_from_read_model(model: ReadModel) -> CatalogSnapshot:
@@ -63,7 +64,7 @@ def snapshot_from_read_model(model: ReadModel) -> CatalogSnapshot:
         generated_at=datetime.now(UTC), version=model.version, lycees=lycees, formations=formations,
         job_titles=titles, rome_labels={code: j.label for code, j in sorted(model.jobs.items())},
         naf_division_romes=model.naf_division_romes, academie_fallbacks=model.academie_fallbacks,
-        vocabulary=model.vocabulary,
+        vocabulary=JobVocabulary.model_validate(model.vocabulary, from_attributes=True),
     )
 
 

@@ -9,6 +9,7 @@ the grid is keyed by territory so nothing is ever found across the sea.
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -126,14 +127,16 @@ class CatalogReadModel:
             if ly.latitude is None or ly.longitude is None:
                 self.unlocated.add(ly.uai)
                 continue
-            key = tuple((o.cfd, tuple(o.tracks), o.derived_from == "famille") for o in ly.offers)
+            # Codes and names that repeat across lycées: one string object each (the snapshot's parser no
+            # longer shares them, see CatalogSnapshot.model_config).
+            key = tuple((sys.intern(o.cfd), tuple(o.tracks), o.derived_from == "famille") for o in ly.offers)
             offers = interned.get(key)
             if offers is None:
                 offers = interned[key] = {cfd: track_sets.setdefault(tracks, frozenset(tracks)) for cfd, tracks, _ in key}
                 inferred_of[id(offers)] = frozenset(cfd for cfd, _, famille in key if famille)
             self.lycees[ly.uai] = LyceeView(
-                uai=ly.uai, name=ly.name, family=ly.parent_uai or ly.uai, type_court=ly.type_court,
-                territory=ly.territory, academie=ly.academie, commune=ly.commune,
+                uai=ly.uai, name=ly.name, family=ly.parent_uai or ly.uai, type_court=sys.intern(ly.type_court),
+                territory=sys.intern(ly.territory), academie=sys.intern(ly.academie), commune=sys.intern(ly.commune),
                 latitude=ly.latitude, longitude=ly.longitude,
                 offers=offers, inferred=inferred_of[id(offers)],
                 apprenticeship_capable=ly.apprenticeship_capable, services=frozenset(ly.services),

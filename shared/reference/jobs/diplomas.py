@@ -11,14 +11,14 @@ from shared.reference.jobs.links import FormationLink, JobLinks, merge_link
 from shared.reference.jobs.text import fold, stem
 from shared.reference.jobs.typed import query_words
 from shared.reference.jobs.understanding import JobSense, Understanding
-from shared.reference.jobs.vocabulary import VocabularyFormation
+from shared.reference.jobs.vocabulary import CompactFormation
 
 FORMATION_MIN = 0.6  # a formation label the text covers counts from this score
 SIGLE_FORMATION_MIN = 0.3  # a sigle's expansion covering a label: options may lengthen it
 
 
 class NamedDiplomas:
-    def __init__(self, formations: list[VocabularyFormation], links: JobLinks, rome_labels: Mapping[str, str]) -> None:
+    def __init__(self, formations: list[CompactFormation], links: JobLinks, rome_labels: Mapping[str, str]) -> None:
         self.formations = {f.cfd: f for f in formations}
         self.links = links
         self.rome_labels = rome_labels

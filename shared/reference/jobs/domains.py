@@ -12,15 +12,15 @@ from shared.reference.jobs.links import JobLinks
 from shared.reference.jobs.titles import JobTitles
 from shared.reference.jobs.typed import query_words
 from shared.reference.jobs.understanding import JobSense
-from shared.reference.jobs.vocabulary import VocabularyFormation, VocabularyJob
+from shared.reference.jobs.vocabulary import CompactFormation, CompactJob
 
 DOMAIN_MIN = 0.5  # a domain's label that covers the text this well stands for the domain (« transport »)
 DOMAIN_JOB_MAX = 0.75  # a job title matching the text this well is what it means, whatever domain it names
 
 
 class Domains:
-    def __init__(self, jobs: list[VocabularyJob], titles: JobTitles, links: JobLinks,
-                 formations: Mapping[str, VocabularyFormation], taught_counts: Mapping[str, int]) -> None:
+    def __init__(self, jobs: list[CompactJob], titles: JobTitles, links: JobLinks,
+                 formations: Mapping[str, CompactFormation], taught_counts: Mapping[str, int]) -> None:
         by_label: dict[str, list[str]] = defaultdict(list)  # « Transport et Logistique » -> its fiches
         for j in jobs:
             for label in (j.domain_label, j.grand_domain):

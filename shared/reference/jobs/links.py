@@ -29,7 +29,7 @@ from functools import lru_cache
 from shared.reference.jobs.index import related_stems
 from shared.reference.jobs.renovations import CHAIN, Renovations
 from shared.reference.jobs.text import stems
-from shared.reference.jobs.vocabulary import JobVocabulary
+from shared.reference.jobs.vocabulary import CompactVocabulary
 
 RANK_WEIGHT = {1: 1.0, 2: 0.85, 3: 0.75, 4: 0.65, 5: 0.6}
 COMMON_FIRST_YEAR = 0.5
@@ -68,7 +68,7 @@ def merge_link(target: dict[str, FormationLink], link: FormationLink) -> None:
 
 
 class JobLinks:
-    def __init__(self, vocabulary: JobVocabulary, taught_cfds: frozenset[str]) -> None:
+    def __init__(self, vocabulary: CompactVocabulary, taught_cfds: frozenset[str]) -> None:
         self.taught_cfds = taught_cfds
         self.formations = {f.cfd: f for f in vocabulary.formations}
         self.jobs = {j.rome: j for j in vocabulary.jobs}
@@ -139,7 +139,7 @@ class JobLinks:
         self.is_taught = lru_cache(maxsize=None)(self._is_taught)
         self.higher_education_only = lru_cache(maxsize=None)(self._higher_education_only)
 
-    def _onisep_named_like(self, vocabulary: JobVocabulary, met_romes: dict[str, set[str]]) -> dict[str, set[str]]:
+    def _onisep_named_like(self, vocabulary: CompactVocabulary, met_romes: dict[str, set[str]]) -> dict[str, set[str]]:
         """ROME code -> ONISEP jobs whose name has exactly the words of one of its titles (ROME label or
         appellation), attached by ONISEP to other fiches of the same ROME domain only."""
         by_words: dict[frozenset[str], set[str]] = defaultdict(set)

@@ -7,13 +7,13 @@ from collections import defaultdict
 from collections.abc import Mapping
 from functools import lru_cache
 
-from shared.reference.jobs.vocabulary import VocabularyFormation
+from shared.reference.jobs.vocabulary import CompactFormation
 
 CHAIN = 3  # renovation chains are short
 
 
 class Renovations:
-    def __init__(self, formations: Mapping[str, VocabularyFormation]) -> None:
+    def __init__(self, formations: Mapping[str, CompactFormation]) -> None:
         self.formations = formations
         self.predecessors: dict[str, list[str]] = defaultdict(list)
         for f in formations.values():

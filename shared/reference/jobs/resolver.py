@@ -27,7 +27,7 @@ from shared.reference.jobs.text import fold, stem, words
 from shared.reference.jobs.titles import PARTIAL_SCORE, JobTitles
 from shared.reference.jobs.typed import query_words, read_typed
 from shared.reference.jobs.understanding import JobSense, JobSuggestion, Understanding
-from shared.reference.jobs.vocabulary import JobVocabulary
+from shared.reference.jobs.vocabulary import CompactVocabulary, JobVocabulary, compact_vocabulary
 
 ROME_CODE = re.compile(r"[A-N]\d{4}")
 KEEP_RATIO = 0.85  # senses kept as "understood": within this share of the best
@@ -37,8 +37,10 @@ VAGUE_SENSES = 4  # a one-word text close to this many jobs is vague: more of th
 
 
 class JobResolver:
-    def __init__(self, vocabulary: JobVocabulary, taught_cfds: Iterable[str] | Mapping[str, int] = ()) -> None:
+    def __init__(self, vocabulary: JobVocabulary | CompactVocabulary,
+                 taught_cfds: Iterable[str] | Mapping[str, int] = ()) -> None:
         """``taught_cfds``: the formations located lycées teach, with how many lycées when known."""
+        vocabulary = compact_vocabulary(vocabulary)
         counts = dict(taught_cfds) if isinstance(taught_cfds, Mapping) else dict.fromkeys(taught_cfds, 1)
         self.taught_counts = counts
         self.vocabulary = vocabulary

@@ -74,6 +74,13 @@ def stem(word: str) -> str:
     return _stemmer.stemWord(masculine(word))
 
 
+def clear_word_caches() -> None:
+    """Empty the caches of ``masculine`` and ``stem`` (pure functions): after building an index, so its
+    words do not stay in memory twice (they fill again with the words of requests)."""
+    masculine.cache_clear()
+    stem.cache_clear()
+
+
 def content_words(text: str) -> list[str]:
     """Folded words that carry meaning (stop words dropped)."""
     return [w for w in words(text) if w not in STOP_WORDS]

@@ -12,7 +12,7 @@ from shared.reference.jobs.index import QueryWord, WordIndex
 from shared.reference.jobs.links import JobLinks
 from shared.reference.jobs.text import fold
 from shared.reference.jobs.understanding import JobSense, JobSuggestion
-from shared.reference.jobs.vocabulary import VocabularyTitle
+from shared.reference.jobs.vocabulary import CompactTitle
 
 KIND_WEIGHT = {"principale": 1.0, "rome": 1.0, "onisep": 0.97, "synonyme": 0.93}
 UNTAUGHT = 0.7  # a job no located lycée trains for ranks below one they do
@@ -27,7 +27,7 @@ EXACT = 0.999  # a title score this high: the text is the title
 
 
 class JobTitles:
-    def __init__(self, titles: list[VocabularyTitle], rome_labels: Mapping[str, str],
+    def __init__(self, titles: list[CompactTitle], rome_labels: Mapping[str, str],
                  naf_romes: Mapping[str, frozenset[str]], links: JobLinks) -> None:
         self.titles = titles
         self.rome_labels = rome_labels
