@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, Insert, and_, bindparam, func, or_
+from sqlalchemy import Engine, Insert, and_, bindparam, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -32,13 +32,15 @@ def get_request(session: Session, request_id: str) -> RoutedRequest | None:
 
 
 # Hot statements, built once with bind parameters (their cache keys are then computed once, not on
-# every event): statement construction cost more than execution.
-_SEEN_COLUMNS = select(RoutedRequest.request_id, RoutedRequest.needs).order_by(col(RoutedRequest.submitted_at))
-_SEEN = _SEEN_COLUMNS.where(col(RoutedRequest.request_id) == bindparam("request_id"))
+# every event): statement construction cost more than execution. On the Core table and run on the
+# session's connection: the ORM's execute path doubled the cost of this plain two-column read.
+_REQUESTS = table_of(RoutedRequest)
+_SEEN_COLUMNS = select(_REQUESTS.c.request_id, _REQUESTS.c.needs).order_by(_REQUESTS.c.submitted_at)
+_SEEN = _SEEN_COLUMNS.where(_REQUESTS.c.request_id == bindparam("request_id"))
 _SEEN_OR_REPEAT = _SEEN_COLUMNS.where(or_(
-    col(RoutedRequest.request_id) == bindparam("request_id"),
-    and_(col(RoutedRequest.company_key) == bindparam("company_key"), col(RoutedRequest.submitted_at) >= bindparam("since"),
-         col(RoutedRequest.original_request_id).is_(None), col(RoutedRequest.erased_at).is_(None)),
+    _REQUESTS.c.request_id == bindparam("request_id"),
+    and_(_REQUESTS.c.company_key == bindparam("company_key"), _REQUESTS.c.submitted_at >= bindparam("since"),
+         _REQUESTS.c.original_request_id.is_(None), _REQUESTS.c.erased_at.is_(None)),
 ))
 
 
@@ -46,10 +48,15 @@ def seen_or_repeat(session: Session, request_id: str, company_key: str | None, n
                    since: datetime) -> tuple[bool, str | None]:
     """(``request_id`` is already stored, else the id of the company's earliest original request
     (not a follow-up, not erased) sharing a need since ``since``), in one query."""
+    if session.autoflush:
+        # What the ORM's execute did before reading: an earlier follow-up of the same batch
+        # (followup.record_merged) may have changed an original's needs without a flush yet.
+        session.flush()
+    conn = session.connection()
     if company_key:
-        rows = session.execute(_SEEN_OR_REPEAT, {"request_id": request_id, "company_key": company_key, "since": since}).all()
+        rows = conn.execute(_SEEN_OR_REPEAT, {"request_id": request_id, "company_key": company_key, "since": since}).all()
     else:
-        rows = session.execute(_SEEN, {"request_id": request_id}).all()
+        rows = conn.execute(_SEEN, {"request_id": request_id}).all()
     if any(other == request_id for other, _ in rows):
         return True, None
     return False, next((other for other, other_needs in rows if needs & set(other_needs.split(","))), None)
@@ -65,17 +72,20 @@ def add(session: Session, *rows: object) -> None:
 class _MonthLoads:
     month: str
     loads: dict[str, int]
-    rows: int
-    total: int
+    total: int  # the month's running total (its TOTAL_UAI row) the loads were read with
 
+
+# The month's running total: a row of the table under a name no UAI has (UAIs are 7 digits and a
+# letter), counted up by every increment_loads in the same statement as the UAIs' rows.
+TOTAL_UAI = "*"
 
 # The last month's loads read from each database: see month_loads.
 _loads_cache: weakref.WeakKeyDictionary[Engine, _MonthLoads] = weakref.WeakKeyDictionary()
 _loads_lock = threading.Lock()
 
-# Read on every routing: built once with a bind parameter (cache key computed once).
+# Read on every routing: built once with bind parameters (cache key computed once).
 _LOADS = table_of(MonthlyLoad)
-_MONTH_SIZE = select(func.count(), func.coalesce(func.sum(_LOADS.c["count"]), 0)).where(_LOADS.c.month == bindparam("month"))
+_MONTH_TOTAL = select(_LOADS.c["count"]).where(_LOADS.c.uai == bindparam("uai"), _LOADS.c.month == bindparam("month"))
 _MONTH_LOADS = select(_LOADS.c.uai, _LOADS.c["count"]).where(_LOADS.c.month == bindparam("month"))
 
 
@@ -83,20 +93,23 @@ def month_loads(session: Session, month: str) -> dict[str, int]:
     """Requests routed to each UAI in ``month``, as seen by the caller's transaction.
 
     Late in a month the table holds a row for most lycées, and reading them all cost more than the
-    rest of a routing. Rows are only ever added (at 1) or counted up, so a cached copy whose
-    row count and total equal the table's is the table: one aggregate query checks it, and the
-    rows are read again only when another writer (another process, a transaction rolled back after
-    increment_loads updated the copy) changed them.
+    rest of a routing. Every change to the table goes through increment_loads, which counts up the
+    month's running total (its ``TOTAL_UAI`` row) in the same statement: a cached copy read with the
+    table's current total is the table. One point query on the unique (uai, month) index checks it
+    (an aggregate over the month's rows cost 0.5 ms an event late in a month), and the rows are read
+    again only when another writer (another process, a transaction rolled back after increment_loads
+    updated the copy) changed them.
     """
     conn = session.connection()
-    rows, total = conn.execute(_MONTH_SIZE, {"month": month}).one()
+    total = conn.execute(_MONTH_TOTAL, {"uai": TOTAL_UAI, "month": month}).scalar() or 0
     with _loads_lock:
         cached = _loads_cache.get(conn.engine)
-        if cached is not None and (cached.month, cached.rows, cached.total) == (month, rows, total):
+        if cached is not None and (cached.month, cached.total) == (month, total):
             return dict(cached.loads)
     loads: dict[str, int] = dict(conn.execute(_MONTH_LOADS, {"month": month}).all())
+    total = loads.pop(TOTAL_UAI, 0)
     with _loads_lock:
-        _loads_cache[conn.engine] = _MonthLoads(month, dict(loads), len(loads), sum(loads.values()))
+        _loads_cache[conn.engine] = _MonthLoads(month, dict(loads), total)
     return loads
 
 
@@ -114,18 +127,21 @@ def _load_upsert(dialect: str) -> Insert:
 
 
 def increment_loads(session: Session, uais: Iterable[str], month: str) -> None:
-    """One upsert for all the UAIs (count + 1 each, a new row at 1), in UAI order so that concurrent
-    transactions lock the rows in the same order (PostgreSQL)."""
+    """One upsert for all the UAIs (count + 1 each, a new row at 1) and the month's running total,
+    in UAI order so that concurrent transactions lock the rows in the same order (PostgreSQL). The
+    total (``TOTAL_UAI`` sorts before every UAI) is locked first: a transaction that waits for it
+    holds no other row of the table, so batches of several routings cannot deadlock on loads."""
     counts = Counter(uais)
     if not counts:
         return
+    added = sum(counts.values())
     conn = session.connection()
-    conn.execute(_load_upsert(conn.dialect.name), [{"uai": u, "month": month, "count": n} for u, n in sorted(counts.items())])
+    conn.execute(_load_upsert(conn.dialect.name), [{"uai": TOTAL_UAI, "month": month, "count": added}]
+                 + [{"uai": u, "month": month, "count": n} for u, n in sorted(counts.items())])
     with _loads_lock:  # the cached copy follows, so that the next month_loads needs no re-read
         cached = _loads_cache.get(conn.engine)
         if cached is not None and cached.month == month:
-            cached.rows += sum(1 for u in counts if u not in cached.loads)
-            cached.total += sum(counts.values())
+            cached.total += added
             for uai, n in counts.items():
                 cached.loads[uai] = cached.loads.get(uai, 0) + n
 

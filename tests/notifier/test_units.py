@@ -198,3 +198,39 @@ def test_other_attachments_are_refused_whatever_their_name(data, name, reason):
 ])
 def test_file_names_are_sanitised_and_take_the_detected_extension(name, kind, expected):
     assert att.safe_filename(name, kind) == expected
+
+
+def test_new_row_is_the_constructors_object(tmp_path):
+    """models.new_row builds what the table model's constructor builds (defaults, default factories,
+    fields set, a transient SQLAlchemy state), and a session inserts it as usual."""
+    from sqlalchemy import inspect
+    from sqlmodel import Session, select
+
+    from services.notifier.migrations import SCHEMA
+    from services.notifier.models import Participant, Thread, new_row
+    from shared.platform.db import make_engine
+    from shared.platform.migrations import upgrade
+
+    values = dict(thread_id="t" * 32, token="abcdefgh", role="lead", email="x@example.fr", name=None,
+                  lead_since=datetime.now(UTC))
+    made, built = Participant(**values), new_row(Participant, **values)
+    assert inspect(built).transient
+    assert built.model_dump(exclude={"id", "created_at"}) == made.model_dump(exclude={"id", "created_at"})
+    assert built.id != made.id and len(built.id) == 32 and built.created_at.tzinfo is not None
+    assert built.model_fields_set == made.model_fields_set
+    with pytest.raises(TypeError):
+        new_row(Participant, nope=1)
+    engine = make_engine(f"sqlite:///{tmp_path}/n.db")
+    upgrade(SCHEMA, engine)
+    thread = new_row(Thread, token="tok", request_id="r1", subject="s", root_message_id="<x>", company_name="c",
+                     routed_at=datetime.now(UTC))
+    thread_id = thread.id
+    with Session(engine) as session:
+        session.add(thread)
+        session.flush()
+        session.add(new_row(Participant, **{**values, "thread_id": thread.id}))
+        session.commit()
+    with Session(engine) as session:
+        stored = session.exec(select(Participant)).one()
+        assert (stored.thread_id, stored.status, stored.active, stored.email) == (thread_id, "pending", True, values["email"])
+    engine.dispose()

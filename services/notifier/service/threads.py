@@ -9,7 +9,7 @@ import json
 from sqlmodel import Session
 
 from services.notifier import repository as repo
-from services.notifier.models import Participant, Thread, ThreadEntry
+from services.notifier.models import Participant, Thread, ThreadEntry, new_row
 from services.notifier.outcomes import repository as outcomes_repo
 from services.notifier.service.addresses import new_participant_token, new_thread_token
 from services.notifier.service.emails import need_labels, one_line
@@ -57,9 +57,8 @@ def _participant(session: Session, thread: Thread, role: str, email: str, *, nam
     while token in taken:
         token = new_participant_token()
     taken.add(token)
-    person = Participant(thread_id=thread.id, token=token, role=role, email=email.strip(), name=name,
-                         label=label[:500], assignment_id=assignment_id,
-                         lead_since=ctx.now() if role == "lead" else None)
+    person = new_row(Participant, thread_id=thread.id, token=token, role=role, email=email.strip(), name=name,
+                     label=label[:500], assignment_id=assignment_id, lead_since=ctx.now() if role == "lead" else None)
     if staged is not None:
         staged.append(person)
     else:
@@ -108,8 +107,8 @@ def start_thread(session: Session, ctx: NotifierContext, event: RequestRouted) -
     # Everything of a new thread is created here: unattached objects (the templates read them),
     # inserted together below, and nothing is read back (tokens, the participants shown in each
     # copy, the recipients' previous messages: there are none yet).
-    thread = Thread(
-        token=token, request_id=str(event.request_id), subject=_subject(event),
+    thread = new_row(
+        Thread, token=token, request_id=str(event.request_id), subject=_subject(event),
         root_message_id=f"<thread.{token}@{s.reply_domain}>", company_name=event.company_name,
         needs=",".join(event.needs), academie=event.academie, fallback_email=event.fallback_email,
         request_summary=_summary(event), routed_at=ctx.now(), correlation_id=event.correlation_id,
@@ -130,7 +129,7 @@ def start_thread(session: Session, ctx: NotifierContext, event: RequestRouted) -
                                 ctx=ctx, taken=taken, staged=people)
     company = _participant(session, thread, "company", event.contact.email, name=event.contact.name,
                            label=event.company_name, ctx=ctx, taken=taken, staged=people)
-    entry = ThreadEntry(thread_id=thread.id, kind="initial", author_role="system", created_at=ctx.now())
+    entry = new_row(ThreadEntry, thread_id=thread.id, kind="initial", author_role="system", created_at=ctx.now())
     repo.insert_new_thread(session, thread, people, entry)
     shared = thread_context(session, thread, people)
     rows: list[dict] = []  # one INSERT for every copy
