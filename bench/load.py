@@ -193,7 +193,7 @@ def generator_ceiling(rate: float = CEILING_OFFER, duration_s: float = 3) -> flo
     """Requests/s this generator gets answered by the bare FastAPI endpoint (``bench.intake_throughput:
     bare_app``: JSON parsing and a 202, one uvicorn worker), offered ``rate`` for ``duration_s``: above
     a third of it, a figure could be the generator's limit rather than the system's."""
-    import httpx
+    from bench.intake_throughput import wait_up
 
     port = free_port()
     bare = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.intake_throughput:bare_app", "--port",
@@ -201,16 +201,7 @@ def generator_ceiling(rate: float = CEILING_OFFER, duration_s: float = 3) -> flo
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/docs", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or bare.poll() is not None:
-                raise RuntimeError("le point d'accès nu n'a pas démarré")
-            time.sleep(0.1)
+        wait_up(url + "/docs")  # the same wait as intake_throughput's for the same app
         targets = [(PLACES[0], JOBS[0])]
         asyncio.run(drive(url, rate / 10, 0.5, targets))  # warm-up
         run = asyncio.run(drive(url, rate, duration_s, targets))
