@@ -93,6 +93,9 @@ def serve(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     import uvicorn
 
+    from shared.platform import heap
+
+    heap.FREEZE_AFTER_START = True  # long-lived process: its start-up heap leaves the full collections
     port = args.port or int(os.environ.get("MLP_PORT", SERVICE_PORTS[args.service]))
     uvicorn.run(
         f"services.{args.service}.app:create_app", factory=True, host=args.host, port=port,

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from sqlalchemy import Engine
 from tenacity import AsyncRetrying, wait_exponential
 
+from shared.platform import heap
 from shared.platform.consumer import (
     Subscription,
     ensure_consumer_groups,
@@ -253,6 +254,8 @@ def create_service_app(
         runtime.tasks.append(asyncio.create_task(_start_broker(runtime), name=f"{runtime.name}-broker"))
         for start in (housekeeping_loop, _watch_groups, *background):
             runtime.tasks.append(asyncio.create_task(start(runtime), name=getattr(start, "__name__", "task")))
+        if heap.FREEZE_AFTER_START:  # a served process: everything built so far lives as long as it does
+            heap.freeze_startup_heap()
         log.info("service_started", port_hint=runtime.settings.public_base_url)
         try:
             yield
