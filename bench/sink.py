@@ -19,9 +19,7 @@ import signal
 import time
 from email.header import decode_header, make_header
 
-from aiosmtpd.controller import Controller
-
-from services.mailsink import PipeliningAdvertised
+from services.mailsink import PipeliningAdvertised, SinkController
 
 
 class Recorder(PipeliningAdvertised):
@@ -59,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     with open(args.out, "a", encoding="utf-8", buffering=1 << 16) as out:
         recorder = Recorder(out)
-        controller = Controller(recorder, hostname="127.0.0.1", port=args.port)
+        controller = SinkController(recorder, hostname="127.0.0.1", port=args.port)
         controller.start()
         print("ready", flush=True)
 

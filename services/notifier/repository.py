@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, bindparam, case, func, insert, or_, update
+from sqlalchemy import Connection, Row, and_, bindparam, case, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from services.notifier.models import (
@@ -88,8 +88,23 @@ def participant_by_assignment(session: Session, thread_id: str, assignment_id: s
                         params={"thread_id": thread_id, "assignment_id": assignment_id}).first()
 
 
-def open_threads(session: Session) -> list[Thread]:
-    return list(session.exec(select(Thread).where(Thread.erased == False)))  # noqa: E712
+def threads_to_check(session: Session, lead_since_before: datetime, routed_before: datetime) -> list[str]:
+    """Ids of the threads not erased and not both answered and given up, with a pending active
+    lead since ``lead_since_before`` or earlier not yet reminded or not yet expired, or neither
+    answered nor given up and routed at ``routed_before`` or earlier: what the reminder pass may
+    act on, read in one statement instead of visiting every thread ever opened."""
+    lead = (select(Participant.id)
+            .where(Participant.thread_id == Thread.id, col(Participant.active).is_(True),
+                   Participant.role == "lead", Participant.status == "pending",
+                   col(Participant.lead_since).is_not(None), col(Participant.lead_since) <= lead_since_before,
+                   or_(col(Participant.reminded_at).is_(None), col(Participant.expired_at).is_(None)))
+            .exists())
+    unanswered = and_(col(Thread.first_answer_at).is_(None), col(Thread.gave_up_at).is_(None))
+    query = (select(Thread.id)
+             .where(col(Thread.erased).is_(False),
+                    or_(col(Thread.gave_up_at).is_(None), col(Thread.first_answer_at).is_(None)),
+                    or_(lead, and_(unanswered, col(Thread.routed_at) <= routed_before))))
+    return list(session.exec(query))
 
 
 def active_school_participants(session: Session, email: str) -> list[Participant]:

@@ -16,7 +16,7 @@ log = get_logger(__name__)
 def reminder_pass(engine: Engine, ctx: NotifierContext) -> dict[str, int]:
     counts: dict[str, int] = {"reminder": 0, "expiry": 0, "give_up": 0}
     with unit_of_work(engine) as session:
-        ids = open_thread_ids(session)
+        ids = open_thread_ids(session, ctx)
     for thread_id in ids:
         with correlation_scope(None):
             try:

@@ -57,32 +57,39 @@ class _CountingHandler:
         return "250 OK"
 
 
-def serve_sink(port: int, pipelining: bool) -> None:
-    """Print ``ready``, then answer each line read on stdin with the number of messages received."""
+def serve_sink(port: int, pipelining: bool, line_by_line: bool) -> None:
+    """Print ``ready``, then answer each line read on stdin with the number of messages received
+    and the sink's CPU seconds so far. The server is the one ``monlyceepro up`` runs
+    (``services.mailsink.SinkController``), or aiosmtpd's own with ``line_by_line``."""
     from aiosmtpd.controller import Controller
 
+    from services.mailsink import SinkController
+
     handler = _CountingHandler(pipelining)
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller = (Controller if line_by_line else SinkController)(handler, hostname="127.0.0.1", port=port)
     controller.start()
     print("ready", flush=True)
     for _ in sys.stdin:
-        print(handler.count, flush=True)
+        print(handler.count, time.process_time(), flush=True)
     controller.stop()
 
 
 class SinkProcess:
-    def __init__(self, pipelining: bool) -> None:
+    def __init__(self, pipelining: bool, line_by_line: bool = False) -> None:
         self.port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.notifier.bench_sender", "--sink", str(self.port)]
-            + ([] if pipelining else ["--no-pipelining"]),
+            + ([] if pipelining else ["--no-pipelining"]) + (["--sink-line-by-line"] if line_by_line else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline().strip() == "ready"
+        self.cpu = 0.0  # the sink's CPU seconds at the last ``received``
 
     def received(self) -> int:
         self.proc.stdin.write("?\n")
         self.proc.stdin.flush()
-        return int(self.proc.stdout.readline())
+        count, cpu = self.proc.stdout.readline().split()
+        self.cpu = float(cpu)
+        return int(count)
 
     def stop(self) -> None:
         self.proc.stdin.close()
@@ -132,10 +139,11 @@ class Driver:
         self.sender, self.sink, self.idle, self.sent = sender, sink, asyncio.Event(), 0
         sender.wake_event = _WatchedEvent(self.idle)
 
-    async def measure(self, engine, ctx: NotifierContext, requests: int, rounds: int) -> tuple[float, int, float]:
+    async def measure(self, engine, ctx: NotifierContext, requests: int,
+                      rounds: int) -> tuple[float, int, float, float]:
         """CPU ms per email over ``rounds`` wake-ups, each after queueing ``requests`` requests;
-        emails sent, wall seconds."""
-        cpu, wall = 0.0, 0.0
+        emails sent, wall seconds, the sink's CPU ms per email."""
+        cpu, wall, sink_before = 0.0, 0.0, self.sink.cpu
         for _ in range(rounds):
             await asyncio.to_thread(_queue, engine, ctx, requests)
             self.idle.clear()
@@ -147,7 +155,7 @@ class Driver:
             self.sent += requests * 4
             assert await asyncio.to_thread(self.sink.received) == self.sent, "an email is missing"
         emails = rounds * requests * 4
-        return cpu / emails * 1000, emails, wall
+        return cpu / emails * 1000, emails, wall, (self.sink.cpu - sink_before) / emails * 1000
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,12 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rev", default=None, help="git revision whose sender.py is measured")
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--no-pipelining", action="store_true", help="the sink does not advertise PIPELINING")
+    parser.add_argument("--sink-line-by-line", action="store_true",
+                        help="the sink is aiosmtpd's own server (DATA read line by line), not the one `up` runs")
     parser.add_argument("--postgres", action="store_true", help="a fresh database on the test PostgreSQL")
     parser.add_argument("--profile", action="store_true", help="pyinstrument profile of the measured passes")
     parser.add_argument("--sink", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.sink is not None:
-        serve_sink(args.sink, not args.no_pipelining)
+        serve_sink(args.sink, not args.no_pipelining, args.sink_line_by_line)
         return 0
     configure_logging("notifier")  # the JSON lines the service writes, to /dev/null: their CPU counts
     sys.stdout = open("/dev/null", "w")  # noqa: SIM115 - structlog's PrintLogger writes to sys.stdout
@@ -175,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.postgres:  # the client's CPU only: the server's is not counted
         from tests.support.servers import create_postgres_database, postgres_admin_url
         url, drop = create_postgres_database(postgres_admin_url())
-    sink = SinkProcess(pipelining=not args.no_pipelining)
+    sink = SinkProcess(pipelining=not args.no_pipelining, line_by_line=args.sink_line_by_line)
     settings = NotifierSettings(env="test", smtp_url=f"smtp://127.0.0.1:{sink.port}", inbound_smtp_port=free_port(),
                                 var_dir=tmp, database_url=url, notifier_url="http://notifier.test")
     engine = make_engine(url)
@@ -185,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     backlog = settings.send_batch_size // 4  # requests of 4 emails
     profiler = None
 
-    async def scenario() -> dict[str, list[tuple[float, int, float]]]:
+    async def scenario() -> dict[str, list[tuple[float, int, float, float]]]:
         nonlocal profiler
         driver = Driver(sender, sink)
         task = asyncio.create_task(sender.run())
@@ -197,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             from pyinstrument import Profiler
             profiler = Profiler(interval=0.0002, async_mode="disabled")
             profiler.start()
-        figures: dict[str, list[tuple[float, int, float]]] = {"pass": [], "backlog": []}
+        figures: dict[str, list[tuple[float, int, float, float]]] = {"pass": [], "backlog": []}
         for _ in range(args.rounds):
             figures["pass"].append(await measure(engine, ctx, args.pass_requests, args.passes))
             figures["backlog"].append(await measure(engine, ctx, backlog, args.backlogs))
@@ -212,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         figures = uvloop.run(scenario())
     else:
         figures = asyncio.run(scenario())
-    sent = sum(emails for rounds in figures.values() for _, emails, _ in rounds) + 20 * 4 + 2 * backlog * 4
+    sent = sum(emails for rounds in figures.values() for _, emails, _, _ in rounds) + 20 * 4 + 2 * backlog * 4
     received = sink.received()
     sink.stop()
     engine.dispose()
@@ -222,14 +232,16 @@ def main(argv: list[str] | None = None) -> int:
         print(profiler.output_text(unicode=False, color=False, show_all=False), file=report)
     label = args.rev or "working tree"
     print(f"sender={label} loop={args.loop} db={engine.dialect.name} pipelining="
-          f"{'no' if args.no_pipelining else 'advertised'}", file=report)
+          f"{'no' if args.no_pipelining else 'advertised'} sink={'aiosmtpd' if args.sink_line_by_line else 'up'}",
+          file=report)
     for shape, rounds in figures.items():
         what = f"{args.pass_requests * 4 if shape == 'pass' else backlog * 4} emails per wake-up"
-        cpu = sorted(ms for ms, _, _ in rounds)
-        wall = sorted(seconds / emails * 1000 for _, emails, seconds in rounds)
+        cpu = sorted(ms for ms, _, _, _ in rounds)
+        wall = sorted(seconds / emails * 1000 for _, emails, seconds, _ in rounds)
+        sink_cpu = sorted(ms for _, _, _, ms in rounds)
         print(f"  {shape:7}: {cpu[0]:.3f} ms CPU/email best, {statistics.median(cpu):.3f} median of {len(rounds)} "
-              f"rounds of {rounds[0][1]} emails ({what}); wall {statistics.median(wall):.2f} ms/email median",
-              file=report)
+              f"rounds of {rounds[0][1]} emails ({what}); wall {statistics.median(wall):.2f} ms/email median; "
+              f"sink {sink_cpu[0]:.3f} best, {statistics.median(sink_cpu):.3f} median ms CPU/email", file=report)
     print(f"  received by the sink: {received} of {sent}", file=report)
     return 0 if received == sent else 1
 

@@ -134,6 +134,21 @@ def bench_compose(ctx: NotifierContext, copies: int) -> float:
     return (time.process_time() - started) / copies * 1000
 
 
+def bench_reminder_pass(engine, ctx: NotifierContext, counter: list[int]) -> tuple[float, int, int]:
+    """One reminder pass (``tasks.reminder_pass``) over the threads just created, none due yet:
+    CPU ms of the pass, its SQL statements, the number of open threads."""
+    from services.notifier.tasks import reminder_pass
+
+    with engine.connect() as conn:
+        open_threads = conn.exec_driver_sql("SELECT count(*) FROM notifier_thread").scalar_one()
+    reminder_pass(engine, ctx)  # warm-up: compiled statements
+    before, started = counter[0], time.process_time()
+    counts = reminder_pass(engine, ctx)
+    elapsed = time.process_time() - started
+    assert not any(counts.values()), counts
+    return elapsed * 1000, counter[0] - before, open_threads
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=300)
@@ -161,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         profiler.stop()
         print(profiler.output_text(unicode=False, color=False, show_all=False))
     sender = bench_sender_db(engine, ctx, counter, args.requests)
+    reminder_ms, reminder_statements, open_threads = bench_reminder_pass(engine, ctx, counter)
     engine.dispose()
     if drop is not None:
         drop()
@@ -170,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     for mode, (send_ms, send_statements) in sender.items():
         print(f"sender DB (lease + record), {mode}: {send_ms:.3f} ms CPU/email, "
               f"{send_statements:.2f} SQL statements/email")
+    print(f"reminder pass, nothing due: {reminder_ms:.2f} ms CPU, {reminder_statements} SQL statements "
+          f"over {open_threads} open threads (runs every MLP_REMINDERS_INTERVAL_S)")
     return 0
 
 

@@ -222,3 +222,35 @@ def test_a_lead_replying_while_a_reminder_pass_runs_gets_no_reminder(engine, ctx
     assert inbound.process(replying, ctx, replying.get(InboundEmail, inbound_id)) == "accepted"
     assert _pass_waits_for(engine, ctx, thread_id, replying) == [[]]
     assert _copies(engine, "reminder") == []
+
+
+def test_the_pass_visits_every_thread_it_may_act_on(engine, settings):
+    """The pass only visits the threads ``open_thread_ids`` reads in SQL: at every moment, each
+    thread on which ``remind_thread`` would act (tried in a rolled-back transaction) is among
+    them, across a weekend, a public holiday and the change to summer time (28 March 2027)."""
+    from datetime import UTC, datetime
+
+    from services.notifier.service.mailer import NotifierContext
+    from services.notifier.service.reminders import open_thread_ids, remind_thread
+    from tests.support.clock import FakeClock
+
+    clock = FakeClock(datetime(2027, 3, 22, 8, 30, tzinfo=UTC))  # Monday; Easter Monday is 29 March
+    ctx = NotifierContext(settings=settings, clock=clock)
+    for _ in range(16):  # a thread every 11 hours, at every time of day
+        with unit_of_work(engine) as session:
+            threads.start_thread(session, ctx, routed_event())
+        clock.advance(hours=11)
+    acted = 0
+    for _ in range(4 * 24):  # every 6 hours for 24 days
+        with Session(engine) as session:
+            listed = set(open_thread_ids(session, ctx))
+            every = [t.id for t in session.exec(select(Thread))]
+        for thread_id in every:
+            with Session(engine) as session:
+                if remind_thread(session, ctx, thread_id):
+                    assert thread_id in listed, (clock(), thread_id)
+                    acted += 1
+                session.rollback()
+        reminder_pass(engine, ctx)
+        clock.advance(hours=6)
+    assert acted >= 16 * 3  # each thread: a reminder, an expiry, a give-up at least

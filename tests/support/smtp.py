@@ -1,7 +1,7 @@
-"""The one SMTP sink of the test suite: a real SMTP server (aiosmtpd on a free loopback port) that
-records every message it accepts. It can be stopped and restarted on the same port to simulate an
-outage of the mail server, refuse some recipients, or drop the connection after a message's
-content. It advertises PIPELINING, as Postfix does, unless told not to (aiosmtpd does not by itself).
+"""The one SMTP sink of the test suite: a real SMTP server (the one `monlyceepro up` runs,
+``services.mailsink.SinkSMTP``, on a free loopback port) that records every message it accepts.
+It can be stopped and restarted on the same port to simulate an outage of the mail server,
+refuse some recipients, or drop the connection after a message's content. It advertises PIPELINING, as Postfix does, unless told not to (aiosmtpd does not by itself).
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from functools import cached_property
 
-from aiosmtpd.controller import Controller
-
-from services.mailsink import PipeliningAdvertised
+from services.mailsink import PipeliningAdvertised, SinkController
 from tests.support.eventually import eventually
 from tests.support.servers import free_port
 
@@ -77,14 +75,14 @@ class SmtpSink:
         self.drop: set[str] = set()  # recipients whose next DATA drops the connection, unanswered
         self.delay_s = 0.0  # a slow server: each DATA answered after this long
         self.lock = threading.Lock()
-        self.controller: Controller | None = None
+        self.controller: SinkController | None = None
 
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self) -> SmtpSink:
-        self.controller = Controller(_Recorder(self), hostname="127.0.0.1", port=self.port)
+        self.controller = SinkController(_Recorder(self), hostname="127.0.0.1", port=self.port)
         self.controller.start()
         return self
 

@@ -28,8 +28,15 @@ from services.notifier.service.threads import _ensure_fallback
 from shared.contracts.events import ThreadMessageKind
 
 
-def open_thread_ids(session: Session) -> list[str]:
-    return [t.id for t in repo.open_threads(session) if t.gave_up_at is None or t.first_answer_at is None]
+def open_thread_ids(session: Session, ctx: NotifierContext) -> list[str]:
+    """The threads ``remind_thread`` may have something to do for (a superset, read in SQL): ``n``
+    working days after a moment are at least ``n`` calendar days after it, less an hour at a
+    change to summer time, so one day of margin is kept. Visiting every thread ever opened cost
+    ~0.36 ms per thread and per pass (B42-notifier)."""
+    now, s = ctx.now(), ctx.settings
+    first_step = min(s.reminder_working_days, s.escalation_working_days)
+    return repo.threads_to_check(session, lead_since_before=now - timedelta(days=max(0, first_step - 1)),
+                                 routed_before=now - timedelta(days=max(0, s.give_up_days - 1)))
 
 
 def remind_thread(session: Session, ctx: NotifierContext, thread_id: str) -> list[str]:
