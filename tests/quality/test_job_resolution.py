@@ -74,6 +74,13 @@ def test_conductor_sigles_name_the_job(resolver):
     assert resolver.understand("chauffeur SPL").romes[0].startswith("N41")
 
 
+@pytest.mark.parametrize("text, rome", [("placiste", "F1604"), ("cuisto", "G1602"), ("cuistot", "G1602")])
+def test_a_job_name_in_jargon_is_read_as_the_job_not_as_a_diploma(resolver, text, rome):
+    # « placiste » expands to « plaquiste »: a job, not the « MC plaquiste » a sigle would name.
+    u = resolver.understand(text)
+    assert rome in u.romes and all(j.via != "diplôme nommé" for j in u.jobs)
+
+
 def test_unknown_text_is_said_unknown_never_guessed(resolver):
     u = resolver.understand("xqzwv")
     assert u.status == "inconnu" and not u.formations

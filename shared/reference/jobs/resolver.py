@@ -52,6 +52,7 @@ class JobResolver:
         self.diplomas = NamedDiplomas(vocabulary.formations, self.links, self.rome_labels)
         self.formations = self.diplomas.formations
         self.abbreviations = {fold(a.abbreviation): a.expansion for a in vocabulary.abbreviations}
+        self.clippings = frozenset(fold(a.abbreviation) for a in vocabulary.abbreviations if a.clipping)
         self.domains = Domains(vocabulary.jobs, self.job_titles, self.links, self.formations, counts)
         self.understand = lru_cache(maxsize=8192)(self._understand)
 
@@ -63,7 +64,7 @@ class JobResolver:
             out.jobs = [JobSense(code, self.rome_labels[code], 1.0, code, self.links.is_taught(code))]
             out.formations = dict(self.links.for_job(code, []))
             return out
-        read = read_typed(text, self.abbreviations)
+        read = read_typed(text, self.abbreviations, self.clippings)
         typed, diploma = read.words, read.diploma
         query = query_words(self.job_titles.index, typed)
         out = Understanding(text=text, status="inconnu", diploma=diploma)
@@ -145,7 +146,7 @@ class JobResolver:
 
     # ------------------------------------------------------------------ autocomplete
     def suggest(self, text: str, limit: int = 10) -> list[JobSuggestion]:
-        typed = read_typed(text, self.abbreviations).words
+        typed = read_typed(text, self.abbreviations, self.clippings).words
         query = query_words(self.job_titles.index, typed, prefix=not text.endswith(" "))
         if not query:
             return []
