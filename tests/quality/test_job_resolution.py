@@ -81,6 +81,11 @@ def test_a_job_name_in_jargon_is_read_as_the_job_not_as_a_diploma(resolver, text
     assert rome in u.romes and all(j.via != "diplôme nommé" for j in u.jobs)
 
 
+def test_a_long_text_is_read_on_its_rarest_word(resolver):
+    # No title covers the text; « bricolage » names the trade, « conseiller de vente » only the role.
+    assert resolver.understand("conseiller de vente en magasin de bricolage").romes[0] == "D1212"
+
+
 def test_unknown_text_is_said_unknown_never_guessed(resolver):
     u = resolver.understand("xqzwv")
     assert u.status == "inconnu" and not u.formations

@@ -78,6 +78,7 @@ class JobResolver:
         senses = [s for s in ranked if s.score >= MIN_SCORE]
         partial = not senses and bool(ranked) and ranked[0].score >= PARTIAL_SCORE and ranked[0].taught
         if partial:  # a long text no title covers well: its best partial readings, said vague
+            ranked = self._naming_rarest(query, ranked)
             senses = [s for s in ranked if s.score >= KEEP_RATIO * ranked[0].score and s.taught][:3]
         domain = self.domains.senses(typed, senses[0].score if senses else 0.0)
         if domain:
@@ -122,6 +123,18 @@ class JobResolver:
                 out.correction = out.jobs[0].label
             out.status = "corrige"
         return out
+
+    def _naming_rarest(self, query: list[QueryWord], ranked: list[JobSense]) -> list[JobSense]:
+        """A long text no title covers (« conseiller de vente en magasin de bricolage »): its rarest word
+        names the trade, so the readings one of whose titles holds it come first, the others dropped."""
+        index = self.job_titles.index
+        matched = [qw for qw in query if qw.matches]
+        if len(matched) < 2:
+            return ranked
+        rarest = max(matched, key=index.weight)
+        naming = [s for s in ranked if s.taught and s.score >= PARTIAL_SCORE
+                  and set(rarest.matches) & self.job_titles.stems_of(s.rome)]
+        return naming or ranked
 
     # ------------------------------------------------------------------ requests
     def understand_request(self, jobs: list[str], naf: str | None) -> list[Understanding]:
