@@ -86,6 +86,13 @@ def test_a_long_text_is_read_on_its_rarest_word(resolver):
     assert resolver.understand("conseiller de vente en magasin de bricolage").romes[0] == "D1212"
 
 
+def test_the_same_trade_under_another_role_word_shares_its_agreed_diplomas(resolver):
+    # I1310 « Mécanicien de maintenance industrielle » and I1304 « Technicien de maintenance industrielle »:
+    # I1310's own links are boat and engine diplomas; the bac pro MSPC both sources link to I1304 comes too.
+    assert "I1304" in resolver.links.twins["I1310"]
+    assert any("maintenance des syst" in label.lower() for label in taught(resolver, resolver.understand("mecanicien de maintenance"))[:8])
+
+
 def test_unknown_text_is_said_unknown_never_guessed(resolver):
     u = resolver.understand("xqzwv")
     assert u.status == "inconnu" and not u.formations

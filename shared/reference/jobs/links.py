@@ -36,6 +36,8 @@ COMMON_FIRST_YEAR = 0.5
 LYCEE_MAX_LEVEL = 5  # CAP (3) … BTS (5): what a lycée teaches
 DOMAIN_WEIGHT = 0.4
 STRONG = 0.5  # the routing floor: weaker links do not stop the search for better ones
+TWIN = 0.8  # a link both sources name for the same trade under another role word (technicien / mécanicien)
+ROLE_TITLES = 40  # a generic word that starts this many job titles is a role (agent, technicien, opérateur…)
 CHILD_OWNED = 0.35  # under the domain fallback (0.4): a parent fiche's link that belongs to one of its child fiches
 AGREED = 0.95  # a link both sources name and the diploma's words confirm
 UNCONFIRMED = 0.6  # a link whose words share nothing with the job's (a code that changed meaning)
@@ -131,6 +133,7 @@ class JobLinks:
         # MET.538, is filed under F1601 plâtrier; F1604 Plaquiste has the appellation « plâtrier-plaquiste »).
         for rome, mets in self._onisep_named_like(vocabulary, met_romes).items():
             self.onisep_by_rome[rome] |= mets
+        self.twins = self._twins(vocabulary)
         self.renovations = Renovations(self.formations)
         self.for_rome = lru_cache(maxsize=None)(self._for_rome)
         self._settled = lru_cache(maxsize=None)(self._settled_uncached)
@@ -155,6 +158,23 @@ class JobLinks:
                 if rome not in own and rome in self.jobs and self.jobs[rome].domain in domains:
                     out[rome].add(m.id)
         return out
+
+    def _twins(self, vocabulary: CompactVocabulary) -> dict[str, list[str]]:
+        """Fiches of one ROME domain whose labels differ only by their role word (« Technicien de
+        maintenance industrielle », « Mécanicien de maintenance industrielle »): the same trade. Role words
+        are read from the data: generic words that start many job titles. No emploi cadre."""
+        first: Counter[str] = Counter()
+        for t in vocabulary.titles:
+            head = stems(t.label)[:1]
+            first.update(head)
+        roles = {s for s, n in first.items() if n >= ROLE_TITLES and s in self.generic}
+        trades: dict[tuple[str, frozenset[str]], list[str]] = defaultdict(list)
+        for rome, job in self.jobs.items():
+            words = stems(job.label)
+            trade = frozenset(words) - set(words[:1])
+            if words and words[0] in roles and trade and job.domain and not job.executive:
+                trades[(job.domain, trade)].append(rome)
+        return {rome: [o for o in romes if o != rome] for romes in trades.values() if len(romes) > 1 for rome in romes}
 
     # ------------------------------------------------------------------ words
     def _meaningful(self, texts: list[str]) -> frozenset[str]:
@@ -295,6 +315,10 @@ class JobLinks:
         if not self.is_taught_strongly(out) and not self.higher_education_only(rome):
             for cfd, link in self._domain(rome).items():
                 out.setdefault(cfd, link)
+        for twin in self.twins.get(rome, ()):
+            for cfd, link in self._settled(twin).items():
+                if _both_sources(link) and link.weight >= AGREED and (cfd not in out or out[cfd].weight < link.weight * TWIN):
+                    out[cfd] = replace(link.scaled(TWIN), why=f"{link.why}, via la fiche du même métier {twin}")
         return self._with_successors(out)
 
     def _domain(self, rome: str) -> dict[str, FormationLink]:
