@@ -93,6 +93,12 @@ def test_the_same_trade_under_another_role_word_shares_its_agreed_diplomas(resol
     assert any("maintenance des syst" in label.lower() for label in taught(resolver, resolver.understand("mecanicien de maintenance"))[:8])
 
 
+def test_a_diploma_is_named_only_by_words_of_diploma_labels(resolver):
+    # « panneaux solaires » is in no diploma label: « installateur » alone does not name CAP menuisier installateur.
+    u = resolver.understand("installateur panneaux solaires")
+    assert all(link.why != "intitulé du diplôme" for link in u.formations.values())
+
+
 def test_unknown_text_is_said_unknown_never_guessed(resolver):
     u = resolver.understand("xqzwv")
     assert u.status == "inconnu" and not u.formations
