@@ -92,7 +92,7 @@ class JobResolver:
             kept += [s for s in senses if s.exact and s.taught and s not in kept][:2]
             out.jobs = kept
             out.alternatives = [s for s in senses if s not in kept][:5]
-            per_sense = [(sense, self.links.for_job(sense.rome, typed)) for sense in kept]
+            per_sense = [(sense, self.links.for_job(sense.rome, self._naming(query, sense.rome))) for sense in kept]
             # A domain's diplomas stand in for a job no diploma trains for: not when another reading of
             # the same text has diplomas of its own (« couvreur »: F1619 has CAP couvreur, F1610 none).
             specific = any(self.links.is_taught_strongly(
@@ -123,6 +123,11 @@ class JobResolver:
                 out.correction = out.jobs[0].label
             out.status = "corrige"
         return out
+
+    def _naming(self, query: list[QueryWord], rome: str) -> list[str]:
+        """The typed words the job's titles hold: those that name it, for the typed-word preference."""
+        stems = self.job_titles.stems_of(rome)
+        return [qw.typed for qw in query if set(qw.matches) & stems]
 
     def _naming_rarest(self, query: list[QueryWord], ranked: list[JobSense]) -> list[JobSense]:
         """A long text no title covers (« conseiller de vente en magasin de bricolage »): its rarest word
