@@ -29,6 +29,7 @@ from functools import lru_cache
 from shared.reference.jobs.index import related_stems
 from shared.reference.jobs.renovations import CHAIN, Renovations
 from shared.reference.jobs.text import stems
+from shared.reference.jobs.twins import role_twins
 from shared.reference.jobs.vocabulary import CompactVocabulary
 
 RANK_WEIGHT = {1: 1.0, 2: 0.85, 3: 0.75, 4: 0.65, 5: 0.6}
@@ -37,7 +38,6 @@ LYCEE_MAX_LEVEL = 5  # CAP (3) … BTS (5): what a lycée teaches
 DOMAIN_WEIGHT = 0.4
 STRONG = 0.5  # the routing floor: weaker links do not stop the search for better ones
 TWIN = 0.8  # a link both sources name for the same trade under another role word (technicien / mécanicien)
-ROLE_TITLES = 40  # a generic word that starts this many job titles is a role (agent, technicien, opérateur…)
 CHILD_OWNED = 0.35  # under the domain fallback (0.4): a parent fiche's link that belongs to one of its child fiches
 AGREED = 0.95  # a link both sources name and the diploma's words confirm
 UNCONFIRMED = 0.6  # a link whose words share nothing with the job's (a code that changed meaning)
@@ -133,7 +133,7 @@ class JobLinks:
         # MET.538, is filed under F1601 plâtrier; F1604 Plaquiste has the appellation « plâtrier-plaquiste »).
         for rome, mets in self._onisep_named_like(vocabulary, met_romes).items():
             self.onisep_by_rome[rome] |= mets
-        self.twins = self._twins(vocabulary)
+        self.twins = role_twins(vocabulary, self.generic)  # same trade, other role word
         self.renovations = Renovations(self.formations)
         self.for_rome = lru_cache(maxsize=None)(self._for_rome)
         self._settled = lru_cache(maxsize=None)(self._settled_uncached)
@@ -158,23 +158,6 @@ class JobLinks:
                 if rome not in own and rome in self.jobs and self.jobs[rome].domain in domains:
                     out[rome].add(m.id)
         return out
-
-    def _twins(self, vocabulary: CompactVocabulary) -> dict[str, list[str]]:
-        """Fiches of one ROME domain whose labels differ only by their role word (« Technicien de
-        maintenance industrielle », « Mécanicien de maintenance industrielle »): the same trade. Role words
-        are read from the data: generic words that start many job titles. No emploi cadre."""
-        first: Counter[str] = Counter()
-        for t in vocabulary.titles:
-            head = stems(t.label)[:1]
-            first.update(head)
-        roles = {s for s, n in first.items() if n >= ROLE_TITLES and s in self.generic}
-        trades: dict[tuple[str, frozenset[str]], list[str]] = defaultdict(list)
-        for rome, job in self.jobs.items():
-            words = stems(job.label)
-            trade = frozenset(words) - set(words[:1])
-            if words and words[0] in roles and trade and job.domain and not job.executive:
-                trades[(job.domain, trade)].append(rome)
-        return {rome: [o for o in romes if o != rome] for romes in trades.values() if len(romes) > 1 for rome in romes}
 
     # ------------------------------------------------------------------ words
     def _meaningful(self, texts: list[str]) -> frozenset[str]:
