@@ -74,6 +74,35 @@ def test_conductor_sigles_name_the_job(resolver):
     assert resolver.understand("chauffeur SPL").romes[0].startswith("N41")
 
 
+@pytest.mark.parametrize("text, rome", [("placiste", "F1604"), ("cuisto", "G1602"), ("cuistot", "G1602")])
+def test_a_job_name_in_jargon_is_read_as_the_job_not_as_a_diploma(resolver, text, rome):
+    # « placiste » expands to « plaquiste »: a job, not the « MC plaquiste » a sigle would name.
+    u = resolver.understand(text)
+    assert rome in u.romes and all(j.via != "diplôme nommé" for j in u.jobs)
+
+
+def test_a_long_text_is_read_on_its_rarest_word(resolver):
+    # No title covers the text; « bricolage » names the trade, « conseiller de vente » only the role.
+    u = resolver.understand("conseiller de vente en magasin de bricolage")
+    assert u.romes[0] == "D1212"
+    # « vente » is in no title of D1212: it no longer puts CAP employé de vente spécialisé (« vente » in its
+    # label) before its renovation, CAP équipier polyvalent du commerce.
+    assert u.formations["50031224"].weight == u.formations["50031216"].weight
+
+
+def test_the_same_trade_under_another_role_word_shares_its_agreed_diplomas(resolver):
+    # I1310 « Mécanicien de maintenance industrielle » and I1304 « Technicien de maintenance industrielle »:
+    # I1310's own links are boat and engine diplomas; the bac pro MSPC both sources link to I1304 comes too.
+    assert "I1304" in resolver.links.twins["I1310"]
+    assert any("maintenance des syst" in label.lower() for label in taught(resolver, resolver.understand("mecanicien de maintenance"))[:8])
+
+
+def test_a_diploma_is_named_only_by_words_of_diploma_labels(resolver):
+    # « panneaux solaires » is in no diploma label: « installateur » alone does not name CAP menuisier installateur.
+    u = resolver.understand("installateur panneaux solaires")
+    assert all(link.why != "intitulé du diplôme" for link in u.formations.values())
+
+
 def test_unknown_text_is_said_unknown_never_guessed(resolver):
     u = resolver.understand("xqzwv")
     assert u.status == "inconnu" and not u.formations

@@ -66,8 +66,12 @@ class NamedDiplomas:
         return True
 
     def by_label(self, out: Understanding, typed: list[str], job_score: float) -> None:
-        """A formation named in the text (« maintenance des véhicules », « CAP AEPE ») counts as such."""
-        for doc, score in self.index.score(query_words(self.index, typed), min_coverage=0.99).items():
+        """A formation named in the text (« maintenance des véhicules », « CAP AEPE ») counts as such: every
+        typed word a word of the diploma labels (« installateur panneaux solaires » names no diploma)."""
+        query = query_words(self.index, typed)
+        if not all(qw.matches for qw in query):
+            return
+        for doc, score in self.index.score(query, min_coverage=0.99).items():
             if score < max(FORMATION_MIN, job_score):
                 continue
             cfd = self.cfds[doc]

@@ -29,6 +29,7 @@ from functools import lru_cache
 from shared.reference.jobs.index import related_stems
 from shared.reference.jobs.renovations import CHAIN, Renovations
 from shared.reference.jobs.text import stems
+from shared.reference.jobs.twins import role_twins
 from shared.reference.jobs.vocabulary import CompactVocabulary
 
 RANK_WEIGHT = {1: 1.0, 2: 0.85, 3: 0.75, 4: 0.65, 5: 0.6}
@@ -36,6 +37,7 @@ COMMON_FIRST_YEAR = 0.5
 LYCEE_MAX_LEVEL = 5  # CAP (3) … BTS (5): what a lycée teaches
 DOMAIN_WEIGHT = 0.4
 STRONG = 0.5  # the routing floor: weaker links do not stop the search for better ones
+TWIN = 0.8  # a link both sources name for the same trade under another role word (technicien / mécanicien)
 CHILD_OWNED = 0.35  # under the domain fallback (0.4): a parent fiche's link that belongs to one of its child fiches
 AGREED = 0.95  # a link both sources name and the diploma's words confirm
 UNCONFIRMED = 0.6  # a link whose words share nothing with the job's (a code that changed meaning)
@@ -131,6 +133,7 @@ class JobLinks:
         # MET.538, is filed under F1601 plâtrier; F1604 Plaquiste has the appellation « plâtrier-plaquiste »).
         for rome, mets in self._onisep_named_like(vocabulary, met_romes).items():
             self.onisep_by_rome[rome] |= mets
+        self.twins = role_twins(vocabulary, self.generic)  # same trade, other role word
         self.renovations = Renovations(self.formations)
         self.for_rome = lru_cache(maxsize=None)(self._for_rome)
         self._settled = lru_cache(maxsize=None)(self._settled_uncached)
@@ -295,6 +298,10 @@ class JobLinks:
         if not self.is_taught_strongly(out) and not self.higher_education_only(rome):
             for cfd, link in self._domain(rome).items():
                 out.setdefault(cfd, link)
+        for twin in self.twins.get(rome, ()):
+            for cfd, link in self._settled(twin).items():
+                if _both_sources(link) and link.weight >= AGREED and (cfd not in out or out[cfd].weight < link.weight * TWIN):
+                    out[cfd] = replace(link.scaled(TWIN), why=f"{link.why}, via la fiche du même métier {twin}")
         return self._with_successors(out)
 
     def _domain(self, rome: str) -> dict[str, FormationLink]:

@@ -52,6 +52,7 @@ class JobResolver:
         self.diplomas = NamedDiplomas(vocabulary.formations, self.links, self.rome_labels)
         self.formations = self.diplomas.formations
         self.abbreviations = {fold(a.abbreviation): a.expansion for a in vocabulary.abbreviations}
+        self.clippings = frozenset(fold(a.abbreviation) for a in vocabulary.abbreviations if a.clipping)
         self.domains = Domains(vocabulary.jobs, self.job_titles, self.links, self.formations, counts)
         self.understand = lru_cache(maxsize=8192)(self._understand)
 
@@ -63,7 +64,7 @@ class JobResolver:
             out.jobs = [JobSense(code, self.rome_labels[code], 1.0, code, self.links.is_taught(code))]
             out.formations = dict(self.links.for_job(code, []))
             return out
-        read = read_typed(text, self.abbreviations)
+        read = read_typed(text, self.abbreviations, self.clippings)
         typed, diploma = read.words, read.diploma
         query = query_words(self.job_titles.index, typed)
         out = Understanding(text=text, status="inconnu", diploma=diploma)
@@ -77,6 +78,7 @@ class JobResolver:
         senses = [s for s in ranked if s.score >= MIN_SCORE]
         partial = not senses and bool(ranked) and ranked[0].score >= PARTIAL_SCORE and ranked[0].taught
         if partial:  # a long text no title covers well: its best partial readings, said vague
+            ranked = self._naming_rarest(query, ranked)
             senses = [s for s in ranked if s.score >= KEEP_RATIO * ranked[0].score and s.taught][:3]
         domain = self.domains.senses(typed, senses[0].score if senses else 0.0)
         if domain:
@@ -90,7 +92,7 @@ class JobResolver:
             kept += [s for s in senses if s.exact and s.taught and s not in kept][:2]
             out.jobs = kept
             out.alternatives = [s for s in senses if s not in kept][:5]
-            per_sense = [(sense, self.links.for_job(sense.rome, typed)) for sense in kept]
+            per_sense = [(sense, self.links.for_job(sense.rome, self._naming(query, sense.rome))) for sense in kept]
             # A domain's diplomas stand in for a job no diploma trains for: not when another reading of
             # the same text has diplomas of its own (« couvreur »: F1619 has CAP couvreur, F1610 none).
             specific = any(self.links.is_taught_strongly(
@@ -122,6 +124,23 @@ class JobResolver:
             out.status = "corrige"
         return out
 
+    def _naming(self, query: list[QueryWord], rome: str) -> list[str]:
+        """The typed words the job's titles hold: those that name it, for the typed-word preference."""
+        stems = self.job_titles.stems_of(rome)
+        return [qw.typed for qw in query if set(qw.matches) & stems]
+
+    def _naming_rarest(self, query: list[QueryWord], ranked: list[JobSense]) -> list[JobSense]:
+        """A long text no title covers (« conseiller de vente en magasin de bricolage »): its rarest word
+        names the trade, so the readings one of whose titles holds it come first, the others dropped."""
+        index = self.job_titles.index
+        matched = [qw for qw in query if qw.matches]
+        if len(matched) < 2:
+            return ranked
+        rarest = max(matched, key=index.weight)
+        naming = [s for s in ranked if s.taught and s.score >= PARTIAL_SCORE
+                  and set(rarest.matches) & self.job_titles.stems_of(s.rome)]
+        return naming or ranked
+
     # ------------------------------------------------------------------ requests
     def understand_request(self, jobs: list[str], naf: str | None) -> list[Understanding]:
         """One understanding per typed job; the NAF sector's typical jobs when none is typed."""
@@ -145,7 +164,7 @@ class JobResolver:
 
     # ------------------------------------------------------------------ autocomplete
     def suggest(self, text: str, limit: int = 10) -> list[JobSuggestion]:
-        typed = read_typed(text, self.abbreviations).words
+        typed = read_typed(text, self.abbreviations, self.clippings).words
         query = query_words(self.job_titles.index, typed, prefix=not text.endswith(" "))
         if not query:
             return []

@@ -17,12 +17,13 @@ class Typed:
     sigle: bool  # a sigle was expanded
 
 
-def read_typed(text: str, abbreviations: Mapping[str, str]) -> Typed:
-    """``abbreviations``: folded sigle -> what it stands for."""
+def read_typed(text: str, abbreviations: Mapping[str, str], clippings: frozenset[str] = frozenset()) -> Typed:
+    """``abbreviations``: folded sigle -> what it stands for; ``clippings``: those of them that are words
+    clipped or jargon (« cuisto », « placiste »): expanded, but read as a job, not as a diploma's sigle."""
     typed = [w for w in words(text) if w]
     whole = fold(text)
     if whole in abbreviations:
-        return Typed([w for w in words(abbreviations[whole]) if w not in STOP_WORDS], None, True)
+        return Typed([w for w in words(abbreviations[whole]) if w not in STOP_WORDS], None, whole not in clippings)
     expanded: list[str] = []
     diploma = None
     sigle = False
@@ -32,7 +33,7 @@ def read_typed(text: str, abbreviations: Mapping[str, str]) -> Typed:
             continue
         if w in abbreviations and len(w) >= 2:
             expanded.extend(x for x in words(abbreviations[w]) if x not in STOP_WORDS)
-            sigle = True
+            sigle = sigle or w not in clippings
         elif w not in STOP_WORDS and not (diploma and w in DIPLOMA_FILLER):
             expanded.append(w)
     return Typed(expanded, diploma, sigle)

@@ -66,6 +66,8 @@ class VocabularyAbbreviation(BaseModel):
 
     abbreviation: str
     expansion: str
+    # A clipping of a word (« cuisto », « placiste », « mécano »), not a sigle: it names a job, never a diploma.
+    clipping: bool = False
 
 
 class JobVocabulary(BaseModel):
@@ -127,6 +129,7 @@ class CompactFormation:
 class CompactAbbreviation:
     abbreviation: str
     expansion: str
+    clipping: bool = False
 
 
 @dataclass(slots=True)
@@ -151,6 +154,6 @@ def compact_vocabulary(vocabulary: JobVocabulary | CompactVocabulary) -> Compact
         onisep_jobs=[CompactOnisepJob(m.id, m.name, m.romes, m.cfds, m.min_level) for m in vocabulary.onisep_jobs],
         formations=[CompactFormation(f.cfd, f.label, f.diploma, f.level, f.closed, f.common_first_year, f.romes,
                                      f.successors, f.keywords) for f in vocabulary.formations],
-        abbreviations=[CompactAbbreviation(a.abbreviation, a.expansion) for a in vocabulary.abbreviations],
+        abbreviations=[CompactAbbreviation(a.abbreviation, a.expansion, a.clipping) for a in vocabulary.abbreviations],
         naf_division_romes=vocabulary.naf_division_romes,
     )
