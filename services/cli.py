@@ -93,6 +93,9 @@ def serve(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     import uvicorn
 
+    from shared.platform.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before uvicorn and the service start their threads
     port = args.port or int(os.environ.get("MLP_PORT", SERVICE_PORTS[args.service]))
     uvicorn.run(
         f"services.{args.service}.app:create_app", factory=True, host=args.host, port=port,
