@@ -146,14 +146,14 @@ def load_read_model(session: Session, fallback_email: str | None = None) -> Read
     formation_romes: dict[str, list[str]] = defaultdict(list)
     for cfd, rome, _rank in sorted(repo.formation_job_rows(session), key=lambda r: (r[0], r[2])):
         if rome not in formation_romes[cfd]:
-            formation_romes[cfd].append(rome)
+            formation_romes[cfd].append(strings.setdefault(rome, rome))
     keywords: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for cfd, word, score in repo.formation_keyword_rows(session):
-        keywords[cfd].append((word, score))
+        keywords[cfd].append((strings.setdefault(word, word), score))  # a word is the keyword of many formations
     naf: dict[str, list[str]] = defaultdict(list)
     for division, rome in repo.naf_division_job_rows(session):
         if rome not in naf[division]:
-            naf[division].append(rome)
+            naf[division].append(strings.setdefault(rome, rome))
     contacts, settings, fallbacks = load_directory(session, lycees, fallback_email)
     return ReadModel(
         version=repo.get_meta(session, "version") or "vide",

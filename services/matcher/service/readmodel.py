@@ -123,6 +123,7 @@ class CatalogReadModel:
         inferred_of: dict[int, frozenset[str]] = {}
         # Three distinct sets of tracks across 39k offers: one object each (-8 MiB of frozensets).
         track_sets: dict[tuple[str, ...], frozenset[str]] = {}
+        service_sets: dict[frozenset[str], frozenset[str]] = {}  # likewise: most lycées declare none or the same few
         for ly in snapshot.lycees:
             if ly.latitude is None or ly.longitude is None:
                 self.unlocated.add(ly.uai)
@@ -139,7 +140,8 @@ class CatalogReadModel:
                 territory=sys.intern(ly.territory), academie=sys.intern(ly.academie), commune=sys.intern(ly.commune),
                 latitude=ly.latitude, longitude=ly.longitude,
                 offers=offers, inferred=inferred_of[id(offers)],
-                apprenticeship_capable=ly.apprenticeship_capable, services=frozenset(ly.services),
+                apprenticeship_capable=ly.apprenticeship_capable,
+                services=service_sets.setdefault(frozenset(ly.services), frozenset(ly.services)),
                 monthly_capacity=ly.monthly_capacity, rbe_id=(ly.rbe_id or ly.rbe_email or f"uai:{ly.uai}").lower(), rbe_email=ly.rbe_email,
                 rbe_name=ly.rbe_name, is_generic_contact=ly.is_generic_contact, deputy_email=ly.deputy_email,
                 absent_from=ly.absent_from, absent_until=ly.absent_until,
