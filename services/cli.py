@@ -94,8 +94,10 @@ def serve(argv: list[str]) -> int:
     import uvicorn
 
     from shared.platform import heap
+    from shared.platform.memory import limit_malloc_arenas
 
     heap.FREEZE_AFTER_START = True  # long-lived process: its start-up heap leaves the full collections
+    limit_malloc_arenas()  # before uvicorn and the service start their threads
     port = args.port or int(os.environ.get("MLP_PORT", SERVICE_PORTS[args.service]))
     uvicorn.run(
         f"services.{args.service}.app:create_app", factory=True, host=args.host, port=port,

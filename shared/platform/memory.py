@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import gc
 import io
+import os
 import pickle
 from collections.abc import Callable
 from functools import cache, lru_cache
@@ -38,6 +39,30 @@ def release_free_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+SERVICE_ARENAS = 2
+
+
+def limit_malloc_arenas(arenas: int = SERVICE_ARENAS) -> bool:
+    """Cap glibc's malloc arenas (``MALLOC_ARENA_MAX``) unless the environment sets it. Call before threads start.
+
+    glibc gives each thread that allocates while another holds the main arena a new arena (up to 8 per
+    core), and memory freed in one arena is never reused by another. A service builds its in-memory
+    indexes in a worker thread (asyncio.to_thread, the database threads) and serves from others: each
+    arena keeps its own share of free pages. Most allocations are made under the GIL anyway, so more
+    arenas buy little concurrency. Measured with bench.memory: see docs/benchmarks-changelog.md (B42-mem)."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return False
+    return bool(mallopt(M_ARENA_MAX, arenas))
 
 
 T = TypeVar("T")

@@ -13,10 +13,13 @@ import re
 import sys
 import unicodedata
 from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import overload
 
+from shared.platform.memory import release_free_memory
 from shared.platform.settings import PROJECT_ROOT
 
 DATA_DIR = PROJECT_ROOT / "data"
@@ -80,35 +83,32 @@ def fold(text: str) -> str:
 
 
 class CommuneIndex:
-    def __init__(self, communes: list[Commune], territoires: dict[str, Territoire]) -> None:
-        self.communes = communes
+    """The communes, held as columns (strings joined into one, arrays of numbers), not one ``Commune`` per row.
+
+    35,000 ``Commune`` objects and the dicts pointing at them cost ~13 MiB in each of the three services that
+    load them (intake, catalog, matcher); these columns ~2 MiB. A ``Commune`` is made when one is asked for:
+    ``communes``, ``by_insee`` and ``by_postal`` read like the list and dicts they replace (same order, same
+    first-of-duplicates), and ``Commune`` compares by value, so callers see the same answers."""
+
+    def __init__(self, columns: _Columns, territoires: dict[str, Territoire]) -> None:
+        self._c = columns
         self.territoires = territoires
-        self.by_insee: dict[str, Commune] = {}
-        self.by_postal: dict[str, list[Commune]] = {}
-        for c in communes:
-            self.by_insee.setdefault(c.insee, c)
-            if c.postal_code:
-                self.by_postal.setdefault(c.postal_code, []).append(c)
-        # The folded names, one line each in data order, in one string: what suggest() scans (35,000 pairs of
-        # a folded name and its commune cost ~5 MiB in each service that loads the communes; this, ~1 MiB).
-        names = [fold(c.name) for c in communes]
-        self._names = "\n" + "\n".join(names) + "\n"
-        self._line_starts = array("l", [0] * len(names))  # offset of each commune's line in _names
-        offset = 1
-        for i, name in enumerate(names):
-            self._line_starts[i] = offset
-            offset += len(name) + 1
-        self._by_name: dict[str, list[Commune]] | None = None
+        self.communes = _CommuneList(columns)
+        self.by_insee = _ByInsee(columns)
+        self.by_postal = _ByPostal(columns)
+        # The folded names, one line each in data order, in one string: what suggest() and named() scan.
+        self._names = "\n" + "\n".join(fold(columns.name(i)) for i in range(len(columns))) + "\n"
+        self._line_starts = _starts(self._names)
+        self._by_folded: array | None = None  # rows by folded name, for named()
 
-    def _folded(self) -> list[str]:
-        return self._names[1:-1].split("\n") if self.communes else []
-
-    def _communes_at(self, q: str, *, prefix: bool) -> list[int]:
-        """Indexes of the communes whose folded name starts with (``prefix``) or contains ``q`` (folded, so
-        without newline), in data order, once each."""
-        pattern, shift = ("\n" + q, 1) if prefix else (q, 0)
+    def _communes_at(self, q: str, *, prefix: bool, whole: bool = False) -> list[int]:
+        """Indexes of the communes whose folded name starts with (``prefix``), is (``whole``) or contains ``q``
+        (folded, so without newline), in data order, once each."""
+        pattern, shift = ("\n" + re.escape(q), 1) if prefix or whole else (re.escape(q), 0)
+        if whole:  # a lookahead: the next line's match needs this line's closing newline
+            pattern += "(?=\n)"
         out: list[int] = []
-        for match in re.finditer(re.escape(pattern), self._names):
+        for match in re.finditer(pattern, self._names):
             i = bisect.bisect_right(self._line_starts, match.start() + shift) - 1
             if not out or out[-1] != i:
                 out.append(i)
@@ -145,40 +145,42 @@ class CommuneIndex:
                         break
             return out[:limit]
         q = fold(text)
+        name = self._c.name
         if not q:
-            starts, contains = list(self.communes), []
+            starts, contains = list(range(len(self._c))), []
         else:
-            first = self._communes_at(q, prefix=True)
-            starts = [self.communes[i] for i in first]
+            starts = self._communes_at(q, prefix=True)
             if len(starts) < limit:
-                skip = set(first)
-                contains = [self.communes[i] for i in self._communes_at(q, prefix=False) if i not in skip]
+                skip = set(starts)
+                contains = [i for i in self._communes_at(q, prefix=False) if i not in skip]
             else:
                 contains = []
         seen: set[tuple[str, str]] = set()
         out = []
-        for c in sorted(starts, key=lambda c: (len(c.name), c.name)) + contains:
-            key = (c.insee, c.postal_code)
+        for i in sorted(starts, key=lambda i: (len(n := name(i)), n)) + contains:
+            key = (self._c.insee(i), self._c.postal_code(i))
             if key not in seen:
                 seen.add(key)
-                out.append(c)
+                out.append(self._c.commune(i))
             if len(out) >= limit:
                 break
         return out
 
     def named(self, text: str) -> list[Commune]:
-        """The communes whose name is exactly ``text`` (accent- and case-insensitive), in data order;
-        the index is built on first use (a file of hundreds of commune names: one lookup each, where
-        ``suggest`` scans every name)."""
-        if self._by_name is None:
-            by_name: dict[str, list[Commune]] = {}
-            seen: set[tuple[str, str]] = set()
-            for name, c in zip(self._folded(), self.communes, strict=True):
-                if (c.insee, c.postal_code) not in seen:
-                    seen.add((c.insee, c.postal_code))
-                    by_name.setdefault(name, []).append(c)
-            self._by_name = by_name
-        return list(self._by_name.get(fold(text), ()))
+        """The communes whose name is exactly ``text`` (accent- and case-insensitive), in data order, one per
+        (INSEE code, postal code): the first row of each pair. A binary search in the rows sorted by folded
+        name (an array of 35,000 ints, built on first use): intake's form asks on each request without INSEE."""
+        q = fold(text)
+        if not q:
+            return []
+        if self._by_folded is None:
+            self._by_folded = array("i", sorted(range(len(self._c)), key=self._folded))
+        lo = bisect.bisect_left(self._by_folded, q, key=self._folded)
+        hi = bisect.bisect_right(self._by_folded, q, lo=lo, key=self._folded)
+        return [self._c.commune(i) for i in sorted(self._by_folded[lo:hi]) if i not in self._c.repeats]
+
+    def _folded(self, i: int) -> str:
+        return self._names[self._line_starts[i]:self._line_starts[i + 1] - 1]
 
     def nearest_postal_codes(self, postal_code: str, limit: int = 3) -> list[str]:
         """Suggestions for an unknown postal code: known codes of the same département, closest in value."""
@@ -192,24 +194,164 @@ class CommuneIndex:
         return self.territoires.get(departement or "")
 
 
-def _float(value: str) -> float | None:
-    return float(value) if value else None
+def _starts(lines: str) -> array:
+    """Offset of each line of ``"\\n" + "\\n".join(items) + "\\n"`` (the first item's is 1), and the text's end."""
+    out = array("i", [1])
+    at = 0
+    while (at := lines.find("\n", at + 1)) != -1:
+        out.append(at + 1)
+    return out
+
+
+class _Columns:
+    """The rows of communes.csv as columns: text fields joined into one string each (``_starts`` finds a
+    row), repeated codes as indexes into the distinct values, coordinates as doubles (NaN: unknown)."""
+
+    def __init__(self, rows: Iterable[dict[str, str]]) -> None:
+        insee: list[str] = []
+        names: list[str] = []
+        self.postal_of, self.departement_of = array("i"), array("i")
+        self.latitudes, self.longitudes = array("d"), array("d")
+        postal_ids: dict[str, int] = {}
+        departement_ids: dict[str, int] = {}
+        for row in rows:
+            insee.append(row["code_commune_insee"])
+            names.append(row["nom_commune"])
+            self.postal_of.append(postal_ids.setdefault(row["code_postal"], len(postal_ids)))
+            self.departement_of.append(departement_ids.setdefault(row["code_departement"], len(departement_ids)))
+            self.latitudes.append(float(row["latitude"]) if row["latitude"] else math.nan)
+            self.longitudes.append(float(row["longitude"]) if row["longitude"] else math.nan)
+        self._insee = "\n" + "\n".join(insee) + "\n"
+        self._insee_starts = _starts(self._insee)
+        self._names = "\n" + "\n".join(names) + "\n"
+        self._name_starts = _starts(self._names)
+        # Rows sorted by INSEE code (stable: the first row of a code first), for by_insee's binary search.
+        self.by_code = array("i", sorted(range(len(insee)), key=insee.__getitem__))
+        repeats = set()  # rows whose (INSEE, postal code) pair an earlier row has
+        self.distinct_insee = 0
+        group: set[int] = set()  # postal codes of the current INSEE code's rows
+        for n, i in enumerate(self.by_code):
+            if n == 0 or insee[i] != insee[self.by_code[n - 1]]:
+                self.distinct_insee += 1
+                group.clear()
+            if self.postal_of[i] in group:
+                repeats.add(i)
+            group.add(self.postal_of[i])
+        self.repeats = frozenset(repeats)
+        # The distinct codes are the only small objects kept: made once the rows' strings are gone, so they
+        # do not keep the parse's memory pages alive (a page is freed only when nothing in it is).
+        codes, departements = "\n".join(postal_ids), "\n".join(departement_ids)
+        del insee, names, postal_ids, departement_ids
+        self.postal_codes = [sys.intern(c) for c in codes.split("\n")] if codes or len(self) else []
+        self.departements = [sys.intern(c) for c in departements.split("\n")] if departements or len(self) else []
+
+    def __len__(self) -> int:
+        return len(self._insee_starts) - 1
+
+    def insee(self, i: int) -> str:
+        return self._insee[self._insee_starts[i]:self._insee_starts[i + 1] - 1]
+
+    def name(self, i: int) -> str:
+        return self._names[self._name_starts[i]:self._name_starts[i + 1] - 1]
+
+    def postal_code(self, i: int) -> str:
+        return self.postal_codes[self.postal_of[i]]
+
+    def commune(self, i: int) -> Commune:
+        lat, lon = self.latitudes[i], self.longitudes[i]
+        return Commune(self.insee(i), self.name(i), self.postal_code(i), self.departements[self.departement_of[i]],
+                       None if math.isnan(lat) else lat, None if math.isnan(lon) else lon)
+
+    def first_of(self, insee: str) -> int | None:
+        """The first row with this INSEE code."""
+        at = bisect.bisect_left(self.by_code, insee, key=self.insee)
+        return self.by_code[at] if at < len(self.by_code) and self.insee(self.by_code[at]) == insee else None
+
+
+class _CommuneList(Sequence[Commune]):
+    def __init__(self, columns: _Columns) -> None:
+        self._c = columns
+
+    def __len__(self) -> int:
+        return len(self._c)
+
+    @overload
+    def __getitem__(self, i: int) -> Commune: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Commune]: ...
+    def __getitem__(self, i: int | slice) -> Commune | list[Commune]:
+        if isinstance(i, slice):
+            return [self._c.commune(j) for j in range(len(self._c))[i]]
+        if not -len(self._c) <= i < len(self._c):
+            raise IndexError(i)
+        return self._c.commune(i % len(self._c))
+
+
+class _ByInsee(Mapping[str, Commune]):
+    """INSEE code -> its first commune in data order."""
+
+    def __init__(self, columns: _Columns) -> None:
+        self._c = columns
+
+    def __getitem__(self, insee: str) -> Commune:
+        i = self._c.first_of(insee) if isinstance(insee, str) else None
+        if i is None:
+            raise KeyError(insee)
+        return self._c.commune(i)
+
+    def __contains__(self, insee: object) -> bool:
+        return isinstance(insee, str) and self._c.first_of(insee) is not None
+
+    def __iter__(self) -> Iterator[str]:  # first-appearance order, as the dict it replaces
+        seen: set[str] = set()
+        for i in range(len(self._c)):
+            if (code := self._c.insee(i)) not in seen:
+                seen.add(code)
+                yield code
+
+    def __len__(self) -> int:
+        return self._c.distinct_insee
+
+
+class _ByPostal(Mapping[str, list[Commune]]):
+    """Postal code -> its communes in data order (a new list each time); the communes without one have none."""
+
+    def __init__(self, columns: _Columns) -> None:
+        self._c = columns
+        self._ids = {code: n for n, code in enumerate(columns.postal_codes) if code}
+        rows = sorted(range(len(columns)), key=columns.postal_of.__getitem__)  # stable: data order per code
+        self._rows = array("i", rows)
+        self._group_starts = array("i", [0] * (len(columns.postal_codes) + 1))
+        for i in rows:
+            self._group_starts[columns.postal_of[i] + 1] += 1
+        for n in range(len(columns.postal_codes)):
+            self._group_starts[n + 1] += self._group_starts[n]
+
+    def __getitem__(self, postal_code: str) -> list[Commune]:
+        n = self._ids[postal_code]
+        return [self._c.commune(i) for i in self._rows[self._group_starts[n]:self._group_starts[n + 1]]]
+
+    def __contains__(self, postal_code: object) -> bool:
+        return postal_code in self._ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+def load_communes(data_dir: Path = DATA_DIR) -> CommuneIndex:
+    """The communes of ``data_dir``, loaded once per directory: ``load_communes()`` and
+    ``load_communes(settings.data_dir)`` are the same index (the cache keyed them apart, and the matcher
+    held two copies)."""
+    return _load_communes(Path(data_dir))
 
 
 @lru_cache(maxsize=4)
-def load_communes(data_dir: Path = DATA_DIR) -> CommuneIndex:
+def _load_communes(data_dir: Path) -> CommuneIndex:
     with open(data_dir / "communes.csv", encoding="utf-8", newline="") as fh:
-        communes = [
-            Commune(  # postal codes and départements repeat: one string object each (interned)
-                insee=row["code_commune_insee"],
-                name=row["nom_commune"],
-                postal_code=sys.intern(row["code_postal"]),
-                departement=sys.intern(row["code_departement"]),
-                latitude=_float(row["latitude"]),
-                longitude=_float(row["longitude"]),
-            )
-            for row in csv.DictReader(fh)
-        ]
+        columns = _Columns(csv.DictReader(fh))
     with open(data_dir / "territoires.csv", encoding="utf-8", newline="") as fh:
         territoires = {
             row["code_departement"]: Territoire(
@@ -218,4 +360,6 @@ def load_communes(data_dir: Path = DATA_DIR) -> CommuneIndex:
             )
             for row in csv.DictReader(fh)
         }
-    return CommuneIndex(communes, territoires)
+    index = CommuneIndex(columns, territoires)
+    release_free_memory()  # the parse's pages (~10 MiB at its peak): the services load the communes once
+    return index

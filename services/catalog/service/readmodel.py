@@ -30,6 +30,7 @@ from services.catalog.models import (
     RbeNomination,
 )
 from services.catalog.service.profile import LyceeExtras, load_extras
+from services.catalog.service.rows import detached
 from shared.reference.jobs.vocabulary import CompactVocabulary, JobVocabulary, compact_vocabulary
 
 
@@ -137,21 +138,22 @@ def merged_offers(
 
 
 def load_read_model(session: Session, fallback_email: str | None = None) -> ReadModel:
-    lycees = {row.uai: row for row in repo.all_rows(session, Lycee)}
-    formations = {row.cfd: row for row in repo.all_rows(session, Formation)}
+    strings: dict[str, str] = {}  # kept rows are plain copies (service.rows): their repeated values shared
+    lycees = {row.uai: row for row in detached(repo.all_rows(session, Lycee), Lycee, strings)}
+    formations = {row.cfd: row for row in detached(repo.all_rows(session, Formation), Formation, strings)}
     offer_rows = repo.offer_rows(session)
     groups = repo.all_rows(session, FormationGroupLink)
     formation_romes: dict[str, list[str]] = defaultdict(list)
     for cfd, rome, _rank in sorted(repo.formation_job_rows(session), key=lambda r: (r[0], r[2])):
         if rome not in formation_romes[cfd]:
-            formation_romes[cfd].append(rome)
+            formation_romes[cfd].append(strings.setdefault(rome, rome))
     keywords: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for cfd, word, score in repo.formation_keyword_rows(session):
-        keywords[cfd].append((word, score))
+        keywords[cfd].append((strings.setdefault(word, word), score))  # a word is the keyword of many formations
     naf: dict[str, list[str]] = defaultdict(list)
     for division, rome in repo.naf_division_job_rows(session):
         if rome not in naf[division]:
-            naf[division].append(rome)
+            naf[division].append(strings.setdefault(rome, rome))
     contacts, settings, fallbacks = load_directory(session, lycees, fallback_email)
     return ReadModel(
         version=repo.get_meta(session, "version") or "vide",
@@ -160,7 +162,7 @@ def load_read_model(session: Session, fallback_email: str | None = None) -> Read
         formations=formations,
         formation_romes=dict(formation_romes),
         keywords=dict(keywords),
-        jobs={row.rome: row for row in repo.all_rows(session, Job)},
+        jobs={row.rome: row for row in detached(repo.all_rows(session, Job), Job, strings)},
         job_titles=repo.job_title_rows(session),
         naf_division_romes=dict(naf),
         settings=settings,

@@ -145,15 +145,30 @@ class CompactVocabulary:
 
 
 def compact_vocabulary(vocabulary: JobVocabulary | CompactVocabulary) -> CompactVocabulary:
+    """Slotted copies of the vocabulary's entries; the codes and words that repeat across entries (ROME and
+    formation codes, domains, diplomas, keywords: ~40,000 strings) one object each, as the parser gives
+    one per occurrence."""
     if isinstance(vocabulary, CompactVocabulary):
         return vocabulary
+    pool: dict[str, str] = {}
+    one = pool.setdefault
+
+    def some(value: str | None) -> str | None:
+        return None if value is None else one(value, value)
+
+    def each(values: list[str]) -> list[str]:
+        return [one(v, v) for v in values]
+
     return CompactVocabulary(
-        jobs=[CompactJob(j.rome, j.label, j.parent, j.domain, j.domain_label, j.grand_domain, j.executive)
+        jobs=[CompactJob(one(j.rome, j.rome), j.label, one(j.parent, j.parent), one(j.domain, j.domain),
+                         one(j.domain_label, j.domain_label), one(j.grand_domain, j.grand_domain), j.executive)
               for j in vocabulary.jobs],
-        titles=[CompactTitle(t.label, t.rome, t.kind, t.onisep) for t in vocabulary.titles],
-        onisep_jobs=[CompactOnisepJob(m.id, m.name, m.romes, m.cfds, m.min_level) for m in vocabulary.onisep_jobs],
-        formations=[CompactFormation(f.cfd, f.label, f.diploma, f.level, f.closed, f.common_first_year, f.romes,
-                                     f.successors, f.keywords) for f in vocabulary.formations],
+        titles=[CompactTitle(t.label, some(t.rome), t.kind, some(t.onisep)) for t in vocabulary.titles],
+        onisep_jobs=[CompactOnisepJob(one(m.id, m.id), m.name, each(m.romes), each(m.cfds), m.min_level)
+                     for m in vocabulary.onisep_jobs],
+        formations=[CompactFormation(one(f.cfd, f.cfd), f.label, one(f.diploma, f.diploma), f.level, f.closed,
+                                     f.common_first_year, each(f.romes), each(f.successors), each(f.keywords))
+                    for f in vocabulary.formations],
         abbreviations=[CompactAbbreviation(a.abbreviation, a.expansion, a.clipping) for a in vocabulary.abbreviations],
-        naf_division_romes=vocabulary.naf_division_romes,
+        naf_division_romes={one(k, k): each(v) for k, v in vocabulary.naf_division_romes.items()},
     )
