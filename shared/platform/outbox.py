@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Connection, CursorResult, Index, Text, UniqueConstraint, delete, insert, or_
+from sqlalchemy import Column, Connection, CursorResult, Index, Text, UniqueConstraint, delete, or_
 from sqlmodel import Field, Session, SQLModel
 
 from shared.contracts.events import Event, event_payload_json
@@ -55,8 +55,7 @@ BACKBONE_TABLES = (OutboxEvent, ProcessedEvent)
 OUTBOX_WRITTEN = "mlp_outbox_written"  # session.info flag: the relay wakes when such a session commits
 
 _OUTBOX_TABLE = table_of(OutboxEvent)
-_INSERT_OUTBOX = insert(_OUTBOX_TABLE)
-_INSERT_PROCESSED = insert(table_of(ProcessedEvent))
+_PROCESSED_TABLE = table_of(ProcessedEvent)
 
 
 def outbox_row(event: Event) -> dict[str, object]:
@@ -75,9 +74,10 @@ def outbox_row(event: Event) -> dict[str, object]:
 def add_to_outbox(session: Session, event: Event) -> None:
     """Stage an event for publication; it leaves only if the surrounding transaction commits.
 
-    A Core INSERT rather than an ORM object: nothing reads the row back in the transaction,
-    and building a SQLModel object costs more than the statement itself."""
-    session.execute(_INSERT_OUTBOX, outbox_row(event))
+    Neither an ORM object nor SQLAlchemy's execution of a Core INSERT: nothing reads the row back in
+    the transaction, and both cost more than the statement itself. The driver's executemany on the
+    session's connection (:class:`shared.platform.db.RawInsert`), in the same transaction."""
+    insert_raw(session.connection(), _OUTBOX_TABLE, [outbox_row(event)])
     session.info[OUTBOX_WRITTEN] = True
 
 
@@ -88,9 +88,10 @@ def insert_outbox_rows(connection: Connection, rows: list[dict[str, object]]) ->
 
 
 def mark_processed(session: Session, group: str, stream: str, event_ids: list[str]) -> None:
-    """Store the processed-event keys (unique per group): a duplicate raises IntegrityError."""
+    """Store the processed-event keys (unique per group): a duplicate raises IntegrityError (as
+    SQLAlchemy raises it: RawInsert, same transaction)."""
     now = utcnow()
-    session.execute(_INSERT_PROCESSED, [
+    insert_raw(session.connection(), _PROCESSED_TABLE, [
         {"consumer_group": group, "event_id": event_id, "stream": stream, "processed_at": now}
         for event_id in event_ids
     ])

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlmodel import Session
 
 from shared.contracts.events import Event
+from shared.platform.db import RawInsert
 from shared.platform.processing import handle_batch, handle_one
 
 
@@ -56,15 +57,26 @@ class Figures:
 
 @contextmanager
 def statement_counter(engine: Engine) -> Iterator[list[int]]:
+    """Statements sent to the database: SQLAlchemy's executions, and the driver's own executemany of
+    ``RawInsert`` (one statement each, as an executemany through SQLAlchemy counts), which bypasses them."""
     count = [0]
 
     def on_execute(*_: Any) -> None:
         count[0] += 1
 
+    raw_execute = RawInsert.execute
+
+    def counted(self: RawInsert, connection: Connection, rows: Any) -> None:
+        if rows and connection.engine is engine:
+            count[0] += 1
+        raw_execute(self, connection, rows)
+
     event.listen(engine, "before_cursor_execute", on_execute)
+    RawInsert.execute = counted  # type: ignore[method-assign]
     try:
         yield count
     finally:
+        RawInsert.execute = raw_execute  # type: ignore[method-assign]
         event.remove(engine, "before_cursor_execute", on_execute)
 
 

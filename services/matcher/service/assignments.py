@@ -17,7 +17,9 @@ from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.service.routing import Candidate, RecipientPlan
 from shared.contracts.events import AdditionalRbe, FormationRef, RoutedRecipient
 from shared.platform.clock import utcnow
-from shared.platform.db import insert_rows
+from shared.platform.db import insert_raw, table_of
+
+_ASSIGNMENTS = table_of(Assignment)
 
 
 def month_of(now: datetime) -> str:
@@ -43,7 +45,7 @@ def store_assignments(session: Session, request_id: str, routing_id: str, plans:
             formations=json.dumps([{"cfd": c, "label": label} for c, label in p.formations], ensure_ascii=False),
             reasons=json.dumps(p.reasons, ensure_ascii=False), created_at=stamp, updated_at=stamp,
         ))
-    insert_rows(session, Assignment, rows)
+    insert_raw(session.connection(), _ASSIGNMENTS, rows)  # RawInsert: see flows._REQUESTS
     repo.increment_loads(session, [u for p in plans for u in p.uais], month_of(now))
     copied = additional_rbes(model, plans) if model is not None else [[] for _ in plans]
     return [

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import sys
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -74,14 +75,53 @@ def cells_around(territory: str, lat: float, lon: float, radius_km: float,
             yield (territory, i, j)
 
 
+class OccupiedCells:
+    """The grid's occupied cells, by row: (territory, i) -> the row's occupied columns j, ascending.
+
+    A search at 150 km spans about a thousand cells of which a few dozen hold a lycée: walking the
+    rows' occupied columns within the box, rather than testing every cell of the box, finds the same
+    cells for a fraction of the cost."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, cells: Iterable[Cell]) -> None:
+        rows: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for territory, i, j in cells:
+            rows[(territory, i)].append(j)
+        self.rows = {row: tuple(sorted(js)) for row, js in rows.items()}
+
+    def __contains__(self, cell: object) -> bool:
+        if not isinstance(cell, tuple) or len(cell) != 3:
+            return False
+        territory, i, j = cell
+        js = self.rows.get((territory, i), ())
+        k = bisect_left(js, j)
+        return k < len(js) and js[k] == j
+
+    def in_box(self, territory: str, lat: float, lon: float, radius_km: float,
+               cell_deg: float = CELL_DEG) -> Iterator[Cell]:
+        """The occupied cells among ``cells_around(territory, lat, lon, radius_km, cell_deg)``, in its order."""
+        dlat = radius_km / 111.0
+        dlon = radius_km / (111.0 * max(math.cos(math.radians(lat)), 0.05))
+        j_first = math.floor((lon - dlon) / cell_deg)
+        j_last = math.floor((lon + dlon) / cell_deg)
+        for i in range(math.floor((lat - dlat) / cell_deg), math.floor((lat + dlat) / cell_deg) + 1):
+            js = self.rows.get((territory, i))
+            if js:
+                for j in js[bisect_left(js, j_first):bisect_right(js, j_last)]:
+                    yield (territory, i, j)
+
+
 def cells_by_distance(territory: str, lat: float, lon: float, radius_km: float,
-                      occupied: set[Cell] | frozenset[Cell]) -> list[tuple[float, Cell]]:
+                      occupied: OccupiedCells | set[Cell] | frozenset[Cell]) -> list[tuple[float, Cell]]:
     """The occupied cells within ``radius_km``, nearest first, each with its minimum distance (km)."""
     out = []
     kx = 111.32 * math.cos(math.radians(lat))
-    for cell in cells_around(territory, lat, lon, radius_km):
-        if cell not in occupied:
-            continue
+    if isinstance(occupied, OccupiedCells):
+        cells: Iterable[Cell] = occupied.in_box(territory, lat, lon, radius_km)
+    else:
+        cells = (cell for cell in cells_around(territory, lat, lon, radius_km) if cell in occupied)
+    for cell in cells:
         _, i, j = cell
         clat = min(max(lat, i * CELL_DEG), (i + 1) * CELL_DEG)
         clon = min(max(lon, j * CELL_DEG), (j + 1) * CELL_DEG)
@@ -174,7 +214,7 @@ class CatalogReadModel:
         # Tuples, not the lists they were built in: 60,000 (cfd, cell) entries, read-only from now on (-2 MiB).
         self.grid = {cell: tuple(lys) for cell, lys in grid.items()}
         self.service_grid = {cell: tuple(lys) for cell, lys in service_grid.items()}
-        self.occupied_cells = frozenset(self.grid)
+        self.occupied_cells = OccupiedCells(self.grid)
         self.declared_services = frozenset(s for ly in self.lycees.values() for s in ly.services)
         self.cfd_grid = {cfd: {cell: tuple(lys) for cell, lys in by_cell.items()} for cfd, by_cell in cfd_grid.items()}
 

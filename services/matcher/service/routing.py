@@ -13,7 +13,7 @@ from datetime import date
 from services.matcher.service.candidates import Candidate, RecipientPlan, select
 from services.matcher.service.explanation import explain, km, path, understood_json
 from services.matcher.service.profile_fit import ProfileFit, capacity_reason
-from services.matcher.service.readmodel import CatalogReadModel, LyceeView
+from services.matcher.service.readmodel import CatalogReadModel, LyceeView, cells_by_distance
 from services.matcher.service.relevance import Match, wanted_for
 from services.matcher.service.scoring import score as routing_score
 from services.matcher.service.search import nearest_relevant
@@ -77,11 +77,17 @@ def rank(model: CatalogReadModel, query: RoutingQuery, wanted: Wanted, radius: f
     each explained."""
     memo = {} if memo is None else memo
     fits: ProfileFit = memo.setdefault("fits", ProfileFit(query.needs, query.period, today))
+    # A decision searches the same radius several times (floor passes, first-year pass, weak fill, the
+    # reserved places): the cells around the company at that radius are listed once.
+    cells = memo.get(("cells", radius))
+    if cells is None:
+        cells = memo[("cells", radius)] = cells_by_distance(query.territory, query.latitude, query.longitude, radius,
+                                                             model.occupied_cells)
     found = nearest_relevant(
         model, query.needs, wanted, query.territory, query.latitude, query.longitude, radius, loads=loads,
         today=today, limit=limit, memo=memo.setdefault(first_year, {}), preferred=query.preferred_uai,
         score=lambda m, d, load: routing_score(m, d, radius, load, query.preferred_uai) + fits.of(m).points,
-        first_year=first_year, min_relevance=floor, extra_bound=fits.max_points,
+        first_year=first_year, min_relevance=floor, extra_bound=fits.max_points, cells=cells,
     )
     out: list[Candidate] = []
     askable = 0

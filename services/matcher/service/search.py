@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Mapping
 from datetime import date
 
-from services.matcher.service.readmodel import CatalogReadModel, LyceeView, cells_by_distance
+from services.matcher.service.readmodel import CatalogReadModel, Cell, LyceeView, cells_by_distance
 from services.matcher.service.relevance import JOB_NEEDS, Match, match_need
 from services.matcher.service.scoring import score_bound
 from shared.reference.jobs.wanted import Wanted
@@ -38,9 +38,11 @@ def nearest_relevant(model: CatalogReadModel, needs: list[str], wanted: Wanted, 
                      lon: float, radius: float, *, loads: Mapping[str, int], today: date, score: Scorer,
                      limit: int, memo: dict[str, Match | None], preferred: str | None = None,
                      max_examined: int = MAX_EXAMINED, first_year: bool = False,
-                     min_relevance: float = 0.0, extra_bound: float = 0.0) -> list[tuple[float, float, Match]]:
+                     min_relevance: float = 0.0, extra_bound: float = 0.0,
+                     cells: list[tuple[float, Cell]] | None = None) -> list[tuple[float, float, Match]]:
     """(score, distance_km, match) for the best-scored relevant lycées within ``radius``, best first.
-    ``first_year``: a "2nde commune" counts too (the caller found no lycée teaching the trade)."""
+    ``first_year``: a "2nde commune" counts too (the caller found no lycée teaching the trade).
+    ``cells``: ``cells_by_distance`` of the same place and radius, when the caller has it (read only)."""
     cfds = wanted.specific_cfds() + (wanted.first_year_cfds() if first_year else [])
     # A lycée reached only through formations weighing less than the floor cannot reach it: not visited.
     cfds = [c for c in cfds if wanted.cfd_weights[c] >= min_relevance]
@@ -53,7 +55,8 @@ def nearest_relevant(model: CatalogReadModel, needs: list[str], wanted: Wanted, 
     max_relevance = 1.0 if non_job else max((wanted.cfd_weights[c] for c in cfds), default=1.0)
     examined = 0
     kx = 111.32 * math.cos(math.radians(lat))
-    cells = cells_by_distance(territory, lat, lon, radius, model.occupied_cells)
+    if cells is None:
+        cells = cells_by_distance(territory, lat, lon, radius, model.occupied_cells)
     heap: list[tuple[float, str, LyceeView]] = []
     seen: set[str] = set()
     top: list[float] = []  # min-heap of the best ``limit`` askable scores
