@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, text, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
@@ -71,6 +72,22 @@ def update_request(session: Session, request_id: str, **values: object) -> None:
 
 def get_by_token(session: Session, token: str) -> CompanyRequest | None:
     return session.exec(select(CompanyRequest).where(CompanyRequest.token == token)).first()
+
+
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+def lock_contact_emails(connection: Connection, emails: Iterable[str]) -> None:
+    """On PostgreSQL, one transaction-scoped advisory lock per contact address, taken before the
+    per-address count: two instances accepting the same address at the same moment then count one
+    after the other (READ COMMITTED: the second count, a new statement, sees the first commit), so
+    the limit holds across instances. Sorted, so that two batches cannot wait on each other.
+    SQLite needs none: its write transaction already holds the database's single write lock."""
+    if connection.dialect.name != "postgresql":
+        return
+    for email in sorted(set(emails)):
+        key = int.from_bytes(hashlib.blake2b(email.encode(), digest_size=8).digest(), "big", signed=True)
+        connection.execute(_ADVISORY_LOCK, {"key": key})
 
 
 def count_recent_by_emails(db: Session | Connection, emails: Iterable[str], since: datetime) -> dict[str, int]:

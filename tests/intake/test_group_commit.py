@@ -119,3 +119,39 @@ def test_a_request_that_fails_while_staged_fails_alone_and_the_batch_is_retried_
     assert isinstance(outcomes[bad_at], ValidationError)
     assert sum(1 for o in outcomes if not isinstance(o, Exception)) == 4
     assert counts(client) == (4, 4)
+
+
+def test_two_instances_accepting_the_same_address_at_once_keep_its_limit_on_postgresql(postgres_url, make_client):
+    """Two instances' transactions for one address: the second one's count waits for the first's
+    commit (advisory lock per address), then refuses. Without the lock, READ COMMITTED let each count
+    the other's request as absent and both went through."""
+    import threading
+    from datetime import UTC, datetime
+
+    from services.intake.deps import Accepting
+    from services.intake.service.submission import write_staged
+
+    client = make_client(postgres_url, rate_limit_email=1)
+    ctx = client.app.state.intake
+    now = datetime.now(UTC)
+    first, second = (ctx._stage(Accepting(ctx.qualify(body()), "api", f"corr-{i}"), now) for i in range(2))
+    engine = engine_of(client)
+    outcomes: list = []
+
+    def other_instance() -> None:
+        with engine.begin() as connection:
+            outcomes.extend(write_staged(connection, [second], email_limit=1, email_window_s=3600, now=now))
+
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        assert not isinstance(write_staged(connection, [first], email_limit=1, email_window_s=3600, now=now)[0],
+                              Exception)
+        racer = threading.Thread(target=other_instance)
+        racer.start()
+        racer.join(timeout=1.0)
+        assert racer.is_alive(), "the second instance counted before the first committed"
+        transaction.commit()
+    racer.join(timeout=10)
+    assert not racer.is_alive()
+    assert len(outcomes) == 1 and isinstance(outcomes[0], RateLimited)
+    assert counts(client) == (1, 1)

@@ -166,11 +166,13 @@ def write_staged(
     """Write staged requests inside the caller's transaction: one outcome per request, in order.
 
     The per-address limit is counted once for the whole batch (one grouped query on the
-    (contact_email, created_at) index), plus the batch's own earlier requests: on SQLite the
-    transaction holds the write lock from BEGIN, so the count is exact. A refused request
+    (contact_email, created_at) index), plus the batch's own earlier requests. The count is exact
+    across instances: on SQLite the transaction holds the write lock from BEGIN, on PostgreSQL an
+    advisory lock per address is taken first (``repository.lock_contact_emails``). A refused request
     (RateLimited) or a replayed / conflicting idempotency key stages nothing; the rows of the
     accepted ones go in one executemany per table."""
     now = now or datetime.now(UTC)
+    repository.lock_contact_emails(connection, {s.email for s in staged})
     recent = repository.count_recent_by_emails(connection, {s.email for s in staged},
                                                 now - timedelta(seconds=email_window_s))
     outcomes: list[Submitted | Exception] = []
