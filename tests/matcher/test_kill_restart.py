@@ -21,7 +21,9 @@ from tests.support.live import ServiceProcess, service_env
 
 pytestmark = pytest.mark.timeout(120)
 
-N = 150
+# Enough requests that the matcher is still busy when it is killed: at ~1.5 ms per request in
+# process, 150 could all be routed between two polls on a fast, idle machine.
+N = 800
 POSTCODES = ["69007", "69003", "69100", "42100", "97400", "69009"]
 
 
@@ -62,7 +64,7 @@ def test_matcher_killed_mid_batch_routes_every_request_exactly_once(tmp_path, re
                 await broker.stop()
 
             asyncio.run(publish())
-            eventually(lambda: len(decisions(db_path)) >= 15, timeout=60)
+            eventually(lambda: len(decisions(db_path)) >= 15, timeout=60, interval=0.02)
             matcher.kill()  # SIGKILL mid-batch: some entries read and not acked, some not read yet
             done_at_kill = len(decisions(db_path))
             assert done_at_kill < N, "the batch finished before the kill: nothing was interrupted"
