@@ -81,6 +81,27 @@ def test_a_job_name_in_jargon_is_read_as_the_job_not_as_a_diploma(resolver, text
     assert rome in u.romes and all(j.via != "diplôme nommé" for j in u.jobs)
 
 
+@pytest.mark.parametrize("text, rome", [("mécanicien vélo", "I1619"), ("vendeur vélo", "D1211"), ("menuisier alu", "F1607")])
+def test_a_common_word_for_the_trade_s_material_or_object_is_read(resolver, text, rome):
+    # « vélo » (cycles) and « alu » (aluminium): the words the ROME titles use for them.
+    assert resolver.understand(text).romes[0] == rome
+
+
+def test_a_job_s_own_title_is_that_job_whatever_its_level(resolver):
+    # F1201 is an emploi cadre that ONISEP starts at bac + 3, but lycées' BTS train for it: its own title is
+    # not read as « conducteur de travaux forestiers ».
+    u = resolver.understand("conducteur de travaux")
+    assert u.romes[0] == "F1201" and "32023107" in u.formations  # BTS travaux publics
+
+
+def test_of_a_named_diploma_s_jobs_the_one_the_text_names_comes_first(resolver):
+    # « auto » names the old CAP vendeur-magasinier en pièces de rechange et équipements automobiles; of its
+    # jobs the text names the vendeur-magasinier (D1212), not the first code Certif Info gives (épicerie).
+    assert resolver.understand("magasinier pièces auto").romes[0] == "D1212"
+    # A sigle's own expansion names no job: AGORA keeps its diploma's first job.
+    assert resolver.understand("AGORA").romes[0] == "D1401"
+
+
 def test_a_long_text_is_read_on_its_rarest_word(resolver):
     # No title covers the text; « bricolage » names the trade, « conseiller de vente » only the role.
     u = resolver.understand("conseiller de vente en magasin de bricolage")

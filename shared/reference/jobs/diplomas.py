@@ -4,7 +4,7 @@ véhicules »), and, last resort for vague text, by their keywords. See docs/job
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from shared.reference.jobs.index import QueryWord, WordIndex
 from shared.reference.jobs.links import FormationLink, JobLinks, merge_link
@@ -32,9 +32,11 @@ class NamedDiplomas:
             for kw in f.keywords[:8]:
                 self.keyword_cfds[stem(fold(kw))].append(f.cfd)
 
-    def by_sigle(self, out: Understanding, typed: list[str], diploma: str | None) -> bool:
+    def by_sigle(self, out: Understanding, typed: list[str], diploma: str | None,
+                 naming: Callable[[str], int] = lambda rome: 0) -> bool:
         """A sigle names a diploma (« bac pro MELEC ») or a job (« PL ») as written in full: the diplomas so
-        named, and the jobs Certif Info and ONISEP link them to; False when the words name no diploma."""
+        named, and the jobs Certif Info and ONISEP link them to, those ``naming`` says the text names (how
+        many typed words their titles hold) first; False when the words name no diploma."""
         found = self.index.score(query_words(self.index, typed), min_coverage=0.99)
         best = max(found.values(), default=0.0)
         if best < SIGLE_FORMATION_MIN:  # every word of the expansion is in the label: options may lengthen it
@@ -58,10 +60,14 @@ class NamedDiplomas:
                 votes[rome] += 1.0 - 0.05 * rank
             for rome in self.links.onisep_romes_of(f.cfd):
                 votes[rome] += 1.0
-        ranked = sorted((r for r in votes if r in self.rome_labels), key=lambda r: (-votes[r], r))
-        top = votes[ranked[0]] if ranked else 1.0
-        out.jobs = [JobSense(r, self.rome_labels[r], round(min(1.0, votes[r] / top), 4), "diplôme nommé",
-                             self.links.is_taught(r)) for r in ranked[:3]]
+        # « magasinier pièces auto » names the old CAP vendeur-magasinier: of its jobs, the one the text names
+        # (vendeur-magasinier en fournitures automobiles), not its first code (vendeur en épicerie).
+        named = {r: naming(r) for r in votes}
+        ranked = sorted((r for r in votes if r in self.rome_labels), key=lambda r: (-named[r], -votes[r], r))
+        out.jobs, score = [], 1.0
+        for r in ranked[:3]:  # scores in reading order: the first 1.0, then each at most the one before
+            score = min(score, votes[r] / votes[ranked[0]])
+            out.jobs.append(JobSense(r, self.rome_labels[r], round(score, 4), "diplôme nommé", self.links.is_taught(r)))
         out.status = "compris"
         return True
 

@@ -70,7 +70,10 @@ class JobResolver:
         out = Understanding(text=text, status="inconnu", diploma=diploma)
         if not query:
             return out
-        if read.sigle and self.diplomas.by_sigle(out, typed, diploma):
+        own = set(words(text))  # the company's own words, not a sigle's expansion (« AGORA » names no job)
+        own_stems = {qw.stem for qw in query if qw.typed in own}  # as typed: « magasinier », not « magasin »
+        if read.sigle and self.diplomas.by_sigle(out, typed, diploma,
+                                                 naming=lambda rome: len(own_stems & self.job_titles.stems_of(rome))):
             if diploma:
                 self.diplomas.prefer(out, diploma)
             return out
@@ -113,8 +116,7 @@ class JobResolver:
         if out.status == "inconnu" and out.formations:
             out.status = "compris"
         out.ignored = [qw.typed for qw in query if not qw.matches] if out.status != "inconnu" else []
-        own = set(words(text))  # a sigle's expansion is not a typo of the company's
-        unknown = [qw for qw in query if not qw.known and qw.typed in own]
+        unknown = [qw for qw in query if not qw.known and qw.typed in own]  # a sigle's expansion is not a typo of the company's
         corrections = {qw.typed: _correction(qw, out.jobs[0].via if out.jobs else "") for qw in unknown
                        if qw.corrections}
         if out.status != "inconnu" and unknown:

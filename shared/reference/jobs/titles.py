@@ -41,6 +41,7 @@ class JobTitles:
         best: dict[str, JobSense] = {}
         support: dict[str, int] = defaultdict(int)
         exact: set[str] = set()
+        own_title: set[str] = set()  # the text is the job's main title (ROME's own, not a synonym or ONISEP's)
         naf = self.naf_romes.get(naf_division or "", frozenset())
         heads = set(query[0].matches) if query else set()
         for doc, score in self.index.score(query, min_coverage=SENSE_MIN_COVERAGE).items():
@@ -54,6 +55,8 @@ class JobTitles:
                 support[rome] += 1
             if score >= EXACT:
                 exact.add(rome)
+                if title.kind in ("principale", "rome"):
+                    own_title.add(rome)
             current = best.get(rome)
             if current is None or s > current.score:
                 best[rome] = JobSense(rome, self.rome_labels[rome], s, title.label, False)
@@ -61,11 +64,15 @@ class JobTitles:
         for rome, sense in best.items():
             s = sense.score + min(SUPPORT_MAX, SUPPORT_STEP * max(0, support[rome] - 1))
             taught = self.links.is_taught(rome)
-            if self.links.jobs[rome].executive:
+            # A text that is the job's main title (« conducteur de travaux ») means that job when lycées train
+            # for it (BTS): the level penalties order the readings of a looser text. Not for synonyms and
+            # ONISEP's names (« paysagiste » is also ONISEP's name of an agronomist's job).
+            named = rome in own_title and taught
+            if self.links.jobs[rome].executive and not named:
                 s *= EXECUTIVE
             if not taught:
                 s *= UNTAUGHT
-            elif self.links.higher_education_only(rome):
+            elif self.links.higher_education_only(rome) and not named:
                 s *= HIGHER_EDUCATION
             if naf and (rome in naf or self.links.parent(rome) in naf):
                 s *= NAF_BOOST
