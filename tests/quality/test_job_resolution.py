@@ -87,6 +87,19 @@ def test_a_common_word_for_the_trade_s_material_or_object_is_read(resolver, text
     assert resolver.understand(text).romes[0] == rome
 
 
+@pytest.mark.parametrize("text, same_as", [("apprenti boulanger", "boulanger"), ("un apprenti électricien", "électricien"),
+                                           ("stagiaire en coiffure", "coiffure"), ("alternante comptable", "comptable"),
+                                           ("apprenti MELEC", "MELEC")])
+def test_how_the_company_takes_someone_on_is_not_read_as_a_job(resolver, text, same_as):
+    # « apprenti » was matched as « apprêteur » (textile), « stagiaire » corrected to something else.
+    assert resolver.understand(text).romes == resolver.understand(same_as).romes
+    assert resolver.understand("stagiaire").status == "inconnu"
+
+
+def test_cnc_is_read_as_numerical_control(resolver):
+    assert resolver.understand("opérateur CNC").romes[0] == "H2903"
+
+
 def test_a_job_s_own_title_is_that_job_whatever_its_level(resolver):
     # F1201 is an emploi cadre that ONISEP starts at bac + 3, but lycées' BTS train for it: its own title is
     # not read as « conducteur de travaux forestiers ».

@@ -21,6 +21,14 @@ STOP_WORDS = frozenset({
     "sur", "un", "une", "dans", "avec", "chez", "h", "f", "hf", "fh", "m", "x", "je", "nous", "cherche",
     "cherchons", "recherche", "recherchons", "besoin", "poste", "postes", "profil", "metier", "metiers",
 })
+# Words of a request that say how the company takes someone on, not which job: « apprenti électricien »,
+# « stagiaire en cuisine » (read as « apprêteur » and « cuisiniste » when matched). Dropped from typed
+# text only: titles keep them (« moniteur en centre de formation d'apprentis »).
+REQUEST_WORDS = frozenset({
+    "apprenti", "apprentie", "apprentis", "apprenties", "apprentissage", "stagiaire", "stagiaires", "stage",
+    "stages", "alternant", "alternante", "alternants", "alternantes", "alternance", "pfmp", "cdi", "cdd",
+    "interim", "interimaire", "embauche", "embaucher", "recrute", "recrutons", "recrutement", "urgent",
+})
 # Diploma words name a formation, not a job: kept apart so that « CAP boulanger » resolves like
 # « boulanger » and then prefers the CAP among the boulanger formations.
 DIPLOMA_WORDS = {

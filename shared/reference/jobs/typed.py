@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shared.reference.jobs.index import QueryWord, WordIndex
-from shared.reference.jobs.text import DIPLOMA_FILLER, DIPLOMA_WORDS, STOP_WORDS, fold, words
+from shared.reference.jobs.text import DIPLOMA_FILLER, DIPLOMA_WORDS, REQUEST_WORDS, STOP_WORDS, fold, words
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +20,9 @@ class Typed:
 def read_typed(text: str, abbreviations: Mapping[str, str], clippings: frozenset[str] = frozenset()) -> Typed:
     """``abbreviations``: folded sigle -> what it stands for; ``clippings``: those of them that are words
     clipped or jargon (« cuisto », « placiste »): expanded, but read as a job, not as a diploma's sigle."""
-    typed = [w for w in words(text) if w]
-    whole = fold(text)
+    every = [w for w in words(text) if w]
+    typed = [w for w in every if w not in REQUEST_WORDS]
+    whole = fold(text) if len(typed) == len(every) else " ".join(typed)  # « apprenti MELEC » is « MELEC »
     if whole in abbreviations:
         return Typed([w for w in words(abbreviations[whole]) if w not in STOP_WORDS], None, whole not in clippings)
     expanded: list[str] = []
