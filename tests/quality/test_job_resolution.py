@@ -96,6 +96,13 @@ def test_how_the_company_takes_someone_on_is_not_read_as_a_job(resolver, text, s
     assert resolver.understand("stagiaire").status == "inconnu"
 
 
+def test_a_trade_s_object_is_not_read_as_the_trade_of_its_seller(resolver):
+    # Snowball keys « cuisiniste » as « cuisine » and « machiniste » as « machine »: the -iste keeps its own key.
+    assert resolver.understand("cuisine").romes[0].startswith("G16")
+    assert "N4103" not in resolver.understand("conducteur de machine").romes[:1]  # a bus « conducteur machiniste »
+    assert resolver.understand("cuisiniste").romes[0] == "D1212"
+
+
 def test_cnc_is_read_as_numerical_control(resolver):
     assert resolver.understand("opérateur CNC").romes[0] == "H2903"
 

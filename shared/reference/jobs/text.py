@@ -79,7 +79,14 @@ def stem(word: str) -> str:
     """The matching key of one folded word: masculine singular, then Snowball French."""
     if word.isdigit():
         return word
-    return _stemmer.stemWord(masculine(word))
+    word = masculine(word)
+    key = _stemmer.stemWord(word)
+    # Snowball sometimes drops « -iste » (cuisiniste → cuisin, machiniste → machin, garagiste → garag) and so
+    # reads a trade's object as the trade of its seller: « cuisine » as cuisiniste, « conducteur de machine »
+    # as a bus « conducteur machiniste ». The -iste keeps its key; the two stay related (see ``related``).
+    if word.endswith("iste") and not key.endswith("ist"):
+        key += "ist"
+    return key
 
 
 def clear_word_caches() -> None:
