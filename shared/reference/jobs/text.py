@@ -28,6 +28,7 @@ REQUEST_WORDS = frozenset({
     "apprenti", "apprentie", "apprentis", "apprenties", "apprentissage", "stagiaire", "stagiaires", "stage",
     "stages", "alternant", "alternante", "alternants", "alternantes", "alternance", "pfmp", "cdi", "cdd",
     "interim", "interimaire", "embauche", "embaucher", "recrute", "recrutons", "recrutement", "urgent",
+    "quelqu", "renfort", "renforts",  # « quelqu'un en cuisine », « renfort en salle »
 })
 # Diploma words name a formation, not a job: kept apart so that « CAP boulanger » resolves like
 # « boulanger » and then prefers the CAP among the boulanger formations.
