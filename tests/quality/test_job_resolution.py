@@ -93,6 +93,9 @@ def test_a_common_word_for_the_trade_s_material_or_object_is_read(resolver, text
 def test_how_the_company_takes_someone_on_is_not_read_as_a_job(resolver, text, same_as):
     # « apprenti » was matched as « apprêteur » (textile), « stagiaire » corrected to something else.
     assert resolver.understand(text).romes == resolver.understand(same_as).romes
+
+
+def test_a_request_word_alone_names_no_job(resolver):
     assert resolver.understand("stagiaire").status == "inconnu"
 
 
