@@ -15,6 +15,8 @@ replacing the file (the pg_dump / pg_restore commands themselves are tests/deplo
 from __future__ import annotations
 
 import asyncio
+import gc
+import os
 import shutil
 import sqlite3
 from datetime import timedelta
@@ -47,10 +49,33 @@ def dump(db: Path, target: Path) -> None:
 
 
 def restore(dump_file: Path, db: Path) -> None:
-    """The database file replaced by the dump, with its write-ahead log gone (it holds the lost writes)."""
+    """The database file replaced by the dump, with its write-ahead log gone (it holds the lost writes).
+
+    The dump is copied beside the file and renamed over it: the restored database is a new inode, so
+    nothing that had the old file open (SQLite shares its lock and shared-memory state per inode
+    within a process) can mix its state with the restored file's, and a half-copied file is never
+    seen under the database's name."""
+    gc.collect()  # connections of this process that only the garbage collector would close
     for suffix in ("-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    shutil.copy(dump_file, db)
+    incoming = db.with_name(db.name + ".restoring")
+    shutil.copy(dump_file, incoming)
+    os.replace(incoming, db)
+
+
+def _holders(db: Path) -> str:
+    """Which processes have the database's files open, and what the folder holds: said when a read fails."""
+    names = {str(db), f"{db}-wal", f"{db}-shm"}
+    holders = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            for fd in fd_dir.iterdir():
+                if os.readlink(fd).removesuffix(" (deleted)") in names:
+                    holders.append(f"pid {fd_dir.parent.name}: {os.readlink(fd)}")
+        except OSError:
+            continue
+    files = sorted(f"{p.name} {p.stat().st_size} B" for p in db.parent.iterdir())
+    return f"open by: {holders or 'nobody'}; folder: {files}"
 
 
 def _relay(engine, redis_url: str, events: list[CatalogChanged]) -> int:
@@ -99,7 +124,11 @@ def test_marking_the_other_outboxes_unpublished_catches_a_restored_database_up_o
         restore(tmp_path / "dump.db", consumer_db)  # the database is lost, restored from the dump
         # Read before the worker restarts: an event whose effect committed just before the SIGTERM and
         # whose ack did not leave is still pending, and the restarted worker rightly handles it again.
-        assert set(_effects(consumer_url)) == {str(e.event_id) for e in before}
+        try:
+            restored = _effects(consumer_url)
+        except Exception as exc:  # the rare "disk I/O error" seen in CI: say what held the files
+            raise AssertionError(f"the restored database could not be read: {exc!r}; {_holders(consumer_db)}") from exc
+        assert set(restored) == {str(e.event_id) for e in before}
         worker = Worker(consumer_url, redis_url, "normal", "w")
         # The documented statement, as an operator types it (UTC).
         cutoff = (dump_time - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S+00")
