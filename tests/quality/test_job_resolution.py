@@ -117,6 +117,19 @@ def test_a_job_s_own_title_is_that_job_whatever_its_level(resolver):
     assert u.romes[0] == "F1201" and "32023107" in u.formations  # BTS travaux publics
 
 
+@pytest.mark.parametrize("text, named, elsewhere", [
+    ("menuisier", "H2206", "F1607"),  # H2206's label; an appellation of F1607 menuisier aluminium
+    ("couvreur", "F1619", "F1610"),  # a ROME 4 child's label, kept by its parent as an appellation
+    ("magasinier", "N1110", "N1103"),
+])
+def test_the_fiche_a_text_names_leads_the_fiche_that_only_bears_it_as_an_appellation(resolver, text, named,
+                                                                                     elsewhere):
+    u = resolver.understand(text)
+    assert u.romes[0] == named
+    assert elsewhere in u.romes  # still a reading, a lesser one
+    assert u.formations  # and the diplomas of both
+
+
 def test_of_a_named_diploma_s_jobs_the_one_the_text_names_comes_first(resolver):
     # « auto » names the old CAP vendeur-magasinier en pièces de rechange et équipements automobiles; of its
     # jobs the text names the vendeur-magasinier (D1212), not the first code Certif Info gives (épicerie).

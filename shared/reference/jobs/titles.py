@@ -24,6 +24,10 @@ EXECUTIVE = 0.7  # an emploi cadre: as rarely what a lycée trains for as a job 
 NOT_HEAD = 0.9  # the typed trade is not the title's first word
 SUPPORT_STEP, SUPPORT_MAX = 0.02, 0.08  # several titles of one job naming the text: a surer sense
 EXACT = 0.999  # a title score this high: the text is the title
+# The text is one fiche's own label and only an appellation of another (« menuisier »: H2206's label, an
+# appellation of F1607 menuisier aluminium; « couvreur », « magasinier »: a ROME 4 child's label that its
+# parent keeps as an appellation): the fiche it names leads, the other stays a lesser reading.
+NAMED_ELSEWHERE = 0.9
 
 
 class JobTitles:
@@ -42,6 +46,7 @@ class JobTitles:
         support: dict[str, int] = defaultdict(int)
         exact: set[str] = set()
         own_title: set[str] = set()  # the text is the job's main title (ROME's own, not a synonym or ONISEP's)
+        own_label: set[str] = set()  # the text is the fiche's own label
         naf = self.naf_romes.get(naf_division or "", frozenset())
         heads = set(query[0].matches) if query else set()
         for doc, score in self.index.score(query, min_coverage=SENSE_MIN_COVERAGE).items():
@@ -57,6 +62,8 @@ class JobTitles:
                 exact.add(rome)
                 if title.kind in ("principale", "rome"):
                     own_title.add(rome)
+                if title.kind == "rome":
+                    own_label.add(rome)
             current = best.get(rome)
             if current is None or s > current.score:
                 best[rome] = JobSense(rome, self.rome_labels[rome], s, title.label, False)
@@ -76,6 +83,8 @@ class JobTitles:
                 s *= HIGHER_EDUCATION
             if naf and (rome in naf or self.links.parent(rome) in naf):
                 s *= NAF_BOOST
+            if rome in exact and rome not in own_label and own_label:
+                s *= NAMED_ELSEWHERE
             out.append(JobSense(rome, sense.label, round(min(s, 1.0), 4), sense.via, taught, rome in exact))
         return sorted(out, key=lambda j: (-j.score, not j.taught, j.rome))
 
