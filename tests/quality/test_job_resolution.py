@@ -130,6 +130,14 @@ def test_the_fiche_a_text_names_leads_the_fiche_that_only_bears_it_as_an_appella
     assert u.formations  # and the diplomas of both
 
 
+def test_a_word_for_the_person_is_not_read_as_the_trade(resolver):
+    # « homme » is in few titles (« Homme / Femme de pied », a bûcheron): weighed as « agent », the trade
+    # word decides.
+    assert "I1203" in resolver.understand("homme d'entretien").romes  # agent d'entretien du bâtiment
+    assert not {"A1201", "F1401"} & set(resolver.understand("homme de salle").romes)  # bûcheron, foreur
+    assert resolver.understand("femme de chambre").romes[0] == "G1501"  # a title that holds it still names its job
+
+
 def test_of_a_named_diploma_s_jobs_the_one_the_text_names_comes_first(resolver):
     # « auto » names the old CAP vendeur-magasinier en pièces de rechange et équipements automobiles; of its
     # jobs the text names the vendeur-magasinier (D1212), not the first code Certif Info gives (épicerie).

@@ -24,7 +24,7 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
-from shared.reference.jobs.text import STOP_WORDS, masculine, stem, words
+from shared.reference.jobs.text import PERSON_WORDS, STOP_WORDS, masculine, stem, words
 
 RELATED_QUALITY = 0.6  # a word of the same family: « boulangerie » for « boulanger »
 TRADE_QUALITY = 0.95
@@ -82,6 +82,10 @@ class WordIndex:
         self.postings = {s: array("i", sorted(ids)) for s, ids in postings.items()}
         self.idf = {s: math.log((n + 1) / (len(ids) + 0.5)) for s, ids in postings.items()}
         self.max_idf = math.log((n + 1) / 0.5)
+        role = self.idf.get(stem("agent"))
+        if role is not None:  # « homme » is in few titles, but it says who, not what trade (text.PERSON_WORDS)
+            for s in {stem(w) for w in PERSON_WORDS} & self.idf.keys():
+                self.idf[s] = min(self.idf[s], role)
         self.sorted_stems = sorted(self.postings)
         self.surface = {s: max(ws, key=lambda w: (ws[w], -len(w))) for s, ws in surface.items()}
         self.doc_weight = array("d", [sum(self.idf[s] for s in doc) or 1.0 for doc in self.doc_stems])

@@ -20,6 +20,7 @@ STOP_WORDS = frozenset({
     "a", "au", "aux", "d", "de", "des", "du", "en", "et", "l", "la", "le", "les", "ou", "par", "pour",
     "sur", "un", "une", "dans", "avec", "chez", "h", "f", "hf", "fh", "m", "x", "je", "nous", "cherche",
     "cherchons", "recherche", "recherchons", "besoin", "poste", "postes", "profil", "metier", "metiers",
+    "tout", "toute", "toutes", "tous",  # « homme à tout faire » read « toutes armes » (a combattant)
 })
 # Words of a request that say how the company takes someone on, not which job: « apprenti électricien »,
 # « stagiaire en cuisine » (read as « apprêteur » and « cuisiniste » when matched). Dropped from typed
@@ -30,6 +31,10 @@ REQUEST_WORDS = frozenset({
     "interim", "interimaire", "embauche", "embaucher", "recrute", "recrutons", "recrutement", "urgent",
     "quelqu", "renfort", "renforts",  # « quelqu'un en cuisine », « renfort en salle »
 })
+# Words for the person, not the trade (« homme d'entretien », « fille de salle », « femme de chambre »): a
+# title's trade is the rest of it. The index weighs them as a role word (« agent »), never above.
+PERSON_WORDS = frozenset({"homme", "hommes", "femme", "femmes", "fille", "filles", "garcon", "garcons", "dame",
+                          "dames"})
 # Diploma words name a formation, not a job: kept apart so that « CAP boulanger » resolves like
 # « boulanger » and then prefers the CAP among the boulanger formations.
 DIPLOMA_WORDS = {
