@@ -204,20 +204,6 @@ def pipeline() -> dict:
     lay.add(timeseries("Courriels reçus par issue", [
         ("sum by (outcome) (increase(mlp_inbound_messages_total[$__rate_interval]))", "{{outcome}}")], stack=True,
         description="accepted, bad_token, wrong_sender, auto_reply, bounce…"))
-    lay.row("faststream (consommateurs et publication)")
-    lay.add(timeseries("Messages traités par statut", [
-        ("sum by (app_name, status) (rate(mlp_faststream_received_processed_messages_total[$__rate_interval]))",
-         "{{app_name}} {{status}}")], unit="ops"))
-    lay.add(timeseries("Durée de traitement p95 (faststream)", [
-        ("histogram_quantile(0.95, sum by (app_name, le) "
-         "(rate(mlp_faststream_received_processed_messages_duration_seconds_bucket[$__rate_interval])))",
-         "{{app_name}}")], unit="s"))
-    lay.add(timeseries("Exceptions et publications", [
-        ("sum by (app_name, exception_type) "
-         "(rate(mlp_faststream_received_processed_messages_exceptions_total[$__rate_interval]))",
-         "{{app_name}} {{exception_type}}"),
-        ("sum by (app_name) (rate(mlp_faststream_published_messages_total[$__rate_interval]))",
-         "{{app_name}} publiés")], unit="ops"))
     return dashboard("mlp-pipeline", "MonLycéePro — santé du pipeline",
                      "Les demandes circulent-elles, sont-elles bloquées, perdues ou sans réponse ?", lay, [])
 

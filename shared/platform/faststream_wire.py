@@ -7,7 +7,7 @@ JSON is framed as faststream frames it (``BinaryMessageFormatV1``, the broker's 
 the headers ``broker.publish`` sets for a dict (``correlation_id``, ``content-type``), so every
 consumer (faststream's subscribers, ``shared.platform.replay``) reads it exactly as before;
 tests/unit/shared/test_faststream_wire.py checks it against faststream's own encoder; the backbone tests, with
-real subscribers. faststream's published-messages counter is kept up to date by the caller.
+real subscribers.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from struct import pack
 
 from faststream.redis.message import DATA_KEY
 from faststream.redis.parser.binary import BinaryMessageFormatV1, FastStreamMessageVersion
-from prometheus_client import REGISTRY, Counter
 
-__all__ = ["DATA_KEY", "published_by_faststream", "stream_message"]
+__all__ = ["DATA_KEY", "stream_message"]
 
 _PREFIX = BinaryMessageFormatV1.IDENTITY_HEADER + pack(">H", FastStreamMessageVersion.v1.value)
 _HEADERS_START = len(_PREFIX) + 8  # after the two offsets
@@ -37,14 +36,3 @@ def stream_message(payload_json: str, correlation_id: str) -> bytes:
     headers = _string(_CORRELATION_ID) + _string(correlation_id.encode()) + _string(_CONTENT_TYPE) + _string(_JSON)
     data_start = _HEADERS_START + 2 + len(headers)
     return b"".join((_PREFIX, pack(">IIH", _HEADERS_START, data_start, 2), headers, payload_json.encode()))
-
-
-_PUBLISHED_NAME = "mlp_faststream_published_messages_total"  # RedisPrometheusMiddleware(metrics_prefix="mlp_faststream")
-
-
-def published_by_faststream(service: str, stream: str, count: int) -> None:
-    """Count messages written here in faststream's own counter (the dashboards' « published » panel),
-    as its middleware would have; nothing when the service runs without that middleware."""
-    counter = REGISTRY._names_to_collectors.get(_PUBLISHED_NAME)  # noqa: SLF001 - faststream looks it up the same way
-    if isinstance(counter, Counter):
-        counter.labels(app_name=service, broker="redis", destination=stream, status="success").inc(count)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session as OrmSession
 from shared.platform.clock import utcnow
 from shared.platform.db import table_of
 from shared.platform.db_threads import DbThreads
-from shared.platform.faststream_wire import DATA_KEY, published_by_faststream, stream_message
+from shared.platform.faststream_wire import DATA_KEY, stream_message
 from shared.platform.logging import get_logger
 from shared.platform.metrics import OUTBOX_PUBLISH_ERRORS, OUTBOX_PUBLISHED
 from shared.platform.outbox import OUTBOX_WRITTEN, OutboxEvent
@@ -160,7 +160,6 @@ class OutboxRelay:
         per_stream = Counter(row.stream for row in rows)
         for stream, count in per_stream.items():
             OUTBOX_PUBLISHED.labels(self.service, stream).inc(count)
-            published_by_faststream(self.service, stream, count)
         # One bound logger per batch: the module's lazy proxy builds one on every call. Each line
         # carries its row's correlation id, as the request that wrote the row did.
         logger = log.bind()

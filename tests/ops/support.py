@@ -15,7 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CODE_DIRS = ("shared", "services")
 METRIC_SUFFIXES = ("_bucket", "_count", "_sum", "_created", "_total")
 PROMQL_METRIC = re.compile(r"\bmlp_[a-z0-9_]+\b")
-FASTSTREAM_PREFIX = "mlp_faststream"
 
 
 @cache
@@ -25,13 +24,6 @@ def python_sources() -> str:
         for folder in CODE_DIRS
         for path in sorted((ROOT / folder).rglob("*.py"))
     )
-
-
-@cache
-def _faststream_metric_templates() -> str:
-    import faststream.prometheus.container as container
-
-    return Path(container.__file__).read_text(encoding="utf-8")
 
 
 def metric_is_declared(name: str) -> bool:
@@ -44,10 +36,6 @@ def metric_is_declared(name: str) -> bool:
     for base in candidates:
         if re.search(rf"[\"']{re.escape(base)}(_total)?[\"']", sources):
             return True
-    # faststream's own metrics: the prefix is declared in shared/platform/service.py, the names in faststream.
-    if name.startswith(FASTSTREAM_PREFIX + "_") and f'"{FASTSTREAM_PREFIX}"' in sources:
-        templates = _faststream_metric_templates()
-        return any("{metrics_prefix}" + base[len(FASTSTREAM_PREFIX) :] in templates for base in candidates)
     return False
 
 

@@ -8,9 +8,8 @@ import json
 
 from faststream._internal.parser import DefaultCodec
 from faststream.redis.parser.binary import BinaryMessageFormatV1
-from prometheus_client import REGISTRY
 
-from shared.platform.faststream_wire import published_by_faststream, stream_message
+from shared.platform.faststream_wire import stream_message
 
 PAYLOAD = '{"event_type":"request.submitted","data":{"company_name":"Boulangerie « Dupont »","needs":["pfmp"]}}'
 
@@ -29,17 +28,3 @@ def test_the_frame_is_faststreams_own_with_the_stored_json_as_body():
     assert my_body == PAYLOAD.encode()  # stored bytes as they are, not decoded and dumped again
     # Everything before the body is byte for byte what faststream writes.
     assert mine[: -len(my_body)] == theirs[: -len(their_body)]
-
-
-def test_published_messages_are_counted_in_faststreams_counter():
-    from faststream.redis.prometheus import RedisPrometheusMiddleware
-
-    RedisPrometheusMiddleware(registry=REGISTRY, app_name="wiretest", metrics_prefix="mlp_faststream")
-
-    def count() -> float:
-        return REGISTRY.get_sample_value("mlp_faststream_published_messages_total", {
-            "app_name": "wiretest", "broker": "redis", "destination": "wire-stream", "status": "success"}) or 0.0
-
-    before = count()
-    published_by_faststream("wiretest", "wire-stream", 3)
-    assert count() == before + 3
