@@ -50,6 +50,16 @@ def test_lyon_bakery_reaches_cap_boulanger_near_lyon_nearest_relevant_first(real
     assert any("Boulanger" in label for _, label in lead.formations)
 
 
+def test_what_the_decision_says_it_understood_names_diplomas_lycees_teach(real_model):
+    # « vendeur »: Certif Info and ONISEP also link a titre professionnel and a CS boulangerie spécialisée that
+    # no lycée teaches; the explanation names the diplomas routing read.
+    decision = route(real_model, submitted("69007", ["pfmp"], ["vendeur"]))
+    taught = real_model.resolver.links.taught_cfds
+    named = [f["cfd"] for u in decision.understood for f in u["formations"]]
+    assert named and all(cfd in taught for cfd in named)
+    assert "Boulangerie" not in decision.paths[0] and "Boulangerie" not in decision.explanation
+
+
 def test_rennes_electrician_reaches_the_electrical_bac_pro(real_model):
     decision = route(real_model, submitted("35000", ["pfmp"], ["électricien"]))
     assert decision.recipients

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.service.relevance import wanted_for
-from shared.reference.jobs import Understanding
+from shared.reference.jobs import FormationLink, Understanding
 from shared.reference.jobs.wanted import Wanted
 
 if TYPE_CHECKING:
@@ -14,21 +14,28 @@ if TYPE_CHECKING:
 
 
 def understood_paths(model: CatalogReadModel, jobs: list[str], naf: str | None) -> list[str]:
-    return [path(u) for u in wanted_for(model, jobs, naf).understood]
+    taught = model.resolver.links.taught_cfds
+    return [path(u, taught) for u in wanted_for(model, jobs, naf).understood]
 
 
-def understood_json(u: Understanding) -> dict:
-    best = sorted(u.formations.values(), key=lambda f: (-f.weight, f.label))[:3]
+def best_formations(u: Understanding, taught: frozenset[str], n: int) -> list[FormationLink]:
+    """The ``n`` formations that say what the text was understood as: those lycées teach first, since they
+    are the ones routing reads (« vendeur » named a CS boulangerie spécialisée no lycée teaches)."""
+    return sorted(u.formations.values(), key=lambda f: (f.cfd not in taught, -f.weight, f.label))[:n]
+
+
+def understood_json(u: Understanding, taught: frozenset[str]) -> dict:
+    best = best_formations(u, taught, 3)
     return {"text": u.text, "status": u.status, "message": u.message, "romes": u.romes,
             "formations": [{"cfd": f.cfd, "label": f.label, "why": f.why} for f in best]}
 
 
-def path(u: Understanding) -> str:
+def path(u: Understanding, taught: frozenset[str]) -> str:
     """« boulangé » → Boulanger / Boulangère (D1102) → CAP Boulanger (Certif Info (rang 1) et ONISEP)."""
     if u.status == "inconnu":
         return f"« {u.text[:60]} » non reconnu"
     jobs = ", ".join(f"{j.label} ({j.rome})" for j in u.jobs[:3]) or u.summary
-    best = sorted(u.formations.values(), key=lambda f: (-f.weight, f.label))[:2]
+    best = best_formations(u, taught, 2)
     diplomas = ", ".join(f"{f.label} ({f.why})" for f in best)
     head = "secteur d'activité" if u.from_sector else f"« {u.text[:60]} »"
     return f"{head} → {jobs}" + (f" → {diplomas}" if diplomas else "")
@@ -37,7 +44,8 @@ def path(u: Understanding) -> str:
 def explain(model: CatalogReadModel, query: RoutingQuery, decision: Decision, wanted: Wanted) -> str:
     where = query.commune_name or "la commune de l'entreprise"
     if wanted.understood:
-        asked = "compris : " + " ; ".join(path(u) for u in wanted.understood)
+        taught = model.resolver.links.taught_cfds
+        asked = "compris : " + " ; ".join(path(u, taught) for u in wanted.understood)
     else:
         asked = "besoins : " + ", ".join(query.needs)
     if decision.first_year_only:

@@ -188,8 +188,8 @@ def decide(model: CatalogReadModel, query: RoutingQuery, *, k: int, steps: list[
     decision = Decision(
         recipients=recipients, candidates=kept, radius_km=radius, romes=wanted.romes,
         academie=query.academie, explanation="", unroutable=not recipients, unresolved_jobs=wanted.unresolved_jobs,
-        understood=[understood_json(u) for u in wanted.understood], first_year_only=first_year,
-        paths=[path(u) for u in wanted.understood],
+        understood=[understood_json(u, model.resolver.links.taught_cfds) for u in wanted.understood],
+        first_year_only=first_year, paths=[path(u, model.resolver.links.taught_cfds) for u in wanted.understood],
     )
     decision.explanation = explain(model, query, decision, wanted)
     return decision
