@@ -92,8 +92,8 @@ def build_runtime(name: str, settings: Settings, schema: ServiceSchema) -> Servi
         engine.dispose()
         raise
     # No faststream Prometheus middleware: shared.platform.consumer and the relay count what it counted
-    # (mlp_events_consumed_total, mlp_event_handle_seconds, mlp_outbox_published_total), and it cost ~0.3 ms
-    # of CPU per consumed event (docs/benchmarks-changelog.md).
+    # (mlp_events_consumed_total, mlp_event_handle_seconds, mlp_outbox_published_total), and it cost about
+    # 2 ms of CPU per request across the services at 20 req/s (docs/benchmarks-changelog.md).
     broker = redis_broker(settings.redis_url)
     redis = redis_client(settings.redis_url, connect_timeout_s=2, timeout_s=5)
     relay = OutboxRelay(

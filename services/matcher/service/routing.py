@@ -185,11 +185,12 @@ def decide(model: CatalogReadModel, query: RoutingQuery, *, k: int, steps: list[
             recipients = select(ranked, k)
             radius = max(radius or 0.0, specific_radius)
     kept = [c for c in ranked if c.chosen] + [c for c in ranked if not c.chosen][: max(keep - k, 0)]
+    taught = model.resolver.links.taught_cfds  # what the explanation names first (explanation.best_formations)
     decision = Decision(
         recipients=recipients, candidates=kept, radius_km=radius, romes=wanted.romes,
         academie=query.academie, explanation="", unroutable=not recipients, unresolved_jobs=wanted.unresolved_jobs,
-        understood=[understood_json(u, model.resolver.links.taught_cfds) for u in wanted.understood],
-        first_year_only=first_year, paths=[path(u, model.resolver.links.taught_cfds) for u in wanted.understood],
+        understood=[understood_json(u, taught) for u in wanted.understood], first_year_only=first_year,
+        paths=[path(u, taught) for u in wanted.understood],
     )
     decision.explanation = explain(model, query, decision, wanted)
     return decision
