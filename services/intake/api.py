@@ -128,17 +128,39 @@ async def create_request(payload: CompanyRequestIn, request: Request):
     }, status_code=202)
 
 
+async def valid_json_payload(request: Request) -> CompanyRequestIn | None:
+    """The body parsed and validated in one pass by pydantic's own JSON parser, when it is a JSON body
+    that passes; None for anything else. FastAPI's handler parses with ``json.loads``, then validates
+    the dict, after solving the route's parameters: a sixth of the route's CPU."""
+    content_type = request.headers.get("content-type", "")
+    media = content_type.partition(";")[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        return None
+    body = await request.body()  # Starlette keeps it: FastAPI's handler reads it again for free
+    try:
+        return CompanyRequestIn.model_validate_json(body) if body else None
+    except ValueError:  # ValidationError, and a body that is not UTF-8
+        return None
+
+
 class _GuardedRoute(APIRoute):
     """``guard_submission`` before FastAPI's handler (and so before the body is validated: a refused key
     is a 401 even for a faulty body), called directly rather than as a declared dependency: solving a
     sub-dependency on every request cost about a tenth of the route's CPU. Nothing changes in the
-    OpenAPI document (the guard declared no parameter)."""
+    OpenAPI document (the guard declared no parameter).
+
+    A valid JSON body goes straight to the endpoint (``valid_json_payload``). Anything else, a faulty
+    body included, takes FastAPI's own handler, so errors keep the shape and the French messages the
+    exception handlers give them: that path validates twice, only for a request that is refused."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
             await guard_submission(request)
+            payload = await valid_json_payload(request)
+            if payload is not None:
+                return await create_request(payload, request)
             return await handler(request)
 
         return guarded

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlmodel import Session, select
 
@@ -183,3 +185,21 @@ def test_control_and_bidi_characters_never_reach_storage(client):
     assert stored.company_name == "BoulangerieDupont"
     assert stored.contact_name == "Jeanne[31m Martin"
     assert stored.message == "Bonjour,\n\nDeux élèves au printemps."
+
+
+# A JSON body that validates goes straight to the endpoint, parsed once by pydantic (api.valid_json_payload);
+# any other body takes FastAPI's handler, which gives the errors their shape. Both ends are pinned here.
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/vnd.partenaire+json"])
+def test_a_valid_json_body_is_accepted_whatever_json_media_type_names_it(client, content_type):
+    response = client.post("/api/v1/requests", content=json.dumps(body()).encode(), headers={"content-type": content_type})
+    assert response.status_code == 202, response.text
+    assert counts(client) == (1, 1)
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_valid_body_not_sent_as_json_is_refused_and_nothing_stored(client, content_type):
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post("/api/v1/requests", content=json.dumps(body()).encode(), headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == INVALID
+    assert counts(client) == (0, 0)
