@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from stdnum.fr import siret as siret_rule
 
+from services.intake.service.siret import siret_is_valid
 from shared.contracts.email_address import check_email
 from shared.contracts.request_schema import CompanyRequestIn
 from shared.platform.errors import FieldError, translate_errors
@@ -63,9 +63,9 @@ def _deep_checks(
 
     if isinstance(siret, str) and siret.strip():
         raw = re.sub(r"[\s.]", "", siret)
-        if not raw.isdigit() or len(raw) != 14:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) != 14:
             errors.append(FieldError("siret", "Le SIRET doit comporter 14 chiffres."))
-        elif not siret_rule.is_valid(raw):
+        elif not siret_is_valid(raw):
             errors.append(FieldError("siret", "Ce SIRET n'est pas valide (clé de contrôle incorrecte) : vérifiez-le."))
         else:
             out["siret"] = raw
