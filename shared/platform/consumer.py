@@ -25,6 +25,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from faststream import AckPolicy
@@ -181,6 +182,20 @@ class ReliableConsumer:
         self.broker = broker
         self.handler = handler
 
+    # The metric children of every delivery, looked up once: labels() takes a lock and builds a key on
+    # each call. Lazily, so a consumer that never handles anything shows no series.
+    @cached_property
+    def _batch_sizes(self) -> Any:
+        return EVENT_BATCH_SIZE.labels(self.config.group, self.config.stream)
+
+    @cached_property
+    def _handle_seconds(self) -> Any:
+        return EVENT_HANDLE_SECONDS.labels(self.config.group, self.config.stream)
+
+    @cached_property
+    def _processed(self) -> Any:
+        return EVENTS_CONSUMED.labels(self.config.group, self.config.stream, "processed")
+
     # -- registration --------------------------------------------------------
     def register(self) -> None:
         cfg = self.config
@@ -217,7 +232,7 @@ class ReliableConsumer:
             Entry(_decode_id(entry_id), _entry_body(fields), fields.get(DATA_FIELD, b"") if isinstance(fields, dict) else b"")
             for entry_id, fields in zip(raw["message_ids"], raw["data"], strict=True)
         ]
-        EVENT_BATCH_SIZE.labels(self.config.group, self.config.stream).observe(len(entries))
+        self._batch_sizes.observe(len(entries))
         valid: list[Entry] = []
         for entry in entries:
             try:
@@ -303,8 +318,8 @@ class ReliableConsumer:
             EVENTS_CONSUMED.labels(cfg.group, cfg.stream, "duplicate").inc()
             log.info("event_duplicate_skipped", stream=cfg.stream, group=cfg.group, event_id=str(event.event_id))
             return
-        EVENT_HANDLE_SECONDS.labels(cfg.group, cfg.stream).observe(seconds)
-        EVENTS_CONSUMED.labels(cfg.group, cfg.stream, "processed").inc()
+        self._handle_seconds.observe(seconds)
+        self._processed.inc()
         log.info("event_handled", stream=cfg.stream, group=cfg.group, event_type=event.event_type,
                  event_id=str(event.event_id), deliveries=deliveries, batch_size=batch_size,
                  duration_ms=round(seconds * 1000, 1))
