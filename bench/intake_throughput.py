@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     body = f"""
 wrk (C, 1 thread, {args.connections} connections, {args.seconds:g} s per run, `--timeout 10s`) with a Lua script that
 sends distinct valid company requests (`bench/wrk.py`); one uvicorn worker per server, loopback, {db}; rate limits
-raised for the run. Bare endpoint then intake, {args.rounds} round(s), after a 1 s warm-up of each.
+raised and logs at WARNING for the run (the bare endpoint logs nothing). Bare endpoint then intake, {args.rounds} round(s), after a 1 s warm-up of each.
 
 | run | requests/s | p50 (ms) | p95 (ms) | p99 (ms) | accepted (rows) | errors | server CPU per request (ms) |
 |---|---:|---:|---:|---:|---:|---:|---:|
