@@ -22,111 +22,32 @@ return an async callable, run only after the commit (side effects leave after co
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from faststream import AckPolicy
-from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import RedisBroker
 from faststream.redis.annotations import RedisBatchStreamMessage, RedisStreamMessage
-from faststream.redis.message import FAKE_CONSUMER
-from faststream.redis.message import RedisBatchStreamMessage as BatchMessage
-from faststream.redis.parser.binary import BinaryMessageFormatV1
-from redis import Redis as SyncRedis
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 from sqlalchemy import Engine
 
 from shared.contracts.events import Event, event_from_payload
+from shared.platform.consumer_groups import register_group
 from shared.platform.deadletter import dead_letter, forget_error, record_error
+from shared.platform.faststream_wire import (
+    DATA_FIELD,
+    StreamSubscription,
+    entry_body,
+    undecoded,
+    unparsed_batch,
+)
 from shared.platform.logging import correlation_scope, get_logger
 from shared.platform.metrics import EVENT_BATCH_SIZE, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
 from shared.platform.processing import DUPLICATE, AfterCommit, Handler, handle_batch, handle_one
-from shared.platform.redis_conn import redis_client_sync
 
 log = get_logger(__name__)
-
-# (stream, group) pairs subscribed on each broker, so the groups can be created from the start
-# of the stream before the broker starts (see ensure_consumer_groups).
-_GROUPS_BY_BROKER: dict[int, set[tuple[str, str]]] = {}
-
-
-GROUP_CHECK_INTERVAL_S = 2.0  # how often a running service checks that its groups still exist
-
-
-async def ensure_consumer_groups(broker: RedisBroker, redis: Redis) -> list[tuple[str, str]]:
-    """Create each subscribed group at "0" (the stream's first entry) if it does not exist;
-    returns the (stream, group) pairs it had to create.
-
-    faststream creates a missing group at "$", i.e. only for entries added after it starts: an
-    event published before a service's very first start would never reach it. After a loss of
-    Redis's data, "0" is also what lets a group read what the relays and ``monlyceepro replay``
-    published before it came back.
-    """
-    created = []
-    for stream, group in sorted(_GROUPS_BY_BROKER.get(id(broker), ())):
-        try:
-            await redis.xgroup_create(stream, group, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        else:
-            created.append((stream, group))
-    return created
-
-
-def _create_missing_groups(redis: SyncRedis, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    created = []
-    for stream, group in pairs:
-        try:
-            redis.xgroup_create(stream, group, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        else:
-            created.append((stream, group))
-    return created
-
-
-async def restore_consumers(broker: RedisBroker, redis: SyncRedis) -> tuple[list[tuple[str, str]], int]:
-    """Recover from a Redis that lost its data (FLUSHALL, failover to a replica without it) while
-    the service runs: recreate the missing groups at "0", then restart the subscribers that
-    stopped. faststream stops a subscriber for good when XREADGROUP answers NOGROUP ("restart the
-    application"); without this the service would stay up, ready, and read nothing.
-
-    The group check runs on a worker thread with a synchronous client: a cancelled asyncio Redis
-    command can swallow the cancellation, and a task that ignores it hangs the service's
-    shutdown (see shared.platform.stream_retention). Returns the groups created and the number of
-    subscribers restarted."""
-    pairs = sorted(_GROUPS_BY_BROKER.get(id(broker), ()))
-    created = await asyncio.to_thread(_create_missing_groups, redis, pairs)
-    restarted = 0
-    for subscriber in list(getattr(broker, "subscribers", ())):
-        if getattr(subscriber, "running", True):
-            continue
-        await subscriber.start()  # the group exists again: faststream's own XGROUP CREATE is a no-op
-        restarted += 1
-    if created or restarted:
-        log.warning("consumer_groups_restored", groups=[f"{s}:{g}" for s, g in created], subscribers=restarted)
-    return created, restarted
-
-
-async def watch_consumer_groups(broker: RedisBroker, redis_url: str, interval_s: float = GROUP_CHECK_INTERVAL_S) -> None:
-    """Background task of a started broker: :func:`restore_consumers` every ``interval_s`` (one
-    XGROUP CREATE per subscribed group, answered BUSYGROUP while all is well)."""
-    client = redis_client_sync(redis_url, connect_timeout_s=2, timeout_s=5)  # rediss, ACL users alike
-    try:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await restore_consumers(broker, client)
-            except Exception as exc:  # Redis down: the next turn tries again
-                log.info("consumer_group_check_failed", error=type(exc).__name__)
-    finally:
-        client.close()
-
 
 @dataclass(frozen=True)
 class Subscription:
@@ -135,15 +56,6 @@ class Subscription:
     stream: str
     event_type: type[Event]
     handler: Handler
-
-
-class _Subscription(StreamSub):
-    """faststream's stream subscription, not copied when there is no prefix to add. faststream reads it
-    through ``add_prefix`` on every XREADGROUP and every message (a ``deepcopy`` each time: 3 % of a
-    consumer's CPU); the services' brokers have no prefix, and faststream only reads the result."""
-
-    def add_prefix(self, prefix: str) -> _Subscription:
-        return self if not prefix else super().add_prefix(prefix)
 
 
 class PoisonMessage(Exception):
@@ -199,12 +111,12 @@ class ReliableConsumer:
     # -- registration --------------------------------------------------------
     def register(self) -> None:
         cfg = self.config
-        _GROUPS_BY_BROKER.setdefault(id(self.broker), set()).add((cfg.stream, cfg.group))
-        main = _Subscription(
+        register_group(self.broker, cfg.stream, cfg.group)
+        main = StreamSubscription(
             cfg.stream, group=cfg.group, consumer=cfg.consumer, polling_interval=cfg.polling_interval_ms,
             batch=True, max_records=cfg.batch_size,
         )
-        claimer = _Subscription(
+        claimer = StreamSubscription(
             cfg.stream,
             group=cfg.group,
             consumer=f"{cfg.consumer}-claimer",
@@ -212,8 +124,8 @@ class ReliableConsumer:
             polling_interval=max(cfg.polling_interval_ms, min(cfg.claim_idle_ms // 2, 1000)),
         )
         title = f"{cfg.group}:{cfg.stream}:{cfg.consumer}"
-        self.broker.subscriber(stream=main, ack_policy=AckPolicy.MANUAL, title=title, parser=_unparsed_batch,
-                               decoder=_undecoded)(self._on_batch)
+        self.broker.subscriber(stream=main, ack_policy=AckPolicy.MANUAL, title=title, parser=unparsed_batch,
+                               decoder=undecoded)(self._on_batch)
         title = f"{cfg.group}:{cfg.stream}:{claimer.consumer}"
         self.broker.subscriber(stream=claimer, ack_policy=AckPolicy.MANUAL, title=title)(self._on_claimed)
 
@@ -229,7 +141,7 @@ class ReliableConsumer:
         msg: RedisBatchStreamMessage = self._message()
         raw = msg.raw_message
         entries = [
-            Entry(_decode_id(entry_id), _entry_body(fields), fields.get(DATA_FIELD, b"") if isinstance(fields, dict) else b"")
+            Entry(_decode_id(entry_id), entry_body(fields), fields.get(DATA_FIELD, b"") if isinstance(fields, dict) else b"")
             for entry_id, fields in zip(raw["message_ids"], raw["data"], strict=True)
         ]
         self._batch_sizes.observe(len(entries))
@@ -362,32 +274,6 @@ def _parsed(entry: Entry) -> Event:
     """The event of an entry handled past parsing (poison entries went to the dead letters)."""
     assert entry.event is not None
     return entry.event
-
-
-# The main subscriber's parser and decoder: the batch as read, each entry decoded once by _entry_body.
-# faststream's batch parser decodes every entry's JSON, dumps the list to JSON again, and its decoder
-# loads that back: three passes over each event where one does, and a quarter of what faststream spent
-# per delivery. The message keeps the raw XREADGROUP answer, which is all _on_batch reads.
-DATA_FIELD = b"__data__"
-_NO_ID = "-"  # correlation ids travel in each event; faststream would draw a uuid4 for the batch
-
-
-async def _unparsed_batch(message: Any) -> BatchMessage:
-    return BatchMessage(message, b"", consumer=FAKE_CONSUMER, group=None, correlation_id=_NO_ID, message_id=_NO_ID)
-
-
-async def _undecoded(_: Any) -> None:
-    return None
-
-
-def _entry_body(fields: Any) -> Any:
-    """An entry's body as faststream's batch parser decodes it: its binary frame (or JSON envelope) opened,
-    then JSON when it is JSON, else the bytes (which _parse refuses as poison)."""
-    data, _ = BinaryMessageFormatV1.parse(fields.get(DATA_FIELD, fields) if isinstance(fields, dict) else fields)
-    try:
-        return json.loads(data)
-    except (ValueError, TypeError):  # not JSON; or fields without a frame, which stay a dict
-        return data
 
 
 def _correlation_of(body: Any) -> str | None:

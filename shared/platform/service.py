@@ -22,12 +22,8 @@ from sqlalchemy import Engine
 from tenacity import AsyncRetrying, wait_exponential
 
 from shared.platform import heap
-from shared.platform.consumer import (
-    Subscription,
-    ensure_consumer_groups,
-    subscribe_reliably,
-    watch_consumer_groups,
-)
+from shared.platform.consumer import Subscription, subscribe_reliably
+from shared.platform.consumer_groups import ensure_consumer_groups, watch_consumer_groups
 from shared.platform.db import make_engine, ping
 from shared.platform.db_threads import DbThreads
 from shared.platform.housekeeping import housekeeping_loop

@@ -19,7 +19,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, func, select
 
 from shared.contracts.events import CatalogChanged, Streams
-from shared.platform.consumer import ensure_consumer_groups, subscribe_reliably
+from shared.platform.consumer import subscribe_reliably
+from shared.platform.consumer_groups import ensure_consumer_groups
 from shared.platform.db import create_tables, make_engine, postgres_driver_url
 from shared.platform.observability import refresh_stream_gauges
 from shared.platform.outbox import BACKBONE_TABLES, add_to_outbox

@@ -366,7 +366,7 @@ def test_event_published_before_the_consumer_first_starts_is_delivered(tmp_path,
 
 def test_consumer_recovers_without_restart_when_redis_loses_its_data(tmp_path):
     """FLUSHALL while the consumer runs: its group and stream vanish, faststream stops the reader
-    on NOGROUP; the group watch (shared.platform.consumer.watch_consumer_groups) recreates the
+    on NOGROUP; the group watch (shared.platform.consumer_groups.watch_consumer_groups) recreates the
     group at "0" and restarts the subscribers, so what is published next is handled, no restart."""
     server = RedisServer().start()
     db_url = f"sqlite:///{tmp_path}/flush.db"

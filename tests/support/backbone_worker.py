@@ -16,7 +16,8 @@ from redis.asyncio import Redis
 from sqlmodel import Field, SQLModel
 
 from shared.contracts.events import CatalogChanged, Streams
-from shared.platform.consumer import ensure_consumer_groups, subscribe_reliably, watch_consumer_groups
+from shared.platform.consumer import subscribe_reliably
+from shared.platform.consumer_groups import ensure_consumer_groups, watch_consumer_groups
 from shared.platform.db import create_tables, make_engine
 from shared.platform.logging import configure_logging
 from shared.platform.outbox import BACKBONE_TABLES
