@@ -62,23 +62,3 @@ def test_an_unknown_word_is_left_out_of_the_score_instead_of_sinking_it():
     index = WordIndex(["Chauffeur / Chauffeuse poids lourd", "Boulanger"])
     found = index.score([index.query_word("chauffeur"), index.query_word("zzzzqx")])
     assert found[0] == pytest.approx(index.score([index.query_word("chauffeur")])[0])
-
-
-@pytest.mark.parametrize("typed, indexed", [
-    ("pneus", "pneumatique"), ("resto", "restaurant"), ("clim", "climatisation"), ("compta", "comptabilité"),
-    ("véto", "vétérinaire"), ("alu", "aluminium"), ("sécu", "sécurité"),
-])
-def test_a_clipped_word_of_everyday_speech_falls_on_the_full_words_stem(typed, indexed):
-    assert stems(typed) == stems(indexed)
-
-
-def test_a_clipped_word_finds_the_title_that_spells_it_out_and_is_not_corrected():
-    index = WordIndex(["Monteur / Monteuse en pneumatique", "Conducteur / Conductrice de pelle à pneus",
-                       "Serveur / Serveuse en restauration", "Monteur / Monteuse de réseaux électriques"])
-    words = [index.query_word(w) for w in ("monteur", "pneus")]
-    found = index.score(words)
-    assert max(found, key=found.get) == 0
-    assert all(w.known and not w.corrections for w in words)
-    # « pelle à pneus » keeps matching the way the title writes it.
-    found = index.score([index.query_word(w) for w in ("pelle", "pneus")])
-    assert max(found, key=found.get) == 1

@@ -29,7 +29,10 @@ _LEVELS = (("bac + 9", 8), ("bac + 8", 8), ("bac + 7", 7), ("bac + 6", 7), ("bac
 _ONISEP_SLASH = re.compile(r"/\S*")  # « boulanger/ère », « aide-soignant/e » -> masculine form
 _MET_ID = re.compile(r"MET\.\d+")
 # « … 2NDE COMMUNE (BAC PRO) », « … BTS 1ERE ANNEE COMMUNE »: some are in no BCN group (ASSP, MV…).
-CLIPPING_NOTE = "mot courant d'un métier"  # sigles_metiers.csv: a job's name clipped or in jargon (« cuisto »), not a sigle
+# sigles_metiers.csv notes of a word clipped or in jargon, read as the word it stands for and never as a diploma's
+# sigle: a job's name (« cuisto ») or another word the company types beside the job (« monteur pneus »,
+# « cariste manut »). Other common words (« resto », « info ») may still name a diploma, as sigles do.
+CLIPPING_NOTES = ("mot courant d'un métier", "mot courant lu comme le mot")
 _FIRST_YEAR_LABEL = re.compile(r"2NDE COMMUNE|ANNEE COMMUNE")
 
 
@@ -164,7 +167,7 @@ def _formations(data_dir: Path, today: date) -> list[VocabularyFormation]:
 
 def _abbreviations(data_dir: Path) -> list[VocabularyAbbreviation]:
     return [VocabularyAbbreviation(abbreviation=r["sigle"], expansion=r["developpement"],
-                                   clipping=(r.get("note") or "").startswith(CLIPPING_NOTE))
+                                   clipping=(r.get("note") or "").startswith(CLIPPING_NOTES))
             for r in read_csv(data_dir / "sigles_metiers.csv")]
 
 

@@ -44,35 +44,6 @@ DIPLOMA_WORDS = {
 DIPLOMA_FILLER = frozenset({"pro", "professionnel", "professionnelle", "brevet", "mention", "complementaire",
                             "certificat", "aptitude"})
 
-# Clipped words of everyday speech -> the word the job titles use (« monteur pneus », « serveur resto »,
-# « technicien clim »). Folded, singular and plural. Applied on both sides (titles and typed text) by
-# ``masculine``, so « pelle à pneus » and « monteur en pneumatique » share one key. Only clippings whose
-# full word is in the titles and that mean nothing else in a job request are listed.
-CLIPPED_WORDS = {
-    clipped: full
-    for full, forms in {
-        "pneumatique": ("pneu", "pneus"),
-        "restaurant": ("resto", "restos", "restau", "restaus"),
-        "mecanique": ("meca",),
-        "electricite": ("elec",),
-        "informatique": ("info", "infos"),
-        "comptabilite": ("compta",),
-        "manutention": ("manut",),
-        "climatisation": ("clim",),
-        "approvisionnement": ("appro",),
-        "administratif": ("admin",),
-        "laboratoire": ("labo", "labos"),
-        "aluminium": ("alu",),
-        "decoration": ("deco",),
-        "securite": ("secu",),
-        "veterinaire": ("veto", "vetos"),
-        "cuisinier": ("cuistot", "cuistots"),
-        "pharmacie": ("pharma",),
-        "maintenance": ("maint",),
-    }.items()
-    for clipped in forms
-}
-
 # Feminine ending -> masculine ending, longest first (applied once, to words of 5 letters or more).
 _GENDER = (
     ("trices", "teur"), ("trice", "teur"), ("euses", "eur"), ("euse", "eur"), ("iennes", "ien"),
@@ -99,11 +70,7 @@ def words(text: str) -> list[str]:
 
 @lru_cache(maxsize=200_000)
 def masculine(word: str) -> str:
-    """« boulangères » → ``boulanger``; « électriciennes » → ``electricien``; a clipped word whole
-    (« pneus » → ``pneumatique``, see ``CLIPPED_WORDS``). Folded input."""
-    full = CLIPPED_WORDS.get(word)
-    if full is not None:
-        return full
+    """« boulangères » → ``boulanger``; « électriciennes » → ``electricien`` (folded input)."""
     if len(word) >= 5:
         for fem, masc in _GENDER:
             if word.endswith(fem) and len(word) - len(fem) >= 3:
