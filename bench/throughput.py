@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", default="25,50,100,150,200,300")
     parser.add_argument("--step-duration", type=float, default=20.0)
-    parser.add_argument("--hold", type=float, default=60.0)
+    parser.add_argument("--hold", type=float, default=60.0, help="0: no hold, the steps only")
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--no-profile", action="store_true", help="no py-spy, CPU per process only")
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 saturated["profiles"] = run_step(pipeline, saturated["rate"], step_s, targets, Path(tmp), True,
                                                  "profiled")["profiles"]
             best = max((r["rate"] for r in results if r["holds"]), default=None)
-            if best and not args.smoke:
+            if best and not args.smoke and args.hold > 0:  # --hold 0: the steps only
                 hold = run_step(pipeline, best, args.hold, targets, Path(tmp), False, "hold")
                 print("hold:", row(hold), flush=True)
                 if not hold["holds"] and len([r for r in results if r["holds"]]) > 1:
