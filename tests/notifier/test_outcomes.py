@@ -223,3 +223,39 @@ def test_the_reminders_command_asks_too(engine, ctx, clock, sink, database_url, 
     assert "sorti ? » : 2 (dont reposées : 0)" in capsys.readouterr().out
     assert cli.reminders(["--now", "2026-12-23T09:00:00+00:00"]) == 0
     assert "sorti ? » : 0" in capsys.readouterr().out
+
+
+def test_concurrent_clicks_on_one_question_record_one_answer(engine, ctx, clock, sink, client):
+    """Several choices of one email clicked at the same moment (a double click, two colleagues): one is
+    recorded and published, the others are told it is already answered, never a 500 nor a second event."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy.exc import IntegrityError
+
+    from services.notifier.outcomes import questions
+
+    _asked(engine, ctx, clock)
+    links = _choices(_outcome_mails(sink, COMPANY)[0])
+    tokens = [links[label].rsplit("/", 1)[1] for label in ("Visite", "Embauche", "Visite", "Autre action")] * 2
+    start = threading.Barrier(len(tokens))
+
+    def click(token: str) -> str:
+        start.wait()
+        try:
+            with unit_of_work(engine) as session:
+                return questions.answer(session, ctx, token).kind
+        except questions.OutcomeRefused as exc:
+            return f"refused:{exc.reason}"
+        except IntegrityError:  # what the page turns into « already answered »
+            return "refused:used"
+
+    with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
+        outcomes = list(pool.map(click, tokens))
+    recorded = [o for o in outcomes if not o.startswith("refused:")]
+    assert len(recorded) == 1, outcomes
+    assert sorted(set(outcomes) - set(recorded)) == ["refused:used"], outcomes
+    assert [(e["kind"], e["respondent"]) for e in _recorded(engine)] == [(recorded[0], "company")]
+    with Session(engine) as session:
+        answered = [q for q in session.exec(select(OutcomeQuestion)).all() if q.answered_at is not None]
+    assert [(q.respondent, q.kind) for q in answered] == [("company", recorded[0])]
