@@ -98,7 +98,8 @@ def jobs(state: State, q: Annotated[str, Query(min_length=1, max_length=100, des
 def understand_job(state: State, q: Annotated[str, Query(min_length=1, max_length=120, description="Métier en clair")],
                    naf: Annotated[str | None, Query(max_length=10, description="Code NAF ou division")] = None,
                    limite: Annotated[int, Query(ge=1, le=50)] = 10) -> JobUnderstanding:
-    return understanding_out(state.index.understand_job(q, naf_division_of(naf)), limite)
+    return understanding_out(state.index.understand_job(q, naf_division_of(naf)), limite,
+                             state.index.resolver.taught_counts)
 
 
 @router.get("/communes", tags=["recherche"], summary="Autocomplétion des communes (nom ou code postal)",

@@ -30,6 +30,7 @@ class UnderstoodFormation(BaseModel):
     weight: float = Field(description="Poids du diplôme pour ce métier (0 à 1)")
     why: str = Field(description="Source du lien métier-diplôme (Certif Info, ONISEP, intitulé…)")
     common_first_year: bool = Field(description="Seconde commune d'une famille de métiers")
+    lycees: int = Field(description="Lycées situés qui enseignent ce diplôme (0 : aucun lycée du catalogue)")
 
 
 class JobUnderstanding(BaseModel):
@@ -42,7 +43,8 @@ class JobUnderstanding(BaseModel):
     diploma: str | None = None
     jobs: list[UnderstoodJob]
     alternatives: list[UnderstoodJob]
-    formations: list[UnderstoodFormation] = Field(description="Diplômes retenus, les plus pertinents d'abord")
+    formations: list[UnderstoodFormation] = Field(
+        description="Diplômes retenus : ceux qu'un lycée enseigne d'abord, puis les plus pertinents")
 
 
 class CommuneSuggestion(BaseModel):

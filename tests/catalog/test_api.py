@@ -103,3 +103,17 @@ def test_arbitrary_query_strings_never_give_a_server_error(readonly_client, para
     assert response.status_code in (200, 422), response.text
     page = readonly_client.get("/", params={k: v for k, v in params.items() if k in {"metier", "lieu", "page"}})
     assert page.status_code == 200
+
+
+def test_understanding_a_job_lists_the_diplomas_lycees_teach_first_with_how_many(readonly_client):
+    understood = readonly_client.get("/api/v1/metiers/comprendre", params={"q": "boulangère", "limite": 50}).json()
+    assert understood["status"] == "compris" and understood["jobs"][0]["rome"] == "D1102"
+    formations = understood["formations"]
+    counts = [f["lycees"] for f in formations]
+    assert counts[0] > 10  # the CAP boulanger, taught across the country
+    assert any(f["label"] == "CAP Boulanger" and f["lycees"] > 10 for f in formations)
+    # Every diploma a company can find a lycée for comes before those no lycée of the catalog teaches.
+    taught_flags = [n > 0 for n in counts]
+    assert taught_flags == sorted(taught_flags, reverse=True)
+    weights = [f["weight"] for f in formations if f["lycees"] > 0]
+    assert weights == sorted(weights, reverse=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date
 from urllib.parse import urlencode
 
@@ -102,13 +103,18 @@ def _job_out(j: JobSense) -> UnderstoodJob:
     return UnderstoodJob(rome=j.rome, label=j.label, score=round(j.score, 3), via=j.via, taught=j.taught)
 
 
-def understanding_out(u: Understanding, limit: int = 10) -> JobUnderstanding:
-    formations = sorted(u.formations.values(), key=lambda f: (-f.weight, f.label))[:limit]
+def understanding_out(u: Understanding, limit: int = 10, taught: Mapping[str, int] | None = None) -> JobUnderstanding:
+    """``taught``: CFD -> how many located lycées teach it. A diploma no lycée teaches (a BTS of the same
+    trade, a closed CAP) comes after those a company can find a lycée for, whatever its weight."""
+    taught = taught or {}
+    formations = sorted(u.formations.values(),
+                        key=lambda f: (taught.get(f.cfd, 0) == 0, -f.weight, f.label))[:limit]
     return JobUnderstanding(
         text=u.text, status=u.status, message=u.message, correction=u.correction, diploma=u.diploma,
         jobs=[_job_out(j) for j in u.jobs], alternatives=[_job_out(j) for j in u.alternatives],
         formations=[UnderstoodFormation(cfd=f.cfd, label=f.label, weight=round(f.weight, 3), why=f.why,
-                                        common_first_year=f.common_first_year) for f in formations],
+                                        common_first_year=f.common_first_year, lycees=taught.get(f.cfd, 0))
+                    for f in formations],
     )
 
 
