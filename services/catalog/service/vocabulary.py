@@ -28,11 +28,11 @@ _LEVELS = (("bac + 9", 8), ("bac + 8", 8), ("bac + 7", 7), ("bac + 6", 7), ("bac
            ("sans diplome", 2), ("sans diplôme", 2))
 _ONISEP_SLASH = re.compile(r"/\S*")  # « boulanger/ère », « aide-soignant/e » -> masculine form
 _MET_ID = re.compile(r"MET\.\d+")
-# « … 2NDE COMMUNE (BAC PRO) », « … BTS 1ERE ANNEE COMMUNE »: some are in no BCN group (ASSP, MV…).
 # sigles_metiers.csv notes of a word clipped or in jargon, read as the word it stands for and never as a diploma's
 # sigle: a job's name (« cuisto ») or another word the company types beside the job (« monteur pneus »,
 # « cariste manut »). Other common words (« resto », « info ») may still name a diploma, as sigles do.
 CLIPPING_NOTES = ("mot courant d'un métier", "mot courant lu comme le mot")
+# « … 2NDE COMMUNE (BAC PRO) », « … BTS 1ERE ANNEE COMMUNE »: some are in no BCN group (ASSP, MV…).
 _FIRST_YEAR_LABEL = re.compile(r"2NDE COMMUNE|ANNEE COMMUNE")
 
 
