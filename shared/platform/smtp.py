@@ -41,7 +41,6 @@ from shared.platform.smtp_wire import SmtpReplyError as SmtpReplyError
 from shared.platform.smtp_wire import SmtpTemporaryError as SmtpTemporaryError
 from shared.platform.smtp_wire import SmtpTimeout as SmtpTimeout
 from shared.platform.smtp_wire import data_block as data_block
-from shared.platform.smtp_wire import local_hostname as local_hostname
 
 
 async def connect(host: str, port: int, *, timeout_s: float, tls: ssl.SSLContext | None = None,
