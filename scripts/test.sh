@@ -27,6 +27,6 @@ fi
 .venv/bin/mypy
 
 # The slowest tests are listed at the end: the suite must stay under 15 minutes on slow machines too.
-# One pytest-xdist worker per CPU: the heavy tests (live systems, crashes, Chromium) run in turn on
+# One pytest-xdist worker per CPU: the heavy tests (live systems, crashes) run in turn on
 # one of them while the others share the rest (tests/conftest.py groups them).
 exec .venv/bin/python -m pytest -n "${MLP_TEST_WORKERS:-auto}" --dist loadgroup --durations=15 "$@"

@@ -61,9 +61,12 @@ def postgres_url():
 @pytest.hookimpl(trylast=True)  # after tests.support.browser has marked the Chromium tests
 def pytest_collection_modifyitems(items) -> None:
     """How scripts/test.sh spreads the suite over pytest-xdist workers (``--dist loadgroup``): the
-    heavy tests (a live system of four services, a crash scenario, Chromium) run one after the
-    other on one worker, as their timeouts assume; every other module stays whole on one worker,
-    so its module-scoped fixtures start once."""
+    heavy tests (a live system of several services, a crash scenario) run one after the other on
+    one worker, as their timeouts assume; every other module stays whole on one worker, so its
+    module-scoped fixtures (a Chromium, an in-process server) start once. A Chromium test on an
+    in-process server and a long in-process sweep (marker ``in_process``) are not heavy: on the
+    heavy worker they made it the suite's long pole while the other worker sat idle."""
     for item in items:
-        heavy = any(item.get_closest_marker(name) for name in ("slow", "chaos", "browser"))
+        heavy = any(item.get_closest_marker(name) for name in ("slow", "chaos"))
+        heavy = heavy and not item.get_closest_marker("in_process")
         item.add_marker(pytest.mark.xdist_group("heavy" if heavy else item.nodeid.split("::", 1)[0]))
