@@ -167,6 +167,36 @@ def test_a_long_text_is_read_on_its_rarest_word(resolver):
     assert u.formations["50031224"].weight == u.formations["50031216"].weight
 
 
+PILOTE_DE_LIGNE, CAP_CERAMIQUE, BIO_INDUSTRIES = "40020102", "50022419", "40022003"
+
+
+@pytest.mark.parametrize("text", ["opérateur de production", "opératrices de production", "agent de production",
+                                  "conducteur de ligne"])
+def test_a_role_many_trades_share_reaches_the_diplomas_they_have_in_common(resolver, text):
+    # ROME spells « opérateur de production » once per trade (céramique, métaux, papier, industrie
+    # alimentaire…): read title by title it was the céramique one, a principal title, and its CAP.
+    u = resolver.understand(text)
+    assert u.status == "vague"
+    best = max(u.formations.values(), key=lambda f: f.weight).weight
+    assert u.formations[PILOTE_DE_LIGNE].weight >= 0.8 * best
+    assert CAP_CERAMIQUE not in u.formations or u.formations[CAP_CERAMIQUE].weight <= 0.5 * best
+
+
+def test_a_role_with_no_diploma_its_trades_share_keeps_its_title_reading(resolver):
+    # « agent de quai »: four trades hold both words, but no diploma a lycée teaches is common to three.
+    u = resolver.understand("agent de quai")
+    assert u.status == "compris" and u.romes[0] in {"N1106", "N1116"}
+
+
+def test_the_company_s_sector_says_which_trade_a_shared_role_means(resolver):
+    food = resolver.understand("opérateur de production", "10")  # industries alimentaires
+    assert food.romes == ["H2102"] and BIO_INDUSTRIES in food.formations
+    ceramics = resolver.understand("opérateur de production", "23")  # verre, céramique, matériaux
+    assert ceramics.romes == ["H2803"] and CAP_CERAMIQUE in ceramics.formations
+    retail = resolver.understand("opérateur de production", "47")  # no reading in the sector: the shared ones
+    assert retail.status == "vague" and PILOTE_DE_LIGNE in retail.formations
+
+
 def test_the_same_trade_under_another_role_word_shares_its_agreed_diplomas(resolver):
     # I1310 « Mécanicien de maintenance industrielle » and I1304 « Technicien de maintenance industrielle »:
     # I1310's own links are boat and engine diplomas; the bac pro MSPC both sources link to I1304 comes too.

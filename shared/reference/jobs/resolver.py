@@ -21,6 +21,7 @@ from functools import lru_cache
 
 from shared.reference.jobs.diplomas import NamedDiplomas
 from shared.reference.jobs.domains import Domains
+from shared.reference.jobs.generic import generic_readings, shared_formations
 from shared.reference.jobs.index import QueryWord
 from shared.reference.jobs.links import JobLinks, merge_link
 from shared.reference.jobs.text import fold, stem, words
@@ -84,6 +85,16 @@ class JobResolver:
             ranked = self._naming_rarest(query, ranked)
             senses = [s for s in ranked if s.score >= KEEP_RATIO * ranked[0].score and s.taught][:3]
         domain = self.domains.senses(typed, senses[0].score if senses else 0.0)
+        generic = [] if domain or partial else generic_readings(query, senses)
+        in_sector = [s for s in generic if s.rome in self.naf_romes.get(naf_division or "", frozenset())]
+        if in_sector:  # the company's sector says which of the trades it means
+            senses, generic = in_sector, []
+        shared = shared_formations(generic, self.links) if generic else None
+        if shared:  # a role many trades share (« opérateur de production »): what they have in common
+            out.formations, out.jobs = shared
+            out.alternatives = [s for s in senses if s not in out.jobs][:5]
+            out.status = "vague"
+            senses = []
         if domain:
             senses = domain + [s for s in senses if s.rome not in {d.rome for d in domain}]
         if senses:
