@@ -62,3 +62,46 @@ def test_an_unknown_word_is_left_out_of_the_score_instead_of_sinking_it():
     index = WordIndex(["Chauffeur / Chauffeuse poids lourd", "Boulanger"])
     found = index.score([index.query_word("chauffeur"), index.query_word("zzzzqx")])
     assert found[0] == pytest.approx(index.score([index.query_word("chauffeur")])[0])
+
+
+def test_words_stemmed_by_threads_at_once_keep_their_own_stems():
+    # The catalog understands typed jobs on FastAPI's thread pool. Snowball's stemmer keeps the word it
+    # works on in its fields: unguarded, two threads mixed their words (or raised IndexError), and
+    # ``stem``'s cache kept the wrong key (« électriciennes » understood as « boulanger »).
+    import sys
+    import threading
+
+    from shared.reference.jobs.text import clear_word_caches
+
+    words = [f"{base}{suffix}" for base in ("boulang", "electrici", "plomb", "coiff", "menuis", "carrel", "cuisin",
+                                            "soud", "serv", "conduct", "magasin", "vend", "charpent", "peint")
+             for suffix in ("er", "ere", "eurs", "euse", "ien", "iennes", "age", "ations", "erie", "iste")]
+    clear_word_caches()
+    expected = {w: stem(w) for w in words}
+    clear_word_caches()
+    threads_count = 8
+    barrier = threading.Barrier(threads_count)
+    seen: list[dict[str, str]] = [{} for _ in range(threads_count)]
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        barrier.wait()
+        try:
+            for w in words[n:] + words[:n]:  # each thread in its own order: misses land at the same time
+                seen[n][w] = stem(w)
+        except BaseException as exc:  # an IndexError inside Snowball, unguarded
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the race shows in every run
+    try:
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(threads_count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert all(s == expected for s in seen)
+    assert {w: stem(w) for w in words} == expected  # and the cache holds the right keys

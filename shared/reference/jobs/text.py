@@ -11,6 +11,7 @@ typed text, so the two always agree.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 
@@ -52,7 +53,12 @@ _GENDER = (
     ("entes", "ent"), ("ente", "ent"), ("ees", "e"), ("ee", "e"),
 )
 _WORD = re.compile(r"[a-z0-9]+")
+# A Snowball stemmer keeps the word it works on in its own fields: two threads stemming at once (the
+# catalog answers « what does this job mean » on FastAPI's thread pool) mixed their words, and ``stem``'s
+# cache then kept the wrong key for good (« électriciennes » read as « boulanger »). The lock is taken on
+# a cache miss only.
 _stemmer = snowballstemmer.stemmer("french")
+_stemmer_lock = threading.Lock()
 
 
 def fold(text: str) -> str:
@@ -86,7 +92,8 @@ def stem(word: str) -> str:
     if word.isdigit():
         return word
     word = masculine(word)
-    key = _stemmer.stemWord(word)
+    with _stemmer_lock:
+        key = _stemmer.stemWord(word)
     # Snowball sometimes drops « -iste » (cuisiniste → cuisin, machiniste → machin, garagiste → garag) and so
     # reads a trade's object as the trade of its seller: « cuisine » as cuisiniste, « conducteur de machine »
     # as a bus « conducteur machiniste ». The -iste keeps its key; the two stay related (see ``related``).
