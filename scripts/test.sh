@@ -27,6 +27,9 @@ fi
 .venv/bin/mypy
 
 # The slowest tests are listed at the end: the suite must stay under 15 minutes on slow machines too.
-# One pytest-xdist worker per CPU: the heavy tests (live systems, crashes) run in turn on
-# one of them while the others share the rest (tests/conftest.py groups them).
-exec .venv/bin/python -m pytest -n "${MLP_TEST_WORKERS:-auto}" --dist loadgroup --durations=15 "$@"
+# One pytest-xdist worker per CPU; each test file runs whole on one worker (--dist loadfile), so its
+# module-scoped fixtures (a live system, a Chromium, an in-process server) start once. The heavy tests
+# (live systems, crash scenarios) may run on two workers at once: their timeouts allow for it. (Until
+# 2026-12-07 this was --dist loadgroup with every heavy test in one group; under pytest 9.2 xdist's
+# groups silently stopped holding, pytest-xdist#1386, and tests were spread one by one.)
+exec .venv/bin/python -m pytest -n "${MLP_TEST_WORKERS:-auto}" --dist loadfile --durations=15 "$@"

@@ -56,20 +56,3 @@ def database_url(request, tmp_path):
 def postgres_url():
     """A fresh PostgreSQL database, for tests about PostgreSQL only."""
     yield from _fresh_postgres_database()
-
-
-# tryfirst: pytest-xdist reads the xdist_group marks in its own pytest_collection_modifyitems, so they
-# must be set before it runs. (This hook was trylast until 2026-12-07: xdist saw no mark, split modules
-# between workers, started their module-scoped fixtures, live systems included, once per worker, and
-# ran the heavy tests side by side.)
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items) -> None:
-    """How scripts/test.sh spreads the suite over pytest-xdist workers (``--dist loadgroup``): the
-    heavy tests (a live system of several services, a crash scenario) run one after the other on
-    one worker, as their timeouts assume; every other module stays whole on one worker, so its
-    module-scoped fixtures (a Chromium, an in-process server) start once. A Chromium test on an
-    in-process server and a long in-process sweep (marker ``in_process``) are not heavy."""
-    for item in items:
-        heavy = any(item.get_closest_marker(name) for name in ("slow", "chaos"))
-        heavy = heavy and not item.get_closest_marker("in_process")
-        item.add_marker(pytest.mark.xdist_group("heavy" if heavy else item.nodeid.split("::", 1)[0]))

@@ -229,7 +229,6 @@ def test_autocomplete_suggests_taught_jobs_first_from_a_prefix(resolver):
 
 
 @pytest.mark.slow  # a sweep over every job title of the real data (~30 s)
-@pytest.mark.in_process
 def test_every_title_of_a_taught_job_reaches_a_taught_formation(resolver):
     """Coverage on the real data: a job title whose ROME (or a safe parent) maps to a formation a located
     lycée teaches, typed as written, reaches at least one taught formation."""
