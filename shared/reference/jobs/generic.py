@@ -1,5 +1,5 @@
 """A generic title: words that name a role many trades share (« opérateur de production »,
-« agent de fabrication »), not one trade.
+« agent de production »), not one trade.
 
 ROME spells such a role once per trade: « Opérateur de production en céramique », « … des métaux »,
 « … en industrie alimentaire ». Read title by title, the text lands on whichever of them scores best
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from shared.reference.jobs.index import QueryWord
 from shared.reference.jobs.links import FormationLink, JobLinks
-from shared.reference.jobs.text import stem, words
+from shared.reference.jobs.text import stems
 from shared.reference.jobs.understanding import JobSense
 
 GENERIC_TRADES = 4  # distinct jobs whose titles hold every typed word, each adding its own
@@ -24,8 +24,8 @@ SHARED_BY = 3  # trades a formation must be common to: with fewer, the "common g
 
 
 def generic_readings(query: list[QueryWord], senses: list[JobSense]) -> list[JobSense]:
-    """The readings of a generic title, the most shared first; [] when the text names one trade: a
-    title says it word for word, fewer than two words were typed, or too few trades share them."""
+    """The readings of a generic title, in their order; [] when the text names one trade: a title
+    says it word for word, fewer than two words were typed, or too few trades share them."""
     if len(query) < 2 or not senses or any(s.exact for s in senses):
         return []
     floor = GENERIC_RATIO * senses[0].score
@@ -33,7 +33,7 @@ def generic_readings(query: list[QueryWord], senses: list[JobSense]) -> list[Job
     for sense in senses:
         if sense.score < floor:
             break
-        title = {stem(w) for w in words(sense.via)}
+        title = set(stems(sense.via))  # its meaningful words: the role's, and the trade's own
         if len(title) > len(query) and all(qw.matches.keys() & title for qw in query):
             covering.append(sense)
     return covering if len({s.rome for s in covering}) >= GENERIC_TRADES else []
