@@ -44,7 +44,7 @@ def shared_formations(readings: list[JobSense], links: JobLinks
     """(formations weighted by the share of the readings leading to each, the readings kept); None
     when no formation a lycée teaches is common to ``SHARED_BY`` of them (« agent de quai »: the
     title reading stands)."""
-    per_reading = {s.rome: {c: link for c, link in links.for_job(s.rome, []).items() if not links.is_fallback(link)}
+    per_reading = {s.rome: {c: link for c, link in links.for_rome(s.rome).items() if not links.is_fallback(link)}
                    for s in readings}
     support: dict[str, int] = {}
     for reading_links in per_reading.values():
