@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
+from fastapi.middleware import Middleware
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import Signer
 
@@ -27,6 +28,7 @@ from services.intake.partners.keys import key_secret
 from services.intake.partners.openapi import document_partner_keys
 from services.intake.partners.registry import refresh_task
 from services.intake.service import impact as impact_service
+from services.intake.submit_lane import SubmissionLane
 from services.intake.tasks import retention_task
 from shared.platform.http import install_error_handlers
 from shared.platform.pilot_live import LivePilot
@@ -86,6 +88,8 @@ def create_app(settings: Settings | None = None, clock: Callable[[], float] = ti
     app.state.partners = partners
     install_error_handlers(app, extra_errors=api.rule_errors)
     document_partner_keys(app)
+    # Innermost, inside the correlation-and-metrics layer: the direct submission's short path.
+    app.user_middleware.append(Middleware(SubmissionLane))
     app.add_middleware(BodySizeLimit, max_bytes=s.max_body_bytes)
     app.add_middleware(PartnerCors, registry=partners.registry)  # outside: a 413 carries CORS headers too
     app.include_router(api.router)

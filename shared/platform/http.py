@@ -62,6 +62,12 @@ def invalid_fields(errors: Iterable[FieldError]) -> JSONResponse:
     return error_response(422, INVALID_FIELDS, errors)
 
 
+def http_error_response(exc: StarletteHTTPException) -> JSONResponse:
+    """The common error body of an HTTP error, its detail in French."""
+    return error_response(exc.status_code, french_detail(exc.status_code, exc.detail),
+                          headers=getattr(exc, "headers", None))
+
+
 class InvalidFields(Exception):  # noqa: N818 - named after what the caller sees: invalid fields
     """Raised by a route for field problems found past the shape check; answered as a 422 with the common body."""
 
@@ -92,8 +98,7 @@ def install_error_handlers(app: FastAPI, extra_errors: ExtraErrors | None = None
 
     async def on_http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return error_response(exc.status_code, french_detail(exc.status_code, exc.detail),
-                              headers=getattr(exc, "headers", None))
+        return http_error_response(exc)
 
     async def on_invalid_fields(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, InvalidFields)
