@@ -3,7 +3,6 @@ OutboundEmail row per (thread, recipient, message) and every InboundEmail stored
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -14,10 +13,11 @@ from sqlalchemy.orm import configure_mappers
 from sqlmodel import Field, SQLModel
 
 from shared.platform.clock import utcnow
+from shared.platform.ids import time_ordered_uuid
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    return time_ordered_uuid().hex
 
 
 class UTCDateTime(TypeDecorator):

@@ -15,6 +15,8 @@ from typing import Annotated, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.platform.ids import time_ordered_uuid
+
 
 class Streams:
     """Redis stream names. One stream per event family; one consumer group per consuming service."""
@@ -59,7 +61,7 @@ class Event(BaseModel):
 
     event_type: ClassVar[str] = "event"
     stream: ClassVar[str] = ""
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    event_id: uuid.UUID = Field(default_factory=time_ordered_uuid)
     schema_version: int = 1
     occurred_at: datetime = Field(default_factory=_now)
     correlation_id: str

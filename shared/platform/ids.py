@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 
 _CHUNK = 4096
@@ -45,3 +46,17 @@ def fast_uuid4() -> uuid.UUID:
 def uuid4_hex() -> str:
     """``uuid.uuid4().hex``."""
     return fast_uuid4().hex
+
+
+def time_ordered_uuid() -> uuid.UUID:
+    """A version-7 UUID (RFC 9562): the Unix time in milliseconds, then 74 random bits.
+
+    For the ids of rows written at a high rate (requests, events): consecutive ids sort next to
+    each other, so their index entries land on the same last page of the B-tree instead of a random
+    page each, and a transaction dirties (and writes to the WAL) a few pages, not one per row. The
+    creation time the id shows is stored beside it anyway; tokens, which must not be guessable,
+    stay fully random (``secrets``)."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(_random16()[:10], "big")
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 4122 variant
+    return uuid.UUID(int=value)

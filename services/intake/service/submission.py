@@ -16,7 +16,7 @@ from sqlmodel import Session
 from services.intake import repository
 from services.intake.service.validation import Qualified
 from shared.contracts.events import Contact, Location, RequestSource, RequestSubmitted
-from shared.platform.ids import fast_uuid4
+from shared.platform.ids import time_ordered_uuid
 from shared.platform.outbox import insert_outbox_rows, outbox_row
 from shared.reference.pilot import Pilot
 
@@ -108,7 +108,7 @@ def stage(
     request that breaks the contract (pydantic ValidationError) fails here, before any statement."""
     now = now or datetime.now(UTC)
     body = q.body
-    request_uuid = fast_uuid4()
+    request_uuid = time_ordered_uuid()
     request_id = str(request_uuid)
     token = secrets.token_urlsafe(24)
     c = q.commune
@@ -127,7 +127,7 @@ def stage(
         "in_pilot": notice is None,
     }
     event = RequestSubmitted(
-        event_id=fast_uuid4(),
+        event_id=time_ordered_uuid(),
         occurred_at=now,  # not its default factory: one clock read per request
         correlation_id=correlation_id,
         request_id=request_uuid,

@@ -18,6 +18,7 @@ from services.matcher.service.routing import Candidate, RecipientPlan
 from shared.contracts.events import AdditionalRbe, FormationRef, RoutedRecipient
 from shared.platform.clock import utcnow
 from shared.platform.db import insert_raw, table_of
+from shared.platform.ids import time_ordered_uuid
 
 _ASSIGNMENTS = table_of(Assignment)
 
@@ -33,7 +34,7 @@ def store_assignments(session: Session, request_id: str, routing_id: str, plans:
     built from the plans (the rows are not read back). With ``model``, each recipient also carries the other
     confirmed RBEs of its lycées (``additional_rbes``: copied in the thread, no assignment of their own)."""
     family_of = {c.uai: c.family for c in candidates}
-    ids = [str(uuid.uuid4()) for _ in plans]
+    ids = [str(time_ordered_uuid()) for _ in plans]
     rows = []
     for assignment_id, p in zip(ids, plans, strict=True):
         stamp = utcnow()

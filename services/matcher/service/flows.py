@@ -36,6 +36,7 @@ from shared.contracts.events import (
 )
 from shared.platform.clock import utcnow
 from shared.platform.db import insert_raw, table_of
+from shared.platform.ids import time_ordered_uuid
 from shared.platform.outbox import add_to_outbox, delete_published_about
 from shared.reference.geo import fold, load_communes, territory_of
 from shared.reference.pilot import outside_recipient
@@ -144,7 +145,7 @@ def route_submitted(session: Session, event: RequestSubmitted, model: CatalogRea
     delay = max((now - submitted).total_seconds(), 0.0)
     if original_id is not None:
         return _follow_up(session, event, original_id, model, settings, now, need, delay)
-    routing_id = str(uuid.uuid4())
+    routing_id = str(time_ordered_uuid())
     if not event.in_pilot:
         # Outside the pilot académies: never to an RBE, to the académie's contact (or the national team).
         explanation = outside_pilot_explanation(academie, event.pilot_notice)
@@ -241,7 +242,7 @@ def escalate(session: Session, event: AssignmentChanged, model: CatalogReadModel
         _relevance_of(pending[0].uais.split(","), relevance) > _relevance_of(plans[0].uais, relevance) + COPY_MARGIN)
     if copy_first:
         plans = []  # a copy recipient training for the job itself leads before a looser untried candidate
-    routing_id = str(uuid.uuid4())
+    routing_id = str(time_ordered_uuid())
     if plans:
         new = store_assignments(session, row.request_id, routing_id, plans, candidates, now, model=model)
         explanation = (f"Le référent principal ({event.status}) est remplacé par {plans[0].lycees[0]}, "

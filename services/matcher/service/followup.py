@@ -22,6 +22,7 @@ from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.service.routing import Decision
 from shared.contracts.events import RequestChange, RequestFollowUp, RequestSubmitted, RoutedRecipient
 from shared.platform.clock import utcnow
+from shared.platform.ids import time_ordered_uuid
 from shared.reference.geo import fold, load_communes
 
 # Statuses after which an RBE is out of the request for good: a re-route does not bring them back.
@@ -108,7 +109,7 @@ def reroute(session: Session, original: RoutedRequest, decision: Decision, now: 
         if a.rbe_id not in {p.rbe_id for p in wanted}:
             a.status, a.role, a.updated_at = WITHDRAWN, "copy", now
             repo.add(session, a)
-    routing_id = str(uuid.uuid4())
+    routing_id = str(time_ordered_uuid())
     joining = []
     for plan in wanted:
         role = "lead" if plan.rbe_id == lead_rbe else "copy"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
 
 from sqlmodel import Session
@@ -16,6 +15,7 @@ from services.matcher.service.flows import Outcome, routed_event
 from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.service.routing import Candidate, select
 from shared.contracts.events import RequestSubmitted
+from shared.platform.ids import time_ordered_uuid
 from shared.platform.outbox import add_to_outbox
 from shared.reference.geo import haversine_km
 
@@ -73,7 +73,7 @@ def route_to_lycees(session: Session, req_row: RoutedRequest, uais: list[str], m
     if any(a.role == "lead" and a.status == "pending" for a in existing):
         for plan in plans:
             plan.role = "copy"
-    routing_id = str(uuid.uuid4())
+    routing_id = str(time_ordered_uuid())
     explanation = f"Demande confiée à la main ({chosen_by}) à : " + ", ".join(
         name for p in plans for name in p.lycees)
     repo.add(session, RoutingDecision(

@@ -12,7 +12,6 @@ Runs in the boundary's transaction: a refusal after the claim (no lycée fits, a
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -28,6 +27,7 @@ from services.matcher.service.manual import ManualRouteError, route_to_lycees
 from services.matcher.service.readmodel import CatalogReadModel
 from services.matcher.service.routing import select
 from shared.contracts.events import Location, RequestSubmitted
+from shared.platform.ids import time_ordered_uuid
 from shared.platform.outbox import add_to_outbox
 from shared.reference.geo import load_communes
 
@@ -149,7 +149,7 @@ def _reroute(session: Session, req_row: RoutedRequest, ask: ReviewActionRequest,
     plans = select(decision.candidates, settings.max_lycees, excluded_rbes=tried)
     if not plans:
         raise ManualRouteError("Toujours aucun lycée pertinent non encore sollicité : " + decision.explanation)
-    routing_id = str(uuid.uuid4())
+    routing_id = str(time_ordered_uuid())
     repo.add(session, RoutingDecision(
         id=routing_id, request_id=req_row.request_id, kind="manual", radius_km=decision.radius_km,
         explanation=decision.explanation, romes=",".join(decision.romes)[:400], decision_ms=elapsed * 1000,
