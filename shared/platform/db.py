@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -100,7 +101,12 @@ def _serialize_writers(engine: Engine) -> None:
         if lock.acquire(timeout=LOCK_WAIT_S):
             conn.info[_HOLDS_WRITE_LOCK] = True
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # On the driver's connection: SQLAlchemy's statement execution (context, events, result)
+            # around a bare BEGIN cost more than SQLite's own work, on every transaction of every service.
+            conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            _release(conn.info)
+            raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error) from exc
         except BaseException:
             _release(conn.info)
             raise
