@@ -247,3 +247,18 @@ def test_a_domain_named_is_read_as_its_jobs_lycees_train_for(resolver):
     # Among the domain's jobs, those whose titles hold the typed word first: drivers for « transport ».
     transport = resolver.understand("transport")
     assert transport.status == "vague" and any(r.startswith("N41") for r in transport.romes[:3])
+
+
+@pytest.mark.parametrize("text", ["mise en rayon", "vente en magasin"])
+def test_readings_that_cover_the_text_poorly_across_trades_are_said_unclear(resolver, text):
+    # « mise en rayon »: no title says it; « mise » names « assistant mise en scène », « rayon » the
+    # chefs de rayon. Routed as read, but the company is asked to say the job more precisely.
+    u = resolver.understand(text)
+    assert u.status == "vague"
+    assert u.jobs[0].score < 0.4
+    assert "précisez le métier" in u.message
+
+
+@pytest.mark.parametrize("text", ["employé de rayon", "vendeuse en magasin", "boulanger"])
+def test_a_text_a_title_covers_well_stays_understood(resolver, text):
+    assert resolver.understand(text).status == "compris"

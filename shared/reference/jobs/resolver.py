@@ -34,6 +34,7 @@ ROME_CODE = re.compile(r"[A-N]\d{4}")
 KEEP_RATIO = 0.85  # senses kept as "understood": within this share of the best
 MIN_SCORE = 0.3  # below this, the text names no job
 SECONDARY_SENSE_POWER = 4
+WEAK_SCORE = 0.4  # a best reading under this covers the text poorly
 VAGUE_SENSES = 4  # a one-word text close to this many jobs is vague: more of them are kept
 
 
@@ -118,7 +119,10 @@ class JobResolver:
                     if specific and self.links.is_fallback(link):
                         continue
                     merge_link(out.formations, link.scaled(share))
-            out.status = "vague" if vague else "compris"
+            # Readings that cover the text poorly and lie in different trades (« mise en rayon »: mise en
+            # scène, chef de rayon): routed as read, but the company is told its request is unclear.
+            scattered = top < WEAK_SCORE and len({s.rome[0] for s in close}) > 1
+            out.status = "vague" if vague or scattered else "compris"
         self.diplomas.by_label(out, typed, senses[0].score if senses else 0.0)
         if diploma:
             self.diplomas.prefer(out, diploma)
