@@ -23,6 +23,7 @@ from fastapi import HTTPException, Request
 from pydantic import ValidationError
 
 from services.intake import api
+from services.intake.middleware import replaying
 from shared.contracts.request_schema import CompanyRequestIn
 from shared.platform.http import http_error_response
 
@@ -34,11 +35,6 @@ Send = Callable[[Message], Awaitable[None]]
 PATH = "/api/v1/requests"
 # Headers that call for the full route: a partner's key (x-api-key or a bearer token), a retry's key.
 SLOW_HEADERS = frozenset({b"x-api-key", b"authorization", b"idempotency-key"})
-
-
-def _is_json(content_type: bytes) -> bool:
-    media = content_type.partition(b";")[0].strip().lower()
-    return media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))
 
 
 class SubmissionLane:
@@ -58,7 +54,7 @@ class SubmissionLane:
                 await self.app(scope, receive, send)
                 return
             if name == b"content-type":
-                json_body = _is_json(value)
+                json_body = api.is_json_media(value.decode("latin-1"))
         if not json_body:
             await self.app(scope, receive, send)
             return
@@ -70,10 +66,10 @@ class SubmissionLane:
         except (ValidationError, ValueError):  # a body that is not UTF-8 raises ValueError
             payload = None
         if payload is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replaying(body, receive), send)
             return
         scope["route"] = self.route
-        request = Request(scope, _replay(body, receive))
+        request = Request(scope, replaying(body, receive))
         try:
             await api.guard_submission(request)
         except HTTPException as exc:  # the per-IP limit: the same answer as the route's
@@ -93,15 +89,3 @@ async def _read_body(receive: Receive) -> tuple[bytes, bool]:
         if not message.get("more_body", False):
             return b"".join(chunks), False
 
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    delivered = False
-
-    async def replay() -> Message:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
