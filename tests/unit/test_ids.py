@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 
 from shared.platform.ids import fast_uuid4, time_ordered_uuid
 
@@ -29,3 +30,13 @@ def test_time_ordered_ids_keep_74_random_bits():
 
 def test_random_ids_are_version_4():
     assert {fast_uuid4().version for _ in range(100)} == {4}
+
+
+def test_names_built_from_notifier_ids_differ_for_rows_made_in_one_millisecond():
+    # Message-IDs (unique per outbound row) and erased addresses are built from a piece of a row id.
+    # The head of a time-ordered id is its millisecond, shared by the rows a transaction makes.
+    from services.notifier.models import id_tail, new_id
+
+    ids = [new_id() for _ in range(2000)]
+    assert max(Counter(i[:12] for i in ids).values()) > 1  # the head alone would collide
+    assert len({id_tail(i) for i in ids}) == len(ids)

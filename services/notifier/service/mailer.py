@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from services.notifier import repository as repo
 from services.notifier.config import NotifierSettings
-from services.notifier.models import Participant, Thread, ThreadEntry
+from services.notifier.models import Participant, Thread, ThreadEntry, id_tail
 from services.notifier.service.addresses import ACTIONS, make_action_token, reply_address
 from services.notifier.service.authentication import DnspythonResolver, Resolver
 from services.notifier.service.calendar import Clock, WorkingCalendar, system_clock
@@ -128,7 +128,7 @@ def queue_copy(session: Session, ctx: NotifierContext, thread: Thread, entry: Th
     of the thread's (the copy still threads by its references).
     """
     s = ctx.settings
-    message_id = f"<{entry.id[:12]}.{recipient.token}.{thread.token}@{s.reply_domain}>"
+    message_id = f"<{id_tail(entry.id)}.{recipient.token}.{thread.token}@{s.reply_domain}>"
     previous = None if first_copy else repo.last_message_id_to(session, recipient.id)
     references = [thread.root_message_id] + ([previous] if previous else [])
     common = shared if shared is not None else thread_context(session, thread)

@@ -31,7 +31,7 @@ from sqlmodel import Session
 
 from services.notifier import metrics
 from services.notifier import repository as repo
-from services.notifier.models import ActionUse, InboundEmail, Participant, Thread
+from services.notifier.models import ActionUse, InboundEmail, Participant, Thread, id_tail
 from services.notifier.service.addresses import (
     ActionTokenError,
     ReleaseClaim,
@@ -149,7 +149,7 @@ def _explain_to_sender(session: Session, ctx: NotifierContext, thread: Thread, p
             "notre courriel.")
     entry = new_entry(session, thread, "notice", text=text, inbound_id=inbound.id, at=ctx.now())
     session.flush()
-    message_id = f"<{entry.id[:12]}.held.{thread.token}@{s.reply_domain}>"
+    message_id = f"<{id_tail(entry.id)}.held.{thread.token}@{s.reply_domain}>"
     no_reply = parseaddr(s.mail_from)[1]
     raw = compose(OutgoingCopy(
         to_email=sender, to_name=None, mail_from=s.mail_from, reply_to=no_reply, subject=thread.subject,

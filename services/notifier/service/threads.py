@@ -9,7 +9,7 @@ import json
 from sqlmodel import Session
 
 from services.notifier import repository as repo
-from services.notifier.models import Participant, Thread, ThreadEntry, new_row
+from services.notifier.models import Participant, Thread, ThreadEntry, id_tail, new_row
 from services.notifier.outcomes import repository as outcomes_repo
 from services.notifier.service.addresses import new_participant_token, new_thread_token
 from services.notifier.service.emails import need_labels, one_line
@@ -248,7 +248,7 @@ def erase(session: Session, ctx: NotifierContext, event: RequestErased) -> None:
     session.add(thread)
     for person in repo.participants(session, thread.id):
         if person.role == "company":
-            person.email = f"efface-{person.id[:12]}@invalid"
+            person.email = f"efface-{id_tail(person.id)}@invalid"
             person.name = None
             person.label = ""
             person.active = False
