@@ -262,3 +262,37 @@ def test_readings_that_cover_the_text_poorly_across_trades_are_said_unclear(reso
 @pytest.mark.parametrize("text", ["employé de rayon", "vendeuse en magasin", "boulanger"])
 def test_a_text_a_title_covers_well_stays_understood(resolver, text):
     assert resolver.understand(text).status == "compris"
+
+
+@pytest.mark.parametrize("text", ["conseiller de vente", "Conseillère de vente"])
+def test_a_professional_title_no_rome_title_says_names_its_trades(resolver, text):
+    # « Titre professionnel conseiller de vente » (Certif Info: five retail trades, none first). No ROME
+    # title says it: it read as « conseiller immobilier » and « vendeur automobile ».
+    u = resolver.understand(text)
+    assert {"C1504", "D1404"}.isdisjoint(u.romes)
+    assert set(u.romes) >= {"D1211", "D1212", "D1214"}
+    assert u.status == "vague" and "précisez le métier" in u.message  # one title, many trades
+    commerce = [label for label in taught(resolver, u) if "commerce" in label.lower()]
+    assert commerce, taught(resolver, u)
+
+
+def test_a_professional_title_reads_as_its_trade(resolver):
+    # « Manager d'unité marchande » (titre professionnel) runs a shop's department; read on « marchande »
+    # alone, it was a sailor (« marin de la marine marchande »).
+    assert resolver.understand("manager d'unité marchande").romes[:2] == ["D1502", "D1503"]
+
+
+def test_professional_titles_never_displace_a_job_s_own_title(resolver):
+    # « Titre professionnel cuisinier » links G1602 among others: the ROME title still decides.
+    u = resolver.understand("cuisinier")
+    assert u.romes[:3] == ["G1609", "G1602", "G1601"] and u.status == "compris"  # as before them
+    # Apart from the job titles: their words weigh nothing in the title index nor in a job's words.
+    assert resolver.job_titles.certified and all(t.kind == "certif" for t in resolver.job_titles.certified)
+    assert not any(t.kind == "certif" for t in resolver.titles)
+
+
+def test_a_fragment_of_a_professional_title_does_not_name_it(resolver):
+    # « vente en magasin » is three words of « Employé de vente polyvalent en magasin », which Certif
+    # Info links to assistant commercial first: the title does not read the text.
+    u = resolver.understand("vente en magasin")
+    assert "D1401" not in u.romes and all(j.via != "Employé de vente polyvalent en magasin" for j in u.jobs)

@@ -34,6 +34,10 @@ _MET_ID = re.compile(r"MET\.\d+")
 CLIPPING_NOTES = ("mot courant d'un métier", "mot courant lu comme le mot")
 # « … 2NDE COMMUNE (BAC PRO) », « … BTS 1ERE ANNEE COMMUNE »: some are in no BCN group (ASSP, MV…).
 _FIRST_YEAR_LABEL = re.compile(r"2NDE COMMUNE|ANNEE COMMUNE")
+# A professional title's Certif Info label less its type and its awarding body: « Titre professionnel
+# conseiller de vente » -> « Conseiller de vente », « Boulanger (BM) » -> « Boulanger ».
+_TITLE_TYPE = re.compile(r"^titre professionnel\s+", re.IGNORECASE)
+_TRAILING_NOTE = re.compile(r"\s*\([^)]*\)\s*$")
 
 
 def access_level(text: str) -> int | None:
@@ -93,7 +97,25 @@ def build_vocabulary(data_dir: Path, today: date | None = None) -> JobVocabulary
                 titles.append(VocabularyTitle(label=onisep_name(r["metier"]), rome=rome, kind="onisep", onisep=r["met_id"]))
     return JobVocabulary(jobs=jobs, titles=_unique(titles), onisep_jobs=onisep_jobs,
                          formations=formations, abbreviations=_abbreviations(data_dir),
-                         naf_division_romes=_naf(data_dir))
+                         naf_division_romes=_naf(data_dir),
+                         certification_titles=_unique(_certification_titles(data_dir, formations, known)))
+
+
+def _certification_titles(data_dir: Path, formations: list[VocabularyFormation], known: set[str]) -> list[VocabularyTitle]:
+    """Professional titles (the BCN's « TH… » diplomas: the Ministry of Labour's titres professionnels, the
+    titles a branch or a school registers) are named after the job they certify, in the words employers
+    use: « conseiller de vente », « employé commercial », « agent magasinier ». ROME words some of them
+    otherwise (« conseiller de vente » is no ROME title: it read as an estate agent). Each such label names
+    every job Certif Info links the title to (docs/job-vocabulary.md, « Titles »)."""
+    professional = {f.cfd for f in formations if f.diploma.startswith("TH")}
+    out = []
+    for r in read_csv(data_dir / "formation_rome.csv"):
+        if r["cfd"] not in professional or r["code_rome"] not in known:
+            continue
+        label = _TRAILING_NOTE.sub("", _TITLE_TYPE.sub("", " ".join(r["libelle_certif_info"].split())))
+        if label:
+            out.append(VocabularyTitle(label=label[:1].upper() + label[1:], rome=r["code_rome"], kind="certif"))
+    return out
 
 
 # ONISEP's diploma types -> the BCN's (``formations.csv`` ``diplome``) of lycée level.

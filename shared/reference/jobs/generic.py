@@ -39,6 +39,16 @@ def generic_readings(query: list[QueryWord], senses: list[JobSense]) -> list[Job
     return covering if len({s.rome for s in covering}) >= GENERIC_TRADES else []
 
 
+def one_title_readings(senses: list[JobSense], keep_ratio: float, many: int) -> list[JobSense]:
+    """The readings of a title naming ``many`` trades or more at once, as a professional title does
+    (« conseiller de vente »: Certif Info links it to five retail trades, none first): [] otherwise. Such a
+    text means the role the trades share, as a generic title does."""
+    if not senses:
+        return []
+    close = [s for s in senses if s.score >= keep_ratio * senses[0].score]
+    return close if len(close) >= many and len({s.via for s in close}) == 1 else []
+
+
 def shared_formations(readings: list[JobSense], links: JobLinks
                       ) -> tuple[dict[str, FormationLink], list[JobSense]] | None:
     """(formations weighted by the share of the readings leading to each, the readings kept); None

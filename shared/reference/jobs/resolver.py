@@ -21,7 +21,7 @@ from functools import lru_cache
 
 from shared.reference.jobs.diplomas import NamedDiplomas
 from shared.reference.jobs.domains import Domains
-from shared.reference.jobs.generic import generic_readings, shared_formations
+from shared.reference.jobs.generic import generic_readings, one_title_readings, shared_formations
 from shared.reference.jobs.index import QueryWord
 from shared.reference.jobs.links import JobLinks, merge_link
 from shared.reference.jobs.text import fold, stem, words
@@ -50,7 +50,8 @@ class JobResolver:
         self.naf_romes = {k: frozenset(v) for k, v in vocabulary.naf_division_romes.items()}
         self.links = JobLinks(vocabulary, frozenset(counts))
         self.titles = [t for t in vocabulary.titles if t.rome in self.rome_labels]
-        self.job_titles = JobTitles(self.titles, self.rome_labels, self.naf_romes, self.links)
+        self.job_titles = JobTitles(self.titles, self.rome_labels, self.naf_romes, self.links,
+                                    [t for t in vocabulary.certification_titles if t.rome in self.rome_labels])
         self.diplomas = NamedDiplomas(vocabulary.formations, self.links, self.rome_labels)
         self.formations = self.diplomas.formations
         self.abbreviations = {fold(a.abbreviation): a.expansion for a in vocabulary.abbreviations}
@@ -86,7 +87,8 @@ class JobResolver:
             ranked = self._naming_rarest(query, ranked)
             senses = [s for s in ranked if s.score >= KEEP_RATIO * ranked[0].score and s.taught][:3]
         domain = self.domains.senses(typed, senses[0].score if senses else 0.0)
-        generic = [] if domain or partial else generic_readings(query, senses)
+        generic = [] if domain or partial else (generic_readings(query, senses)
+                                                 or one_title_readings(senses, KEEP_RATIO, VAGUE_SENSES))
         in_sector = [s for s in generic if s.rome in self.naf_romes.get(naf_division or "", frozenset())]
         if in_sector:  # the company's sector says which of the trades it means
             senses, generic = in_sector, []

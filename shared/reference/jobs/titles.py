@@ -14,7 +14,7 @@ from shared.reference.jobs.text import fold
 from shared.reference.jobs.understanding import JobSense, JobSuggestion
 from shared.reference.jobs.vocabulary import CompactTitle
 
-KIND_WEIGHT = {"principale": 1.0, "rome": 1.0, "onisep": 0.97, "synonyme": 0.93}
+KIND_WEIGHT = {"principale": 1.0, "rome": 1.0, "onisep": 0.97, "synonyme": 0.93, "certif": 0.9}
 UNTAUGHT = 0.7  # a job no located lycée trains for ranks below one they do
 HIGHER_EDUCATION = 0.5  # ONISEP says the job starts at bac + 3 or more
 NAF_BOOST = 1.15
@@ -28,16 +28,27 @@ EXACT = 0.999  # a title score this high: the text is the title
 # appellation of F1607 menuisier aluminium; « couvreur », « magasinier »: a ROME 4 child's label that its
 # parent keeps as an appellation): the fiche it names leads, the other stays a lesser reading.
 NAMED_ELSEWHERE = 0.9
+# A professional title's name (« conseiller de vente ») reads the text only when it names it better than
+# every ROME and ONISEP title does: Certif Info links such a title widely (five retail trades for that one),
+# so beside a job's own title it would only add readings. Among the jobs it names, those whose own titles
+# hold more of the text come first (« conseiller de vente en magasin de bricolage »: bricolage).
+CERTIF_OWN_SHARE = 0.05
+CERTIF_MIN_COVERAGE = 0.99  # every typed word is one of the title's
+CERTIF_MIN_SCORE = 0.8  # and the text is nearly the whole title (« vente en magasin » is not « employé de vente polyvalent en magasin »)
 
 
 class JobTitles:
     def __init__(self, titles: list[CompactTitle], rome_labels: Mapping[str, str],
-                 naf_romes: Mapping[str, frozenset[str]], links: JobLinks) -> None:
+                 naf_romes: Mapping[str, frozenset[str]], links: JobLinks,
+                 certified: list[CompactTitle] | None = None) -> None:
         self.titles = titles
         self.rome_labels = rome_labels
         self.naf_romes = naf_romes
         self.links = links
         self.index = WordIndex([t.label for t in titles])
+        # Their own index: their words change neither the weight of a word among job titles nor a job's words.
+        self.certified = certified or []
+        self.certified_index = WordIndex([t.label for t in self.certified]) if self.certified else None
         self._stems_by_rome: dict[str, frozenset[str]] | None = None  # built on the first vague request
 
     def senses(self, query: list[QueryWord], naf_division: str | None) -> list[JobSense]:
@@ -67,6 +78,7 @@ class JobTitles:
             current = best.get(rome)
             if current is None or s > current.score:
                 best[rome] = JobSense(rome, self.rome_labels[rome], s, title.label, False)
+        self._add_certified(query, best)
         out = []
         for rome, sense in best.items():
             s = sense.score + min(SUPPORT_MAX, SUPPORT_STEP * max(0, support[rome] - 1))
@@ -87,6 +99,27 @@ class JobTitles:
                 s *= NAMED_ELSEWHERE
             out.append(JobSense(rome, sense.label, round(min(s, 1.0), 4), sense.via, taught, rome in exact))
         return sorted(out, key=lambda j: (-j.score, not j.taught, j.rome))
+
+    def _add_certified(self, query: list[QueryWord], best: dict[str, JobSense]) -> None:
+        """The jobs a professional title names, where it names the text better than any job title does."""
+        index = self.certified_index
+        if index is None or not query:
+            return
+        words = [index.query_word(qw.typed) for qw in query]
+        if not all(w.matches for w in words):
+            return  # a typed word no such title holds: the title does not name the text
+        heads = set(words[0].matches)
+        named = max((sense.score for sense in best.values()), default=0.0)
+        found: dict[str, tuple[float, str]] = {}
+        for doc, score in index.score(words, min_coverage=CERTIF_MIN_COVERAGE).items():
+            title = self.certified[doc]
+            rome = title.rome or ""
+            s = score * KIND_WEIGHT[title.kind] * (1.0 if index.doc_stems[doc][0] in heads else NOT_HEAD)
+            if score >= CERTIF_MIN_SCORE and s > named and rome in self.rome_labels and s > found.get(rome, (0.0, ""))[0]:
+                found[rome] = (s, title.label)
+        for rome, (s, label) in found.items():
+            own = best[rome].score if rome in best else 0.0
+            best[rome] = JobSense(rome, self.rome_labels[rome], s + CERTIF_OWN_SHARE * own, label, False)
 
     def stems_of(self, rome: str) -> frozenset[str]:
         """The words of all the job's titles (stems)."""

@@ -6,12 +6,12 @@ same thing on the search page, in the form and in routing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel
 
-TitleKind = Literal["principale", "synonyme", "rome", "onisep"]
+TitleKind = Literal["principale", "synonyme", "rome", "onisep", "certif"]
 
 
 class VocabularyJob(BaseModel):
@@ -77,6 +77,9 @@ class JobVocabulary(BaseModel):
     formations: list[VocabularyFormation] = []
     abbreviations: list[VocabularyAbbreviation] = []
     naf_division_romes: dict[str, list[str]] = {}
+    # Professional titles' names (kind "certif"), apart from ``titles``: they name a job only where no ROME
+    # or ONISEP title names the text as well, and never weigh in the words of the job's own titles.
+    certification_titles: list[VocabularyTitle] = []
 
 
 # The resolver keeps tens of thousands of these objects for as long as a snapshot is current. As pydantic
@@ -142,6 +145,7 @@ class CompactVocabulary:
     formations: list[CompactFormation]
     abbreviations: list[CompactAbbreviation]
     naf_division_romes: dict[str, list[str]]
+    certification_titles: list[CompactTitle] = field(default_factory=list)
 
 
 def compact_vocabulary(vocabulary: JobVocabulary | CompactVocabulary) -> CompactVocabulary:
@@ -171,4 +175,5 @@ def compact_vocabulary(vocabulary: JobVocabulary | CompactVocabulary) -> Compact
                     for f in vocabulary.formations],
         abbreviations=[CompactAbbreviation(a.abbreviation, a.expansion, a.clipping) for a in vocabulary.abbreviations],
         naf_division_romes={one(k, k): each(v) for k, v in vocabulary.naf_division_romes.items()},
+        certification_titles=[CompactTitle(t.label, some(t.rome), t.kind, None) for t in vocabulary.certification_titles],
     )
