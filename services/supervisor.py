@@ -1,8 +1,8 @@
 """The supervisor behind ``monlyceepro up``: the whole system as child processes on one machine.
 
 Development and demo only (production runs one container per service, docker-compose.yml): it starts
-Redis when none answers, migrates every database (``monlyceepro migrate``), loads the catalog on first
-start, starts the local mail sink and the four services, and stops everything when one of them stops.
+Redis when none answers, migrates every database (``monlyceepro migrate``), loads the catalog when its
+data or loader changed, starts the local mail sink and the four services, and stops everything when one of them stops.
 """
 
 from __future__ import annotations
@@ -82,11 +82,11 @@ def up(argv: list[str], load_catalog: Callable[[list[str]], int], migrate: Calla
     print("Mise à jour du schéma des bases (monlyceepro migrate)…", flush=True)
     if migrate([]) != 0:
         sys.exit("La mise à jour du schéma a échoué : rien n'est démarré.")
-    marker = settings.var_dir / "catalog.loaded"
-    if not marker.exists():
-        print("Premier démarrage : chargement du catalogue (données ouvertes)…", flush=True)
-        if load_catalog([]) == 0:
-            marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
+    # At every start, not only the first: the load is idempotent (nothing is written while data/ and the
+    # loader are those of the last load), and a changed loader (a new job vocabulary) reaches the catalog.
+    print("Catalogue : chargement des données ouvertes (si elles ou le chargeur ont changé)…", flush=True)
+    if load_catalog([]) == 0:
+        (settings.var_dir / "catalog.loaded").write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
     exe = [sys.executable, "-m", "services.cli"]
     smtp = urlparse(settings.smtp_url)
     if not args.no_sink:
