@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field
 
 
 class JobSuggestion(BaseModel):
-    label: str = Field(description="Intitulé du métier (appellation ROME, fiche ROME ou métier ONISEP)")
+    label: str = Field(description="Intitulé du métier (appellation ROME, fiche ROME, métier ONISEP ou titre professionnel)")
     rome: str = Field(description="Code ROME")
     rome_label: str = Field(description="Intitulé de la fiche ROME")
-    source: str = Field(description="appellation, rome ou onisep")
+    source: str = Field(description="appellation, rome, onisep ou certif (intitulé d'un titre professionnel)")
     taught: bool = Field(default=True, description="Au moins un lycée situé forme à ce métier")
 
 

@@ -296,3 +296,9 @@ def test_a_fragment_of_a_professional_title_does_not_name_it(resolver):
     # Info links to assistant commercial first: the title does not read the text.
     u = resolver.understand("vente en magasin")
     assert "D1401" not in u.romes and all(j.via != "Employé de vente polyvalent en magasin" for j in u.jobs)
+
+
+def test_the_autocomplete_offers_professional_titles(resolver):
+    labels = {s.label: s.source for s in resolver.suggest("conseiller de v")}
+    assert labels.get("Conseiller de vente") == "certif"
+    assert resolver.suggest("boulan")[0].label == "Boulanger / Boulangère"  # job titles still first

@@ -184,10 +184,12 @@ class JobResolver:
     # ------------------------------------------------------------------ autocomplete
     def suggest(self, text: str, limit: int = 10) -> list[JobSuggestion]:
         typed = read_typed(text, self.abbreviations, self.clippings).words
-        query = query_words(self.job_titles.index, typed, prefix=not text.endswith(" "))
+        prefix = not text.endswith(" ")
+        query = query_words(self.job_titles.index, typed, prefix=prefix)
         if not query:
             return []
-        return self.job_titles.suggest(query, limit)
+        certified = self.job_titles.certified_index
+        return self.job_titles.suggest(query, limit, query_words(certified, typed, prefix=prefix) if certified else None)
 
 
 def _correction(qw: QueryWord, via: str) -> str:

@@ -130,23 +130,27 @@ class JobTitles:
             self._stems_by_rome = {r: frozenset(v) for r, v in by_rome.items()}
         return self._stems_by_rome.get(rome, frozenset())
 
-    def suggest(self, query: list[QueryWord], limit: int) -> list[JobSuggestion]:
-        """The form's autocomplete: titles covering the text, the taught ones first, one per wording."""
+    def suggest(self, query: list[QueryWord], limit: int, certified_query: list[QueryWord] | None = None
+                ) -> list[JobSuggestion]:
+        """The form's autocomplete: titles covering the text, the taught ones first, one per wording.
+        ``certified_query``: the same text read in the professional titles' index (« conseiller de vente »)."""
         scored = []
-        for doc, score in self.index.score(query, min_coverage=0.9).items():
-            title = self.titles[doc]
-            taught = self.links.is_taught(title.rome or "")
-            s = score * KIND_WEIGHT[title.kind] * (1.0 if taught else UNTAUGHT)
-            scored.append((-s, len(title.label), title.label, doc))
-        scored.sort()
+        for titles, index, words in ((self.titles, self.index, query), (self.certified, self.certified_index, certified_query)):
+            if index is None or not words or not all(w.matches for w in words):
+                continue
+            for doc, score in index.score(words, min_coverage=0.9).items():
+                title = titles[doc]
+                taught = self.links.is_taught(title.rome or "")
+                s = score * KIND_WEIGHT[title.kind] * (1.0 if taught else UNTAUGHT)
+                scored.append((-s, len(title.label), title.label, title))
+        scored.sort(key=lambda entry: entry[:3])
         out: list[JobSuggestion] = []
         seen: set[str] = set()
-        for neg, _, label, doc in scored:
+        for neg, _, label, title in scored:
             key = fold(label)
             if key in seen:
                 continue
             seen.add(key)
-            title = self.titles[doc]
             rome = title.rome or ""
             out.append(JobSuggestion(label, rome, self.rome_labels.get(rome, ""), _source(title.kind), round(-neg, 4),
                                      self.links.is_taught(rome)))
