@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from shared.reference.jobs.text import fold
+
 CAP_BOULANGER, CAPA_SAPVER = "50022137", "50321401"
 
 
@@ -302,3 +304,15 @@ def test_the_autocomplete_offers_professional_titles(resolver):
     labels = {s.label: s.source for s in resolver.suggest("conseiller de v")}
     assert labels.get("Conseiller de vente") == "certif"
     assert resolver.suggest("boulan")[0].label == "Boulanger / Boulangère"  # job titles still first
+
+
+@pytest.mark.parametrize("text, words", [
+    ("BTS maintenance des systèmes", "maintenance des syst"),
+    ("CAP maintenance des matériels", "maintenance des mat"),
+])
+def test_a_diploma_named_with_its_type_is_what_the_company_asks_for(resolver, text, words):
+    # The job titles read « maintenance des systèmes » well too (informatique, systèmes numériques): the
+    # diploma the company names by type and label leads all the same.
+    u = resolver.understand(text)
+    first = sorted(u.formations.values(), key=lambda f: -f.weight)[0]
+    assert first.weight == 1.0 and words in fold(first.label), taught(resolver, u)[:5]

@@ -71,18 +71,21 @@ class NamedDiplomas:
         out.status = "compris"
         return True
 
-    def by_label(self, out: Understanding, typed: list[str], job_score: float) -> None:
+    def by_label(self, out: Understanding, typed: list[str], job_score: float, diploma: str | None = None) -> None:
         """A formation named in the text (« maintenance des véhicules », « CAP AEPE ») counts as such: every
-        typed word a word of the diploma labels (« installateur panneaux solaires » names no diploma)."""
+        typed word a word of the diploma labels (« installateur panneaux solaires » names no diploma). With
+        its type named too (« BTS maintenance des systèmes »), the diploma is what the company asks for,
+        however well a job title also reads the words: it counts in full."""
         query = query_words(self.index, typed)
         if not all(qw.matches for qw in query):
             return
         for doc, score in self.index.score(query, min_coverage=0.99).items():
-            if score < max(FORMATION_MIN, job_score):
-                continue
             cfd = self.cfds[doc]
             f = self.formations[cfd]
-            link = FormationLink(cfd, min(1.0, score), "intitulé du diplôme", f.common_first_year,
+            named = bool(diploma) and f.diploma.startswith(diploma or "") and score >= FORMATION_MIN
+            if score < max(FORMATION_MIN, job_score) and not named:
+                continue
+            link = FormationLink(cfd, 1.0 if named else min(1.0, score), "intitulé du diplôme", f.common_first_year,
                                  self.links.formation_label(cfd))
             merge_link(out.formations, link)
             for rlink in self.links.successors_of(link).values():

@@ -125,7 +125,7 @@ class JobResolver:
             # scène, chef de rayon): routed as read, but the company is told its request is unclear.
             scattered = top < WEAK_SCORE and len({s.rome[0] for s in close}) > 1
             out.status = "vague" if vague or scattered else "compris"
-        self.diplomas.by_label(out, typed, senses[0].score if senses else 0.0)
+        self.diplomas.by_label(out, typed, senses[0].score if senses else 0.0, diploma)
         if diploma:
             self.diplomas.prefer(out, diploma)
         if not out.formations and not out.jobs:
