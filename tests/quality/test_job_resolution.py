@@ -316,3 +316,15 @@ def test_a_diploma_named_with_its_type_is_what_the_company_asks_for(resolver, te
     u = resolver.understand(text)
     first = sorted(u.formations.values(), key=lambda f: -f.weight)[0]
     assert first.weight == 1.0 and words in fold(first.label), taught(resolver, u)[:5]
+
+
+@pytest.mark.parametrize("text, rome", [("ferrailleur BTP", "F1701"), ("dessinateur BTP", "F1104"),
+                                        ("ingénieur VRD", "F1111")])
+def test_a_sigle_job_titles_write_as_such_is_read_as_written_too(resolver, text, rome):
+    # « Ferrailleur du BTP » is a title; « BTP » expanded to « bâtiment travaux publics » read as a maçon.
+    assert resolver.understand(text).romes[0] == rome
+
+
+def test_a_diploma_sigle_is_still_expanded(resolver):
+    u = resolver.understand("bac pro MELEC")
+    assert u.romes[0] == "F1602" and "electricite" in fold(taught(resolver, u)[0])

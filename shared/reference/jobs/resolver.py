@@ -35,6 +35,7 @@ KEEP_RATIO = 0.85  # senses kept as "understood": within this share of the best
 MIN_SCORE = 0.3  # below this, the text names no job
 SECONDARY_SENSE_POWER = 4
 WEAK_SCORE = 0.4  # a best reading under this covers the text poorly
+TITLED_SCORE = 0.9  # a title names the text with its sigle as written (« Ferrailleur du BTP »)
 VAGUE_SENSES = 4  # a one-word text close to this many jobs is vague: more of them are kept
 
 
@@ -56,6 +57,7 @@ class JobResolver:
         self.formations = self.diplomas.formations
         self.abbreviations = {fold(a.abbreviation): a.expansion for a in vocabulary.abbreviations}
         self.clippings = frozenset(fold(a.abbreviation) for a in vocabulary.abbreviations if a.clipping)
+        self.titled_sigles = frozenset(a for a in self.abbreviations if a in self.job_titles.index.known_words)
         self.domains = Domains(vocabulary.jobs, self.job_titles, self.links, self.formations, counts)
         self.understand = lru_cache(maxsize=8192)(self._understand)
 
@@ -67,7 +69,7 @@ class JobResolver:
             out.jobs = [JobSense(code, self.rome_labels[code], 1.0, code, self.links.is_taught(code))]
             out.formations = dict(self.links.for_job(code, []))
             return out
-        read = read_typed(text, self.abbreviations, self.clippings)
+        read = read_typed(text, self.abbreviations, self.clippings, self.titled_sigles)
         typed, diploma = read.words, read.diploma
         query = query_words(self.job_titles.index, typed)
         out = Understanding(text=text, status="inconnu", diploma=diploma)
@@ -75,12 +77,19 @@ class JobResolver:
             return out
         own = set(words(text))  # the company's own words, not a sigle's expansion (« AGORA » names no job)
         own_stems = {qw.stem for qw in query if qw.typed in own}  # as typed: « magasinier », not « magasin »
-        if read.sigle and self.diplomas.by_sigle(out, typed, diploma,
+        # « ferrailleur BTP »: job titles write some sigles as such (« Ferrailleur du BTP »); read as written
+        # too, the better reading wins, and a title naming the text so leaves the sigle's diplomas aside.
+        literal_query = query_words(self.job_titles.index, read.literal) if read.literal else []
+        literal_ranked = self.job_titles.senses(literal_query, naf_division) if literal_query else []
+        titled = bool(literal_ranked) and literal_ranked[0].score >= TITLED_SCORE
+        if read.sigle and not titled and self.diplomas.by_sigle(out, typed, diploma,
                                                  naming=lambda rome: len(own_stems & self.job_titles.stems_of(rome))):
             if diploma:
                 self.diplomas.prefer(out, diploma)
             return out
         ranked = self.job_titles.senses(query, naf_division)
+        if literal_ranked and (not ranked or literal_ranked[0].score > ranked[0].score):
+            typed, query, ranked = read.literal or typed, literal_query, literal_ranked
         senses = [s for s in ranked if s.score >= MIN_SCORE]
         partial = not senses and bool(ranked) and ranked[0].score >= PARTIAL_SCORE and ranked[0].taught
         if partial:  # a long text no title covers well: its best partial readings, said vague

@@ -15,17 +15,21 @@ class Typed:
     words: list[str]  # the meaningful typed words, sigles expanded
     diploma: str | None  # « CAP » when the text names a diploma
     sigle: bool  # a sigle was expanded
+    literal: list[str] | None = None  # the same words with the sigles job titles use as written (« BTP »)
 
 
-def read_typed(text: str, abbreviations: Mapping[str, str], clippings: frozenset[str] = frozenset()) -> Typed:
+def read_typed(text: str, abbreviations: Mapping[str, str], clippings: frozenset[str] = frozenset(),
+               titled: frozenset[str] = frozenset()) -> Typed:
     """``abbreviations``: folded sigle -> what it stands for; ``clippings``: those of them that are words
-    clipped or jargon (« cuisto », « placiste »): expanded, but read as a job, not as a diploma's sigle."""
+    clipped or jargon (« cuisto », « placiste »): expanded, but read as a job, not as a diploma's sigle;
+    ``titled``: those of them job titles write as such (« Ferrailleur du BTP »), also kept as typed."""
     every = [w for w in words(text) if w]
     typed = [w for w in every if w not in REQUEST_WORDS]
     whole = fold(text) if len(typed) == len(every) else " ".join(typed)  # « apprenti MELEC » is « MELEC »
     if whole in abbreviations:
         return Typed([w for w in words(abbreviations[whole]) if w not in STOP_WORDS], None, whole not in clippings)
     expanded: list[str] = []
+    literal: list[str] = []
     diploma = None
     sigle = False
     for w in typed:
@@ -33,11 +37,14 @@ def read_typed(text: str, abbreviations: Mapping[str, str], clippings: frozenset
             diploma = diploma or DIPLOMA_WORDS[w]
             continue
         if w in abbreviations and len(w) >= 2:
-            expanded.extend(x for x in words(abbreviations[w]) if x not in STOP_WORDS)
+            expansion = [x for x in words(abbreviations[w]) if x not in STOP_WORDS]
+            expanded.extend(expansion)
+            literal.extend([w] if w in titled else expansion)
             sigle = sigle or w not in clippings
         elif w not in STOP_WORDS and not (diploma and w in DIPLOMA_FILLER):
             expanded.append(w)
-    return Typed(expanded, diploma, sigle)
+            literal.append(w)
+    return Typed(expanded, diploma, sigle, literal if literal != expanded else None)
 
 
 def query_words(index: WordIndex, typed: list[str], *, prefix: bool = False) -> list[QueryWord]:
