@@ -328,3 +328,10 @@ def test_a_sigle_job_titles_write_as_such_is_read_as_written_too(resolver, text,
 def test_a_diploma_sigle_is_still_expanded(resolver):
     u = resolver.understand("bac pro MELEC")
     assert u.romes[0] == "F1602" and "electricite" in fold(taught(resolver, u)[0])
+
+
+def test_a_sigle_beside_a_word_no_diploma_label_holds_names_no_diploma(resolver):
+    # « BTP » expanded covers a bac pro's label (« … du bâtiment et des travaux publics »), but no label
+    # holds « secrétaire »: the text is a secretary's job, not that bac pro's (read as a métallier d'art).
+    assert resolver.understand("secrétaire BTP").romes[0].startswith("M16")
+    assert resolver.understand("conducteur SPL").jobs[0].via == "diplôme nommé"  # « super »: the sigle's own word

@@ -33,11 +33,16 @@ class NamedDiplomas:
                 self.keyword_cfds[stem(fold(kw))].append(f.cfd)
 
     def by_sigle(self, out: Understanding, typed: list[str], diploma: str | None,
-                 naming: Callable[[str], int] = lambda rome: 0) -> bool:
+                 naming: Callable[[str], int] = lambda rome: 0, own: frozenset[str] = frozenset()) -> bool:
         """A sigle names a diploma (« bac pro MELEC ») or a job (« PL ») as written in full: the diplomas so
         named, and the jobs Certif Info and ONISEP link them to, those ``naming`` says the text names (how
         many typed words their titles hold) first; False when the words name no diploma."""
-        found = self.index.score(query_words(self.index, typed), min_coverage=0.99)
+        query = query_words(self.index, typed)
+        # A word the company typed itself that no label holds (« secrétaire BTP »: « secrétaire ») says the text
+        # names no diploma; a word of the sigle's expansion may be missing (« SPL »: « super »).
+        if not all(qw.matches for qw in query if qw.typed in own):
+            return False
+        found = self.index.score(query, min_coverage=0.99)
         best = max(found.values(), default=0.0)
         if best < SIGLE_FORMATION_MIN:  # every word of the expansion is in the label: options may lengthen it
             return False

@@ -83,7 +83,8 @@ class JobResolver:
         literal_ranked = self.job_titles.senses(literal_query, naf_division) if literal_query else []
         titled = bool(literal_ranked) and literal_ranked[0].score >= TITLED_SCORE
         if read.sigle and not titled and self.diplomas.by_sigle(out, typed, diploma,
-                                                 naming=lambda rome: len(own_stems & self.job_titles.stems_of(rome))):
+                                                 naming=lambda rome: len(own_stems & self.job_titles.stems_of(rome)),
+                                                 own=frozenset(own)):
             if diploma:
                 self.diplomas.prefer(out, diploma)
             return out
