@@ -335,3 +335,16 @@ def test_a_sigle_beside_a_word_no_diploma_label_holds_names_no_diploma(resolver)
     # holds « secrétaire »: the text is a secretary's job, not that bac pro's (read as a métallier d'art).
     assert resolver.understand("secrétaire BTP").romes[0].startswith("M16")
     assert resolver.understand("conducteur SPL").jobs[0].via == "diplôme nommé"  # « super »: the sigle's own word
+
+
+@pytest.mark.parametrize("text, same_as", [
+    ("Électricien(ne)", "électricien"), ("Un(e) cuisinier(e)", "un cuisinier"),
+    ("conducteur·rice de bus", "conducteur de bus"), ("vendeur.se en boulangerie", "vendeur en boulangerie"),
+    ("employé(e)s libre-service", "employé libre-service"), ("bac pro M.E.L.E.C", "bac pro MELEC"),
+])
+def test_gendered_and_dotted_spellings_of_job_ads_read_as_the_plain_word(resolver, text, same_as):
+    # « électricien(ne) » was read as « électricien » plus an unknown word « ne » (said corrected), and
+    # « un(e) cuisinier(e) » lost the cook; a sigle written with dots was three letters, no diploma.
+    u, plain = resolver.understand(text), resolver.understand(same_as)
+    assert (u.status, u.romes[:3], sorted(u.formations)) == (plain.status, plain.romes[:3], sorted(plain.formations))
+    assert u.correction is None and u.romes

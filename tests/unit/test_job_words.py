@@ -105,3 +105,17 @@ def test_words_stemmed_by_threads_at_once_keep_their_own_stems():
     assert errors == []
     assert all(s == expected for s in seen)
     assert {w: stem(w) for w in words} == expected  # and the cache holds the right keys
+
+
+@pytest.mark.parametrize("typed, read", [
+    ("Électricien(ne)", ["electricien"]), ("un(e) cuisinier(e)", ["un", "cuisinier"]),
+    ("vendeur.se", ["vendeur"]), ("conducteur·rice", ["conducteur"]), ("salarié·e·s", ["salarie"]),
+    ("employé(e)s", ["employe"]), ("technicien.ne.s", ["technicien"]),
+    ("M.E.L.E.C", ["melec"]), ("A.S.H.", ["ash"]),
+    # Not endings: a dot between two words, a number, a word beginning with « e ».
+    ("agt.entretien", ["agt", "entretien"]), ("permis C. 3.5 t", ["permis", "c", "3", "5", "t"]),
+])
+def test_gendered_endings_and_dotted_sigles_are_read_as_the_plain_word(typed, read):
+    from shared.reference.jobs.text import words
+
+    assert words(typed) == read

@@ -53,6 +53,15 @@ _GENDER = (
     ("entes", "ent"), ("ente", "ent"), ("ees", "e"), ("ee", "e"),
 )
 _WORD = re.compile(r"[a-z0-9]+")
+# Gendered and inclusive spellings of job ads: « électricien(ne) », « employé(e) », « vendeur.se »,
+# « conducteur·rice », « salarié·e·s »: the ending in parentheses or after a dot is dropped, and the word is
+# read as written before it (its masculine). They were read as a word of their own (« ne », « rice »),
+# said a typo, and « un(e) cuisinier(e) » lost the cook.
+_GENDER_ENDING = re.compile(
+    r"(?<=[a-z])(?:[(\u00b7\u2022\u22c5\u2027.](?:e|ne|le|se|te|re|x|euse|rice|trice|ere|iere|ienne|enne|ice)?s?\)?s?)+"
+    r"(?![a-z])")
+# A sigle written with dots (« M.E.L.E.C », « A.S.H »): its letters, one word.
+_DOTTED = re.compile(r"\b(?:[a-z]\.)+[a-z]\b\.?")
 # A Snowball stemmer keeps the word it works on in its own fields: two threads stemming at once (the
 # catalog answers « what does this job mean » on FastAPI's thread pool) mixed their words, and ``stem``'s
 # cache then kept the wrong key for good (« électriciennes » read as « boulanger »). The lock is taken on
@@ -70,8 +79,9 @@ def fold(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Folded words, in order (stop words kept: callers decide)."""
-    return _WORD.findall(fold(text))
+    """Folded words, in order (stop words kept: callers decide); gendered endings dropped."""
+    folded = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), fold(text))
+    return _WORD.findall(_GENDER_ENDING.sub(" ", folded))
 
 
 @lru_cache(maxsize=200_000)
