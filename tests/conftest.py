@@ -6,11 +6,32 @@ import pytest
 
 from tests.support.servers import RedisServer, create_postgres_database, postgres_admin_url
 from tests.support.smtp import SmtpSink
+from tests.support.system import SYSTEM_LOGS
 
 pytest_plugins = ["tests.support.browser"]
 
 os.environ.setdefault("MLP_ENV", "test")
 os.environ.setdefault("MLP_LOG_JSON", "true")
+
+
+def pytest_runtest_setup(item):
+    SYSTEM_LOGS.clear()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that ran the system as processes shows, per service log, its warnings and errors and
+    its last lines (logs hold no email body nor full address: the services' own logging rules)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for folder in SYSTEM_LOGS:
+        for path in sorted(folder.glob("*.log")):
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            notable = [line for line in lines if '"level": "info"' not in line and '"level": "debug"' not in line]
+            shown = [*notable[-40:], "…", *lines[-25:]]
+            report.sections.append((f"service log {path.name}", "\n".join(shown)))
 
 
 @pytest.fixture(scope="session")

@@ -43,9 +43,13 @@ def test_a_named_and_confirmed_rbe_joins_open_threads_and_receives_the_next_requ
         eventually(lambda: len(preview(system, body)) >= 1, timeout=180, interval=0.5, what="routing ready")
         lead = preview(system, body)[0]
         former = lead["rbe_email"]
-        assert system.submit(body).status_code == 202
+        submitted = system.submit(body)
+        assert submitted.status_code == 202
+        status_url = submitted.json()["status_api_url"]
         eventually(
-            lambda: system.sink.to(former), timeout=90, what="the request reached the school's address"
+            lambda: system.sink.to(former), timeout=90,
+            what=lambda: (f"the request reached the school's address (status: {httpx.get(status_url, timeout=10).text}, "
+                          f"{len(system.sink.messages)} messages in the sink)"),
         )
 
         catalog = system.url("catalog")

@@ -54,6 +54,9 @@ def request_body(n: int, tag: str = "chaos") -> dict:
 
 
 _LOADED: list[Path] = []
+# The log folders of the systems the current test built: a failed test's report shows their warnings and
+# last lines (tests/conftest.py), so a failure seen only in CI can be read without rerunning it.
+SYSTEM_LOGS: list[Path] = []
 
 
 def catalog_template(cache_dir: Path) -> Path:
@@ -118,6 +121,7 @@ class System:
         else:
             shutil.copy(catalog_db, tmp_path / "catalog.db")
         self.logs = tmp_path / "logs"
+        SYSTEM_LOGS.append(self.logs)
         self.processes: dict[str, list[ServiceProcess]] = {}
 
     def url(self, service: str) -> str:
