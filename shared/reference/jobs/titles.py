@@ -50,6 +50,7 @@ class JobTitles:
         self.certified = certified or []
         self.certified_index = WordIndex([t.label for t in self.certified]) if self.certified else None
         self._stems_by_rome: dict[str, frozenset[str]] | None = None  # built on the first vague request
+        self._suggestion_weights: dict[str, float] = {}
 
     def senses(self, query: list[QueryWord], naf_division: str | None) -> list[JobSense]:
         """Every job a title of which the text names, best first."""
@@ -130,6 +131,22 @@ class JobTitles:
             self._stems_by_rome = {r: frozenset(v) for r, v in by_rome.items()}
         return self._stems_by_rome.get(rome, frozenset())
 
+    def _suggestion_weight(self, rome: str) -> float:
+        """How likely lycées train for the job, for the autocomplete's order (« électricien »: the trades before
+        « Ingénieur électricien », « mécani »: the mechanics before « Ingénieur en mécanique »)."""
+        weight = self._suggestion_weights.get(rome)
+        if weight is None:
+            links = self.links
+            if not links.is_taught(rome):
+                weight = UNTAUGHT
+            else:
+                # As the readings do: a bac + 3 job or an emploi cadre is seldom what a lycée trains for.
+                job = links.jobs.get(rome)
+                weight = (HIGHER_EDUCATION if links.higher_education_only(rome) else
+                          EXECUTIVE if job is not None and job.executive else 1.0)
+            self._suggestion_weights[rome] = weight
+        return weight
+
     def suggest(self, query: list[QueryWord], limit: int, certified_query: list[QueryWord] | None = None
                 ) -> list[JobSuggestion]:
         """The form's autocomplete: titles covering the text, the taught ones first, one per wording.
@@ -140,8 +157,7 @@ class JobTitles:
                 continue
             for doc, score in index.score(words, min_coverage=0.9).items():
                 title = titles[doc]
-                taught = self.links.is_taught(title.rome or "")
-                s = score * KIND_WEIGHT[title.kind] * (1.0 if taught else UNTAUGHT)
+                s = score * KIND_WEIGHT[title.kind] * self._suggestion_weight(title.rome or "")
                 scored.append((-s, len(title.label), title.label, title))
         scored.sort(key=lambda entry: entry[:3])
         out: list[JobSuggestion] = []
