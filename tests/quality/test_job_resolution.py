@@ -354,3 +354,19 @@ def test_gendered_and_dotted_spellings_of_job_ads_read_as_the_plain_word(resolve
 def test_the_autocomplete_offers_the_trades_lycees_train_for_before_engineers(resolver, typed):
     # « Ingénieur électricien » came first: ONISEP says it starts at bac + 5, as the readings weigh it.
     assert not any("ngénieur" in s.label for s in resolver.suggest(typed)[:3]), resolver.suggest(typed)[:3]
+
+
+@pytest.mark.parametrize("text, rome", [
+    ("soudure", "H2913"), ("soudage", "H2913"), ("carrelage", "F1608"), ("reliure", "B1402"),
+    ("câblage", "H2605"), ("jardinage", "A1203"), ("tournage", "H2903"), ("esthétique", "D1208"),
+])
+def test_a_craft_named_by_its_work_is_read_as_its_worker_s_trade(resolver, text, rome):
+    # « soudure » was a « régleur d'équipements de soudure », « carrelage » a « vendeur en carrelage »,
+    # « jardinage » a fleuriste: titles holding the word itself beat the worker's own title.
+    assert resolver.understand(text).romes[0] == rome
+
+
+def test_a_craft_with_its_own_worker_is_not_read_as_a_lookalike_worker(resolver):
+    # « chauffage »: the chauffagiste, not the « chauffeur » (chauff-age / chauff-eur).
+    assert "N4105" not in resolver.understand("chauffage").romes[:3]
+    assert resolver.understand("vendeure").romes[0].startswith("D1")  # a worker mistyped, not a craft in -ure

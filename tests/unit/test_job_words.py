@@ -119,3 +119,15 @@ def test_gendered_endings_and_dotted_sigles_are_read_as_the_plain_word(typed, re
     from shared.reference.jobs.text import words
 
     assert words(typed) == read
+
+
+def test_a_craft_and_its_worker_are_one_family_as_good_as_the_trade_s_name():
+    from shared.reference.jobs.index import RELATED_QUALITY, TRADE_QUALITY
+
+    assert related_stems(stem("soudage"), stem("soudeur")) and related_stems(stem("élagage"), stem("élagueur"))
+    assert not related_stems(stem("garage"), stem("gareur"))  # a root of three letters says nothing
+    index = WordIndex(["Carreleur", "Vendeur en carrelage", "Chauffagiste", "Chauffeur", "Agent d'information"])
+    carrelage = index.query_word("carrelage")
+    assert carrelage.matches[stem("carreleur")] == TRADE_QUALITY
+    assert index.query_word("chauffage").matches.get(stem("chauffeur"), 0) <= RELATED_QUALITY
+    assert index.query_word("informatique").matches.get(stem("information"), 0) <= RELATED_QUALITY

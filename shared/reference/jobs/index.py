@@ -28,6 +28,8 @@ from shared.reference.jobs.text import PERSON_WORDS, STOP_WORDS, masculine, stem
 
 RELATED_QUALITY = 0.6  # a word of the same family: « boulangerie » for « boulanger »
 TRADE_QUALITY = 0.95
+CRAFT_ENDINGS = ("age", "ure", "ite", "ique")  # folded: « électricité » ends in « ite »
+WORKER_ENDINGS = ("eur", "ier", "iste", "ien", "er", "tre")  # « peintre »
 FUZZY_CUTOFF = 80  # rapidfuzz ratio (0..100) below which a typed word is not corrected
 FUZZY_QUALITY = 0.9
 FUZZY_SPREAD = 6  # « placiste »: plagiste (87) and plaquiste (82) both kept; the taught one wins
@@ -55,6 +57,9 @@ def related_stems(a: str, b: str) -> bool:
     short, long_ = sorted((len(a), len(b)))
     if a.endswith("ur") and b.endswith("ur") and p >= 4 and p >= short - 3:
         return True  # the craft and its worker: « soudure » / « soudeur », « coiffure » / « coiffeur »
+    craft, worker = (a, b) if a.endswith("ag") else (b, a)
+    if craft.endswith("ag") and worker.endswith("eur") and p >= len(craft) - 2 >= 4 and len(worker) - p <= 4:
+        return True  # the work and its worker: « soudage » / « soudeur », « câblage » / « câbleur », « élagage »
     return p >= 5 and p >= short - 2 and long_ - p <= 5
 
 
@@ -123,10 +128,8 @@ class WordIndex:
         matches: dict[str, float] = {}
         if s in self.postings:
             matches[s] = 1.0
-        # « boulangerie », « menuiserie »: the place or craft of the trade, as good as its name.
-        family_quality = TRADE_QUALITY if typed.endswith("erie") else RELATED_QUALITY
         for other in self._family(s):
-            matches.setdefault(other, family_quality)
+            matches.setdefault(other, self._family_quality(typed, s, other))
         qw = QueryWord(typed=typed, stem=s, matches=matches, known=masculine(typed) in self.known_words)
         if not qw.known and fuzzy:
             for word, ratio in self._fuzzy(masculine(typed)):
@@ -134,6 +137,21 @@ class WordIndex:
                 matches[other] = max(matches.get(other, 0.0), FUZZY_QUALITY * ratio)
                 qw.corrections += (word,)
         return qw
+
+    def _family_quality(self, typed: str, s: str, other: str) -> float:
+        """« boulangerie », « menuiserie »: the place or craft of the trade, as good as its name; so are the
+        craft and work of a worker (« carrelage », « soudure », « électricité », « mécanique » for « carreleur »,
+        « soudeur », « électricien », « mécanicien »), not the other words of the family (« informatique » is
+        not « information »), nor another worker when the craft names its own (« chauffage »: the
+        « chauffagiste », not the « chauffeur »)."""
+        if typed.endswith("erie"):
+            return TRADE_QUALITY
+        if not typed.endswith(CRAFT_ENDINGS) or typed.endswith("eure"):  # « vendeure »: a worker, mistyped
+            return RELATED_QUALITY
+        if not self.surface[other].endswith(WORKER_ENDINGS):
+            return RELATED_QUALITY
+        own_worker = any(s + ending in self.postings for ending in ("ist", "ier", "i"))
+        return TRADE_QUALITY if not own_worker or other.startswith(s) else RELATED_QUALITY
 
     def prefix_word(self, typed_prefix: str) -> QueryWord:
         """The last word of an autocomplete query, maybe unfinished: every stem whose surface starts with it."""
