@@ -370,3 +370,11 @@ def test_a_craft_with_its_own_worker_is_not_read_as_a_lookalike_worker(resolver)
     # « chauffage »: the chauffagiste, not the « chauffeur » (chauff-age / chauff-eur).
     assert "N4105" not in resolver.understand("chauffage").romes[:3]
     assert resolver.understand("vendeure").romes[0].startswith("D1")  # a worker mistyped, not a craft in -ure
+
+
+@pytest.mark.parametrize("text, foreign", [("toiletteur", "marechal"), ("soigneur animalier", "marechal"),
+                                           ("opérateur sur machine textile", "maroquinerie")])
+def test_a_domain_s_fallback_is_not_another_trade_s_own_diploma(resolver, text, foreign):
+    # CAPA maréchal ferrant was the animal-care domain's only taught diploma: a dog groomer's request went to
+    # farrier schools. A job no lycée trains for goes to the académie's referent instead.
+    assert not any(foreign in fold(label) for label in taught(resolver, resolver.understand(text)))

@@ -312,12 +312,24 @@ class JobLinks:
         if job is None or not job.domain:
             return {}
         counts: Counter[str] = Counter()
+        named_by: dict[str, str] = {}
         for other in self.by_domain.get(job.domain, ()):
             if other != rome:
-                counts.update(c for c, link in self._settled(other).items() if link.weight >= STRONG)
-        shared = [(c, n) for c, n in counts.most_common() if c in self.taught_cfds][:6]
+                for c, link in self._settled(other).items():
+                    if link.weight >= STRONG:
+                        counts[c] += 1
+                        named_by[c] = other
+        # A diploma only one other job names, and named after that job (CAPA maréchal ferrant in the animal
+        # care domain), is that trade's, not the domain's: a toiletteur's request is not a farrier school's.
+        shared = [(c, n) for c, n in counts.most_common() if c in self.taught_cfds
+                  and (n > 1 or not self._named_after(named_by[c], c))][:6]
         return {c: replace(self._link(c, DOMAIN_WEIGHT, ""), why=f"{DOMAIN_WHY} {job.domain}")
                 for c, _ in shared}
+
+    def _named_after(self, rome: str, cfd: str) -> bool:
+        """Every meaningful word of the diploma's label is a word of the job's own label or main titles."""
+        words = self.formation_words(cfd)
+        return bool(words) and words <= self.own_words.get(rome, frozenset())
 
     def _with_successors(self, links: dict[str, FormationLink]) -> dict[str, FormationLink]:
         out = dict(links)
