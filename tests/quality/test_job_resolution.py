@@ -378,3 +378,10 @@ def test_a_domain_s_fallback_is_not_another_trade_s_own_diploma(resolver, text, 
     # CAPA maréchal ferrant was the animal-care domain's only taught diploma: a dog groomer's request went to
     # farrier schools. A job no lycée trains for goes to the académie's referent instead.
     assert not any(foreign in fold(label) for label in taught(resolver, resolver.understand(text)))
+
+
+def test_the_words_of_a_sentence_around_the_job_are_not_typos(resolver):
+    # « notre » was said a typo of « notaire »: « Vouliez-vous dire « boulanger notaire boutique » ? »
+    u = resolver.understand("Nous recherchons un apprenti boulanger pour notre boutique")
+    assert (u.status, u.romes[0], u.correction) == ("compris", "D1102", None)
+    assert resolver.understand("nous pouvons accueillir un stagiaire en plomberie").romes[0] == "F1603"

@@ -22,6 +22,11 @@ STOP_WORDS = frozenset({
     "sur", "un", "une", "dans", "avec", "chez", "h", "f", "hf", "fh", "m", "x", "je", "nous", "cherche",
     "cherchons", "recherche", "recherchons", "besoin", "poste", "postes", "profil", "metier", "metiers",
     "tout", "toute", "toutes", "tous",  # « homme à tout faire » read « toutes armes » (a combattant)
+    # The words of a sentence around the job (« un apprenti boulanger pour notre boutique »): « notre » was
+    # said a typo of « notaire ». Not « son » (technicien son) nor « on » (journaliste on line).
+    "notre", "nos", "votre", "vos", "leur", "leurs", "mon", "ma", "mes", "ses", "ce", "cet", "cette", "ces",
+    "qui", "que", "il", "ils", "elle", "elles", "vous", "est", "sont", "sommes", "avons", "pouvons", "peut",
+    "souhaite", "souhaitons", "souhaiterions", "voudrions", "aimerions", "avez", "eleve", "eleves",
 })
 # Words of a request that say how the company takes someone on, not which job: « apprenti électricien »,
 # « stagiaire en cuisine » (read as « apprêteur » and « cuisiniste » when matched). Dropped from typed
@@ -31,6 +36,7 @@ REQUEST_WORDS = frozenset({
     "stages", "alternant", "alternante", "alternants", "alternantes", "alternance", "pfmp", "cdi", "cdd",
     "interim", "interimaire", "embauche", "embaucher", "recrute", "recrutons", "recrutement", "urgent",
     "quelqu", "renfort", "renforts",  # « quelqu'un en cuisine », « renfort en salle »
+    "accueillir", "accueillons", "accueille", "accueillerons",  # « accueillir un stagiaire »: not the accueil trade
 })
 # Words for the person, not the trade (« homme d'entretien », « fille de salle », « femme de chambre »): a
 # title's trade is the rest of it. The index weighs them as a role word (« agent »), never above.
