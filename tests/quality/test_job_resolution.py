@@ -385,3 +385,15 @@ def test_the_words_of_a_sentence_around_the_job_are_not_typos(resolver):
     u = resolver.understand("Nous recherchons un apprenti boulanger pour notre boutique")
     assert (u.status, u.romes[0], u.correction) == ("compris", "D1102", None)
     assert resolver.understand("nous pouvons accueillir un stagiaire en plomberie").romes[0] == "F1603"
+
+
+@pytest.mark.parametrize("text", ["vendeur en supermarché", "vendeur dans une boutique de vêtements"])
+def test_the_place_after_the_job_does_not_replace_the_job(resolver, text):
+    # « supermarché », a rare word of job titles, read the text as « directeur de supermarché »;
+    # « vêtements » as a couturier.
+    assert all(rome.startswith("D1") and rome != "D1504" for rome in resolver.understand(text).romes[:3])
+
+
+def test_a_text_opening_with_an_activity_keeps_its_place(resolver):
+    # « vente » opens no job title: « en magasin » is what says which sale (the shop assistant's).
+    assert resolver.understand("vente en magasin").romes[0] in {"D1106", "D1211", "D1212", "D1214", "D1507"}

@@ -91,6 +91,16 @@ class JobResolver:
         ranked = self.job_titles.senses(query, naf_division)
         if literal_ranked and (not ranked or literal_ranked[0].score > ranked[0].score):
             typed, query, ranked = read.literal or typed, literal_query, literal_ranked
+        elif read.head and ranked and self.job_titles.is_title_head(query[0].stem) \
+                and not self._holds_head(query, ranked[0].rome):
+            # « vendeur en supermarché » read as « directeur de supermarché »: a rare word of the place beat
+            # the job the text opens with (a word job titles open with: not « vente » in « vente en
+            # magasin »). Where no title of the best reading's fiche holds it, the words before the place
+            # are read alone, if their best reading does hold it.
+            head_query = query_words(self.job_titles.index, read.head)
+            head_ranked = self.job_titles.senses(head_query, naf_division)
+            if head_ranked and self._holds_head(head_query, head_ranked[0].rome):
+                typed, query, ranked = read.head, head_query, head_ranked
         senses = [s for s in ranked if s.score >= MIN_SCORE]
         partial = not senses and bool(ranked) and ranked[0].score >= PARTIAL_SCORE and ranked[0].taught
         if partial:  # a long text no title covers well: its best partial readings, said vague
@@ -152,6 +162,13 @@ class JobResolver:
                 out.correction = out.jobs[0].label
             out.status = "corrige"
         return out
+
+    def _holds_head(self, query: list[QueryWord], rome: str) -> bool:
+        """A title of the fiche holds the first typed word (its family when it is no indexed word: a typo)."""
+        if not query:
+            return False
+        first = query[0]
+        return bool(({first.stem} if first.stem in first.matches else set(first.matches)) & self.job_titles.stems_of(rome))
 
     def _naming(self, query: list[QueryWord], rome: str) -> list[str]:
         """The typed words the job's titles hold: those that name it, for the typed-word preference."""

@@ -51,6 +51,7 @@ class JobTitles:
         self.certified_index = WordIndex([t.label for t in self.certified]) if self.certified else None
         self._stems_by_rome: dict[str, frozenset[str]] | None = None  # built on the first vague request
         self._suggestion_weights: dict[str, float] = {}
+        self._title_heads: frozenset[str] | None = None
 
     def senses(self, query: list[QueryWord], naf_division: str | None) -> list[JobSense]:
         """Every job a title of which the text names, best first."""
@@ -121,6 +122,12 @@ class JobTitles:
         for rome, (s, label) in found.items():
             own = best[rome].score if rome in best else 0.0
             best[rome] = JobSense(rome, self.rome_labels[rome], s + CERTIF_OWN_SHARE * own, label, False)
+
+    def is_title_head(self, stem: str) -> bool:
+        """Some job title opens with this word (« vendeur », « auxiliaire »; not « vente »)."""
+        if self._title_heads is None:
+            self._title_heads = frozenset(doc[0] for doc in self.index.doc_stems if doc)
+        return stem in self._title_heads
 
     def stems_of(self, rome: str) -> frozenset[str]:
         """The words of all the job's titles (stems)."""

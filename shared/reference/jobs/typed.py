@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from shared.reference.jobs.index import QueryWord, WordIndex
 from shared.reference.jobs.text import DIPLOMA_FILLER, DIPLOMA_WORDS, REQUEST_WORDS, STOP_WORDS, fold, words
 
+# The words that open what comes after the job: where (« en usine », « dans une boutique ») or for what.
+COMPLEMENT_WORDS = frozenset({"en", "dans", "pour", "chez", "sur", "au", "aux", "a"})
+
 
 @dataclass(frozen=True, slots=True)
 class Typed:
@@ -16,6 +19,7 @@ class Typed:
     diploma: str | None  # « CAP » when the text names a diploma
     sigle: bool  # a sigle was expanded
     literal: list[str] | None = None  # the same words with the sigles job titles use as written (« BTP »)
+    head: list[str] | None = None  # the words before a place or purpose (« vendeur » in « vendeur en supermarché »)
 
 
 def read_typed(text: str, abbreviations: Mapping[str, str], clippings: frozenset[str] = frozenset(),
@@ -32,7 +36,10 @@ def read_typed(text: str, abbreviations: Mapping[str, str], clippings: frozenset
     literal: list[str] = []
     diploma = None
     sigle = False
+    head: list[str] | None = None
     for w in typed:
+        if w in COMPLEMENT_WORDS and expanded and head is None:
+            head = list(expanded)
         if w in DIPLOMA_WORDS and len(typed) > 1:
             diploma = diploma or DIPLOMA_WORDS[w]
             continue
@@ -44,7 +51,8 @@ def read_typed(text: str, abbreviations: Mapping[str, str], clippings: frozenset
         elif w not in STOP_WORDS and not (diploma and w in DIPLOMA_FILLER):
             expanded.append(w)
             literal.append(w)
-    return Typed(expanded, diploma, sigle, literal if literal != expanded else None)
+    return Typed(expanded, diploma, sigle, literal if literal != expanded else None,
+                 head if head is not None and len(head) < len(expanded) else None)
 
 
 def query_words(index: WordIndex, typed: list[str], *, prefix: bool = False) -> list[QueryWord]:
