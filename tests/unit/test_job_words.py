@@ -131,3 +131,23 @@ def test_a_craft_and_its_worker_are_one_family_as_good_as_the_trade_s_name():
     assert carrelage.matches[stem("carreleur")] == TRADE_QUALITY
     assert index.query_word("chauffage").matches.get(stem("chauffeur"), 0) <= RELATED_QUALITY
     assert index.query_word("informatique").matches.get(stem("information"), 0) <= RELATED_QUALITY
+
+
+def test_a_diploma_s_sigle_is_read_off_its_label_when_it_names_one_label_and_is_no_word():
+    from shared.reference.jobs.sigles import label_sigles
+    from shared.reference.jobs.vocabulary import CompactFormation
+
+    def formation(cfd: str, label: str) -> CompactFormation:
+        return CompactFormation(cfd, label, "BTS", 5, False, False, [], [], [])
+
+    formations = [formation("1", "Management opérationnel de la sécurité"), formation("2", "Fluides, énergies, domotique"),
+                  formation("3", "Maintenance des véhicules option A voitures"), formation("4", "Peintre applicateur de revêtements"),
+                  formation("5", "Conduite routière marchandises"), formation("6", "Conseil relation marketing"),
+                  formation("7", "Agent polyvalent de restauration"), formation("8", "Ingénierie des matériaux")]
+    sigles = label_sigles(formations, taught={c.cfd for c in formations} - {"7"}, taken={"fed"})
+    assert sigles["mos"] == "management operationnel de la securite"
+    assert "fed" not in sigles  # already a word read otherwise
+    assert "mv" not in sigles and "im" not in sigles  # options cut, and two letters say too little
+    assert "par" not in sigles  # a stop word
+    assert "crm" not in sigles  # two labels: neither
+    assert "apr" not in sigles  # a diploma no lycée teaches

@@ -24,6 +24,7 @@ from shared.reference.jobs.domains import Domains
 from shared.reference.jobs.generic import generic_readings, one_title_readings, shared_formations
 from shared.reference.jobs.index import QueryWord
 from shared.reference.jobs.links import JobLinks, merge_link
+from shared.reference.jobs.sigles import label_sigles
 from shared.reference.jobs.text import fold, stem, words
 from shared.reference.jobs.titles import PARTIAL_SCORE, JobTitles
 from shared.reference.jobs.typed import query_words, read_typed
@@ -58,6 +59,8 @@ class JobResolver:
         self.abbreviations = {fold(a.abbreviation): a.expansion for a in vocabulary.abbreviations}
         self.clippings = frozenset(fold(a.abbreviation) for a in vocabulary.abbreviations if a.clipping)
         self.titled_sigles = frozenset(a for a in self.abbreviations if a in self.job_titles.index.known_words)
+        self.label_sigles = label_sigles(vocabulary.formations, self.links.taught_cfds,
+                                         self.abbreviations.keys() | self.job_titles.index.known_words)
         self.domains = Domains(vocabulary.jobs, self.job_titles, self.links, self.formations, counts)
         self.understand = lru_cache(maxsize=8192)(self._understand)
 
@@ -69,7 +72,7 @@ class JobResolver:
             out.jobs = [JobSense(code, self.rome_labels[code], 1.0, code, self.links.is_taught(code))]
             out.formations = dict(self.links.for_job(code, []))
             return out
-        read = read_typed(text, self.abbreviations, self.clippings, self.titled_sigles)
+        read = read_typed(text, self.abbreviations, self.clippings, self.titled_sigles, self.label_sigles)
         typed, diploma = read.words, read.diploma
         query = query_words(self.job_titles.index, typed)
         out = Understanding(text=text, status="inconnu", diploma=diploma)

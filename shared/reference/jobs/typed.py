@@ -23,10 +23,12 @@ class Typed:
 
 
 def read_typed(text: str, abbreviations: Mapping[str, str], clippings: frozenset[str] = frozenset(),
-               titled: frozenset[str] = frozenset()) -> Typed:
+               titled: frozenset[str] = frozenset(), label_sigles: Mapping[str, str] | None = None) -> Typed:
     """``abbreviations``: folded sigle -> what it stands for; ``clippings``: those of them that are words
     clipped or jargon (« cuisto », « placiste »): expanded, but read as a job, not as a diploma's sigle;
-    ``titled``: those of them job titles write as such (« Ferrailleur du BTP »), also kept as typed."""
+    ``titled``: those of them job titles write as such (« Ferrailleur du BTP »), also kept as typed;
+    ``label_sigles``: sigles read off the diplomas' labels, expanded only after a diploma's type (« BTS MOS »):
+    alone, such a word is more likely a word than a diploma."""
     every = [w for w in words(text) if w]
     typed = [w for w in every if w not in REQUEST_WORDS]
     whole = fold(text) if len(typed) == len(every) else " ".join(typed)  # « apprenti MELEC » is « MELEC »
@@ -43,8 +45,9 @@ def read_typed(text: str, abbreviations: Mapping[str, str], clippings: frozenset
         if w in DIPLOMA_WORDS and len(typed) > 1:
             diploma = diploma or DIPLOMA_WORDS[w]
             continue
-        if w in abbreviations and len(w) >= 2:
-            expansion = [x for x in words(abbreviations[w]) if x not in STOP_WORDS]
+        sigle_of = abbreviations.get(w) or (label_sigles.get(w) if diploma and label_sigles else None)
+        if sigle_of and len(w) >= 2:
+            expansion = [x for x in words(sigle_of) if x not in STOP_WORDS]
             expanded.extend(expansion)
             literal.extend([w] if w in titled else expansion)
             sigle = sigle or w not in clippings
