@@ -412,3 +412,11 @@ def test_a_diploma_sigle_no_list_holds_is_read_off_the_diplomas_labels(resolver,
 
 def test_a_label_sigle_alone_is_a_word_not_a_diploma(resolver):
     assert resolver.understand("mos").status == "inconnu"
+
+
+@pytest.mark.parametrize("text, rome", [("élec bâtiment", "F1602"), ("prépa de commandes", "N1103"),
+                                        ("plonge", "G1605")])
+def test_job_talk_clippings_read_as_the_job(resolver, text, rome):
+    # « élec bâtiment » was a peintre en bâtiment (« élec » corrected), « prépa » a conducteur-livreur,
+    # « la plonge » a scaphandrier.
+    assert resolver.understand(text).romes[0] == rome
