@@ -420,3 +420,12 @@ def test_job_talk_clippings_read_as_the_job(resolver, text, rome):
     # « élec bâtiment » was a peintre en bâtiment (« élec » corrected), « prépa » a conducteur-livreur,
     # « la plonge » a scaphandrier.
     assert resolver.understand(text).romes[0] == rome
+
+
+@pytest.mark.parametrize("typo, word", [("boulengerie", "boulangerie"), ("carelage", "carrelage"),
+                                        ("soudrue", "soudure")])
+def test_a_mistyped_word_reads_as_the_word_typed_right(resolver, typo, word):
+    # The correction reached the corrected word's own titles only, not its family: « boulengerie » was a
+    # chef de rayon, « carelage » a vendeur.
+    u = resolver.understand(typo)
+    assert u.status == "corrige" and u.romes[0] == resolver.understand(word).romes[0]

@@ -136,6 +136,10 @@ class WordIndex:
                 other = self.word_stem[word]
                 matches[other] = max(matches.get(other, 0.0), FUZZY_QUALITY * ratio)
                 qw.corrections += (word,)
+                # The corrected word's family too, as if typed right (« boulengerie »: the boulanger).
+                for kin in self._family(other):
+                    quality = self._family_quality(word, other, kin) * FUZZY_QUALITY * ratio
+                    matches[kin] = max(matches.get(kin, 0.0), quality)
         return qw
 
     def _family_quality(self, typed: str, s: str, other: str) -> float:
