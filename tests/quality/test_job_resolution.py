@@ -429,3 +429,8 @@ def test_a_mistyped_word_reads_as_the_word_typed_right(resolver, typo, word):
     # chef de rayon, « carelage » a vendeur.
     u = resolver.understand(typo)
     assert u.status == "corrige" and u.romes[0] == resolver.understand(word).romes[0]
+
+
+def test_an_agrifood_operator_is_read_as_a_production_job(resolver):
+    # ROME's titles say « industrie alimentaire »; ONISEP's « agroalimentaire » alone was a technico-commercial's.
+    assert resolver.understand("opérateur agroalimentaire").romes[0].startswith("H21")

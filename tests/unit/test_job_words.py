@@ -151,3 +151,13 @@ def test_a_diploma_s_sigle_is_read_off_its_label_when_it_names_one_label_and_is_
     assert "par" not in sigles  # a stop word
     assert "crm" not in sigles  # two labels: neither
     assert "apr" not in sigles  # a diploma no lycée teaches
+
+
+def test_a_prefixed_compound_is_one_word_and_also_reaches_its_second_part():
+    from shared.reference.jobs.index import COMPOUND_QUALITY
+    from shared.reference.jobs.text import words
+
+    assert words("agro-alimentaire") == words("agroalimentaire") == ["agroalimentaire"]
+    assert words("boulangerie bio") == ["boulangerie", "bio"]  # a word beside another is not a prefix
+    index = WordIndex(["Conducteur de ligne en industrie alimentaire", "Technico-commercial en agroalimentaire"])
+    assert index.query_word("agroalimentaire").matches[stem("alimentaire")] == COMPOUND_QUALITY

@@ -28,6 +28,8 @@ from shared.reference.jobs.text import PERSON_WORDS, STOP_WORDS, masculine, stem
 
 RELATED_QUALITY = 0.6  # a word of the same family: « boulangerie » for « boulanger »
 TRADE_QUALITY = 0.95
+COMPOUND_PREFIXES = ("agro", "bio", "electro", "thermo", "hydro", "aero", "tele")
+COMPOUND_QUALITY = 0.9
 CRAFT_ENDINGS = ("age", "ure", "ite", "ique")  # folded: « électricité » ends in « ite »
 WORKER_ENDINGS = ("eur", "ier", "iste", "ien", "er", "tre")  # « peintre »
 FUZZY_CUTOFF = 80  # rapidfuzz ratio (0..100) below which a typed word is not corrected
@@ -130,6 +132,11 @@ class WordIndex:
             matches[s] = 1.0
         for other in self._family(s):
             matches.setdefault(other, self._family_quality(typed, s, other))
+        # « agroalimentaire »: the titles of the trade say « alimentaire » (« conducteur de ligne en industrie
+        # alimentaire »); ONISEP's « agroalimentaire » alone was a technico-commercial's word.
+        rest = next((typed[len(p):] for p in COMPOUND_PREFIXES if typed.startswith(p)), "")
+        if len(rest) >= 4 and stem(rest) in self.postings:
+            matches.setdefault(stem(rest), COMPOUND_QUALITY)
         qw = QueryWord(typed=typed, stem=s, matches=matches, known=masculine(typed) in self.known_words)
         if not qw.known and fuzzy:
             for word, ratio in self._fuzzy(masculine(typed)):

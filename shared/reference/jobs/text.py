@@ -66,6 +66,9 @@ _WORD = re.compile(r"[a-z0-9]+")
 _GENDER_ENDING = re.compile(
     r"(?<=[a-z])(?:[(\u00b7\u2022\u22c5\u2027.](?:e|ne|le|se|te|re|x|euse|rice|trice|ere|iere|ienne|enne|ice)?s?\)?s?)+"
     r"(?![a-z])")
+# A prefix joined by a hyphen makes one word, as it is also written (« agro-alimentaire » and
+# « agroalimentaire », « télé-conseiller » and « téléconseiller »): the two spellings were two texts.
+_PREFIX_HYPHEN = re.compile(r"\b(agro|bio|[ée]lectro|thermo|hydro|a[ée]ro|t[ée]l[ée])-(?=\w)", re.IGNORECASE)
 # A sigle written with dots (« M.E.L.E.C », « A.S.H »): its letters, one word.
 _DOTTED = re.compile(r"\b(?:[a-z]\.)+[a-z]\b\.?")
 # A Snowball stemmer keeps the word it works on in its own fields: two threads stemming at once (the
@@ -86,7 +89,7 @@ def fold(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Folded words, in order (stop words kept: callers decide); gendered endings dropped."""
-    folded = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), fold(text))
+    folded = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), fold(_PREFIX_HYPHEN.sub(r"\1", text)))
     return _WORD.findall(_GENDER_ENDING.sub(" ", folded))
 
 
