@@ -434,3 +434,9 @@ def test_a_mistyped_word_reads_as_the_word_typed_right(resolver, typo, word):
 def test_an_agrifood_operator_is_read_as_a_production_job(resolver):
     # ROME's titles say « industrie alimentaire »; ONISEP's « agroalimentaire » alone was a technico-commercial's.
     assert resolver.understand("opérateur agroalimentaire").romes[0].startswith("H21")
+
+
+@pytest.mark.parametrize("typed, rome", [("soudure", "H2913"), ("carrelage", "F1608"), ("jardinage", "A1203")])
+def test_the_autocomplete_offers_the_worker_of_a_craft_typed_whole(resolver, typed, rome):
+    # « soudure » offered only « Régleur sur robot de soudure », « carrelage » a vendeur en carrelage.
+    assert resolver.suggest(typed)[0].rome == rome

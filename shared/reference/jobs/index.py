@@ -168,7 +168,8 @@ class WordIndex:
         """The last word of an autocomplete query, maybe unfinished: every stem whose surface starts with it."""
         matches: dict[str, float] = {}
         s = stem(typed_prefix)
-        if s in self.postings and masculine(typed_prefix) in self.known_words:  # a whole word already
+        whole = s in self.postings and masculine(typed_prefix) in self.known_words
+        if whole:  # a whole word already
             matches[s] = 1.0
         lo = bisect.bisect_left(self.sorted_stems, typed_prefix[:3])
         for other in self.sorted_stems[lo:]:
@@ -176,6 +177,9 @@ class WordIndex:
                 break
             if other not in matches and self.surface[other].startswith(typed_prefix):
                 matches[other] = 0.95
+        if whole:  # « soudure »: the soudeur too, not only the titles holding « soudure »
+            for other in self._family(s):
+                matches[other] = max(matches.get(other, 0.0), self._family_quality(typed_prefix, s, other))
         return QueryWord(typed=typed_prefix, stem=s, matches=matches, known=True)
 
     def weight(self, qw: QueryWord) -> float:
