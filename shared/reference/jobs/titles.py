@@ -52,6 +52,7 @@ class JobTitles:
         self._stems_by_rome: dict[str, frozenset[str]] | None = None  # built on the first vague request
         self._suggestion_weights: dict[str, float] = {}
         self._title_heads: frozenset[str] | None = None
+        self._statics: dict[int, tuple[list[float], list[str]]] = {}
 
     def senses(self, query: list[QueryWord], naf_division: str | None) -> list[JobSense]:
         """Every job a title of which the text names, best first."""
@@ -154,6 +155,15 @@ class JobTitles:
             self._suggestion_weights[rome] = weight
         return weight
 
+    def _suggestion_statics(self, titles: list[CompactTitle]) -> tuple[list[float], list[str]]:
+        """Per title, what the autocomplete weighs it by besides the typed text (its kind, the job's level)
+        and its folded label (one suggestion per wording): computed once, not on every keystroke."""
+        key = id(titles)
+        if key not in self._statics:
+            self._statics[key] = ([KIND_WEIGHT[t.kind] * self._suggestion_weight(t.rome or "") for t in titles],
+                                  [fold(t.label) for t in titles])
+        return self._statics[key]
+
     def suggest(self, query: list[QueryWord], limit: int, certified_query: list[QueryWord] | None = None
                 ) -> list[JobSuggestion]:
         """The form's autocomplete: titles covering the text, the taught ones first, one per wording.
@@ -162,15 +172,14 @@ class JobTitles:
         for titles, index, words in ((self.titles, self.index, query), (self.certified, self.certified_index, certified_query)):
             if index is None or not words or not all(w.matches for w in words):
                 continue
+            static, folded = self._suggestion_statics(titles)
             for doc, score in index.score(words, min_coverage=0.9).items():
                 title = titles[doc]
-                s = score * KIND_WEIGHT[title.kind] * self._suggestion_weight(title.rome or "")
-                scored.append((-s, len(title.label), title.label, title))
+                scored.append((-score * static[doc], len(title.label), title.label, title, folded[doc]))
         scored.sort(key=lambda entry: entry[:3])
         out: list[JobSuggestion] = []
         seen: set[str] = set()
-        for neg, _, label, title in scored:
-            key = fold(label)
+        for neg, _, label, title, key in scored:
             if key in seen:
                 continue
             seen.add(key)
