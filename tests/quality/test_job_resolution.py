@@ -415,7 +415,7 @@ def test_a_label_sigle_alone_is_a_word_not_a_diploma(resolver):
 
 
 @pytest.mark.parametrize("text, rome", [("élec bâtiment", "F1602"), ("prépa de commandes", "N1103"),
-                                        ("plonge", "G1605")])
+                                        ("plonge", "G1605"), ("chauffeur VL", "N4105")])
 def test_job_talk_clippings_read_as_the_job(resolver, text, rome):
     # « élec bâtiment » was a peintre en bâtiment (« élec » corrected), « prépa » a conducteur-livreur,
     # « la plonge » a scaphandrier.
