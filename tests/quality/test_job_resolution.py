@@ -440,3 +440,18 @@ def test_an_agrifood_operator_is_read_as_a_production_job(resolver):
 def test_the_autocomplete_offers_the_worker_of_a_craft_typed_whole(resolver, typed, rome):
     # « soudure » offered only « Régleur sur robot de soudure », « carrelage » a vendeur en carrelage.
     assert resolver.suggest(typed)[0].rome == rome
+
+
+def test_several_jobs_listed_in_one_text_are_each_read(resolver):
+    # « cuisinier, serveur » read as the cook alone: the waiter's lycées were never asked.
+    u = resolver.understand("cuisinier, serveur")
+    assert {"G1609", "G1803"} <= set(u.romes[:2]) and u.status == "compris"
+    cook, waiter = resolver.understand("cuisinier"), resolver.understand("serveur")
+    assert set(cook.formations) | set(waiter.formations) == set(u.formations)
+    assert resolver.understand("plombier ; chauffagiste").romes[:2] == ["F1603", "I1308"]
+
+
+def test_one_job_written_twice_or_beside_an_unknown_word_stays_one_reading(resolver):
+    assert resolver.understand("électricien, électricienne").romes[:3] == resolver.understand("électricien").romes[:3]
+    assert resolver.understand("cuisinier, zzzz").romes == resolver.understand("cuisinier zzzz").romes
+    assert resolver.understand("Boulanger / Boulangère").romes[0] == "D1102"  # a title, not a list

@@ -32,6 +32,10 @@ from shared.reference.jobs.understanding import JobSense, JobSuggestion, Underst
 from shared.reference.jobs.vocabulary import CompactVocabulary, JobVocabulary, compact_vocabulary
 
 ROME_CODE = re.compile(r"[A-N]\d{4}")
+# Several jobs in one text: « cuisinier, serveur », « plombier ; chauffagiste », « vendeur + caissier ». Not « / »
+# (« Boulanger / Boulangère », the titles the autocomplete offers) nor « et » (« agent de propreté et d'hygiène »).
+LIST_SEPARATOR = re.compile(r"\s*[,;+]\s*")
+LISTED_JOBS = 5
 KEEP_RATIO = 0.85  # senses kept as "understood": within this share of the best
 MIN_SCORE = 0.3  # below this, the text names no job
 SECONDARY_SENSE_POWER = 4
@@ -66,6 +70,15 @@ class JobResolver:
 
     # ------------------------------------------------------------------ understanding
     def _understand(self, text: str, naf_division: str | None = None) -> Understanding:
+        """One job, or several listed in one text (« cuisinier, serveur »): each read alone, then together."""
+        parts = [part for part in LIST_SEPARATOR.split(text) if part.strip()]
+        if len(parts) > 1:
+            named = [u for u in (self._understand_one(part, naf_division) for part in parts) if u.status != "inconnu"]
+            if len({u.romes[0] if u.romes else u.text for u in named}) > 1:
+                return listed(text, named)
+        return self._understand_one(text, naf_division)
+
+    def _understand_one(self, text: str, naf_division: str | None = None) -> Understanding:
         code = text.strip().upper()
         if ROME_CODE.fullmatch(code) and code in self.rome_labels:
             out = Understanding(text=text, status="compris")
@@ -220,6 +233,28 @@ class JobResolver:
             return []
         certified = self.job_titles.certified_index
         return self.job_titles.suggest(query, limit, query_words(certified, typed, prefix=prefix) if certified else None)
+
+
+def listed(text: str, parts: list[Understanding]) -> Understanding:
+    """Several jobs typed in one text, each understood alone: their first readings lead, their formations
+    together (a lycée training for either answers)."""
+    statuses = {u.status for u in parts}
+    out = Understanding(text=text, status="vague" if "vague" in statuses else "corrige" if "corrige" in statuses
+                        else "compris", diploma=next((u.diploma for u in parts if u.diploma), None))
+    seen: set[str] = set()
+    for rank in range(max(len(u.jobs) for u in parts)):  # each part's first reading, then each one's second…
+        for u in parts:
+            if rank < len(u.jobs) and u.jobs[rank].rome not in seen and len(out.jobs) < LISTED_JOBS:
+                seen.add(u.jobs[rank].rome)
+                out.jobs.append(u.jobs[rank])
+    out.alternatives = [j for u in parts for j in u.jobs + u.alternatives if j.rome not in seen][:5]
+    for u in parts:
+        for link in u.formations.values():
+            merge_link(out.formations, link)
+        out.ignored += u.ignored
+    if out.status == "corrige":
+        out.correction = ", ".join(u.correction or u.text.strip() for u in parts)
+    return out
 
 
 def _correction(qw: QueryWord, via: str) -> str:
