@@ -153,6 +153,23 @@ def test_a_diploma_s_sigle_is_read_off_its_label_when_it_names_one_label_and_is_
     assert "apr" not in sigles  # a diploma no lycée teaches
 
 
+
+def test_an_earlier_diploma_s_sigle_is_read_too_and_a_taught_one_keeps_a_sigle_both_claim():
+    from shared.reference.jobs.sigles import label_sigles
+    from shared.reference.jobs.vocabulary import CompactFormation
+
+    def formation(cfd: str, label: str) -> CompactFormation:
+        return CompactFormation(cfd, label, "BTS", 5, cfd.startswith("old"), False, [], [], [])
+
+    formations = [formation("old-muc", "Management des unités commerciales"),
+                  formation("mco", "Management commercial opérationnel"),
+                  formation("old-mco", "Métiers du commerce ordinaire"),
+                  formation("old-other", "Négociation et relation client")]
+    sigles = label_sigles(formations, taught={"mco"}, taken=set(), renamed={"old-muc", "old-mco"})
+    assert sigles["muc"] == "management des unites commerciales"  # « BTS MUC », now MCO
+    assert sigles["mco"] == "management commercial operationnel"  # the taught diploma's own, not the earlier one's
+    assert "nrc" not in sigles  # replaced by no diploma taught today
+
 def test_a_prefixed_compound_is_one_word_and_also_reaches_its_second_part():
     from shared.reference.jobs.index import COMPOUND_QUALITY
     from shared.reference.jobs.text import words

@@ -63,8 +63,11 @@ class JobResolver:
         self.abbreviations = {fold(a.abbreviation): a.expansion for a in vocabulary.abbreviations}
         self.clippings = frozenset(fold(a.abbreviation) for a in vocabulary.abbreviations if a.clipping)
         self.titled_sigles = frozenset(a for a in self.abbreviations if a in self.job_titles.index.known_words)
-        self.label_sigles = label_sigles(vocabulary.formations, self.links.taught_cfds,
-                                         self.abbreviations.keys() | self.job_titles.index.known_words)
+        taught = self.links.taught_cfds
+        self.label_sigles = label_sigles(vocabulary.formations, taught,
+                                         self.abbreviations.keys() | self.job_titles.index.known_words,
+                                         renamed={f.cfd for f in vocabulary.formations
+                                                  if f.closed and self.links.renovations.of(f.cfd) & taught})
         self.domains = Domains(vocabulary.jobs, self.job_titles, self.links, self.formations, counts)
         self.understand = lru_cache(maxsize=8192)(self._understand)
 
