@@ -455,3 +455,12 @@ def test_one_job_written_twice_or_beside_an_unknown_word_stays_one_reading(resol
     assert resolver.understand("électricien, électricienne").romes[:3] == resolver.understand("électricien").romes[:3]
     assert resolver.understand("cuisinier, zzzz").romes == resolver.understand("cuisinier zzzz").romes
     assert resolver.understand("Boulanger / Boulangère").romes[0] == "D1102"  # a title, not a list
+
+
+def test_a_listed_part_that_names_nothing_known_is_said_not_dropped_unseen(resolver):
+    # « cuisinier, serveur, zzzz » was read as the cook and the waiter, and « zzzz » vanished unsaid.
+    u = resolver.understand("cuisinier, serveur, zzzz")
+    assert {"G1609", "G1803"} <= set(u.romes[:2]) and u.ignored == ["zzzz"]
+    assert "(mots non pris en compte : « zzzz »)" in u.message
+    typo = resolver.understand("cuisnier, serveur, zzzz")  # a correction asked for does not hide it either
+    assert typo.status == "corrige" and "« zzzz »" in typo.message and "Vouliez-vous dire" in typo.message

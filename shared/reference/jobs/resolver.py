@@ -76,9 +76,11 @@ class JobResolver:
         """One job, or several listed in one text (« cuisinier, serveur »): each read alone, then together."""
         parts = [part for part in LIST_SEPARATOR.split(text) if part.strip()]
         if len(parts) > 1:
-            named = [u for u in (self._understand_one(part, naf_division) for part in parts) if u.status != "inconnu"]
+            read = [self._understand_one(part, naf_division) for part in parts]
+            named = [u for u in read if u.status != "inconnu"]
             if len({u.romes[0] if u.romes else u.text for u in named}) > 1:
-                return listed(text, named)
+                # A part naming nothing known is said so, not dropped unseen (« cuisinier, serveur, zorglub »).
+                return listed(text, named, unknown=[u.text.strip() for u in read if u.status == "inconnu"])
         return self._understand_one(text, naf_division)
 
     def _understand_one(self, text: str, naf_division: str | None = None) -> Understanding:
@@ -238,9 +240,9 @@ class JobResolver:
         return self.job_titles.suggest(query, limit, query_words(certified, typed, prefix=prefix) if certified else None)
 
 
-def listed(text: str, parts: list[Understanding]) -> Understanding:
+def listed(text: str, parts: list[Understanding], unknown: list[str] | None = None) -> Understanding:
     """Several jobs typed in one text, each understood alone: their first readings lead, their formations
-    together (a lycée training for either answers)."""
+    together (a lycée training for either answers). ``unknown``: the parts that name nothing known."""
     statuses = {u.status for u in parts}
     out = Understanding(text=text, status="vague" if "vague" in statuses else "corrige" if "corrige" in statuses
                         else "compris", diploma=next((u.diploma for u in parts if u.diploma), None))
@@ -255,6 +257,7 @@ def listed(text: str, parts: list[Understanding]) -> Understanding:
         for link in u.formations.values():
             merge_link(out.formations, link)
         out.ignored += u.ignored
+    out.ignored += unknown or []
     if out.status == "corrige":
         out.correction = ", ".join(u.correction or u.text.strip() for u in parts)
     return out

@@ -58,10 +58,10 @@ class Understanding:
         understood = f"Nous avons compris : {self.summary}"
         if self.diploma:
             understood += f" (diplôme demandé : {self.diploma})"
-        if self.status == "corrige" and self.correction:
-            return f"{understood}. Vouliez-vous dire « {self.correction} » ?"
         if self.ignored:
             understood += " (mots non pris en compte : " + ", ".join(f"« {w} »" for w in self.ignored[:3]) + ")"
+        if self.status == "corrige" and self.correction:
+            return f"{understood}. Vouliez-vous dire « {self.correction} » ?"
         if self.status == "vague":
             return f"{understood}. Votre demande est large : précisez le métier si vous le pouvez."
         return understood + "."
