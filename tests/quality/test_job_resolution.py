@@ -464,3 +464,12 @@ def test_a_listed_part_that_names_nothing_known_is_said_not_dropped_unseen(resol
     assert "(mots non pris en compte : « zzzz »)" in u.message
     typo = resolver.understand("cuisnier, serveur, zzzz")  # a correction asked for does not hide it either
     assert typo.status == "corrige" and "« zzzz »" in typo.message and "Vouliez-vous dire" in typo.message
+
+
+@pytest.mark.parametrize("typed, romes", [
+    ("chauffeur permis C", {"N4101"}), ("permis C", {"N4101"}), ("conducteur permis D", {"N4103"}),
+    ("conducteur permis CE", {"N4101", "N4111", "N4115"}),  # super poids lourd: N4101 and its children
+])
+def test_a_driving_licence_category_names_the_vehicle(resolver, typed, romes):
+    # « chauffeur permis C » read a conducteur-livreur first, « permis C » a driving instructor.
+    assert resolver.understand(typed).romes[0] in romes

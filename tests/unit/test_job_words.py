@@ -178,3 +178,12 @@ def test_a_prefixed_compound_is_one_word_and_also_reaches_its_second_part():
     assert words("boulangerie bio") == ["boulangerie", "bio"]  # a word beside another is not a prefix
     index = WordIndex(["Conducteur de ligne en industrie alimentaire", "Technico-commercial en agroalimentaire"])
     assert index.query_word("agroalimentaire").matches[stem("alimentaire")] == COMPOUND_QUALITY
+
+
+def test_two_words_are_read_as_one_entry_where_the_pair_is_one():
+    from shared.reference.jobs.typed import read_typed
+
+    abbreviations = {"permis c": "poids lourd", "pl": "poids lourd"}
+    assert read_typed("chauffeur permis C", abbreviations, frozenset({"permis c"})).words == \
+        ["chauffeur", "poids", "lourd"]
+    assert read_typed("permis de construire", abbreviations).words == ["permis", "construire"]  # no pair: as typed

@@ -39,7 +39,7 @@ def read_typed(text: str, abbreviations: Mapping[str, str], clippings: frozenset
     diploma = None
     sigle = False
     head: list[str] | None = None
-    for w in typed:
+    for w in _paired(typed, abbreviations):
         if w in COMPLEMENT_WORDS and expanded and head is None:
             head = list(expanded)
         if w in DIPLOMA_WORDS and len(typed) > 1:
@@ -56,6 +56,22 @@ def read_typed(text: str, abbreviations: Mapping[str, str], clippings: frozenset
             literal.append(w)
     return Typed(expanded, diploma, sigle, literal if literal != expanded else None,
                  head if head is not None and len(head) < len(expanded) else None)
+
+
+def _paired(typed: list[str], abbreviations: Mapping[str, str]) -> list[str]:
+    """The typed words, two of them joined where the pair is itself an entry (« permis C »: a heavy goods
+    vehicle's licence; « C » alone says nothing)."""
+    out: list[str] = []
+    i = 0
+    while i < len(typed):
+        pair = f"{typed[i]} {typed[i + 1]}" if i + 1 < len(typed) else ""
+        if pair in abbreviations:
+            out.append(pair)
+            i += 2
+        else:
+            out.append(typed[i])
+            i += 1
+    return out
 
 
 def query_words(index: WordIndex, typed: list[str], *, prefix: bool = False) -> list[QueryWord]:
