@@ -455,6 +455,26 @@ def test_one_job_written_twice_or_beside_an_unknown_word_stays_one_reading(resol
     assert resolver.understand("électricien, électricienne").romes[:3] == resolver.understand("électricien").romes[:3]
     assert resolver.understand("cuisinier, zzzz").romes == resolver.understand("cuisinier zzzz").romes
     assert resolver.understand("Boulanger / Boulangère").romes[0] == "D1102"  # a title, not a list
+    assert resolver.understand("aide-soignant/e").romes == resolver.understand("aide-soignant").romes
+    assert resolver.understand("chauffeur H/F").romes == resolver.understand("chauffeur").romes
+
+
+def test_two_jobs_either_side_of_a_slash_are_each_read(resolver):
+    # « plaquiste/peintre » was the plaquiste alone: the painters' lycées were never asked.
+    u = resolver.understand("plaquiste/peintre")
+    assert u.romes[0] == "F1604" and "peintre" in " ".join(j.label.lower() for j in u.jobs[1:])
+    assert set(resolver.understand("peintre").formations) <= set(u.formations)
+    assert resolver.understand("maçon/coffreur").romes[:2] == resolver.understand("maçon, coffreur").romes[:2]
+
+
+@pytest.mark.parametrize("title, rome", [
+    ("Conducteur / Conductrice de travaux Voirie, Réseaux Divers -VRD-", "F1201"),
+    ("Pilote professionnel / professionnelle aéronautique", "N2102"),
+    ("Chef de produit études, recherche et développement", "H1206"),
+])
+def test_a_title_the_autocomplete_offers_is_not_read_as_a_list(resolver, title, rome):
+    # A comma or a slash inside a title split it into « jobs »: « … Voirie » and « Réseaux Divers -VRD- ».
+    assert rome in resolver.understand(title).romes
 
 
 def test_a_listed_part_that_names_nothing_known_is_said_not_dropped_unseen(resolver):
