@@ -15,7 +15,6 @@ diploma words), ``titles`` (jobs read on their titles; autocomplete), ``domains`
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -25,20 +24,15 @@ from shared.reference.jobs.domains import Domains
 from shared.reference.jobs.generic import generic_readings, one_title_readings, shared_formations
 from shared.reference.jobs.index import QueryWord
 from shared.reference.jobs.links import JobLinks, merge_link
+from shared.reference.jobs.lists import listed, listed_parts
 from shared.reference.jobs.sigles import label_sigles
-from shared.reference.jobs.text import fold, masculine, stem, words
+from shared.reference.jobs.text import fold, stem, words
 from shared.reference.jobs.titles import PARTIAL_SCORE, JobTitles
 from shared.reference.jobs.typed import query_words, read_typed
 from shared.reference.jobs.understanding import JobSense, JobSuggestion, Understanding
 from shared.reference.jobs.vocabulary import CompactVocabulary, JobVocabulary, compact_vocabulary
 
 ROME_CODE = re.compile(r"[A-N]\d{4}")
-# Several jobs in one text: « cuisinier, serveur », « plombier ; chauffagiste », « vendeur + caissier »,
-# « plaquiste/peintre » (``_listed_parts``); not « et » (« agent de propreté et d'hygiène »).
-LIST_SEPARATOR = re.compile(r"\s*([,;+/])\s*")
-LISTED_JOBS = 5
-LISTED_MIN_LETTERS = 3  # « aide-soignant/e »: a gender's ending, not a job
-GENDER_STEM = 4  # first letters two genders of a word share
 KEEP_RATIO = 0.85  # senses kept as "understood": within this share of the best
 MIN_SCORE = 0.3  # below this, the text names no job
 SECONDARY_SENSE_POWER = 4
@@ -77,7 +71,8 @@ class JobResolver:
     # ------------------------------------------------------------------ understanding
     def _understand(self, text: str, naf_division: str | None = None) -> Understanding:
         """One job, or several listed in one text (« cuisinier, serveur »): each read alone, then together."""
-        parts = [part for part in self._listed_parts(text) if part.strip()]
+        parts = [part for part in listed_parts(text, self.job_titles.index.known_words,
+                                               self.job_titles.is_title_head) if part.strip()]
         if len(parts) > 1:
             read = [self._understand_one(part, naf_division) for part in parts]
             named = [u for u in read if u.status != "inconnu"]
@@ -85,26 +80,6 @@ class JobResolver:
                 # A part naming nothing known is said so, not dropped unseen (« cuisinier, serveur, zorglub »).
                 return listed(text, named, unknown=[u.text.strip() for u in read if u.status == "inconnu"])
         return self._understand_one(text, naf_division)
-
-    def _listed_parts(self, text: str) -> list[str]:
-        """The jobs a text lists: « plaquiste/peintre », « cuisinier, serveur ». A separator lists jobs only
-        where the words opening the parts on either side are words job titles open with, and not one word's
-        two genders: the titles the autocomplete offers stay whole (« Boulanger / Boulangère », « Chef
-        d'atelier en production de papier/carton », « Conducteur de travaux Voirie, Réseaux Divers »), as
-        do « boulanger/ère » and « H/F »."""
-        pieces = LIST_SEPARATOR.split(text)  # part, separator, part, …
-        known, heads = self.job_titles.index.known_words, self.job_titles.is_title_head
-        out, opening = [pieces[0]], words(pieces[0])[:1]
-        for separator, piece in zip(pieces[1::2], pieces[2::2], strict=True):
-            after = words(piece)[:1]
-            if opening and after and min(len(opening[0]), len(after[0])) >= LISTED_MIN_LETTERS \
-                    and all(w in known and heads(stem(w)) for w in (opening[0], after[0])) \
-                    and not _genders(opening[0], after[0]):
-                out.append(piece)
-                opening = after
-            else:
-                out[-1] += separator + piece
-        return out
 
     def _understand_one(self, text: str, naf_division: str | None = None) -> Understanding:
         code = text.strip().upper()
@@ -263,34 +238,6 @@ class JobResolver:
         return self.job_titles.suggest(query, limit, query_words(certified, typed, prefix=prefix) if certified else None)
 
 
-def _genders(a: str, b: str) -> bool:
-    """Whether two folded words may be one word's two genders: « agent / agente », « chef / cheffe »,
-    « conducteur / conductrice » share their first letters (and « électricien / électrotechnicien », which is
-    safer read as one text than split)."""
-    return masculine(a) == masculine(b) or len(os.path.commonprefix([a, b])) >= min(GENDER_STEM, len(a), len(b))
-
-
-def listed(text: str, parts: list[Understanding], unknown: list[str] | None = None) -> Understanding:
-    """Several jobs typed in one text, each understood alone: their first readings lead, their formations
-    together (a lycée training for either answers). ``unknown``: the parts that name nothing known."""
-    statuses = {u.status for u in parts}
-    out = Understanding(text=text, status="vague" if "vague" in statuses else "corrige" if "corrige" in statuses
-                        else "compris", diploma=next((u.diploma for u in parts if u.diploma), None))
-    seen: set[str] = set()
-    for rank in range(max(len(u.jobs) for u in parts)):  # each part's first reading, then each one's second…
-        for u in parts:
-            if rank < len(u.jobs) and u.jobs[rank].rome not in seen and len(out.jobs) < LISTED_JOBS:
-                seen.add(u.jobs[rank].rome)
-                out.jobs.append(u.jobs[rank])
-    out.alternatives = [j for u in parts for j in u.jobs + u.alternatives if j.rome not in seen][:5]
-    for u in parts:
-        for link in u.formations.values():
-            merge_link(out.formations, link)
-        out.ignored += u.ignored
-    out.ignored += unknown or []
-    if out.status == "corrige":
-        out.correction = ", ".join(u.correction or u.text.strip() for u in parts)
-    return out
 
 
 def _correction(qw: QueryWord, via: str) -> str:
