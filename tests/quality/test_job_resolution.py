@@ -493,3 +493,12 @@ def test_a_listed_part_that_names_nothing_known_is_said_not_dropped_unseen(resol
 def test_a_driving_licence_category_names_the_vehicle(resolver, typed, romes):
     # « chauffeur permis C » read a conducteur-livreur first, « permis C » a driving instructor.
     assert resolver.understand(typed).romes[0] in romes
+
+
+def test_a_diploma_named_word_for_word_keeps_the_readings_it_leads_to(resolver):
+    # « CAP cuisine » was read as chef, commis, plaquiste (« Poseur de cuisines ») and a furniture seller,
+    # said vague, and the CAP plâtrier-plaquiste counted for 0.58 among its formations.
+    u = resolver.understand("CAP cuisine")
+    assert u.status == "compris" and u.romes and all(r.startswith("G16") for r in u.romes)
+    assert not any("platrier" in link.label.lower() or "plâtr" in link.label.lower() for link in u.formations.values())
+    assert "F1604" in resolver.understand("cuisine").romes  # the word alone is still read every way it can be

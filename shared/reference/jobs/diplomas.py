@@ -15,6 +15,7 @@ from shared.reference.jobs.vocabulary import CompactFormation
 
 FORMATION_MIN = 0.6  # a formation label the text covers counts from this score
 SIGLE_FORMATION_MIN = 0.3  # a sigle's expansion covering a label: options may lengthen it
+EXACT_LABEL = 0.999  # the text is the label, word for word
 
 
 class NamedDiplomas:
@@ -99,6 +100,18 @@ class NamedDiplomas:
                 rome = f.romes[0]
                 out.jobs = [JobSense(rome, self.rome_labels.get(rome, rome), round(score, 4), f.label,
                                      self.links.is_taught(rome))]
+
+    def jobs_exactly_named(self, typed: list[str], diploma: str) -> frozenset[str]:
+        """« CAP cuisine »: the jobs (ROME codes, both sources, renovations included) of the diplomas of that
+        type whose label is the text exactly; empty when none is."""
+        query = query_words(self.index, typed)
+        if not query or not all(qw.matches for qw in query):
+            return frozenset()
+        named = [self.cfds[doc] for doc, score in self.index.score(query, min_coverage=0.99).items()
+                 if score >= EXACT_LABEL and self.formations[self.cfds[doc]].diploma.startswith(diploma)]
+        family = {c for cfd in named for c in (cfd, *self.links.renovations.of(cfd))}
+        return frozenset(rome for c in family if c in self.formations
+                         for rome in (*self.formations[c].romes, *self.links.onisep_romes_of(c)))
 
     def by_keywords(self, out: Understanding, query: list[QueryWord]) -> None:
         """Last resort for vague text: formations whose keywords hold every typed word."""

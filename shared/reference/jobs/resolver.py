@@ -146,6 +146,10 @@ class JobResolver:
             kept = close[:5] if vague else close[:3]
             # A job the text names word for word stays a reading, even ranked lower (a title two fiches share).
             kept += [s for s in senses if s.exact and s.taught and s not in kept][:2]
+            if diploma:  # « CAP cuisine » is that CAP: not the plaquiste a « poseur de cuisines » title reads
+                of_diploma = self._of_named_diploma(kept, typed, diploma)
+                vague = vague and of_diploma is None  # a diploma named word for word is no vague request
+                kept = of_diploma or kept
             out.jobs = kept
             out.alternatives = [s for s in senses if s not in kept][:5]
             per_sense = [(sense, self.links.for_job(sense.rome, self._naming(query, sense.rome))) for sense in kept]
@@ -181,6 +185,13 @@ class JobResolver:
                 out.correction = out.jobs[0].label
             out.status = "corrige"
         return out
+
+    def _of_named_diploma(self, kept: list[JobSense], typed: list[str], diploma: str) -> list[JobSense] | None:
+        """The readings the diploma the text names word for word leads to; None when it names no diploma
+        so or the diploma leads to none of them."""
+        linked = self.diplomas.jobs_exactly_named(typed, diploma)
+        parent = self.links.parent
+        return [s for s in kept if s.rome in linked or parent(s.rome) in linked] or None
 
     def _holds_head(self, query: list[QueryWord], rome: str) -> bool:
         """A title of the fiche holds the first typed word (its family when it is no indexed word: a typo)."""
