@@ -17,7 +17,7 @@ from pathlib import Path
 
 from shared.reference.geo import territory_of
 
-LOADER_VERSION = "5"  # 5: professional titles' names in the job vocabulary
+LOADER_VERSION = "6"  # 6: ONISEP names of compound jobs kept whole (« mécanicien-outilleur »)
 DATA_FILES = (
     "lycees.csv", "formations.csv", "lycee_formations.csv", "groupes_formation.csv", "rome.csv",
     "rome_appellations.csv", "rome_metiers_onisep.csv", "formation_rome.csv", "formation_mots_clefs.csv",

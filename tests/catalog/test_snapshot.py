@@ -68,3 +68,24 @@ def test_snapshot_api_serves_the_contract(readonly_client):
     assert unchanged.status_code == 304 and unchanged.content == b"" and unchanged.headers["etag"] == etag
     other = readonly_client.get("/api/v1/snapshot", headers={"If-None-Match": '"autre"'})
     assert other.status_code == 200 and other.content == response.content
+
+
+def test_onisep_names_keep_compound_jobs_whole():
+    from services.catalog.service.vocabulary import onisep_name
+
+    # « mécanicien/ne-outilleur/euse » was read « Mécanicien »: an exact title that took every « mécanicien »
+    # to the ajusteur-monteur, and « chauffeur/euse-livreur/euse » made « chauffeur » a delivery driver.
+    assert onisep_name("mécanicien/ne-outilleur/euse") == "Mécanicien-outilleur"
+    assert onisep_name("chauffeur/euse-livreur/euse") == "Chauffeur-livreur"
+    assert onisep_name("contrôleur/euse aérien/ne") == "Contrôleur aérien"
+    assert onisep_name("aide-soignant/e") == "Aide-soignant"
+    # rome_metiers_onisep.csv writes the feminine form out
+    assert onisep_name("mécanicien-outilleur / mécanicienne-outilleuse", feminine_written_out=True) == "Mécanicien-outilleur"
+    assert onisep_name("conducteur / conductrice de machines agricoles", feminine_written_out=True) == \
+        "Conducteur de machines agricoles"
+
+
+def test_snapshot_vocabulary_has_no_bare_mecanicien_title(snapshot: CatalogSnapshot):
+    vocabulary = snapshot.job_vocabulary()
+    assert not [t for t in vocabulary.titles if t.label.lower() == "mécanicien"]
+    assert any(t.label == "Mécanicien-outilleur" for t in vocabulary.titles)

@@ -26,7 +26,11 @@ from shared.reference.jobs.vocabulary import (
 _LEVELS = (("bac + 9", 8), ("bac + 8", 8), ("bac + 7", 7), ("bac + 6", 7), ("bac + 5", 7), ("bac + 4", 6),
            ("bac + 3", 6), ("bac + 2", 5), ("bac + 1", 5), ("bac", 4), ("cap", 3), ("brevet", 2), ("3e", 2),
            ("sans diplome", 2), ("sans diplôme", 2))
-_ONISEP_SLASH = re.compile(r"/\S*")  # « boulanger/ère », « aide-soignant/e » -> masculine form
+# « boulanger/ère », « aide-soignant/e » -> masculine form; the ending stops at a hyphen: « mécanicien/ne-outilleur/euse »
+# is « mécanicien-outilleur », not « mécanicien » (a title that took every « mécanicien » to the ajusteur-monteur).
+_ONISEP_ENDING = re.compile(r"/[^\s-]*")
+# « conducteur / conductrice de machines agricoles » (rome_metiers_onisep.csv): the feminine form, hyphens included.
+_ONISEP_FEMININE = re.compile(r"\s*/\s*\S*")
 _MET_ID = re.compile(r"MET\.\d+")
 # sigles_metiers.csv notes of a word clipped or in jargon, read as the word it stands for and never as a diploma's
 # sigle: a job's name (« cuisto ») or another word the company types beside the job (« monteur pneus »,
@@ -49,9 +53,11 @@ def access_level(text: str) -> int | None:
     return None
 
 
-def onisep_name(raw: str) -> str:
-    """« boulanger/ère » -> « Boulanger », « contrôleur/euse aérien/ne » -> « Contrôleur aérien »."""
-    text = " ".join(_ONISEP_SLASH.sub("", raw).split())
+def onisep_name(raw: str, *, feminine_written_out: bool = False) -> str:
+    """« boulanger/ère » -> « Boulanger », « contrôleur/euse aérien/ne » -> « Contrôleur aérien »,
+    « chauffeur/euse-livreur/euse » -> « Chauffeur-livreur »; ``feminine_written_out``: the feminine form
+    is written whole (« mécanicien-outilleur / mécanicienne-outilleuse » -> « Mécanicien-outilleur »)."""
+    text = " ".join((_ONISEP_FEMININE if feminine_written_out else _ONISEP_ENDING).sub("", raw).split())
     return text[:1].upper() + text[1:]
 
 
@@ -74,7 +80,7 @@ def build_vocabulary(data_dir: Path, today: date | None = None) -> JobVocabulary
     for r in read_csv(data_dir / "rome_metiers_onisep.csv"):
         met = _MET_ID.search(r["url_onisep"])
         if r["code_rome"] in known and r["metier_onisep"].strip():
-            titles.append(VocabularyTitle(label=onisep_name(r["metier_onisep"].replace(" / ", "/")), rome=r["code_rome"],
+            titles.append(VocabularyTitle(label=onisep_name(r["metier_onisep"], feminine_written_out=True), rome=r["code_rome"],
                                           kind="onisep", onisep=met.group(0) if met else None))
     formations = _formations(data_dir, today)
     by_label = _formations_by_label(formations)
