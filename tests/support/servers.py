@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -14,9 +15,23 @@ import redis
 
 from tests.support.eventually import eventually
 
+# Listening ports come from below the kernel's ephemeral range (ip_local_port_range, 32768-60999 by
+# default), where the outgoing connections of every test process take their source ports: a service
+# stopped then restarted on its port (rolling upgrade, Redis loss) found it taken by such a connection
+# (« address already in use »).
+LISTEN_PORTS = range(20000, 32000)
+
 
 def free_port() -> int:
-    with socket.socket() as s:
+    for _ in range(200):
+        port = random.choice(LISTEN_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # a crowded range: any port the kernel gives
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
