@@ -416,10 +416,12 @@ def test_a_label_sigle_alone_is_a_word_not_a_diploma(resolver):
 
 @pytest.mark.parametrize("text, rome", [("élec bâtiment", "F1602"), ("prépa de commandes", "N1103"),
                                         ("plonge", "G1605"), ("chauffeur VL", "N4105"),
-                                        ("réparation de vélos", "I1607"), ("mécanicien vélo", "I1607")])
+                                        ("réparation de vélos", "I1607"), ("mécanicien vélo", "I1607"),
+                                        ("dev web", "M1805")])
 def test_job_talk_clippings_read_as_the_job(resolver, text, rome):
     # « élec bâtiment » was a peintre en bâtiment (« élec » corrected), « prépa » a conducteur-livreur,
-    # « la plonge » a scaphandrier, « réparation de vélos » an appliance repairer (« vélos » unknown).
+    # « la plonge » a scaphandrier, « réparation de vélos » an appliance repairer (« vélos » unknown), « dev
+    # web » a « technicien méthodes » (« dev » corrected).
     understood = resolver.understand(text)
     assert rome in {understood.romes[0], resolver.links.parent(understood.romes[0])}
 
