@@ -46,9 +46,11 @@ def genders(a: str, b: str) -> bool:
     return masculine(a) == masculine(b) or len(os.path.commonprefix([a, b])) >= min(GENDER_STEM, len(a), len(b))
 
 
-def listed(text: str, parts: list[Understanding], unknown: list[str] | None = None) -> Understanding:
+def listed(text: str, parts: list[Understanding]) -> Understanding:
     """Several jobs typed in one text, each understood alone: their first readings lead, their formations
-    together (a lycée training for either answers). ``unknown``: the parts that name nothing known."""
+    together (a lycée training for either answers). A part opens with a word job titles open with
+    (``listed_parts``), so none names nothing; words no title holds (« cuisinier, serveur, zzzz »: « serveur,
+    zzzz » is one part) are in its ``ignored``, said in the message."""
     statuses = {u.status for u in parts}
     out = Understanding(text=text, status="vague" if "vague" in statuses else "corrige" if "corrige" in statuses
                         else "compris", diploma=next((u.diploma for u in parts if u.diploma), None))
@@ -63,7 +65,6 @@ def listed(text: str, parts: list[Understanding], unknown: list[str] | None = No
         for link in u.formations.values():
             merge_link(out.formations, link)
         out.ignored += u.ignored
-    out.ignored += unknown or []
     if out.status == "corrige":
         out.correction = ", ".join(u.correction or u.text.strip() for u in parts)
     return out

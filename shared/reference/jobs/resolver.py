@@ -74,11 +74,9 @@ class JobResolver:
         parts = [part for part in listed_parts(text, self.job_titles.index.known_words,
                                                self.job_titles.is_title_head) if part.strip()]
         if len(parts) > 1:
-            read = [self._understand_one(part, naf_division) for part in parts]
-            named = [u for u in read if u.status != "inconnu"]
+            named = [u for u in (self._understand_one(part, naf_division) for part in parts) if u.status != "inconnu"]
             if len({u.romes[0] if u.romes else u.text for u in named}) > 1:
-                # A part naming nothing known is said so, not dropped unseen (« cuisinier, serveur, zorglub »).
-                return listed(text, named, unknown=[u.text.strip() for u in read if u.status == "inconnu"])
+                return listed(text, named)
         return self._understand_one(text, naf_division)
 
     def _understand_one(self, text: str, naf_division: str | None = None) -> Understanding:
