@@ -12,6 +12,9 @@ Before the system starts, each service's imported stack alone is measured the sa
 interpreter imports what ``monlyceepro serve NAME`` imports before it builds the app (the CLI, uvicorn's
 server modules, ``services.NAME.app``) and nothing else runs; the difference with the idle figure is the
 service's data and what it built at start-up.
+
+Then (``--layout-rounds``, default 2) the whole system at rest in its two layouts on one machine, alternated:
+four ``serve`` processes, and ``serve-all`` as ``monlyceepro up`` runs it (``bench/memory_layouts.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import memory_layouts
 from bench.load import drive
 from bench.pipeline import (
     Pipeline,
@@ -86,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--layout-rounds", type=int, default=2, help="alternations of the two layouts (0: none)")
+    parser.add_argument("--settle", type=float, default=10.0, help="rest after start-up before a layout is measured (s)")
     args = parser.parse_args(argv)
     rate, duration = (5.0, 2.0) if args.smoke else (args.rate, args.duration)
     variant = "PostgreSQL" if args.postgres else "SQLite"
@@ -124,6 +130,18 @@ def main(argv: list[str] | None = None) -> int:
     lines.append(f"| **four services** | {bare_total} | " + " | ".join(f"**{t:.0f}**" for t in total) + " |")
     table = "\n".join(lines)
     print(f"{requests} requests accepted, drained: {drained}\n\n{table}")
+    rounds = 1 if args.smoke else args.layout_rounds
+    layouts = memory_layouts.measure(rounds, 1.0 if args.smoke else args.settle) if rounds else []
+    if layouts:
+        layout_table = memory_layouts.table(layouts)
+        print(f"\nThe whole system at rest, by layout:\n\n{layout_table}")
+        table += ("\n\nThe whole system at rest in its two layouts on one machine, alternated in this run "
+                  f"(`bench/memory_layouts.py`; SQLite, real catalog, {args.settle:g} s of rest after every service is "
+                  "ready, no request): four `monlyceepro serve NAME` processes, or `monlyceepro serve-all` as "
+                  "`monlyceepro up` runs it (one launcher imports the common stack, forks the four services, then "
+                  "execs a small watcher, counted here). PSS divides each shared page among the processes sharing "
+                  "it: summed, it counts every page once, the system's memory; summed RSS counts a shared page once per "
+                  "process.\n\n" + layout_table)
     if args.smoke or args.no_write:
         return 0 if requests and drained else 1
     notes = (f"{variant}; real catalog; databases migrated before the services start (as in production); open-loop load of {rate:g} req/s for {duration:g} s ({requests} requests, "

@@ -233,6 +233,12 @@ def mailbox(argv: list[str]) -> int:
     return 0
 
 
+def serve_all(argv: list[str]) -> int:
+    from services.launcher import serve_all as launch
+
+    return launch(argv)
+
+
 def _up(argv: list[str]) -> int:
     from services.catalog.cli import load_catalog
     from services.supervisor import up
@@ -245,6 +251,7 @@ COMMANDS: dict[str, Command] = {
     "up": (_up, "tout le système"),
     "migrate": (migrate, "mettre à jour le schéma des bases (avant de démarrer)"),
     "serve": (serve, "un service"),
+    "serve-all": (serve_all, "plusieurs services issus d'un même lanceur (SERVICE=PORT …)"),
     "mailsink": (mailsink, "boîte SMTP locale"),
     "relay": (relay, "relais outbox autonome d'un service"),
     "mailbox": (mailbox, "lister les courriels reçus"),

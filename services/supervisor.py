@@ -2,7 +2,8 @@
 
 Development and demo only (production runs one container per service, docker-compose.yml): it starts
 Redis when none answers, migrates every database (``monlyceepro migrate``), loads the catalog when its
-data or loader changed, starts the local mail sink and the four services, and stops everything when one of them stops.
+data or loader changed, starts the local mail sink and the four services (forked from one launcher,
+``monlyceepro serve-all``), and stops everything when one of them stops.
 """
 
 from __future__ import annotations
@@ -93,8 +94,10 @@ def up(argv: list[str], load_catalog: Callable[[list[str]], int], migrate: Calla
         children.append(subprocess.Popen([*exe, "mailsink", "--host", smtp.hostname or "127.0.0.1",
                                           "--port", str(smtp.port or 1025)]))
     ports = service_ports()
-    for name in ("catalog", "intake", "matcher", "notifier"):
-        children.append(subprocess.Popen([*exe, "serve", name, "--port", str(ports[name])]))
+    # One launcher forks the four services after importing their common stack once (services/launcher.py):
+    # less memory at rest and a faster start than four `serve` processes (bench.memory measures both).
+    children.append(subprocess.Popen([*exe, "serve-all",
+                                      *(f"{name}={ports[name]}" for name in ("catalog", "intake", "matcher", "notifier"))]))
     print("MonLycéePro démarre :", flush=True)
     for name, port in ports.items():
         print(f"  {name:9s} http://127.0.0.1:{port}/  (santé : /readyz, métriques : /metrics)", flush=True)
