@@ -36,7 +36,8 @@ COMMON_STACK = (
     "uvicorn", "uvicorn.lifespan.on", "uvicorn.loops.auto", "uvicorn.protocols.http.auto",
     "fastapi", "fastapi.responses", "pydantic", "sqlalchemy", "sqlalchemy.orm", "sqlmodel", "redis.asyncio",
     "faststream.redis", "httpx", "structlog", "prometheus_client", "jinja2", "tenacity",
-    "shared.platform.service", "shared.platform.web", "shared.platform.http", "shared.reference.geo",
+    "shared.platform.service", "shared.platform.web", "shared.platform.http", "shared.contracts.events",
+    "shared.reference.geo", "shared.reference.jobs",  # the job vocabulary's code: the catalog's and the matcher's
 )
 STOP_GRACE_S = 10.0  # after SIGTERM, how long a service may take to stop before SIGKILL
 _PR_SET_NAME, _PR_SET_PDEATHSIG = 15, 1
