@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import shutil
 
+import pytest
+from fastapi.testclient import TestClient
+
+from services.catalog.app import create_app
 from services.catalog.service.snapshot import build_snapshot
 from shared.contracts.catalog_snapshot import CatalogSnapshot, etag_of
 from shared.platform.db import make_engine
+from tests.catalog.support import catalog_settings
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -68,6 +73,26 @@ def test_snapshot_api_serves_the_contract(readonly_client):
     assert unchanged.status_code == 304 and unchanged.content == b"" and unchanged.headers["etag"] == etag
     other = readonly_client.get("/api/v1/snapshot", headers={"If-None-Match": '"autre"'})
     assert other.status_code == 200 and other.content == response.content
+
+
+def test_a_restarted_catalog_answers_304_to_the_etag_of_the_same_content(readonly_client, catalog_template, tmp_path):
+    """The snapshot says when it was built; its ETag must not: a matcher holding the content cached
+    before a catalog restart gets a 304, not 12 MB to parse and a read model to rebuild."""
+    before = readonly_client.get("/api/v1/snapshot")
+    shutil.copyfile(catalog_template, tmp_path / "catalog.db")
+    with TestClient(create_app(catalog_settings(f"sqlite:///{tmp_path}/catalog.db"))) as restarted:
+        again = restarted.get("/api/v1/snapshot")
+        assert again.status_code == 200 and again.content != before.content  # built again, at another time
+        assert again.headers["etag"] == before.headers["etag"] == etag_of(again.content) == etag_of(before.content)
+        unchanged = restarted.get("/api/v1/snapshot", headers={"If-None-Match": before.headers["etag"]})
+        assert unchanged.status_code == 304
+
+
+def test_the_snapshot_etag_changes_with_the_content_only():
+    body = b'{"generated_at":"2026-12-07T18:16:49.292103Z","version":"v1","lycees":[]}'
+    same = b'{"generated_at":"2026-12-08T09:00:00Z","version":"v1","lycees":[]}'
+    other = b'{"generated_at":"2026-12-07T18:16:49.292103Z","version":"v2","lycees":[]}'
+    assert etag_of(body) == etag_of(same) != etag_of(other)
 
 
 def test_onisep_names_keep_compound_jobs_whole():
