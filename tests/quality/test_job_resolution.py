@@ -427,10 +427,14 @@ def test_job_talk_clippings_read_as_the_job(resolver, text, rome):
 
 
 @pytest.mark.parametrize("typo, word", [("boulengerie", "boulangerie"), ("carelage", "carrelage"),
-                                        ("soudrue", "soudure")])
+                                        ("soudrue", "soudure"), ("cuisnier", "cuisinier"), ("cusinier", "cuisinier"),
+                                        ("cuisnier de collectivité", "cuisinier de collectivité"),
+                                        ("agent de netoyage", "agent de nettoyage")])
 def test_a_mistyped_word_reads_as_the_word_typed_right(resolver, typo, word):
     # The correction reached the corrected word's own titles only, not its family: « boulengerie » was a
-    # chef de rayon, « carelage » a vendeur.
+    # chef de rayon, « carelage » a vendeur. « cuisnier » was a commis: no title scored as the text word for
+    # word (a correction scores below 1), so the fiche whose own label it is lost its lead to the one with
+    # more titles holding the word.
     u = resolver.understand(typo)
     assert u.status == "corrige" and u.romes[0] == resolver.understand(word).romes[0]
 

@@ -190,6 +190,19 @@ class WordIndex:
             return max(self.idf[s] for s in qw.matches)
         return self.max_idf
 
+    def ceiling(self, query: Sequence[QueryWord]) -> float:
+        """The score of a title made of the best match of each typed word (``score``'s formula): 1.0 for
+        a text typed right; below it when a word is a typo, whose corrections all score less than 1. A
+        title the text names word for word, typos corrected, scores this."""
+        query = [qw for qw in query if qw.matches]
+        if all(qw.known for qw in query):
+            return 1.0
+        best = [max(qw.matches.items(), key=lambda kv: kv[1]) for qw in query]
+        weights = [self.weight(qw) for qw in query]
+        covered = sum(w * q for w, (_, q) in zip(weights, best, strict=True)) / (sum(weights) or 1.0)
+        idf = sum(self.idf[s] for s, _ in best) or 1.0
+        return covered * math.sqrt(min(1.0, sum(self.idf[s] * q for s, q in best) / idf))
+
     # ------------------------------------------------------------------ documents
     def score(self, query: Sequence[QueryWord], min_coverage: float = 0.0) -> dict[int, float]:
         """Document id -> 0..1 for the documents covering at least ``min_coverage`` of the query.

@@ -63,6 +63,9 @@ class JobTitles:
         own_label: set[str] = set()  # the text is the fiche's own label
         naf = self.naf_romes.get(naf_division or "", frozenset())
         heads = set(query[0].matches) if query else set()
+        # A mistyped text names a title word for word once corrected (« cuisnier »: Cuisinier), though no
+        # correction scores 1: what a title can score at best is then below 1.
+        exact_score = EXACT * self.index.ceiling(query)
         for doc, score in self.index.score(query, min_coverage=SENSE_MIN_COVERAGE).items():
             title = self.titles[doc]
             rome = title.rome or ""
@@ -72,7 +75,7 @@ class JobTitles:
                 continue  # cannot be kept, whatever the bonuses
             if s >= 0.5:
                 support[rome] += 1
-            if score >= EXACT:
+            if score >= exact_score:
                 exact.add(rome)
                 if title.kind in ("principale", "rome"):
                     own_title.add(rome)
