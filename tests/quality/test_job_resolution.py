@@ -328,6 +328,12 @@ def test_a_sigle_job_titles_write_as_such_is_read_as_written_too(resolver, text,
     assert resolver.understand(text).romes[0] == rome
 
 
+def test_a_sigle_read_as_written_does_not_add_a_trade_the_text_does_not_name(resolver):
+    # « chef d'équipe BTP » as written is the « Chef d'équipe ferrailleur du BTP » (a coffreur): the text
+    # names no ferrailleur; « BTP » expanded reads the chef d'équipe of the building or public works.
+    assert resolver.understand("chef d'équipe BTP").romes[0] in {"F1202", "F1206", "F1207", "F1209"}
+
+
 def test_a_diploma_sigle_is_still_expanded(resolver):
     u = resolver.understand("bac pro MELEC")
     assert u.romes[0] == "F1602" and "electricite" in fold(taught(resolver, u)[0])

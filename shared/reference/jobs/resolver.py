@@ -26,7 +26,7 @@ from shared.reference.jobs.index import QueryWord
 from shared.reference.jobs.links import JobLinks, merge_link
 from shared.reference.jobs.lists import listed, listed_parts
 from shared.reference.jobs.sigles import label_sigles
-from shared.reference.jobs.text import fold, stem, words
+from shared.reference.jobs.text import fold, masculine, stem, words
 from shared.reference.jobs.titles import PARTIAL_SCORE, JobTitles
 from shared.reference.jobs.typed import query_words, read_typed
 from shared.reference.jobs.understanding import JobSense, JobSuggestion, Understanding
@@ -106,7 +106,10 @@ class JobResolver:
                 self.diplomas.prefer(out, diploma)
             return out
         ranked = self.job_titles.senses(query, naf_division)
-        if literal_ranked and (not ranked or literal_ranked[0].score > ranked[0].score):
+        # The better reading wins, unless its title names a trade the text does not and the other's does not.
+        if literal_ranked and (not ranked or literal_ranked[0].score > ranked[0].score) \
+                and not (ranked and self._adds_a_trade(literal_query, literal_ranked[0])
+                         and not self._adds_a_trade(query, ranked[0])):
             typed, query, ranked = read.literal or typed, literal_query, literal_ranked
         elif read.head and ranked and self.job_titles.is_title_head(query[0].stem) \
                 and not self._holds_head(query, ranked[0].rome):
@@ -190,6 +193,13 @@ class JobResolver:
         linked = self.diplomas.jobs_exactly_named(typed, diploma)
         parent = self.links.parent
         return [s for s in kept if s.rome in linked or parent(s.rome) in linked] or None
+
+    def _adds_a_trade(self, query: list[QueryWord], sense: JobSense) -> bool:
+        """The title read names a trade the text does not: « chef d'équipe BTP » read as written is the
+        « Chef d'équipe ferrailleur du BTP », while the sigle expanded reads « Chef d'équipe travaux publics ».
+        A word job titles open with, absent from the text, is such a trade."""
+        typed = {qw.stem for qw in query} | {m for qw in query for m in qw.matches}
+        return any(w not in typed and self.job_titles.is_title_head(w) for w in (stem(masculine(x)) for x in words(sense.via)))
 
     def _holds_head(self, query: list[QueryWord], rome: str) -> bool:
         """A title of the fiche holds the first typed word (its family when it is no indexed word: a typo)."""
