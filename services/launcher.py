@@ -4,8 +4,9 @@ common stack once (what ``monlyceepro up`` runs).
 Why: each service imports the same ~1,250 modules (FastAPI, SQLAlchemy, pydantic, faststream, redis,
 httpx, structlog…) before it holds any data: ~95 MiB per process, the largest part of the system's memory
 at rest (issue 18). Imported once here, then forked, those pages are shared by the four services until
-one of them writes to them; the services also start ~3× faster (one import instead of four). Measured by
-``bench.memory`` (its « monlyceepro up » table), PSS being the measure of memory shared between processes.
+one of them writes to them, and the services start sooner (one import instead of four). ``bench.memory``
+measures both layouts in one run (docs/benchmarks.md: 394 against 479–488 MiB of PSS at rest, every
+service ready after ~6 s against 7–11 s); PSS is the measure of memory shared between processes.
 
 Each fork then runs exactly what ``monlyceepro serve NAME`` runs (``services.cli.serve``): the services'
 own modules are imported after the fork, by each service alone, so no service holds another's code.
@@ -78,13 +79,15 @@ def _prctl(option: int, value: object) -> None:
             pass
 
 
-def _run_child(name: str, port: int) -> None:
+def _run_child(name: str, port: int, launcher: int) -> None:
     """In the fork: become ``monlyceepro serve NAME`` and never return."""
     code = 1
     try:
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         _prctl(_PR_SET_NAME, f"mlp-{name}".encode()[:15])  # what ps and top show
         _prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))  # the launcher killed: the service stops too
+        if os.getppid() != launcher:  # it died before that request: nobody would stop this service
+            return
         from services.cli import serve
 
         code = serve([name, "--port", str(port)])
@@ -114,10 +117,11 @@ def serve_all(argv: list[str]) -> int:
     # otherwise kill the launcher and leave the services it already started behind.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     children: list[str] = []
+    launcher = os.getpid()
     for name, port in wanted:
         pid = os.fork()
         if pid == 0:
-            _run_child(name, port)
+            _run_child(name, port, launcher)
         children.append(f"{pid}={name}")
     # The launcher then replaces itself with a small watcher (same pid, so the services stay its
     # children; the blocked signals stay blocked across exec). Its imported stack would otherwise stay
