@@ -69,7 +69,10 @@ class Settings(BaseSettings):
     stream_maxlen: int = 100_000
     max_deliveries: int = 5
     claim_idle_ms: int = 30_000
-    polling_interval_ms: int = 100
+    # How long a consumer's XREADGROUP waits for an entry. An entry ends the wait at once, so this only sets
+    # how often an idle consumer asks again: at 100 ms the four services at rest used 55–92 ms of CPU per
+    # second, at 1 000 ms 43–57 (docs/benchmarks-changelog.md, B50).
+    polling_interval_ms: int = 1000
     # A service's event loop shares the GIL with its database threads; Python's default 5 ms switch
     # interval let one transaction hold up every ready socket that long (A/B runs at 50 req/s:
     # lower end-to-end p95 with 1 ms, docs/benchmarks.md).
