@@ -233,6 +233,15 @@ def test_autocomplete_suggests_taught_jobs_first_from_a_prefix(resolver):
     assert found and found[0].rome == "D1102" and found[0].taught
 
 
+@pytest.mark.parametrize("typed, rome", [("cuisnier", "G1609"), ("boulnger", "D1102"), ("aide soignnat", "J1501"),
+                                         ("plombiier", "F1603")])
+def test_autocomplete_offers_the_job_a_mistyped_word_stands_for(resolver, typed, rome):
+    # A typo begins no indexed word: the form offered nothing while the understanding read it right.
+    found = resolver.suggest(typed)
+    assert found and rome in {s.rome for s in found[:3]}, found[:3]
+    assert not resolver.suggest("zzzzzz")
+
+
 @pytest.mark.slow  # a sweep over every job title of the real data (~30 s)
 def test_every_title_of_a_taught_job_reaches_a_taught_formation(resolver):
     """Coverage on the real data: a job title whose ROME (or a safe parent) maps to a formation a located

@@ -22,7 +22,7 @@ from functools import lru_cache
 from shared.reference.jobs.diplomas import NamedDiplomas
 from shared.reference.jobs.domains import Domains
 from shared.reference.jobs.generic import generic_readings, one_title_readings, shared_formations
-from shared.reference.jobs.index import QueryWord
+from shared.reference.jobs.index import QueryWord, WordIndex
 from shared.reference.jobs.links import JobLinks, merge_link
 from shared.reference.jobs.lists import listed, listed_parts
 from shared.reference.jobs.sigles import label_sigles
@@ -250,13 +250,31 @@ class JobResolver:
     def suggest(self, text: str, limit: int = 10) -> list[JobSuggestion]:
         typed = read_typed(text, self.abbreviations, self.clippings).words
         prefix = not text.endswith(" ")
-        query = query_words(self.job_titles.index, typed, prefix=prefix)
+        query = _with_corrections(self.job_titles.index, query_words(self.job_titles.index, typed, prefix=prefix))
         if not query:
             return []
         certified = self.job_titles.certified_index
-        return self.job_titles.suggest(query, limit, query_words(certified, typed, prefix=prefix) if certified else None)
+        certified_query = _with_corrections(certified, query_words(certified, typed, prefix=prefix)) if certified else None
+        return self.job_titles.suggest(query, limit, certified_query)
 
 
+
+
+def _with_corrections(index: WordIndex, query: list[QueryWord]) -> list[QueryWord]:
+    """The autocomplete's words, a typo read as its closest indexed words (« cuisnier »: cuisinier), as the
+    understanding reads it: no title holds it nor a word it begins, and every word must match for any
+    title to be offered. The best correction counts as the word typed right: the titles offered must
+    cover the text almost whole, which a correction's lower quality alone would fail."""
+    out = []
+    for qw in query:
+        if not qw.matches:
+            corrected = index.query_word(qw.typed)
+            if corrected.matches:
+                best = max(corrected.matches.values())
+                corrected.matches = {s: q / best for s, q in corrected.matches.items()}
+            qw = corrected
+        out.append(qw)
+    return out
 
 
 def _correction(qw: QueryWord, via: str) -> str:
