@@ -258,8 +258,6 @@ class JobResolver:
         return self.job_titles.suggest(query, limit, certified_query)
 
 
-
-
 def _with_corrections(index: WordIndex, query: list[QueryWord]) -> list[QueryWord]:
     """The autocomplete's words, a typo read as its closest indexed words (« cuisnier »: cuisinier), as the
     understanding reads it: no title holds it nor a word it begins, and every word must match for any
