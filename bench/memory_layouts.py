@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.live import ROOT, service_env
+from tests.support.live import ROOT, children_of, service_env
 from tests.support.servers import RedisServer
 from tests.support.system import catalog_template
 
@@ -34,23 +34,6 @@ def rollup(pid: int) -> dict[str, int]:
         key, _, value = line.partition(":")
         out[key] = int(value.split()[0])
     return out
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-            except OSError:
-                pass
-    return found
-
-
-def _service_of(pid: int) -> str:
-    """A fork's service, from the name ``serve-all`` gives it (``mlp-<service>``)."""
-    return Path(f"/proc/{pid}/comm").read_text().strip().removeprefix("mlp-")
 
 
 def _ports(env: dict[str, str]) -> dict[str, int]:
@@ -103,7 +86,8 @@ def measure(rounds: int, settle_s: float) -> list[dict[str, float]]:
                     ready = _ready(ports, procs)
                     time.sleep(settle_s)
                     named = (dict(zip(SERVICES, (p.pid for p in procs), strict=True)) if layout == 0
-                             else {"watcher": procs[0].pid, **{_service_of(pid): pid for pid in children_of(procs[0].pid)}})
+                             else {"watcher": procs[0].pid, **{name.removeprefix("mlp-"): pid
+                                                               for name, pid in children_of(procs[0].pid).items()}})
                     sums = {"Rss": 0, "Pss": 0, "Private": 0}
                     per: dict[str, float] = {}
                     for name, pid in named.items():

@@ -14,26 +14,10 @@ import httpx
 import pytest
 
 from tests.support.eventually import eventually
-from tests.support.live import ROOT, service_env
+from tests.support.live import ROOT, children_of, service_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 SERVICES = ("intake", "notifier")
-
-
-def children_of(pid: int) -> dict[str, int]:
-    """The launcher's children by process name (``mlp-<service>``)."""
-    out: dict[str, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            name = (entry / "comm").read_text().strip()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out[name] = int(entry.name)
-    return out
 
 
 def rss_mib(pid: int) -> float:

@@ -137,6 +137,23 @@ class ServiceProcess(ChildProcess):
         eventually(ready, timeout=timeout, what=f"{self.name} ready", ignoring=(httpx.HTTPError,))
 
 
+def children_of(pid: int) -> dict[str, int]:
+    """The running children of a process by name (``/proc/<pid>/comm``: ``mlp-<service>`` for the forks of
+    ``monlyceepro serve-all``)."""
+    out: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            name = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out[name] = int(entry.name)
+    return out
+
+
 def sigkill_when(command: list[str], env: dict[str, str], condition, what) -> int:
     """Run ``command`` (a CLI run) and kill it with SIGKILL once ``condition()`` holds: a crash mid-run.
     Returns its return code (``-SIGKILL`` unless it finished first)."""
