@@ -65,10 +65,10 @@ def private_mib(pid: int) -> float:
     also counts the shared libraries' pages once per process; summed over four Python processes, it
     counts the same libpython and extension modules four times."""
     try:
-        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
+        fields = memory_layouts.rollup(pid)
     except OSError:
         return 0.0
-    return sum(int(fields[k].split()[0]) for k in ("Private_Clean", "Private_Dirty") if k in fields) / 1024
+    return (fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)) / 1024
 
 
 def private_now(pipeline: Pipeline) -> dict[str, float]:
