@@ -35,7 +35,7 @@ from services.intake.service.validation import (
 )
 from shared.contracts.events import RequestSource
 from shared.contracts.request_schema import CompanyRequestIn
-from shared.platform.db import unit_of_work
+from shared.platform.db import WriteLockBusy, unit_of_work
 from shared.platform.logging import correlation_scope, get_logger
 from shared.platform.pilot_live import LivePilot
 from shared.platform.ratelimit import SlidingWindowLimiter
@@ -208,6 +208,8 @@ class IntakeContext:
                 outcomes.append(exc)
         try:
             written = self._write(staged, now) if staged else []
+        except WriteLockBusy:  # tried on the event loop: nothing written, the whole call runs on a thread
+            raise
         except Exception:
             log.warning("accept_batch_failed", size=len(items))
             written = []
@@ -239,7 +241,7 @@ class IntakeContext:
         # The drain task inherited the correlation id of whichever request started it; each request's
         # lines carry its own (accept_batch_sync binds them), and batch-wide lines none.
         structlog.contextvars.unbind_contextvars("correlation_id")
-        outcomes = await self.runtime.run_db(self.accept_batch_sync, items)
+        outcomes = await self.runtime.run_write(self.accept_batch_sync, items)
         self.runtime.relay.wake()
         return outcomes
 

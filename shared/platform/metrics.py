@@ -29,6 +29,9 @@ DEAD_LETTERS = Counter(
 # Streams: publishing
 OUTBOX_PUBLISHED = Counter("mlp_outbox_published_total", "Outbox events published to Redis", ["service", "stream"])
 OUTBOX_PUBLISH_ERRORS = Counter("mlp_outbox_publish_errors_total", "Failed outbox publish attempts", ["service"])
+# Where DbThreads.run_write ran a hot SQLite write: on the event loop, or on a thread because the write
+# lock was taken (another process or thread was writing). Many "thread" means contention on the file.
+DB_WRITES = Counter("mlp_db_writes_total", "Hot SQLite writes, by where they ran (loop, thread)", ["pool", "ran_on"])
 
 # Pipeline state read at scrape time (see shared.platform.observability)
 STREAM_LENGTH = Gauge("mlp_stream_length", "Entries in a Redis stream", ["stream"])

@@ -79,6 +79,7 @@ class OutboxRelay:
         maxlen: int,
         batch_size: int = 200,
         interval_s: float = 0.05,
+        inline_writes: bool = False,
     ) -> None:
         self.service = service
         self.engine = engine
@@ -90,7 +91,9 @@ class OutboxRelay:
         self._stopping = False
         self.relay_id = uuid.uuid4().hex
         # Its own thread: request handlers filling the runtime's pool never delay the mark.
-        self._db_threads = DbThreads(f"{service}-relay", workers=1)
+        # Its lease and mark run on the event loop when SQLite's lock is free (DbThreads.run_write).
+        self._db_threads = DbThreads(f"{service}-relay", workers=1,
+                                     inline_writes=inline_writes and engine.dialect.name == "sqlite")
         self._claim_statement = _claim_statement(engine.dialect.name == "postgresql")
         self._unmarked: list[int] = []  # published, marked by the next lease transaction
 
@@ -132,7 +135,7 @@ class OutboxRelay:
                 raise
 
     async def _db(self, fn, *args):
-        return await self._db_threads.run(fn, *args)
+        return await self._db_threads.run_write(fn, *args)
 
     async def publish_pending(self) -> int:
         """Publish one batch; returns how many rows left. Raises if Redis is unreachable.

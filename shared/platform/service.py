@@ -24,7 +24,7 @@ from tenacity import AsyncRetrying, wait_exponential
 from shared.platform import heap
 from shared.platform.consumer import Subscription, subscribe_reliably
 from shared.platform.consumer_groups import ensure_consumer_groups, watch_consumer_groups
-from shared.platform.db import make_engine, ping
+from shared.platform.db import checkpoint_off_the_commit, checkpoint_wal, make_engine, ping
 from shared.platform.db_threads import DbThreads
 from shared.platform.housekeeping import housekeeping_loop
 from shared.platform.logging import configure_logging, correlation_scope, get_logger
@@ -77,6 +77,10 @@ class ServiceRuntime:
         """Database work from a route or a background task (see shared/platform/db_threads.py)."""
         return await self.db.run(fn, *args, **kwargs)
 
+    async def run_write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A hot write of one transaction: on the event loop when SQLite's lock is free, else a thread."""
+        return await self.db.run_write(fn, *args, **kwargs)
+
 
 def build_runtime(name: str, settings: Settings, schema: ServiceSchema) -> ServiceRuntime:
     """Raises SchemaNotCurrent when the database is behind the code (``monlyceepro migrate`` first)."""
@@ -92,6 +96,7 @@ def build_runtime(name: str, settings: Settings, schema: ServiceSchema) -> Servi
     # 2 ms of CPU per request across the services at 20 req/s (docs/benchmarks-changelog.md).
     broker = redis_broker(settings.redis_url)
     redis = redis_client(settings.redis_url, connect_timeout_s=2, timeout_s=5)
+    inline_writes = settings.sqlite_inline_writes and engine.dialect.name == "sqlite"
     relay = OutboxRelay(
         service=name,
         engine=engine,
@@ -99,9 +104,28 @@ def build_runtime(name: str, settings: Settings, schema: ServiceSchema) -> Servi
         maxlen=settings.stream_maxlen,
         batch_size=settings.relay_batch,
         interval_s=settings.relay_interval_s,
+        inline_writes=inline_writes,
     )
+    if inline_writes:  # the WAL is then checkpointed by a background task, not by a commit on the loop
+        checkpoint_off_the_commit(engine)
     return ServiceRuntime(name=name, settings=settings, engine=engine, broker=broker, redis=redis, relay=relay,
-                          db=DbThreads(f"{name}-db", workers=8))
+                          db=DbThreads(f"{name}-db", workers=8, inline_writes=inline_writes))
+
+
+WAL_CHECKPOINT_S = 1.0
+
+
+async def _checkpoint_wal(runtime: ServiceRuntime) -> None:
+    """With inline writes on SQLite, commits no longer checkpoint the WAL: this does, every second, on a
+    database thread (at 2 000 accepted requests/s the WAL then holds about a second of writes)."""
+    if not runtime.db.inline_writes:
+        return
+    while True:
+        await asyncio.sleep(WAL_CHECKPOINT_S)
+        try:
+            await runtime.run_db(checkpoint_wal, runtime.engine)
+        except Exception as exc:  # a locked or busy file: the next turn checkpoints what is left
+            log.warning("wal_checkpoint_failed", error=type(exc).__name__)
 
 
 SHUTDOWN_STEP_S = 10.0
@@ -246,7 +270,7 @@ def create_service_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sys.setswitchinterval(runtime.settings.gil_switch_interval_s)
         runtime.tasks.append(asyncio.create_task(_start_broker(runtime), name=f"{runtime.name}-broker"))
-        for start in (housekeeping_loop, _watch_groups, *background):
+        for start in (housekeeping_loop, _watch_groups, _checkpoint_wal, *background):
             runtime.tasks.append(asyncio.create_task(start(runtime), name=getattr(start, "__name__", "task")))
         if heap.FREEZE_AFTER_START:  # a served process: everything built so far lives as long as it does
             heap.freeze_startup_heap()

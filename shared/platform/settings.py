@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     # Stable across restarts so a restarted consumer finds its own pending entries again.
     instance: str = Field(default_factory=lambda: os.environ.get("HOSTNAME") or socket.gethostname())
 
+    # SQLite only: the hottest writes (intake's accepted requests, the outbox relay's lease) run on the event
+    # loop when the write lock is free at once, on a database thread otherwise (shared/platform/db_threads.py).
+    sqlite_inline_writes: bool = True
+
     # Outbox relay
     relay_enabled: bool = True
     relay_interval_s: float = 0.5  # safety poll; commits wake the relay at once

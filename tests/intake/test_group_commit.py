@@ -7,6 +7,7 @@ app, database (SQLite and PostgreSQL) and Redis, with requests submitted in the 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from sqlmodel import Session, select
@@ -125,7 +126,6 @@ def test_two_instances_accepting_the_same_address_at_once_keep_its_limit_on_post
     """Two instances' transactions for one address: the second one's count waits for the first's
     commit (advisory lock per address), then refuses. Without the lock, READ COMMITTED let each count
     the other's request as absent and both went through."""
-    import threading
     from datetime import UTC, datetime
 
     from services.intake.deps import Accepting
@@ -155,3 +155,59 @@ def test_two_instances_accepting_the_same_address_at_once_keep_its_limit_on_post
     assert not racer.is_alive()
     assert len(outcomes) == 1 and isinstance(outcomes[0], RateLimited)
     assert counts(client) == (1, 1)
+
+
+def test_accepted_requests_wait_on_a_thread_while_another_process_writes_and_are_stored_once(tmp_path, make_client):
+    """On SQLite the batch is written on the event loop when the write lock is free. Held by another
+    process (a standalone relay, a CLI), the whole batch goes to a database thread, waits there, and
+    each request is stored once: the attempt on the loop wrote nothing."""
+    import sqlite3
+
+    from shared.platform.metrics import DB_WRITES
+
+    path = tmp_path / "locked.db"
+    client = make_client(f"sqlite:///{path}")
+    bodies = [body(contact={"name": f"Contact {i}", "email": f"contact{i}@entreprise-{i}.fr"}) for i in range(8)]
+    on_thread = DB_WRITES.labels("intake-db", "thread")._value.get()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, other.execute, ["COMMIT"])
+    release.start()
+    try:
+        results = _accept_together(client, bodies)
+    finally:
+        release.join()
+        other.close()
+    assert len({r.request_id for r in results}) == 8
+    assert counts(client) == (8, 8)
+    assert DB_WRITES.labels("intake-db", "thread")._value.get() == on_thread + 1
+    assert _accept_together(client, [body()])[0].request_id  # the lock free again: back on the loop
+    assert DB_WRITES.labels("intake-db", "thread")._value.get() == on_thread + 1
+
+
+def test_the_runtime_checkpoints_the_wal_that_inline_commits_leave(tmp_path, make_client, monkeypatch):
+    """Commits on the event loop never checkpoint; the runtime's task does, on a thread: after it ran,
+    the next write starts the WAL over instead of appending to every write since the start."""
+    import sqlite3
+    import time
+
+    import shared.platform.service as service
+
+    monkeypatch.setattr(service, "WAL_CHECKPOINT_S", 0.1)
+    path = tmp_path / "wal.db"
+    client = make_client(f"sqlite:///{path}")
+    bodies = [body(contact={"name": f"C {i}", "email": f"c{i}@entreprise-{i}.fr"}) for i in range(300)]
+    for start in range(0, 300, 30):
+        _accept_together(client, bodies[start:start + 30])
+    time.sleep(0.6)
+    _accept_together(client, [body()])  # the first write after the checkpoint: the WAL starts over
+
+    probe = sqlite3.connect(path)
+    try:
+        busy, in_wal, _ = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        probe.close()
+    # One request's pages, not the 300 requests' (~550 frames without the task: SQLite's own checkpoint
+    # at 1 000 frames would not have come either)
+    assert busy == 0 and in_wal < 100, in_wal
+    assert counts(client) == (301, 301)
