@@ -183,7 +183,13 @@ def pipeline() -> dict:
         description="Lignes d'outbox publiées et clés d'événements traités supprimées par la purge horaire "
                     "(MLP_OUTBOX_KEEP_DAYS, MLP_PROCESSED_KEEP_DAYS), entrées des flux Redis au-delà de "
                     "MLP_STREAM_KEEP_DAYS. À zéro des jours durant alors que le trafic continue : la purge ne "
-                    "tourne plus et les tables grossissent."), w=24)
+                    "tourne plus et les tables grossissent."), w=16)
+    lay.add(timeseries("Écritures SQLite : boucle ou fil", [
+        ("sum by (pool, ran_on) (rate(mlp_db_writes_total[$__rate_interval]))", "{{pool}} {{ran_on}}")],
+        unit="ops",
+        description="Les écritures les plus fréquentes (demandes acceptées, relais de l'outbox) passent sur la "
+                    "boucle d'événements quand le verrou d'écriture de SQLite est libre, sur un fil sinon. "
+                    "Une part durable de « thread » : un autre processus écrit dans le même fichier."), w=8)
     lay.row("Courriels")
     lay.add(timeseries("Courriels envoyés / en échec", [
         ("sum by (kind) (rate(mlp_emails_sent_total[$__rate_interval]))", "envoyés {{kind}}"),

@@ -133,7 +133,8 @@ def _serialize_writers(engine: Engine) -> None:
                 driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         except sqlite3.Error as exc:
             _release(conn.info)
-            if getattr(exc, "sqlite_errorcode", None) in _SQLITE_BUSY:  # another process writes
+            # Another process writes (SQLITE_BUSY, or an extended code of it: the low byte is the primary code).
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY:
                 raise WriteLockBusy from exc
             raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, sqlite3.Error) from exc
         except BaseException:
@@ -154,7 +155,6 @@ def _serialize_writers(engine: Engine) -> None:
 
 LOCK_WAIT_S = 30
 BUSY_TIMEOUT_MS = 30_000
-_SQLITE_BUSY = {sqlite3.SQLITE_BUSY, getattr(sqlite3, "SQLITE_BUSY_SNAPSHOT", 517)}
 
 
 class WriteLockBusy(Exception):
