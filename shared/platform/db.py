@@ -6,6 +6,7 @@ import contextvars
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,6 +80,7 @@ def _ping_idle_connections(engine: Engine) -> None:
 
 
 _HOLDS_WRITE_LOCK = "mlp_holds_write_lock"
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 
 
 def _serialize_writers(engine: Engine) -> None:
@@ -94,6 +96,7 @@ def _serialize_writers(engine: Engine) -> None:
     processes on the same file still wait through the busy timeout.
     """
     lock = threading.Lock()
+    _WRITE_LOCKS[engine] = lock
 
     @event.listens_for(engine, "begin")
     def _begin(conn) -> None:  # pragma: no cover - trivial
@@ -177,16 +180,31 @@ def checkpoint_off_the_commit(engine: Engine) -> None:
     engine.dispose()  # the connections already pooled (schema check) were opened without it
 
 
+WAL_TRUNCATE_FRAMES = 4_000  # 16 MiB of 4 KiB pages
+
+
 def checkpoint_wal(engine: Engine) -> tuple[int, int, int]:
-    """Copy the WAL back into the database without waiting for readers or writers (PASSIVE); the next
-    writer then starts the WAL over. SQLite's answer: (1 if blocked, frames in the WAL, frames copied).
-    On the driver's connection: no transaction (SQLAlchemy would begin one)."""
+    """Copy the WAL back into the database. SQLite's answer: (1 if blocked, frames in the WAL, frames copied).
+
+    First without waiting for readers or writers (PASSIVE). The WAL starts over only after a checkpoint
+    that copied all of it, and under sustained writes a PASSIVE one never does: new frames arrive while it
+    copies (intake under wrk grew a 546 MiB WAL in 10 s). Past ``WAL_TRUNCATE_FRAMES``, the rest is copied
+    with this process's writers held on its write lock (they queue there, not in SQLite's busy sleeps) and
+    the file truncated. On the driver's connection: no transaction (SQLAlchemy would begin one)."""
     raw = engine.raw_connection()
     try:
-        row = raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()  # type: ignore[union-attr]
+        driver = raw.driver_connection
+        busy, in_wal, copied = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()  # type: ignore[union-attr]
+        if in_wal > WAL_TRUNCATE_FRAMES:
+            lock = _WRITE_LOCKS.get(engine)
+            held = lock.acquire(timeout=LOCK_WAIT_S) if lock is not None else False
+            try:
+                busy, in_wal, copied = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()  # type: ignore[union-attr]
+            finally:
+                if held:
+                    lock.release()  # type: ignore[union-attr]
     finally:
         raw.close()
-    busy, in_wal, copied = row
     return busy, in_wal, copied
 
 

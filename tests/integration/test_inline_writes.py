@@ -172,3 +172,31 @@ def test_commits_leave_the_wal_to_the_checkpoint_task(tmp_path, off_the_commit):
         assert in_wal > 1_500  # every commit's pages: none was copied back at commit
     else:  # SQLite's default, for contrast: a commit checkpointed, the WAL started over
         assert in_wal < 1_100
+
+
+def test_a_wal_past_its_limit_is_copied_back_whole_and_truncated(tmp_path, monkeypatch):
+    """Under sustained writes a PASSIVE checkpoint never copies the whole WAL (frames keep arriving), so
+    the WAL never starts over and grows (546 MiB in 10 s of wrk on intake). Past the limit, the rest is
+    copied with this process's writers held, and the file truncated."""
+    import shared.platform.db as db
+
+    engine = make_engine(f"sqlite:///{tmp_path}/t.db")
+    with engine.begin() as conn:
+        conn.execute(text("create table t (i int, thread int)"))
+    checkpoint_off_the_commit(engine)
+    monkeypatch.setattr(db, "WAL_TRUNCATE_FRAMES", 500)
+    wal = tmp_path / "t.db-wal"
+
+    def write(pages: int) -> None:
+        for _ in range(pages // 100):
+            with engine.begin() as conn:
+                conn.execute(text("insert into t values (:i, :pad)"), [{"i": i, "pad": "x" * 400} for i in range(1000)])
+
+    write(300)  # under the limit: copied, the file kept for the next writer to start over
+    busy, in_wal, copied = checkpoint_wal(engine)
+    assert busy == 0 and 0 < in_wal <= 500 and copied == in_wal and wal.stat().st_size > 0
+    write(1200)  # past it
+    assert checkpoint_wal(engine) == (0, 0, 0) and wal.stat().st_size == 0
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("select count(*) from t").scalar() == 15_000
+    engine.dispose()
