@@ -35,11 +35,12 @@ from services.intake.service.validation import (
 )
 from shared.contracts.events import RequestSource
 from shared.contracts.request_schema import CompanyRequestIn
-from shared.platform.db import WriteLockBusy, unit_of_work
+from shared.platform.db import unit_of_work
 from shared.platform.logging import correlation_scope, get_logger
 from shared.platform.pilot_live import LivePilot
 from shared.platform.ratelimit import SlidingWindowLimiter
 from shared.platform.service import ServiceRuntime
+from shared.platform.sqlite_writes import WriteLockBusy
 from shared.reference.geo import CommuneIndex
 
 log = get_logger(__name__)

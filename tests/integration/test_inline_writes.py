@@ -11,15 +11,15 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from shared.platform.db import (
+from shared.platform.db import make_engine
+from shared.platform.db_threads import DbThreads
+from shared.platform.metrics import DB_WRITES
+from shared.platform.sqlite_writes import (
     WriteLockBusy,
     checkpoint_off_the_commit,
     checkpoint_wal,
-    make_engine,
     now_or_never,
 )
-from shared.platform.db_threads import DbThreads
-from shared.platform.metrics import DB_WRITES
 
 
 @pytest.fixture
@@ -178,13 +178,13 @@ def test_a_wal_past_its_limit_is_copied_back_whole_and_truncated(tmp_path, monke
     """Under sustained writes a PASSIVE checkpoint never copies the whole WAL (frames keep arriving), so
     the WAL never starts over and grows (546 MiB in 10 s of wrk on intake). Past the limit, the rest is
     copied with this process's writers held, and the file truncated."""
-    import shared.platform.db as db
+    import shared.platform.sqlite_writes as sqlite_writes
 
     engine = make_engine(f"sqlite:///{tmp_path}/t.db")
     with engine.begin() as conn:
         conn.execute(text("create table t (i int, thread int)"))
     checkpoint_off_the_commit(engine)
-    monkeypatch.setattr(db, "WAL_TRUNCATE_FRAMES", 500)
+    monkeypatch.setattr(sqlite_writes, "WAL_TRUNCATE_FRAMES", 500)
     wal = tmp_path / "t.db-wal"
 
     def write(pages: int) -> None:
