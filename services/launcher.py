@@ -51,7 +51,7 @@ def parse_services(specs: list[str]) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     for spec in specs:
         name, _, port = spec.partition("=")
-        if name not in SERVICES or not port.isdigit():
+        if name not in SERVICES or not (port.isascii() and port.isdigit()):
             raise SystemExit(f"serve-all : « {spec} » n'est pas de la forme SERVICE=PORT "
                              f"(services : {', '.join(SERVICES)})")
         out.append((name, int(port)))

@@ -202,7 +202,7 @@ async def act(request_id: uuid.UUID, verb: str, request: Request, runtime: Runti
         else:
             version = str(form.get("version", "0"))
             await client.act(str(request_id), key, {
-                **actor, "action": ACTIONS[verb], "expected_version": int(version) if version.isdigit() else 0,
+                **actor, "action": ACTIONS[verb], "expected_version": int(version) if version.isascii() and version.isdigit() else 0,
                 "uais": [str(u) for u in form.getlist("uai")][:10],
                 "jobs": [j for j in [str(form.get("metier_corrige", "")).strip()[:100]] if j],
                 "postal_code": str(form.get("code_postal", "")).strip()[:10] or None,

@@ -20,7 +20,7 @@ class BodySizeLimit:
             return
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+        if length is not None and (not (length.isascii() and length.isdigit()) or int(length) > self.max_bytes):
             await self._refuse(scope, send)
             return
         chunks: list[bytes] = []

@@ -64,7 +64,7 @@ class InboundHandler:
     async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802 - aiosmtpd API
         for option in mail_options:
             key, _, value = option.partition("=")
-            if key.upper() == "SIZE" and value.isdigit() and int(value) > self.limit:
+            if key.upper() == "SIZE" and value.isascii() and value.isdigit() and int(value) > self.limit:
                 return TOO_LARGE  # counted by _CountingSMTP.push, like aiosmtpd's own refusals
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)

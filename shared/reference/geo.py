@@ -136,7 +136,7 @@ class CommuneIndex:
         text = text.strip()
         if not text:
             return []
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             out: list[Commune] = []
             for code in sorted(self.by_postal):
                 if code.startswith(text):
@@ -184,7 +184,7 @@ class CommuneIndex:
 
     def nearest_postal_codes(self, postal_code: str, limit: int = 3) -> list[str]:
         """Suggestions for an unknown postal code: known codes of the same département, closest in value."""
-        if not postal_code.isdigit():
+        if not (postal_code.isascii() and postal_code.isdigit()):
             return []
         target = int(postal_code)
         same_dept = [c for c in self.by_postal if c[:2] == postal_code[:2]]

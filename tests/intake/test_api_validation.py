@@ -203,3 +203,15 @@ def test_a_valid_body_not_sent_as_json_is_refused_and_nothing_stored(client, con
     assert response.status_code == 422, response.text
     assert response.json()["detail"] == INVALID
     assert counts(client) == (0, 0)
+
+
+@pytest.mark.parametrize("postal_code", ["¹²³⁴⁵", "٦٩٠٠٧"])
+def test_a_postal_code_of_other_digits_is_refused_in_french(client, postal_code):
+    """str.isdigit() accepts « ¹²³⁴⁵ » (which int() refuses: the API answered 500) and other scripts' digits."""
+    payload = body()
+    payload["location"] = {"postal_code": postal_code}
+    response = client.post("/api/v1/requests", json=payload)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "location.postal_code",
+                                          "message": "Le code postal doit comporter 5 chiffres (ex. 69007)."}]
+    assert counts(client) == (0, 0)

@@ -159,3 +159,12 @@ def test_metrics_count_received_requests_by_channel(client):
     _post(client)
     assert received("form") == before + 1
     assert 'mlp_requests_received_total{channel="form",pilot="inside"}' in client.get("/metrics").text
+
+
+def test_a_number_typed_with_other_digits_is_refused_in_french_not_a_server_error(client):
+    """« ² » and « ٣ » are digits for str.isdigit but not for int(): the form answered 500 (found by the fuzz test)."""
+    for places, rayon in (("²", "30"), ("2", "٣0")):
+        response = _post(client, places=places, rayon_km=rayon)
+        assert response.status_code == 422, (places, rayon)
+        assert "Indiquez un nombre entier." in html.unescape(response.text)
+    assert counts(client) == (0, 0)

@@ -65,7 +65,8 @@ def _int_or_raw(value: str | None):
     value = (value or "").strip()
     if not value:
         return None
-    return int(value) if value.isdigit() and len(value) < 7 else value
+    # isascii: « ² » is a digit for isdigit() but not for int(); pydantic then refuses it in French
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 7 else value
 
 
 def body_from_form(form: Mapping, getlist, communes: CommuneIndex) -> tuple[dict, dict[str, str]]:

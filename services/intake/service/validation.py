@@ -104,7 +104,7 @@ def _deep_checks(
                                          f"commune {commune.name} (code postal {commune.postal_code})."))
                 out["commune"] = None
     if out["commune"] is None and postal:
-        if not (postal.isdigit() and len(postal) == 5):
+        if not (postal.isascii() and postal.isdigit() and len(postal) == 5):
             errors.append(FieldError("location.postal_code", "Le code postal doit comporter 5 chiffres (ex. 69007)."))
         else:
             out["commune"] = communes.resolve(postal, None)

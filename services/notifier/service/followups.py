@@ -52,7 +52,7 @@ def _update_summary(thread: Thread, changes: list[RequestChange]) -> None:
         elif c.field == "place":
             summary["commune"] = c.after
         elif c.field == "places":
-            summary["places"] = int(c.after) if c.after.isdigit() else None
+            summary["places"] = int(c.after) if c.after.isascii() and c.after.isdigit() else None
         elif c.field in ("period", "message"):
             summary[c.field] = c.after
     thread.request_summary = json.dumps(summary, ensure_ascii=False)
