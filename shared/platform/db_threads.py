@@ -38,6 +38,8 @@ class DbThreads:
         self.workers = workers
         self.inline_writes = inline_writes  # SQLite engines only (see run_write)
         self._pool: ThreadPoolExecutor | None = None
+        if inline_writes:  # the counter's children, labelled once (labels() takes a lock and builds a key)
+            self._ran_on_loop, self._ran_on_thread = DB_WRITES.labels(name, "loop"), DB_WRITES.labels(name, "thread")
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self._pool is None:  # created on first use: a process that never queries starts no thread
@@ -54,9 +56,9 @@ class DbThreads:
             try:
                 result = contextvars.copy_context().run(_now_or_never, fn, args, kwargs)
             except WriteLockBusy:
-                DB_WRITES.labels(self.name, "thread").inc()
+                self._ran_on_thread.inc()
             else:
-                DB_WRITES.labels(self.name, "loop").inc()
+                self._ran_on_loop.inc()
                 return result
         return await self.run(fn, *args, **kwargs)
 
